@@ -1,0 +1,70 @@
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *log_ident = "tdx-unlock";
+static enum log_target log_target_cur = LOG_TARGET_STDERR;
+static enum log_level log_max = LOG_LVL_INFO;
+
+void log_setup(const char *ident, enum log_target target, enum log_level max_level)
+{
+	if (ident)
+		log_ident = ident;
+	log_target_cur = target;
+	log_max = max_level;
+}
+
+static void log_write(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n, fd;
+
+	if (level > log_max)
+		return;
+	if (log_target_cur == LOG_TARGET_KMSG) {
+		n = snprintf(line, sizeof(line), "<%d>%s: ", level, log_ident);
+		if (n < 0 || (size_t)n >= sizeof(line))
+			return;
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+		fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			ssize_t w = write(fd, line, strlen(line));
+			(void)w;
+			close(fd);
+			return;
+		}
+		/* No /dev/kmsg: fall through to stderr so the reason is never lost. */
+	}
+	n = snprintf(line, sizeof(line), "%s: ", log_ident);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_write(level, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+int log_errno(enum log_level level, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* Let "%m" in fmt print the error being returned. */
+	errno = r < 0 ? -r : r;
+	va_start(ap, fmt);
+	log_write(level, fmt, ap);
+	va_end(ap);
+	return r;
+}

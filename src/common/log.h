@@ -1,0 +1,26 @@
+/* Logging: one line per event, to stderr, /dev/kmsg or a caller-provided sink; never secrets. */
+#pragma once
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_KMSG };
+
+/* Configuration only: set once at start-up before threads exist. */
+void log_setup(const char *ident, enum log_target target, enum log_level max_level);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs and returns r (a negative errno), so failures are logged where they happen:
+ *   return log_error_errno(-EINVAL, "quote: version %u unsupported", v); */
+int log_errno(enum log_level level, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_error_errno(r, ...) log_errno(LOG_LVL_ERR, (r), __VA_ARGS__)
+#define log_warn_errno(r, ...)  log_errno(LOG_LVL_WARN, (r), __VA_ARGS__)
+#define log_debug_errno(r, ...) log_errno(LOG_LVL_DEBUG, (r), __VA_ARGS__)

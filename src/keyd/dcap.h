@@ -1,0 +1,64 @@
+/* Intel DCAP verification of TDX quotes over OpenSSL 3: PCK chain to the Intel SGX Root CA, CRLs,
+ * QE report and its binding, quote signature, TCB info / QE identity signatures, QE identity and
+ * TDX TCB evaluation, collateral validity at a given time. See docs/ and
+ * ../shared/testdata/tdx/VERIFY.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "quote.h"
+
+/* Parsed, verified-once collateral for one FMSPC: reused across many quote verifications. */
+struct dcap_collateral;
+
+/* Collateral as separate files (Intel PCS response bodies, PEM/DER certificates and CRLs).
+ * Any member may be NULL when it is supplied through a bundle instead. */
+struct dcap_collateral_files {
+	const char *bundle;            /* collateral.json (dcap-qvl QuoteCollateralV3 form) */
+	const char *tcb_info;          /* {"tcbInfo":{...},"signature":"..."} */
+	const char *qe_identity;       /* {"enclaveIdentity":{...},"signature":"..."} */
+	const char *pck_crl;           /* PEM or DER CRL of the PCK issuer CA */
+	const char *root_crl;          /* PEM or DER CRL of the root CA */
+	const char *tcb_signing_chain; /* PEM: TCB signing cert, root */
+	const char *pck_crl_chain;     /* PEM: PCK CA, root (optional: the quote carries it) */
+};
+
+int dcap_collateral_load(const struct dcap_collateral_files *files, struct dcap_collateral **out);
+void dcap_collateral_free(struct dcap_collateral *c);
+/* Latest issue time and earliest expiry over every collateral item (for policy age checks). */
+void dcap_collateral_window(const struct dcap_collateral *c, time_t *not_before, time_t *not_after);
+
+/* The trust anchor. root_ca_path NULL = the compiled-in Intel SGX Root CA. A different root is
+ * for tests only and is logged loudly. */
+struct dcap_verifier;
+int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out);
+void dcap_verifier_free(struct dcap_verifier *v);
+bool dcap_verifier_is_test_root(const struct dcap_verifier *v);
+
+#define DCAP_MAX_ADVISORIES 32
+
+struct dcap_result {
+	bool verified;      /* every signature, chain and collateral check passed at the time */
+	char reason[256];   /* why not verified (empty when verified) */
+	char tcb_status[48]; /* Intel's name: UpToDate, SWHardeningNeeded, ..., or "NotSupported" */
+	char advisory_ids[DCAP_MAX_ADVISORIES][24];
+	size_t n_advisory_ids;
+	uint8_t fmspc[6];
+	uint8_t pce_id[2];
+	uint16_t pce_svn;
+	uint16_t qe_svn;
+};
+
+/* Parses and verifies quote at time `at` against collateral. Returns 0 when verified, a negative
+ * errno (-EBADMSG malformed, -EKEYREJECTED signature/chain, -EKEYEXPIRED validity, -EACCES other
+ * refusal) with res->reason set otherwise. q (optional) receives the parsed quote; it points into
+ * `quote`, which must outlive it. A TCB status other than UpToDate is reported, not refused. */
+int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
+		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q,
+		struct dcap_result *res);
+
+/* FMSPC from the quote's PCK leaf certificate, to look up collateral before verifying. */
+int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6]);
