@@ -51,6 +51,8 @@ CHECK_TARGETS :=
 BENCH_TARGETS :=
 
 .PHONY: all check check-unit bench lint format clean demo
+# Keep object files of tools and tests (make would delete them as intermediates).
+.SECONDARY:
 all: $(AGENT_BIN) $(KEYD_BIN) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c

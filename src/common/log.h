@@ -17,10 +17,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 int log_errno(enum log_level level, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_error(...)		log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)		log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)		log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)		log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 #define log_error_errno(r, ...) log_errno(LOG_LVL_ERR, (r), __VA_ARGS__)
-#define log_warn_errno(r, ...)  log_errno(LOG_LVL_WARN, (r), __VA_ARGS__)
+#define log_warn_errno(r, ...)	log_errno(LOG_LVL_WARN, (r), __VA_ARGS__)
 #define log_debug_errno(r, ...) log_errno(LOG_LVL_DEBUG, (r), __VA_ARGS__)

@@ -91,7 +91,7 @@ void *secmem_dup(const void *src, size_t len)
 
 int secmem_harden_process(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 
 	if (setrlimit(RLIMIT_CORE, &rl) < 0)
 		return log_error_errno(-errno, "secmem: cannot set RLIMIT_CORE to 0: %m");
