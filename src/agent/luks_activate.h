@@ -1,0 +1,25 @@
+/* Unlocking a validated LUKS2 header copy: derive the keyslot passphrase from the released
+ * secret and open exactly the token's keyslot, wiping every secret on the way out. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "luks_header.h"
+
+#define LUKS_NAME_MAX 127 /* device-mapper name length limit */
+
+/* The name systemd-cryptsetup and cryptroot use by default: "luks-<UUID>". */
+int luks_default_name(const struct luks_header *h, char *name, size_t name_len);
+
+/* passphrase = HKDF-SHA256(secret, salt = token salt, info = "tdx-unlock/v1" || UUID || keyslot),
+ * into secure memory (*passphrase from secmem_alloc, free with secmem_free). */
+int luks_passphrase_derive(const uint8_t *secret, size_t secret_len, const struct luks_token *tok,
+			   const char *uuid, uint8_t **passphrase, size_t *passphrase_len);
+
+/* Derives the passphrase and opens the token's keyslot of the validated copy. name NULL only
+ * verifies the passphrase (no device-mapper device; what `--test-passphrase` does); otherwise the
+ * device is activated as name (flags: CRYPT_ACTIVATE_*). Returns 0, -EPERM (the passphrase does
+ * not open the keyslot) or another negative errno (activation failed). */
+int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
+		const char *name, uint32_t flags);

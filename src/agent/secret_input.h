@@ -1,0 +1,13 @@
+/* Secrets for the admin commands (secret files, existing passphrases): read from a file or the
+ * terminal straight into secure memory, never through stdio buffers. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads the whole of path (1..max bytes) into secmem; *out is freed with secmem_free. */
+int secret_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
+
+/* Prompts on /dev/tty with echo off and reads one line (without its newline, at most max bytes)
+ * into NUL-terminated secmem. -ENXIO when there is no terminal. */
+int secret_tty_read(const char *prompt, size_t max, char **out, size_t *len);
