@@ -1,0 +1,687 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "fileio.h"
+#include "hexutil.h"
+#include "log.h"
+
+#define CONFIG_FILE_MAX	   (64 * 1024)
+#define CMDLINE_FILE_MAX   (64 * 1024)
+#define CONFIG_URL_MAX	   512
+#define CONFIG_PATH_MAX	   4096
+#define CMDLINE_PREFIX	   "rd.tdx_unlock"
+#define DEFAULT_TSM_REPORT "/sys/kernel/config/tsm/report"
+#define DEFAULT_RTMR_PATH  "/sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
+
+/* Bounds for the numeric settings: a value outside them is a configuration error. */
+struct uint_setting {
+	const char *name;
+	size_t offset;
+	unsigned min, max;
+};
+
+static const struct uint_setting uint_settings[] = {
+	{"connect_timeout_ms", offsetof(struct agent_config, connect_timeout_ms), 50, 60000},
+	{"request_timeout_ms", offsetof(struct agent_config, request_timeout_ms), 100, 300000},
+	{"total_timeout_s", offsetof(struct agent_config, total_timeout_s), 1, 3600},
+	{"attempts", offsetof(struct agent_config, attempts), 1, 100},
+	{"backoff_initial_ms", offsetof(struct agent_config, backoff_initial_ms), 0, 60000},
+	{"backoff_max_ms", offsetof(struct agent_config, backoff_max_ms), 0, 600000},
+};
+
+static const struct uint_setting *uint_setting_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(uint_settings); i++)
+		if (!strcmp(uint_settings[i].name, name))
+			return &uint_settings[i];
+	return NULL;
+}
+
+static int uint_setting_parse(struct agent_config *c, const struct uint_setting *s,
+			      const char *text, const char *where)
+{
+	unsigned long v;
+	char *end;
+
+	if (!text[0] || !isdigit((unsigned char)text[0]))
+		return log_error_errno(-EINVAL, "%s: '%s' is not a number: '%s'", where, s->name,
+				       text);
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end)
+		return log_error_errno(-EINVAL, "%s: '%s' is not a number: '%s'", where, s->name,
+				       text);
+	if (v < s->min || v > s->max)
+		return log_error_errno(-ERANGE, "%s: '%s' = %lu is outside %u..%u", where, s->name,
+				       v, s->min, s->max);
+	*(unsigned *)(void *)((char *)c + s->offset) = (unsigned)v;
+	return 0;
+}
+
+const char *agent_quote_source_name(enum agent_quote_source s)
+{
+	switch (s) {
+	case AGENT_QUOTE_CONFIGFS_TSM:
+		return "configfs-tsm";
+	case AGENT_QUOTE_SIMULATOR:
+		return "simulator";
+	}
+	return "?";
+}
+
+static void server_clear(struct agent_server *s)
+{
+	free(s->url);
+	free(s->ca_file);
+	memset(s, 0, sizeof(*s));
+}
+
+static void servers_clear(struct agent_config *c)
+{
+	for (size_t i = 0; i < c->n_servers; i++)
+		server_clear(&c->servers[i]);
+	c->n_servers = 0;
+}
+
+static int set_string(char **dst, const char *value)
+{
+	char *v = strdup(value);
+
+	if (!v)
+		return log_error_errno(-ENOMEM, "config: out of memory");
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+void agent_config_init(struct agent_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->connect_timeout_ms = 3000;
+	c->request_timeout_ms = 10000;
+	c->total_timeout_s = 60;
+	c->attempts = 5;
+	c->backoff_initial_ms = 500;
+	c->backoff_max_ms = 8000;
+	c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
+	c->log_level = LOG_LVL_INFO;
+	/* Defaults are static strings until overridden: keep ownership uniform by copying. */
+	c->tsm_report_dir = strdup(DEFAULT_TSM_REPORT);
+	c->rtmr_path = strdup(DEFAULT_RTMR_PATH);
+}
+
+void agent_config_done(struct agent_config *c)
+{
+	servers_clear(c);
+	free(c->simulator_dir);
+	free(c->tsm_report_dir);
+	free(c->rtmr_path);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool has_control_or_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Accepts https://host[:port][/prefix]; stores it without a trailing '/'. */
+static int url_normalize(const char *url, char **out, const char *where)
+{
+	size_t len = strlen(url);
+	char *u;
+
+	if (len == 0 || len > CONFIG_URL_MAX)
+		return log_error_errno(-EINVAL, "%s: server URL is empty or longer than %d bytes",
+				       where, CONFIG_URL_MAX);
+	if (strncmp(url, "https://", 8) != 0)
+		return log_error_errno(-EINVAL, "%s: server URL '%s' must start with https://",
+				       where, url);
+	if (len == 8 || url[8] == '/')
+		return log_error_errno(-EINVAL, "%s: server URL '%s' has no host", where, url);
+	if (has_control_or_space(url) || strchr(url, '?') || strchr(url, '#') || strchr(url, '@'))
+		return log_error_errno(
+			-EINVAL,
+			"%s: server URL '%s' contains whitespace, a query, a fragment "
+			"or user info",
+			where, url);
+	u = strdup(url);
+	if (!u)
+		return log_error_errno(-ENOMEM, "config: out of memory");
+	if (u[len - 1] == '/')
+		u[len - 1] = '\0';
+	*out = u;
+	return 0;
+}
+
+/* A pin is the SHA-256 of the server's SPKI: 64 hex digits, or curl's "sha256//<base64>". */
+static int pin_parse(const char *text, uint8_t out[AGENT_PIN_LEN], const char *where)
+{
+	size_t len = strlen(text);
+
+	if (!strncmp(text, "sha256//", 8)) {
+		const char *b64 = text + 8;
+		unsigned char buf[48];
+		int n;
+
+		/* 32 bytes = 43 base64 characters and one '=' of padding. */
+		if (strlen(b64) != 44 || b64[43] != '=' || b64[42] == '=')
+			return log_error_errno(
+				-EINVAL, "%s: pin '%s' is not sha256// and 44 base64 characters",
+				where, text);
+		n = EVP_DecodeBlock(buf, (const unsigned char *)b64, 44);
+		if (n != 33)
+			return log_error_errno(-EINVAL, "%s: pin '%s' is not valid base64", where,
+					       text);
+		memcpy(out, buf, AGENT_PIN_LEN);
+		return 0;
+	}
+	if (len != 2 * AGENT_PIN_LEN || hex_decode_exact(text, len, out, AGENT_PIN_LEN) < 0)
+		return log_error_errno(-EINVAL,
+				       "%s: pin '%s' is neither 64 hex digits nor sha256//<base64>",
+				       where, text);
+	return 0;
+}
+
+static int path_check(const char *path, const char *key, const char *where)
+{
+	if (!path[0] || strlen(path) > CONFIG_PATH_MAX || has_control_or_space(path))
+		return log_error_errno(-EINVAL, "%s: '%s' is not a usable path: '%s'", where, key,
+				       path);
+	if (path[0] != '/')
+		return log_error_errno(-EINVAL, "%s: '%s' must be an absolute path: '%s'", where,
+				       key, path);
+	return 0;
+}
+
+static int log_level_parse(const char *text, enum log_level *out, const char *where)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {
+		{"err", LOG_LVL_ERR},	{"error", LOG_LVL_ERR},	  {"warning", LOG_LVL_WARN},
+		{"info", LOG_LVL_INFO}, {"debug", LOG_LVL_DEBUG},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
+		if (!strcmp(text, levels[i].name)) {
+			*out = levels[i].level;
+			return 0;
+		}
+	return log_error_errno(-EINVAL,
+			       "%s: 'log_level' must be error, warning, info or debug: '%s'", where,
+			       text);
+}
+
+/* ---- JSON file ---- */
+
+static int json_get_string(struct json_object *v, const char *key, const char **out,
+			   const char *where)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return log_error_errno(-EINVAL, "%s: '%s' is not a string", where, key);
+	*out = json_object_get_string(v);
+	if (strlen(*out) != (size_t)json_object_get_string_len(v))
+		return log_error_errno(-EINVAL, "%s: '%s' contains a NUL byte", where, key);
+	return 0;
+}
+
+static int json_server_parse(struct agent_server *s, struct json_object *obj, size_t index,
+			     const char *path)
+{
+	char where[64];
+	const char *str;
+	int r;
+
+	snprintf(where, sizeof(where), "config: servers[%zu]", index);
+	if (!json_object_is_type(obj, json_type_object))
+		return log_error_errno(-EINVAL, "%s: %s is not an object", path, where);
+	json_object_object_foreach (obj, key, val) {
+		if (!strcmp(key, "url")) {
+			r = json_get_string(val, key, &str, where);
+			if (r < 0)
+				return r;
+			free(s->url);
+			s->url = NULL;
+			r = url_normalize(str, &s->url, where);
+			if (r < 0)
+				return r;
+		} else if (!strcmp(key, "pins")) {
+			size_t n;
+
+			if (!json_object_is_type(val, json_type_array))
+				return log_error_errno(-EINVAL, "%s: 'pins' is not an array",
+						       where);
+			n = json_object_array_length(val);
+			if (n > AGENT_CONFIG_MAX_PINS)
+				return log_error_errno(-E2BIG, "%s: more than %d pins", where,
+						       AGENT_CONFIG_MAX_PINS);
+			for (size_t i = 0; i < n; i++) {
+				r = json_get_string(json_object_array_get_idx(val, i), "pins[]",
+						    &str, where);
+				if (r < 0)
+					return r;
+				r = pin_parse(str, s->pins[i], where);
+				if (r < 0)
+					return r;
+			}
+			s->n_pins = n;
+		} else if (!strcmp(key, "ca_file")) {
+			r = json_get_string(val, key, &str, where);
+			if (r < 0)
+				return r;
+			r = path_check(str, key, where);
+			if (r < 0)
+				return r;
+			r = set_string(&s->ca_file, str);
+			if (r < 0)
+				return r;
+		} else
+			return log_error_errno(-EINVAL, "%s: unknown key '%s'", where, key);
+	}
+	if (!s->url)
+		return log_error_errno(-EINVAL, "%s: 'url' is missing", where);
+	return 0;
+}
+
+static int json_servers_parse(struct agent_config *c, struct json_object *arr, const char *path)
+{
+	size_t n;
+	int r;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return log_error_errno(-EINVAL, "config: 'servers' is not an array");
+	n = json_object_array_length(arr);
+	if (n == 0 || n > AGENT_CONFIG_MAX_SERVERS)
+		return log_error_errno(-EINVAL, "config: 'servers' must hold 1..%d entries",
+				       AGENT_CONFIG_MAX_SERVERS);
+	servers_clear(c);
+	for (size_t i = 0; i < n; i++) {
+		r = json_server_parse(&c->servers[i], json_object_array_get_idx(arr, i), i, path);
+		c->n_servers = i + 1; /* so agent_config_done() frees a half-parsed entry */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int agent_config_parse_json(struct agent_config *c, const char *text, size_t len)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *root = NULL;
+	const char *where = "config";
+	const char *str;
+	int r = 0;
+
+	if (len > CONFIG_FILE_MAX || len > INT_MAX)
+		return log_error_errno(-EFBIG, "config: larger than %d bytes", CONFIG_FILE_MAX);
+	tok = json_tokener_new();
+	if (!tok)
+		return log_error_errno(-ENOMEM, "config: out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
+		r = log_error_errno(-EINVAL, "config: not valid JSON: %s",
+				    json_tokener_error_desc(json_tokener_get_error(tok)));
+		goto out;
+	}
+	if (json_tokener_get_parse_end(tok) != len) {
+		r = log_error_errno(-EINVAL, "config: trailing bytes after the JSON object");
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		r = log_error_errno(-EINVAL, "config: top level is not a JSON object");
+		goto out;
+	}
+	json_object_object_foreach (root, key, val) {
+		const struct uint_setting *us = uint_setting_find(key);
+
+		if (us) {
+			char num[32];
+
+			if (!json_object_is_type(val, json_type_int)) {
+				r = log_error_errno(-EINVAL, "config: '%s' is not an integer", key);
+				goto out;
+			}
+			if (json_object_get_int64(val) < 0) {
+				r = log_error_errno(-ERANGE, "config: '%s' is negative", key);
+				goto out;
+			}
+			snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(val));
+			r = uint_setting_parse(c, us, num, where);
+		} else if (!strcmp(key, "servers")) {
+			r = json_servers_parse(c, val, where);
+		} else if (!strcmp(key, "quote_source")) {
+			r = json_get_string(val, key, &str, where);
+			if (r < 0)
+				goto out;
+			if (!strcmp(str, "configfs-tsm"))
+				c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
+			else if (!strcmp(str, "simulator"))
+				c->quote_source = AGENT_QUOTE_SIMULATOR;
+			else
+				r = log_error_errno(-EINVAL,
+						    "config: 'quote_source' must be configfs-tsm "
+						    "or simulator: '%s'",
+						    str);
+		} else if (!strcmp(key, "simulator_dir") || !strcmp(key, "tsm_report_dir")) {
+			r = json_get_string(val, key, &str, where);
+			if (r == 0)
+				r = path_check(str, key, where);
+			if (r == 0)
+				r = set_string(!strcmp(key, "simulator_dir") ? &c->simulator_dir
+									     : &c->tsm_report_dir,
+					       str);
+		} else if (!strcmp(key, "rtmr_path")) {
+			r = json_get_string(val, key, &str, where);
+			/* "" means: never extend (documented; for hosts without the attribute). */
+			if (r == 0 && str[0])
+				r = path_check(str, key, where);
+			if (r == 0)
+				r = set_string(&c->rtmr_path, str);
+		} else if (!strcmp(key, "log_level")) {
+			r = json_get_string(val, key, &str, where);
+			if (r == 0)
+				r = log_level_parse(str, &c->log_level, where);
+		} else {
+			r = log_error_errno(-EINVAL, "config: unknown key '%s'", key);
+		}
+		if (r < 0)
+			goto out;
+	}
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return r;
+}
+
+int agent_config_load_file(struct agent_config *c, const char *path)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = file_read_all(path, CONFIG_FILE_MAX, &buf, &len);
+	if (r < 0)
+		return log_error_errno(r, "config: cannot load %s", path);
+	r = agent_config_parse_json(c, (const char *)buf, len);
+	if (r < 0)
+		return log_error_errno(r, "config: %s refused", path);
+	return 0;
+}
+
+/* ---- kernel command line ---- */
+
+/* Splits the next word off *p the way the kernel does: spaces separate words, double quotes
+ * group and are removed. Returns false at the end. */
+static bool cmdline_next_word(const char **p, char *word, size_t size, bool *truncated)
+{
+	const char *s = *p;
+	bool quoted = false;
+	size_t n = 0;
+
+	*truncated = false;
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return false;
+	for (; *s && (quoted || !isspace((unsigned char)*s)); s++) {
+		if (*s == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (n + 1 < size)
+			word[n++] = *s;
+		else
+			*truncated = true;
+	}
+	word[n] = '\0';
+	*p = s;
+	return true;
+}
+
+/* Cmdline servers replace the file's list; pins and CA given on the cmdline apply to them. */
+struct cmdline_servers {
+	char *urls[AGENT_CONFIG_MAX_SERVERS];
+	size_t n_urls;
+	uint8_t pins[AGENT_CONFIG_MAX_PINS][AGENT_PIN_LEN];
+	size_t n_pins;
+	char *ca_file;
+};
+
+static void cmdline_servers_done(struct cmdline_servers *cs)
+{
+	for (size_t i = 0; i < cs->n_urls; i++)
+		free(cs->urls[i]);
+	free(cs->ca_file);
+}
+
+static int cmdline_list_apply(const char *value, const char *key, const char *where,
+			      struct cmdline_servers *cs)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char *save = NULL;
+	int r;
+
+	if (!copy)
+		return log_error_errno(-ENOMEM, "config: out of memory");
+	if (!value[0])
+		return log_error_errno(-EINVAL, "%s: '%s' is empty", where, key);
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(key, "server")) {
+			if (cs->n_urls == AGENT_CONFIG_MAX_SERVERS)
+				return log_error_errno(-E2BIG, "%s: more than %d servers", where,
+						       AGENT_CONFIG_MAX_SERVERS);
+			r = url_normalize(item, &cs->urls[cs->n_urls], where);
+			if (r < 0)
+				return r;
+			cs->n_urls++;
+		} else {
+			if (cs->n_pins == AGENT_CONFIG_MAX_PINS)
+				return log_error_errno(-E2BIG, "%s: more than %d pins", where,
+						       AGENT_CONFIG_MAX_PINS);
+			r = pin_parse(item, cs->pins[cs->n_pins], where);
+			if (r < 0)
+				return r;
+			cs->n_pins++;
+		}
+	}
+	return 0;
+}
+
+static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *cs, const char *key,
+				const char *value)
+{
+	const char *where = "kernel command line";
+	const struct uint_setting *us;
+
+	if (!strcmp(key, "")) {
+		/* rd.tdx_unlock=0 turns the agent off for this boot (the prompt takes over). */
+		if (!value || !strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "on"))
+			c->disabled = false;
+		else if (!strcmp(value, "0") || !strcmp(value, "no") || !strcmp(value, "off"))
+			c->disabled = true;
+		else
+			return log_error_errno(-EINVAL, "%s: rd.tdx_unlock must be 0 or 1: '%s'",
+					       where, value);
+		return 0;
+	}
+	if (!value)
+		return log_error_errno(-EINVAL, "%s: rd.tdx_unlock.%s needs a value", where, key);
+	us = uint_setting_find(key);
+	if (us)
+		return uint_setting_parse(c, us, value, where);
+	if (!strcmp(key, "server") || !strcmp(key, "pin"))
+		return cmdline_list_apply(value, key, where, cs);
+	if (!strcmp(key, "ca_file")) {
+		int r = path_check(value, key, where);
+
+		return r < 0 ? r : set_string(&cs->ca_file, value);
+	}
+	if (!strcmp(key, "log_level"))
+		return log_level_parse(value, &c->log_level, where);
+	if (!strcmp(key, "quote_source") || !strcmp(key, "simulator_dir"))
+		return log_error_errno(-EPERM,
+				       "%s: rd.tdx_unlock.%s may only be set in the config file",
+				       where, key);
+	return log_error_errno(-EINVAL, "%s: unknown option rd.tdx_unlock.%s", where, key);
+}
+
+int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline)
+{
+	struct cmdline_servers cs = {0};
+	const char *p = cmdline;
+	char word[1024];
+	bool truncated;
+	int r = 0;
+
+	while (cmdline_next_word(&p, word, sizeof(word), &truncated)) {
+		char *key = word, *value;
+		size_t plen = strlen(CMDLINE_PREFIX);
+
+		if (strncmp(word, CMDLINE_PREFIX, plen) != 0)
+			continue;
+		if (word[plen] != '\0' && word[plen] != '=' && word[plen] != '.')
+			continue; /* e.g. rd.tdx_unlockfoo: not ours */
+		if (truncated) {
+			r = log_error_errno(
+				-E2BIG, "kernel command line: option '%.40s...' too long", word);
+			goto out;
+		}
+		value = strchr(word, '=');
+		if (value)
+			*value++ = '\0';
+		key = word + plen + (word[plen] == '.' ? 1 : 0);
+		if (word[plen] == '.' && !key[0]) {
+			r = log_error_errno(-EINVAL,
+					    "kernel command line: empty rd.tdx_unlock. key");
+			goto out;
+		}
+		r = cmdline_option_apply(c, &cs, key, value);
+		if (r < 0)
+			goto out;
+	}
+
+	if ((cs.n_pins || cs.ca_file) && !cs.n_urls) {
+		r = log_error_errno(-EINVAL, "kernel command line: rd.tdx_unlock.pin/ca_file need "
+					     "rd.tdx_unlock.server");
+		goto out;
+	}
+	if (cs.n_urls) {
+		servers_clear(c);
+		for (size_t i = 0; i < cs.n_urls; i++) {
+			struct agent_server *s = &c->servers[i];
+
+			s->url = TAKE_PTR(cs.urls[i]);
+			memcpy(s->pins, cs.pins, sizeof(s->pins));
+			s->n_pins = cs.n_pins;
+			if (cs.ca_file) {
+				s->ca_file = strdup(cs.ca_file);
+				c->n_servers = i + 1;
+				if (!s->ca_file) {
+					r = log_error_errno(-ENOMEM, "config: out of memory");
+					goto out;
+				}
+			}
+			c->n_servers = i + 1;
+		}
+	}
+out:
+	cmdline_servers_done(&cs);
+	explicit_bzero(word, sizeof(word));
+	return r;
+}
+
+int agent_config_apply_cmdline_file(struct agent_config *c, const char *path)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = file_read_all(path, CMDLINE_FILE_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	if (strlen((const char *)buf) != len)
+		return log_error_errno(-EINVAL, "%s: contains a NUL byte", path);
+	return agent_config_apply_cmdline(c, (const char *)buf);
+}
+
+int agent_config_validate(const struct agent_config *c)
+{
+	if (!c->tsm_report_dir || !c->rtmr_path)
+		return log_error_errno(-ENOMEM, "config: out of memory");
+	if (c->disabled)
+		return 0;
+	if (c->n_servers == 0)
+		return log_error_errno(-EINVAL,
+				       "config: no server configured (set 'servers' in the "
+				       "config file or rd.tdx_unlock.server)");
+	for (size_t i = 0; i < c->n_servers; i++) {
+		const struct agent_server *s = &c->servers[i];
+
+		/* The trust anchor must come from the measured boot, never from the network. */
+		if (s->n_pins == 0 && !s->ca_file)
+			return log_error_errno(
+				-EINVAL, "config: server %s has neither a pin nor a CA", s->url);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(c->servers[j].url, s->url))
+				return log_error_errno(-EINVAL, "config: server %s is listed twice",
+						       s->url);
+	}
+	if (c->backoff_max_ms < c->backoff_initial_ms)
+		return log_error_errno(-EINVAL,
+				       "config: backoff_max_ms is below backoff_initial_ms");
+	if (c->quote_source == AGENT_QUOTE_SIMULATOR && !c->simulator_dir)
+		return log_error_errno(-EINVAL,
+				       "config: quote_source 'simulator' needs 'simulator_dir'");
+	if (c->quote_source != AGENT_QUOTE_SIMULATOR && c->simulator_dir)
+		return log_error_errno(
+			-EINVAL,
+			"config: 'simulator_dir' is set but quote_source is not 'simulator'");
+	return 0;
+}
+
+int agent_config_load(struct agent_config *c, const char *config_path, const char *cmdline_path)
+{
+	int r;
+
+	r = agent_config_load_file(c, config_path);
+	if (r < 0)
+		return r;
+	/* No /proc/cmdline (a test chroot) means no overrides, not an error. */
+	if (cmdline_path && access(cmdline_path, F_OK) == 0) {
+		r = agent_config_apply_cmdline_file(c, cmdline_path);
+		if (r < 0)
+			return log_error_errno(r, "config: cannot apply %s", cmdline_path);
+	}
+	return agent_config_validate(c);
+}
+
+const struct agent_server *agent_config_find_server(const struct agent_config *c, const char *url)
+{
+	size_t len;
+
+	if (!url)
+		return NULL;
+	len = strlen(url);
+	if (len && url[len - 1] == '/')
+		len--;
+	for (size_t i = 0; i < c->n_servers; i++)
+		if (strlen(c->servers[i].url) == len && !strncmp(c->servers[i].url, url, len))
+			return &c->servers[i];
+	return NULL;
+}

@@ -1,0 +1,68 @@
+/* Agent configuration from the measured boot: the initramfs config file plus rd.tdx_unlock.*
+ * kernel command-line overrides. The LUKS2 header never contributes to it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define AGENT_CONFIG_DEFAULT_PATH  "/etc/tdx-unlock/agent.conf"
+#define AGENT_CMDLINE_DEFAULT_PATH "/proc/cmdline"
+#define AGENT_CONFIG_MAX_SERVERS   8
+#define AGENT_CONFIG_MAX_PINS	   4
+#define AGENT_PIN_LEN		   32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
+
+enum agent_quote_source {
+	AGENT_QUOTE_CONFIGFS_TSM, /* production: /sys/kernel/config/tsm/report */
+	AGENT_QUOTE_SIMULATOR,	  /* tests only: quotes signed by a test root */
+};
+
+struct agent_server {
+	char *url; /* https://host[:port] (no trailing slash) */
+	uint8_t pins[AGENT_CONFIG_MAX_PINS][AGENT_PIN_LEN];
+	size_t n_pins;
+	char *ca_file; /* PEM bundle; NULL when only pins are used */
+};
+
+struct agent_config {
+	struct agent_server servers[AGENT_CONFIG_MAX_SERVERS]; /* tried in this order */
+	size_t n_servers;
+	unsigned connect_timeout_ms; /* per connection attempt: keeps failover fast */
+	unsigned request_timeout_ms; /* per HTTP exchange */
+	unsigned total_timeout_s;    /* whole unlock run, all devices, all retries */
+	unsigned attempts;	     /* rounds over the server list within total_timeout_s */
+	unsigned backoff_initial_ms; /* pause after the first failed round, doubled each round */
+	unsigned backoff_max_ms;
+	enum agent_quote_source quote_source;
+	char *simulator_dir;  /* quote simulator material (AGENT_QUOTE_SIMULATOR only) */
+	char *tsm_report_dir; /* configfs-tsm report directory (tests point it at a fake tree) */
+	char *rtmr_path;      /* sysfs attribute extending RTMR3; "" disables the extension */
+	enum log_level log_level;
+	bool disabled; /* rd.tdx_unlock=0 */
+};
+
+/* Fills in the defaults (no servers; they must come from the file or the command line). */
+void agent_config_init(struct agent_config *c);
+/* Releases every string the config owns and re-initialises it. */
+void agent_config_done(struct agent_config *c);
+
+/* Parses a JSON config file (docs/agent.md). Unknown keys and bad values are errors. */
+int agent_config_load_file(struct agent_config *c, const char *path);
+int agent_config_parse_json(struct agent_config *c, const char *text, size_t len);
+
+/* Applies rd.tdx_unlock.* options from a kernel command line; other words are ignored. */
+int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline);
+int agent_config_apply_cmdline_file(struct agent_config *c, const char *path);
+
+/* Checks the final configuration is usable: at least one server, each https with a pin or CA. */
+int agent_config_validate(const struct agent_config *c);
+
+/* Loads file then command line, then validates. A missing command-line file is not an error. */
+int agent_config_load(struct agent_config *c, const char *config_path, const char *cmdline_path);
+
+/* Returns the configured server whose URL equals url (ignoring one trailing '/'), or NULL. */
+const struct agent_server *agent_config_find_server(const struct agent_config *c, const char *url);
+
+const char *agent_quote_source_name(enum agent_quote_source s);
