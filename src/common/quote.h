@@ -6,11 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TDX_MR_LEN          48
+#define TDX_MR_LEN	    48
 #define TDX_REPORT_DATA_LEN 64
 #define TDX_QUOTE_MAX_LEN   (64 * 1024) /* anything larger is refused before parsing */
 #define TDX_TEE_TYPE_TDX    0x00000081u
-#define TDX_ATTR_DEBUG      (UINT64_C(1) << 0)
+#define TDX_ATTR_DEBUG	    (UINT64_C(1) << 0)
 
 enum tdx_body_kind { TDX_BODY_TD10 = 2, TDX_BODY_TD15 = 3 };
 
@@ -60,8 +60,8 @@ struct tdx_quote {
 	uint32_t signature_data_len;
 	size_t total_len; /* bytes the quote occupies; trailing bytes are never hashed */
 
-	uint8_t signature[64];  /* r||s over signed_data */
-	uint8_t attest_key[64]; /* X||Y */
+	uint8_t signature[64];	 /* r||s over signed_data */
+	uint8_t attest_key[64];	 /* X||Y */
 	uint16_t cert_data_type; /* always 6 after a successful parse */
 
 	uint8_t qe_report_raw[384];
