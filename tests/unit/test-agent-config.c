@@ -1,0 +1,349 @@
+/* Unit tests for the agent configuration: JSON file, rd.tdx_unlock.* command line, bad values. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/config.h"
+#include "fileio.h"
+
+#define PIN_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+/* base64 of the 32 bytes 00 01 .. 1f */
+#define PIN_B64 "sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+static int parse(struct agent_config *c, const char *json)
+{
+	agent_config_init(c);
+	return agent_config_parse_json(c, json, strlen(json));
+}
+
+static void test_defaults(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	agent_config_init(&c);
+	assert_int_equal(c.total_timeout_s, 60);
+	assert_int_equal(c.quote_source, AGENT_QUOTE_CONFIGFS_TSM);
+	assert_string_equal(c.tsm_report_dir, "/sys/kernel/config/tsm/report");
+	assert_non_null(strstr(c.rtmr_path, "rtmr3"));
+	assert_int_equal(c.n_servers, 0);
+	/* No server is not a usable configuration. */
+	assert_int_equal(agent_config_validate(&c), -EINVAL);
+	agent_config_done(&c);
+}
+
+static void test_full_file(void **state)
+{
+	struct agent_config c;
+	const char *json =
+		"{\"servers\":["
+		"{\"url\":\"https://kbs1.example:8443/\",\"pins\":[\"" PIN_HEX "\",\"" PIN_B64
+		"\"]},"
+		"{\"url\":\"https://kbs2.example\",\"ca_file\":\"/etc/tdx-unlock/ca.pem\"}],"
+		"\"connect_timeout_ms\":700,\"request_timeout_ms\":5000,"
+		"\"total_timeout_s\":30,\"attempts\":4,\"backoff_initial_ms\":100,"
+		"\"backoff_max_ms\":1000,\"quote_source\":\"configfs-tsm\","
+		"\"tsm_report_dir\":\"/tmp/tsm\",\"rtmr_path\":\"\",\"log_level\":\"debug\"}";
+
+	(void)state;
+	assert_int_equal(parse(&c, json), 0);
+	assert_int_equal(agent_config_validate(&c), 0);
+	assert_int_equal(c.n_servers, 2);
+	/* The trailing slash is dropped so URLs compare exactly. */
+	assert_string_equal(c.servers[0].url, "https://kbs1.example:8443");
+	assert_int_equal(c.servers[0].n_pins, 2);
+	assert_int_equal(c.servers[0].pins[0][0], 0x01);
+	assert_int_equal(c.servers[0].pins[0][31], 0xef);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(c.servers[0].pins[1][i], i);
+	assert_null(c.servers[0].ca_file);
+	assert_string_equal(c.servers[1].ca_file, "/etc/tdx-unlock/ca.pem");
+	assert_int_equal(c.connect_timeout_ms, 700);
+	assert_int_equal(c.request_timeout_ms, 5000);
+	assert_int_equal(c.total_timeout_s, 30);
+	assert_int_equal(c.attempts, 4);
+	assert_int_equal(c.backoff_initial_ms, 100);
+	assert_int_equal(c.backoff_max_ms, 1000);
+	assert_string_equal(c.tsm_report_dir, "/tmp/tsm");
+	assert_string_equal(c.rtmr_path, "");
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_non_null(agent_config_find_server(&c, "https://kbs2.example/"));
+	assert_non_null(agent_config_find_server(&c, "https://kbs1.example:8443"));
+	assert_null(agent_config_find_server(&c, "https://evil.example"));
+	assert_null(agent_config_find_server(&c, "https://kbs1.example"));
+	agent_config_done(&c);
+}
+
+static void test_bad_files(void **state)
+{
+	static const struct {
+		const char *json;
+		int err;
+	} cases[] = {
+		{"", -EINVAL},
+		{"[]", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX "\"]}]} x", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX "\"]}],", -EINVAL},
+		{"{\"unknown\":1}", -EINVAL},
+		{"{\"servers\":{}}", -EINVAL},
+		{"{\"servers\":[]}", -EINVAL},
+		{"{\"servers\":[\"https://a\"]}", -EINVAL},
+		{"{\"servers\":[{\"pins\":[\"" PIN_HEX "\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"http://a\",\"pins\":[\"" PIN_HEX "\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://\",\"pins\":[\"" PIN_HEX "\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a b\",\"pins\":[\"" PIN_HEX "\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://u@a\",\"pins\":[\"" PIN_HEX "\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":7}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":\"" PIN_HEX "\"}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"0123\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"sha256//AAAA\"]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"sha256//"
+		 "!!ECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]}]}",
+		 -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[1]}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"ca_file\":\"relative.pem\"}]}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"extra\":1}]}", -EINVAL},
+		{"{\"total_timeout_s\":0}", -ERANGE},
+		{"{\"total_timeout_s\":-5}", -ERANGE},
+		{"{\"total_timeout_s\":99999999999}", -ERANGE},
+		{"{\"total_timeout_s\":\"60\"}", -EINVAL},
+		{"{\"total_timeout_s\":1.5}", -EINVAL},
+		{"{\"attempts\":0}", -ERANGE},
+		{"{\"connect_timeout_ms\":10}", -ERANGE},
+		{"{\"quote_source\":\"tpm\"}", -EINVAL},
+		{"{\"quote_source\":1}", -EINVAL},
+		{"{\"log_level\":\"loud\"}", -EINVAL},
+		{"{\"tsm_report_dir\":\"\"}", -EINVAL},
+		{"{\"simulator_dir\":\"sim\"}", -EINVAL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct agent_config c;
+		int r = parse(&c, cases[i].json);
+
+		if (r != cases[i].err)
+			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].json, r,
+				 cases[i].err);
+		agent_config_done(&c);
+	}
+}
+
+static void test_validate(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	/* A server without pin or CA would trust whatever answers. */
+	assert_int_equal(parse(&c, "{\"servers\":[{\"url\":\"https://a\"}]}"), 0);
+	assert_int_equal(agent_config_validate(&c), -EINVAL);
+	agent_config_done(&c);
+
+	assert_int_equal(parse(&c, "{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
+				   "\"]},{\"url\":\"https://a/\",\"pins\":[\"" PIN_HEX "\"]}]}"),
+			 0);
+	assert_int_equal(agent_config_validate(&c), -EINVAL); /* listed twice */
+	agent_config_done(&c);
+
+	assert_int_equal(parse(&c, "{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
+				   "\"]}],\"quote_source\":\"simulator\"}"),
+			 0);
+	assert_int_equal(agent_config_validate(&c), -EINVAL); /* no simulator_dir */
+	agent_config_done(&c);
+
+	assert_int_equal(parse(&c,
+			       "{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
+			       "\"]}],\"quote_source\":\"simulator\",\"simulator_dir\":\"/x\"}"),
+			 0);
+	assert_int_equal(agent_config_validate(&c), 0);
+	assert_int_equal(c.quote_source, AGENT_QUOTE_SIMULATOR);
+	assert_string_equal(c.simulator_dir, "/x");
+	agent_config_done(&c);
+
+	assert_int_equal(parse(&c, "{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
+				   "\"]}],\"backoff_initial_ms\":5000,\"backoff_max_ms\":100}"),
+			 0);
+	assert_int_equal(agent_config_validate(&c), -EINVAL);
+	agent_config_done(&c);
+}
+
+static void test_cmdline(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	assert_int_equal(
+		parse(&c, "{\"servers\":[{\"url\":\"https://file\",\"pins\":[\"" PIN_HEX "\"]}]}"),
+		0);
+	/* Other words and look-alike prefixes are not ours. */
+	assert_int_equal(agent_config_apply_cmdline(
+				 &c, "BOOT_IMAGE=/vmlinuz root=UUID=x ro quiet rd.tdx_unlockx=1 "
+				     "rd.tdx_unlock.total_timeout_s=20 rd.tdx_unlock.attempts=2 "
+				     "\"rd.tdx_unlock.log_level=debug\"\n"),
+			 0);
+	assert_int_equal(c.total_timeout_s, 20);
+	assert_int_equal(c.attempts, 2);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c.n_servers, 1);
+	assert_string_equal(c.servers[0].url, "https://file");
+	assert_false(c.disabled);
+
+	/* Command-line servers replace the file's and take the command-line pins and CA. */
+	assert_int_equal(agent_config_apply_cmdline(
+				 &c, "rd.tdx_unlock.server=https://k1:8443/,https://k2 "
+				     "rd.tdx_unlock.server=https://k3 rd.tdx_unlock.pin=" PIN_B64
+				     " rd.tdx_unlock.ca_file=\"/etc/ca.pem\""),
+			 0);
+	assert_int_equal(c.n_servers, 3);
+	assert_string_equal(c.servers[0].url, "https://k1:8443");
+	assert_string_equal(c.servers[2].url, "https://k3");
+	assert_int_equal(c.servers[2].n_pins, 1);
+	assert_int_equal(c.servers[2].pins[0][31], 31);
+	assert_string_equal(c.servers[1].ca_file, "/etc/ca.pem");
+	assert_null(agent_config_find_server(&c, "https://file"));
+	assert_int_equal(agent_config_validate(&c), 0);
+
+	assert_int_equal(agent_config_apply_cmdline(&c, "quiet rd.tdx_unlock=0"), 0);
+	assert_true(c.disabled);
+	assert_int_equal(agent_config_apply_cmdline(&c, "rd.tdx_unlock"), 0);
+	assert_false(c.disabled);
+	agent_config_done(&c);
+}
+
+static void test_cmdline_bad(void **state)
+{
+	static const struct {
+		const char *cmdline;
+		int err;
+	} cases[] = {
+		{"rd.tdx_unlock.total_timeout_s=abc", -EINVAL},
+		{"rd.tdx_unlock.total_timeout_s=", -EINVAL},
+		{"rd.tdx_unlock.total_timeout_s", -EINVAL},
+		{"rd.tdx_unlock.total_timeout_s=-1", -EINVAL},
+		{"rd.tdx_unlock.total_timeout_s=10x", -EINVAL},
+		{"rd.tdx_unlock.total_timeout_s=100000", -ERANGE},
+		{"rd.tdx_unlock.attempts=0", -ERANGE},
+		{"rd.tdx_unlock.server=http://plain", -EINVAL},
+		{"rd.tdx_unlock.server=", -EINVAL},
+		{"rd.tdx_unlock.pin=" PIN_HEX, -EINVAL}, /* pin without server */
+		{"rd.tdx_unlock.server=https://a rd.tdx_unlock.pin=abcd", -EINVAL},
+		{"rd.tdx_unlock.server=https://a rd.tdx_unlock.ca_file=ca.pem", -EINVAL},
+		{"rd.tdx_unlock.quote_source=simulator", -EPERM},
+		{"rd.tdx_unlock.simulator_dir=/tmp", -EPERM},
+		{"rd.tdx_unlock.nonsense=1", -EINVAL},
+		{"rd.tdx_unlock.=1", -EINVAL},
+		{"rd.tdx_unlock=maybe", -EINVAL},
+		{"rd.tdx_unlock.log_level=trace", -EINVAL},
+		{"rd.tdx_unlock.server=https://1,https://2,https://3,https://4,https://5,"
+		 "https://6,https://7,https://8,https://9",
+		 -E2BIG},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct agent_config c;
+		int r;
+
+		agent_config_init(&c);
+		r = agent_config_apply_cmdline(&c, cases[i].cmdline);
+		if (r != cases[i].err)
+			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].cmdline, r,
+				 cases[i].err);
+		agent_config_done(&c);
+	}
+}
+
+static void test_cmdline_long_word(void **state)
+{
+	struct agent_config c;
+	char line[3000];
+
+	(void)state;
+	memset(line, 'a', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	memcpy(line, "rd.tdx_unlock.server=https://", 29);
+	agent_config_init(&c);
+	assert_int_equal(agent_config_apply_cmdline(&c, line), -E2BIG);
+	/* A long word that is not ours is ignored. */
+	line[0] = 'x';
+	assert_int_equal(agent_config_apply_cmdline(&c, line), 0);
+	agent_config_done(&c);
+}
+
+static void test_load_files(void **state)
+{
+	char dir[] = "/tmp/test-agent-config-XXXXXX";
+	char conf[256], cmdline[256];
+	struct agent_config c;
+	const char *json = "{\"servers\":[{\"url\":\"https://file\",\"pins\":[\"" PIN_HEX
+			   "\"]}],\"total_timeout_s\":45}";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/agent.conf", dir);
+	snprintf(cmdline, sizeof(cmdline), "%s/cmdline", dir);
+	assert_int_equal(file_write_private(conf, json, strlen(json), 0), 0);
+	assert_int_equal(file_write_private(cmdline, "ro rd.tdx_unlock.attempts=9\n", 28, 0), 0);
+
+	agent_config_init(&c);
+	assert_int_equal(agent_config_load(&c, conf, cmdline), 0);
+	assert_int_equal(c.total_timeout_s, 45);
+	assert_int_equal(c.attempts, 9);
+	agent_config_done(&c);
+
+	/* A missing command line (no /proc) is no override; a missing config file is an error. */
+	agent_config_init(&c);
+	assert_int_equal(agent_config_load(&c, conf, "/nonexistent/cmdline"), 0);
+	agent_config_done(&c);
+	agent_config_init(&c);
+	assert_int_equal(agent_config_load(&c, "/nonexistent/agent.conf", cmdline), -ENOENT);
+	agent_config_done(&c);
+
+	/* A command line with a NUL byte in it is refused. */
+	assert_int_equal(file_write_private(cmdline, "ro\0rd.tdx_unlock=0", 18, 1), 0);
+	agent_config_init(&c);
+	assert_int_equal(agent_config_load(&c, conf, cmdline), -EINVAL);
+	agent_config_done(&c);
+
+	unlink(conf);
+	unlink(cmdline);
+	rmdir(dir);
+}
+
+static void test_example_file(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	/* The shipped example must stay loadable. */
+	if (access("etc/agent.conf.example", R_OK) != 0) {
+		print_message("skipped: etc/agent.conf.example not found from this directory\n");
+		return;
+	}
+	agent_config_init(&c);
+	assert_int_equal(agent_config_load_file(&c, "etc/agent.conf.example"), 0);
+	assert_int_equal(agent_config_validate(&c), 0);
+	assert_true(c.n_servers >= 1);
+	agent_config_done(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),	  cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_files),	  cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_cmdline),		  cmocka_unit_test(test_cmdline_bad),
+		cmocka_unit_test(test_cmdline_long_word), cmocka_unit_test(test_load_files),
+		cmocka_unit_test(test_example_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
