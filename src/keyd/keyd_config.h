@@ -1,0 +1,35 @@
+/* tdx-keyd's configuration file (JSON, see docs/keyd.md): loaded and validated once at start. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keyd_limits {
+	size_t max_body_bytes;	     /* request body bound (413 above) */
+	size_t max_header_bytes;     /* request line + headers bound */
+	unsigned max_connections;    /* open TLS connections over all workers */
+	unsigned request_timeout_ms; /* whole request, from connection or previous reply */
+	unsigned max_sessions;	     /* session table size; oldest evicted beyond */
+	unsigned session_lifetime_s; /* KBS cookie lifetime (300) */
+};
+
+struct keyd_config {
+	char *path;
+	char *listen_address;
+	uint16_t listen_port; /* 0 = ephemeral (tests) */
+	char *tls_cert;
+	char *tls_key;
+	char *test_root_ca; /* NULL = Intel SGX Root CA; anything else is for tests only */
+	char *policy_dir;
+	char *collateral_dir;
+	char *pccs_url; /* NULL = no refresh */
+	char *root_key_file;
+	char *audit_file; /* NULL = stderr only */
+	unsigned workers; /* 0 = one per online CPU */
+	struct keyd_limits limits;
+};
+
+/* Loads path; relative paths inside are taken relative to the config file's directory. */
+int keyd_config_load(const char *path, struct keyd_config **out);
+void keyd_config_free(struct keyd_config *c);
