@@ -1,0 +1,73 @@
+#!/bin/bash
+# dracut module for tdx-unlock: installs the agent, its configuration and server pins, initramfs
+# networking, and a unit that unlocks LUKS2 devices by attested key release before systemd-cryptsetup
+# asks for a passphrase.
+#
+# Install as /usr/lib/dracut/modules.d/91tdx-unlock/. Settings (dracut.conf.d or the environment):
+#   tdx_unlock_bin      the agent binary (default /usr/sbin/tdx-unlock; use the static build)
+#   tdx_unlock_confdir  configuration directory copied to /etc/tdx-unlock in the initrd
+#                       (default /etc/tdx-unlock): agent configuration and server pins, which the TD
+#                       measures with the initramfs; they must never come from the disk.
+
+tdx_unlock_settings() {
+    : "${tdx_unlock_bin:=${TDX_UNLOCK_BIN:-/usr/sbin/tdx-unlock}}"
+    : "${tdx_unlock_confdir:=${TDX_UNLOCK_CONFDIR:-/etc/tdx-unlock}}"
+}
+
+# called by dracut
+check() {
+    tdx_unlock_settings
+    [[ -x $dracutsysrootdir$tdx_unlock_bin ]] || {
+        derror "tdx-unlock: agent binary '$tdx_unlock_bin' not found"
+        return 1
+    }
+    [[ -d $dracutsysrootdir$tdx_unlock_confdir ]] || {
+        derror "tdx-unlock: configuration directory '$tdx_unlock_confdir' not found"
+        return 1
+    }
+    # Only on request (dracut -a tdx-unlock, add_dracutmodules+=" tdx-unlock "): it needs a
+    # configured server, which hostonly detection cannot know about.
+    return 255
+}
+
+# called by dracut
+depends() {
+    echo crypt network systemd
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    # dm-crypt and the ciphers are installed by the crypt module; the agent itself needs only the
+    # network drivers (kernel-network-modules, through the network module).
+    instmods dm_crypt
+    return 0
+}
+
+# called by dracut
+install() {
+    tdx_unlock_settings
+
+    inst_binary "$dracutsysrootdir$tdx_unlock_bin" /usr/sbin/tdx-unlock || return 1
+
+    local f rel
+    inst_dir /etc/tdx-unlock
+    while IFS= read -r -d '' f; do
+        rel=${f#"$dracutsysrootdir$tdx_unlock_confdir"}
+        if [[ -d $f ]]; then
+            inst_dir "/etc/tdx-unlock$rel"
+        else
+            inst_simple "$f" "/etc/tdx-unlock$rel"
+        fi
+    done < <(find "$dracutsysrootdir$tdx_unlock_confdir" -mindepth 1 -print0)
+    chmod -R go-rwx "$initdir/etc/tdx-unlock"
+
+    # curl resolves through /etc/hosts and /etc/resolv.conf only (no NSS modules in a static build).
+    [[ -e $initdir/etc/hosts ]] || inst_simple /etc/hosts
+
+    inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
+    $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
+
+    # The agent needs the network: systemd-networkd (or NetworkManager) brings it up in the initrd.
+    echo "rd.neednet=1" >"$initdir/etc/cmdline.d/65tdx-unlock.conf"
+}

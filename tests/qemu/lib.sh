@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# Shared helpers of the QEMU boot tests: kernel and accelerator choice, test disk images, initramfs
+# builds (dracut, initramfs-tools), the loopback tdx-keyd, and one bounded boot.
+# Sourced by tests/qemu/run.sh; every path lives under $QEMU_WORK (gitignored).
+
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-$REPO/build}
+QEMU_WORK=${QEMU_WORK:-$REPO/tests/qemu/work}
+QEMU_MEM=${QEMU_MEM:-1024}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+# The address the guest uses for the server: QEMU's guestfwd relays it to the loopback keyd.
+GUEST_SERVER_IP=10.0.2.100
+GUEST_SERVER_PORT=8443
+RECOVERY_PASSPHRASE="tdx-unlock recovery passphrase (test only)"
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+	printf 'qemu-test: %s\n' "$*" >&2
+	exit 1
+}
+
+# The newest installed Debian kernel (linux-image-amd64).
+kernel_setup() {
+	KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)}
+	[ -r "$KERNEL" ] || die "no kernel in /boot (apt-get install linux-image-amd64)"
+	KVER=${KERNEL#/boot/vmlinuz-}
+	[ -d "/lib/modules/$KVER" ] || die "no modules for kernel $KVER"
+}
+
+# KVM when a quick boot probe works, TCG otherwise; the answer is cached per machine in $QEMU_WORK.
+qemu_accel() {
+	local cache=$QEMU_WORK/accel out
+	if [ -n "${QEMU_ACCEL:-}" ]; then
+		echo "$QEMU_ACCEL"
+		return
+	fi
+	if [ -s "$cache" ]; then
+		cat "$cache"
+		return
+	fi
+	mkdir -p "$QEMU_WORK"
+	echo tcg >"$cache"
+	if [ -w /dev/kvm ]; then
+		# A kernel with no root panics at once; under working KVM that takes well under 15 s.
+		out=$(timeout -k 2 15 qemu-system-x86_64 -accel kvm -cpu host -m 256 -smp 1 -display none \
+			-no-reboot -serial stdio -monitor none -kernel "$KERNEL" \
+			-append "console=ttyS0 panic=-1 root=/dev/nonexistent" 2>&1 || true)
+		if grep -q "Kernel panic\|VFS: Unable to mount root" <<<"$out"; then
+			echo kvm >"$cache"
+		fi
+	fi
+	cat "$cache"
+}
+
+qemu_cpu_args() {
+	case $(qemu_accel) in
+	kvm) echo "-accel kvm -cpu host" ;;
+	*) echo "-accel tcg -cpu max" ;;
+	esac
+}
+
+# A dracut base directory with the host's modules plus this repo's tdx-unlock module, so nothing is
+# installed on the host (dracut reads modules from $dracutbasedir/modules.d).
+dracut_basedir_setup() {
+	local base=$QEMU_WORK/dracut-base f
+	rm -rf "$base"
+	mkdir -p "$base/modules.d"
+	for f in /usr/lib/dracut/*; do
+		[ "${f##*/}" = modules.d ] || ln -s "$f" "$base/${f##*/}"
+	done
+	for f in /usr/lib/dracut/modules.d/*; do
+		ln -s "$f" "$base/modules.d/${f##*/}"
+	done
+	ln -s "$REPO/dracut-module" "$base/modules.d/91tdx-unlock"
+	echo "$base"
+}
+
+# dracut modules of the test initramfs: an explicit list keeps it small and the boot fast.
+DRACUT_MODULES="systemd systemd-initrd systemd-ask-password systemd-networkd crypt dm rootfs-block
+	kernel-modules udev-rules base fs-lib shutdown"
+DRACUT_DRIVERS="virtio_pci virtio_blk virtio_net virtio_rng ext4 dm_crypt dm_mod"
+
+# build_dracut_initrd OUT [AGENT_BIN CONFDIR]: without an agent, the same initramfs minus the module.
+build_dracut_initrd() {
+	local out=$1 agent=${2:-} confdir=${3:-} base modules=$DRACUT_MODULES empty=$QEMU_WORK/empty
+	base=$(dracut_basedir_setup)
+	mkdir -p "$empty" "$QEMU_WORK/tmp"
+	[ -n "$agent" ] && modules="$modules tdx-unlock"
+	# shellcheck disable=SC2086 # word lists
+	TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \
+		dracut --force --quiet --no-hostonly --no-hostonly-cmdline --no-early-microcode \
+		--conf /dev/null --confdir "$empty" --tmpdir "$QEMU_WORK/tmp" \
+		--modules "$(echo $modules)" --drivers "$(echo $DRACUT_DRIVERS)" \
+		--compress zstd --kver "$KVER" "$out" ||
+		die "dracut failed building $out"
+}
+
+# boot NAME INITRD CMDLINE_EXTRA PASSPHRASE_FILE|'' DISK...: one bounded boot; the serial log is
+# $QEMU_WORK/NAME.log and the summary (key=value lines) $QEMU_WORK/NAME.summary.
+boot() {
+	local name=$1 initrd=$2 extra=$3 passfile=$4
+	shift 4
+	local sock=$QEMU_WORK/$name.sock log=$QEMU_WORK/$name.log disk drives=() i=0 keyd_port
+	keyd_port=${KEYD_PORT:-1}
+	for disk in "$@"; do
+		drives+=(-drive "file=$disk,if=none,id=d$i,format=raw,snapshot=on"
+			-device "virtio-blk-pci,drive=d$i,serial=tdxdisk$i")
+		i=$((i + 1))
+	done
+	rm -f "$sock"
+	# shellcheck disable=SC2046 # accel/cpu words
+	python3 "$REPO/tests/qemu/serial-console.py" --socket "$sock" --log "$log" \
+		--timeout "$BOOT_TIMEOUT" ${passfile:+--passphrase-file "$passfile"} -- \
+		qemu-system-x86_64 $(qemu_cpu_args) -smp 1 -m "$QEMU_MEM" -nographic -monitor none \
+		-no-reboot -kernel "$KERNEL" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 rd.emergency=reboot rd.shell=0 printk.time=1 ip=dhcp rd.neednet=1 $extra" \
+		-chardev "socket,id=ser0,path=$sock,server=on,wait=on" -serial chardev:ser0 \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat - TCP:127.0.0.1:$keyd_port" \
+		-device virtio-net-pci,netdev=n0 \
+		-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0 \
+		"${drives[@]}" >"$QEMU_WORK/$name.summary"
+	rm -f "$sock"
+}
+
+# summary_get NAME KEY
+summary_get() {
+	sed -n "s/^$2=//p" "$QEMU_WORK/$1.summary"
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Runs one QEMU boot and drives its serial console, like a tiny expect.
+
+QEMU is started by this script (so it owns the PID and can always kill it), with its serial port on a
+unix socket chardev in server,wait=on mode: no early output is lost. Every console line is written to
+the log with the host time since QEMU started. When a LUKS passphrase prompt appears, the passphrase
+from --passphrase-file is typed (prompts have no trailing newline: partial lines are matched). The
+boot is bounded by --timeout; QEMU is killed by its PID when it runs over.
+
+At the end a summary is printed as 'key=value' lines; kernel-clock times are estimated from the
+kernel's own printk timestamps ('[   12.345678]'), so they do not count QEMU's start-up.
+
+usage: serial-console.py --socket PATH --log FILE --timeout SEC [--passphrase-file F]
+                         [--max-prompts N] -- qemu-system-x86_64 ARGS...
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+PROMPTS = [
+    # systemd-cryptsetup through systemd-ask-password-console (dracut)
+    re.compile(rb"Please enter passphrase for disk [^\r\n]*: ?$"),
+    # cryptroot (initramfs-tools)
+    re.compile(rb"Please unlock disk [^\r\n]*: ?$"),
+]
+KERNEL_TS = re.compile(r"^\[\s*(\d+\.\d+)\]")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+# Console events whose kernel-clock time the boot tests report.
+EVENTS = {
+    "agent_started": re.compile(r"Starting .*tdx-unlock|tdx-unlock: .*start"),
+    "agent_finished": re.compile(r"Finished .*tdx-unlock|tdx-unlock.*: (unlocked|exit)"),
+    "prompt": re.compile(r"Please (enter passphrase for disk|unlock disk)"),
+    "cryptsetup_done": re.compile(r"Finished systemd-cryptsetu|Reached target cryptsetup\.|Begin: Running /scripts/local-premount"),
+    "root_mounted": re.compile(r"TDX-UNLOCK-TEST: real root mounted"),
+}
+
+
+def connect(path, deadline, qemu):
+    while time.monotonic() < deadline:
+        if qemu.poll() is not None:
+            return None
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            time.sleep(0.05)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--timeout", type=float, required=True)
+    ap.add_argument("--passphrase-file")
+    ap.add_argument("--max-prompts", type=int, default=3)
+    ap.add_argument("qemu", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    cmd = args.qemu[1:] if args.qemu[:1] == ["--"] else args.qemu
+    if not cmd:
+        ap.error("no QEMU command given")
+
+    passphrase = None
+    if args.passphrase_file:
+        with open(args.passphrase_file, "rb") as f:
+            passphrase = f.read().rstrip(b"\n")
+
+    start = time.monotonic()
+    deadline = start + args.timeout
+    qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    timed_out = False
+    prompts = 0
+    events = {}
+    kernel_offsets = []  # host_time - kernel_time for every timestamped kernel line
+    lines = []  # (host_time, text)
+    with open(args.log, "w", encoding="utf-8", errors="replace") as log:
+        sock = connect(args.socket, min(deadline, start + 30), qemu)
+        if sock is None:
+            log.write("serial-console: could not connect to %s\n" % args.socket)
+        else:
+            sock.settimeout(0.2)
+            partial = b""
+            while True:
+                now = time.monotonic()
+                if now > deadline:
+                    timed_out = True
+                    break
+                try:
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                except socket.timeout:
+                    if qemu.poll() is not None:
+                        break
+                    continue
+                except OSError:
+                    break
+                partial += data
+                *complete, partial = partial.split(b"\n")
+                t = time.monotonic() - start
+                for raw in complete:
+                    text = ANSI.sub("", raw.decode("utf-8", "replace")).rstrip("\r")
+                    log.write("%9.3f %s\n" % (t, text))
+                    lines.append((t, text))
+                    m = KERNEL_TS.match(text)
+                    if m:
+                        kernel_offsets.append(t - float(m.group(1)))
+                    for name, rx in EVENTS.items():
+                        if name not in events and rx.search(text):
+                            events[name] = t
+                log.flush()
+                clean = ANSI.sub("", partial.decode("utf-8", "replace")).encode()
+                if any(rx.search(clean) for rx in PROMPTS):
+                    events.setdefault("prompt", t)
+                    log.write("%9.3f %s\n" % (t, clean.decode("utf-8", "replace")))
+                    if passphrase is not None and prompts < args.max_prompts:
+                        prompts += 1
+                        log.write("%9.3f serial-console: typing the passphrase (%d)\n" % (t, prompts))
+                        sock.sendall(passphrase + b"\r")
+                    else:
+                        log.write("%9.3f serial-console: prompt left unanswered\n" % t)
+                    partial = b""
+            if partial:
+                log.write("%9.3f %s\n" % (time.monotonic() - start, partial.decode("utf-8", "replace")))
+            sock.close()
+        if qemu.poll() is None:
+            if not timed_out:
+                # The guest closed the console but QEMU did not exit: give it a moment.
+                try:
+                    qemu.wait(timeout=max(0.1, min(10, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+            if qemu.poll() is None:
+                os.killpg(qemu.pid, signal.SIGKILL)
+                qemu.wait()
+        qemu_out = qemu.stdout.read().decode("utf-8", "replace") if qemu.stdout else ""
+        if qemu_out:
+            log.write("---- qemu stdout/stderr ----\n" + qemu_out)
+
+    # The smallest host-minus-kernel offset is the line that was printed with the least delay.
+    offset = min(kernel_offsets) if kernel_offsets else None
+    print("elapsed=%.1f" % (time.monotonic() - start))
+    print("timed_out=%d" % timed_out)
+    print("qemu_status=%s" % qemu.returncode)
+    print("prompts_answered=%d" % prompts)
+    for name in EVENTS:
+        if name in events and offset is not None:
+            print("%s=%.2f" % (name, events[name] - offset))
+        else:
+            print("%s=" % name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
