@@ -1,0 +1,243 @@
+#!/bin/sh
+# Builds the static libraries the initramfs agent needs and Debian ships no usable .a for --
+# libdevmapper (lvm2), libcryptsetup and a minimal HTTPS-only libcurl -- from the pinned Debian
+# source packages in deps/static-sources.txt into deps/prefix-static (see docs/static-build.md).
+#
+# Idempotent and cheap when nothing changed: the prefix records a hash of this script and of the
+# pin list, and the script exits at once when they match. Downloads, unpacked sources and build
+# trees are cached under deps/cache. A lock serialises concurrent runs from one checkout.
+#
+# Environment: DEPS_CACHE, DEPS_PREFIX (defaults deps/cache, deps/prefix-static), JOBS (2),
+# CC (gcc).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+CACHE=${DEPS_CACHE:-$here/cache}
+PREFIX=${DEPS_PREFIX:-$here/prefix-static}
+JOBS=${JOBS:-2}
+CC=${CC:-gcc}
+SOURCES=$here/static-sources.txt
+LOCK_WAIT=1800 # seconds another run may hold the lock (a cold build takes 1-3 min)
+FETCH_TRIES=3  # apt-get attempts per version before trying the next one
+
+# Position-independent (the agent links with -static-pie) and hardened like Debian's packages;
+# sections per function so that the final link drops what the agent never calls.
+DEP_CFLAGS="-Os -fPIE -fstack-protector-strong -fstack-clash-protection -fcf-protection \
+-D_FORTIFY_SOURCE=2 -ffunction-sections -fdata-sections"
+
+log() { printf 'static-deps: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+recipe=$(cat "$0" "$SOURCES" | sha256sum | cut -d' ' -f1)
+is_complete() { [ -f "$PREFIX/.complete" ] && [ "$(cat "$PREFIX/.complete")" = "$recipe" ]; }
+
+report_uptodate() {
+	secs=$(cat "$PREFIX/.build-seconds" 2>/dev/null || echo '?')
+	log "up to date in $PREFIX (cold build took ${secs} s)"
+}
+
+if is_complete; then
+	report_uptodate
+	exit 0
+fi
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+	log "waiting for another build of the static dependencies (at most ${LOCK_WAIT} s)"
+	flock -w "$LOCK_WAIT" 9 || die "timed out waiting for $CACHE/.lock"
+fi
+if is_complete; then
+	report_uptodate
+	exit 0
+fi
+
+for tool in apt-get apt-cache dpkg-source autoreconf libtoolize autopoint pkg-config make "$CC"; do
+	command -v "$tool" >/dev/null || die "'$tool' is missing: run deps/install.sh"
+done
+for pc in openssl json-c libargon2 uuid; do
+	pkg-config --exists "$pc" || die "pkg-config module '$pc' is missing: run deps/install.sh"
+done
+
+start=$(date +%s)
+# The pin list or this recipe changed: start from an empty prefix so nothing stale is linked.
+if [ "$(cat "$PREFIX/.recipe" 2>/dev/null || true)" != "$recipe" ]; then
+	rm -rf "$PREFIX"
+	mkdir -p "$PREFIX/.stamps"
+	echo "$recipe" >"$PREFIX/.recipe"
+fi
+mkdir -p "$CACHE/download" "$CACHE/src" "$CACHE/build" "$PREFIX/.stamps"
+
+pinned_version() {
+	v=$(sed -e 's/#.*//' "$SOURCES" | awk -v p="$1" '$1 == p { print $2; exit }')
+	[ -n "$v" ] || die "no version for '$1' in $SOURCES"
+	echo "$v"
+}
+
+# apt-get source PKG=VERSION into the download cache; bounded retries for a flaky mirror.
+download_version() {
+	n=0
+	while [ "$n" -lt "$FETCH_TRIES" ]; do
+		if (cd "$CACHE/download" && apt-get source -q --download-only "$1=$2") \
+			>"$CACHE/download/$1.log" 2>&1; then
+			return 0
+		fi
+		# A 404 will not heal by retrying; only retry network-looking failures.
+		grep -q '404' "$CACHE/download/$1.log" && return 1
+		n=$((n + 1))
+		sleep 2
+	done
+	return 1
+}
+
+# Prints the directory of the unpacked, Debian-patched source of package $1.
+fetch_source() {
+	pkg=$1
+	pin=$(pinned_version "$pkg")
+	if [ -f "$CACHE/src/$pkg.version" ]; then
+		have=$(cat "$CACHE/src/$pkg.version")
+		dir=$(cat "$CACHE/src/$pkg.dir")
+		if [ -d "$dir" ] && { [ "$have" = "$pin" ] || [ -f "$CACHE/src/$pkg.fallback-for-$pin" ]; }; then
+			echo "$dir"
+			return 0
+		fi
+	fi
+	got=
+	if download_version "$pkg" "$pin"; then
+		got=$pin
+	else
+		log "warning: $pkg=$pin is not fetchable ($(tail -n1 "$CACHE/download/$pkg.log"))"
+		for v in $(apt-cache showsrc "$pkg" 2>/dev/null |
+			awk -v p="$pkg" '/^Package:/ { ok = ($2 == p) } ok && /^Version:/ { print $2 }' |
+			sort -r -V | head -n 5); do
+			[ "$v" = "$pin" ] && continue
+			if download_version "$pkg" "$v"; then
+				got=$v
+				log "warning: using $pkg=$v instead of the pinned $pin; update $SOURCES"
+				touch "$CACHE/src/$pkg.fallback-for-$pin"
+				break
+			fi
+		done
+	fi
+	[ -n "$got" ] || die "cannot fetch source package $pkg (is deb-src enabled? see deps/install.sh)"
+	# The .dsc name has no epoch.
+	dsc=$CACHE/download/${pkg}_${got#*:}.dsc
+	[ -f "$dsc" ] || die "$dsc missing after apt-get source"
+	dir=$CACHE/src/$pkg-${got#*:}
+	rm -rf "$dir"
+	# apt already checked the hashes against the signed Sources index; no keyring is needed.
+	dpkg-source --no-check -x "$dsc" "$dir" >"$CACHE/src/$pkg.unpack.log" 2>&1 ||
+		die "dpkg-source -x $dsc failed, see $CACHE/src/$pkg.unpack.log"
+	echo "$got" >"$CACHE/src/$pkg.version"
+	echo "$dir" >"$CACHE/src/$pkg.dir"
+	echo "$dir"
+}
+
+# Runs "$@" with output to $log; on failure shows its tail and stops.
+run_logged() {
+	log_file=$1
+	shift
+	if ! "$@" >>"$log_file" 2>&1; then
+		tail -n 30 "$log_file" >&2
+		die "'$*' failed, full log: $log_file"
+	fi
+}
+
+# Copy the pristine source into a fresh build tree (the builds are in-tree).
+fresh_tree() {
+	rm -rf "$CACHE/build/$1"
+	cp -a "$2" "$CACHE/build/$1"
+	echo "$CACHE/build/$1"
+}
+
+build_devmapper() {
+	src=$(fetch_source lvm2)
+	b=$(fresh_tree lvm2 "$src")
+	l=$b/tdx-build.log
+	log "building libdevmapper from $(basename "$src")"
+	(
+		cd "$b"
+		run_logged "$l" env CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --prefix="$PREFIX" \
+			--libdir="$PREFIX/lib" --enable-static_link --enable-pkgconfig --disable-selinux \
+			--disable-readline --disable-udev_sync \
+			--disable-blkid_wiping --disable-systemd-journal --disable-app-machineid --disable-nls \
+			--with-thin=none --with-cache=none --with-vdo=none --with-writecache=none \
+			--with-integrity=none
+		run_logged "$l" make -j"$JOBS" device-mapper
+		run_logged "$l" make install_device-mapper
+	)
+	# Only the archive, its header and .pc are wanted; dmsetup and man pages come along.
+	rm -rf "$PREFIX"/lib/libdevmapper.so* "$PREFIX/sbin" "$PREFIX/share"
+	[ -f "$PREFIX/lib/libdevmapper.a" ] || die "libdevmapper.a was not installed"
+}
+
+build_cryptsetup() {
+	src=$(fetch_source cryptsetup)
+	b=$(fresh_tree cryptsetup "$src")
+	l=$b/tdx-build.log
+	log "building libcryptsetup from $(basename "$src")"
+	(
+		cd "$b"
+		run_logged "$l" ./autogen.sh
+		# configure insists on popt even for a library-only build; the library never links it.
+		run_logged "$l" env PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" CC="$CC" CFLAGS="$DEP_CFLAGS" \
+			ac_cv_lib_popt_poptConfigFileToString=yes ./configure --prefix="$PREFIX" \
+			--libdir="$PREFIX/lib" --enable-static --disable-shared --disable-ssh-token \
+			--disable-external-tokens --disable-asciidoc --disable-nls --disable-blkid \
+			--disable-udev --disable-selinux --disable-cryptsetup --disable-veritysetup \
+			--disable-integritysetup --disable-fuzz-targets --enable-libargon2 \
+			--with-crypto_backend=openssl
+		run_logged "$l" make -j"$JOBS"
+		run_logged "$l" make install
+	)
+	rm -f "$PREFIX"/lib/libcryptsetup.so* "$PREFIX"/lib/libcryptsetup.la
+	[ -f "$PREFIX/lib/libcryptsetup.a" ] || die "libcryptsetup.a was not installed"
+}
+
+build_curl() {
+	src=$(fetch_source curl)
+	b=$(fresh_tree curl "$src")
+	l=$b/tdx-build.log
+	log "building libcurl (HTTPS only) from $(basename "$src")"
+	(
+		cd "$b"
+		# HTTP/1.1 over OpenSSL and nothing else: every other protocol and codec would drag in
+		# libraries without a static archive (krb5, sasl, unistring, p11-kit) or attack surface.
+		run_logged "$l" env CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --prefix="$PREFIX" \
+			--libdir="$PREFIX/lib" --disable-shared --enable-static --with-openssl \
+			--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --without-ca-path \
+			--disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet \
+			--disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp \
+			--disable-gopher --disable-mqtt --disable-ftp --disable-file --disable-manual \
+			--disable-ntlm --disable-netrc --disable-unix-sockets --disable-alt-svc \
+			--disable-cookies --disable-dateparse --without-libpsl --without-nghttp2 \
+			--without-libidn2 --without-brotli --without-zstd --without-zlib --without-libssh2 \
+			--without-libssh --without-librtmp --without-gssapi --without-hyper \
+			--enable-threaded-resolver
+		run_logged "$l" make -C lib -j"$JOBS"
+		run_logged "$l" make -C lib install
+		run_logged "$l" make -C include install
+		run_logged "$l" make install-pkgconfigDATA
+	)
+	rm -f "$PREFIX"/lib/libcurl.so* "$PREFIX"/lib/libcurl.la
+	[ -f "$PREFIX/lib/libcurl.a" ] || die "libcurl.a was not installed"
+}
+
+# Each library once; a stamp lets an interrupted run resume where it stopped.
+for lib in devmapper cryptsetup curl; do
+	[ -f "$PREFIX/.stamps/$lib" ] && continue
+	t0=$(date +%s)
+	"build_$lib"
+	touch "$PREFIX/.stamps/$lib"
+	log "$lib done in $(($(date +%s) - t0)) s"
+done
+
+PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --exists --static libcryptsetup libcurl ||
+	die "pkg-config cannot resolve libcryptsetup/libcurl from $PREFIX"
+secs=$(($(date +%s) - start))
+echo "$secs" >"$PREFIX/.build-seconds"
+echo "$recipe" >"$PREFIX/.complete"
+log "built in $PREFIX in ${secs} s"
