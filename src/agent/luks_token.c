@@ -1,0 +1,240 @@
+#include "luks_token.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "json_strict.h"
+#include "log.h"
+
+#define SALT_B64_LEN 44 /* standard base64 of 32 bytes, one '=' */
+
+DEFINE_CLEANUP_FUNC(json_object, json_object_put)
+
+static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Logs the refusal and hands its text back to the caller (check prints it, tests assert it). */
+static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (reason && reason_len)
+		snprintf(reason, reason_len, "%s", buf);
+	return log_error_errno(-EINVAL, "%s", buf);
+}
+
+static int resource_component_check(const char *s, size_t len)
+{
+	if (len == 0)
+		return -EINVAL;
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int luks_resource_path_check(const char *path)
+{
+	const char *p = path;
+	size_t n = 0;
+
+	if (!path || strlen(path) > LUKS_TOKEN_RESOURCE_MAX)
+		return -EINVAL;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (resource_component_check(p, len) < 0)
+			return -EINVAL;
+		n++;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	return n == 3 ? 0 : -EINVAL;
+}
+
+/* Strict canonical base64: decoding then re-encoding must give the same text back. */
+static int salt_decode(const char *b64, uint8_t salt[LUKS_TOKEN_SALT_LEN])
+{
+	unsigned char raw[48], again[SALT_B64_LEN + 1];
+	int n;
+
+	if (strlen(b64) != SALT_B64_LEN)
+		return -EINVAL;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, SALT_B64_LEN);
+	if (n != 33) /* EVP_DecodeBlock counts the padding as a zero byte */
+		return -EINVAL;
+	if (EVP_EncodeBlock(again, raw, LUKS_TOKEN_SALT_LEN) != SALT_B64_LEN ||
+	    memcmp(again, b64, SALT_B64_LEN) != 0)
+		return -EINVAL;
+	memcpy(salt, raw, LUKS_TOKEN_SALT_LEN);
+	return 0;
+}
+
+/* cryptsetup writes keyslot numbers as decimal strings; accept exactly that form. */
+static int keyslot_parse(const char *s, int *out)
+{
+	long v = 0;
+
+	if (!s[0] || strlen(s) > 2 || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (*p - '0');
+	}
+	if (v > 31) /* LUKS2 has keyslots 0..31 */
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int luks_token_parse(const char *json, struct luks_token *out, char *reason, size_t reason_len)
+{
+	static const char *const known[] = {"type", "keyslots", "resource", "salt", "version"};
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	json_object *v, *slot;
+	char why[200];
+	int r;
+	struct luks_token t = {0};
+	const char *s;
+	int64_t version;
+	size_t len;
+
+	if (!json)
+		return refuse(reason, reason_len, "token: no JSON");
+	len = strlen(json);
+	if (len > LUKS_TOKEN_JSON_MAX)
+		return refuse(reason, reason_len, "token: JSON longer than %d bytes",
+			      LUKS_TOKEN_JSON_MAX);
+
+	/* Strict: no trailing bytes, no duplicate members (json-c would keep the last one). */
+	r = json_strict_parse(json, len, LUKS_TOKEN_JSON_MAX, &root, why, sizeof(why));
+	if (r < 0)
+		return refuse(reason, reason_len, "token: not valid JSON (%s)", why);
+	if (!json_object_is_type(root, json_type_object))
+		return refuse(reason, reason_len, "token: not a JSON object");
+
+	/* The token may only locate things: a server URL, pin or CA here would let the disk pick
+	 * its own key server (disk-swap attack), so every member we do not know is refused. */
+	json_object_object_foreach (root, key, val) {
+		bool ok = false;
+		(void)val;
+		for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+			ok = ok || !strcmp(key, known[i]);
+		if (!ok)
+			return refuse(
+				reason, reason_len,
+				"token: unknown member '%.64s' refused (a token may not name a "
+				"server or trust anchor)",
+				key);
+	}
+
+	if (!json_object_object_get_ex(root, "type", &v))
+		return refuse(reason, reason_len, "token: 'type' missing");
+	if (!json_object_is_type(v, json_type_string))
+		return refuse(reason, reason_len, "token: 'type' is not a string");
+	if (strcmp(json_object_get_string(v), LUKS_TOKEN_TYPE))
+		return refuse(reason, reason_len, "token: 'type' is not \"%s\"", LUKS_TOKEN_TYPE);
+
+	if (!json_object_object_get_ex(root, "version", &v))
+		return refuse(reason, reason_len, "token: 'version' missing");
+	if (!json_object_is_type(v, json_type_int))
+		return refuse(reason, reason_len, "token: 'version' is not an integer");
+	version = json_object_get_int64(v);
+	if (version != LUKS_TOKEN_VERSION)
+		return refuse(reason, reason_len, "token: 'version' %lld unsupported (want %d)",
+			      (long long)version, LUKS_TOKEN_VERSION);
+	t.version = (unsigned)version;
+
+	if (!json_object_object_get_ex(root, "keyslots", &v))
+		return refuse(reason, reason_len, "token: 'keyslots' missing");
+	if (!json_object_is_type(v, json_type_array))
+		return refuse(reason, reason_len, "token: 'keyslots' is not an array");
+	if (json_object_array_length(v) != 1)
+		return refuse(reason, reason_len,
+			      "token: 'keyslots' must name exactly one keyslot (has %zu)",
+			      json_object_array_length(v));
+	slot = json_object_array_get_idx(v, 0);
+	if (!json_object_is_type(slot, json_type_string))
+		return refuse(reason, reason_len, "token: 'keyslots' entry is not a string");
+	if (keyslot_parse(json_object_get_string(slot), &t.keyslot) < 0)
+		return refuse(reason, reason_len,
+			      "token: 'keyslots' entry '%.16s' is not a keyslot number 0..31",
+			      json_object_get_string(slot));
+
+	if (!json_object_object_get_ex(root, "resource", &v))
+		return refuse(reason, reason_len, "token: 'resource' missing");
+	if (!json_object_is_type(v, json_type_string))
+		return refuse(reason, reason_len, "token: 'resource' is not a string");
+	s = json_object_get_string(v);
+	if (luks_resource_path_check(s) < 0)
+		return refuse(reason, reason_len,
+			      "token: 'resource' '%.64s' is not a repo/type/tag path", s);
+	snprintf(t.resource, sizeof(t.resource), "%s", s);
+
+	if (!json_object_object_get_ex(root, "salt", &v))
+		return refuse(reason, reason_len, "token: 'salt' missing");
+	if (!json_object_is_type(v, json_type_string))
+		return refuse(reason, reason_len, "token: 'salt' is not a string");
+	if (salt_decode(json_object_get_string(v), t.salt) < 0)
+		return refuse(reason, reason_len,
+			      "token: 'salt' is not the canonical base64 of %d bytes",
+			      LUKS_TOKEN_SALT_LEN);
+
+	*out = t;
+	return 0;
+}
+
+int luks_token_format(const struct luks_token *tok, char **json_out)
+{
+	_cleanup_(json_object_putp) json_object *root = NULL;
+	json_object *slots;
+	char slot[4], salt[SALT_B64_LEN + 1];
+	const char *text;
+
+	if (tok->keyslot < 0 || tok->keyslot > 31)
+		return log_error_errno(-EINVAL, "token: keyslot %d out of range", tok->keyslot);
+	if (luks_resource_path_check(tok->resource) < 0)
+		return log_error_errno(-EINVAL, "token: resource '%s' is not a repo/type/tag path",
+				       tok->resource);
+	snprintf(slot, sizeof(slot), "%d", tok->keyslot);
+	EVP_EncodeBlock((unsigned char *)salt, tok->salt, LUKS_TOKEN_SALT_LEN);
+
+	root = json_object_new_object();
+	slots = json_object_new_array();
+	if (!root || !slots) {
+		json_object_put(slots);
+		return log_error_errno(-ENOMEM, "token: out of memory");
+	}
+	json_object_object_add(root, "type", json_object_new_string(LUKS_TOKEN_TYPE));
+	json_object_array_add(slots, json_object_new_string(slot));
+	json_object_object_add(root, "keyslots", slots);
+	json_object_object_add(root, "resource", json_object_new_string(tok->resource));
+	json_object_object_add(root, "salt", json_object_new_string(salt));
+	json_object_object_add(root, "version", json_object_new_int(LUKS_TOKEN_VERSION));
+
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	if (!text || !(*json_out = strdup(text)))
+		return log_error_errno(-ENOMEM, "token: out of memory");
+	return 0;
+}
