@@ -1,0 +1,152 @@
+#include "b64.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static const char b64_std_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t b64_encoded_len(enum b64_variant v, size_t len)
+{
+	if (v == B64_STD)
+		return (len + 2) / 3 * 4;
+	return len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+}
+
+size_t b64_decoded_max(size_t in_len)
+{
+	return in_len / 4 * 3 + (in_len % 4 ? in_len % 4 - 1 : 0);
+}
+
+char *b64_encode(enum b64_variant v, const uint8_t *in, size_t len)
+{
+	const char *chars = v == B64_STD ? b64_std_chars : b64_url_chars;
+	size_t n = b64_encoded_len(v, len), i, o = 0;
+	char *out;
+
+	if (len > (SIZE_MAX - 4) / 4 * 3) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = chars[w >> 18 & 0x3f];
+		out[o++] = chars[w >> 12 & 0x3f];
+		out[o++] = chars[w >> 6 & 0x3f];
+		out[o++] = chars[w & 0x3f];
+	}
+	if (len - i == 1) {
+		uint32_t w = (uint32_t)in[i] << 16;
+
+		out[o++] = chars[w >> 18 & 0x3f];
+		out[o++] = chars[w >> 12 & 0x3f];
+		if (v == B64_STD) {
+			out[o++] = '=';
+			out[o++] = '=';
+		}
+	} else if (len - i == 2) {
+		uint32_t w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+
+		out[o++] = chars[w >> 18 & 0x3f];
+		out[o++] = chars[w >> 12 & 0x3f];
+		out[o++] = chars[w >> 6 & 0x3f];
+		if (v == B64_STD)
+			out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Value of c in the variant's alphabet, or -1. */
+static int b64_value(enum b64_variant v, char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (v == B64_STD)
+		return c == '+' ? 62 : c == '/' ? 63 : -1;
+	return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+int b64_decode(enum b64_variant v, const char *in, size_t in_len, uint8_t *out, size_t out_cap,
+	       size_t *out_len)
+{
+	size_t data_len = in_len, n, i, o = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	if (v == B64_STD) {
+		if (in_len % 4)
+			return -EINVAL;
+		/* At most two '=', only at the very end. */
+		if (data_len > 0 && in[data_len - 1] == '=')
+			data_len--;
+		if (data_len > 0 && in[data_len - 1] == '=')
+			data_len--;
+	}
+	if (data_len % 4 == 1)
+		return -EINVAL;
+	n = b64_decoded_max(data_len);
+	if (n > out_cap)
+		return -ENOBUFS;
+
+	for (i = 0; i < data_len; i++) {
+		int d = b64_value(v, in[i]);
+
+		if (d < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Leftover bits must be zero so that each byte string has exactly one encoding. */
+	if (acc != 0)
+		return -EINVAL;
+	*out_len = o;
+	return 0;
+}
+
+int b64_decode_alloc(enum b64_variant v, const char *in, size_t in_len, uint8_t **out,
+		     size_t *out_len)
+{
+	size_t cap = b64_decoded_max(in_len);
+	uint8_t *buf;
+	int r;
+
+	/* One spare byte so that an empty result is still a valid allocation. */
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = b64_decode(v, in, in_len, buf, cap, out_len);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	return 0;
+}
+
+int b64_decode_exact(enum b64_variant v, const char *in, size_t in_len, uint8_t *out,
+		     size_t out_len)
+{
+	size_t n;
+	int r;
+
+	r = b64_decode(v, in, in_len, out, out_len, &n);
+	if (r < 0)
+		return r == -ENOBUFS ? -EINVAL : r;
+	return n == out_len ? 0 : -EINVAL;
+}

@@ -1,0 +1,193 @@
+#include "json_strict.h"
+
+#include "cleanup.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (reason && reason_len > 0)
+		snprintf(reason, reason_len, "%s", buf);
+	return log_errno(LOG_LVL_ERR, r, "%s", buf);
+}
+
+/* Number of object members in the text: in valid JSON every ':' outside a string literal
+ * separates a member name from its value. */
+static size_t count_members_in_text(const char *text, size_t len)
+{
+	size_t i, n = 0;
+	int in_string = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++; /* the escaped character cannot end the string */
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == ':') {
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Number of members json-c kept; a duplicate key replaces the earlier one, so fewer. */
+static size_t count_members_in_tree(struct json_object *v)
+{
+	size_t n = 0, i, len;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach (v, key, child) {
+			(void)key;
+			n += 1 + count_members_in_tree(child);
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		len = json_object_array_length(v);
+		for (i = 0; i < len; i++)
+			n += count_members_in_tree(json_object_array_get_idx(v, i));
+	}
+	return n;
+}
+
+static void json_tokener_freep(struct json_tokener **tok)
+{
+	if (*tok)
+		json_tokener_free(*tok);
+}
+
+static void json_object_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_object **out,
+		      char *reason, size_t reason_len)
+{
+	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+	_cleanup_(json_object_putp) struct json_object *v = NULL;
+	_cleanup_free_ char *copy = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (len > max_len)
+		return json_strict_fail(reason, reason_len, -EMSGSIZE,
+					"JSON text is %zu bytes, at most %zu accepted", len,
+					max_len);
+	if (len == 0)
+		return json_strict_fail(reason, reason_len, -EINVAL, "JSON text is empty");
+	if (len >= INT_MAX)
+		return json_strict_fail(reason, reason_len, -EMSGSIZE, "JSON text is too large");
+	if (memchr(text, '\0', len))
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JSON text contains a NUL byte");
+
+	/* json-c needs the terminator to finish a top-level number. */
+	copy = malloc(len + 1);
+	if (!copy)
+		return log_error_errno(-ENOMEM, "JSON: out of memory");
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+
+	tok = json_tokener_new_ex(JSON_STRICT_MAX_DEPTH);
+	if (!tok)
+		return log_error_errno(-ENOMEM, "JSON: out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+
+	v = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	if (!v && jerr == json_tokener_success)
+		jerr = json_tokener_error_parse_null; /* a bare "null" is never a message */
+	if (jerr != json_tokener_success)
+		return json_strict_fail(
+			reason, reason_len, -EINVAL, "malformed JSON at offset %zu: %s",
+			json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+
+	end = json_tokener_get_parse_end(tok);
+	for (; end < len; end++) {
+		if (!strchr(" \t\r\n", copy[end]))
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"trailing bytes after the JSON value at offset %zu",
+						end);
+	}
+
+	if (count_members_in_tree(v) != count_members_in_text(text, len))
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JSON object has a duplicate member name");
+
+	*out = TAKE_PTR(v);
+	return 0;
+}
+
+int json_strict_get_string(struct json_object *obj, const char *what, const char *key,
+			   size_t max_len, const char **out, char *reason, size_t reason_len)
+{
+	struct json_object *v;
+	const char *s;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is missing", what,
+					key);
+	if (!json_object_is_type(v, json_type_string))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is not a string",
+					what, key);
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != n)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: '%s' contains a NUL character", what, key);
+	if (n > max_len)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: '%s' is %zu characters, at most %zu accepted", what,
+					key, n, max_len);
+	*out = s;
+	return 0;
+}
+
+int json_strict_get_object(struct json_object *obj, const char *what, const char *key,
+			   struct json_object **out, char *reason, size_t reason_len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is missing", what,
+					key);
+	if (!json_object_is_type(v, json_type_object))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is not an object",
+					what, key);
+	*out = v;
+	return 0;
+}
+
+int json_strict_only_members(struct json_object *obj, const char *what, const char *const *allowed,
+			     char *reason, size_t reason_len)
+{
+	json_object_object_foreach (obj, key, val) {
+		const char *const *a;
+
+		(void)val;
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (!*a)
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: unexpected member '%.64s'", what, key);
+	}
+	return 0;
+}

@@ -1,0 +1,387 @@
+#include "jwe.h"
+
+#include "b64.h"
+#include "cleanup.h"
+#include "json_strict.h"
+#include "jwk.h"
+#include "log.h"
+#include "secmem.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#define JWE_ALG	       "ECDH-ES+A256KW"
+#define JWE_ENC	       "A256GCM"
+#define JWE_KEK_LEN    32
+#define JWE_Z_LEN      32 /* P-256 shared secret: the x coordinate */
+#define JWE_HEADER_MAX 1024
+
+DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+DEFINE_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
+DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
+DEFINE_CLEANUP_FUNC(json_object, json_object_put)
+
+/* Z = ECDH(priv, peer), into secure memory. */
+static int ecdh_shared_secret(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t **z_out)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	_cleanup_secmem_ uint8_t *z = NULL;
+	size_t zlen = JWE_Z_LEN;
+
+	z = secmem_alloc(JWE_Z_LEN);
+	if (!z)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) <= 0 || EVP_PKEY_derive(ctx, z, &zlen) <= 0 ||
+	    zlen != JWE_Z_LEN) {
+		ERR_clear_error();
+		return log_error_errno(-EINVAL, "JWE: ECDH key agreement failed");
+	}
+	*z_out = TAKE_PTR(z);
+	return 0;
+}
+
+/* KEK = Concat KDF (NIST SP 800-56A, OpenSSL's SSKDF) over SHA-256 with the JWA OtherInfo for
+ * "ECDH-ES+A256KW": AlgorithmID, empty PartyUInfo and PartyVInfo, SuppPubInfo = 256 bits. */
+static int concat_kdf(const uint8_t *z, uint8_t kek[JWE_KEK_LEN])
+{
+	static const uint8_t other_info[] = {
+		0,   0,	  0,   14,  'E', 'C', 'D', 'H', '-', 'E', 'S',
+		'+', 'A', '2', '5', '6', 'K', 'W', 0,	0,   0,	  0, /* PartyUInfo */
+		0,   0,	  0,   0,				     /* PartyVInfo */
+		0,   0,	  1,   0,				     /* keydatalen = 256 */
+	};
+	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
+	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, JWE_Z_LEN),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)other_info,
+						  sizeof(other_info)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!ctx || EVP_KDF_derive(ctx, kek, JWE_KEK_LEN, params) <= 0) {
+		ERR_clear_error();
+		return log_error_errno(-EIO, "JWE: Concat KDF failed");
+	}
+	return 0;
+}
+
+/* AES-256 key wrap (RFC 3394) of the CEK under the KEK, or unwrap when !wrap. */
+static int aes_key_wrap(int wrap, const uint8_t kek[JWE_KEK_LEN], const uint8_t *in, size_t in_len,
+			uint8_t *out, size_t want_len)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, m = 0;
+
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) <= 0 ||
+	    EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) <= 0 ||
+	    EVP_CipherFinal_ex(ctx, out + n, &m) <= 0 || (size_t)(n + m) != want_len) {
+		ERR_clear_error();
+		if (wrap)
+			return log_error_errno(-EIO, "JWE: AES key wrap failed");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int add_string(struct json_object *o, const char *key, const char *val)
+{
+	struct json_object *s = json_object_new_string(val);
+
+	if (!s || json_object_object_add(o, key, s) < 0) {
+		json_object_put(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_b64url(struct json_object *o, const char *key, const uint8_t *data, size_t len)
+{
+	_cleanup_free_ char *s = b64_encode(B64_URL, data, len);
+
+	if (!s)
+		return -ENOMEM;
+	return add_string(o, key, s);
+}
+
+static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t *cek,
+			const uint8_t *iv, const uint8_t *pt, size_t pt_len, char **out,
+			size_t *out_len)
+{
+	_cleanup_(json_object_putp) struct json_object *header = NULL;
+	_cleanup_(json_object_putp) struct json_object *epk = NULL;
+	_cleanup_(json_object_putp) struct json_object *jwe = NULL;
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *gcm = NULL;
+	_cleanup_secmem_ uint8_t *z = NULL;
+	_cleanup_secmem_ uint8_t *kek = NULL;
+	_cleanup_free_ char *protected = NULL;
+	_cleanup_free_ uint8_t *ct = NULL;
+	uint8_t wrapped[JWE_ENCRYPTED_KEY_LEN], tag[JWE_TAG_LEN];
+	const char *text;
+	int r, n = 0, m = 0;
+
+	if (pt_len > JWE_MAX_PLAINTEXT_LEN)
+		return log_error_errno(-EMSGSIZE, "JWE: plaintext of %zu bytes is too large",
+				       pt_len);
+
+	r = ecdh_shared_secret(ephemeral, recipient, &z);
+	if (r < 0)
+		return r;
+	kek = secmem_alloc(JWE_KEK_LEN);
+	if (!kek)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	r = concat_kdf(z, kek);
+	if (r < 0)
+		return r;
+	r = aes_key_wrap(1, kek, cek, JWE_CEK_LEN, wrapped, sizeof(wrapped));
+	if (r < 0)
+		return r;
+
+	/* Member order as Trustee serialises it (alg, enc, epk{crv, kty, x, y}). */
+	r = jwk_from_public_key(ephemeral, 0, &epk);
+	if (r < 0)
+		return r;
+	header = json_object_new_object();
+	if (!header)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+	r = add_string(header, "alg", JWE_ALG) ?: add_string(header, "enc", JWE_ENC);
+	if (r == 0 && json_object_object_add(header, "epk", epk) == 0)
+		epk = NULL; /* now owned by header */
+	else
+		r = -ENOMEM;
+	if (r < 0)
+		return log_error_errno(r, "JWE: out of memory");
+	text = json_object_to_json_string_ext(header, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	protected = text ? b64_encode(B64_URL, (const uint8_t *)text, strlen(text)) : NULL;
+	ct = malloc(pt_len + 1);
+	gcm = EVP_CIPHER_CTX_new();
+	if (!protected || !ct || !gcm)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+
+	/* AAD is the ASCII of the encoded protected header (RFC 7516 §5.1 step 14). */
+	if (EVP_EncryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
+	    EVP_EncryptInit_ex(gcm, NULL, NULL, cek, iv) <= 0 ||
+	    EVP_EncryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
+		    0 ||
+	    EVP_EncryptUpdate(gcm, ct, &n, pt, (int)pt_len) <= 0 ||
+	    EVP_EncryptFinal_ex(gcm, ct + n, &m) <= 0 || (size_t)(n + m) != pt_len ||
+	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_GET_TAG, JWE_TAG_LEN, tag) <= 0) {
+		ERR_clear_error();
+		return log_error_errno(-EIO, "JWE: AES-256-GCM encryption failed");
+	}
+
+	jwe = json_object_new_object();
+	if (!jwe)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+	r = add_string(jwe, "protected", protected)
+		?: add_b64url(jwe, "encrypted_key", wrapped, sizeof(wrapped))
+		?: add_b64url(jwe, "iv", iv, JWE_IV_LEN)
+		?: add_b64url(jwe, "ciphertext", ct, pt_len)
+		?: add_b64url(jwe, "tag", tag, sizeof(tag));
+	if (r < 0)
+		return log_error_errno(r, "JWE: out of memory");
+	text = json_object_to_json_string_ext(jwe, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
+	*out = text ? strdup(text) : NULL;
+	if (!*out)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+	if (out_len)
+		*out_len = strlen(*out);
+	return 0;
+}
+
+int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t pt_len, char **out, size_t *out_len)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ephemeral = NULL;
+	_cleanup_secmem_ uint8_t *cek = NULL;
+	uint8_t iv[JWE_IV_LEN];
+	int r;
+
+	r = jwk_generate_p256(&ephemeral);
+	if (r < 0)
+		return r;
+	cek = secmem_alloc(JWE_CEK_LEN);
+	if (!cek)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	if (RAND_priv_bytes(cek, JWE_CEK_LEN) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
+		return log_error_errno(-EIO, "JWE: random number generator failed");
+	return encrypt_with(recipient, ephemeral, cek, iv, pt, pt_len, out, out_len);
+}
+
+int jwe_encrypt_fixed_for_test(EVP_PKEY *recipient, EVP_PKEY *ephemeral,
+			       const uint8_t cek[JWE_CEK_LEN], const uint8_t iv[JWE_IV_LEN],
+			       const uint8_t *pt, size_t pt_len, char **out, size_t *out_len)
+{
+	return encrypt_with(recipient, ephemeral, cek, iv, pt, pt_len, out, out_len);
+}
+
+/* Checks the protected header and returns the sender's ephemeral public key. */
+static int parse_protected(const char *protected, EVP_PKEY **epk_out, char *reason,
+			   size_t reason_len)
+{
+	static const char *const members[] = {"alg", "enc", "epk", NULL};
+	_cleanup_(json_object_putp) struct json_object *header = NULL;
+	struct json_object *epk;
+	uint8_t raw[JWE_HEADER_MAX];
+	const char *alg, *enc;
+	size_t raw_len;
+	int r;
+
+	if (b64_decode(B64_URL, protected, strlen(protected), raw, sizeof(raw), &raw_len) < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: 'protected' is not base64url");
+	r = json_strict_parse((const char *)raw, raw_len, sizeof(raw), &header, reason, reason_len);
+	if (r < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: protected header is not valid JSON");
+	if (!json_object_is_type(header, json_type_object))
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: protected header is not a JSON object");
+	r = json_strict_get_string(header, "JWE protected header", "alg", 64, &alg, reason,
+				   reason_len);
+	if (r < 0)
+		return r;
+	if (strcmp(alg, JWE_ALG) != 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: alg \"%.32s\" refused, only " JWE_ALG " is accepted",
+					alg);
+	r = json_strict_get_string(header, "JWE protected header", "enc", 64, &enc, reason,
+				   reason_len);
+	if (r < 0)
+		return r;
+	if (strcmp(enc, JWE_ENC) != 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: enc \"%.32s\" refused, only " JWE_ENC " is accepted",
+					enc);
+	/* zip, crit, apu, apv, ... would change how to decrypt: refused, not ignored. */
+	r = json_strict_only_members(header, "JWE protected header", members, reason, reason_len);
+	if (r < 0)
+		return r;
+	r = json_strict_get_object(header, "JWE protected header", "epk", &epk, reason, reason_len);
+	if (r < 0)
+		return r;
+	return jwk_to_public_key(epk, "JWE epk", JWK_ALG_ABSENT, epk_out, reason, reason_len);
+}
+
+static int get_fixed(struct json_object *jwe, const char *key, uint8_t *out, size_t len,
+		     char *reason, size_t reason_len)
+{
+	const char *s;
+	int r;
+
+	r = json_strict_get_string(jwe, "JWE", key, 64, &s, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (b64_decode_exact(B64_URL, s, strlen(s), out, len) < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: '%s' is not base64url of exactly %zu bytes", key,
+					len);
+	return 0;
+}
+
+int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_out, size_t *pt_len,
+		char *reason, size_t reason_len)
+{
+	static const char *const members[] = {"protected",  "encrypted_key", "iv",
+					      "ciphertext", "tag",	     NULL};
+	_cleanup_(json_object_putp) struct json_object *jwe = NULL;
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *gcm = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *epk = NULL;
+	_cleanup_secmem_ uint8_t *z = NULL;
+	_cleanup_secmem_ uint8_t *kek = NULL;
+	_cleanup_secmem_ uint8_t *cek = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
+	_cleanup_free_ uint8_t *ct = NULL;
+	uint8_t wrapped[JWE_ENCRYPTED_KEY_LEN], iv[JWE_IV_LEN], tag[JWE_TAG_LEN];
+	const char *protected, *ct64;
+	size_t ct_len = 0;
+	int r, n = 0, m = 0;
+
+	r = json_strict_parse(text, len, JWE_MAX_LEN, &jwe, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(jwe, json_type_object))
+		return json_strict_fail(reason, reason_len, -EINVAL, "JWE: not a JSON object");
+	r = json_strict_only_members(jwe, "JWE", members, reason, reason_len);
+	if (r < 0)
+		return r;
+	r = json_strict_get_string(jwe, "JWE", "protected", JWE_HEADER_MAX * 4 / 3 + 4, &protected,
+				   reason, reason_len);
+	if (r < 0)
+		return r;
+	r = parse_protected(protected, &epk, reason, reason_len);
+	if (r < 0)
+		return r;
+	r = get_fixed(jwe, "encrypted_key", wrapped, sizeof(wrapped), reason, reason_len);
+	if (r < 0)
+		return r;
+	r = get_fixed(jwe, "iv", iv, sizeof(iv), reason, reason_len);
+	if (r < 0)
+		return r;
+	r = get_fixed(jwe, "tag", tag, sizeof(tag), reason, reason_len);
+	if (r < 0)
+		return r;
+	r = json_strict_get_string(jwe, "JWE", "ciphertext", JWE_MAX_PLAINTEXT_LEN * 4 / 3 + 4,
+				   &ct64, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (b64_decode_alloc(B64_URL, ct64, strlen(ct64), &ct, &ct_len) < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: 'ciphertext' is not base64url");
+	if (ct_len > JWE_MAX_PLAINTEXT_LEN)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: ciphertext of %zu bytes is too large", ct_len);
+
+	r = ecdh_shared_secret(recipient, epk, &z);
+	if (r < 0)
+		return json_strict_fail(reason, reason_len, r,
+					"JWE: key agreement with epk failed");
+	kek = secmem_alloc(JWE_KEK_LEN);
+	cek = secmem_alloc(JWE_CEK_LEN);
+	pt = secmem_alloc(ct_len ? ct_len : 1);
+	if (!kek || !cek || !pt)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	r = concat_kdf(z, kek);
+	if (r < 0)
+		return r;
+	r = aes_key_wrap(0, kek, wrapped, sizeof(wrapped), cek, JWE_CEK_LEN);
+	if (r < 0)
+		return json_strict_fail(reason, reason_len, -EBADMSG,
+					"JWE: encrypted_key does not unwrap (not for this key?)");
+
+	gcm = EVP_CIPHER_CTX_new();
+	if (!gcm)
+		return log_error_errno(-ENOMEM, "JWE: out of memory");
+	if (EVP_DecryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
+	    EVP_DecryptInit_ex(gcm, NULL, NULL, cek, iv) <= 0 ||
+	    EVP_DecryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
+		    0 ||
+	    EVP_DecryptUpdate(gcm, pt, &n, ct, (int)ct_len) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_TAG, JWE_TAG_LEN, tag) <= 0 ||
+	    EVP_DecryptFinal_ex(gcm, pt + n, &m) <= 0 || (size_t)(n + m) != ct_len) {
+		ERR_clear_error();
+		return json_strict_fail(reason, reason_len, -EBADMSG,
+					"JWE: AES-256-GCM tag check failed");
+	}
+	*pt_out = TAKE_PTR(pt);
+	*pt_len = ct_len;
+	return 0;
+}

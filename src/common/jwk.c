@@ -1,0 +1,186 @@
+#include "jwk.h"
+
+#include "b64.h"
+#include "cleanup.h"
+#include "json_strict.h"
+#include "log.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <string.h>
+
+#define P256_GROUP_NAME "prime256v1"
+
+DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+DEFINE_CLEANUP_FUNC(BIGNUM, BN_free)
+DEFINE_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+DEFINE_CLEANUP_FUNC(OSSL_PARAM, OSSL_PARAM_free)
+DEFINE_CLEANUP_FUNC(json_object, json_object_put)
+
+int jwk_generate_p256(EVP_PKEY **out)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", P256_GROUP_NAME);
+
+	if (!key)
+		return log_error_errno(-EIO, "jwk: generating a P-256 key failed");
+	*out = key;
+	return 0;
+}
+
+/* Reads the affine coordinates of a P-256 key as 32-byte big-endian strings. */
+static int p256_coordinates(EVP_PKEY *key, uint8_t x[JWK_P256_COORD_LEN],
+			    uint8_t y[JWK_P256_COORD_LEN])
+{
+	_cleanup_(BN_freep) BIGNUM *bx = NULL;
+	_cleanup_(BN_freep) BIGNUM *by = NULL;
+	char group[32];
+
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					    NULL) ||
+	    strcmp(group, P256_GROUP_NAME) != 0)
+		return log_error_errno(-EINVAL, "jwk: key is not an EC P-256 key");
+	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
+	    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &by) ||
+	    BN_bn2binpad(bx, x, JWK_P256_COORD_LEN) != JWK_P256_COORD_LEN ||
+	    BN_bn2binpad(by, y, JWK_P256_COORD_LEN) != JWK_P256_COORD_LEN)
+		return log_error_errno(-EINVAL, "jwk: cannot read the P-256 public point");
+	return 0;
+}
+
+static int add_string(struct json_object *o, const char *key, const char *val)
+{
+	struct json_object *s = json_object_new_string(val);
+
+	if (!s || json_object_object_add(o, key, s) < 0) {
+		json_object_put(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *x64 = NULL;
+	_cleanup_free_ char *y64 = NULL;
+	uint8_t x[JWK_P256_COORD_LEN], y[JWK_P256_COORD_LEN];
+	int r;
+
+	r = p256_coordinates(key, x, y);
+	if (r < 0)
+		return r;
+	x64 = b64_encode(B64_URL, x, sizeof(x));
+	y64 = b64_encode(B64_URL, y, sizeof(y));
+	o = json_object_new_object();
+	if (!x64 || !y64 || !o)
+		return log_error_errno(-ENOMEM, "jwk: out of memory");
+	if (with_alg)
+		r = add_string(o, "kty", "EC") ?: add_string(o, "crv", "P-256")
+			?: add_string(o, "alg", JWK_ALG_ECDH_ES_A256KW);
+	else
+		r = add_string(o, "crv", "P-256") ?: add_string(o, "kty", "EC");
+	if (r == 0)
+		r = add_string(o, "x", x64) ?: add_string(o, "y", y64);
+	if (r < 0)
+		return log_error_errno(r, "jwk: out of memory");
+	*out = TAKE_PTR(o);
+	return 0;
+}
+
+/* Checks that member key of jwk is the string want. */
+static int expect_string(struct json_object *jwk, const char *what, const char *key,
+			 const char *want, const char *rule, char *reason, size_t reason_len)
+{
+	const char *s;
+	int r;
+
+	r = json_strict_get_string(jwk, what, key, 64, &s, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (strcmp(s, want) != 0)
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is \"%.32s\", %s",
+					what, key, s, rule);
+	return 0;
+}
+
+static int get_coordinate(struct json_object *jwk, const char *what, const char *key,
+			  uint8_t out[JWK_P256_COORD_LEN], char *reason, size_t reason_len)
+{
+	const char *s;
+	int r;
+
+	r = json_strict_get_string(jwk, what, key, 64, &s, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (b64_decode_exact(B64_URL, s, strlen(s), out, JWK_P256_COORD_LEN) < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: '%s' is not base64url of exactly %d bytes", what, key,
+					JWK_P256_COORD_LEN);
+	return 0;
+}
+
+int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
+		      EVP_PKEY **out, char *reason, size_t reason_len)
+{
+	static const char *const with_alg[] = {"kty", "crv", "alg", "x", "y", NULL};
+	static const char *const without_alg[] = {"kty", "crv", "x", "y", NULL};
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
+	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
+	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
+	int r;
+
+	if (!json_object_is_type(jwk, json_type_object))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: not a JSON object", what);
+	r = json_strict_only_members(jwk, what,
+				     alg_rule == JWK_ALG_REQUIRED ? with_alg : without_alg, reason,
+				     reason_len);
+	if (r < 0)
+		return r;
+	r = expect_string(jwk, what, "kty", "EC", "only EC keys are accepted", reason, reason_len);
+	if (r < 0)
+		return r;
+	r = expect_string(jwk, what, "crv", "P-256", "only P-256 is accepted", reason, reason_len);
+	if (r < 0)
+		return r;
+	if (alg_rule == JWK_ALG_REQUIRED) {
+		r = expect_string(jwk, what, "alg", JWK_ALG_ECDH_ES_A256KW,
+				  "only ECDH-ES+A256KW is accepted", reason, reason_len);
+		if (r < 0)
+			return r;
+	}
+	point[0] = 0x04; /* uncompressed SEC1 point */
+	r = get_coordinate(jwk, what, "x", point + 1, reason, reason_len);
+	if (r < 0)
+		return r;
+	r = get_coordinate(jwk, what, "y", point + 1 + JWK_P256_COORD_LEN, reason, reason_len);
+	if (r < 0)
+		return r;
+
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP_NAME, 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+		return log_error_errno(-ENOMEM, "%s: out of memory", what);
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0)
+		return log_error_errno(-ENOMEM, "%s: out of memory", what);
+	if (EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: (x, y) is not a point on P-256", what);
+	/* fromdata decodes the point; the public check also refuses infinity and wrong order. */
+	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	if (!check)
+		return log_error_errno(-ENOMEM, "%s: out of memory", what);
+	if (EVP_PKEY_public_check(check) != 1)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: (x, y) is not a valid P-256 public key", what);
+	*out = TAKE_PTR(key);
+	return 0;
+}
