@@ -62,7 +62,7 @@ $(STATIC_BIN): $(STATIC_DIR)/tdx-unlock.debug
 	objcopy --strip-all $< $@
 	@echo "static: $@ $$(stat -c %s $@) bytes"
 
-check-static: $(STATIC_BIN) $(AGENT_BIN)
+check-static: $(STATIC_BIN) all
 	@BUILD=$(BUILD) STATIC_MAX_SIZE=$(STATIC_MAX_SIZE) STATIC_PREFIX=$(STATIC_PREFIX) \
 		AGENT_BIN=$(AGENT_BIN) bash tests/static/check-static.sh $(STATIC_BIN)
 

@@ -95,7 +95,7 @@ else
 		fail "chroot: --help (rc=$rc): $out"
 	fi
 	commands=$(awk '/^commands:/ { on = 1; next } on && NF { print $1 }' <<<"$out")
-	echo "commands: $(echo $commands)"
+	echo "commands: $(tr "\n" " " <<<"$commands")"
 
 	in_chroot no-such-command
 	if [ "$rc" -eq 2 ] && [[ $out == *"unknown command"* ]]; then
