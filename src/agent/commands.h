@@ -2,3 +2,8 @@
 #pragma once
 
 int cmd_unlock(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_unenroll(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_check(int argc, char **argv);

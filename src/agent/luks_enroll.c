@@ -14,6 +14,24 @@
 #include "luks_header.h"
 #include "secmem.h"
 
+int luks_device_open(const char *device, struct crypt_device **out)
+{
+	struct crypt_device *cd = NULL;
+	int r;
+
+	r = crypt_init(&cd, device);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot open: %s", device, strerror(-r));
+	luks_log_attach(cd);
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		crypt_free(cd);
+		return log_error_errno(r, "%s: not a LUKS2 device", device);
+	}
+	*out = cd;
+	return 0;
+}
+
 static int keyslot_pick(struct crypt_device *cd, int keyslot)
 {
 	int max = crypt_keyslot_max(CRYPT_LUKS2);

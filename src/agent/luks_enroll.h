@@ -9,6 +9,9 @@
 
 struct crypt_device;
 
+/* Opens device read-write with its LUKS2 header loaded, libcryptsetup logging routed to ours. */
+int luks_device_open(const char *device, struct crypt_device **out);
+
 /* Adds a PBKDF2-SHA256 keyslot (LUKS_PBKDF2_ITER iterations, no benchmark) whose passphrase is
  * derived from secret with a fresh random salt, unlocking it with the existing passphrase, then
  * writes the token: a new one when token_id < 0, else it replaces token token_id in one header

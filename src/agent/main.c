@@ -13,6 +13,11 @@ struct command {
 
 static const struct command commands[] = {
 	{ "unlock", cmd_unlock, "unlock every LUKS2 device carrying a tdx-unlock token" },
+	{ "enroll", cmd_enroll, "add the tdx-unlock keyslot and token to a LUKS2 device" },
+	{ "unenroll", cmd_unenroll, "remove the tdx-unlock token and its keyslot" },
+	{ "list", cmd_list, "show a device's keyslots and tdx-unlock token" },
+	{ "rotate", cmd_rotate, "replace the tdx-unlock keyslot for a new secret" },
+	{ "check", cmd_check, "validate header and token exactly as unlock does" },
 };
 
 static void usage(FILE *f)

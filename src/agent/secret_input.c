@@ -11,6 +11,8 @@
 #include "log.h"
 #include "secmem.h"
 
+#define SECRET_PASSPHRASE_MAX 8192
+
 static int read_full(int fd, uint8_t *buf, size_t cap, size_t *got)
 {
 	size_t n = 0;
@@ -131,4 +133,22 @@ out:
 		(void)tcsetattr(fd, TCSAFLUSH, &old);
 	close(fd);
 	return r;
+}
+
+int secret_passphrase_get(const char *key_file, char **out, size_t *len)
+{
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!key_file)
+		return secret_tty_read("Existing LUKS passphrase: ", SECRET_PASSPHRASE_MAX, out,
+				       len);
+	r = secret_file_read(key_file, SECRET_PASSPHRASE_MAX, &buf, &n);
+	if (r < 0)
+		return r;
+	/* secret_file_read leaves one spare zeroed byte: the terminator. */
+	*out = (char *)buf;
+	*len = n;
+	return 0;
 }

@@ -1,0 +1,90 @@
+/* tdx-unlock check: run the unlock path's header and token validation on a device and say what
+ * it found or exactly why unlock would refuse. Exit 0 only when unlock would proceed. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include <libcryptsetup.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "log.h"
+#include "luks_activate.h"
+#include "luks_header.h"
+#include "secmem.h"
+#include "secret_input.h"
+
+DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"secret-file", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
+	_cleanup_secmem_ uint8_t *secret = NULL;
+	const char *secret_file = NULL, *device;
+	char reason[LUKS_REASON_MAX], name[LUKS_NAME_MAX + 1];
+	struct crypt_pbkdf_type pbkdf;
+	size_t secret_len = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			secret_file = optarg;
+			break;
+		case 'h':
+			printf("usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
+		return 2;
+	}
+	device = argv[optind];
+
+	r = luks_header_load(device, &h, reason, sizeof(reason));
+	if (r == -ENODEV) {
+		printf("%s: cannot be opened\n", device);
+		return 2;
+	}
+	if (r < 0) {
+		printf("%s: refused: %s\n", device,
+		       reason[0] ? reason : "header could not be read");
+		return 1;
+	}
+
+	printf("device %s\nuuid %s\n", device, h->uuid);
+	printf("cipher %s-%s, %d-bit key, %d-byte sectors, data offset %llu bytes\n",
+	       crypt_get_cipher(h->cd), crypt_get_cipher_mode(h->cd),
+	       crypt_get_volume_key_size(h->cd) * 8, crypt_get_sector_size(h->cd),
+	       (unsigned long long)crypt_get_data_offset(h->cd) * 512ULL);
+	if (crypt_keyslot_get_pbkdf(h->cd, h->token.keyslot, &pbkdf) == 0)
+		printf("token %d: keyslot %d (%s-%s, %u iterations), resource %s\n", h->token_id,
+		       h->token.keyslot, pbkdf.type, pbkdf.hash, pbkdf.iterations,
+		       h->token.resource);
+	if (luks_default_name(h, name, sizeof(name)) == 0)
+		printf("name %s\n", name);
+
+	if (secret_file) {
+		if (secret_file_read(secret_file, 4096, &secret, &secret_len) < 0)
+			return 2;
+		r = luks_unlock(h, secret, secret_len, NULL, 0);
+		if (r < 0) {
+			printf("%s: refused: the secret does not open keyslot %d\n", device,
+			       h->token.keyslot);
+			return 1;
+		}
+		printf("passphrase: keyslot %d opens with the derived passphrase\n",
+		       h->token.keyslot);
+	}
+	printf("ok: unlock would proceed\n");
+	return 0;
+}

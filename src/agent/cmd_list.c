@@ -1,0 +1,82 @@
+/* tdx-unlock list: show a device's keyslots and its tdx-unlock token(s). */
+#include <stdio.h>
+#include <string.h>
+
+#include <libcryptsetup.h>
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "log.h"
+#include "luks_enroll.h"
+#include "luks_header.h"
+
+DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
+
+static const char *keyslot_state(crypt_keyslot_info st)
+{
+	switch (st) {
+	case CRYPT_SLOT_ACTIVE:
+	case CRYPT_SLOT_ACTIVE_LAST:
+		return "active";
+	case CRYPT_SLOT_UNBOUND:
+		return "unbound";
+	default:
+		return "invalid";
+	}
+}
+
+int cmd_list(int argc, char **argv)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	const char *device;
+	int found = 0;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: tdx-unlock list DEVICE\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	device = argv[1];
+	if (luks_device_open(device, &cd) < 0)
+		return 2;
+
+	printf("device %s\nuuid %s\n", device, crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "-");
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		struct crypt_pbkdf_type pbkdf;
+		crypt_keyslot_info st = crypt_keyslot_status(cd, k);
+
+		if (st == CRYPT_SLOT_INACTIVE || st == CRYPT_SLOT_INVALID)
+			continue;
+		if (crypt_keyslot_get_pbkdf(cd, k, &pbkdf) == 0)
+			printf("keyslot %d: %s, %s\n", k, keyslot_state(st), pbkdf.type);
+		else
+			printf("keyslot %d: %s\n", k, keyslot_state(st));
+	}
+	for (int t = 0; t < 32; t++) {
+		const char *type = NULL, *json = NULL;
+		char reason[LUKS_REASON_MAX] = "unreadable", salt[64];
+		struct luks_token tok;
+		crypt_token_info ti = crypt_token_status(cd, t, &type);
+
+		if (ti == CRYPT_TOKEN_INVALID)
+			break;
+		if (ti == CRYPT_TOKEN_INACTIVE || !type)
+			continue;
+		if (strcmp(type, LUKS_TOKEN_TYPE)) {
+			printf("token %d: %s (not tdx-unlock)\n", t, type);
+			continue;
+		}
+		found++;
+		if (crypt_token_json_get(cd, t, &json) < 0 ||
+		    luks_token_parse(json, &tok, reason, sizeof(reason)) < 0) {
+			printf("token %d: tdx-unlock, MALFORMED: %s\n", t, reason);
+			continue;
+		}
+		EVP_EncodeBlock((unsigned char *)salt, tok.salt, sizeof(tok.salt));
+		printf("token %d: tdx-unlock v%u, keyslot %d, resource %s, salt %s\n", t,
+		       tok.version, tok.keyslot, tok.resource, salt);
+	}
+	if (!found)
+		printf("no tdx-unlock token\n");
+	return 0;
+}

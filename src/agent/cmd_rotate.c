@@ -1,0 +1,157 @@
+/* tdx-unlock rotate: replace the tdx-unlock keyslot with one for a new secret and salt. The new
+ * keyslot is added and proven first, the token is rewritten in one header write, and only then is
+ * the old keyslot removed: a crash at any point leaves a disk that unlocks. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <libcryptsetup.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "log.h"
+#include "luks_activate.h"
+#include "luks_enroll.h"
+#include "luks_header.h"
+#include "secmem.h"
+#include "secret_input.h"
+
+#define SECRET_MIN 16
+#define SECRET_MAX 4096
+
+DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
+
+static void rotate_usage(void)
+{
+	fprintf(stderr,
+		"usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
+		"[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n");
+}
+
+int cmd_rotate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"secret-file", required_argument, NULL, 's'},
+		{"old-secret-file", required_argument, NULL, 'o'},
+		{"resource", required_argument, NULL, 'r'},
+		{"keyslot", required_argument, NULL, 'k'},
+		{"key-file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_secmem_ uint8_t *secret = NULL;
+	_cleanup_secmem_ uint8_t *old_secret = NULL;
+	_cleanup_secmem_ char *existing = NULL;
+	const char *resource = NULL, *secret_file = NULL, *old_file = NULL, *key_file = NULL;
+	const char *device;
+	char reason[LUKS_REASON_MAX], uuid[LUKS_UUID_LEN + 1],
+		resource_buf[LUKS_TOKEN_RESOURCE_MAX + 1];
+	struct luks_token old, tok;
+	size_t secret_len = 0, old_len = 0, existing_len = 0;
+	int keyslot = -1, token_id = -1, new_id = -1, c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			secret_file = optarg;
+			break;
+		case 'o':
+			old_file = optarg;
+			break;
+		case 'r':
+			resource = optarg;
+			break;
+		case 'f':
+			key_file = optarg;
+			break;
+		case 'k': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 31) {
+				log_error("rotate: --keyslot '%s' is not a keyslot number 0..31",
+					  optarg);
+				return 2;
+			}
+			keyslot = (int)v;
+			break;
+		}
+		case 'h':
+			rotate_usage();
+			return 0;
+		default:
+			rotate_usage();
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || !secret_file || (old_file && key_file)) {
+		rotate_usage();
+		return 2;
+	}
+	device = argv[optind];
+	if (resource && luks_resource_path_check(resource) < 0) {
+		log_error("rotate: --resource '%s' is not a repo/type/tag path", resource);
+		return 2;
+	}
+	r = secret_file_read(secret_file, SECRET_MAX, &secret, &secret_len);
+	if (r < 0)
+		return 2;
+	if (secret_len < SECRET_MIN) {
+		log_error("rotate: %s: a secret must have at least %d bytes", secret_file,
+			  SECRET_MIN);
+		return 2;
+	}
+	if (luks_device_open(device, &cd) < 0)
+		return 2;
+	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &token_id, &old, reason,
+				 sizeof(reason));
+	if (r < 0) {
+		log_error("rotate: %s: %s", device, reason);
+		return 1;
+	}
+	if (keyslot == old.keyslot) {
+		log_error("rotate: the new keyslot must differ from the current keyslot %d",
+			  old.keyslot);
+		return 2;
+	}
+	snprintf(resource_buf, sizeof(resource_buf), "%s", resource ? resource : old.resource);
+
+	/* Unlock the volume key with the current tdx-unlock secret, or a recovery passphrase. */
+	if (old_file) {
+		uint8_t *pass = NULL;
+		size_t pass_len = 0;
+		if (secret_file_read(old_file, SECRET_MAX, &old_secret, &old_len) < 0)
+			return 2;
+		if (luks_passphrase_derive(old_secret, old_len, &old, uuid, &pass, &pass_len) < 0)
+			return 1;
+		existing = (char *)pass;
+		existing_len = pass_len;
+	} else if (secret_passphrase_get(key_file, &existing, &existing_len) < 0) {
+		return 2;
+	}
+
+	r = luks_enroll_add(cd, keyslot, existing, existing_len, secret, secret_len, resource_buf,
+			    token_id, &tok, &new_id);
+	secmem_free(TAKE_PTR(existing));
+	secmem_free(TAKE_PTR(secret));
+	if (r < 0)
+		return 1;
+	r = luks_keyslot_remove(cd, old.keyslot);
+	if (r < 0) {
+		log_error("rotate: old keyslot %d could not be removed; the disk unlocks with the "
+			  "new "
+			  "one, remove the old keyslot by hand",
+			  old.keyslot);
+		return 1;
+	}
+	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &new_id, &tok, reason,
+				 sizeof(reason));
+	if (r < 0) {
+		log_error("rotate: %s: rotated header fails validation: %s", device, reason);
+		return 1;
+	}
+	printf("rotated %s: keyslot %d -> %d, token %d, resource %s\n", device, old.keyslot,
+	       tok.keyslot, new_id, tok.resource);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* tdx-unlock unenroll: remove the tdx-unlock token and its keyslot; other keyslots stay. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libcryptsetup.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "log.h"
+#include "luks_enroll.h"
+#include "luks_header.h"
+
+DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
+
+int cmd_unenroll(int argc, char **argv)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	const char *device;
+	int removed = 0, failed = 0;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: tdx-unlock unenroll DEVICE\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	device = argv[1];
+	if (luks_device_open(device, &cd) < 0)
+		return 2;
+
+	/* Works on broken tokens too: a token that does not parse is removed, its keyslot kept. */
+	for (int t = 0; t < 32; t++) {
+		const char *type = NULL, *json = NULL;
+		char reason[LUKS_REASON_MAX];
+		struct luks_token tok;
+		crypt_token_info ti = crypt_token_status(cd, t, &type);
+
+		if (ti == CRYPT_TOKEN_INVALID)
+			break;
+		if (ti == CRYPT_TOKEN_INACTIVE || !type || strcmp(type, LUKS_TOKEN_TYPE))
+			continue;
+		if (crypt_token_json_get(cd, t, &json) < 0 ||
+		    luks_token_parse(json, &tok, reason, sizeof(reason)) < 0) {
+			log_warn("unenroll: token %d is malformed; removing it, keeping keyslots",
+				 t);
+			if (luks_enroll_remove(cd, t, NULL) < 0)
+				failed++;
+			else
+				removed++;
+			continue;
+		}
+		if (luks_enroll_remove(cd, t, &tok) < 0) {
+			failed++;
+			continue;
+		}
+		printf("removed token %d and keyslot %d from %s\n", t, tok.keyslot, device);
+		removed++;
+	}
+	if (failed)
+		return 1;
+	if (!removed) {
+		log_error("unenroll: %s has no tdx-unlock token", device);
+		return 1;
+	}
+	return 0;
+}
