@@ -126,3 +126,41 @@ boot() {
 summary_get() {
 	sed -n "s/^$2=//p" "$QEMU_WORK/$1.summary"
 }
+
+# build_itools_initrd OUT AGENT_BIN CONFDIR: an initramfs-tools initramfs with hook/, built in the
+# debootstrap chroot of initramfs-tools-root.sh (private mount namespace; the host is untouched).
+build_itools_initrd() {
+	local out=$1 agent=$2 confdir=$3 root=$QEMU_WORK/itools-root
+	"$REPO/tests/qemu/initramfs-tools-root.sh" || die "no initramfs-tools chroot"
+	rm -rf "$root/opt/tdx-unlock" "$root/etc/tdx-unlock"
+	mkdir -p "$root/opt/tdx-unlock" "$root/etc/tdx-unlock" "$root/lib/modules/$KVER" \
+		"$root/etc/initramfs-tools/hooks" "$root/etc/initramfs-tools/scripts/local-top" \
+		"$root/etc/cryptsetup-initramfs"
+	install -m 0755 "$agent" "$root/opt/tdx-unlock/tdx-unlock"
+	cp -a "$confdir/." "$root/etc/tdx-unlock/"
+	install -m 0755 "$REPO/hook/hooks/tdx-unlock" "$root/etc/initramfs-tools/hooks/tdx-unlock"
+	install -m 0755 "$REPO/hook/scripts/local-top/tdx-unlock" \
+		"$root/etc/initramfs-tools/scripts/local-top/tdx-unlock"
+	echo "TDX_UNLOCK_BIN=/opt/tdx-unlock/tdx-unlock" >"$root/etc/tdx-unlock/initramfs.conf"
+	# No crypttab in the chroot: the root mapping comes from cryptopts= on the kernel command line.
+	echo "CRYPTSETUP=y" >"$root/etc/cryptsetup-initramfs/conf-hook"
+	cat >"$root/etc/initramfs-tools/modules" <<-'MODS'
+		virtio_pci
+		virtio_blk
+		virtio_net
+		ext4
+		dm_crypt
+		xts
+	MODS
+	unshare -m --propagation private bash -euc '
+		root=$1 kver=$2
+		mount --bind -o ro "/lib/modules/$kver" "$root/lib/modules/$kver"
+		touch "$root/boot/config-$kver"
+		mount --bind -o ro "/boot/config-$kver" "$root/boot/config-$kver"
+		mount -t proc proc "$root/proc"
+		chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			mkinitramfs -c zstd -o /tmp/initrd.img "$kver"
+	' _ "$root" "$KVER" >"$QEMU_WORK/mkinitramfs.log" 2>&1 ||
+		die "mkinitramfs failed, see $QEMU_WORK/mkinitramfs.log"
+	mv "$root/tmp/initrd.img" "$out"
+}

@@ -34,10 +34,10 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Console events whose kernel-clock time the boot tests report.
 EVENTS = {
-    "agent_started": re.compile(r"Starting .*tdx-unlock|tdx-unlock: .*start"),
-    "agent_finished": re.compile(r"Finished .*tdx-unlock|tdx-unlock.*: (unlocked|exit)"),
+    "agent_started": re.compile(r"Starting tdx-unlock|Begin: tdx-unlock"),
+    "agent_finished": re.compile(r"Finished tdx-unlock|tdx-unlock: (devices unlocked|automatic unlock failed)"),
     "prompt": re.compile(r"Please (enter passphrase for disk|unlock disk)"),
-    "cryptsetup_done": re.compile(r"Finished systemd-cryptsetu|Reached target cryptsetup\.|Begin: Running /scripts/local-premount"),
+    "cryptsetup_done": re.compile(r"Finished systemd-cryptsetu|Reached target cryptsetup\.|cryptsetup: .*set up successfully|Begin: Running /scripts/local-premount"),
     "root_mounted": re.compile(r"TDX-UNLOCK-TEST: real root mounted"),
 }
 
