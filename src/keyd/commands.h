@@ -2,3 +2,7 @@
 #pragma once
 
 int cmd_verify_quote(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_policy_from_quote(int argc, char **argv);
+int cmd_derive_secret(int argc, char **argv);

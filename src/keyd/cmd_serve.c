@@ -1,0 +1,54 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "keyd_config.h"
+#include "keyd_server.h"
+#include "keyd_service.h"
+#include "log.h"
+#include "secmem.h"
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"port-file", required_argument, NULL, 'p'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	const char *config = NULL, *port_file = NULL;
+	struct keyd_config *cfg = NULL;
+	struct keyd_service *svc = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:p:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'h':
+			printf("usage: tdx-keyd serve --config FILE [--port-file FILE]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, "usage: tdx-keyd serve --config FILE [--port-file FILE]\n");
+		return 2;
+	}
+	r = secmem_harden_process();
+	if (r < 0)
+		return 1;
+	r = keyd_config_load(config, &cfg);
+	if (r < 0)
+		return 1;
+	r = keyd_service_new(cfg, &svc);
+	if (r == 0)
+		r = keyd_server_run(cfg, svc, port_file);
+	keyd_service_free(svc);
+	keyd_config_free(cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,19 @@
+/* The collateral cache: per-FMSPC directories of PCS responses and CRLs (layout in
+ * docs/keyd.md), loaded on first use and kept in memory until they expire. */
+#pragma once
+
+#include <stdint.h>
+#include <time.h>
+
+#include "dcap.h"
+
+struct collateral_store;
+
+int collateral_store_new(const char *dir, struct collateral_store **out);
+void collateral_store_free(struct collateral_store *s);
+
+/* Collateral for fmspc, valid until the store is freed. Loads <dir>/<fmspc hex>/ when it is not
+ * cached or the cached copy has expired at `now`; expired collateral is still returned (the
+ * verifier refuses it, with its reason). Returns -ENOENT (logged) when there is none. */
+int collateral_store_get(struct collateral_store *s, const uint8_t fmspc[6], time_t now,
+			 const struct dcap_collateral **out);

@@ -1,0 +1,509 @@
+#define _GNU_SOURCE
+#include "keyd_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+
+struct keyd_worker;
+
+/* Per TLS connection: hangs off the SSL object, freed with it (see conn_ex_free). */
+struct keyd_conn {
+	struct keyd_worker *w;
+	struct bufferevent *bev;
+	struct event *deadline;
+	char peer[64];
+	bool handshake_started, handshake_done, timed_out;
+};
+
+struct keyd_worker {
+	pthread_t thread;
+	unsigned index;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evconnlistener *listener;
+	const struct keyd_config *cfg;
+	struct keyd_service *svc;
+	SSL_CTX *ssl_ctx;
+	unsigned conns, max_conns;
+	bool paused, stopping;
+};
+
+static int conn_ex_index = -1;
+
+static void set_peer_from_fd(struct keyd_conn *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (c->peer[0] || fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+}
+
+/* Runs on the worker thread when evhttp frees the connection (and with it the SSL object). */
+static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			 void *argp)
+{
+	struct keyd_conn *c = ptr;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (!c)
+		return;
+	if (c->handshake_started && !c->handshake_done && !c->timed_out)
+		keyd_service_audit_transport(
+			c->w->svc, c->peer[0] ? c->peer : NULL,
+			"TLS handshake failed (not TLS, e.g. plain HTTP, or no "
+			"common protocol version or cipher)");
+	event_free(c->deadline);
+	c->w->conns--;
+	if (c->w->paused && !c->w->stopping && c->w->conns < c->w->max_conns) {
+		evconnlistener_enable(c->w->listener);
+		c->w->paused = false;
+	}
+	free(c);
+}
+
+static void ssl_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct keyd_conn *c = SSL_get_ex_data(ssl, conn_ex_index);
+
+	(void)ret;
+	if (!c)
+		return;
+	if (where & SSL_CB_HANDSHAKE_START) {
+		c->handshake_started = true;
+		set_peer_from_fd(c, SSL_get_fd(ssl));
+	}
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		c->handshake_done = true;
+}
+
+/* The whole request (TLS handshake, headers, body) must arrive within request_timeout_ms of the
+ * connection or of the previous reply: a slow-drip client cannot hold a connection. Shutting
+ * the socket down makes evhttp see EOF and free the connection through its own path. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct keyd_conn *c = arg;
+	int sfd = bufferevent_getfd(c->bev);
+
+	(void)fd, (void)what;
+	set_peer_from_fd(c, sfd);
+	c->timed_out = true;
+	keyd_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
+				     "request timeout: client too slow, connection closed");
+	if (sfd >= 0)
+		shutdown(sfd, SHUT_RDWR);
+}
+
+static void conn_arm_deadline(struct keyd_conn *c)
+{
+	struct timeval tv = {.tv_sec = c->w->cfg->limits.request_timeout_ms / 1000,
+			     .tv_usec = (c->w->cfg->limits.request_timeout_ms % 1000) * 1000};
+
+	evtimer_add(c->deadline, &tv);
+}
+
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+	struct keyd_worker *w = arg;
+	struct keyd_conn *c = calloc(1, sizeof(*c));
+	SSL *ssl = SSL_new(w->ssl_ctx);
+	struct bufferevent *bev = NULL;
+
+	if (!c || !ssl)
+		goto fail;
+	c->w = w;
+	c->deadline = evtimer_new(base, conn_deadline_cb, c);
+	if (!c->deadline)
+		goto fail;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		goto fail;
+	/* From here the SSL object owns c: freeing the bufferevent frees both. */
+	SSL_set_ex_data(ssl, conn_ex_index, c);
+	c->bev = bev;
+	w->conns++;
+	if (w->conns >= w->max_conns && !w->paused) {
+		/* Further clients wait in the kernel backlog until a connection closes. */
+		evconnlistener_disable(w->listener);
+		w->paused = true;
+	}
+	conn_arm_deadline(c);
+	return bev;
+fail:
+	log_error("keyd: cannot set up a TLS connection (out of memory)");
+	if (c && c->deadline)
+		event_free(c->deadline);
+	free(c);
+	SSL_free(ssl);
+	/* evhttp would fall back to a plain socket: the request handler refuses anything that
+	 * did not come over TLS. */
+	return NULL;
+}
+
+static struct keyd_conn *conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	return ssl ? SSL_get_ex_data(ssl, conn_ex_index) : NULL;
+}
+
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+	struct keyd_worker *w = arg;
+	struct keyd_conn *c = conn_of(req);
+	struct keyd_request kr = {0};
+	struct keyd_reply rep = {0};
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evkeyvalq *out_h = evhttp_request_get_output_headers(req);
+	_cleanup_free_ char *path = NULL;
+	struct evbuffer *out;
+	size_t len;
+
+	if (!c) {
+		evhttp_send_error(req, 400, "TLS required");
+		return;
+	}
+	if (!c->peer[0]) {
+		char *host = NULL;
+		ev_uint16_t port = 0;
+
+		evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", host ? host : "?", port);
+	}
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		kr.method = KEYD_GET;
+		break;
+	case EVHTTP_REQ_POST:
+		kr.method = KEYD_POST;
+		break;
+	default:
+		kr.method = KEYD_OTHER;
+	}
+	if (uri && evhttp_uri_get_path(uri))
+		path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
+	kr.path = path;
+	kr.cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+	len = evbuffer_get_length(in);
+	kr.body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	kr.body_len = len;
+	kr.peer = c->peer;
+
+	keyd_service_handle(w->svc, &kr, &rep);
+
+	evhttp_add_header(out_h, "Content-Type", "application/json");
+	evhttp_add_header(out_h, "Cache-Control", "no-store");
+	if (rep.set_cookie[0])
+		evhttp_add_header(out_h, "Set-Cookie", rep.set_cookie);
+	out = evbuffer_new();
+	if (out && rep.body)
+		evbuffer_add(out, rep.body, strlen(rep.body));
+	evhttp_send_reply(req, rep.status ? rep.status : 500, NULL, out);
+	if (out)
+		evbuffer_free(out);
+	keyd_reply_done(&rep);
+	conn_arm_deadline(c);
+}
+
+static void *worker_main(void *arg)
+{
+	struct keyd_worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int worker_setup(struct keyd_worker *w, int listen_fd)
+{
+	struct evhttp_bound_socket *bound;
+	struct timeval idle = {.tv_sec = (w->cfg->limits.request_timeout_ms + 999) / 1000};
+	int fd;
+
+	w->base = event_base_new();
+	if (!w->base)
+		return log_error_errno(-ENOMEM, "keyd: cannot create event base");
+	w->http = evhttp_new(w->base);
+	if (!w->http)
+		return log_error_errno(-ENOMEM, "keyd: cannot create evhttp");
+	evhttp_set_bevcb(w->http, bev_cb, w);
+	evhttp_set_gencb(w->http, request_cb, w);
+	evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->cfg->limits.max_header_bytes);
+	evhttp_set_max_body_size(w->http, (ev_ssize_t)w->cfg->limits.max_body_bytes);
+	evhttp_set_timeout_tv(w->http, &idle);
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return log_error_errno(-errno, "keyd: dup: %m");
+	bound = evhttp_accept_socket_with_handle(w->http, fd);
+	if (!bound) {
+		close(fd);
+		return log_error_errno(-EIO, "keyd: cannot accept on the listening socket");
+	}
+	w->listener = evhttp_bound_socket_get_listener(bound);
+	return 0;
+}
+
+static int listen_socket(const struct keyd_config *cfg, uint16_t *port)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char portstr[8];
+	int fd = -1, one = 1, r;
+
+	snprintf(portstr, sizeof(portstr), "%u", cfg->listen_port);
+	r = getaddrinfo(cfg->listen_address, portstr, &hints, &ai);
+	if (r != 0)
+		return log_error_errno(-EINVAL, "keyd: listen address '%s': %s",
+				       cfg->listen_address, gai_strerror(r));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = log_error_errno(-errno, "keyd: socket: %m");
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		r = log_error_errno(-errno, "keyd: cannot listen on %s:%s: %m", cfg->listen_address,
+				    portstr);
+		goto out;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		r = log_error_errno(-errno, "keyd: getsockname: %m");
+		goto out;
+	}
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return r;
+}
+
+static int tls_context(const struct keyd_config *cfg, SSL_CTX **out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned long e;
+	int r = -EINVAL;
+
+	if (!ctx)
+		return log_error_errno(-ENOMEM, "keyd: SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Each boot runs one fresh session: tickets would only cost time and memory. */
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1)
+		goto fail;
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		log_error("keyd: cannot load TLS certificate chain %s", cfg->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_error("keyd: cannot load TLS private key %s (or it does not match the "
+			  "certificate)",
+			  cfg->tls_key);
+		goto fail;
+	}
+	SSL_CTX_set_info_callback(ctx, ssl_info_cb);
+	*out = ctx;
+	return 0;
+fail:
+	while ((e = ERR_get_error()))
+		log_error("keyd: TLS: %s", ERR_error_string(e, NULL));
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+struct main_loop {
+	struct event_base *base;
+	struct keyd_service *svc;
+	struct keyd_worker *workers;
+	unsigned n_workers;
+};
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_loop *m = arg;
+
+	(void)sig, (void)what;
+	log_info("keyd: SIGHUP, reloading policies");
+	keyd_service_reload(m->svc);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_loop *m = arg;
+
+	(void)what;
+	log_info("keyd: signal %d, stopping", (int)sig);
+	for (unsigned i = 0; i < m->n_workers; i++)
+		event_base_loopexit(m->workers[i].base, NULL);
+	event_base_loopexit(m->base, NULL);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_loop *m = arg;
+
+	(void)fd, (void)what;
+	keyd_service_tick(m->svc);
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%u\n", port);
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return log_error_errno(-errno, "keyd: cannot write %s: %m", path);
+	fwrite(buf, 1, (size_t)n, f);
+	if (fclose(f) != 0)
+		return log_error_errno(-errno, "keyd: cannot write %s: %m", path);
+	return 0;
+}
+
+int keyd_server_run(const struct keyd_config *cfg, struct keyd_service *svc, const char *port_file)
+{
+	struct main_loop m = {.svc = svc};
+	struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL, *ev_tick = NULL;
+	struct timeval tick = {.tv_sec = 10};
+	SSL_CTX *ctx = NULL;
+	uint16_t port = 0;
+	unsigned started = 0, per_worker;
+	int listen_fd = -1, r;
+	long ncpu;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		return log_error_errno(-EIO, "keyd: libevent without thread support");
+	if (conn_ex_index < 0)
+		conn_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
+	r = tls_context(cfg, &ctx);
+	if (r < 0)
+		return r;
+	listen_fd = listen_socket(cfg, &port);
+	if (listen_fd < 0) {
+		r = listen_fd;
+		goto out;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	m.n_workers = cfg->workers ? cfg->workers : (ncpu > 0 ? (unsigned)ncpu : 1);
+	m.workers = calloc(m.n_workers, sizeof(*m.workers));
+	m.base = event_base_new();
+	if (!m.workers || !m.base) {
+		r = -ENOMEM;
+		goto out;
+	}
+	per_worker = (cfg->limits.max_connections + m.n_workers - 1) / m.n_workers;
+	for (unsigned i = 0; i < m.n_workers; i++) {
+		struct keyd_worker *w = &m.workers[i];
+
+		w->index = i;
+		w->cfg = cfg;
+		w->svc = svc;
+		w->ssl_ctx = ctx;
+		w->max_conns = per_worker;
+		r = worker_setup(w, listen_fd);
+		if (r < 0)
+			goto out;
+	}
+	ev_hup = evsignal_new(m.base, SIGHUP, on_sighup, &m);
+	ev_term = evsignal_new(m.base, SIGTERM, on_stop, &m);
+	ev_int = evsignal_new(m.base, SIGINT, on_stop, &m);
+	ev_tick = event_new(m.base, -1, EV_PERSIST, on_tick, &m);
+	if (!ev_hup || !ev_term || !ev_int || !ev_tick || evsignal_add(ev_hup, NULL) < 0 ||
+	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
+	    event_add(ev_tick, &tick) < 0) {
+		r = log_error_errno(-EIO, "keyd: cannot install signal handlers");
+		goto out;
+	}
+	for (; started < m.n_workers; started++) {
+		r = -pthread_create(&m.workers[started].thread, NULL, worker_main,
+				    &m.workers[started]);
+		if (r < 0) {
+			log_error_errno(r, "keyd: cannot start worker: %m");
+			on_stop(SIGTERM, 0, &m);
+			goto out;
+		}
+	}
+	log_info("keyd: listening on %s:%u (TLS), %u workers, body <= %zu bytes, %u connections",
+		 cfg->listen_address, port, m.n_workers, cfg->limits.max_body_bytes,
+		 cfg->limits.max_connections);
+	if (port_file) {
+		r = write_port_file(port_file, port);
+		if (r < 0) {
+			on_stop(SIGTERM, 0, &m);
+			goto out;
+		}
+	}
+	event_base_dispatch(m.base);
+	r = 0;
+out:
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(m.workers[i].thread, NULL);
+	if (m.workers)
+		for (unsigned i = 0; i < m.n_workers; i++) {
+			/* Freeing evhttp frees its listener before its connections. */
+			m.workers[i].stopping = true;
+			if (m.workers[i].http)
+				evhttp_free(m.workers[i].http);
+			if (m.workers[i].base)
+				event_base_free(m.workers[i].base);
+		}
+	free(m.workers);
+	if (ev_hup)
+		event_free(ev_hup);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_tick)
+		event_free(ev_tick);
+	if (m.base)
+		event_base_free(m.base);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	SSL_CTX_free(ctx);
+	return r;
+}

@@ -1,0 +1,521 @@
+#define _GNU_SOURCE
+#include "keyd_service.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "b64.h"
+#include "cleanup.h"
+#include "collateral_store.h"
+#include "dcap.h"
+#include "hexutil.h"
+#include "jwe.h"
+#include "kbs_msg.h"
+#include "kdf.h"
+#include "log.h"
+#include "policy.h"
+#include "quote.h"
+#include "rootkey.h"
+#include "secmem.h"
+#include "session.h"
+
+/* What SIGHUP replaces as one unit: readers hold a reference while they use it. */
+struct keyd_generation {
+	atomic_uint refcount;
+	struct policy_set *policies;
+	struct collateral_store *collateral;
+};
+
+struct keyd_service {
+	const struct keyd_config *cfg;
+	struct rootkey *rootkey;
+	uint8_t *token_key; /* secmem: signs the attestation token */
+	struct session_table *sessions;
+	struct dcap_verifier *verifier;
+	struct audit_log *audit;
+	pthread_mutex_t gen_lock;
+	struct keyd_generation *gen;
+};
+
+static void generation_unref(struct keyd_generation *g)
+{
+	if (g && atomic_fetch_sub(&g->refcount, 1) == 1) {
+		policy_set_unref(g->policies);
+		collateral_store_free(g->collateral);
+		free(g);
+	}
+}
+
+static struct keyd_generation *generation_get(struct keyd_service *s)
+{
+	struct keyd_generation *g;
+
+	pthread_mutex_lock(&s->gen_lock);
+	g = s->gen;
+	atomic_fetch_add(&g->refcount, 1);
+	pthread_mutex_unlock(&s->gen_lock);
+	return g;
+}
+
+static int generation_load(const struct keyd_config *cfg, struct keyd_generation **out)
+{
+	struct keyd_generation *g = calloc(1, sizeof(*g));
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	atomic_init(&g->refcount, 1);
+	r = policy_set_load_dir(cfg->policy_dir, &g->policies);
+	if (r == 0)
+		r = collateral_store_new(cfg->collateral_dir, &g->collateral);
+	if (r < 0) {
+		generation_unref(g);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out)
+{
+	struct keyd_service *s = calloc(1, sizeof(*s));
+	uint8_t nonce_key[32];
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	pthread_mutex_init(&s->gen_lock, NULL);
+	r = rootkey_load(cfg->root_key_file, &s->rootkey);
+	if (r < 0)
+		goto fail;
+	s->token_key = secmem_alloc(32);
+	if (!s->token_key) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = rootkey_subkey(s->rootkey, "token/v1", s->token_key);
+	if (r < 0)
+		goto fail;
+	/* Replicas sharing the root key derive the same nonce key, so any of them can check a
+	 * nonce another issued. */
+	r = rootkey_subkey(s->rootkey, "nonce/v1", nonce_key);
+	if (r == 0)
+		r = session_table_new(cfg->limits.max_sessions, cfg->limits.session_lifetime_s,
+				      nonce_key, &s->sessions);
+	secmem_wipe(nonce_key, sizeof(nonce_key));
+	if (r < 0)
+		goto fail;
+	r = dcap_verifier_new(cfg->test_root_ca, &s->verifier);
+	if (r < 0)
+		goto fail;
+	if (cfg->test_root_ca)
+		log_warn("!!! TEST ROOT CA IN USE (%s): quotes from a simulator will be trusted. "
+			 "Never run this configuration in production. !!!",
+			 cfg->test_root_ca);
+	r = audit_open(cfg->audit_file, &s->audit);
+	if (r < 0)
+		goto fail;
+	r = generation_load(cfg, &s->gen);
+	if (r < 0)
+		goto fail;
+	log_info("keyd: %zu policies loaded from %s", policy_set_size(s->gen->policies),
+		 cfg->policy_dir);
+	*out = s;
+	return 0;
+fail:
+	keyd_service_free(s);
+	return r;
+}
+
+void keyd_service_free(struct keyd_service *s)
+{
+	if (!s)
+		return;
+	generation_unref(s->gen);
+	audit_close(s->audit);
+	dcap_verifier_free(s->verifier);
+	session_table_free(s->sessions);
+	secmem_free(s->token_key);
+	rootkey_free(s->rootkey);
+	pthread_mutex_destroy(&s->gen_lock);
+	free(s);
+}
+
+int keyd_service_reload(struct keyd_service *s)
+{
+	struct keyd_generation *g, *old;
+	int r;
+
+	r = generation_load(s->cfg, &g);
+	if (r < 0) {
+		log_error("keyd: reload failed (%s); the previous %zu policies stay in force",
+			  strerror(-r), policy_set_size(s->gen->policies));
+		return r;
+	}
+	pthread_mutex_lock(&s->gen_lock);
+	old = s->gen;
+	s->gen = g;
+	pthread_mutex_unlock(&s->gen_lock);
+	/* Requests in flight keep the old set until they drop their reference. */
+	generation_unref(old);
+	log_info("keyd: reloaded, %zu policies in force", policy_set_size(g->policies));
+	return 0;
+}
+
+void keyd_service_tick(struct keyd_service *s)
+{
+	session_table_expire(s->sessions);
+}
+
+void keyd_reply_done(struct keyd_reply *rep)
+{
+	free(rep->body);
+	rep->body = NULL;
+}
+
+static void reply_error(struct keyd_reply *rep, enum kbs_error_type type, const char *detail)
+{
+	rep->status = kbs_error_http_status(type);
+	if (kbs_error_build(type, detail, &rep->body) < 0) {
+		rep->status = 500;
+		rep->body = NULL;
+	}
+}
+
+void keyd_service_audit_transport(struct keyd_service *s, const char *peer, const char *reason)
+{
+	struct audit_record a = {.event = "connection", .peer = peer, .reason = reason};
+
+	audit_write(s->audit, &a);
+}
+
+/* Finds kbs-session-id in a Cookie header. Returns 0, -ENOENT (none) or -EINVAL (twice or
+ * malformed). */
+static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
+{
+	const char *p = cookie;
+	bool found = false;
+
+	if (!cookie)
+		return -ENOENT;
+	while (*p) {
+		const char *end;
+		size_t len;
+
+		while (*p == ' ' || *p == ';')
+			p++;
+		end = strchr(p, ';');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (len > strlen(KBS_COOKIE_NAME "=") &&
+		    !strncmp(p, KBS_COOKIE_NAME "=", strlen(KBS_COOKIE_NAME "="))) {
+			size_t vlen = len - strlen(KBS_COOKIE_NAME "=");
+
+			if (found || vlen != SESSION_ID_LEN)
+				return -EINVAL;
+			memcpy(id, p + strlen(KBS_COOKIE_NAME "="), SESSION_ID_LEN);
+			id[SESSION_ID_LEN] = '\0';
+			found = true;
+		}
+		p += len;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+static void handle_auth(struct keyd_service *s, const struct keyd_request *req,
+			struct keyd_reply *rep)
+{
+	struct audit_record a = {.event = "auth", .peer = req->peer};
+	struct session_new sn;
+	char reason[256];
+	int r;
+
+	r = kbs_auth_request_parse(req->body, req->body_len, reason, sizeof(reason));
+	if (r < 0) {
+		reply_error(rep,
+			    r == -EINVAL || r == -EMSGSIZE ? KBS_ERR_SERDE : KBS_ERR_ATTESTATION,
+			    reason);
+		a.reason = reason;
+		goto out;
+	}
+	r = session_create(s->sessions, &sn);
+	if (r == 0)
+		r = kbs_challenge_build(sn.nonce, &rep->body);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "internal error creating session");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		a.reason = reason;
+		goto out;
+	}
+	rep->status = 200;
+	snprintf(rep->set_cookie, sizeof(rep->set_cookie), "%s=%s; Max-Age=%u; Path=/kbs; Secure",
+		 KBS_COOKIE_NAME, sn.id, s->cfg->limits.session_lifetime_s);
+	a.session = sn.id;
+	a.allowed = true;
+	a.reason = "challenge issued";
+out:
+	audit_write(s->audit, &a);
+}
+
+/* An HS256 JWT naming what was attested: clients treat it as opaque, the session is what
+ * authorises resources. */
+static int token_build(struct keyd_service *s, const struct session_attestation *att, char **out)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	struct json_object *claims = json_object_new_object();
+	_cleanup_free_ char *h64 = NULL, *c64 = NULL, *signing = NULL, *s64 = NULL;
+	char mrtd[2 * TDX_MR_LEN + 1];
+	uint8_t mac[32];
+	unsigned int mac_len = 0;
+	const char *ctext;
+	time_t now = time(NULL);
+	int r = -ENOMEM;
+
+	if (!claims)
+		return -ENOMEM;
+	hex_encode(att->body.mrtd, TDX_MR_LEN, mrtd);
+	json_object_object_add(claims, "iss", json_object_new_string("tdx-keyd"));
+	json_object_object_add(claims, "iat", json_object_new_int64(now));
+	json_object_object_add(claims, "exp",
+			       json_object_new_int64(now + s->cfg->limits.session_lifetime_s));
+	json_object_object_add(claims, "tee", json_object_new_string("tdx"));
+	json_object_object_add(claims, "tcb-status", json_object_new_string(att->tcb_status));
+	json_object_object_add(claims, "mrtd", json_object_new_string(mrtd));
+	ctext = json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN);
+	h64 = b64_encode(B64_URL, (const uint8_t *)header, strlen(header));
+	c64 = b64_encode(B64_URL, (const uint8_t *)ctext, strlen(ctext));
+	if (!h64 || !c64 || asprintf(&signing, "%s.%s", h64, c64) < 0) {
+		signing = NULL;
+		goto out;
+	}
+	if (!HMAC(EVP_sha256(), s->token_key, 32, (const uint8_t *)signing, strlen(signing), mac,
+		  &mac_len)) {
+		r = -EIO;
+		goto out;
+	}
+	s64 = b64_encode(B64_URL, mac, mac_len);
+	if (!s64 || asprintf(out, "%s.%s", signing, s64) < 0)
+		goto out;
+	r = 0;
+out:
+	json_object_put(claims);
+	return r;
+}
+
+static void handle_attest(struct keyd_service *s, const struct keyd_request *req,
+			  struct keyd_reply *rep)
+{
+	struct audit_record a = {.event = "attest", .peer = req->peer};
+	struct kbs_attest_request areq = {0};
+	struct session_attestation att = {0};
+	struct keyd_generation *g = NULL;
+	const struct dcap_collateral *coll;
+	struct dcap_result res = {0};
+	struct tdx_quote q;
+	uint8_t fmspc[6], rd[KBS_REPORT_DATA_LEN];
+	char id[SESSION_ID_LEN + 1], reason[384];
+	_cleanup_free_ char *token = NULL;
+	const char *why;
+	time_t nb, na, now = time(NULL);
+	int r;
+
+	r = cookie_session_id(req->cookie, id);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s kbs-session-id cookie",
+			 r == -ENOENT ? "missing" : "malformed or repeated");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	a.session = id;
+	r = kbs_attest_request_parse(req->body, req->body_len, &areq, reason, sizeof(reason));
+	if (r < 0) {
+		reply_error(rep,
+			    r == -EINVAL || r == -EMSGSIZE ? KBS_ERR_SERDE : KBS_ERR_ATTESTATION,
+			    reason);
+		goto out;
+	}
+	r = session_attest_begin(s->sessions, id, areq.nonce, &why);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s", why);
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	r = quote_parse(areq.quote, areq.quote_len, &q, reason, sizeof(reason));
+	if (r < 0) {
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	a.body = &q.body;
+	r = dcap_quote_fmspc(&q, fmspc);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason),
+			 "quote: cannot read FMSPC from the PCK certificate");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	g = generation_get(s);
+	r = collateral_store_get(g->collateral, fmspc, now, &coll);
+	if (r < 0) {
+		char hex[13];
+
+		hex_encode(fmspc, 6, hex);
+		snprintf(reason, sizeof(reason), "no collateral for FMSPC %s", hex);
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	r = dcap_verify(s->verifier, coll, areq.quote, areq.quote_len, now, &q, &res);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "quote verification failed: %s",
+			 res.reason[0] ? res.reason : strerror(-r));
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	a.tcb_status = res.tcb_status;
+	if (quote_td_debug(&q)) {
+		r = -EACCES;
+		snprintf(reason, sizeof(reason), "debug TD refused (TD attributes DEBUG set)");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	r = kbs_report_data(areq.nonce, areq.tee_pubkey_jwk, rd);
+	if (r < 0 || CRYPTO_memcmp(rd, q.body.report_data, sizeof(rd))) {
+		r = -EACCES;
+		snprintf(reason, sizeof(reason),
+			 "REPORTDATA does not bind the session nonce and tee-pubkey");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	att.body = q.body;
+	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", res.tcb_status);
+	dcap_collateral_window(coll, &nb, &na);
+	att.collateral_issued = nb;
+	att.tee_key = areq.tee_key;
+	r = session_attest_finish(s->sessions, id, &att);
+	if (r == 0)
+		r = token_build(s, &att, &token);
+	if (r == 0)
+		r = kbs_attest_response_build(token, &rep->body);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "session ended during attestation");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
+	rep->status = 200;
+	a.allowed = true;
+	snprintf(reason, sizeof(reason), "attested");
+out:
+	a.reason = reason;
+	audit_write(s->audit, &a);
+	generation_unref(g);
+	kbs_attest_request_done(&areq);
+}
+
+static void handle_resource(struct keyd_service *s, const struct keyd_request *req,
+			    const char *resource, struct keyd_reply *rep)
+{
+	struct audit_record a = {.event = "resource", .peer = req->peer};
+	struct session_attestation att = {0};
+	struct keyd_generation *g = NULL;
+	const struct policy *p;
+	struct policy_td td;
+	char id[SESSION_ID_LEN + 1], reason[384];
+	uint8_t *secret = NULL;
+	size_t len;
+	const char *why;
+	int r;
+
+	if (!policy_resource_path_valid(resource)) {
+		snprintf(reason, sizeof(reason), "resource path is not repo/type/tag");
+		reply_error(rep, KBS_ERR_INVALID_REQUEST_PATH, reason);
+		goto out;
+	}
+	a.resource = resource;
+	r = cookie_session_id(req->cookie, id);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s kbs-session-id cookie",
+			 r == -ENOENT ? "missing" : "malformed or repeated");
+		reply_error(rep, KBS_ERR_TOKEN_NOT_FOUND, reason);
+		goto out;
+	}
+	a.session = id;
+	r = session_get_attested(s->sessions, id, &att, &why);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s", why);
+		reply_error(rep, KBS_ERR_TOKEN_NOT_FOUND, reason);
+		goto out;
+	}
+	a.body = &att.body;
+	a.tcb_status = att.tcb_status;
+	g = generation_get(s);
+	p = policy_set_find(g->policies, resource);
+	if (!p) {
+		snprintf(reason, sizeof(reason), "resource %s is not covered by any policy",
+			 resource);
+		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+		goto out;
+	}
+	a.policy_id = p->id;
+	td = (struct policy_td){.body = &att.body,
+				.tcb_status = att.tcb_status,
+				.collateral_issued = att.collateral_issued,
+				.now = time(NULL)};
+	r = policy_evaluate(p, &td, reason, sizeof(reason));
+	if (r < 0) {
+		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+		goto out;
+	}
+	secret = secmem_alloc(KDF_DISK_SECRET_LEN);
+	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
+		   : -ENOMEM;
+	if (r == 0)
+		r = jwe_encrypt(att.tee_key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
+	secmem_free(secret);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "cannot seal the resource to the tee-pubkey");
+		reply_error(rep, KBS_ERR_JWE, reason);
+		goto out;
+	}
+	rep->status = 200;
+	a.allowed = true;
+	snprintf(reason, sizeof(reason), "released (key version %u)", p->key_version);
+out:
+	a.reason = reason;
+	audit_write(s->audit, &a);
+	generation_unref(g);
+	EVP_PKEY_free(att.tee_key);
+}
+
+void keyd_service_handle(struct keyd_service *s, const struct keyd_request *req,
+			 struct keyd_reply *rep)
+{
+	static const char resource_prefix[] = KBS_URL_PREFIX "/resource/";
+	const char *path = req->path ? req->path : "";
+
+	memset(rep, 0, sizeof(*rep));
+	if (!strcmp(path, KBS_URL_PREFIX "/auth") && req->method == KEYD_POST) {
+		handle_auth(s, req, rep);
+	} else if (!strcmp(path, KBS_URL_PREFIX "/attest") && req->method == KEYD_POST) {
+		handle_attest(s, req, rep);
+	} else if (!strncmp(path, resource_prefix, strlen(resource_prefix)) &&
+		   req->method == KEYD_GET) {
+		handle_resource(s, req, path + strlen(resource_prefix), rep);
+	} else {
+		struct audit_record a = {.event = "request",
+					 .peer = req->peer,
+					 .reason = "no such endpoint or method"};
+
+		reply_error(rep, KBS_ERR_PLUGIN_NOT_FOUND, "no such endpoint or method");
+		audit_write(s->audit, &a);
+	}
+}

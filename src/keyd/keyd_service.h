@@ -1,0 +1,47 @@
+/* The KBS endpoints of tdx-keyd, independent of the HTTP transport: auth, attest and resource
+ * decisions over the sessions, the verifier, the policy set and the root key, each audited. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyd_config.h"
+
+struct keyd_service;
+
+enum keyd_method { KEYD_GET, KEYD_POST, KEYD_OTHER };
+
+struct keyd_request {
+	enum keyd_method method;
+	const char *path;   /* decoded path of the URI, without the query */
+	const char *cookie; /* the Cookie header as received, or NULL */
+	const char *body;   /* not NUL-terminated */
+	size_t body_len;
+	const char *peer; /* "ip:port" for the audit log */
+};
+
+struct keyd_reply {
+	int status;
+	char *body;	      /* malloc'ed JSON text */
+	char set_cookie[128]; /* empty = none */
+};
+
+/* Loads root key, policies, verifier (test root only if configured, logged loudly), collateral
+ * store, audit log and session table. */
+int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out);
+void keyd_service_free(struct keyd_service *s);
+
+/* Reloads the policy directory and drops cached collateral. A set that fails to load leaves
+ * the current one in force (with a log line saying why) and returns its error. */
+int keyd_service_reload(struct keyd_service *s);
+
+/* Thread-safe: workers call it concurrently. Never blocks on the network. */
+void keyd_service_handle(struct keyd_service *s, const struct keyd_request *req,
+			 struct keyd_reply *rep);
+void keyd_reply_done(struct keyd_reply *rep);
+
+/* Writes one audit record for a refusal decided by the transport (timeout, TLS failure). */
+void keyd_service_audit_transport(struct keyd_service *s, const char *peer, const char *reason);
+
+/* Periodic upkeep: expires sessions. */
+void keyd_service_tick(struct keyd_service *s);
