@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # check-static: the static tdx-unlock has no dynamic dependencies, is stripped and small enough,
-# runs in a bare chroot (no libraries, no /etc), and passes the agent's integration tests.
+# runs in a bare chroot (no libraries, no /etc, only /dev/random and /dev/urandom), and passes
+# the agent's integration tests.
 # Usage: check-static.sh STATIC_BIN   (env: BUILD, AGENT_BIN, STATIC_MAX_SIZE, STATIC_PREFIX)
 set -euo pipefail
 
@@ -11,7 +12,6 @@ dyn=${AGENT_BIN:+$(realpath "$AGENT_BIN")}
 fails=0
 work=$(mktemp -d /tmp/tdx-check-static.XXXXXX)
 cleanup() {
-	[ -n "${mounted:-}" ] && umount "$work/root/dev/urandom" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,7 +52,8 @@ else
 	fail "size $size bytes > $max"
 fi
 
-# --- 2. bare chroot: only the binary, /dev/urandom and a LUKS2 image ----------------------
+# --- 2. bare chroot: only the binary, the two random devices and LUKS2 images -------------
+# libcryptsetup opens both /dev/urandom and /dev/random; an initramfs devtmpfs has them.
 root=$work/root
 mkdir -p "$root/dev" "$root/tmp"
 cp "$bin" "$root/tdx-unlock"
@@ -60,13 +61,15 @@ cp "$bin" "$root/tdx-unlock"
 # How to enter the chroot: as root directly; otherwise a user+mount namespace, where a bind
 # mount stands in for mknod.
 enter=()
-if [ "$(id -u)" -eq 0 ] && mknod -m 0444 "$root/dev/urandom" c 1 9 2>/dev/null; then
+if [ "$(id -u)" -eq 0 ] && mknod -m 0444 "$root/dev/urandom" c 1 9 2>/dev/null &&
+	mknod -m 0444 "$root/dev/random" c 1 8 2>/dev/null; then
 	enter=("$(command -v chroot)" "$root")
 elif unshare --user --map-root-user --mount true 2>/dev/null; then
-	touch "$root/dev/urandom"
+	rm -f "$root/dev/urandom" "$root/dev/random"
+	touch "$root/dev/urandom" "$root/dev/random"
 	chroot_cmd=$(command -v chroot)
 	enter=("$(command -v unshare)" --user --map-root-user --mount /bin/sh -c
-		"mount --bind /dev/urandom \"\$0/dev/urandom\" && exec $chroot_cmd \"\$0\" \"\$@\"" "$root")
+		"mount --bind /dev/urandom \"\$0/dev/urandom\" && mount --bind /dev/random \"\$0/dev/random\" && exec $chroot_cmd \"\$0\" \"\$@\"" "$root")
 fi
 
 # Runs the static binary inside the chroot with an empty environment; sets out and rc.
@@ -79,7 +82,7 @@ in_chroot() {
 
 img_setup() {
 	# A small LUKS2 image with a fast PBKDF2 keyslot; the chroot test reads it as a file.
-	head -c 8M /dev/zero >"$root/disk.img"
+	truncate -s 32M "$root/disk.img"
 	printf 'static-check-passphrase' >"$work/pass"
 	cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
 		--key-file "$work/pass" "$root/disk.img" >/dev/null 2>&1
