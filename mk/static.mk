@@ -2,6 +2,7 @@
 #   make static          $(BUILD)/static/tdx-unlock (stripped) and tdx-unlock.debug (symbols)
 #   make static-deps     only the libraries built from Debian sources (deps/build-static-deps.sh)
 #   make check-static    static properties, bare-chroot smoke test, agent tests on the static binary
+#   make clean-static-deps   forget the built libraries and the download cache
 # Same sources as the dynamic agent: every src/agent/*.c and src/common/*.c, nothing of keyd.
 # Libraries: OpenSSL, json-c, argon2, uuid from Debian's .a; libcryptsetup, libdevmapper, libcurl
 # from deps/prefix-static.
@@ -34,7 +35,7 @@ STATIC_LIBS = $(shell $(STATIC_PC) --static --libs $(STATIC_PKGS))
 
 static_obj = $(patsubst %.c,$(STATIC_DIR)/obj/%.o,$(1))
 
-.PHONY: static static-deps check-static bench-static FORCE
+.PHONY: static static-deps clean-static-deps check-static bench-static FORCE
 FORCE:
 static: $(STATIC_BIN)
 
@@ -43,6 +44,8 @@ static: $(STATIC_BIN)
 $(STATIC_DEPS): FORCE
 	@deps/build-static-deps.sh
 static-deps: $(STATIC_DEPS)
+clean-static-deps:
+	rm -rf $(STATIC_PREFIX) deps/cache
 
 $(STATIC_DIR)/obj/%.o: %.c $(STATIC_DEPS)
 	@mkdir -p $(dir $@)
