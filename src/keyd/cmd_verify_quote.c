@@ -1,10 +1,197 @@
+/* tdx-keyd verify-quote: verifies one quote file against collateral files and prints the result
+ * as one JSON object. Exit 0 verified, 1 refused, 2 usage error or unreadable input. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "cleanup.h"
 #include "commands.h"
+#include "dcap.h"
+#include "dcap_util.h"
+#include "fileio.h"
+#include "hexutil.h"
 #include "log.h"
+#include "quote.h"
+
+#define QUOTE_FILE_MAX (2 * TDX_QUOTE_MAX_LEN + 4096) /* hex text of the largest quote */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tdx-keyd verify-quote --quote FILE [--collateral FILE] [--tcb-info FILE]\n"
+		"         [--qe-identity FILE] [--pck-crl FILE] [--root-crl FILE]\n"
+		"         [--tcb-signing-chain FILE] [--root-ca FILE] [--at RFC3339]\n");
+}
+
+static void add_hex(struct json_object *o, const char *key, const uint8_t *p, size_t n)
+{
+	char *s = hex_encode_alloc(p, n);
+
+	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
+	free(s);
+}
+
+static struct json_object *result_json(const struct dcap_result *res, const struct tdx_quote *q,
+				       bool parsed, bool test_root)
+{
+	struct json_object *o = json_object_new_object(), *adv = json_object_new_array();
+	const struct tdx_td_body *b = &q->body;
+
+	json_object_object_add(o, "verified", json_object_new_boolean(res->verified));
+	if (!res->verified)
+		json_object_object_add(o, "reason", json_object_new_string(res->reason));
+	if (test_root)
+		json_object_object_add(o, "test_root", json_object_new_boolean(true));
+	json_object_object_add(o, "tcb_status",
+			       res->tcb_status[0] ? json_object_new_string(res->tcb_status) : NULL);
+	for (size_t i = 0; i < res->n_advisory_ids; i++)
+		json_object_array_add(adv, json_object_new_string(res->advisory_ids[i]));
+	json_object_object_add(o, "advisory_ids", adv);
+	if (!parsed)
+		return o;
+	json_object_object_add(o, "quote_version", json_object_new_int(q->version));
+	add_hex(o, "tee_tcb_svn", b->tee_tcb_svn, sizeof(b->tee_tcb_svn));
+	add_hex(o, "mrseam", b->mrseam, sizeof(b->mrseam));
+	add_hex(o, "mrtd", b->mrtd, sizeof(b->mrtd));
+	for (int i = 0; i < 4; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "rtmr%d", i);
+		add_hex(o, key, b->rtmr[i], TDX_MR_LEN);
+	}
+	add_hex(o, "mrconfigid", b->mrconfigid, sizeof(b->mrconfigid));
+	add_hex(o, "mrowner", b->mrowner, sizeof(b->mrowner));
+	add_hex(o, "mrownerconfig", b->mrownerconfig, sizeof(b->mrownerconfig));
+	add_hex(o, "report_data", b->report_data, sizeof(b->report_data));
+	add_hex(o, "td_attributes", b->td_attributes, sizeof(b->td_attributes));
+	add_hex(o, "xfam", b->xfam, sizeof(b->xfam));
+	json_object_object_add(o, "debug", json_object_new_boolean(quote_td_debug(q)));
+	add_hex(o, "fmspc", res->fmspc, sizeof(res->fmspc));
+	json_object_object_add(o, "qe_svn", json_object_new_int(res->qe_svn));
+	json_object_object_add(o, "pce_svn", json_object_new_int(res->pce_svn));
+	return o;
+}
 
 int cmd_verify_quote(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error("verify-quote: not implemented yet");
-	return 2;
+	static const struct option options[] = {{"quote", required_argument, NULL, 'q'},
+						{"collateral", required_argument, NULL, 'c'},
+						{"tcb-info", required_argument, NULL, 't'},
+						{"qe-identity", required_argument, NULL, 'e'},
+						{"pck-crl", required_argument, NULL, 'p'},
+						{"root-crl", required_argument, NULL, 'r'},
+						{"tcb-signing-chain", required_argument, NULL, 's'},
+						{"root-ca", required_argument, NULL, 'R'},
+						{"at", required_argument, NULL, 'a'},
+						{"help", no_argument, NULL, 'h'},
+						{}};
+	struct dcap_collateral_files files = {0};
+	struct dcap_collateral *coll = NULL;
+	struct dcap_verifier *verifier = NULL;
+	struct dcap_result res = {0};
+	struct tdx_quote q = {0};
+	struct json_object *out = NULL;
+	_cleanup_free_ uint8_t *raw = NULL, *quote = NULL;
+	const char *quote_path = NULL, *root_ca = NULL;
+	size_t raw_len, quote_len;
+	time_t at = time(NULL);
+	bool parsed = false;
+	int opt, r, ret = 2;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			quote_path = optarg;
+			break;
+		case 'c':
+			files.bundle = optarg;
+			break;
+		case 't':
+			files.tcb_info = optarg;
+			break;
+		case 'e':
+			files.qe_identity = optarg;
+			break;
+		case 'p':
+			files.pck_crl = optarg;
+			break;
+		case 'r':
+			files.root_crl = optarg;
+			break;
+		case 's':
+			files.tcb_signing_chain = optarg;
+			break;
+		case 'R':
+			root_ca = optarg;
+			break;
+		case 'a':
+			if (dcap_time_parse_rfc3339(optarg, &at) < 0) {
+				log_error("verify-quote: --at '%s' is not an RFC 3339 time",
+					  optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!quote_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	r = file_read_all(quote_path, QUOTE_FILE_MAX, &raw, &raw_len);
+	if (r < 0) {
+		log_error_errno(r, "verify-quote: cannot read %s", quote_path);
+		return 2;
+	}
+	r = quote_decode_file_bytes(raw, raw_len, &quote, &quote_len);
+	if (r < 0) {
+		log_error_errno(r, "verify-quote: %s is neither a binary quote nor hex text",
+				quote_path);
+		return 2;
+	}
+	r = dcap_verifier_new(root_ca, &verifier);
+	if (r < 0)
+		return 2;
+
+	/* Parsed separately so that the fields are reported whatever the verdict. */
+	parsed = quote_parse(quote, quote_len, &q, NULL, 0) == 0;
+	if (files.bundle || files.tcb_info || files.qe_identity || files.pck_crl ||
+	    files.root_crl || files.tcb_signing_chain) {
+		char why[200];
+
+		r = dcap_collateral_load_reason(&files, &coll, why, sizeof(why));
+		if (r < 0 && r != -EBADMSG && r != -EKEYREJECTED) {
+			ret = 2; /* unreadable or incomplete */
+			goto out;
+		}
+		if (r < 0) {
+			snprintf(res.reason, sizeof(res.reason), "collateral refused: %s", why);
+			res.qe_svn = parsed ? q.qe_report.isvsvn : 0;
+			ret = 1;
+			goto print;
+		}
+	}
+	r = dcap_verify(verifier, coll, quote, quote_len, at, NULL, &res);
+	ret = r == 0 ? 0 : 1;
+print:
+	out = result_json(&res, &q, parsed, dcap_verifier_is_test_root(verifier));
+	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(out);
+out:
+	dcap_collateral_free(coll);
+	dcap_verifier_free(verifier);
+	return ret;
 }

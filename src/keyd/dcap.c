@@ -1,0 +1,483 @@
+/* DCAP verification of TDX quotes: the PCK chain to the pinned root with both CRLs, the QE
+ * report and its binding, the quote signature, and the TCB rating (tcb_eval.c). Chain and CRL
+ * results are cached per (PCK chain bytes, collateral) so a quote from a known platform costs
+ * two ECDSA verifications. */
+#include "dcap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "cleanup.h"
+#include "collateral.h"
+#include "dcap_util.h"
+#include "fileio.h"
+#include "intel_root.h"
+#include "log.h"
+#include "pck_ext.h"
+#include "tcb_eval.h"
+
+#define PCK_CACHE_SLOTS 64
+#define ROOT_FILE_MAX	(64 * 1024)
+
+static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+
+/* A verified PCK chain under one collateral: valid for every time in [not_before, not_after]. */
+struct pck_cache_entry {
+	bool used;
+	uint8_t key[32]; /* SHA-256(PCK chain bytes || collateral digest) */
+	time_t not_before, not_after;
+	EVP_PKEY *leaf_key;
+	struct pck_ext ext;
+	uint64_t last_use;
+};
+
+struct dcap_verifier {
+	X509 *root;
+	bool test_root;
+	/* Guards the cache: dcap_verify() runs concurrently on worker threads. */
+	pthread_mutex_t lock;
+	uint64_t clock;
+	struct pck_cache_entry cache[PCK_CACHE_SLOTS];
+};
+
+static int __attribute__((format(printf, 4, 5)))
+refuse(struct dcap_result *res, int r, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	res->verified = false;
+	log_msg(level, "dcap: quote refused: %s", res->reason);
+	return r;
+}
+
+int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out)
+{
+	struct dcap_verifier *v;
+	STACK_OF(X509) *certs = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return log_error_errno(-ENOMEM, "dcap: out of memory");
+	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		free(v);
+		return log_error_errno(-ENOMEM, "dcap: cannot create lock");
+	}
+	if (!root_ca_path) {
+		const unsigned char *p = intel_sgx_root_ca_der;
+
+		v->root = d2i_X509(NULL, &p, (long)intel_sgx_root_ca_der_len);
+		if (!v->root) {
+			r = log_error_errno(-EINVAL, "dcap: compiled-in Intel root unreadable");
+			goto fail;
+		}
+	} else {
+		r = file_read_all(root_ca_path, ROOT_FILE_MAX, &buf, &len);
+		if (r < 0) {
+			log_error_errno(r, "dcap: cannot read root CA %s", root_ca_path);
+			goto fail;
+		}
+		r = dcap_certs_parse(buf, len, 1, &certs);
+		if (r < 0) {
+			log_error_errno(r, "dcap: %s is not one PEM/DER certificate", root_ca_path);
+			goto fail;
+		}
+		v->root = sk_X509_shift(certs);
+		sk_X509_free(certs);
+		v->test_root = true;
+		log_warn("dcap: *** TEST ROOT *** trusting %s instead of the Intel SGX Root CA: "
+			 "for tests only, quotes verified this way prove nothing about real TDX",
+			 root_ca_path);
+	}
+	*out = v;
+	return 0;
+fail:
+	dcap_verifier_free(v);
+	return r;
+}
+
+void dcap_verifier_free(struct dcap_verifier *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < PCK_CACHE_SLOTS; i++)
+		EVP_PKEY_free(v->cache[i].leaf_key);
+	X509_free(v->root);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+bool dcap_verifier_is_test_root(const struct dcap_verifier *v)
+{
+	return v->test_root;
+}
+
+static bool same_cert(X509 *a, X509 *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_X509(a, &da), lb = i2d_X509(b, &db);
+	bool same = la > 0 && la == lb && !memcmp(da, db, (size_t)la);
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* Verifies chain[0] up to the pinned root at `at`, with both CRLs covering every certificate.
+ * Narrows the window to the validity of every certificate and CRL involved. */
+static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
+			const struct dcap_collateral *c, time_t at, const char *what, time_t *nb,
+			time_t *na, struct dcap_result *res)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	int r, err;
+
+	store = X509_STORE_new();
+	ctx = X509_STORE_CTX_new();
+	crls = sk_X509_CRL_new_null();
+	untrusted = sk_X509_new_null();
+	if (!store || !ctx || !crls || !untrusted || !X509_STORE_add_cert(store, v->root) ||
+	    !sk_X509_CRL_push(crls, c->pck_crl) || !sk_X509_CRL_push(crls, c->root_crl)) {
+		r = log_error_errno(-ENOMEM, "dcap: out of memory");
+		snprintf(res->reason, sizeof(res->reason), "out of memory");
+		goto out;
+	}
+	for (int i = 1; i < sk_X509_num(chain); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(chain, i))) {
+			r = log_error_errno(-ENOMEM, "dcap: out of memory");
+			goto out;
+		}
+	if (!X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted)) {
+		r = log_error_errno(-ENOMEM, "dcap: out of memory");
+		goto out;
+	}
+	X509_STORE_CTX_set0_crls(ctx, crls);
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+				    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+					    X509_V_FLAG_X509_STRICT);
+	/* The caller's time, never the machine clock. */
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		r = err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID ||
+				    err == X509_V_ERR_CRL_HAS_EXPIRED ||
+				    err == X509_V_ERR_CRL_NOT_YET_VALID
+			    ? -EKEYEXPIRED
+			    : -EKEYREJECTED;
+		r = refuse(res, r, LOG_LVL_INFO, "%s: %s (depth %d)", what,
+			   X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(ctx));
+		goto out;
+	}
+	/* The verified chain: leaf, intermediates, the pinned root. */
+	{
+		STACK_OF(X509) *verified = X509_STORE_CTX_get0_chain(ctx);
+
+		for (int i = 0; i < sk_X509_num(verified); i++)
+			if ((r = dcap_window_add_cert(sk_X509_value(verified, i), nb, na)) < 0) {
+				refuse(res, -EBADMSG, LOG_LVL_INFO, "%s: unreadable validity",
+				       what);
+				goto out;
+			}
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	sk_X509_CRL_free(crls);
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	return r;
+}
+
+/* Full check of a PCK chain under collateral c at time `at` (cache miss). */
+static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quote *q,
+			    const struct dcap_collateral *c, time_t at, struct pck_cache_entry *e,
+			    struct dcap_result *res)
+{
+	STACK_OF(X509) *chain = NULL;
+	char cn[128];
+	X509_NAME *crl_issuer;
+	int r;
+
+	if (dcap_certs_parse(q->pck_chain_pem, q->pck_chain_len, 3, &chain) < 0 ||
+	    sk_X509_num(chain) != 3) {
+		r = refuse(res, -EBADMSG, LOG_LVL_INFO,
+			   "PCK certificate chain is not 3 PEM certificates");
+		goto out;
+	}
+	dcap_cert_cn(sk_X509_value(chain, 0), cn, sizeof(cn));
+	if (!strstr(cn, "SGX PCK Certificate")) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO, "PCK leaf CN '%s' unexpected", cn);
+		goto out;
+	}
+	dcap_cert_cn(sk_X509_value(chain, 1), cn, sizeof(cn));
+	if (!strstr(cn, "SGX PCK Platform CA") && !strstr(cn, "SGX PCK Processor CA")) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO, "PCK issuer CN '%s' unexpected", cn);
+		goto out;
+	}
+	if (!same_cert(sk_X509_value(chain, 2), v->root)) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "PCK chain ends in a root other than the trusted %s",
+			   v->test_root ? "test root" : "Intel SGX Root CA");
+		goto out;
+	}
+	/* QVL compares the raw issuer names of the PCK CRL and the leaf. */
+	crl_issuer = X509_CRL_get_issuer(c->pck_crl);
+	if (X509_NAME_cmp(crl_issuer, X509_get_issuer_name(sk_X509_value(chain, 0))) != 0) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "PCK CRL is not issued by the PCK leaf's issuer");
+		goto out;
+	}
+	e->not_before = c->not_before;
+	e->not_after = c->not_after;
+	r = chain_verify(v, chain, c, at, "PCK chain", &e->not_before, &e->not_after, res);
+	if (r < 0)
+		goto out;
+	r = chain_verify(v, c->tcb_chain, c, at, "TCB info signing chain", &e->not_before,
+			 &e->not_after, res);
+	if (r < 0)
+		goto out;
+	r = chain_verify(v, c->qe_chain, c, at, "QE identity signing chain", &e->not_before,
+			 &e->not_after, res);
+	if (r < 0)
+		goto out;
+	if (pck_ext_parse(sk_X509_value(chain, 0), &e->ext) < 0) {
+		r = refuse(res, -EBADMSG, LOG_LVL_INFO, "PCK leaf SGX extension malformed");
+		goto out;
+	}
+	e->leaf_key = X509_get_pubkey(sk_X509_value(chain, 0));
+	if (!e->leaf_key) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO, "PCK leaf key unusable");
+		goto out;
+	}
+	r = 0;
+out:
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+static int cache_key(const struct tdx_quote *q, const struct dcap_collateral *c, uint8_t out[32])
+{
+	return dcap_sha256(q->pck_chain_pem, q->pck_chain_len, c->digest, sizeof(c->digest), out);
+}
+
+/* On a hit valid at `at`, takes a reference to the leaf key. */
+static bool cache_lookup(struct dcap_verifier *v, const uint8_t key[32], time_t at,
+			 EVP_PKEY **leaf_key, struct pck_ext *ext)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < PCK_CACHE_SLOTS; i++) {
+		struct pck_cache_entry *e = &v->cache[i];
+
+		if (!e->used || memcmp(e->key, key, 32) != 0)
+			continue;
+		if (at < e->not_before || at > e->not_after)
+			break; /* a miss: verify in full, which names the expired item */
+		if (EVP_PKEY_up_ref(e->leaf_key) != 1)
+			break;
+		*leaf_key = e->leaf_key;
+		*ext = e->ext;
+		e->last_use = ++v->clock;
+		hit = true;
+		break;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return hit;
+}
+
+/* Stores a verified entry, replacing the same key or the least recently used slot. */
+static void cache_insert(struct dcap_verifier *v, const uint8_t key[32],
+			 const struct pck_cache_entry *src)
+{
+	struct pck_cache_entry *slot = NULL;
+
+	if (EVP_PKEY_up_ref(src->leaf_key) != 1)
+		return;
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < PCK_CACHE_SLOTS && !slot; i++)
+		if (v->cache[i].used && !memcmp(v->cache[i].key, key, 32))
+			slot = &v->cache[i];
+	for (size_t i = 0; i < PCK_CACHE_SLOTS && !slot; i++)
+		if (!v->cache[i].used)
+			slot = &v->cache[i];
+	if (!slot) {
+		slot = &v->cache[0];
+		for (size_t i = 1; i < PCK_CACHE_SLOTS; i++)
+			if (v->cache[i].last_use < slot->last_use)
+				slot = &v->cache[i];
+	}
+	EVP_PKEY_free(slot->leaf_key);
+	*slot = *src;
+	memcpy(slot->key, key, 32);
+	slot->used = true;
+	slot->last_use = ++v->clock;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static int time_check(const char *what, time_t from, time_t until, time_t at,
+		      struct dcap_result *res)
+{
+	char a[32], b[32];
+
+	if (at >= from && at < until)
+		return 0;
+	dcap_time_format(from, a, sizeof(a));
+	dcap_time_format(until, b, sizeof(b));
+	return refuse(res, -EKEYEXPIRED, LOG_LVL_INFO,
+		      "%s %s at the verification time (valid %s .. %s)", what,
+		      at < from ? "not yet valid" : "expired", a, b);
+}
+
+int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
+{
+	STACK_OF(X509) *chain = NULL;
+	struct pck_ext ext;
+	int r;
+
+	r = dcap_certs_parse(q->pck_chain_pem, q->pck_chain_len, 3, &chain);
+	if (r < 0)
+		return r;
+	r = pck_ext_parse(sk_X509_value(chain, 0), &ext);
+	sk_X509_pop_free(chain, X509_free);
+	if (r < 0)
+		return r;
+	memcpy(fmspc, ext.fmspc, 6);
+	return 0;
+}
+
+int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
+		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q_out,
+		struct dcap_result *res)
+{
+	/* The cache is the verifier's only mutable part and has its own lock. */
+	struct dcap_verifier *vm = (struct dcap_verifier *)v;
+	struct tdx_quote qbuf, *q = q_out ? q_out : &qbuf;
+	struct pck_cache_entry fresh = {0};
+	struct tcb_advisories adv = {0};
+	enum tcb_status qe_status, status;
+	EVP_PKEY *leaf_key = NULL, *att_key = NULL;
+	struct pck_ext ext;
+	uint8_t key[32], binding[32];
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (quote_parse(quote, quote_len, q, res->reason, sizeof(res->reason)) < 0)
+		return -EBADMSG;
+	res->qe_svn = q->qe_report.isvsvn;
+	if (memcmp(q->qe_vendor_id, intel_qe_vendor_id, sizeof(intel_qe_vendor_id)) != 0)
+		return refuse(res, -EBADMSG, LOG_LVL_INFO, "QE vendor ID is not Intel's");
+	if (!c) {
+		uint8_t fmspc[6];
+
+		if (dcap_quote_fmspc(q, fmspc) == 0)
+			memcpy(res->fmspc, fmspc, 6);
+		return refuse(res, -ENOKEY, LOG_LVL_INFO,
+			      "collateral missing: give --collateral or the separate files");
+	}
+
+	/* Collateral freshness first: it names the stale item. Certificates are checked at `at`
+	 * by the chain verification (or were, for a cached chain whose window contains `at`). */
+	if ((r = time_check("TCB info", c->tcb.issue_date, c->tcb.next_update, at, res)) < 0 ||
+	    (r = time_check("QE identity", c->qe.issue_date, c->qe.next_update, at, res)) < 0 ||
+	    (r = time_check("PCK CRL", c->pck_crl_this_update, c->pck_crl_next_update, at, res)) <
+		    0 ||
+	    (r = time_check("root CA CRL", c->root_crl_this_update, c->root_crl_next_update, at,
+			    res)) < 0)
+		return r;
+	if (cache_key(q, c, key) < 0)
+		return refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
+	if (!cache_lookup(vm, key, at, &leaf_key, &ext)) {
+		r = pck_chain_verify(v, q, c, at, &fresh, res);
+		if (r < 0) {
+			EVP_PKEY_free(fresh.leaf_key);
+			return r;
+		}
+		cache_insert(vm, key, &fresh);
+		leaf_key = fresh.leaf_key; /* our reference */
+		ext = fresh.ext;
+	}
+	memcpy(res->fmspc, ext.fmspc, 6);
+	memcpy(res->pce_id, ext.pce_id, 2);
+	res->pce_svn = ext.pce_svn;
+
+	/* QE report signed by the PCK leaf. */
+	r = dcap_ecdsa_verify(leaf_key, q->qe_report_sig, q->qe_report_raw,
+			      sizeof(q->qe_report_raw));
+	if (r < 0) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "QE report signature does not verify with the PCK key");
+		goto out;
+	}
+	/* QE report data = SHA-256(attestation key || QE auth data) || zeros. */
+	if (dcap_sha256(q->attest_key, sizeof(q->attest_key), q->qe_auth_data, q->qe_auth_len,
+			binding) < 0) {
+		r = refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
+		goto out;
+	}
+	if (memcmp(binding, q->qe_report.report_data, sizeof(binding)) != 0) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "QE report data does not bind the attestation key");
+		goto out;
+	}
+	/* The quote signed by the attestation key (header and body only). */
+	if (dcap_p256_key_from_xy(q->attest_key, &att_key) < 0) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "attestation key is not a P-256 point");
+		goto out;
+	}
+	if (dcap_ecdsa_verify(att_key, q->signature, q->signed_data, q->signed_len) < 0) {
+		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+			   "quote signature does not verify with the attestation key");
+		goto out;
+	}
+
+	/* Collateral applies to this platform. */
+	if (memcmp(c->tcb.fmspc, ext.fmspc, 6) != 0 || memcmp(c->tcb.pce_id, ext.pce_id, 2) != 0) {
+		r = refuse(res, -EACCES, LOG_LVL_INFO,
+			   "TCB info is for FMSPC %02x%02x%02x%02x%02x%02x, the PCK's is "
+			   "%02x%02x%02x%02x%02x%02x (or PCE-ID differs)",
+			   c->tcb.fmspc[0], c->tcb.fmspc[1], c->tcb.fmspc[2], c->tcb.fmspc[3],
+			   c->tcb.fmspc[4], c->tcb.fmspc[5], ext.fmspc[0], ext.fmspc[1],
+			   ext.fmspc[2], ext.fmspc[3], ext.fmspc[4], ext.fmspc[5]);
+		goto out;
+	}
+	r = qe_identity_evaluate(&c->qe, &q->qe_report, &qe_status, &adv, res->reason,
+				 sizeof(res->reason));
+	if (r < 0)
+		goto out;
+	r = tdx_tcb_evaluate(&c->tcb, &ext, q, qe_status, &status, &adv, res->reason,
+			     sizeof(res->reason));
+	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", tcb_status_name(status));
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < adv.n; i++)
+		memcpy(res->advisory_ids[i], adv.id[i], sizeof(res->advisory_ids[i]));
+	res->n_advisory_ids = adv.n;
+	res->verified = true;
+	res->reason[0] = '\0';
+	r = 0;
+out:
+	EVP_PKEY_free(att_key);
+	EVP_PKEY_free(leaf_key);
+	return r;
+}
