@@ -66,16 +66,52 @@ static int refuse(struct refusal *rf, const char *fmt, ...)
 	return log_error_errno(-EBADMSG, "LUKS2 header refused: %s", msg);
 }
 
+/* What libcryptsetup said while loading a header: its validation failures are debug messages. */
+struct load_capture {
+	char error[LUKS_REASON_MAX];
+	char debug[LUKS_REASON_MAX];
+	bool frozen; /* the message before the first validation failure is the one that matters */
+};
+
 static void cryptsetup_log(int level, const char *msg, void *usrptr)
 {
-	char *last_error = usrptr;
+	struct load_capture *cap = usrptr;
 	size_t n = strcspn(msg, "\n");
 
-	if (level == CRYPT_LOG_ERROR && last_error)
-		snprintf(last_error, LUKS_REASON_MAX, "%.*s", (int)n, msg);
-	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
+	if (level == CRYPT_LOG_DEBUG_JSON)
 		return;
+	if (level == CRYPT_LOG_DEBUG) {
+		if (!cap || cap->frozen)
+			return;
+		if (!strncmp(msg, "ERROR:", 6) || !strncmp(msg, "Repairing JSON", 14))
+			cap->frozen = true;
+		else
+			snprintf(cap->debug, sizeof(cap->debug), "%.*s", (int)n, msg);
+		return;
+	}
+	if (level == CRYPT_LOG_ERROR && cap && !cap->error[0])
+		snprintf(cap->error, sizeof(cap->error), "%.*s", (int)n, msg);
 	log_debug("libcryptsetup: %.*s", (int)n, msg);
+}
+
+/* Loads the LUKS2 header of cd; on failure says why in rf, in libcryptsetup's own words. */
+static int header_load_explained(struct crypt_device *cd, const char *device, struct refusal *rf)
+{
+	struct load_capture cap = {0};
+	int r;
+
+	crypt_set_log_callback(cd, cryptsetup_log, &cap);
+	/* Debug level is process-wide in libcryptsetup; only raised for this one call. */
+	crypt_set_debug_level(CRYPT_DEBUG_ALL);
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	crypt_set_debug_level(CRYPT_DEBUG_NONE);
+	crypt_set_log_callback(cd, cryptsetup_log, NULL);
+	if (r < 0)
+		return refuse(rf, "%s: not a valid LUKS2 header: %s", device,
+			      cap.frozen && cap.debug[0] ? cap.debug
+			      : cap.error[0]		 ? cap.error
+							 : strerror(-r));
+	return 0;
 }
 
 void luks_log_attach(struct crypt_device *cd)
@@ -496,7 +532,7 @@ static int validate_tokens(struct refusal *rf, json_object *tokens, enum luks_to
 	if (found >= 0 && need == LUKS_TOKEN_ABSENT) {
 		if (rf->buf && rf->len)
 			snprintf(rf->buf, rf->len, "already enrolled (tdx-unlock token %d)", found);
-		return log_error_errno(-EEXIST, "device already has tdx-unlock token %d", found);
+		return -EEXIST; /* the caller says what to do about it */
 	}
 	return 0;
 }
@@ -521,12 +557,6 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	type = crypt_get_type(cd);
 	if (!type || strcmp(type, CRYPT_LUKS2))
 		return refuse(&rf, "not LUKS2 (%s)", type ? type : "no header");
-	if (crypt_reencrypt_status(cd, NULL) != CRYPT_REENCRYPT_NONE)
-		return refuse(&rf, "reencryption in progress");
-	r = crypt_persistent_flags_get(cd, CRYPT_FLAGS_REQUIREMENTS, &req);
-	if (r < 0 || req)
-		return refuse(&rf, "requirement flags 0x%x set (reencryption or unknown feature)",
-			      req);
 	u = crypt_get_uuid(cd);
 	if (!uuid_canonical(u))
 		return refuse(&rf, "UUID '%.40s' is not in canonical lowercase form", u ? u : "");
@@ -546,8 +576,16 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	    (r = get_typed(&rf, root, "metadata", "tokens", json_type_object, &tokens)) < 0)
 		return r;
 
-	if ((r = validate_config(&rf, config, &lay)) < 0 ||
-	    (r = validate_segments(&rf, segments, &lay)) < 0 ||
+	if ((r = validate_config(&rf, config, &lay)) < 0)
+		return r;
+	/* libcryptsetup's own view, in case its JSON export ever hides something. */
+	if (crypt_reencrypt_status(cd, NULL) != CRYPT_REENCRYPT_NONE)
+		return refuse(&rf, "reencryption in progress or unknown requirement");
+	r = crypt_persistent_flags_get(cd, CRYPT_FLAGS_REQUIREMENTS, &req);
+	if (r < 0 || req)
+		return refuse(&rf, "requirement flags 0x%x set (reencryption or unknown feature)",
+			      req);
+	if ((r = validate_segments(&rf, segments, &lay)) < 0 ||
 	    (r = validate_digests(&rf, digests, &bound)) < 0)
 		return r;
 
@@ -567,6 +605,8 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	}
 
 	r = validate_tokens(&rf, tokens, need, &tid, token);
+	if (token_id)
+		*token_id = tid;
 	if (r < 0)
 		return r;
 	if (tid >= 0) {
@@ -691,7 +731,7 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
 	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
 	struct refusal rf = {reason, reason_len};
-	char last_error[LUKS_REASON_MAX] = "", copy_path[64];
+	char copy_path[64];
 	int r;
 
 	if (reason && reason_len)
@@ -702,11 +742,9 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 			snprintf(reason, reason_len, "cannot open %s", device);
 		return log_error_errno(-ENODEV, "%s: cannot open device (%d)", device, r);
 	}
-	crypt_set_log_callback(src, cryptsetup_log, last_error);
-	r = crypt_load(src, CRYPT_LUKS2, NULL);
+	r = header_load_explained(src, device, &rf);
 	if (r < 0)
-		return refuse(&rf, "%s: not a valid LUKS2 header (%s)", device,
-			      last_error[0] ? last_error : strerror(-r));
+		return r;
 
 	h = calloc(1, sizeof(*h));
 	if (!h || !(h->device = strdup(device)))
@@ -727,13 +765,9 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 			snprintf(reason, reason_len, "cannot use the header copy");
 		return log_error_errno(r, "%s: libcryptsetup cannot use the header copy", device);
 	}
-	last_error[0] = '\0';
-	crypt_set_log_callback(h->cd, cryptsetup_log, last_error);
-	r = crypt_load(h->cd, CRYPT_LUKS2, NULL);
-	crypt_set_log_callback(h->cd, cryptsetup_log, NULL);
+	r = header_load_explained(h->cd, device, &rf);
 	if (r < 0)
-		return refuse(&rf, "%s: header copy does not load (%s)", device,
-			      last_error[0] ? last_error : strerror(-r));
+		return r;
 
 	r = luks_header_validate(h->cd, LUKS_TOKEN_REQUIRED, h->uuid, &h->token_id, &h->token,
 				 reason, reason_len);
