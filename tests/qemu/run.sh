@@ -1,0 +1,188 @@
+#!/bin/bash
+# End-to-end boots of tdx-unlock in QEMU (issue 5, docs/boot.md): a Debian kernel, an initramfs
+# built by dracut (scenario 7: initramfs-tools) with the agent, and a LUKS2 root; tdx-keyd on
+# 127.0.0.1 trusting the test quote root, reached by the guest through a per-connection guestfwd
+# relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
+# mounted, and prints its kernel-start-to-unlock time.
+#
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7)
+#   1 automatic unlock                 5 root and data disks both unlocked automatically
+#   2 keyd stopped -> prompt           6 data disk header rewritten with cipher_null -> refused
+#   3 policy mismatch -> prompt        7 scenario 1 with an initramfs-tools initramfs
+#   4 wrong server key (pin) -> prompt
+# Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/setup.sh"
+
+demo=0
+bench=0
+scenarios=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--demo) demo=1 ;;
+	--bench) bench=1 ;;
+	[1-7]) scenarios+=("$1") ;;
+	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
+	esac
+	shift
+done
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7)
+
+results=()
+failed=0
+
+# check NAME CONDITION-DESCRIPTION COMMAND...: one assertion of the current scenario.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		return 0
+	fi
+	say "   FAIL: $what"
+	scenario_ok=0
+	return 1
+}
+log_has() { grep -qE -- "$1" "$QEMU_WORK/$cur.log"; }
+log_lacks() { ! grep -qE -- "$1" "$QEMU_WORK/$cur.log"; }
+event() { summary_get "$cur" "$1"; }
+is_set() { [ -n "$1" ]; }
+is_unset() { [ -z "$1" ]; }
+
+# The assertions every boot shares: it finished in time and the real root is the LUKS2 device.
+check_reached_root() {
+	check "the boot finished before the timeout" [ "$(event timed_out)" = 0 ]
+	check "the real root was mounted (TDX-UNLOCK-TEST marker)" log_has "TDX-UNLOCK-TEST: real root mounted"
+	check "the root is /dev/mapper/luks-$ROOT_UUID" log_has "TDX-UNLOCK-TEST: root is /dev/mapper/luks-$ROOT_UUID"
+}
+check_automatic() {
+	check "no passphrase prompt appeared" is_unset "$(event prompt)"
+	check_reached_root
+}
+check_prompted() {
+	check "the passphrase prompt appeared" is_set "$(event prompt)"
+	check "the passphrase was typed over the serial console" [ "$(event prompts_answered)" -ge 1 ]
+	check_reached_root
+}
+
+# finish DESCRIPTION: prints the scenario's verdict and timings.
+finish() {
+	local unlock root prompt line
+	unlock=$(event cryptsetup_done)
+	root=$(event root_mounted)
+	prompt=$(event prompt)
+	line="kernel start -> unlock ${unlock:-?} s, -> real root ${root:-?} s"
+	[ -n "$prompt" ] && line="$line (prompt at $prompt s)"
+	if [ "$scenario_ok" = 1 ]; then
+		results+=("PASS  scenario $cur_n: $1: $line")
+	else
+		results+=("FAIL  scenario $cur_n: $1: $line (log: $QEMU_WORK/$cur.log)")
+		failed=1
+	fi
+	say "${results[-1]}"
+}
+
+start_scenario() {
+	cur_n=$1
+	cur=scenario$1
+	scenario_ok=1
+	say "== scenario $1: $2"
+}
+
+scenario_1() {
+	start_scenario 1 "automatic unlock (dracut)"
+	keyd_start good || return
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
+	keyd_stop
+	check_automatic
+	check "the agent reported success" log_has "$AGENT_SUCCESS_RX"
+	finish "automatic unlock"
+}
+
+scenario_2() {
+	start_scenario 2 "tdx-keyd stopped -> prompt -> recovery passphrase"
+	KEYD_PORT=$(free_port) boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" \
+		"$RECOVERY_PASSFILE" "$ROOT_IMG"
+	check_prompted
+	check "the agent gave up within its configured time (${AGENT_TOTAL_TIMEOUT}s + 5s)" \
+		awk -v a="$(event agent_started)" -v p="$(event prompt)" -v t="$AGENT_TOTAL_TIMEOUT" \
+		'BEGIN { exit !(a != "" && p != "" && p - a <= t + 5) }'
+	finish "server down, passphrase fallback"
+}
+
+scenario_3() {
+	start_scenario 3 "policy mismatch -> refused -> prompt -> recovery passphrase"
+	keyd_start wrong-policy || return
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
+	keyd_stop
+	check_prompted
+	check "tdx-keyd refused with a policy reason in its audit log" keyd_audit_has "$KEYD_POLICY_DENY_RX"
+	finish "policy mismatch, passphrase fallback"
+}
+
+scenario_4() {
+	start_scenario 4 "server key does not match the pin -> refused -> prompt -> passphrase"
+	keyd_start wrong-cert || return
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
+	keyd_stop
+	check_prompted
+	check "the agent refused the server's key" log_has "$AGENT_PIN_FAIL_RX"
+	check "tdx-keyd released nothing" keyd_audit_lacks "$KEYD_RELEASE_RX"
+	finish "wrong server key, passphrase fallback"
+}
+
+scenario_5() {
+	start_scenario 5 "root and data disks both unlocked automatically"
+	keyd_start good || return
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
+		"$DATA_IMG"
+	keyd_stop
+	check_automatic
+	check "the data disk was unlocked as luks-$DATA_UUID" log_has "TDX-UNLOCK-TEST: dm luks-$DATA_UUID "
+	check "the data disk's filesystem is readable" log_has "TDX-UNLOCK-TEST: data disk luks-$DATA_UUID readable"
+	finish "two disks"
+}
+
+scenario_6() {
+	start_scenario 6 "data disk header rewritten with a cipher_null segment -> refused"
+	keyd_start good || return
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
+		"$HOSTILE_IMG"
+	keyd_stop
+	check_automatic
+	check "the hostile disk was never activated" log_lacks "TDX-UNLOCK-TEST: dm luks-$HOSTILE_UUID"
+	check "the agent refused the hostile header" log_has "$AGENT_HEADER_REFUSED_RX"
+	finish "hostile header refused"
+}
+
+scenario_7() {
+	start_scenario 7 "automatic unlock (initramfs-tools)"
+	keyd_start good || return
+	boot "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
+	keyd_stop
+	check_automatic
+	check "the agent reported success" log_has "tdx-unlock: devices unlocked"
+	finish "automatic unlock, initramfs-tools"
+}
+
+suite_start=$(date +%s)
+setup_all "${scenarios[@]}"
+for n in "${scenarios[@]}"; do
+	"scenario_$n"
+done
+keyd_stop
+
+say ""
+say "== QEMU boot tests ($(qemu_accel), $(($(date +%s) - suite_start)) s in total)"
+for r in "${results[@]}"; do say "$r"; done
+if [ "$demo" = 1 ] && [ "$failed" = 0 ]; then
+	cur=scenario1
+	say ""
+	say "The VM's LUKS2 root disk was unlocked by tdx-keyd, with no passphrase, $(event cryptsetup_done) s after the kernel started ($(qemu_accel | tr a-z A-Z))."
+fi
+if [ "$bench" = 1 ]; then
+	cur=scenario1
+	printf 'bench: qemu scenario 1 kernel start -> unlock: %s s (%s)\n' "$(event cryptsetup_done)" "$(qemu_accel)"
+	printf 'bench: qemu scenario 1 kernel start -> real root: %s s\n' "$(event root_mounted)"
+fi
+exit "$failed"

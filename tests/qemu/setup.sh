@@ -1,0 +1,263 @@
+# shellcheck shell=bash
+# Test material of the QEMU boots, made fresh for every run under $QEMU_WORK: the test quote
+# hierarchy, tdx-keyd's TLS keys, root key, policies and configurations, the agent's initramfs
+# configuration, the enrolled disk images and the initramfs images. Sourced by run.sh.
+# Formats: agent config docs/agent.md, keyd config docs/keyd.md, quotesim docs/quotegen.md.
+
+ROOT_RESOURCE=tdx-unlock/disk/root
+DATA_RESOURCE=tdx-unlock/disk/data
+# The agent's whole budget in the tests: scenario 2 checks the prompt comes within it.
+AGENT_TOTAL_TIMEOUT=20
+
+# What the serial log and keyd's audit log say (asserted by the scenarios).
+AGENT_SUCCESS_RX="tdx-unlock.*unlocked"
+AGENT_PIN_FAIL_RX="tdx-unlock.*(pin|public key)"
+AGENT_HEADER_REFUSED_RX="tdx-unlock.*(cipher_null|header)"
+KEYD_POLICY_DENY_RX="mismatch"
+KEYD_RELEASE_RX="\"(verdict|result)\": ?\"(release|released|ok|allow)\""
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# SHA-256 of a key's SubjectPublicKeyInfo, in curl's pin form.
+spki_pin() {
+	echo "sha256//$(openssl pkey -in "$1" -pubout -outform DER | openssl dgst -sha256 -binary | base64)"
+}
+
+tls_key_make() {
+	local dir=$1
+	mkdir -p "$dir"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj "/CN=tdx-keyd test" -addext "subjectAltName=IP:$GUEST_SERVER_IP,IP:127.0.0.1" \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null || die "openssl req failed"
+	chmod 0600 "$dir/key.pem"
+}
+
+# The test quote hierarchy: the guest's simulator signs with it, keyd trusts its root (tests only).
+quotesim_make() {
+	local dir=$QEMU_WORK/quotesim fmspc
+	"$BUILD/tdx-quotegen" ca --out "$dir" >"$QEMU_WORK/quotegen.log" 2>&1 ||
+		die "tdx-quotegen ca failed, see $QEMU_WORK/quotegen.log"
+	"$BUILD/tdx-quotegen" quote --ca "$dir" --out "$QEMU_WORK/sample-quote.bin" \
+		>>"$QEMU_WORK/quotegen.log" 2>&1 || die "tdx-quotegen quote failed"
+	# keyd reads collateral from COLLATERAL_DIR/<fmspc>/.
+	fmspc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fmspc"].lower())' \
+		"$dir/quotesim.json" 2>/dev/null || echo 00906ed50000)
+	mkdir -p "$QEMU_WORK/collateral"
+	ln -sfn "$dir" "$QEMU_WORK/collateral/$fmspc"
+}
+
+# Policies: "good" accepts exactly the simulator's TD; "wrong-policy" wants another MRTD.
+policies_make() {
+	local good=$QEMU_WORK/policies-good bad=$QEMU_WORK/policies-wrong
+	mkdir -p "$good" "$bad"
+	"$KEYD_BIN" policy-from-quote --quote "$QEMU_WORK/sample-quote.bin" --id test-image \
+		--resource "tdx-unlock/disk/*" >"$good/test-image.json" 2>"$QEMU_WORK/policy.log" ||
+		die "tdx-keyd policy-from-quote failed, see $QEMU_WORK/policy.log"
+	python3 - "$good/test-image.json" "$bad/test-image.json" <<-'PY' || die "cannot write the wrong policy"
+		import json, re, sys
+		text = open(sys.argv[1]).read()
+		# Same document with every MRTD value replaced: the measurements no longer match.
+		doc = json.loads(text)
+		def flip(o):
+		    if isinstance(o, dict):
+		        return {k: ("ee" * 48 if k.lower() == "mrtd" and isinstance(v, str) else flip(v))
+		                for k, v in o.items()}
+		    if isinstance(o, list):
+		        return [flip(x) for x in o]
+		    return o
+		bad = flip(doc)
+		if bad == doc:
+		    sys.exit("no mrtd field in the generated policy")
+		json.dump(bad, open(sys.argv[2], "w"), indent=2)
+	PY
+}
+
+# keyd_config_write VARIANT: the configuration of one keyd run (docs/keyd.md).
+keyd_config_write() {
+	local variant=$1 conf=$QEMU_WORK/keyd-$1.json tls=$QEMU_WORK/tls-good policies=$QEMU_WORK/policies-good
+	[ "$variant" = wrong-cert ] && tls=$QEMU_WORK/tls-wrong
+	[ "$variant" = wrong-policy ] && policies=$QEMU_WORK/policies-wrong
+	cat >"$conf" <<-EOF
+		{
+		  "listen": { "address": "127.0.0.1", "port": 0 },
+		  "tls": { "certificate": "$tls/cert.pem", "private_key": "$tls/key.pem" },
+		  "test_root_ca": "$QEMU_WORK/quotesim/root_ca.pem",
+		  "policy_dir": "$policies",
+		  "collateral_dir": "$QEMU_WORK/collateral",
+		  "root_key_file": "$QEMU_WORK/root.key",
+		  "audit_file": "$QEMU_WORK/audit-$variant.log",
+		  "workers": 1
+		}
+	EOF
+	echo "$conf"
+}
+
+KEYD_PID=
+KEYD_AUDIT=
+# keyd_start VARIANT: tdx-keyd on an ephemeral loopback port (KEYD_PORT), until keyd_stop.
+keyd_start() {
+	local conf i
+	keyd_stop
+	[ -x "$KEYD_BIN" ] || {
+		say "   FAIL: no tdx-keyd binary"
+		scenario_ok=0
+		return 1
+	}
+	conf=$(keyd_config_write "$1")
+	KEYD_AUDIT=$QEMU_WORK/audit-$1.log
+	rm -f "$QEMU_WORK/keyd.port" "$KEYD_AUDIT"
+	"$KEYD_BIN" serve --config "$conf" --port-file "$QEMU_WORK/keyd.port" \
+		>"$QEMU_WORK/keyd-$cur.log" 2>&1 &
+	KEYD_PID=$!
+	for i in $(seq 100); do
+		[ -s "$QEMU_WORK/keyd.port" ] && break
+		kill -0 "$KEYD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ ! -s "$QEMU_WORK/keyd.port" ]; then
+		say "   FAIL: tdx-keyd did not start (see $QEMU_WORK/keyd-$cur.log)"
+		keyd_stop
+		scenario_ok=0
+		finish "tdx-keyd start"
+		return 1
+	fi
+	KEYD_PORT=$(tr -dc 0-9 <"$QEMU_WORK/keyd.port")
+	export KEYD_PORT
+}
+
+keyd_stop() {
+	if [ -n "$KEYD_PID" ]; then
+		kill "$KEYD_PID" 2>/dev/null
+		wait "$KEYD_PID" 2>/dev/null
+	fi
+	KEYD_PID=
+	unset KEYD_PORT
+}
+keyd_audit_has() { [ -n "$KEYD_AUDIT" ] && grep -qE -- "$1" "$KEYD_AUDIT" "$QEMU_WORK/keyd-$cur.log" 2>/dev/null; }
+keyd_audit_lacks() { ! keyd_audit_has "$1"; }
+
+# The agent's configuration inside the initramfs (docs/agent.md): the server URL the guestfwd
+# relay answers, the pin of the good TLS key, short test timeouts, the simulator (tests only).
+agent_confdir_make() {
+	local dir=$QEMU_WORK/agent-conf
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -a "$QEMU_WORK/quotesim" "$dir/quotesim"
+	cat >"$dir/agent.conf" <<-EOF
+		{
+		  "servers": [
+		    { "url": "https://$GUEST_SERVER_IP:$GUEST_SERVER_PORT", "pins": ["$(spki_pin "$QEMU_WORK/tls-good/key.pem")"] }
+		  ],
+		  "connect_timeout_ms": 2000,
+		  "request_timeout_ms": 10000,
+		  "total_timeout_s": $AGENT_TOTAL_TIMEOUT,
+		  "attempts": 3,
+		  "backoff_initial_ms": 500,
+		  "backoff_max_ms": 2000,
+		  "quote_source": "simulator",
+		  "simulator_dir": "/etc/tdx-unlock/quotesim",
+		  "log_level": "info"
+		}
+	EOF
+	echo "$dir"
+}
+
+# enroll_image IMG RESOURCE: the tdx-unlock keyslot and token for RESOURCE (scripts/tdx-enroll-image).
+enroll_image() {
+	"$REPO/scripts/tdx-enroll-image" --keyd-config "$(keyd_config_write good)" --keyd "$KEYD_BIN" \
+		--agent "$AGENT_ADMIN_BIN" --resource "$2" --key-file "$RECOVERY_PASSFILE" "$1" \
+		>"$QEMU_WORK/enroll-${1##*/}.log" 2>&1 ||
+		die "enrolling $1 failed, see $QEMU_WORK/enroll-${1##*/}.log"
+}
+
+# A copy of the data disk whose header a hostile host rewrote: cipher_null segment, checksums fixed.
+hostile_image_make() {
+	cp "$DATA_IMG" "$HOSTILE_IMG"
+	python3 "$REPO/tests/luks/luks2_edit.py" mutate "$HOSTILE_IMG" cipher-null-segment \
+		>"$QEMU_WORK/hostile.log" 2>&1 || die "luks2_edit.py failed, see $QEMU_WORK/hostile.log"
+}
+
+root_cmdline() {
+	case $1 in
+	dracut) echo "rd.luks.uuid=$ROOT_UUID root=/dev/mapper/luks-$ROOT_UUID ro" ;;
+	itools) echo "root=/dev/mapper/luks-$ROOT_UUID ro cryptopts=target=luks-$ROOT_UUID,source=UUID=$ROOT_UUID,luks" ;;
+	esac
+}
+
+# setup_all SCENARIO...: everything the given scenarios need, each initramfs built once.
+setup_all() {
+	local need_keyd=0 need_dracut=0 need_itools=0 need_data=0 need_hostile=0 n confdir t0
+	for n in "$@"; do
+		case $n in
+		1 | 3 | 4 | 5 | 6 | 7) need_keyd=1 ;;
+		esac
+		case $n in
+		7) need_itools=1 ;;
+		*) need_dracut=1 ;;
+		esac
+		[ "$n" = 5 ] && need_data=1
+		[ "$n" = 6 ] && need_data=1 && need_hostile=1
+	done
+	t0=$(date +%s)
+	kernel_setup
+	mkdir -p "$QEMU_WORK"
+	rm -f "$QEMU_WORK"/*.log "$QEMU_WORK"/*.summary "$QEMU_WORK"/*.img
+	rm -rf "$QEMU_WORK"/quotesim "$QEMU_WORK"/collateral "$QEMU_WORK"/policies-* "$QEMU_WORK"/tls-*
+	say "== setup: kernel $KVER, accelerator $(qemu_accel)"
+	# The static agent is what ships in an initramfs; the dynamic one works too (dracut copies its
+	# libraries) and administers the images on the host.
+	AGENT_BIN=$BUILD/static/tdx-unlock
+	[ -x "$AGENT_BIN" ] || AGENT_BIN=$BUILD/tdx-unlock
+	AGENT_ADMIN_BIN=$BUILD/tdx-unlock
+	[ -x "$AGENT_ADMIN_BIN" ] || AGENT_ADMIN_BIN=$AGENT_BIN
+	KEYD_BIN=$BUILD/tdx-keyd
+	[ -x "$AGENT_BIN" ] || die "no agent binary in $BUILD (make all static)"
+	say "   agent in the initramfs: $AGENT_BIN"
+
+	RECOVERY_PASSFILE=$QEMU_WORK/recovery.pass
+	printf '%s' "$RECOVERY_PASSPHRASE" >"$RECOVERY_PASSFILE"
+	chmod 0600 "$RECOVERY_PASSFILE"
+	tls_key_make "$QEMU_WORK/tls-good"
+	tls_key_make "$QEMU_WORK/tls-wrong"
+	head -c 32 /dev/urandom >"$QEMU_WORK/root.key"
+	chmod 0600 "$QEMU_WORK/root.key"
+	if [ -x "$BUILD/tdx-quotegen" ]; then
+		quotesim_make
+		policies_make
+	elif [ "$need_keyd" = 1 ]; then
+		die "no $BUILD/tdx-quotegen (make all)"
+	else
+		mkdir -p "$QEMU_WORK/quotesim"
+	fi
+
+	say "   disk images (LUKS2, argon2id recovery keyslot)"
+	ROOT_IMG=$QEMU_WORK/root.img
+	DATA_IMG=$QEMU_WORK/data.img
+	HOSTILE_IMG=$QEMU_WORK/hostile.img
+	ROOT_UUID=$("$REPO/scripts/make-test-root.sh" "$RECOVERY_PASSFILE" "$ROOT_IMG") || die "root image"
+	[ "$need_keyd" = 1 ] && enroll_image "$ROOT_IMG" "$ROOT_RESOURCE"
+	if [ "$need_data" = 1 ]; then
+		DATA_UUID=$("$REPO/scripts/make-test-root.sh" --data --size 16 "$RECOVERY_PASSFILE" "$DATA_IMG") ||
+			die "data image"
+		enroll_image "$DATA_IMG" "$DATA_RESOURCE"
+	fi
+	if [ "$need_hostile" = 1 ]; then
+		hostile_image_make
+		HOSTILE_UUID=$(cryptsetup luksUUID "$HOSTILE_IMG" 2>/dev/null || echo "$DATA_UUID")
+	fi
+
+	confdir=$(agent_confdir_make)
+	if [ "$need_dracut" = 1 ]; then
+		say "   dracut initramfs with the tdx-unlock module"
+		INITRD_DRACUT=$QEMU_WORK/initrd-dracut.img
+		build_dracut_initrd "$INITRD_DRACUT" "$AGENT_BIN" "$confdir"
+	fi
+	if [ "$need_itools" = 1 ]; then
+		say "   initramfs-tools initramfs with the tdx-unlock hook (debootstrap chroot)"
+		INITRD_ITOOLS=$QEMU_WORK/initrd-itools.img
+		build_itools_initrd "$INITRD_ITOOLS" "$AGENT_BIN" "$confdir"
+	fi
+	say "   setup done in $(($(date +%s) - t0)) s"
+}
