@@ -80,9 +80,10 @@ DRACUT_MODULES="systemd systemd-initrd systemd-ask-password systemd-networkd cry
 	kernel-modules udev-rules base fs-lib shutdown"
 DRACUT_DRIVERS="virtio_pci virtio_blk virtio_net virtio_rng ext4 dm_crypt dm_mod"
 
-# build_dracut_initrd OUT [AGENT_BIN CONFDIR]: without an agent, the same initramfs minus the module.
+# build_dracut_initrd OUT [AGENT_BIN CONFDIR [MODULES]]: without an agent, the same initramfs
+# minus the module.
 build_dracut_initrd() {
-	local out=$1 agent=${2:-} confdir=${3:-} base modules=$DRACUT_MODULES empty=$QEMU_WORK/empty
+	local out=$1 agent=${2:-} confdir=${3:-} modules=${4:-$DRACUT_MODULES} base empty=$QEMU_WORK/empty
 	base=$(dracut_basedir_setup)
 	mkdir -p "$empty" "$QEMU_WORK/tmp"
 	[ -n "$agent" ] && modules="$modules tdx-unlock"

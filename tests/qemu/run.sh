@@ -184,5 +184,15 @@ if [ "$bench" = 1 ]; then
 	cur=scenario1
 	printf 'bench: qemu scenario 1 kernel start -> unlock: %s s (%s)\n' "$(event cryptsetup_done)" "$(qemu_accel)"
 	printf 'bench: qemu scenario 1 kernel start -> real root: %s s\n' "$(event root_mounted)"
+	# Same dracut run without the module, and without the network stack it brings in.
+	build_dracut_initrd "$QEMU_WORK/initrd-nomodule.img"
+	build_dracut_initrd "$QEMU_WORK/initrd-nonet.img" "" "" "${DRACUT_MODULES/systemd-networkd/}"
+	with=$(stat -c %s "$INITRD_DRACUT")
+	without=$(stat -c %s "$QEMU_WORK/initrd-nomodule.img")
+	nonet=$(stat -c %s "$QEMU_WORK/initrd-nonet.img")
+	printf 'bench: dracut initramfs (zstd) with the module %d B, without %d B: the module adds %d B (%s MiB)\n' \
+		"$with" "$without" "$((with - without))" "$(awk -v b=$((with - without)) 'BEGIN { printf "%.2f", b / 1048576 }')"
+	printf 'bench: with the initramfs network stack it needs (systemd-networkd): adds %d B (%s MiB)\n' \
+		"$((with - nonet))" "$(awk -v b=$((with - nonet)) 'BEGIN { printf "%.2f", b / 1048576 }')"
 fi
 exit "$failed"
