@@ -1,0 +1,629 @@
+/* The DCAP verifier (src/keyd/dcap.h) on quotes and collateral from the test
+ * quote simulator; needs no shared data, so it always runs. Generated v4 and v5
+ * quotes verify with the test root and are refused with the built-in Intel
+ * root; each one-byte tamper, truncation, oversize, wrong certification data
+ * type, foreign root, revoked PCK or PCK CA, expired or not yet valid
+ * collateral item and expired PCK leaf is refused with its specific reason; a
+ * debug TD verifies and reports debug; stale TCB info yields OutOfDate
+ * (reported, still verified). */
+#define _GNU_SOURCE /* nftw, FTW_DEPTH */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "keyd/dcap.h"
+#include "quote.h"
+#include "quotesim.h"
+
+#define DAY 86400
+
+struct fixture {
+	char dir[64];
+	char other[96]; /* a second, independent hierarchy */
+	struct quotesim *sim, *other_sim;
+	struct dcap_verifier *test_root, *intel_root;
+	struct dcap_collateral *bundle, *files;
+	time_t now;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int collateral_from(const char *dir, bool bundle, struct dcap_collateral **out)
+{
+	char p[6][160];
+	struct dcap_collateral_files f = {0};
+
+	if (bundle) {
+		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_COLLATERAL);
+		f.bundle = p[0];
+	} else {
+		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_TCB_INFO);
+		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
+		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_PCK_CRL);
+		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
+		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
+		snprintf(p[5], sizeof(p[5]), "%s/%s", dir, QUOTESIM_PCK_CRL_CHAIN);
+		f.tcb_info = p[0];
+		f.qe_identity = p[1];
+		f.pck_crl = p[2];
+		f.root_crl = p[3];
+		f.tcb_signing_chain = p[4];
+		f.pck_crl_chain = p[5];
+	}
+	return dcap_collateral_load(&f, out);
+}
+
+static int verifier_for(const char *dir, struct dcap_verifier **out)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_ROOT_CA);
+	return dcap_verifier_new(p, out);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->now = time(NULL);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-dcap-generated-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->other, sizeof(f->other), "%s/other", f->dir);
+	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0 ||
+	    quotesim_ca_create(f->other, NULL) < 0 || quotesim_load(f->other, &f->other_sim) < 0 ||
+	    verifier_for(f->dir, &f->test_root) < 0 ||
+	    dcap_verifier_new(NULL, &f->intel_root) < 0 ||
+	    collateral_from(f->dir, true, &f->bundle) < 0 ||
+	    collateral_from(f->dir, false, &f->files) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dcap_collateral_free(f->bundle);
+	dcap_collateral_free(f->files);
+	dcap_verifier_free(f->test_root);
+	dcap_verifier_free(f->intel_root);
+	quotesim_free(f->sim);
+	quotesim_free(f->other_sim);
+	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void gen(const struct quotesim *s, const struct quotesim_quote_opts *o, uint8_t **buf,
+		size_t *len)
+{
+	uint8_t rd[TDX_REPORT_DATA_LEN];
+
+	for (size_t i = 0; i < sizeof(rd); i++)
+		rd[i] = (uint8_t)(0x80 ^ i);
+	assert_int_equal(quotesim_quote(s, o, rd, buf, len), 0);
+}
+
+/* Asserts a refusal with errno `err` whose reason contains `what`. */
+static void assert_refused(int r, const struct dcap_result *res, int err, const char *what,
+			   const char *label)
+{
+	if (r != err || res->verified || !strstr(res->reason, what))
+		fail_msg("%s: want %d containing '%s', got %d verified=%d reason '%s'", label, err,
+			 what, r, res->verified, res->reason);
+}
+
+static void assert_verified(int r, const struct dcap_result *res, const char *status,
+			    const char *label)
+{
+	if (r != 0 || !res->verified || strcmp(res->tcb_status, status) != 0)
+		fail_msg("%s: want verified %s, got %d verified=%d status '%s' reason '%s'", label,
+			 status, r, res->verified, res->tcb_status, res->reason);
+}
+
+static void test_generated_quotes_verify(void **state)
+{
+	static const struct {
+		uint16_t version, body_type;
+	} kinds[] = {{4, TDX_BODY_TD10}, {5, TDX_BODY_TD15}, {5, TDX_BODY_TD10}};
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct quotesim_ca_opts def;
+	struct dcap_result res;
+	struct tdx_quote q;
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	quotesim_ca_opts_init(&def);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		quotesim_quote_opts_init(f->sim, &o);
+		o.version = kinds[i].version;
+		o.body_type = kinds[i].body_type;
+		memset(o.body.mrtd, 0x5a, sizeof(o.body.mrtd));
+		gen(f->sim, &o, &buf, &len);
+		for (int form = 0; form < 2; form++) {
+			r = dcap_verify(f->test_root, form ? f->files : f->bundle, buf, len, f->now,
+					&q, &res);
+			assert_verified(r, &res, "UpToDate", "generated quote");
+			assert_int_equal(res.n_advisory_ids, 0);
+			assert_int_equal(q.version, kinds[i].version);
+			assert_int_equal(q.body_kind, kinds[i].body_type);
+			assert_memory_equal(q.body.mrtd, o.body.mrtd, TDX_MR_LEN);
+			assert_memory_equal(res.fmspc, def.platform.fmspc, 6);
+			assert_int_equal(res.pce_svn, def.platform.pce_svn);
+			assert_int_equal(res.qe_svn, o.qe_isvsvn);
+			assert_false(quote_td_debug(&q));
+		}
+		/* The same quote with the compiled-in Intel root: refused, names the root.
+		 */
+		r = dcap_verify(f->intel_root, f->bundle, buf, len, f->now, &q, &res);
+		assert_refused(r, &res, -EKEYREJECTED, "root", "Intel root");
+		free(buf);
+	}
+	assert_true(dcap_verifier_is_test_root(f->test_root));
+	assert_false(dcap_verifier_is_test_root(f->intel_root));
+}
+
+/* Verifying again with the same verifier (PCK chain cache hit) must not relax
+ * any check. */
+static void test_tamper_each_part(void **state)
+{
+	static const struct {
+		const char *tamper, *reason;
+	} cases[] = {
+		{"header", "quote signature"},	      {"body", "quote signature"},
+		{"quote-sig", "quote signature"},     {"attest-key", "attestation key"},
+		{"qe-report", "QE report signature"}, {"qe-report-sig", "QE report signature"},
+		{"qe-auth-data", "QE report data"},   {"qe-report-data", "QE report data"},
+	};
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+	unsigned flag;
+
+	for (int v = 4; v <= 5; v++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			quotesim_quote_opts_init(f->sim, &o);
+			o.version = (uint16_t)v;
+			o.body_type = TDX_BODY_TD15;
+			gen(f->sim, &o, &buf, &len);
+			assert_verified(
+				dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+				&res, "UpToDate", "untampered");
+			free(buf);
+			assert_int_equal(quotesim_tamper_from_name(cases[i].tamper, &flag), 0);
+			o.tamper = flag;
+			gen(f->sim, &o, &buf, &len);
+			assert_refused(
+				dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+				&res, -EKEYREJECTED, cases[i].reason, cases[i].tamper);
+			free(buf);
+		}
+	}
+}
+
+/* One flipped bit anywhere in the signed region or the signature data is
+ * refused. */
+static void test_flip_every_region(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	struct tdx_quote q;
+	uint8_t *buf = NULL;
+	size_t len, total, step;
+	int r, refused = 0, tried = 0;
+
+	quotesim_quote_opts_init(f->sim, &o);
+	gen(f->sim, &o, &buf, &len);
+	assert_int_equal(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), 0);
+	total = q.total_len;
+	/* Every byte up to the end of the QE auth data (the PEM chain is covered by
+	 * the chain tests), in strides to keep the run short. */
+	step = 7;
+	for (size_t i = 0; i < 636 + 134 + 384 + 64 + 2 + 32; i += step) {
+		buf[i] ^= 0x04;
+		r = dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res);
+		buf[i] ^= 0x04;
+		tried++;
+		if (r < 0 && !res.verified && res.reason[0])
+			refused++;
+		else
+			fail_msg("flip at byte %zu (of %zu) not refused", i, total);
+	}
+	assert_int_equal(refused, tried);
+	free(buf);
+}
+
+static void test_truncated_and_oversized(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	struct tdx_quote q;
+	uint8_t *buf = NULL, *big;
+	size_t len;
+	const size_t cuts[] = {0, 1, 47, 48, 300, 631, 632, 635, 636, 700, 770, 1200, 1300};
+
+	quotesim_quote_opts_init(f->sim, &o);
+	gen(f->sim, &o, &buf, &len);
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		assert_refused(
+			dcap_verify(f->test_root, f->bundle, buf, cuts[i], f->now, NULL, &res),
+			&res, -EBADMSG, "", "truncated");
+	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len - 1, f->now, NULL, &res), &res,
+		       -EBADMSG, "", "one byte short");
+
+	/* Trailing zeros (as 5006/8000-byte guest buffers) are allowed and never
+	 * hashed. */
+	free(buf);
+	o.pad_to = 8000;
+	gen(f->sim, &o, &buf, &len);
+	assert_int_equal(len, 8000);
+	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
+			"UpToDate", "padded");
+	assert_true(q.total_len < len);
+
+	big = calloc(1, TDX_QUOTE_MAX_LEN + 1);
+	assert_non_null(big);
+	memcpy(big, buf, len);
+	assert_refused(dcap_verify(f->test_root, f->bundle, big, TDX_QUOTE_MAX_LEN + 1, f->now,
+				   NULL, &res),
+		       &res, -EBADMSG, "larger", "oversized");
+	free(big);
+	free(buf);
+}
+
+static void test_certification_data_types(void **state)
+{
+	static const struct {
+		uint16_t outer, inner;
+	} cases[] = {{5, 5}, {4, 5}, {7, 5}, {1, 5}, {6, 4}, {6, 6}, {6, 1}};
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		quotesim_quote_opts_init(f->sim, &o);
+		o.cert_data_type = cases[i].outer;
+		o.inner_cert_data_type = cases[i].inner;
+		gen(f->sim, &o, &buf, &len);
+		assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+			       &res, -EBADMSG, "certification data type", "cert data type");
+		free(buf);
+	}
+}
+
+static void test_other_root(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	struct dcap_collateral *other_col = NULL;
+	struct dcap_verifier *other_v = NULL;
+	uint8_t *buf = NULL, *chain = NULL;
+	size_t len;
+	char p[160];
+
+	/* A quote of the second hierarchy, checked against the first root and
+	 * collateral. */
+	quotesim_quote_opts_init(f->other_sim, &o);
+	gen(f->other_sim, &o, &buf, &len);
+	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+		       -EKEYREJECTED, "root", "other hierarchy's quote");
+	/* ... and with its own collateral, still under the wrong root. */
+	assert_int_equal(collateral_from(f->other, true, &other_col), 0);
+	assert_int_equal(dcap_verify(f->test_root, other_col, buf, len, f->now, NULL, &res),
+			 -EKEYREJECTED);
+	assert_false(res.verified);
+	/* With its own root everything fits. */
+	assert_int_equal(verifier_for(f->other, &other_v), 0);
+	assert_verified(dcap_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
+			"UpToDate", "other hierarchy, own root");
+	/* The first hierarchy's collateral is signed by another TCB signing key. */
+	assert_int_equal(dcap_verify(other_v, f->bundle, buf, len, f->now, NULL, &res),
+			 -EKEYREJECTED);
+	free(buf);
+
+	/* A quote of the first hierarchy that embeds the second's PCK chain. */
+	snprintf(p, sizeof(p), "%s/%s", f->other, QUOTESIM_PCK_CHAIN);
+	{
+		FILE *fp = fopen(p, "r");
+		long n;
+
+		assert_non_null(fp);
+		fseek(fp, 0, SEEK_END);
+		n = ftell(fp);
+		rewind(fp);
+		chain = calloc(1, (size_t)n + 1);
+		assert_non_null(chain);
+		assert_int_equal(fread(chain, 1, (size_t)n, fp), (size_t)n);
+		fclose(fp);
+	}
+	quotesim_quote_opts_init(f->sim, &o);
+	o.chain_pem_override = (const char *)chain;
+	gen(f->sim, &o, &buf, &len);
+	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+		       -EKEYREJECTED, "root", "foreign chain in quote");
+	/* Under the second root the chain is fine but the QE report was signed by
+	 * another key. */
+	assert_refused(dcap_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
+		       -EKEYREJECTED, "QE report signature", "foreign chain, its own root");
+	free(buf);
+	free(chain);
+	dcap_collateral_free(other_col);
+	dcap_verifier_free(other_v);
+}
+
+/* Collateral variant of the first hierarchy, written beside it and loaded. */
+static struct dcap_collateral *variant(const struct fixture *f, const char *name,
+				       const struct quotesim_collateral_opts *co, bool bundle)
+{
+	struct dcap_collateral *c = NULL;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%s", f->dir, name);
+	assert_int_equal(quotesim_collateral_write(f->sim, dir, co), 0);
+	assert_int_equal(collateral_from(dir, bundle, &c), 0);
+	return c;
+}
+
+static void test_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {0};
+	struct dcap_collateral *c;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	gen(f->sim, NULL, &buf, &len);
+	co.revoke_pck = true;
+	for (int form = 0; form < 2; form++) {
+		c = variant(f, "revoked-pck", &co, form);
+		assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+			       -EKEYREJECTED, "revoked", "revoked PCK leaf");
+		dcap_collateral_free(c);
+	}
+	co.revoke_pck = false;
+	co.revoke_pck_ca = true;
+	c = variant(f, "revoked-pck-ca", &co, true);
+	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+		       -EKEYREJECTED, "revoked", "revoked PCK CA");
+	dcap_collateral_free(c);
+	/* Back on the unrevoked collateral, the same verifier (and its chain cache)
+	 * accepts. */
+	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+			"UpToDate", "unrevoked again");
+	free(buf);
+}
+
+static void test_collateral_windows(void **state)
+{
+	static const char *const items[] = {"TCB info", "QE identity", "PCK CRL", "root CA CRL"};
+	struct fixture *f = *state;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	gen(f->sim, NULL, &buf, &len);
+	for (size_t i = 0; i < 4; i++) {
+		for (int future = 0; future < 2; future++) {
+			struct quotesim_collateral_opts co = {0};
+			struct quotesim_window w = {f->now - 40 * DAY, f->now - 10 * DAY};
+			struct dcap_collateral *c;
+			char name[32];
+
+			if (future)
+				w = (struct quotesim_window){f->now + DAY, f->now + 30 * DAY};
+			struct quotesim_window *item[] = {&co.tcb_info, &co.qe_identity,
+							  &co.pck_crl, &co.root_crl};
+
+			*item[i] = w;
+			snprintf(name, sizeof(name), "window-%zu-%d", i, future);
+			c = variant(f, name, &co, i % 2);
+			assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+				       &res, -EKEYEXPIRED, items[i], name);
+			assert_non_null(strstr(res.reason, future ? "not yet valid" : "expired"));
+			dcap_collateral_free(c);
+		}
+	}
+	/* The default collateral is valid for 30 days from now - 1 h, and no longer.
+	 */
+	assert_refused(
+		dcap_verify(f->test_root, f->bundle, buf, len, f->now + 31 * DAY, NULL, &res), &res,
+		-EKEYEXPIRED, "expired", "31 days later");
+	assert_refused(
+		dcap_verify(f->test_root, f->bundle, buf, len, f->now - 2 * 3600, NULL, &res), &res,
+		-EKEYEXPIRED, "not yet valid", "2 hours earlier");
+	free(buf);
+}
+
+/* An expired PCK leaf (a hierarchy created with a past leaf window) is refused;
+ * inside the leaf's window, with collateral valid there too, the same quote
+ * verifies. */
+static void test_expired_pck_leaf(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_ca_opts o;
+	struct quotesim *s = NULL;
+	struct dcap_verifier *v = NULL;
+	struct dcap_collateral *c = NULL;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+	char dir[128];
+	const struct quotesim_window col = {f->now - 5 * DAY, f->now + 30 * DAY};
+
+	quotesim_ca_opts_init(&o);
+	o.ca_validity.not_before = f->now - 500 * DAY;
+	o.ca_validity.not_after = f->now + 500 * DAY;
+	o.leaf_validity.not_before = f->now - 400 * DAY;
+	o.leaf_validity.not_after = f->now - DAY;
+	o.collateral.tcb_info = o.collateral.qe_identity = col;
+	o.collateral.pck_crl = o.collateral.root_crl = col;
+	snprintf(dir, sizeof(dir), "%s/expired-leaf", f->dir);
+	assert_int_equal(quotesim_ca_create(dir, &o), 0);
+	assert_int_equal(quotesim_load(dir, &s), 0);
+	assert_int_equal(verifier_for(dir, &v), 0);
+	assert_int_equal(collateral_from(dir, true, &c), 0);
+	gen(s, NULL, &buf, &len);
+	assert_refused(dcap_verify(v, c, buf, len, f->now, NULL, &res), &res, -EKEYEXPIRED,
+		       "PCK chain", "expired PCK leaf");
+	assert_verified(dcap_verify(v, c, buf, len, f->now - 2 * DAY, NULL, &res), &res, "UpToDate",
+			"inside the leaf's window");
+	free(buf);
+	dcap_collateral_free(c);
+	dcap_verifier_free(v);
+	quotesim_free(s);
+}
+
+static void test_debug_td(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct dcap_result res;
+	struct tdx_quote q;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	quotesim_quote_opts_init(f->sim, &o);
+	o.body.td_attributes[0] |= 0x01;
+	gen(f->sim, &o, &buf, &len);
+	/* DCAP verifies a debug TD; refusing it is the key-release policy's job. */
+	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
+			"UpToDate", "debug TD");
+	assert_true(quote_td_debug(&q));
+	assert_true(quote_td_attributes(&q) & TDX_ATTR_DEBUG);
+	free(buf);
+}
+
+static void test_stale_tcb(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {0};
+	struct quotesim_quote_opts o;
+	struct dcap_collateral *c;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	co.stale_tcb = true;
+	for (int form = 0; form < 2; form++) {
+		c = variant(f, "stale", &co, form);
+		for (int v = 4; v <= 5; v++) {
+			quotesim_quote_opts_init(f->sim, &o);
+			o.version = (uint16_t)v;
+			o.body_type = TDX_BODY_TD15;
+			gen(f->sim, &o, &buf, &len);
+			assert_verified(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+					&res, "OutOfDate", "stale TCB");
+			assert_int_equal(res.n_advisory_ids, 1);
+			assert_string_equal(res.advisory_ids[0], "INTEL-SA-00000");
+			free(buf);
+		}
+		dcap_collateral_free(c);
+	}
+
+	/* The platform's own TCB behind the collateral: module SVN 1 < 3, or an older
+	 * QE. */
+	quotesim_quote_opts_init(f->sim, &o);
+	o.body.tee_tcb_svn[0] = 1;
+	gen(f->sim, &o, &buf, &len);
+	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+			"OutOfDate", "old TDX module");
+	free(buf);
+	quotesim_quote_opts_init(f->sim, &o);
+	o.qe_isvsvn = 5;
+	gen(f->sim, &o, &buf, &len);
+	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+			"OutOfDate", "old QE");
+	free(buf);
+	/* Other statuses are reported by name. */
+	co = (struct quotesim_collateral_opts){.tcb_status = "SWHardeningNeeded"};
+	c = variant(f, "swhardening", &co, true);
+	gen(f->sim, NULL, &buf, &len);
+	assert_verified(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+			"SWHardeningNeeded", "SWHardeningNeeded");
+	free(buf);
+	dcap_collateral_free(c);
+}
+
+static void test_tcb_not_supported_and_qe_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {0};
+	struct quotesim_quote_opts o;
+	struct dcap_collateral *c;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	/* Module major version 2: no TDX_02 identity in the TCB info. */
+	quotesim_quote_opts_init(f->sim, &o);
+	o.body.tee_tcb_svn[1] = 2;
+	gen(f->sim, &o, &buf, &len);
+	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
+		       -EACCES, "", "unknown TDX module");
+	free(buf);
+	/* QE older than every QE identity level. */
+	quotesim_quote_opts_init(f->sim, &o);
+	o.qe_isvsvn = 1;
+	gen(f->sim, &o, &buf, &len);
+	assert_int_not_equal(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), 0);
+	assert_false(res.verified);
+	free(buf);
+
+	co.qe_mismatch = true;
+	c = variant(f, "qe-mismatch", &co, true);
+	gen(f->sim, NULL, &buf, &len);
+	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res, -EACCES,
+		       "MRSIGNER", "QE identity mismatch");
+	free(buf);
+	dcap_collateral_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_generated_quotes_verify),
+		cmocka_unit_test(test_tamper_each_part),
+		cmocka_unit_test(test_flip_every_region),
+		cmocka_unit_test(test_truncated_and_oversized),
+		cmocka_unit_test(test_certification_data_types),
+		cmocka_unit_test(test_other_root),
+		cmocka_unit_test(test_revoked),
+		cmocka_unit_test(test_collateral_windows),
+		cmocka_unit_test(test_expired_pck_leaf),
+		cmocka_unit_test(test_debug_td),
+		cmocka_unit_test(test_stale_tcb),
+		cmocka_unit_test(test_tcb_not_supported_and_qe_mismatch),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
