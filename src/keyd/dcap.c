@@ -371,7 +371,7 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 {
 	/* The cache is the verifier's only mutable part and has its own lock. */
 	struct dcap_verifier *vm = (struct dcap_verifier *)v;
-	struct tdx_quote qbuf, *q = q_out ? q_out : &qbuf;
+	struct tdx_quote qbuf = {0}, *q = q_out ? q_out : &qbuf;
 	struct pck_cache_entry fresh = {0};
 	struct tcb_advisories adv = {0};
 	enum tcb_status qe_status, status;
