@@ -419,9 +419,11 @@ static ASN1_TYPE *type_enumerated(long v)
 
 static ASN1_TYPE *type_boolean(int v)
 {
+	static const int true_value = 1;
 	ASN1_TYPE *t = ASN1_TYPE_new();
 
-	if (t && !ASN1_TYPE_set1(t, V_ASN1_BOOLEAN, v ? &(int){1} : NULL)) {
+	/* For BOOLEAN only whether the value pointer is NULL matters. */
+	if (t && !ASN1_TYPE_set1(t, V_ASN1_BOOLEAN, v ? &true_value : NULL)) {
 		ASN1_TYPE_free(t);
 		return NULL;
 	}

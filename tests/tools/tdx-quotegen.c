@@ -93,7 +93,7 @@ static int parse_window(const char *s, struct quotesim_window *w)
 
 	if (strlen(s) >= sizeof(buf))
 		return log_error_errno(-EINVAL, "window '%s' too long", s);
-	strcpy(buf, s);
+	memcpy(buf, s, strlen(s) + 1); /* length checked above */
 	comma = strchr(buf, ',');
 	if (!comma)
 		return log_error_errno(-EINVAL, "window '%s': expected NOT_BEFORE,NOT_AFTER", s);
@@ -133,7 +133,7 @@ static int parse_svn_list(const char *s, uint8_t svn[16])
 
 	if (strlen(s) >= sizeof(buf))
 		return log_error_errno(-EINVAL, "--sgx-svn: too long");
-	strcpy(buf, s);
+	memcpy(buf, s, strlen(s) + 1); /* length checked above */
 	memset(svn, 0, 16);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (n == 16)
@@ -259,7 +259,7 @@ struct args {
 	bool have_report_data, debug, hex, body_type_set;
 	uint8_t report_data[TDX_REPORT_DATA_LEN];
 	/* Which command the options belong to, to refuse misplaced ones. */
-	bool platform_opts, quote_opts;
+	bool platform_opts, collateral_opts, quote_opts;
 };
 
 /* Applies one option; returns 0, or a negative errno after logging. */
@@ -268,12 +268,14 @@ static int apply_option(struct args *a, int c, const char *arg)
 	struct quotesim_collateral_opts *co = &a->ca_opts.collateral;
 	struct tdx_td_body *b = &a->q.body;
 	unsigned long v;
-	unsigned flag;
-	time_t t;
+	unsigned flag = 0;
+	time_t t = 0;
 	int r = 0;
 
 	if (c >= OPT_FMSPC && c <= OPT_LEAF_WINDOW)
 		a->platform_opts = true;
+	if (c >= OPT_NOT_BEFORE && c <= OPT_TCB_EVAL)
+		a->collateral_opts = true;
 	if (c >= OPT_VERSION && c <= OPT_HEX)
 		a->quote_opts = true;
 	switch (c) {
@@ -469,6 +471,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((strcmp(cmd, "quote") != 0 && a.quote_opts) ||
+	    (strcmp(cmd, "quote") == 0 && a.collateral_opts) ||
 	    (strcmp(cmd, "ca") != 0 && a.platform_opts)) {
 		fprintf(stderr, "tdx-quotegen %s: option does not apply to this command\n", cmd);
 		return 2;

@@ -77,25 +77,31 @@ static int verifier_for(const char *dir, struct dcap_verifier **out)
 	return dcap_verifier_new(p, out);
 }
 
+static int teardown(void **state);
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
+	*state = f;
 	f->now = time(NULL);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-dcap-generated-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!mkdtemp(f->dir)) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->other, sizeof(f->other), "%s/other", f->dir);
 	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0 ||
 	    quotesim_ca_create(f->other, NULL) < 0 || quotesim_load(f->other, &f->other_sim) < 0 ||
 	    verifier_for(f->dir, &f->test_root) < 0 ||
 	    dcap_verifier_new(NULL, &f->intel_root) < 0 ||
 	    collateral_from(f->dir, true, &f->bundle) < 0 ||
-	    collateral_from(f->dir, false, &f->files) < 0)
+	    collateral_from(f->dir, false, &f->files) < 0) {
+		teardown(state);
 		return -1;
-	*state = f;
+	}
 	return 0;
 }
 

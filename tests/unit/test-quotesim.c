@@ -54,8 +54,12 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-quotesim-XXXXXX");
-	if (!mkdtemp(f->dir) || quotesim_ca_create(f->dir, NULL) < 0 ||
-	    quotesim_load(f->dir, &f->sim) < 0) {
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0) {
+		rm_tree(f->dir);
 		free(f);
 		return -1;
 	}

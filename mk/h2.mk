@@ -1,0 +1,50 @@
+# Test quote generator end to end through the command lines (docs/quotegen.md):
+#   make check-quotegen   tdx-quotegen output checked by tdx-keyd verify-quote (exit codes, JSON)
+
+QG_BIN := $(BUILD)/tdx-quotegen
+
+.PHONY: check-quotegen
+CHECK_TARGETS += check-quotegen
+
+# Each step: expected exit status, then a string the JSON output must contain.
+check-quotegen: $(QG_BIN) $(KEYD_BIN)
+	@set -u; d=$$(mktemp -d /tmp/check-quotegen.XXXXXX); trap 'rm -rf "$$d"' EXIT; \
+	qg=$(QG_BIN); keyd=$(KEYD_BIN); fail=0; \
+	expect() { want=$$1; grepfor=$$2; shift 2; \
+		out=$$("$$@" 2>"$$d/err"); got=$$?; \
+		if [ "$$got" != "$$want" ] || { [ -n "$$grepfor" ] && \
+			! printf '%s' "$$out" | grep -qF -- "$$grepfor"; }; then \
+			echo "FAIL (exit $$got, want $$want, want output '$$grepfor'): $$*"; \
+			printf '%s\n' "$$out" | head -5; tail -3 "$$d/err"; fail=1; \
+		else echo "ok (exit $$got) $$grepfor"; fi; }; \
+	$$qg ca --out "$$d/ca" >/dev/null || exit 1; \
+	$$qg quote --ca "$$d/ca" --out "$$d/q4.bin" || exit 1; \
+	$$qg quote --ca "$$d/ca" --out "$$d/q5.hex" --version 5 --hex \
+		--mrtd $$(printf 'ab%.0s' $$(seq 48)) || exit 1; \
+	$$qg quote --ca "$$d/ca" --out "$$d/debug.bin" --debug || exit 1; \
+	$$qg quote --ca "$$d/ca" --out "$$d/tampered.bin" --tamper body || exit 1; \
+	$$qg collateral --ca "$$d/ca" --out "$$d/stale" --stale-tcb || exit 1; \
+	$$qg collateral --ca "$$d/ca" --out "$$d/revoked" --revoke-pck || exit 1; \
+	col="--collateral $$d/ca/collateral.json --root-ca $$d/ca/root_ca.pem"; \
+	files="--tcb-info $$d/ca/tcb_info.json --qe-identity $$d/ca/qe_identity.json \
+		--pck-crl $$d/ca/pck_crl.der --root-crl $$d/ca/root_crl.der \
+		--tcb-signing-chain $$d/ca/tcb_signing_chain.pem --root-ca $$d/ca/root_ca.pem"; \
+	expect 0 '"verified":true' $$keyd verify-quote --quote "$$d/q4.bin" $$col; \
+	expect 0 '"tcb_status":"UpToDate"' $$keyd verify-quote --quote "$$d/q4.bin" $$files; \
+	expect 0 '"mrtd":"abababab' $$keyd verify-quote --quote "$$d/q5.hex" $$col; \
+	expect 0 '"quote_version":5' $$keyd verify-quote --quote "$$d/q5.hex" $$files; \
+	expect 1 '"verified":false' $$keyd verify-quote --quote "$$d/q4.bin" \
+		--collateral "$$d/ca/collateral.json"; \
+	expect 1 'quote signature' $$keyd verify-quote --quote "$$d/tampered.bin" $$col; \
+	expect 0 '"debug":true' $$keyd verify-quote --quote "$$d/debug.bin" $$col; \
+	expect 0 '"tcb_status":"OutOfDate"' $$keyd verify-quote --quote "$$d/q4.bin" \
+		--collateral "$$d/stale/collateral.json" --root-ca "$$d/ca/root_ca.pem"; \
+	expect 1 'revoked' $$keyd verify-quote --quote "$$d/q4.bin" \
+		--collateral "$$d/revoked/collateral.json" --root-ca "$$d/ca/root_ca.pem"; \
+	expect 1 'expired' $$keyd verify-quote --quote "$$d/q4.bin" $$col \
+		--at $$(date -u -d '+40 days' +%Y-%m-%dT%H:%M:%SZ); \
+	expect 2 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --mrtd zz; \
+	expect 2 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --revoke-pck; \
+	expect 1 '' $$qg quote --ca "$$d/nonexistent" --out "$$d/x.bin"; \
+	expect 1 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --version 3; \
+	exit $$fail
