@@ -569,6 +569,31 @@ static void test_pcs_response_form(void **state)
 	X509_free(signer);
 }
 
+/* The QE report matches the QE identity as VERIFY.md 3.8 checks it. */
+static void test_qe_report_matches_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *doc = json_file(path_in(f, QUOTESIM_QE_IDENTITY)), *qi, *v;
+	struct tdx_quote q;
+	uint8_t *buf = NULL, mrsigner[32], attrs[16], mask[16];
+	size_t len;
+
+	make_quote(f, NULL, NULL, &buf, &len, &q);
+	assert_true(json_object_object_get_ex(doc, "enclaveIdentity", &qi));
+	assert_string_equal(jstr(qi, "id"), "TD_QE");
+	assert_int_equal(hex_decode_exact(jstr(qi, "mrsigner"), 64, mrsigner, 32), 0);
+	assert_memory_equal(mrsigner, q.qe_report.mrsigner, 32);
+	assert_true(json_object_object_get_ex(qi, "isvprodid", &v));
+	assert_int_equal(json_object_get_int(v), q.qe_report.isvprodid);
+	assert_int_equal(hex_decode_exact(jstr(qi, "attributes"), 32, attrs, 16), 0);
+	assert_int_equal(hex_decode_exact(jstr(qi, "attributesMask"), 32, mask, 16), 0);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(q.qe_report.attributes[i] & mask[i], attrs[i]);
+	assert_int_equal(q.qe_report.miscselect, 0);
+	json_object_put(doc);
+	free(buf);
+}
+
 static void test_load_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -599,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_chain_and_crls),
 		cmocka_unit_test(test_collateral_variants),
 		cmocka_unit_test(test_pcs_response_form),
+		cmocka_unit_test(test_qe_report_matches_identity),
 		cmocka_unit_test(test_load_errors),
 	};
 
