@@ -44,6 +44,7 @@ struct pck_cache_entry {
 struct dcap_verifier {
 	X509 *root;
 	bool test_root;
+	EVP_PKEY *p256_template; /* read-only: attestation keys are copied from it */
 	/* Guards the cache: dcap_verify() runs concurrently on worker threads. */
 	pthread_mutex_t lock;
 	uint64_t clock;
@@ -77,6 +78,11 @@ int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out)
 	if (pthread_mutex_init(&v->lock, NULL) != 0) {
 		free(v);
 		return log_error_errno(-ENOMEM, "dcap: cannot create lock");
+	}
+	r = dcap_p256_template_new(&v->p256_template);
+	if (r < 0) {
+		log_error_errno(r, "dcap: cannot create a P-256 key");
+		goto fail;
 	}
 	if (!root_ca_path) {
 		const unsigned char *p = intel_sgx_root_ca_der;
@@ -118,6 +124,7 @@ void dcap_verifier_free(struct dcap_verifier *v)
 	for (size_t i = 0; i < PCK_CACHE_SLOTS; i++)
 		EVP_PKEY_free(v->cache[i].leaf_key);
 	X509_free(v->root);
+	EVP_PKEY_free(v->p256_template);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
@@ -440,7 +447,7 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 		goto out;
 	}
 	/* The quote signed by the attestation key (header and body only). */
-	if (dcap_p256_key_from_xy(q->attest_key, &att_key) < 0) {
+	if (dcap_p256_key_from_template(v->p256_template, q->attest_key, &att_key) < 0) {
 		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
 			   "attestation key is not a P-256 point");
 		goto out;

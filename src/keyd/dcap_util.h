@@ -26,8 +26,12 @@ int dcap_window_add_cert(X509 *x, time_t *nb, time_t *na);
 /* Narrows to [thisUpdate, nextUpdate) of a CRL (nextUpdate required). */
 int dcap_window_add_crl(X509_CRL *crl, time_t *nb, time_t *na);
 
-/* P-256 public key from the 64-byte X||Y of a quote. */
+/* P-256 public key from the 64-byte X||Y of a quote; the point must be on the curve. */
 int dcap_p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out);
+/* A P-256 key (the generator) to copy from: dcap_p256_key_from_template() is several times
+ * cheaper than building a key from parameters. The template is only read. */
+int dcap_p256_template_new(EVP_PKEY **out);
+int dcap_p256_key_from_template(const EVP_PKEY *tmpl, const uint8_t xy[64], EVP_PKEY **out);
 /* Verifies a 64-byte r||s ECDSA-SHA256 signature over msg. Returns 0, -EKEYREJECTED when the
  * signature does not verify, or another negative errno. Does not log a rejection. */
 int dcap_ecdsa_verify(EVP_PKEY *key, const uint8_t sig[64], const uint8_t *msg, size_t len);
