@@ -1,0 +1,8 @@
+# LUKS2 disk-side commands (h5a): enroll/check/list/rotate/unenroll on real image files and the
+# crafted malicious headers of tests/luks/luks2_edit.py. TDX_UNLOCK_BIN picks another binary
+# (e.g. the static one); the default is the dynamic build.
+.PHONY: check-luks
+check-luks: $(AGENT_BIN)
+	TDX_UNLOCK_BIN=$${TDX_UNLOCK_BIN:-$(AGENT_BIN)} bash tests/luks/check-luks.sh
+
+CHECK_TARGETS += check-luks

@@ -1,0 +1,167 @@
+#!/bin/bash
+# Disk-side commands end to end on real LUKS2 image files (no device-mapper needed):
+# enroll / check / list / rotate / unenroll, the enrolled keyslot opened by `cryptsetup open
+# --test-passphrase` with a passphrase derived here independently (Python HKDF), and crafted
+# malicious headers refused by `check` with their reason.
+# Usage: tests/luks/check-luks.sh   (TDX_UNLOCK_BIN selects the binary, default build/tdx-unlock)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${TDX_UNLOCK_BIN:-build/tdx-unlock}
+bin=$(realpath "$bin")
+edit="python3 $here/luks2_edit.py"
+work=$(mktemp -d /tmp/check-luks.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+pass=0
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+
+# expect CODE PATTERN -- command...: exit code and a pattern in stdout+stderr
+expect() {
+	local code=$1 pattern=$2 out rc
+	shift 3
+	set +e
+	out=$("$@" 2>&1)
+	rc=$?
+	set -e
+	[ "$rc" = "$code" ] || fail "$* exited $rc (want $code): $out"
+	if [ -n "$pattern" ] && ! grep -qF -- "$pattern" <<<"$out"; then
+		fail "$*: output lacks '$pattern': $out"
+	fi
+}
+
+# The keyslot passphrase, derived independently of the C code (RFC 5869 HKDF-SHA256).
+derive() { # IMAGE SECRET OUT
+	python3 - "$1" "$2" "$3" <<'EOF'
+import base64, hashlib, hmac, json, subprocess, sys
+img, secret_file, out = sys.argv[1:]
+md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
+                               check=True, capture_output=True, text=True).stdout)
+tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
+uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
+                      text=True).stdout.strip()
+secret = open(secret_file, "rb").read()
+prk = hmac.new(base64.b64decode(tok["salt"]), secret, hashlib.sha256).digest()
+info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
+okm = hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+open(out, "wb").write(okm)
+print(tok["keyslots"][0])
+EOF
+}
+
+umask 077
+printf 'recovery passphrase' >recovery.key
+head -c 32 /dev/urandom >secret
+head -c 32 /dev/urandom >secret2
+truncate -s 20M disk.img
+# A human passphrase keeps Argon2id, as a real image would have.
+cryptsetup luksFormat -q --type luks2 --pbkdf argon2id --pbkdf-memory 65536 --iter-time 100 \
+	--key-file recovery.key disk.img
+cp disk.img fresh.img
+
+expect 1 "no tdx-unlock token" -- "$bin" check disk.img
+ok "check refuses a disk without token"
+expect 2 "usage" -- "$bin" enroll disk.img --secret-file secret
+expect 2 "not a repo/type/tag path" -- "$bin" enroll disk.img --resource a/b --secret-file secret \
+	--key-file recovery.key
+expect 2 "not a keyslot number" -- "$bin" enroll disk.img --resource a/b/c --keyslot 99 \
+	--secret-file secret --key-file recovery.key
+head -c 8 /dev/urandom >short
+expect 2 "at least 16 bytes" -- "$bin" enroll disk.img --resource a/b/c --secret-file short \
+	--key-file recovery.key
+printf wrong >wrong.key
+expect 1 "existing passphrase opens no keyslot" -- "$bin" enroll disk.img --resource a/b/c \
+	--secret-file secret --key-file wrong.key
+ok "enroll usage errors and a wrong passphrase are refused"
+
+expect 0 "keyslot 1, token 0, resource default/disk/root" -- "$bin" enroll disk.img \
+	--resource default/disk/root --secret-file secret --key-file recovery.key
+expect 1 "already enrolled" -- "$bin" enroll disk.img --resource default/disk/root \
+	--secret-file secret --key-file recovery.key
+ok "enroll adds keyslot 1 and token 0, and only once"
+
+expect 0 "ok: unlock would proceed" -- "$bin" check disk.img
+expect 0 "keyslot 1 (pbkdf2-sha256, 1000 iterations)" -- "$bin" check disk.img
+expect 0 "keyslot 1 opens with the derived passphrase" -- "$bin" check disk.img --secret-file secret
+expect 1 "does not open keyslot 1" -- "$bin" check disk.img --secret-file secret2
+expect 0 "token 0: tdx-unlock v1, keyslot 1, resource default/disk/root" -- "$bin" list disk.img
+expect 0 "keyslot 0: active, argon2id" -- "$bin" list disk.img
+ok "check and list report the enrollment"
+
+slot=$(derive disk.img secret pass.bin)
+[ "$slot" = 1 ] || fail "token names keyslot $slot"
+cryptsetup open --test-passphrase --key-slot 1 --key-file pass.bin disk.img ||
+	fail "derived passphrase does not open keyslot 1"
+if cryptsetup open --test-passphrase --key-slot 0 --key-file pass.bin disk.img 2>/dev/null; then
+	fail "derived passphrase opens the recovery keyslot"
+fi
+cryptsetup open --test-passphrase --key-slot 0 --key-file recovery.key disk.img ||
+	fail "recovery passphrase lost"
+ok "cryptsetup open --test-passphrase: derived passphrase opens keyslot 1; recovery intact"
+
+cp disk.img rotate-recovery.img
+expect 0 "keyslot 1 -> 2, token 0" -- "$bin" rotate disk.img --secret-file secret2 \
+	--old-secret-file secret
+expect 1 "does not open keyslot 2" -- "$bin" check disk.img --secret-file secret
+expect 0 "ok: unlock would proceed" -- "$bin" check disk.img --secret-file secret2
+slot=$(derive disk.img secret2 pass2.bin)
+cryptsetup open --test-passphrase --key-slot "$slot" --key-file pass2.bin disk.img ||
+	fail "rotated passphrase does not open keyslot $slot"
+expect 0 "keyslot 1 -> 2, token 0, resource other/disk/data" -- "$bin" rotate rotate-recovery.img \
+	--secret-file secret2 --resource other/disk/data --key-file recovery.key
+expect 0 "no tdx-unlock token" -- "$bin" list fresh.img
+ok "rotate: new keyslot works, old secret no longer does (with old secret or recovery)"
+
+# Crafted headers: each must be refused by check with its cause, exit 1.
+while IFS='|' read -r mutation reason; do
+	cp disk.img crafted.img
+	$edit mutate crafted.img "$mutation"
+	expect 1 "$reason" -- "$bin" check crafted.img
+done <<'EOF'
+cipher-null-segment|segment 0: cipher 'cipher_null-ecb' refused (plaintext disk, CVE-2025-59054)
+cipher-null-keyslot|keyslot 2: area cipher 'cipher_null-ecb' refused
+cipher-null-recovery-keyslot|keyslot 0: area cipher 'cipher_null-ecb' refused
+keyslot-into-data|keyslots_size is too large
+reencrypt-requirement|not a valid LUKS2 header
+unknown-requirement|requirement 'future-feature' refused
+extra-token|a second tdx-unlock token
+token-server|unknown member 'server' refused
+token-pin|unknown member 'pin' refused
+token-no-salt|'salt' missing
+token-salt-number|'salt' is not a string
+token-bad-keyslot|not a valid LUKS2 header
+keyslot-argon2|kdf 'argon2id' refused for the tdx-unlock keyslot
+keyslot-huge-iterations|pbkdf2 iterations out of range
+segment-integrity|integrity protection is not supported
+segment-ecb|cipher 'aes-ecb' refused
+unknown-flag|flag 'no-such-flag' is not allowed
+EOF
+ok "17 crafted malicious headers refused by check, each with its reason"
+
+# A genuine reencryption-in-progress header, written by cryptsetup itself.
+cp disk.img reenc.img
+cryptsetup reencrypt --init-only -q --key-file recovery.key --key-slot 0 reenc.img
+expect 1 "requirement 'online-reencrypt-v2' refused" -- "$bin" check reenc.img
+ok "reencryption in progress refused"
+
+# Enrolling a disk that unlock would refuse is refused too.
+cp fresh.img null.img
+$edit mutate null.img cipher-null-segment
+expect 1 "cipher 'cipher_null-ecb' refused" -- "$bin" enroll null.img --resource a/b/c \
+	--secret-file secret --key-file recovery.key
+ok "enroll refuses a cipher_null disk"
+
+expect 0 "removed token 0 and keyslot 2" -- "$bin" unenroll disk.img
+expect 0 "no tdx-unlock token" -- "$bin" list disk.img
+expect 1 "has no tdx-unlock token" -- "$bin" unenroll disk.img
+cryptsetup open --test-passphrase --key-slot 0 --key-file recovery.key disk.img ||
+	fail "recovery passphrase lost by unenroll"
+ok "unenroll removes token and keyslot, keeps the recovery keyslot"
+
+expect 2 "cannot be opened" -- "$bin" check does-not-exist.img
+expect 2 "usage" -- "$bin" check
+ok "check usage errors"
+
+echo "check-luks: $pass groups passed"
