@@ -790,7 +790,8 @@ static char *tcb_info_text(const struct quotesim_platform *p,
 	json_object_object_add(ti, "version", json_object_new_int(3));
 	json_object_object_add(ti, "issueDate", json_time(issue));
 	json_object_object_add(ti, "nextUpdate", json_time(next));
-	json_object_object_add(ti, "fmspc", json_hex_upper(p->fmspc, 6));
+	json_object_object_add(ti, "fmspc",
+			       json_hex_upper(o->tcb_fmspc ? o->tcb_fmspc : p->fmspc, 6));
 	json_object_object_add(ti, "pceId", json_hex_upper(p->pce_id, 2));
 	json_object_object_add(ti, "tcbType", json_object_new_int(0));
 	json_object_object_add(ti, "tcbEvaluationDataNumber",

@@ -59,6 +59,7 @@ struct quotesim_collateral_opts {
 	bool revoke_pck_ca;	/* root CRL lists the PCK CA's serial */
 	bool qe_mismatch;	/* QE identity names another MRSIGNER than the QE report carries */
 	uint32_t tcb_eval_number; /* tcbEvaluationDataNumber; 0 = 17 */
+	const uint8_t *tcb_fmspc; /* 6 bytes: TCB info for another FMSPC; NULL = the platform's */
 };
 
 struct quotesim_ca_opts {

@@ -25,7 +25,8 @@ static int usage(void)
 	      "          --qe-identity-window T,T --pck-crl-window T,T --root-crl-window T,T\n"
 	      "          --tcb-status STATUS --stale-tcb --revoke-pck --revoke-pck-ca "
 	      "--qe-mismatch\n"
-	      "          --tcb-eval N     (T: RFC 3339 UTC like 2026-01-01T00:00:00Z, or "
+	      "          --tcb-fmspc HEX --tcb-eval N     (T: RFC 3339 UTC like "
+	      "2026-01-01T00:00:00Z, or "
 	      "now[+-]N[smhd])\n"
 	      "quote: --version 4|5 --body-type 2|3 --report-data HEX --mrtd HEX --rtmr0..3 HEX\n"
 	      "          --mrconfigid HEX --mrowner HEX --mrownerconfig HEX --mrseam HEX\n"
@@ -167,6 +168,7 @@ enum {
 	OPT_REVOKE_PCK,
 	OPT_REVOKE_PCK_CA,
 	OPT_QE_MISMATCH,
+	OPT_TCB_FMSPC,
 	OPT_TCB_EVAL,
 	OPT_VERSION,
 	OPT_BODY_TYPE,
@@ -219,6 +221,7 @@ static const struct option options[] = {
 	{"revoke-pck", no_argument, NULL, OPT_REVOKE_PCK},
 	{"revoke-pck-ca", no_argument, NULL, OPT_REVOKE_PCK_CA},
 	{"qe-mismatch", no_argument, NULL, OPT_QE_MISMATCH},
+	{"tcb-fmspc", required_argument, NULL, OPT_TCB_FMSPC},
 	{"tcb-eval", required_argument, NULL, OPT_TCB_EVAL},
 	{"version", required_argument, NULL, OPT_VERSION},
 	{"body-type", required_argument, NULL, OPT_BODY_TYPE},
@@ -257,6 +260,7 @@ struct args {
 	struct quotesim_ca_opts ca_opts;
 	struct quotesim_quote_opts q;
 	bool have_report_data, debug, hex, body_type_set;
+	uint8_t tcb_fmspc[6];
 	uint8_t report_data[TDX_REPORT_DATA_LEN];
 	/* Which command the options belong to, to refuse misplaced ones. */
 	bool platform_opts, collateral_opts, quote_opts;
@@ -336,6 +340,9 @@ static int apply_option(struct args *a, int c, const char *arg)
 	case OPT_QE_MISMATCH:
 		co->qe_mismatch = true;
 		break;
+	case OPT_TCB_FMSPC:
+		co->tcb_fmspc = a->tcb_fmspc;
+		return parse_hex("tcb-fmspc", arg, a->tcb_fmspc, 6);
 	case OPT_TCB_EVAL:
 		r = parse_uint("tcb-eval", arg, UINT32_MAX, &v);
 		co->tcb_eval_number = (uint32_t)v;

@@ -399,6 +399,100 @@ static struct dcap_collateral *variant(const struct fixture *f, const char *name
 	return c;
 }
 
+/* Collateral assembled from two hierarchies with identical names: every foreign item is caught
+ * by its signature, never accepted by name. */
+static void test_mixed_hierarchies(void **state)
+{
+	static const struct {
+		const char *item, *from; /* which file comes from the other hierarchy */
+		int load_err, verify_err;
+	} cases[] = {
+		{"pck_crl", QUOTESIM_PCK_CRL, 0, -EKEYREJECTED},
+		{"root_crl", QUOTESIM_ROOT_CRL, 0, -EKEYREJECTED},
+		{"tcb_info", QUOTESIM_TCB_INFO, -EKEYREJECTED, 0},
+		{"qe_identity", QUOTESIM_QE_IDENTITY, -EKEYREJECTED, 0},
+		{"tcb_signing_chain", QUOTESIM_TCB_SIGNING_CHAIN, -EKEYREJECTED, 0},
+	};
+	struct fixture *f = *state;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	gen(f->sim, NULL, &buf, &len);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char p[5][160];
+		const char *names[5] = {QUOTESIM_TCB_INFO, QUOTESIM_QE_IDENTITY, QUOTESIM_PCK_CRL,
+					QUOTESIM_ROOT_CRL, QUOTESIM_TCB_SIGNING_CHAIN};
+		struct dcap_collateral_files files = {0};
+		struct dcap_collateral *c = NULL;
+		int r;
+
+		for (size_t k = 0; k < 5; k++)
+			snprintf(p[k], sizeof(p[k]), "%s/%s",
+				 strcmp(names[k], cases[i].from) == 0 ? f->other : f->dir,
+				 names[k]);
+		files.tcb_info = p[0];
+		files.qe_identity = p[1];
+		files.pck_crl = p[2];
+		files.root_crl = p[3];
+		files.tcb_signing_chain = p[4];
+		r = dcap_collateral_load(&files, &c);
+		if (r < 0) {
+			if (r != cases[i].load_err)
+				fail_msg("%s from the other hierarchy: load %d, want %d",
+					 cases[i].item, r, cases[i].load_err);
+			continue;
+		}
+		assert_int_equal(cases[i].load_err, 0);
+		r = dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+		if (r != cases[i].verify_err || res.verified)
+			fail_msg("%s from the other hierarchy: verify %d (%s), want %d",
+				 cases[i].item, r, res.reason, cases[i].verify_err);
+		dcap_collateral_free(c);
+	}
+	/* The other hierarchy's whole TCB signing side, consistent in itself, under root one. */
+	{
+		char p[5][160];
+		struct dcap_collateral_files files = {0};
+		struct dcap_collateral *c = NULL;
+
+		snprintf(p[0], sizeof(p[0]), "%s/%s", f->other, QUOTESIM_TCB_INFO);
+		snprintf(p[1], sizeof(p[1]), "%s/%s", f->other, QUOTESIM_QE_IDENTITY);
+		snprintf(p[2], sizeof(p[2]), "%s/%s", f->dir, QUOTESIM_PCK_CRL);
+		snprintf(p[3], sizeof(p[3]), "%s/%s", f->dir, QUOTESIM_ROOT_CRL);
+		snprintf(p[4], sizeof(p[4]), "%s/%s", f->other, QUOTESIM_TCB_SIGNING_CHAIN);
+		files.tcb_info = p[0];
+		files.qe_identity = p[1];
+		files.pck_crl = p[2];
+		files.root_crl = p[3];
+		files.tcb_signing_chain = p[4];
+		assert_int_equal(dcap_collateral_load(&files, &c), 0);
+		assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+			       -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
+		dcap_collateral_free(c);
+	}
+	free(buf);
+}
+
+/* TCB info for another platform (FMSPC) is refused, not evaluated. */
+static void test_wrong_fmspc(void **state)
+{
+	static const uint8_t fmspc[6] = {0x00, 0x60, 0x6a, 0x00, 0x00, 0x00};
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {.tcb_fmspc = fmspc};
+	struct dcap_collateral *c;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	c = variant(f, "wrong-fmspc", &co, true);
+	gen(f->sim, NULL, &buf, &len);
+	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res, -EACCES,
+		       "FMSPC", "TCB info for another FMSPC");
+	free(buf);
+	dcap_collateral_free(c);
+}
+
 static void test_revoked(void **state)
 {
 	struct fixture *f = *state;
@@ -623,6 +717,8 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_oversized),
 		cmocka_unit_test(test_certification_data_types),
 		cmocka_unit_test(test_other_root),
+		cmocka_unit_test(test_mixed_hierarchies),
+		cmocka_unit_test(test_wrong_fmspc),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_collateral_windows),
 		cmocka_unit_test(test_expired_pck_leaf),
