@@ -205,7 +205,7 @@ int session_create(struct session_table *t, struct session_new *out)
 	return 0;
 }
 
-/* Looks up a live session under the lock; expired ones are dropped on the way. */
+/* Looks up a live session under the lock (session_table_expire() drops the dead). */
 static int lookup_live(struct session_table *t, const char *id, struct session **out,
 		       const char **reason)
 {
@@ -216,7 +216,6 @@ static int lookup_live(struct session_table *t, const char *id, struct session *
 		return -ENOENT;
 	}
 	if (s->expires <= mono_now()) {
-		unlink_session(t, s);
 		*reason = "session expired";
 		return -ETIME;
 	}
@@ -302,8 +301,9 @@ size_t session_table_expire(struct session_table *t)
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	/* Equal lifetimes: creation order is expiry order. */
-	while (t->oldest && t->oldest->expires <= now) {
+	/* Equal lifetimes: creation order is expiry order. Expired sessions stay one more
+	 * lifetime so that a late client is told "session expired", not "unknown". */
+	while (t->oldest && t->oldest->expires + (time_t)t->lifetime_s <= now) {
 		unlink_session(t, t->oldest);
 		n++;
 	}

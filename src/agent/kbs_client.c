@@ -1,0 +1,387 @@
+#define _GNU_SOURCE
+#include "kbs_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "b64.h"
+#include "cleanup.h"
+#include "jwe.h"
+#include "log.h"
+#include "secmem.h"
+
+#define SESSION_COOKIE_MAX 128
+
+struct kbs_client {
+	CURL *curl;
+	char *url;
+	char *pins; /* "sha256//<b64>;sha256//<b64>" */
+	char *ca_file;
+	unsigned request_timeout_ms;
+	size_t max_response;
+	struct timespec deadline;
+	char session[SESSION_COOKIE_MAX + 1];
+};
+
+struct exchange {
+	char *buf;
+	size_t len, max;
+	bool too_big;
+	char cookie[SESSION_COOKIE_MAX + 1];
+	bool cookie_bad;
+};
+
+static long ms_left(const struct kbs_client *c)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (c->deadline.tv_sec - now.tv_sec) * 1000 +
+	       (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static int fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reason && reason_len) {
+		va_start(ap, fmt);
+		vsnprintf(reason, reason_len, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out)
+{
+	struct kbs_client *c;
+	size_t plen = 0;
+
+	if (!o->url || strncmp(o->url, "https://", 8))
+		return log_error_errno(-EINVAL, "kbs client: URL must be https:// (%s)",
+				       o->url ? o->url : "none");
+	if (o->n_pins == 0 && !o->ca_file)
+		return log_error_errno(-EINVAL, "kbs client: a server key pin or a CA file is "
+						"required");
+	if (o->n_pins > KBS_CLIENT_MAX_PINS)
+		return log_error_errno(-EINVAL, "kbs client: more than %d pins",
+				       KBS_CLIENT_MAX_PINS);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return log_error_errno(-EIO, "kbs client: libcurl initialisation failed");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->url = strdup(o->url);
+	c->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	c->curl = curl_easy_init();
+	c->pins = calloc(1, o->n_pins * 60 + 1);
+	if (!c->url || (o->ca_file && !c->ca_file) || !c->curl || !c->pins)
+		goto nomem;
+	for (size_t i = 0; i < o->n_pins; i++) {
+		_cleanup_free_ char *b = b64_encode(B64_STD, o->pins[i], KBS_CLIENT_PIN_LEN);
+
+		if (!b)
+			goto nomem;
+		plen += (size_t)sprintf(c->pins + plen, "%ssha256//%s", i ? ";" : "", b);
+	}
+	c->request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000;
+	c->max_response = o->max_response ? o->max_response : KBS_CLIENT_MAX_RESPONSE;
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	{
+		unsigned total = o->total_timeout_ms ? o->total_timeout_ms : 30000;
+
+		c->deadline.tv_sec += total / 1000;
+		c->deadline.tv_nsec += (long)(total % 1000) * 1000000;
+		if (c->deadline.tv_nsec >= 1000000000) {
+			c->deadline.tv_sec++;
+			c->deadline.tv_nsec -= 1000000000;
+		}
+	}
+
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 2000));
+	if (o->n_pins)
+		curl_easy_setopt(c->curl, CURLOPT_PINNEDPUBLICKEY, c->pins);
+	if (c->ca_file) {
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	} else {
+		/* Pin only: the pinned key authenticates the server; chain and dates are not
+		 * checked because the early-boot clock cannot be trusted. */
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	*out = c;
+	return 0;
+nomem:
+	kbs_client_free(c);
+	return -ENOMEM;
+}
+
+void kbs_client_free(struct kbs_client *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->url);
+	free(c->pins);
+	free(c->ca_file);
+	free(c);
+}
+
+void kbs_client_set_session(struct kbs_client *c, const char *session_id)
+{
+	snprintf(c->session, sizeof(c->session), "%s", session_id ? session_id : "");
+}
+
+const char *kbs_client_session(const struct kbs_client *c)
+{
+	return c->session;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct exchange *x = arg;
+	size_t len = size * n;
+	char *nb;
+
+	if (len > x->max - x->len) {
+		x->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	nb = realloc(x->buf, x->len + len + 1);
+	if (!nb)
+		return 0;
+	x->buf = nb;
+	memcpy(x->buf + x->len, data, len);
+	x->len += len;
+	x->buf[x->len] = '\0';
+	return len;
+}
+
+/* Only our own cookie, only from our own server's responses: no cookie engine, no jar. */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	static const char name[] = "set-cookie:";
+	struct exchange *x = arg;
+	size_t len = size * n, i = strlen(name), vlen = 0;
+	const char *v;
+
+	if (len <= i || strncasecmp(data, name, i))
+		return len;
+	while (i < len && data[i] == ' ')
+		i++;
+	if (len - i <= strlen(KBS_COOKIE_NAME "=") ||
+	    strncmp(data + i, KBS_COOKIE_NAME "=", strlen(KBS_COOKIE_NAME "=")))
+		return len;
+	v = data + i + strlen(KBS_COOKIE_NAME "=");
+	while (v + vlen < data + len && v[vlen] != ';' && v[vlen] != '\r' && v[vlen] != '\n')
+		vlen++;
+	if (vlen == 0 || vlen > SESSION_COOKIE_MAX) {
+		x->cookie_bad = true;
+		return len;
+	}
+	for (size_t k = 0; k < vlen; k++)
+		if (v[k] <= ' ' || v[k] == '"' || v[k] == ',' || v[k] == '\\' || v[k] > '~') {
+			x->cookie_bad = true;
+			return len;
+		}
+	memcpy(x->cookie, v, vlen);
+	x->cookie[vlen] = '\0';
+	return len;
+}
+
+int kbs_client_request(struct kbs_client *c, const char *method, const char *path, const char *body,
+		       size_t body_len, long *status, char **resp, size_t *resp_len, char *reason,
+		       size_t reason_len)
+{
+	struct exchange x = {.max = c->max_response};
+	struct curl_slist *hdrs = NULL;
+	_cleanup_free_ char *url = NULL, *cookie = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long left = ms_left(c);
+	CURLcode cr;
+	int r = 0;
+
+	if (left <= 0)
+		return fail(reason, reason_len, -ETIMEDOUT, "session time budget spent");
+	if (asprintf(&url, "%s%s", c->url, path) < 0) {
+		url = NULL;
+		return -ENOMEM;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+			 left < (long)c->request_timeout_ms ? left : (long)c->request_timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &x);
+	if (c->session[0]) {
+		if (asprintf(&cookie, "%s=%s", KBS_COOKIE_NAME, c->session) < 0) {
+			cookie = NULL;
+			return -ENOMEM;
+		}
+		curl_easy_setopt(c->curl, CURLOPT_COOKIE, cookie);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_COOKIE, NULL);
+	}
+	if (!strcmp(method, "POST")) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(body ? body_len : 0));
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	}
+	cr = curl_easy_perform(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	switch (cr) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		r = fail(reason, reason_len, -EHOSTUNREACH, "cannot connect to %s: %s", c->url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		goto out;
+	case CURLE_OPERATION_TIMEDOUT:
+		r = fail(reason, reason_len, -ETIMEDOUT, "%s: %s", c->url,
+			 errbuf[0] ? errbuf : "timed out");
+		goto out;
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		r = fail(reason, reason_len, -EKEYREJECTED, "server %s not trusted: %s", c->url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		goto out;
+	case CURLE_WRITE_ERROR:
+		if (x.too_big) {
+			r = fail(reason, reason_len, -EPROTO, "response larger than %zu bytes",
+				 c->max_response);
+			goto out;
+		}
+		/* fall through */
+	default:
+		r = fail(reason, reason_len, -EIO, "%s: %s", c->url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		goto out;
+	}
+	if (x.cookie_bad) {
+		r = fail(reason, reason_len, -EPROTO, "malformed kbs-session-id cookie");
+		goto out;
+	}
+	if (x.cookie[0])
+		memcpy(c->session, x.cookie, sizeof(c->session));
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (!x.buf) {
+		x.buf = strdup("");
+		if (!x.buf) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	*resp = x.buf;
+	*resp_len = x.len;
+	x.buf = NULL;
+out:
+	free(x.buf);
+	return r;
+}
+
+/* Turns a non-200 reply into -EACCES with "<Type>: <detail>". */
+static int refusal(long status, const char *body, size_t len, char *reason, size_t reason_len)
+{
+	struct kbs_error e;
+
+	if (kbs_error_parse(body, len, &e, NULL, 0) == 0)
+		return fail(reason, reason_len, -EACCES, "HTTP %ld %s: %s", status,
+			    e.type[0] ? e.type : "error", e.detail);
+	return fail(reason, reason_len, -EACCES, "HTTP %ld without a KBS error body", status);
+}
+
+int kbs_client_auth(struct kbs_client *c, struct kbs_challenge *out, char *reason,
+		    size_t reason_len)
+{
+	_cleanup_free_ char *req = NULL, *resp = NULL;
+	size_t len;
+	long status = 0;
+	int r;
+
+	c->session[0] = '\0';
+	r = kbs_auth_request_build(&req);
+	if (r < 0)
+		return r;
+	r = kbs_client_request(c, "POST", KBS_URL_PREFIX "/auth", req, strlen(req), &status, &resp,
+			       &len, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (status != 200)
+		return refusal(status, resp, len, reason, reason_len);
+	if (!c->session[0])
+		return fail(reason, reason_len, -EPROTO, "auth reply without kbs-session-id");
+	r = kbs_challenge_parse(resp, len, out, reason, reason_len);
+	return r < 0 ? -EPROTO : 0;
+}
+
+int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key,
+		      const uint8_t *quote, size_t quote_len, char *reason, size_t reason_len)
+{
+	_cleanup_free_ char *req = NULL, *resp = NULL, *token = NULL;
+	size_t len;
+	long status = 0;
+	int r;
+
+	r = kbs_attest_request_build(nonce, tee_key, quote, quote_len, NULL, 0, &req);
+	if (r < 0)
+		return fail(reason, reason_len, r, "cannot build the attest request");
+	r = kbs_client_request(c, "POST", KBS_URL_PREFIX "/attest", req, strlen(req), &status,
+			       &resp, &len, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (status != 200)
+		return refusal(status, resp, len, reason, reason_len);
+	r = kbs_attest_response_parse(resp, len, &token, reason, reason_len);
+	return r < 0 ? -EPROTO : 0;
+}
+
+int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_key, uint8_t **secret,
+			size_t *secret_len, char *reason, size_t reason_len)
+{
+	_cleanup_free_ char *url = NULL, *resp = NULL;
+	size_t len;
+	long status = 0;
+	int r;
+
+	if (asprintf(&url, "%s/resource/%s", KBS_URL_PREFIX, path) < 0) {
+		url = NULL;
+		return -ENOMEM;
+	}
+	r = kbs_client_request(c, "GET", url, NULL, 0, &status, &resp, &len, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (status != 200)
+		return refusal(status, resp, len, reason, reason_len);
+	r = jwe_decrypt(tee_key, resp, len, secret, secret_len, reason, reason_len);
+	return r < 0 ? -EPROTO : 0;
+}

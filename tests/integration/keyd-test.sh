@@ -1,0 +1,106 @@
+#!/bin/sh
+# Integration test of tdx-keyd on loopback: every refusal of issue 3 (each with its reason in
+# the HTTP body and an audit line, keyd serving a valid session after each), expired collateral,
+# SIGHUP reloads (a broken policy set keeps the old one), and a kill -9 / restart.
+# Usage: BUILD=build tests/integration/keyd-test.sh
+set -u
+BUILD=${BUILD:-build}
+T=$(mktemp -d /tmp/keyd-test.XXXXXX)
+KEYD_SESSION_LIFETIME_S=3
+KEYD_REQUEST_TIMEOUT_MS=2000
+. "$(dirname "$0")/keyd-env.sh"
+CLIENT="$BUILD/kbs-test-client"
+fail=0
+
+cleanup() {
+	keyd_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+step() { echo "== keyd: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+
+client() {
+	"$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/othersim" \
+		--audit "$T/audit.log" --expect-secret "$T/expected.secret" "$@"
+}
+
+keyd_env_setup || { echo "FAIL: setup"; exit 1; }
+keyd_start || exit 1
+
+step "sessions and refusals"
+client valid pin wrong-pin wrong-version no-cookie foreign-cookie expired-session=3 \
+	reused-nonce reportdata-nonce reportdata-key debug mrtd rtmr tcb tampered other-root \
+	uncovered malformed truncated duplicate-key oversized huge-content-length slow-drip \
+	plain-http || bad "refusal scenarios"
+
+step "expired collateral is refused"
+cp -r "$T/collateral/00906ed50000" "$T/collateral.good"
+"$QUOTEGEN" collateral --ca "$T/sim" --out "$T/expired" --not-before now-40d \
+	--not-after now-10d >/dev/null || bad "cannot issue expired collateral"
+cp "$T/expired/tcb_info.json" "$T/expired/qe_identity.json" "$T/expired/pck_crl.der" \
+	"$T/expired/root_crl.der" "$T/collateral/00906ed50000/"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+client expired-collateral || bad "expired collateral"
+cp "$T/collateral.good/"* "$T/collateral/00906ed50000/"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+client valid || bad "valid session after restoring collateral"
+
+step "SIGHUP with a broken policy keeps the old set"
+echo '{"id": "broken", "resources": ["default/disk/root2"], "measurements": [{"mrtd": "zz"}]}' \
+	>"$T/policies/broken.json"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+grep -q "broken.json: field 'measurements'\[0\].mrtd must be 96 hex digits" "$T/keyd.stderr" ||
+	bad "no log line naming file, field and problem"
+grep -q "reload failed.*previous 1 policies stay in force" "$T/keyd.stderr" ||
+	bad "no log line saying the old set stays"
+client valid || bad "old policy set no longer serves"
+rm -f "$T/policies/broken.json"
+
+step "SIGHUP with a new measurement set and resource takes effect"
+sed -e 's/"test-image"/"second-image"/' -e 's#default/disk/root#default/disk/data#' \
+	"$T/policies/test-image.json" >"$T/policies/second-image.json"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+"$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --audit "$T/audit.log" \
+	--resource default/disk/data valid || bad "new policy not in force after SIGHUP"
+grep -q "reloaded, 2 policies in force" "$T/keyd.stderr" || bad "no reload log line"
+
+step "kill -9 and restart"
+kill -9 "$KEYD_PID"
+wait "$KEYD_PID" 2>/dev/null
+KEYD_PID=""
+lines_before=$(wc -l <"$T/audit.log")
+keyd_start || bad "restart failed"
+client valid || bad "no release after restart"
+python3 - "$T/audit.log" <<'PY' || bad "audit log damaged"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    rec = json.loads(line)
+    for k in ("time", "event", "peer", "verdict", "reason"):
+        assert k in rec, (k, line)
+    n += 1
+print("  audit log: %d lines, each one JSON record" % n)
+PY
+[ "$(wc -l <"$T/audit.log")" -gt "$lines_before" ] || bad "no audit lines after restart"
+if grep -q "$(od -An -tx1 "$T/expected.secret" | tr -d ' \n')" "$T/audit.log" "$T/keyd.stderr"; then
+	bad "the disk secret appears in the audit log or stderr"
+fi
+
+step "check-config and derive-secret refuse a root key with a loose mode"
+chmod 644 "$T/root.key"
+if "$KEYD" check-config --config "$T/keyd.json" 2>"$T/err"; then bad "mode 0644 accepted"; fi
+grep -q "mode 0644; it must be 0600" "$T/err" || bad "no reason for the refused root key"
+chmod 600 "$T/root.key"
+"$KEYD" check-config --config "$T/keyd.json" >/dev/null 2>&1 || bad "check-config of a good config"
+
+[ $fail = 0 ] && echo "keyd integration: all passed"
+exit $fail

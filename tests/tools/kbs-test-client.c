@@ -1,0 +1,747 @@
+/* Integration test client of tdx-keyd: runs KBS sessions with simulated quotes (quotesim.h)
+ * through the agent's kbs_client and raw TLS/TCP sockets, one scenario per argument. Each
+ * refusal scenario checks the HTTP error body and the audit line naming the same reason, then
+ * runs a valid session to show keyd still serves. Loopback only; test keys only. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/kbs_client.h"
+#include "cleanup.h"
+#include "fileio.h"
+#include "jwk.h"
+#include "kbs_msg.h"
+#include "log.h"
+#include "quotesim.h"
+#include "secmem.h"
+
+struct ctx {
+	const char *url;
+	const char *ca;
+	const char *audit;
+	const char *resource;
+	const char *expect_secret;
+	uint16_t port;
+	struct quotesim *sim, *other;
+	uint8_t pin[KBS_CLIENT_PIN_LEN];
+};
+
+#define FAILF(...)                                 \
+	do {                                       \
+		fprintf(stderr, "  " __VA_ARGS__); \
+		fputc('\n', stderr);               \
+		return -1;                         \
+	} while (0)
+
+static int client_new(const struct ctx *c, bool use_pin, struct kbs_client **out)
+{
+	struct kbs_client_opts o = {.url = c->url,
+				    .connect_timeout_ms = 2000,
+				    .request_timeout_ms = 10000,
+				    .total_timeout_ms = 30000};
+	const uint8_t(*pins)[KBS_CLIENT_PIN_LEN] = &c->pin;
+
+	if (use_pin) {
+		o.pins = pins;
+		o.n_pins = 1;
+	} else {
+		o.ca_file = c->ca;
+	}
+	return kbs_client_new(&o, out);
+}
+
+static long audit_mark(const struct ctx *c)
+{
+	struct stat st;
+
+	return stat(c->audit, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Waits (bounded) for an audit line after mark that says deny and holds `what`. */
+static int audit_expect(const struct ctx *c, long mark, const char *what)
+{
+	for (int i = 0; i < 40; i++) {
+		_cleanup_free_ uint8_t *buf = NULL;
+		size_t len;
+
+		if (file_read_all(c->audit, 64 * 1024 * 1024, &buf, &len) == 0 &&
+		    (size_t)mark <= len) {
+			char *line = (char *)buf + mark;
+
+			while (line && *line) {
+				char *nl = strchr(line, '\n');
+
+				if (nl)
+					*nl = '\0';
+				if (strstr(line, "\"verdict\":\"deny\"") && strstr(line, what))
+					return 0;
+				line = nl ? nl + 1 : NULL;
+			}
+		}
+		usleep(50 * 1000);
+	}
+	FAILF("no audit line denying with \"%s\"", what);
+}
+
+enum rd_mode { RD_OK, RD_OTHER_NONCE, RD_OTHER_KEY };
+
+struct session_spec {
+	const struct quotesim *sim;
+	void (*mod)(struct quotesim_quote_opts *o);
+	enum rd_mode rd;
+	const char *resource;
+	bool use_pin;
+};
+
+/* Runs auth + attest + resource. Returns 0 with *stage = 3 on release (secret checked), or the
+ * failing stage (1 auth, 2 attest, 3 resource) with reason. */
+static int run_session(const struct ctx *c, const struct session_spec *sp, int *stage, char *reason,
+		       size_t reason_len, struct kbs_client **keep)
+{
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	struct quotesim_quote_opts qo;
+	EVP_PKEY *key = NULL, *other = NULL;
+	struct json_object *jwk = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *secret = NULL, *quote = NULL, *expect = NULL;
+	size_t secret_len = 0, quote_len, expect_len;
+	int r;
+
+	*stage = 1;
+	reason[0] = '\0';
+	r = client_new(c, sp->use_pin, &cl);
+	if (r < 0)
+		goto out;
+	r = kbs_client_auth(cl, &ch, reason, reason_len);
+	if (r < 0)
+		goto out;
+	*stage = 2;
+	r = jwk_generate_p256(&key);
+	if (r == 0 && sp->rd == RD_OTHER_KEY)
+		r = jwk_generate_p256(&other);
+	if (r == 0)
+		r = jwk_from_public_key(sp->rd == RD_OTHER_KEY ? other : key, 1, &jwk);
+	if (r == 0)
+		r = kbs_report_data(sp->rd == RD_OTHER_NONCE
+					    ? "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+					    : ch.nonce,
+				    jwk, rd);
+	if (r < 0)
+		goto out;
+	quotesim_quote_opts_init(sp->sim, &qo);
+	if (sp->mod)
+		sp->mod(&qo);
+	r = quotesim_quote(sp->sim, &qo, rd, &quote, &quote_len);
+	if (r < 0)
+		goto out;
+	r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, reason_len);
+	if (r < 0)
+		goto out;
+	*stage = 3;
+	r = kbs_client_resource(cl, sp->resource ? sp->resource : c->resource, key, &secret,
+				&secret_len, reason, reason_len);
+	if (r < 0)
+		goto out;
+	if (!sp->resource && c->expect_secret) {
+		r = file_read_all(c->expect_secret, 1024, &expect, &expect_len);
+		if (r == 0 && (expect_len != secret_len || memcmp(expect, secret, secret_len))) {
+			snprintf(reason, reason_len, "released secret differs from derive-secret");
+			r = -EBADMSG;
+		}
+	}
+out:
+	if (keep && r == 0) {
+		*keep = cl;
+		cl = NULL;
+	}
+	secmem_free(secret);
+	free(quote);
+	free(expect);
+	json_object_put(jwk);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	kbs_client_free(cl);
+	return r;
+}
+
+static int valid_session(const struct ctx *c)
+{
+	struct session_spec sp = {.sim = c->sim};
+	char reason[512];
+	int stage, r;
+
+	r = run_session(c, &sp, &stage, reason, sizeof(reason), NULL);
+	if (r < 0)
+		FAILF("valid session failed at stage %d: %s", stage, reason);
+	return 0;
+}
+
+/* A session that must be refused at `want_stage` with `want` in the reason and the audit. */
+static int refused_session(const struct ctx *c, const struct session_spec *sp, int want_stage,
+			   const char *want)
+{
+	char reason[512];
+	long mark = audit_mark(c);
+	int stage, r;
+
+	r = run_session(c, sp, &stage, reason, sizeof(reason), NULL);
+	if (r == 0)
+		FAILF("released although it should be refused (%s)", want);
+	if (stage != want_stage || !strstr(reason, want))
+		FAILF("refused at stage %d with \"%s\", expected stage %d with \"%s\"", stage,
+		      reason, want_stage, want);
+	printf("  refused: %s\n", reason);
+	return audit_expect(c, mark, want);
+}
+
+static void mod_debug(struct quotesim_quote_opts *o)
+{
+	o->body.td_attributes[0] |= 1;
+}
+static void mod_mrtd(struct quotesim_quote_opts *o)
+{
+	o->body.mrtd[0] ^= 1;
+}
+static void mod_rtmr(struct quotesim_quote_opts *o)
+{
+	o->body.rtmr[2][5] ^= 1;
+}
+static void mod_tcb(struct quotesim_quote_opts *o)
+{
+	o->body.tee_tcb_svn[2] = 0; /* below the platform's UpToDate level: OutOfDate */
+}
+static void mod_tamper(struct quotesim_quote_opts *o)
+{
+	o->tamper = QUOTESIM_TAMPER_QUOTE_SIG;
+}
+
+/* Raw request on the client's session. */
+static int raw_expect(const struct ctx *c, const char *session_from, const char *method,
+		      const char *path, const char *body, size_t body_len, long want_status,
+		      const char *want, const char *want_audit)
+{
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	_cleanup_free_ char *resp = NULL;
+	char reason[512];
+	size_t len;
+	long status = 0, mark = audit_mark(c);
+	int r;
+
+	if (client_new(c, false, &cl) < 0)
+		FAILF("client setup failed");
+	if (session_from && kbs_client_auth(cl, &ch, reason, sizeof(reason)) < 0) {
+		kbs_client_free(cl);
+		FAILF("auth failed: %s", reason);
+	}
+	r = kbs_client_request(cl, method, path, body, body_len, &status, &resp, &len, reason,
+			       sizeof(reason));
+	kbs_client_free(cl);
+	if (r < 0)
+		FAILF("request failed: %s", reason);
+	if (status != want_status || !strstr(resp, want))
+		FAILF("got HTTP %ld \"%s\", expected %ld with \"%s\"", status, resp, want_status,
+		      want);
+	printf("  HTTP %ld %s\n", status, resp);
+	if (want_status == 413)
+		return 0; /* answered by evhttp before keyd sees the request: no audit line */
+	return audit_expect(c, mark, want_audit);
+}
+
+static int tcp_connect(const struct ctx *c)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static SSL *tls_connect(const struct ctx *c, SSL_CTX **ctx_out, int *fd_out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+	int fd = tcp_connect(c);
+
+	if (!ctx || fd < 0)
+		return NULL;
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		SSL_CTX_free(ctx);
+		close(fd);
+		return NULL;
+	}
+	*ctx_out = ctx;
+	*fd_out = fd;
+	return ssl;
+}
+
+static int scen_huge_content_length(const struct ctx *c)
+{
+	static const char req[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Content-Type: application/json\r\n"
+				  "Content-Length: 99999999999\r\n\r\n{";
+	SSL_CTX *ctx = NULL;
+	char buf[512] = "";
+	int fd = -1, n;
+	SSL *ssl = tls_connect(c, &ctx, &fd);
+
+	if (!ssl)
+		FAILF("TLS connect failed");
+	SSL_write(ssl, req, (int)strlen(req));
+	n = SSL_read(ssl, buf, sizeof(buf) - 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	if (n <= 0 || strncmp(buf, "HTTP/1.1 413", 12))
+		FAILF("expected HTTP 413 for a huge Content-Length, got \"%.40s\"",
+		      n > 0 ? buf : "");
+	printf("  %.*s\n", (int)strcspn(buf, "\r"), buf);
+	return 0;
+}
+
+/* Sends a request one byte every 300 ms: keyd must close the connection at its request
+ * deadline (2 s in the test config), long before the request is complete. */
+static int scen_slow_drip(const struct ctx *c)
+{
+	static const char req[] =
+		"POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		"Content-Type: application/json\r\nContent-Length: 60\r\n\r\n"
+		"{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}       ";
+	struct timespec t0, t1;
+	SSL_CTX *ctx = NULL;
+	long mark = audit_mark(c);
+	bool closed = false;
+	double secs;
+	int fd = -1;
+	SSL *ssl = tls_connect(c, &ctx, &fd);
+
+	if (!ssl)
+		FAILF("TLS connect failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < strlen(req) && !closed; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (SSL_write(ssl, req + i, 1) != 1)
+			closed = true;
+		else if (poll(&p, 1, 300) > 0) {
+			char b[256];
+
+			if (SSL_read(ssl, b, sizeof(b)) <= 0)
+				closed = true;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (!closed)
+		FAILF("slow client was never cut off");
+	if (secs > 5)
+		FAILF("slow client cut off only after %.1f s", secs);
+	printf("  connection closed after %.1f s\n", secs);
+	return audit_expect(c, mark, "request timeout");
+}
+
+static int scen_plain_http(const struct ctx *c)
+{
+	static const char req[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Content-Length: 2\r\n\r\n{}";
+	char buf[256] = "";
+	long mark = audit_mark(c);
+	ssize_t n;
+	int fd = tcp_connect(c);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (fd < 0)
+		FAILF("connect failed");
+	if (write(fd, req, strlen(req)) < 0)
+		FAILF("write failed");
+	n = poll(&p, 1, 5000) > 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	close(fd);
+	if (n > 0 && !strncmp(buf, "HTTP/", 5))
+		FAILF("plain HTTP got an HTTP answer: %.40s", buf);
+	printf("  plain HTTP: connection closed without an HTTP answer\n");
+	return audit_expect(c, mark, "TLS handshake failed");
+}
+
+static int scen_reused_nonce(const struct ctx *c)
+{
+	struct session_spec sp = {.sim = c->sim};
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	_cleanup_free_ char *body = NULL, *resp = NULL;
+	struct quotesim_quote_opts qo;
+	struct json_object *jwk = NULL;
+	EVP_PKEY *key = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL;
+	size_t quote_len, len;
+	char reason[512];
+	long status = 0, mark;
+	int stage, r;
+
+	/* 1: the same session attests a second time with its (spent) nonce. */
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	if (r == 0)
+		r = jwk_generate_p256(&key);
+	if (r == 0)
+		r = jwk_from_public_key(key, 1, &jwk);
+	if (r == 0)
+		r = kbs_report_data(ch.nonce, jwk, rd);
+	quotesim_quote_opts_init(c->sim, &qo);
+	if (r == 0)
+		r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
+	if (r == 0)
+		r = kbs_attest_request_build(ch.nonce, key, quote, quote_len, NULL, 0, &body);
+	if (r == 0)
+		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
+				       &resp, &len, reason, sizeof(reason));
+	if (r < 0 || status != 200) {
+		r = -1;
+		fprintf(stderr, "  first attest failed (%ld)\n", status);
+		goto out;
+	}
+	free(resp);
+	resp = NULL;
+	mark = audit_mark(c);
+	r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status, &resp,
+			       &len, reason, sizeof(reason));
+	if (r < 0 || status != 401 || !strstr(resp, "nonce already used")) {
+		fprintf(stderr, "  replayed attest not refused: %ld %s\n", status,
+			resp ? resp : "");
+		r = -1;
+		goto out;
+	}
+	printf("  same session again: HTTP %ld %s\n", status, resp);
+	r = audit_expect(c, mark, "nonce already used");
+	if (r < 0)
+		goto out;
+	/* 2: the whole attest request (nonce, key, quote) replayed on a fresh session. */
+	kbs_client_free(cl);
+	cl = NULL;
+	free(resp);
+	resp = NULL;
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	mark = audit_mark(c);
+	if (r == 0)
+		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
+				       &resp, &len, reason, sizeof(reason));
+	if (r < 0 || status != 401 || !strstr(resp, "not this session's nonce")) {
+		fprintf(stderr, "  replay on a new session not refused: %ld %s\n", status,
+			resp ? resp : "");
+		r = -1;
+		goto out;
+	}
+	printf("  replay on a new session: HTTP %ld %s\n", status, resp);
+	r = audit_expect(c, mark, "not this session's nonce");
+out:
+	(void)sp;
+	(void)stage;
+	kbs_client_free(cl);
+	json_object_put(jwk);
+	EVP_PKEY_free(key);
+	free(quote);
+	return r < 0 ? -1 : 0;
+}
+
+static int scen_cookie(const struct ctx *c, const char *session, const char *want)
+{
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	struct json_object *jwk = NULL;
+	_cleanup_free_ char *body = NULL, *resp = NULL;
+	uint8_t q[64] = {0};
+	EVP_PKEY *key = NULL;
+	char reason[512];
+	size_t len;
+	long status = 0, mark = audit_mark(c);
+	int r;
+
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	if (r == 0)
+		r = jwk_generate_p256(&key);
+	if (r == 0)
+		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, &body);
+	if (r == 0) {
+		kbs_client_set_session(cl, session);
+		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
+				       &resp, &len, reason, sizeof(reason));
+	}
+	kbs_client_free(cl);
+	json_object_put(jwk);
+	EVP_PKEY_free(key);
+	if (r < 0 || status != 401 || !strstr(resp, want))
+		FAILF("expected 401 with \"%s\", got %ld %s", want, status, resp ? resp : "");
+	printf("  HTTP %ld %s\n", status, resp);
+	return audit_expect(c, mark, want);
+}
+
+static int scen_expired_session(const struct ctx *c, unsigned lifetime_s)
+{
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	_cleanup_free_ char *body = NULL, *resp = NULL;
+	uint8_t q[64] = {0};
+	EVP_PKEY *key = NULL;
+	char reason[512];
+	size_t len;
+	long status = 0, mark;
+	int r;
+
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	if (r == 0)
+		r = jwk_generate_p256(&key);
+	if (r == 0)
+		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, &body);
+	sleep(lifetime_s + 1);
+	mark = audit_mark(c);
+	if (r == 0)
+		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
+				       &resp, &len, reason, sizeof(reason));
+	kbs_client_free(cl);
+	EVP_PKEY_free(key);
+	if (r < 0 || status != 401 || !strstr(resp, "session expired"))
+		FAILF("expected 401 session expired, got %ld %s", status, resp ? resp : "");
+	printf("  HTTP %ld %s\n", status, resp);
+	return audit_expect(c, mark, "session expired");
+}
+
+static int scen_wrong_pin(const struct ctx *c)
+{
+	struct kbs_client_opts o = {.url = c->url};
+	uint8_t pin[1][KBS_CLIENT_PIN_LEN];
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	char reason[512] = "";
+	int r;
+
+	RAND_bytes(pin[0], sizeof(pin[0]));
+	o.pins = (const uint8_t(*)[KBS_CLIENT_PIN_LEN])pin;
+	o.n_pins = 1;
+	r = kbs_client_new(&o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	kbs_client_free(cl);
+	if (r != -EKEYREJECTED)
+		FAILF("a server key that does not match the pin was accepted (%d, %s)", r, reason);
+	printf("  client refused the server: %s\n", reason);
+	return 0;
+}
+
+static int load_pin(struct ctx *c)
+{
+	FILE *f = fopen(c->ca, "re");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n = x ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : -1;
+
+	if (f)
+		fclose(f);
+	if (n > 0)
+		SHA256(der, (size_t)n, c->pin);
+	OPENSSL_free(der);
+	X509_free(x);
+	return n > 0 ? 0 : -1;
+}
+
+#define WRONG_VERSION "{\"version\":\"0.3.0\",\"tee\":\"tdx\",\"extra-params\":{}}"
+#define MALFORMED     "{\"runtime-data\":{,}}"
+#define TRUNCATED     "{\"runtime-data\":{\"nonce\":\"AAAA"
+#define DUPLICATE     "{\"version\":\"0.4.0\",\"version\":\"0.4.0\",\"tee\":\"tdx\"}"
+
+static int run_scenario(struct ctx *c, const char *name)
+{
+	struct session_spec sp = {.sim = c->sim};
+	char big[70000];
+
+	if (!strcmp(name, "valid"))
+		return valid_session(c);
+	if (!strcmp(name, "pin")) {
+		char reason[512];
+		int stage;
+
+		sp.use_pin = true;
+		if (run_session(c, &sp, &stage, reason, sizeof(reason), NULL) < 0)
+			FAILF("pinned session failed at stage %d: %s", stage, reason);
+		return 0;
+	}
+	if (!strcmp(name, "wrong-pin"))
+		return scen_wrong_pin(c);
+	if (!strcmp(name, "wrong-version"))
+		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", WRONG_VERSION,
+				  strlen(WRONG_VERSION), 401, "not supported", "not supported");
+	if (!strcmp(name, "no-cookie"))
+		return scen_cookie(c, NULL, "missing kbs-session-id cookie");
+	if (!strcmp(name, "foreign-cookie"))
+		return scen_cookie(c, "0123456789abcdef0123456789abcdef",
+				   "unknown or evicted kbs-session-id");
+	if (!strncmp(name, "expired-session=", 16))
+		return scen_expired_session(c, (unsigned)atoi(name + 16));
+	if (!strcmp(name, "reused-nonce"))
+		return scen_reused_nonce(c);
+	if (!strcmp(name, "reportdata-nonce")) {
+		sp.rd = RD_OTHER_NONCE;
+		return refused_session(c, &sp, 2, "REPORTDATA does not bind");
+	}
+	if (!strcmp(name, "reportdata-key")) {
+		sp.rd = RD_OTHER_KEY;
+		return refused_session(c, &sp, 2, "REPORTDATA does not bind");
+	}
+	if (!strcmp(name, "debug")) {
+		sp.mod = mod_debug;
+		return refused_session(c, &sp, 2, "debug TD refused");
+	}
+	if (!strcmp(name, "mrtd")) {
+		sp.mod = mod_mrtd;
+		return refused_session(c, &sp, 3, "MRTD mismatch");
+	}
+	if (!strcmp(name, "rtmr")) {
+		sp.mod = mod_rtmr;
+		return refused_session(c, &sp, 3, "RTMR2 mismatch");
+	}
+	if (!strcmp(name, "tcb")) {
+		sp.mod = mod_tcb;
+		return refused_session(c, &sp, 3, "TCB status OutOfDate not accepted");
+	}
+	if (!strcmp(name, "tampered")) {
+		sp.mod = mod_tamper;
+		return refused_session(c, &sp, 2, "quote verification failed");
+	}
+	if (!strcmp(name, "other-root")) {
+		sp.sim = c->other;
+		return refused_session(c, &sp, 2, "quote verification failed");
+	}
+	if (!strcmp(name, "expired-collateral"))
+		return refused_session(c, &sp, 2, "expired at the verification time");
+	if (!strcmp(name, "uncovered")) {
+		sp.resource = "default/disk/not-in-any-policy";
+		return refused_session(c, &sp, 3, "not covered by any policy");
+	}
+	if (!strcmp(name, "malformed"))
+		return raw_expect(c, "auth", "POST", "/kbs/v0/attest", MALFORMED, strlen(MALFORMED),
+				  401, "SerdeError", "malformed JSON");
+	if (!strcmp(name, "truncated"))
+		return raw_expect(c, "auth", "POST", "/kbs/v0/attest", TRUNCATED, strlen(TRUNCATED),
+				  401, "SerdeError", "malformed JSON");
+	if (!strcmp(name, "duplicate-key"))
+		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", DUPLICATE, strlen(DUPLICATE),
+				  401, "SerdeError", "duplicate");
+	if (!strcmp(name, "oversized")) {
+		memset(big, ' ', sizeof(big));
+		big[0] = '{';
+		big[sizeof(big) - 1] = '}';
+		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", big, sizeof(big), 413, "", NULL);
+	}
+	if (!strcmp(name, "huge-content-length"))
+		return scen_huge_content_length(c);
+	if (!strcmp(name, "slow-drip"))
+		return scen_slow_drip(c);
+	if (!strcmp(name, "plain-http"))
+		return scen_plain_http(c);
+	FAILF("unknown scenario %s", name);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+					     {"ca", required_argument, NULL, 'c'},
+					     {"sim", required_argument, NULL, 's'},
+					     {"other-sim", required_argument, NULL, 'o'},
+					     {"audit", required_argument, NULL, 'a'},
+					     {"resource", required_argument, NULL, 'r'},
+					     {"expect-secret", required_argument, NULL, 'e'},
+					     {}};
+	struct ctx c = {.resource = "default/disk/root"};
+	const char *sim = NULL, *other = NULL, *colon;
+	int opt, failed = 0;
+
+	log_setup("kbs-test-client", LOG_TARGET_STDERR, LOG_LVL_WARN);
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (opt) {
+		case 'u':
+			c.url = optarg;
+			break;
+		case 'c':
+			c.ca = optarg;
+			break;
+		case 's':
+			sim = optarg;
+			break;
+		case 'o':
+			other = optarg;
+			break;
+		case 'a':
+			c.audit = optarg;
+			break;
+		case 'r':
+			c.resource = optarg;
+			break;
+		case 'e':
+			c.expect_secret = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!c.url || !c.ca || !sim || !c.audit || optind >= argc) {
+		fprintf(stderr, "usage: kbs-test-client --url URL --ca CERT --sim DIR [--other-sim "
+				"DIR] --audit FILE [--resource PATH] [--expect-secret FILE] "
+				"SCENARIO...\n");
+		return 2;
+	}
+	colon = strrchr(c.url, ':');
+	c.port = colon ? (uint16_t)atoi(colon + 1) : 443;
+	if (quotesim_load(sim, &c.sim) < 0 || (other && quotesim_load(other, &c.other) < 0) ||
+	    load_pin(&c) < 0) {
+		fprintf(stderr, "cannot load the test hierarchy or the server certificate\n");
+		return 2;
+	}
+	for (int i = optind; i < argc; i++) {
+		int r = run_scenario(&c, argv[i]);
+
+		/* Whatever was refused, keyd must still release to a valid session (not while its
+		 * collateral is expired on purpose). */
+		if (r == 0 && strcmp(argv[i], "valid") && strcmp(argv[i], "expired-collateral"))
+			r = valid_session(&c);
+		printf("%s %s\n", r == 0 ? "PASS" : "FAIL", argv[i]);
+		fflush(stdout);
+		if (r < 0)
+			failed++;
+	}
+	quotesim_free(c.sim);
+	quotesim_free(c.other);
+	return failed ? 1 : 0;
+}
