@@ -1,10 +1,164 @@
+/* tdx-unlock unlock: the command the initramfs runs before cryptsetup. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "agent/config.h"
+#include "agent/unlock.h"
 #include "commands.h"
 #include "log.h"
+#include "secmem.h"
+
+/* OpenSSL's secure heap holds the ephemeral EC private scalar (BN_secure_new): locked,
+ * excluded from core dumps and cleansed on free, like src/common/secmem.h memory. */
+#define OPENSSL_SECURE_HEAP	(64 * 1024)
+#define OPENSSL_SECURE_HEAP_MIN 32
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tdx-unlock unlock [OPTIONS] [DEVICE...]\n"
+		"\n"
+		"Unlocks every LUKS2 device that carries a tdx-unlock token (or the DEVICEs "
+		"given)\n"
+		"with a disk secret released by an attested key-release server.\n"
+		"\n"
+		"  --config FILE       agent configuration (default " AGENT_CONFIG_DEFAULT_PATH
+		")\n"
+		"  --cmdline FILE      kernel command line (default " AGENT_CMDLINE_DEFAULT_PATH
+		")\n"
+		"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
+		"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
+		"  --sys-block DIR     discovery: block device list (default /sys/class/block)\n"
+		"  --dev-dir DIR       discovery: device nodes (default /dev)\n"
+		"  --log-target T      stderr, kmsg or auto (default auto: stderr under systemd "
+		"or\n"
+		"                      on a terminal, else /dev/kmsg)\n"
+		"  -v, --verbose       debug logging\n"
+		"\n"
+		"Exit codes: 0 all unlocked, 1 internal error, 2 usage/configuration, 3 no token,\n"
+		"4 servers unreachable, 5 refused, 6 header invalid, 7 activation failed, 8 "
+		"disabled.\n");
+}
+
+static enum log_target log_target_auto(void)
+{
+	/* systemd (dracut) collects stderr into the journal; initramfs-tools has only the kernel
+	 * log, which is also what reaches the console. */
+	if (getenv("JOURNAL_STREAM") || isatty(STDERR_FILENO))
+		return LOG_TARGET_STDERR;
+	if (access("/dev/kmsg", W_OK) == 0)
+		return LOG_TARGET_KMSG;
+	return LOG_TARGET_STDERR;
+}
 
 int cmd_unlock(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error("unlock: not implemented yet");
-	return 2;
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"cmdline", required_argument, NULL, 'k'},
+		{"name", required_argument, NULL, 'n'},
+		{"test-passphrase", no_argument, NULL, 't'},
+		{"sys-block", required_argument, NULL, 's'},
+		{"dev-dir", required_argument, NULL, 'd'},
+		{"log-target", required_argument, NULL, 'l'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *config_path = AGENT_CONFIG_DEFAULT_PATH;
+	const char *cmdline_path = AGENT_CMDLINE_DEFAULT_PATH;
+	struct unlock_options o = {0};
+	enum log_target target;
+	struct agent_config config;
+	bool verbose = false;
+	const char *target_name = "auto";
+	enum unlock_exit ret;
+	int c;
+
+	/* Before anything else: no core dumps, no ptrace by others, a locked heap for OpenSSL. */
+	if (secmem_harden_process() < 0)
+		return UNLOCK_EXIT_FAILURE;
+	if (CRYPTO_secure_malloc_init(OPENSSL_SECURE_HEAP, OPENSSL_SECURE_HEAP_MIN) == 0)
+		log_warn("unlock: OpenSSL secure heap unavailable; ephemeral keys use the normal "
+			 "heap");
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'k':
+			cmdline_path = optarg;
+			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		case 't':
+			o.test_passphrase = true;
+			break;
+		case 's':
+			o.sys_block_dir = optarg;
+			break;
+		case 'd':
+			o.dev_dir = optarg;
+			break;
+		case 'l':
+			target_name = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return UNLOCK_EXIT_OK;
+		default:
+			usage(stderr);
+			return UNLOCK_EXIT_USAGE;
+		}
+	}
+	if (!strcmp(target_name, "auto"))
+		target = log_target_auto();
+	else if (!strcmp(target_name, "stderr"))
+		target = LOG_TARGET_STDERR;
+	else if (!strcmp(target_name, "kmsg"))
+		target = LOG_TARGET_KMSG;
+	else {
+		log_error("unlock: --log-target must be stderr, kmsg or auto: '%s'", target_name);
+		return UNLOCK_EXIT_USAGE;
+	}
+	log_setup("tdx-unlock", target, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+
+	o.devices = argv + optind;
+	o.n_devices = (size_t)(argc - optind);
+	if (o.name && o.n_devices != 1) {
+		log_error("unlock: --name needs exactly one DEVICE");
+		return UNLOCK_EXIT_USAGE;
+	}
+
+	agent_config_init(&config);
+	if (agent_config_load(&config, config_path, cmdline_path) < 0) {
+		log_error("unlock: no usable configuration; leaving the disks to the passphrase "
+			  "prompt");
+		agent_config_done(&config);
+		return UNLOCK_EXIT_USAGE;
+	}
+	if (!verbose)
+		log_setup("tdx-unlock", target, config.log_level);
+	if (config.disabled) {
+		log_info("unlock: disabled by rd.tdx_unlock=0 on the kernel command line");
+		agent_config_done(&config);
+		return UNLOCK_EXIT_DISABLED;
+	}
+	o.config = &config;
+	ret = unlock_run(&o);
+	agent_config_done(&config);
+	/* Whatever OpenSSL kept in its secure heap is cleansed as the heap is torn down. */
+	CRYPTO_secure_malloc_done();
+	return ret;
 }

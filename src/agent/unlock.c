@@ -1,0 +1,429 @@
+#include "agent/unlock.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "agent/kbs_client.h"
+#include "agent/luks_activate.h"
+#include "agent/luks_header.h"
+#include "agent/quote_source.h"
+#include "agent/rtmr.h"
+#include "cleanup.h"
+#include "jwk.h"
+#include "kbs_msg.h"
+#include "log.h"
+#include "secmem.h"
+
+enum device_state {
+	DEVICE_PENDING,
+	DEVICE_UNLOCKED,
+	DEVICE_FAILED, /* final: code says why; no server can help */
+};
+
+struct unlock_device {
+	const char *path;
+	struct luks_header *h;
+	enum device_state state;
+	enum unlock_exit code; /* why it is not (yet) unlocked */
+	bool released;	       /* a server released its secret in this run */
+};
+
+/* What one server did for us in one attempt. */
+enum server_outcome {
+	SERVER_DONE,	    /* attested; every pending device was asked for */
+	SERVER_UNREACHABLE, /* connect/TLS/timeout: worth another round */
+	SERVER_REFUSED,	    /* refused us (attestation, pin): not asked again in this run */
+	SERVER_FAILED,	    /* our own failure (quote, memory): worth another round */
+};
+
+struct unlock_ctx {
+	const struct unlock_options *o;
+	const struct agent_config *c;
+	struct unlock_device *devs;
+	size_t n_devs;
+	struct quote_source *qs;
+	uint64_t start_ms;
+	uint64_t deadline_ms;
+	uint64_t quote_ms; /* time spent waiting for quotes (reported apart: the host's share) */
+};
+
+const char *unlock_exit_name(enum unlock_exit code)
+{
+	switch (code) {
+	case UNLOCK_EXIT_OK:
+		return "all unlocked";
+	case UNLOCK_EXIT_FAILURE:
+		return "internal error";
+	case UNLOCK_EXIT_USAGE:
+		return "usage or configuration error";
+	case UNLOCK_EXIT_NO_TOKEN:
+		return "no tdx-unlock token";
+	case UNLOCK_EXIT_UNREACHABLE:
+		return "servers unreachable";
+	case UNLOCK_EXIT_REFUSED:
+		return "refused";
+	case UNLOCK_EXIT_HEADER_INVALID:
+		return "header invalid";
+	case UNLOCK_EXIT_ACTIVATION_FAILED:
+		return "activation failed";
+	case UNLOCK_EXIT_DISABLED:
+		return "disabled";
+	}
+	return "?";
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static unsigned remaining_ms(const struct unlock_ctx *x)
+{
+	uint64_t now = now_ms();
+
+	return now >= x->deadline_ms ? 0 : (unsigned)(x->deadline_ms - now);
+}
+
+static unsigned min_u(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+static size_t devices_pending(const struct unlock_ctx *x)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n_devs; i++)
+		n += x->devs[i].state == DEVICE_PENDING;
+	return n;
+}
+
+/* ---- one device, one released secret ---- */
+
+/* How a client error counts: worth another round, or a refusal that another round won't change. */
+static enum server_outcome kbs_error_outcome(int r)
+{
+	switch (r) {
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+		return SERVER_UNREACHABLE;
+	case -EKEYREJECTED: /* the server's key is not the pinned one */
+	case -EACCES:	    /* attestation or policy refused */
+	case -EPROTO:	    /* not a KBS 0.4.0 server as we speak it */
+		return SERVER_REFUSED;
+	default:
+		return SERVER_FAILED;
+	}
+}
+
+static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct kbs_client *kc,
+			   EVP_PKEY *key, const char *url)
+{
+	char name[LUKS_NAME_MAX + 1], reason[512] = "";
+	uint8_t *secret = NULL;
+	size_t secret_len = 0;
+	int r;
+
+	r = kbs_client_resource(kc, d->h->token.resource, key, &secret, &secret_len, reason,
+				sizeof(reason));
+	if (r < 0) {
+		/* Stays pending: another server may hold another policy. */
+		d->code = kbs_error_outcome(r) == SERVER_UNREACHABLE ? UNLOCK_EXIT_UNREACHABLE
+								     : UNLOCK_EXIT_REFUSED;
+		log_error("%s: %s did not release %s: %s", d->path, url, d->h->token.resource,
+			  reason[0] ? reason : strerror(-r));
+		return;
+	}
+	d->released = true;
+	if (x->o->test_passphrase) {
+		r = luks_unlock(d->h, secret, secret_len, NULL, 0);
+	} else {
+		if (x->o->name)
+			r = snprintf(name, sizeof(name), "%s", x->o->name) < (int)sizeof(name)
+				    ? 0
+				    : log_error_errno(-ENAMETOOLONG, "%s: --name too long",
+						      d->path);
+		else
+			r = luks_default_name(d->h, name, sizeof(name));
+		if (r == 0)
+			r = luks_unlock(d->h, secret, secret_len, name, 0);
+	}
+	secmem_free(secret); /* wiped as soon as the keyslot has been tried */
+	if (r < 0) {
+		d->state = DEVICE_FAILED;
+		d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
+		return;
+	}
+	d->state = DEVICE_UNLOCKED;
+	d->code = UNLOCK_EXIT_OK;
+	log_debug("%s: passphrase ready and used %llu ms after start", d->path,
+		  (unsigned long long)(now_ms() - x->start_ms));
+}
+
+/* ---- one server, one attested session ---- */
+
+static int ephemeral_key_new(EVP_PKEY **key, struct json_object **jwk)
+{
+	int r;
+
+	r = jwk_generate_p256(key);
+	if (r < 0)
+		return log_error_errno(r, "unlock: cannot generate the ephemeral key");
+	r = jwk_from_public_key(*key, 1, jwk);
+	if (r < 0) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return log_error_errno(r, "unlock: cannot express the ephemeral key as a JWK");
+	}
+	/* The public half only: lets the secret-hygiene test look for the private scalar. */
+	log_debug("unlock: ephemeral key %s",
+		  json_object_to_json_string_ext(*jwk, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+static enum server_outcome server_attempt(struct unlock_ctx *x, const struct agent_server *s)
+{
+	struct kbs_client_opts ko = {0};
+	struct kbs_client *kc = NULL;
+	struct kbs_challenge ch;
+	struct json_object *jwk = NULL;
+	EVP_PKEY *key = NULL;
+	uint8_t report_data[KBS_REPORT_DATA_LEN];
+	uint8_t *quote = NULL;
+	size_t quote_len = 0;
+	char reason[512] = "";
+	enum server_outcome out;
+	unsigned left = remaining_ms(x);
+	uint64_t t0;
+	int r;
+
+	if (left == 0)
+		return SERVER_UNREACHABLE;
+	ko.url = s->url;
+	ko.pins = (const uint8_t(*)[KBS_CLIENT_PIN_LEN])s->pins;
+	ko.n_pins = s->n_pins;
+	ko.ca_file = s->ca_file;
+	ko.connect_timeout_ms = min_u(x->c->connect_timeout_ms, left);
+	ko.request_timeout_ms = min_u(x->c->request_timeout_ms, left);
+	ko.total_timeout_ms = left;
+	r = kbs_client_new(&ko, &kc);
+	if (r < 0)
+		return SERVER_FAILED;
+
+	r = kbs_client_auth(kc, &ch, reason, sizeof(reason));
+	if (r < 0) {
+		out = kbs_error_outcome(r);
+		log_error("unlock: %s: auth failed: %s", s->url, reason[0] ? reason : strerror(-r));
+		goto out;
+	}
+	/* A fresh key per session: a quote never binds a key that served another session. */
+	r = ephemeral_key_new(&key, &jwk);
+	if (r < 0) {
+		out = SERVER_FAILED;
+		goto out;
+	}
+	r = kbs_report_data(ch.nonce, jwk, report_data);
+	if (r < 0) {
+		log_error("unlock: cannot compute REPORTDATA");
+		out = SERVER_FAILED;
+		goto out;
+	}
+	t0 = now_ms();
+	r = quote_source_get(x->qs, report_data, remaining_ms(x), &quote, &quote_len);
+	if (r < 0) {
+		log_error("unlock: no quote from %s", quote_source_describe(x->qs));
+		out = SERVER_FAILED;
+		goto out;
+	}
+	x->quote_ms += now_ms() - t0;
+	r = kbs_client_attest(kc, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
+	if (r < 0) {
+		out = kbs_error_outcome(r);
+		log_error("unlock: %s: attestation failed: %s", s->url,
+			  reason[0] ? reason : strerror(-r));
+		goto out;
+	}
+	log_info("unlock: attested to %s", s->url);
+	for (size_t i = 0; i < x->n_devs; i++)
+		if (x->devs[i].state == DEVICE_PENDING)
+			device_receive(x, &x->devs[i], kc, key, s->url);
+	out = SERVER_DONE;
+out:
+	free(quote);
+	json_object_put(jwk);
+	EVP_PKEY_free(key); /* the private scalar is cleansed with the key */
+	kbs_client_free(kc);
+	return out;
+}
+
+/* ---- the run ---- */
+
+static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t n_found)
+{
+	x->devs = calloc(n_found ? n_found : 1, sizeof(*x->devs));
+	if (!x->devs) {
+		log_error("unlock: out of memory");
+		return UNLOCK_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < n_found; i++) {
+		struct unlock_device *d = &x->devs[x->n_devs++];
+		char reason[LUKS_REASON_MAX] = "";
+		int r;
+
+		d->path = found[i];
+		d->state = DEVICE_PENDING;
+		d->code = UNLOCK_EXIT_UNREACHABLE;
+		r = luks_header_load(d->path, &d->h, reason, sizeof(reason));
+		if (r == -ENOENT) {
+			log_error("%s: no tdx-unlock token", d->path);
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_NO_TOKEN;
+		} else if (r < 0) {
+			log_error("%s: header refused: %s", d->path,
+				  reason[0] ? reason : strerror(-r));
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_HEADER_INVALID;
+		} else {
+			log_info("%s: LUKS2 %s, tdx-unlock token for keyslot %d, resource %s",
+				 d->path, d->h->uuid, d->h->token.keyslot, d->h->token.resource);
+		}
+	}
+	return UNLOCK_EXIT_OK;
+}
+
+static void servers_run(struct unlock_ctx *x)
+{
+	const struct agent_config *c = x->c;
+	bool refused[AGENT_CONFIG_MAX_SERVERS] = {false};
+	unsigned backoff = c->backoff_initial_ms;
+
+	for (unsigned round = 0; round < c->attempts; round++) {
+		bool any_left = false;
+
+		for (size_t i = 0; i < c->n_servers && devices_pending(x); i++) {
+			enum server_outcome so;
+
+			if (refused[i])
+				continue;
+			if (remaining_ms(x) == 0)
+				break;
+			so = server_attempt(x, &c->servers[i]);
+			if (so == SERVER_REFUSED) {
+				refused[i] = true;
+				for (size_t j = 0; j < x->n_devs; j++)
+					if (x->devs[j].state == DEVICE_PENDING)
+						x->devs[j].code = UNLOCK_EXIT_REFUSED;
+			} else if (so != SERVER_DONE) {
+				any_left = true;
+			}
+			if (so != SERVER_DONE)
+				log_warn("unlock: %s: %s, trying the next server",
+					 c->servers[i].url,
+					 so == SERVER_REFUSED ? "refused" : "failed");
+		}
+		if (!devices_pending(x) || !any_left || remaining_ms(x) == 0 ||
+		    round + 1 == c->attempts)
+			break;
+		/* Every server failed this round: back off (within the time budget) and retry. */
+		backoff = min_u(backoff, remaining_ms(x));
+		log_info("unlock: round %u of %u failed; retrying in %u ms", round + 1, c->attempts,
+			 backoff);
+		if (backoff) {
+			struct timespec ts = {backoff / 1000, (long)(backoff % 1000) * 1000000L};
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		backoff = min_u(backoff ? backoff * 2 : 0, c->backoff_max_ms);
+	}
+	if (devices_pending(x) && remaining_ms(x) == 0)
+		log_error("unlock: total time budget of %u s used up", c->total_timeout_s);
+}
+
+static void rtmr_extend_released(const struct unlock_ctx *x)
+{
+	const char *uuids[LUKS_DISCOVER_MAX];
+	uint8_t digest[RTMR_DIGEST_LEN];
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n_devs && n < LUKS_DISCOVER_MAX; i++)
+		if (x->devs[i].released)
+			uuids[n++] = x->devs[i].h->uuid;
+	if (n == 0)
+		return;
+	/* Once, after every device: an earlier extension would fail the later attestations. */
+	if (rtmr_event_digest(uuids, n, digest) == 0 && rtmr_extend(x->c->rtmr_path, digest) < 0)
+		log_warn("unlock: this boot can still obtain another release (RTMR3 not extended)");
+}
+
+enum unlock_exit unlock_run(const struct unlock_options *o)
+{
+	struct unlock_ctx x = {.o = o, .c = o->config};
+	char **discovered = NULL;
+	size_t n_found = 0;
+	enum unlock_exit ret;
+
+	x.start_ms = now_ms();
+	x.deadline_ms = x.start_ms + (uint64_t)o->config->total_timeout_s * 1000u;
+	if (o->n_devices > 0) {
+		ret = devices_load(&x, (char **)o->devices, o->n_devices);
+	} else {
+		int r = luks_discover(o->sys_block_dir, o->dev_dir, &discovered, &n_found);
+
+		if (r < 0) {
+			log_error("unlock: cannot list block devices");
+			return UNLOCK_EXIT_FAILURE;
+		}
+		if (n_found == 0) {
+			log_info("unlock: no LUKS2 device carries a tdx-unlock token");
+			luks_device_list_free(discovered);
+			return UNLOCK_EXIT_NO_TOKEN;
+		}
+		ret = devices_load(&x, discovered, n_found);
+	}
+	if (ret != UNLOCK_EXIT_OK)
+		goto out;
+
+	if (devices_pending(&x)) {
+		if (quote_source_open(x.c, &x.qs) < 0) {
+			ret = UNLOCK_EXIT_FAILURE;
+			goto out;
+		}
+		servers_run(&x);
+		rtmr_extend_released(&x);
+	}
+
+	ret = UNLOCK_EXIT_OK;
+	for (size_t i = 0; i < x.n_devs; i++) {
+		const struct unlock_device *d = &x.devs[i];
+
+		if (d->state == DEVICE_UNLOCKED)
+			continue;
+		log_error("%s: not unlocked (%s); the passphrase prompt takes over", d->path,
+			  unlock_exit_name(d->code));
+		if (ret == UNLOCK_EXIT_OK)
+			ret = d->code;
+	}
+	if (ret == UNLOCK_EXIT_OK)
+		log_info("unlock: %zu device(s) %s in %llu ms (%llu ms of it waiting for quotes)",
+			 x.n_devs, o->test_passphrase ? "verified" : "unlocked",
+			 (unsigned long long)(now_ms() - x.start_ms),
+			 (unsigned long long)x.quote_ms);
+out:
+	for (size_t i = 0; i < x.n_devs; i++)
+		luks_header_free(x.devs[i].h);
+	free(x.devs);
+	quote_source_free(x.qs);
+	luks_device_list_free(discovered);
+	return ret;
+}

@@ -1,0 +1,38 @@
+/* The boot-time unlock run: find the LUKS2 devices carrying a tdx-unlock token, attest to the
+ * configured key-release servers in order, receive each disk's secret, open the disks from their
+ * validated header copies, extend RTMR3 once, and wipe every secret. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agent/config.h"
+
+/* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Any non-zero code means: let the
+ * normal passphrase prompt take over. With several devices the first failing device decides. */
+enum unlock_exit {
+	UNLOCK_EXIT_OK = 0,		   /* every device with a token was unlocked */
+	UNLOCK_EXIT_FAILURE = 1,	   /* internal error (out of memory, no randomness, ...) */
+	UNLOCK_EXIT_USAGE = 2,		   /* bad arguments or configuration */
+	UNLOCK_EXIT_NO_TOKEN = 3,	   /* no device carries a tdx-unlock token */
+	UNLOCK_EXIT_UNREACHABLE = 4,	   /* no configured server answered in time */
+	UNLOCK_EXIT_REFUSED = 5,	   /* refused (attestation, policy, or server key != pin) */
+	UNLOCK_EXIT_HEADER_INVALID = 6,	   /* LUKS2 header or token failed validation */
+	UNLOCK_EXIT_ACTIVATION_FAILED = 7, /* secret released but the keyslot did not open */
+	UNLOCK_EXIT_DISABLED = 8,	   /* rd.tdx_unlock=0 on the kernel command line */
+};
+
+const char *unlock_exit_name(enum unlock_exit code);
+
+struct unlock_options {
+	const struct agent_config *config;
+	char *const *devices; /* explicit devices/image files; NULL or empty = discover */
+	size_t n_devices;
+	const char *name;	   /* mapping name for a single device; NULL = "luks-<UUID>" */
+	const char *sys_block_dir; /* discovery overrides (tests); NULL = defaults */
+	const char *dev_dir;
+	bool test_passphrase; /* verify the passphrase opens the keyslot; create no mapping */
+};
+
+/* Runs the whole unlock and returns its exit code. */
+enum unlock_exit unlock_run(const struct unlock_options *o);
