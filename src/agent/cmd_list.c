@@ -62,7 +62,7 @@ int cmd_list(int argc, char **argv)
 			break;
 		if (ti == CRYPT_TOKEN_INACTIVE || !type)
 			continue;
-		if (strcmp(type, LUKS_TOKEN_TYPE)) {
+		if (strcmp(type, LUKS_TOKEN_TYPE) != 0) {
 			printf("token %d: %s (not tdx-unlock)\n", t, type);
 			continue;
 		}

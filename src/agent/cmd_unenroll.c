@@ -36,7 +36,7 @@ int cmd_unenroll(int argc, char **argv)
 
 		if (ti == CRYPT_TOKEN_INVALID)
 			break;
-		if (ti == CRYPT_TOKEN_INACTIVE || !type || strcmp(type, LUKS_TOKEN_TYPE))
+		if (ti == CRYPT_TOKEN_INACTIVE || !type || strcmp(type, LUKS_TOKEN_TYPE) != 0)
 			continue;
 		if (crypt_token_json_get(cd, t, &json) < 0 ||
 		    luks_token_parse(json, &tok, reason, sizeof(reason)) < 0) {

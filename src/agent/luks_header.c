@@ -234,6 +234,15 @@ static bool str_array_has(json_object *arr, int n)
 	return false;
 }
 
+/* Keyslot and token ids are object keys libcryptsetup has already checked to be numbers. */
+static int object_id(const char *key)
+{
+	char *end;
+	long v = strtol(key, &end, 10);
+
+	return (*key && !*end && v >= 0 && v < 1024) ? (int)v : -1;
+}
+
 struct layout {
 	uint64_t areas_start; /* both binary headers + JSON copies end here */
 	uint64_t areas_end;   /* end of the keyslot area */
@@ -246,7 +255,7 @@ static int validate_config(struct refusal *rf, json_object *config, struct layou
 	static const char *const members[] = {"json_size", "keyslots_size", "flags",
 					      "requirements"};
 	json_object *v;
-	uint64_t json_size, keyslots_size;
+	uint64_t json_size = 0, keyslots_size = 0;
 	int r;
 
 	if ((r = only_members(rf, config, "config", members, ARRAY_SIZE(members))) < 0)
@@ -279,7 +288,7 @@ static int validate_config(struct refusal *rf, json_object *config, struct layou
 			return refuse(rf, "config: 'requirements' is not an object");
 		json_object_object_foreach (v, key, val) {
 			(void)val;
-			if (strcmp(key, "mandatory"))
+			if (strcmp(key, "mandatory") != 0)
 				return refuse(rf, "config: requirement class '%.48s' refused", key);
 		}
 		if (json_object_object_get_ex(v, "mandatory", &m)) {
@@ -320,7 +329,7 @@ static int validate_segments(struct refusal *rf, json_object *segments, struct l
 		return r;
 	if ((r = get_str(rf, seg, "segment 0", "type", &type)) < 0)
 		return r;
-	if (strcmp(type, "crypt"))
+	if (strcmp(type, "crypt") != 0)
 		return refuse(rf, "segment 0: type '%.32s' refused (only crypt)", type);
 	if ((r = get_str(rf, seg, "segment 0", "encryption", &enc)) < 0)
 		return r;
@@ -352,7 +361,7 @@ static int validate_segments(struct refusal *rf, json_object *segments, struct l
 	if (!json_object_object_get_ex(seg, "size", &v) ||
 	    !json_object_is_type(v, json_type_string))
 		return refuse(rf, "segment 0: 'size' missing or not a string");
-	if (strcmp(json_object_get_string(v), "dynamic") &&
+	if (strcmp(json_object_get_string(v), "dynamic") != 0 &&
 	    (r = get_u64_str(rf, seg, "segment 0", "size", &u)) < 0)
 		return r;
 	return 0;
@@ -377,7 +386,7 @@ static int validate_keyslot(struct refusal *rf, const char *id, json_object *ks,
 		return refuse(rf, "%s: not an object", what);
 	if ((r = get_str(rf, ks, what, "type", &type)) < 0)
 		return r;
-	if (strcmp(type, "luks2"))
+	if (strcmp(type, "luks2") != 0)
 		return refuse(rf,
 			      "%s: type '%.32s' refused (only luks2; reencrypt means "
 			      "reencryption in progress)",
@@ -391,7 +400,7 @@ static int validate_keyslot(struct refusal *rf, const char *id, json_object *ks,
 		return r;
 	if ((r = get_str(rf, a, what, "type", &type)) < 0)
 		return r;
-	if (strcmp(type, "raw"))
+	if (strcmp(type, "raw") != 0)
 		return refuse(rf, "%s: area type '%.32s' refused", what, type);
 	if ((r = get_str(rf, a, what, "encryption", &enc)) < 0)
 		return r;
@@ -438,7 +447,7 @@ static int validate_our_keyslot(struct refusal *rf, json_object *ks, int slot)
 		return r;
 	if ((r = get_str(rf, kdf, what, "type", &s)) < 0)
 		return r;
-	if (strcmp(s, "pbkdf2"))
+	if (strcmp(s, "pbkdf2") != 0)
 		return refuse(rf,
 			      "%s: kdf '%.32s' refused for the tdx-unlock keyslot (want pbkdf2)",
 			      what, s);
@@ -446,7 +455,7 @@ static int validate_our_keyslot(struct refusal *rf, json_object *ks, int slot)
 		return r;
 	if ((r = get_str(rf, kdf, what, "hash", &s)) < 0)
 		return r;
-	if (strcmp(s, "sha256"))
+	if (strcmp(s, "sha256") != 0)
 		return refuse(rf, "%s: pbkdf2 hash '%.32s' refused (want sha256)", what, s);
 	if ((r = get_int(rf, kdf, what, "iterations", &it)) < 0)
 		return r;
@@ -457,7 +466,7 @@ static int validate_our_keyslot(struct refusal *rf, json_object *ks, int slot)
 		return r;
 	if ((r = get_str(rf, af, what, "type", &s)) < 0)
 		return r;
-	if (strcmp(s, "luks1"))
+	if (strcmp(s, "luks1") != 0)
 		return refuse(rf, "%s: anti-forensic splitter '%.32s' refused", what, s);
 	if ((r = get_int(rf, af, what, "stripes", &it)) < 0)
 		return r;
@@ -484,7 +493,7 @@ static int validate_digests(struct refusal *rf, json_object *digests, json_objec
 		return refuse(rf, "digest: not an object");
 	if ((r = get_str(rf, d, "digest", "type", &type)) < 0)
 		return r;
-	if (strcmp(type, "pbkdf2"))
+	if (strcmp(type, "pbkdf2") != 0)
 		return refuse(rf, "digest: type '%.32s' refused", type);
 	if ((r = get_int(rf, d, "digest", "iterations", &it)) < 0)
 		return r;
@@ -510,14 +519,14 @@ static int validate_tokens(struct refusal *rf, json_object *tokens, enum luks_to
 		    !json_object_object_get_ex(val, "type", &t) ||
 		    !json_object_is_type(t, json_type_string))
 			return refuse(rf, "token %.8s: no type", key);
-		if (strcmp(json_object_get_string(t), LUKS_TOKEN_TYPE))
+		if (strcmp(json_object_get_string(t), LUKS_TOKEN_TYPE) != 0)
 			continue; /* other tokens (systemd-fido2, ...) are not ours to judge */
 		if (found >= 0)
 			return refuse(rf,
 				      "a second tdx-unlock token (%d and %.8s) refused: which one "
 				      "to use would be the attacker's choice",
 				      found, key);
-		found = atoi(key);
+		found = object_id(key);
 		r = luks_token_parse(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN),
 				     token, why, sizeof(why));
 		if (r < 0)
@@ -545,7 +554,7 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	struct refusal rf = {reason, reason_len};
 	_cleanup_(json_object_putp) json_object *root = NULL;
 	json_object *keyslots, *tokens, *segments, *digests, *config, *bound = NULL;
-	struct area areas[LUKS2_MAX_KEYSLOT];
+	struct area areas[LUKS2_MAX_KEYSLOT] = {0};
 	struct layout lay = {0};
 	const char *json, *type, *u;
 	uint32_t req = 0;
@@ -555,7 +564,7 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	if (reason && reason_len)
 		reason[0] = '\0';
 	type = crypt_get_type(cd);
-	if (!type || strcmp(type, CRYPT_LUKS2))
+	if (!type || strcmp(type, CRYPT_LUKS2) != 0)
 		return refuse(&rf, "not LUKS2 (%s)", type ? type : "no header");
 	u = crypt_get_uuid(cd);
 	if (!uuid_canonical(u))
@@ -594,7 +603,7 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 			return refuse(&rf, "too many keyslots");
 		if ((r = validate_keyslot(&rf, id, ks, &lay, &areas[n_areas])) < 0)
 			return r;
-		if (!str_array_has(bound, atoi(id)))
+		if (!str_array_has(bound, object_id(id)))
 			return refuse(&rf, "keyslot %.8s is not bound to the data segment", id);
 		for (size_t i = 0; i < n_areas; i++)
 			if (areas[n_areas].offset < areas[i].offset + areas[i].size &&
@@ -724,12 +733,10 @@ void luks_header_free(struct luks_header *h)
 	free(h);
 }
 
-DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
-
 int luks_header_load(const char *device, struct luks_header **out, char *reason, size_t reason_len)
 {
 	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
-	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
+	struct luks_header *h = NULL;
 	struct refusal rf = {reason, reason_len};
 	char copy_path[64];
 	int r;
@@ -747,14 +754,19 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 		return r;
 
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->device = strdup(device)))
+	if (!h)
 		return log_error_errno(-ENOMEM, "out of memory");
 	h->copy_fd = -1;
+	h->device = strdup(device);
+	if (!h->device) {
+		r = log_error_errno(-ENOMEM, "out of memory");
+		goto out;
+	}
 	r = header_backup_to_memfd(src, device, &h->copy_fd);
 	if (r < 0) {
 		if (reason && reason_len)
 			snprintf(reason, reason_len, "could not copy the header of %s", device);
-		return r;
+		goto out;
 	}
 	crypt_free(TAKE_PTR(src));
 
@@ -763,20 +775,24 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 	if (r < 0) {
 		if (reason && reason_len)
 			snprintf(reason, reason_len, "cannot use the header copy");
-		return log_error_errno(r, "%s: libcryptsetup cannot use the header copy", device);
+		log_error_errno(r, "%s: libcryptsetup cannot use the header copy", device);
+		goto out;
 	}
 	r = header_load_explained(h->cd, device, &rf);
 	if (r < 0)
-		return r;
+		goto out;
 
 	r = luks_header_validate(h->cd, LUKS_TOKEN_REQUIRED, h->uuid, &h->token_id, &h->token,
 				 reason, reason_len);
 	if (r == -ENOENT)
-		return log_debug_errno(r, "%s: no tdx-unlock token", device);
+		log_debug_errno(r, "%s: no tdx-unlock token", device);
 	if (r < 0)
-		return r;
-	*out = TAKE_PTR(h);
-	return 0;
+		goto out;
+	*out = h;
+	h = NULL;
+out:
+	luks_header_free(h);
+	return r;
 }
 
 int luks_device_has_token(const char *device)
@@ -793,7 +809,7 @@ int luks_device_has_token(const char *device)
 		return -errno;
 	n = pread(fd, head, sizeof(head), 0);
 	close(fd);
-	if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)))
+	if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0)
 		return 0;
 
 	r = crypt_init(&cd, device);

@@ -153,7 +153,7 @@ int luks_token_parse(const char *json, struct luks_token *out, char *reason, siz
 		return refuse(reason, reason_len, "token: 'type' missing");
 	if (!json_object_is_type(v, json_type_string))
 		return refuse(reason, reason_len, "token: 'type' is not a string");
-	if (strcmp(json_object_get_string(v), LUKS_TOKEN_TYPE))
+	if (strcmp(json_object_get_string(v), LUKS_TOKEN_TYPE) != 0)
 		return refuse(reason, reason_len, "token: 'type' is not \"%s\"", LUKS_TOKEN_TYPE);
 
 	if (!json_object_object_get_ex(root, "version", &v))
