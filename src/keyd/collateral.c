@@ -106,6 +106,8 @@ int json_raw_member(const char *doc, size_t len, const char *key, const char **v
 	size_t i, klen = strlen(key), found_at = 0, found_len = 0;
 	bool found = false;
 
+	*value = NULL;
+	*value_len = 0;
 	/* Validate the whole document first, so the scan below only walks well-formed JSON. */
 	if (len > INT32_MAX)
 		return -EFBIG;
@@ -166,8 +168,9 @@ int json_raw_member(const char *doc, size_t len, const char *key, const char **v
 static int get_field(struct json_object *o, const char *what, const char *key, json_type type,
 		     struct json_object **out)
 {
-	struct json_object *v;
+	struct json_object *v = NULL;
 
+	*out = NULL;
 	if (!json_object_object_get_ex(o, key, &v) || !v)
 		return log_error_errno(-EBADMSG, "%s: '%s' missing", what, key);
 	if (!json_object_is_type(v, type))
@@ -184,6 +187,7 @@ static int get_uint(struct json_object *o, const char *what, const char *key, ui
 	int64_t x;
 	int r;
 
+	*out = 0;
 	r = get_field(o, what, key, json_type_int, &v);
 	if (r < 0)
 		return r;
@@ -213,6 +217,7 @@ static int get_time(struct json_object *o, const char *what, const char *key, ti
 	struct json_object *v;
 	int r;
 
+	*out = 0;
 	r = get_field(o, what, key, json_type_string, &v);
 	if (r < 0)
 		return r;
@@ -227,6 +232,7 @@ static int get_status(struct json_object *o, const char *what, enum tcb_status *
 	const char *s;
 	int r;
 
+	*out = TCB_NOT_SUPPORTED;
 	r = get_field(o, what, "tcbStatus", json_type_string, &v);
 	if (r < 0)
 		return r;
@@ -272,6 +278,7 @@ static int get_array(struct json_object *o, const char *what, const char *key, s
 {
 	int r;
 
+	*n = 0;
 	r = get_field(o, what, key, json_type_array, out);
 	if (r < 0)
 		return r;
@@ -564,7 +571,7 @@ refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
 
 static char *dup_bytes(const char *p, size_t n)
 {
-	char *s = malloc(n + 1);
+	char *s = p ? malloc(n + 1) : NULL;
 
 	if (s) {
 		memcpy(s, p, n);
@@ -597,16 +604,19 @@ static int bundle_string(struct json_object *o, const char *key, bool required, 
 {
 	struct json_object *v;
 
+	*s = NULL;
+	*len = 0;
 	if (!json_object_object_get_ex(o, key, &v) || !v) {
-		*s = NULL;
-		return required ? log_error_errno(-EBADMSG, "collateral bundle: '%s' missing", key)
-				: 0;
+		if (!required)
+			return 0;
+		log_error("collateral bundle: '%s' missing", key);
+		return -EBADMSG;
 	}
 	if (!json_object_is_type(v, json_type_string))
 		return log_error_errno(-EBADMSG, "collateral bundle: '%s' is not a string", key);
 	*s = json_object_get_string(v);
 	*len = (size_t)json_object_get_string_len(v);
-	return 0;
+	return *s ? 0 : -EBADMSG;
 }
 
 static int load_bundle(const char *path, struct raw_collateral *rc, char *reason, size_t reason_len)
