@@ -47,4 +47,10 @@ check-quotegen: $(QG_BIN) $(KEYD_BIN)
 	expect 2 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --revoke-pck; \
 	expect 1 '' $$qg quote --ca "$$d/nonexistent" --out "$$d/x.bin"; \
 	expect 1 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --version 3; \
+	cp -a "$$d/ca" "$$d/ca-debug"; \
+	$$qg defaults --ca "$$d/ca-debug" --debug --rtmr1 $$(printf 'cd%.0s' $$(seq 48)) || exit 1; \
+	$$qg quote --ca "$$d/ca-debug" --out "$$d/stored.bin" || exit 1; \
+	expect 0 '"rtmr1":"cdcdcdcd' $$keyd verify-quote --quote "$$d/stored.bin" $$col; \
+	expect 0 '"debug":true' $$keyd verify-quote --quote "$$d/stored.bin" $$col; \
+	expect 2 '' $$qg defaults --ca "$$d/ca-debug" --out "$$d/x.bin"; \
 	exit $$fail

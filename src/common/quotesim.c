@@ -1,6 +1,7 @@
 #include "quotesim.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cleanup.h"
 #include "fileio.h"
 #include "hexutil.h"
 #include "log.h"
@@ -52,6 +54,8 @@ struct quotesim {
 	char *pck_chain_pem;
 	uint8_t attest_pub[64];
 	uint8_t qe_mrsigner[32];
+	bool has_quote_defaults; /* quote_defaults.json was present */
+	struct quotesim_quote_opts quote_defaults;
 };
 
 static int ossl_fail(const char *what)
@@ -1147,6 +1151,165 @@ out:
 	return r;
 }
 
+/* ---- quote defaults (quote_defaults.json) ---- */
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} tamper_names[] = {
+	{"header", QUOTESIM_TAMPER_HEADER},
+	{"body", QUOTESIM_TAMPER_BODY},
+	{"quote-sig", QUOTESIM_TAMPER_QUOTE_SIG},
+	{"attest-key", QUOTESIM_TAMPER_ATTEST_KEY},
+	{"qe-report", QUOTESIM_TAMPER_QE_REPORT},
+	{"qe-report-sig", QUOTESIM_TAMPER_QE_REPORT_SIG},
+	{"qe-auth-data", QUOTESIM_TAMPER_QE_AUTH_DATA},
+	{"qe-report-data", QUOTESIM_TAMPER_QE_REPORT_DATA},
+};
+
+/* Byte-string fields of the TD report body (REPORTDATA is per quote, never a default). */
+static const struct {
+	const char *key;
+	size_t off, len;
+} body_fields[] = {
+	{"tee_tcb_svn", offsetof(struct tdx_td_body, tee_tcb_svn), 16},
+	{"mrseam", offsetof(struct tdx_td_body, mrseam), TDX_MR_LEN},
+	{"mrsignerseam", offsetof(struct tdx_td_body, mrsignerseam), TDX_MR_LEN},
+	{"seam_attributes", offsetof(struct tdx_td_body, seam_attributes), 8},
+	{"td_attributes", offsetof(struct tdx_td_body, td_attributes), 8},
+	{"xfam", offsetof(struct tdx_td_body, xfam), 8},
+	{"mrtd", offsetof(struct tdx_td_body, mrtd), TDX_MR_LEN},
+	{"mrconfigid", offsetof(struct tdx_td_body, mrconfigid), TDX_MR_LEN},
+	{"mrowner", offsetof(struct tdx_td_body, mrowner), TDX_MR_LEN},
+	{"mrownerconfig", offsetof(struct tdx_td_body, mrownerconfig), TDX_MR_LEN},
+	{"rtmr0", offsetof(struct tdx_td_body, rtmr[0]), TDX_MR_LEN},
+	{"rtmr1", offsetof(struct tdx_td_body, rtmr[1]), TDX_MR_LEN},
+	{"rtmr2", offsetof(struct tdx_td_body, rtmr[2]), TDX_MR_LEN},
+	{"rtmr3", offsetof(struct tdx_td_body, rtmr[3]), TDX_MR_LEN},
+	{"tee_tcb_svn2", offsetof(struct tdx_td_body, tee_tcb_svn2), 16},
+	{"mrservicetd", offsetof(struct tdx_td_body, mrservicetd), TDX_MR_LEN},
+};
+
+int quotesim_quote_defaults_write(const char *dir, const struct quotesim_quote_opts *o)
+{
+	struct json_object *j = json_object_new_object(), *tamper = json_object_new_array();
+	char hex[2 * TDX_MR_LEN + 1];
+	const char *text;
+	int r;
+
+	if (!j || !tamper) {
+		json_object_put(j);
+		json_object_put(tamper);
+		return -ENOMEM;
+	}
+	if (o->chain_pem_override) {
+		json_object_put(j);
+		json_object_put(tamper);
+		return log_error_errno(-EINVAL, "quotesim: a chain override cannot be a default");
+	}
+	json_object_object_add(j, "version", json_object_new_int(o->version));
+	json_object_object_add(j, "body_type", json_object_new_int(o->body_type));
+	for (size_t i = 0; i < ARRAY_SIZE(body_fields); i++) {
+		hex_encode((const uint8_t *)&o->body + body_fields[i].off, body_fields[i].len, hex);
+		json_object_object_add(j, body_fields[i].key, json_object_new_string(hex));
+	}
+	hex_encode(o->user_data, sizeof(o->user_data), hex);
+	json_object_object_add(j, "user_data", json_object_new_string(hex));
+	json_object_object_add(j, "qe_isvsvn", json_object_new_int(o->qe_isvsvn));
+	json_object_object_add(j, "cert_data_type", json_object_new_int(o->cert_data_type));
+	json_object_object_add(j, "inner_cert_data_type",
+			       json_object_new_int(o->inner_cert_data_type));
+	json_object_object_add(j, "chain_nul", json_object_new_boolean(o->chain_nul));
+	json_object_object_add(j, "pad_to", json_object_new_int64((int64_t)o->pad_to));
+	for (size_t i = 0; i < ARRAY_SIZE(tamper_names); i++)
+		if (o->tamper & tamper_names[i].flag)
+			json_object_array_add(tamper, json_object_new_string(tamper_names[i].name));
+	json_object_object_add(j, "tamper", tamper);
+	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+	r = text ? write_file(dir, QUOTESIM_QUOTE_DEFAULTS, text, strlen(text)) : -ENOMEM;
+	json_object_put(j);
+	return r;
+}
+
+/* Reads quote_defaults.json if present over the built-in defaults; every key is optional. */
+static int quote_defaults_read(struct quotesim *s)
+{
+	struct json_object *j = NULL, *v;
+	struct quotesim_quote_opts *o = &s->quote_defaults;
+	uint8_t *data = NULL;
+	size_t len;
+	int r, n;
+
+	quotesim_quote_opts_init(NULL, o);
+	r = read_file(s->dir, QUOTESIM_QUOTE_DEFAULTS, &data, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	j = json_tokener_parse((const char *)data);
+	if (!j || !json_object_is_type(j, json_type_object)) {
+		r = log_error_errno(-EINVAL,
+				    "quotesim: " QUOTESIM_QUOTE_DEFAULTS ": not a JSON object");
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(body_fields) && r == 0; i++)
+		if (json_object_object_get_ex(j, body_fields[i].key, NULL))
+			r = params_hex(j, body_fields[i].key,
+				       (uint8_t *)&o->body + body_fields[i].off,
+				       body_fields[i].len);
+	if (r == 0 && json_object_object_get_ex(j, "user_data", NULL))
+		r = params_hex(j, "user_data", o->user_data, sizeof(o->user_data));
+#define INT_KEY(key, field, max)                                 \
+	if (r == 0 && json_object_object_get_ex(j, key, NULL)) { \
+		r = params_int(j, key, max, &n);                 \
+		if (r == 0)                                      \
+			field = n;                               \
+	}
+	INT_KEY("version", o->version, UINT16_MAX)
+	INT_KEY("body_type", o->body_type, UINT16_MAX)
+	INT_KEY("qe_isvsvn", o->qe_isvsvn, UINT16_MAX)
+	INT_KEY("cert_data_type", o->cert_data_type, UINT16_MAX)
+	INT_KEY("inner_cert_data_type", o->inner_cert_data_type, UINT16_MAX)
+	INT_KEY("pad_to", o->pad_to, TDX_QUOTE_MAX_LEN)
+#undef INT_KEY
+	if (r < 0)
+		goto out;
+	if (json_object_object_get_ex(j, "chain_nul", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			r = log_error_errno(-EINVAL, "quotesim: " QUOTESIM_QUOTE_DEFAULTS
+						     ": 'chain_nul' is not a boolean");
+			goto out;
+		}
+		o->chain_nul = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(j, "tamper", &v)) {
+		if (!json_object_is_type(v, json_type_array)) {
+			r = log_error_errno(-EINVAL, "quotesim: " QUOTESIM_QUOTE_DEFAULTS
+						     ": 'tamper' is not an array");
+			goto out;
+		}
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+			unsigned flag;
+
+			if (!json_object_is_type(e, json_type_string)) {
+				r = log_error_errno(-EINVAL, "quotesim: " QUOTESIM_QUOTE_DEFAULTS
+							     ": 'tamper' entries must be strings");
+				goto out;
+			}
+			r = quotesim_tamper_from_name(json_object_get_string(e), &flag);
+			if (r < 0)
+				goto out;
+			o->tamper |= flag;
+		}
+	}
+	s->has_quote_defaults = true;
+out:
+	json_object_put(j);
+	free(data);
+	return r;
+}
+
 /* ---- hierarchy ---- */
 
 void quotesim_free(struct quotesim *s)
@@ -1290,6 +1453,8 @@ int quotesim_load(const char *dir, struct quotesim **out)
 		r = load_cert(dir, QUOTESIM_TCB_SIGNING, &s->tcb_signing);
 	if (r == 0)
 		r = quotesim_finish(s);
+	if (r == 0)
+		r = quote_defaults_read(s);
 	if (r < 0)
 		goto out;
 	*out = s;
@@ -1303,7 +1468,10 @@ out:
 
 void quotesim_quote_opts_init(const struct quotesim *s, struct quotesim_quote_opts *o)
 {
-	(void)s;
+	if (s && s->has_quote_defaults) {
+		*o = s->quote_defaults;
+		return;
+	}
 	memset(o, 0, sizeof(*o));
 	o->version = 4;
 	o->body_type = TDX_BODY_TD10;
@@ -1508,23 +1676,9 @@ out:
 
 int quotesim_tamper_from_name(const char *name, unsigned *flag)
 {
-	static const struct {
-		const char *name;
-		unsigned flag;
-	} names[] = {
-		{"header", QUOTESIM_TAMPER_HEADER},
-		{"body", QUOTESIM_TAMPER_BODY},
-		{"quote-sig", QUOTESIM_TAMPER_QUOTE_SIG},
-		{"attest-key", QUOTESIM_TAMPER_ATTEST_KEY},
-		{"qe-report", QUOTESIM_TAMPER_QE_REPORT},
-		{"qe-report-sig", QUOTESIM_TAMPER_QE_REPORT_SIG},
-		{"qe-auth-data", QUOTESIM_TAMPER_QE_AUTH_DATA},
-		{"qe-report-data", QUOTESIM_TAMPER_QE_REPORT_DATA},
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i].name) == 0) {
-			*flag = names[i].flag;
+	for (size_t i = 0; i < ARRAY_SIZE(tamper_names); i++)
+		if (strcmp(name, tamper_names[i].name) == 0) {
+			*flag = tamper_names[i].flag;
 			return 0;
 		}
 	return log_error_errno(-EINVAL, "quotesim: unknown tamper target '%s'", name);

@@ -23,12 +23,13 @@
 #define QUOTESIM_TCB_SIGNING_KEY   "tcb_signing_key.pem"
 #define QUOTESIM_TCB_SIGNING_CHAIN "tcb_signing_chain.pem" /* TCB signing, root */
 #define QUOTESIM_ATTEST_KEY	   "attestation_key.pem"   /* QE attestation key (P-256) */
-#define QUOTESIM_PARAMS		   "quotesim.json"	   /* platform/QE/TD defaults for quotes */
-#define QUOTESIM_TCB_INFO	   "tcb_info.json"	   /* {"tcbInfo":{...},"signature":"hex"} */
-#define QUOTESIM_QE_IDENTITY	   "qe_identity.json"	   /* {"enclaveIdentity":{...},...} */
+#define QUOTESIM_PARAMS		   "quotesim.json"    /* the platform values (FMSPC, SVNs, ...) */
+#define QUOTESIM_TCB_INFO	   "tcb_info.json"    /* {"tcbInfo":{...},"signature":"hex"} */
+#define QUOTESIM_QE_IDENTITY	   "qe_identity.json" /* {"enclaveIdentity":{...},...} */
 #define QUOTESIM_PCK_CRL	   "pck_crl.der"
 #define QUOTESIM_ROOT_CRL	   "root_crl.der"
-#define QUOTESIM_COLLATERAL	   "collateral.json" /* dcap-qvl QuoteCollateralV3 bundle */
+#define QUOTESIM_COLLATERAL	   "collateral.json"	 /* dcap-qvl QuoteCollateralV3 bundle */
+#define QUOTESIM_QUOTE_DEFAULTS	   "quote_defaults.json" /* optional quote field defaults */
 
 /* A validity window; {0, 0} selects the default documented at each use. */
 struct quotesim_window {
@@ -115,10 +116,16 @@ struct quotesim_quote_opts {
 	unsigned tamper;		/* QUOTESIM_TAMPER_* bits */
 };
 
-/* Fills o with a v4 quote whose fields match the hierarchy's collateral (UpToDate): TEE_TCB_SVN
- * 03 01 03 00.., TD attributes SEPT_VE_DISABLE (DEBUG clear), XFAM e702060000000000, MRTD and
- * RTMRs fixed test patterns. */
+/* Fills o with the directory's stored quote defaults if it has them (see below), else a v4 quote
+ * whose fields match the hierarchy's collateral (UpToDate): TEE_TCB_SVN 03 01 03 00.., TD
+ * attributes SEPT_VE_DISABLE (DEBUG clear), XFAM e702060000000000, MRTD and RTMRs fixed test
+ * patterns. s may be NULL (built-in defaults). */
 void quotesim_quote_opts_init(const struct quotesim *s, struct quotesim_quote_opts *o);
+
+/* Stores o (all but REPORTDATA and chain_pem_override) as the directory's quote defaults, which
+ * quotesim_quote_opts_init() returns after the next quotesim_load(): how a test makes the
+ * agent's simulator source emit debug, wrong-measurement or tampered quotes. */
+int quotesim_quote_defaults_write(const char *dir, const struct quotesim_quote_opts *o);
 
 /* Builds and signs a quote. report_data NULL = zeros. *out is malloc'ed. */
 int quotesim_quote(const struct quotesim *s, const struct quotesim_quote_opts *o,

@@ -19,6 +19,7 @@ static int usage(void)
 	      "  tdx-quotegen ca --out DIR [platform options] [collateral options]\n"
 	      "  tdx-quotegen collateral --ca DIR --out DIR [collateral options]\n"
 	      "  tdx-quotegen quote --ca DIR --out FILE [quote options]\n"
+	      "  tdx-quotegen defaults --ca DIR [quote options]   (stored for later quotes)\n"
 	      "platform: --fmspc HEX --pce-id HEX --pce-svn N --sgx-svn N,N,... --cpusvn HEX\n"
 	      "          --ca-window T,T --leaf-window T,T\n"
 	      "collateral: --not-before T --not-after T (all items) --tcb-info-window T,T\n"
@@ -259,7 +260,7 @@ struct args {
 	const char *out, *ca;
 	struct quotesim_ca_opts ca_opts;
 	struct quotesim_quote_opts q;
-	bool have_report_data, debug, hex, body_type_set;
+	bool have_report_data, debug, hex, body_type_set, version_set;
 	uint8_t tcb_fmspc[6];
 	uint8_t report_data[TDX_REPORT_DATA_LEN];
 	/* Which command the options belong to, to refuse misplaced ones. */
@@ -350,6 +351,7 @@ static int apply_option(struct args *a, int c, const char *arg)
 	case OPT_VERSION:
 		r = parse_uint("version", arg, UINT16_MAX, &v);
 		a->q.version = (uint16_t)v;
+		a->version_set = true;
 		break;
 	case OPT_BODY_TYPE:
 		r = parse_uint("body-type", arg, UINT16_MAX, &v);
@@ -442,70 +444,115 @@ static int write_quote(const struct args *a, const uint8_t *quote, size_t len)
 	return r;
 }
 
+static bool is_quote_cmd(const char *cmd)
+{
+	return strcmp(cmd, "quote") == 0 || strcmp(cmd, "defaults") == 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = {0};
 	struct quotesim *s = NULL;
 	uint8_t *quote = NULL;
-	size_t quote_len = 0;
+	size_t quote_len = 0, n_opts = 0;
 	const char *cmd;
 	int c, r;
+	struct {
+		int c;
+		const char *arg;
+	} *opts = NULL;
 
 	log_setup("tdx-quotegen", LOG_TARGET_STDERR, LOG_LVL_INFO);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return usage();
 	cmd = argv[1];
-	if (strcmp(cmd, "ca") != 0 && strcmp(cmd, "collateral") != 0 && strcmp(cmd, "quote") != 0) {
+	if (strcmp(cmd, "ca") != 0 && strcmp(cmd, "collateral") != 0 && !is_quote_cmd(cmd)) {
 		fprintf(stderr, "tdx-quotegen: unknown command '%s'\n", cmd);
+		return usage();
+	}
+	/* Options are applied once the base they modify is known: for quotes, the directory's
+	 * stored defaults. */
+	opts = calloc((size_t)argc, sizeof(*opts));
+	if (!opts)
+		return 1;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'h' || c == '?') {
+			free(opts);
+			return usage();
+		}
+		opts[n_opts].c = c;
+		opts[n_opts++].arg = optarg;
+		if (c == OPT_CA)
+			a.ca = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tdx-quotegen: unexpected argument '%s'\n", argv[optind]);
+		free(opts);
 		return usage();
 	}
 	quotesim_ca_opts_init(&a.ca_opts);
 	quotesim_quote_opts_init(NULL, &a.q);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'h' || c == '?')
-			return usage();
-		if (apply_option(&a, c, optarg) < 0)
-			return 2;
+	if (is_quote_cmd(cmd) && a.ca) {
+		r = quotesim_load(a.ca, &s);
+		if (r < 0) {
+			free(opts);
+			return 1;
+		}
+		quotesim_quote_opts_init(s, &a.q);
 	}
-	if (optind != argc) {
-		fprintf(stderr, "tdx-quotegen: unexpected argument '%s'\n", argv[optind]);
-		return usage();
+	for (size_t i = 0; i < n_opts; i++)
+		if (apply_option(&a, opts[i].c, opts[i].arg) < 0) {
+			r = -EINVAL;
+			goto usage_error;
+		}
+	if ((!a.out && strcmp(cmd, "defaults") != 0) || (strcmp(cmd, "ca") != 0 && !a.ca)) {
+		fprintf(stderr, "tdx-quotegen %s: %s required\n", cmd,
+			strcmp(cmd, "ca") == 0	       ? "--out is"
+			: strcmp(cmd, "defaults") == 0 ? "--ca is"
+						       : "--out and --ca are");
+		goto usage_error;
 	}
-	if (!a.out || (strcmp(cmd, "ca") != 0 && !a.ca)) {
-		fprintf(stderr, "tdx-quotegen %s: --out%s required\n", cmd,
-			strcmp(cmd, "ca") != 0 ? " and --ca are" : " is");
-		return 2;
-	}
-	if ((strcmp(cmd, "quote") != 0 && a.quote_opts) ||
-	    (strcmp(cmd, "quote") == 0 && a.collateral_opts) ||
-	    (strcmp(cmd, "ca") != 0 && a.platform_opts)) {
+	if ((!is_quote_cmd(cmd) && a.quote_opts) || (is_quote_cmd(cmd) && a.collateral_opts) ||
+	    (strcmp(cmd, "ca") != 0 && a.platform_opts) ||
+	    (strcmp(cmd, "defaults") == 0 && (a.out || a.have_report_data))) {
 		fprintf(stderr, "tdx-quotegen %s: option does not apply to this command\n", cmd);
-		return 2;
+		goto usage_error;
 	}
 
 	if (strcmp(cmd, "ca") == 0) {
 		r = quotesim_ca_create(a.out, &a.ca_opts);
 		if (r == 0)
 			printf("%s/%s\n", a.out, QUOTESIM_ROOT_CA);
-		return r < 0 ? 1 : 0;
+		goto out;
 	}
-	r = quotesim_load(a.ca, &s);
-	if (r < 0)
-		return 1;
+	if (!s) {
+		r = quotesim_load(a.ca, &s);
+		if (r < 0)
+			goto out;
+	}
 	if (strcmp(cmd, "collateral") == 0) {
 		r = quotesim_collateral_write(s, a.out, &a.ca_opts.collateral);
-	} else {
-		if (a.debug)
-			a.q.body.td_attributes[0] |= 0x01;
-		if (a.q.version == 5 && !a.body_type_set)
-			a.q.body_type = TDX_BODY_TD15; /* as real v5 quotes */
-		r = quotesim_quote(s, &a.q, a.have_report_data ? a.report_data : NULL, &quote,
-				   &quote_len);
-		if (r == 0)
-			r = write_quote(&a, quote, quote_len);
+		goto out;
 	}
+	if (a.debug)
+		a.q.body.td_attributes[0] |= 0x01;
+	if (a.version_set && a.q.version == 5 && !a.body_type_set)
+		a.q.body_type = TDX_BODY_TD15; /* as real v5 quotes */
+	if (strcmp(cmd, "defaults") == 0) {
+		r = quotesim_quote_defaults_write(a.ca, &a.q);
+		goto out;
+	}
+	r = quotesim_quote(s, &a.q, a.have_report_data ? a.report_data : NULL, &quote, &quote_len);
+	if (r == 0)
+		r = write_quote(&a, quote, quote_len);
+out:
 	free(quote);
+	free(opts);
 	quotesim_free(s);
 	return r < 0 ? 1 : 0;
+usage_error:
+	free(opts);
+	quotesim_free(s);
+	return 2;
 }

@@ -594,6 +594,67 @@ static void test_qe_report_matches_identity(void **state)
 	free(buf);
 }
 
+/* Stored quote defaults come back from quotesim_quote_opts_init() after a reload; a malformed
+ * defaults file is refused at load. */
+static void test_quote_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o, back;
+	struct quotesim *s = NULL;
+	struct tdx_quote q;
+	uint8_t *buf = NULL;
+	size_t len;
+	char dir[96], path[160];
+	static const char bad[] = "{\"mrtd\":\"zz\"}";
+
+	snprintf(dir, sizeof(dir), "%s/defaults", f->dir);
+	assert_int_equal(quotesim_ca_create(dir, NULL), 0);
+
+	quotesim_quote_opts_init(NULL, &o);
+	o.version = 5;
+	o.body_type = TDX_BODY_TD15;
+	o.body.td_attributes[0] |= 0x01;
+	memset(o.body.mrtd, 0x77, TDX_MR_LEN);
+	memset(o.body.rtmr[3], 0x33, TDX_MR_LEN);
+	memset(o.body.mrservicetd, 0x44, TDX_MR_LEN);
+	o.qe_isvsvn = 9;
+	o.chain_nul = false;
+	o.pad_to = 6000;
+	o.tamper = QUOTESIM_TAMPER_BODY | QUOTESIM_TAMPER_QE_AUTH_DATA;
+	assert_int_equal(quotesim_quote_defaults_write(dir, &o), 0);
+	assert_int_equal(quotesim_load(dir, &s), 0);
+	quotesim_quote_opts_init(s, &back);
+	assert_memory_equal(&back.body, &o.body, sizeof(o.body));
+	assert_int_equal(back.version, 5);
+	assert_int_equal(back.body_type, TDX_BODY_TD15);
+	assert_int_equal(back.qe_isvsvn, 9);
+	assert_false(back.chain_nul);
+	assert_int_equal(back.pad_to, 6000);
+	assert_int_equal(back.tamper, o.tamper);
+	assert_memory_equal(back.user_data, o.user_data, sizeof(o.user_data));
+
+	/* What the agent's simulator source does: defaults, then its REPORTDATA. */
+	assert_int_equal(quotesim_quote(s, &back, NULL, &buf, &len), 0);
+	assert_int_equal(len, 6000);
+	assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
+	assert_true(quote_td_debug(&q));
+	assert_int_equal(q.version, 5);
+	assert_memory_equal(q.body.rtmr[3], o.body.rtmr[3], TDX_MR_LEN);
+	free(buf);
+	quotesim_free(s);
+	s = NULL;
+
+	/* A hierarchy without the file keeps the built-in defaults. */
+	quotesim_quote_opts_init(f->sim, &back);
+	quotesim_quote_opts_init(NULL, &o);
+	assert_memory_equal(&back.body, &o.body, sizeof(o.body));
+
+	snprintf(path, sizeof(path), "%s/%s", dir, QUOTESIM_QUOTE_DEFAULTS);
+	assert_int_equal(file_write_private(path, bad, strlen(bad), 1), 0);
+	assert_int_equal(quotesim_load(dir, &s), -EINVAL);
+	assert_null(s);
+}
+
 static void test_load_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -625,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_collateral_variants),
 		cmocka_unit_test(test_pcs_response_form),
 		cmocka_unit_test(test_qe_report_matches_identity),
+		cmocka_unit_test(test_quote_defaults),
 		cmocka_unit_test(test_load_errors),
 	};
 
