@@ -17,11 +17,11 @@ struct dcap_collateral;
 /* Collateral as separate files (Intel PCS response bodies, PEM/DER certificates and CRLs).
  * Any member may be NULL when it is supplied through a bundle instead. */
 struct dcap_collateral_files {
-	const char *bundle;            /* collateral.json (dcap-qvl QuoteCollateralV3 form) */
-	const char *tcb_info;          /* {"tcbInfo":{...},"signature":"..."} */
+	const char *bundle;	       /* collateral.json (dcap-qvl QuoteCollateralV3 form) */
+	const char *tcb_info;	       /* {"tcbInfo":{...},"signature":"..."} */
 	const char *qe_identity;       /* {"enclaveIdentity":{...},"signature":"..."} */
-	const char *pck_crl;           /* PEM or DER CRL of the PCK issuer CA */
-	const char *root_crl;          /* PEM or DER CRL of the root CA */
+	const char *pck_crl;	       /* PEM or DER CRL of the PCK issuer CA */
+	const char *root_crl;	       /* PEM or DER CRL of the root CA */
 	const char *tcb_signing_chain; /* PEM: TCB signing cert, root */
 	const char *pck_crl_chain;     /* PEM: PCK CA, root (optional: the quote carries it) */
 };
@@ -47,8 +47,8 @@ bool dcap_verifier_is_test_root(const struct dcap_verifier *v);
 #define DCAP_MAX_ADVISORIES 32
 
 struct dcap_result {
-	bool verified;      /* every signature, chain and collateral check passed at the time */
-	char reason[256];   /* why not verified (empty when verified) */
+	bool verified;	     /* every signature, chain and collateral check passed at the time */
+	char reason[256];    /* why not verified (empty when verified) */
 	char tcb_status[48]; /* Intel's name: UpToDate, SWHardeningNeeded, ..., or "NotSupported" */
 	char advisory_ids[DCAP_MAX_ADVISORIES][24];
 	size_t n_advisory_ids;
