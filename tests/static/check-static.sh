@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check-static: the static tdx-unlock has no dynamic dependencies, is stripped and small enough,
-# runs in a bare chroot (no libraries, no /etc, only /dev/random and /dev/urandom), and passes
-# the agent's integration tests.
+# runs in a bare chroot (no libraries, no /etc; only /proc, /dev/random, /dev/urandom), and
+# passes the agent's integration tests.
 # Usage: check-static.sh STATIC_BIN   (env: BUILD, AGENT_BIN, STATIC_MAX_SIZE, STATIC_PREFIX)
 set -euo pipefail
 
@@ -52,24 +52,36 @@ else
 	fail "size $size bytes > $max"
 fi
 
-# --- 2. bare chroot: only the binary, the two random devices and LUKS2 images -------------
-# libcryptsetup opens both /dev/urandom and /dev/random; an initramfs devtmpfs has them.
+# --- 2. bare chroot: the binary, /proc, the two random devices and LUKS2 images -------------
+# Nothing else: no /etc, no libraries. libcryptsetup opens /dev/urandom and /dev/random, and the
+# agent hands libcryptsetup its validated header copy as /proc/self/fd/N; an initramfs has both.
 root=$work/root
-mkdir -p "$root/dev" "$root/tmp"
+mkdir -p "$root/dev" "$root/proc" "$root/tmp"
 cp "$bin" "$root/tdx-unlock"
 
-# How to enter the chroot: as root directly; otherwise a user+mount namespace, where a bind
-# mount stands in for mknod.
+# How to enter it: in private mount and PID namespaces (so /proc is ours and every mount goes
+# away with the process); as root with mknod'ed devices, otherwise as an unprivileged user
+# namespace with the devices bind-mounted.
 enter=()
-if [ "$(id -u)" -eq 0 ] && mknod -m 0444 "$root/dev/urandom" c 1 9 2>/dev/null &&
+chroot_cmd=$(command -v chroot)
+# shellcheck disable=SC2016 # $0 is expanded by the inner shell: the chroot's root
+setup='mount -t proc proc "$0/proc"'
+ns=(--mount --pid --fork)
+if [ "$(id -u)" -eq 0 ] && unshare "${ns[@]}" true 2>/dev/null &&
+	mknod -m 0444 "$root/dev/urandom" c 1 9 2>/dev/null &&
 	mknod -m 0444 "$root/dev/random" c 1 8 2>/dev/null; then
-	enter=("$(command -v chroot)" "$root")
-elif unshare --user --map-root-user --mount true 2>/dev/null; then
+	:
+elif unshare --user --map-root-user "${ns[@]}" true 2>/dev/null; then
+	ns=(--user --map-root-user "${ns[@]}")
 	rm -f "$root/dev/urandom" "$root/dev/random"
 	touch "$root/dev/urandom" "$root/dev/random"
-	chroot_cmd=$(command -v chroot)
-	enter=("$(command -v unshare)" --user --map-root-user --mount /bin/sh -c
-		"mount --bind /dev/urandom \"\$0/dev/urandom\" && mount --bind /dev/random \"\$0/dev/random\" && exec $chroot_cmd \"\$0\" \"\$@\"" "$root")
+	# shellcheck disable=SC2016
+	setup="$setup"' && mount --bind /dev/urandom "$0/dev/urandom" && mount --bind /dev/random "$0/dev/random"'
+else
+	ns=()
+fi
+if [ ${#ns[@]} -gt 0 ]; then
+	enter=("$(command -v unshare)" "${ns[@]}" /bin/sh -c "$setup && exec $chroot_cmd \"\$0\" \"\$@\"" "$root")
 fi
 
 # Runs the static binary inside the chroot with an empty environment; sets out and rc.
@@ -159,8 +171,13 @@ else
 fi
 
 # --- 3. the agent's integration tests against the static binary --------------------------
+# agent-env.sh is sourced by the tests (it reads TDX_UNLOCK_BIN), agent-bench.sh is make bench's.
 shopt -s nullglob
-agent_tests=(tests/integration/agent-*.sh)
+agent_tests=()
+for t in tests/integration/agent-*.sh; do
+	case $t in *-env.sh | *-bench.sh) continue ;; esac
+	agent_tests+=("$t")
+done
 if [ ${#agent_tests[@]} -eq 0 ]; then
 	echo "skipped: agent integration tests (none in tests/integration yet)"
 fi
