@@ -1,5 +1,6 @@
 # Test quote generator end to end through the command lines (docs/quotegen.md):
 #   make check-quotegen   tdx-quotegen output checked by tdx-keyd verify-quote (exit codes, JSON)
+#                         and its certificates and CRLs by the openssl command
 
 QG_BIN := $(BUILD)/tdx-quotegen
 
@@ -11,11 +12,11 @@ check-quotegen: $(QG_BIN) $(KEYD_BIN)
 	@set -u; d=$$(mktemp -d /tmp/check-quotegen.XXXXXX); trap 'rm -rf "$$d"' EXIT; \
 	qg=$(QG_BIN); keyd=$(KEYD_BIN); fail=0; \
 	expect() { want=$$1; grepfor=$$2; shift 2; \
-		out=$$("$$@" 2>"$$d/err"); got=$$?; \
+		out=$$("$$@" 2>&1); got=$$?; \
 		if [ "$$got" != "$$want" ] || { [ -n "$$grepfor" ] && \
 			! printf '%s' "$$out" | grep -qF -- "$$grepfor"; }; then \
 			echo "FAIL (exit $$got, want $$want, want output '$$grepfor'): $$*"; \
-			printf '%s\n' "$$out" | head -5; tail -3 "$$d/err"; fail=1; \
+			printf "%s\n" "$$out" | tail -5; fail=1; \
 		else echo "ok (exit $$got) $$grepfor"; fi; }; \
 	$$qg ca --out "$$d/ca" >/dev/null || exit 1; \
 	$$qg quote --ca "$$d/ca" --out "$$d/q4.bin" || exit 1; \
@@ -47,6 +48,17 @@ check-quotegen: $(QG_BIN) $(KEYD_BIN)
 	expect 2 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --revoke-pck; \
 	expect 1 '' $$qg quote --ca "$$d/nonexistent" --out "$$d/x.bin"; \
 	expect 1 '' $$qg quote --ca "$$d/ca" --out "$$d/x.bin" --version 3; \
+	for c in ca revoked; do \
+		openssl crl -inform DER -in "$$d/$$c/pck_crl.der" -out "$$d/$$c/crls.pem" && \
+		openssl crl -inform DER -in "$$d/$$c/root_crl.der" >>"$$d/$$c/crls.pem" || exit 1; \
+	done; \
+	expect 0 'pck_leaf.pem: OK' openssl verify -crl_check_all -CRLfile "$$d/ca/crls.pem" \
+		-CAfile "$$d/ca/root_ca.pem" -untrusted "$$d/ca/pck_ca.pem" "$$d/ca/pck_leaf.pem"; \
+	expect 2 'certificate revoked' openssl verify -crl_check_all \
+		-CRLfile "$$d/revoked/crls.pem" -CAfile "$$d/ca/root_ca.pem" \
+		-untrusted "$$d/ca/pck_ca.pem" "$$d/ca/pck_leaf.pem"; \
+	expect 0 'tcb_signing.pem: OK' openssl verify -CAfile "$$d/ca/root_ca.pem" \
+		"$$d/ca/tcb_signing.pem"; \
 	cp -a "$$d/ca" "$$d/ca-debug"; \
 	$$qg defaults --ca "$$d/ca-debug" --debug --rtmr1 $$(printf 'cd%.0s' $$(seq 48)) || exit 1; \
 	$$qg quote --ca "$$d/ca-debug" --out "$$d/stored.bin" || exit 1; \
