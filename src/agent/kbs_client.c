@@ -245,6 +245,8 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	}
 	if (!strcmp(method, "POST")) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		/* No "Expect: 100-continue" round trip before the quote. */
+		hdrs = curl_slist_append(hdrs, "Expect:");
 		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");

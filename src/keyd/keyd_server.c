@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -96,9 +97,14 @@ static void ssl_info_cb(const SSL *ssl, int where, int ret)
 	(void)ret;
 	if (!c)
 		return;
-	if (where & SSL_CB_HANDSHAKE_START) {
+	if ((where & SSL_CB_HANDSHAKE_START) && !c->handshake_started) {
+		int one = 1;
+
 		c->handshake_started = true;
 		set_peer_from_fd(c, SSL_get_fd(ssl));
+		/* Replies leave as several TLS records: without this, Nagle holds the last one
+		 * for the client's delayed ACK (40 ms per request). */
+		setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	if (where & SSL_CB_HANDSHAKE_DONE)
 		c->handshake_done = true;

@@ -3,6 +3,9 @@
  * for a fixed time; prints releases per second and p50/p99 latency. Loopback only. */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,6 +25,8 @@
 
 struct bench {
 	const char *url, *ca, *resource;
+	uint8_t pin[KBS_CLIENT_PIN_LEN];
+	bool auth_only;
 	struct quotesim *sim;
 	double seconds;
 	struct timespec start;
@@ -64,6 +69,8 @@ static int one_release(struct bench *b, char *reason, size_t reason_len)
 	r = kbs_client_new(&o, &cl);
 	if (r == 0)
 		r = kbs_client_auth(cl, &ch, reason, reason_len);
+	if (b->auth_only)
+		goto out;
 	if (r == 0)
 		r = jwk_generate_p256(&key);
 	if (r == 0)
@@ -79,6 +86,7 @@ static int one_release(struct bench *b, char *reason, size_t reason_len)
 	if (r == 0)
 		r = kbs_client_resource(cl, b->resource, key, &secret, &secret_len, reason,
 					reason_len);
+out:
 	secmem_free(secret);
 	free(quote);
 	json_object_put(jwk);
@@ -105,6 +113,22 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static int load_pin(const char *cert, uint8_t pin[KBS_CLIENT_PIN_LEN])
+{
+	FILE *f = fopen(cert, "re");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n = x ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : -1;
+
+	if (f)
+		fclose(f);
+	if (n > 0)
+		SHA256(der, (size_t)n, pin);
+	OPENSSL_free(der);
+	X509_free(x);
+	return n > 0 ? 0 : -1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -120,6 +144,7 @@ int main(int argc, char **argv)
 					     {"resource", required_argument, NULL, 'r'},
 					     {"clients", required_argument, NULL, 'n'},
 					     {"seconds", required_argument, NULL, 't'},
+					     {"auth-only", no_argument, NULL, 'A'},
 					     {}};
 	struct bench b = {.resource = "default/disk/root", .seconds = 5};
 	const char *sim = NULL;
@@ -150,6 +175,9 @@ int main(int argc, char **argv)
 		case 't':
 			b.seconds = atof(optarg);
 			break;
+		case 'A':
+			b.auth_only = true; /* TLS handshake + auth only: the transport's share */
+			break;
 		default:
 			return 2;
 		}
@@ -160,7 +188,7 @@ int main(int argc, char **argv)
 				"[--seconds S] [--resource PATH]\n");
 		return 2;
 	}
-	if (quotesim_load(sim, &b.sim) < 0)
+	if (quotesim_load(sim, &b.sim) < 0 || load_pin(b.ca, b.pin) < 0)
 		return 1;
 	w = calloc(clients, sizeof(*w));
 	if (!w)
