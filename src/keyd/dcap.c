@@ -148,8 +148,8 @@ static bool same_cert(X509 *a, X509 *b)
 /* Verifies chain[0] up to the pinned root at `at`, with both CRLs covering every certificate.
  * Narrows the window to the validity of every certificate and CRL involved. */
 static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
-			const struct dcap_collateral *c, time_t at, const char *what, time_t *nb,
-			time_t *na, struct dcap_result *res)
+			const struct dcap_collateral *c, time_t at, const char *what, int length,
+			time_t *nb, time_t *na, struct dcap_result *res)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -193,9 +193,17 @@ static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
 			   X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(ctx));
 		goto out;
 	}
-	/* The verified chain: leaf, intermediates, the pinned root. */
+	/* The verified chain: leaf, intermediates, the pinned root, and no more: a TCB signer
+	 * must be issued by the root itself, so that no PCK key can sign collateral. */
 	{
 		STACK_OF(X509) *verified = X509_STORE_CTX_get0_chain(ctx);
+
+		if (sk_X509_num(verified) != length) {
+			r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
+				   "%s: %d certificates to the root, expected %d", what,
+				   sk_X509_num(verified), length);
+			goto out;
+		}
 
 		for (int i = 0; i < sk_X509_num(verified); i++)
 			if ((r = dcap_window_add_cert(sk_X509_value(verified, i), nb, na)) < 0) {
@@ -212,6 +220,17 @@ out:
 	sk_X509_free(untrusted);
 	X509_STORE_free(store);
 	return r;
+}
+
+static int tcb_signer_check(STACK_OF(X509) * chain, const char *what, struct dcap_result *res)
+{
+	char cn[128];
+
+	dcap_cert_cn(sk_X509_value(chain, 0), cn, sizeof(cn));
+	if (!strstr(cn, "SGX TCB Signing"))
+		return refuse(res, -EKEYREJECTED, LOG_LVL_INFO, "%s signer CN '%s' unexpected",
+			      what, cn);
+	return 0;
 }
 
 /* Full check of a PCK chain under collateral c at time `at` (cache miss). */
@@ -255,14 +274,20 @@ static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quot
 	}
 	e->not_before = c->not_before;
 	e->not_after = c->not_after;
-	r = chain_verify(v, chain, c, at, "PCK chain", &e->not_before, &e->not_after, res);
+	r = chain_verify(v, chain, c, at, "PCK chain", 3, &e->not_before, &e->not_after, res);
 	if (r < 0)
 		goto out;
-	r = chain_verify(v, c->tcb_chain, c, at, "TCB info signing chain", &e->not_before,
+	r = tcb_signer_check(c->tcb_chain, "TCB info", res);
+	if (r < 0)
+		goto out;
+	r = tcb_signer_check(c->qe_chain, "QE identity", res);
+	if (r < 0)
+		goto out;
+	r = chain_verify(v, c->tcb_chain, c, at, "TCB info signing chain", 2, &e->not_before,
 			 &e->not_after, res);
 	if (r < 0)
 		goto out;
-	r = chain_verify(v, c->qe_chain, c, at, "QE identity signing chain", &e->not_before,
+	r = chain_verify(v, c->qe_chain, c, at, "QE identity signing chain", 2, &e->not_before,
 			 &e->not_after, res);
 	if (r < 0)
 		goto out;

@@ -16,6 +16,9 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <openssl/bio.h>
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "keyd/collateral.h"
@@ -26,6 +29,7 @@
 #include "keyd/intel_root.h"
 #include "keyd/pck_ext.h"
 #include "quote.h"
+#include "quotesim.h"
 #include "keyd/tcb_eval.h"
 
 static const char *tdx_dir(void)
@@ -755,6 +759,123 @@ static void test_tcb_rules(void **state)
 	free(t);
 }
 
+/* ---- collateral signed by a key that is not a TCB signing key (generated hierarchy) ------ */
+
+static char *sign_hex(const char *key_path, const char *msg, size_t len)
+{
+	static char hex[129];
+	uint8_t *pem = NULL, rs[64], der[80];
+	size_t pem_len, der_len = sizeof(der);
+	const unsigned char *p = der;
+	EVP_PKEY *key;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ECDSA_SIG *sig;
+	BIO *bio;
+
+	assert_int_equal(file_read_all(key_path, 1 << 16, &pem, &pem_len), 0);
+	bio = BIO_new_mem_buf(pem, (int)pem_len);
+	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	assert_non_null(key);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+	assert_int_equal(EVP_DigestSign(md, der, &der_len, (const uint8_t *)msg, len), 1);
+	sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+	assert_non_null(sig);
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32), 32);
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32), 32);
+	hex_encode(rs, sizeof(rs), hex);
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	free(pem);
+	return hex;
+}
+
+static void test_tcb_info_signed_by_pck_key(void **state)
+{
+	char dir[] = "/tmp/test-dcap-signer-XXXXXX", path[4][512], *doc;
+	struct dcap_collateral_files f = {0};
+	struct quotesim_quote_opts o;
+	struct dcap_collateral *c = NULL;
+	struct dcap_verifier *v = NULL;
+	struct quotesim *sim = NULL;
+	struct dcap_result res;
+	uint8_t *tcb = NULL, *quote = NULL;
+	const char *raw;
+	size_t tcb_len, raw_len, quote_len;
+	int r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(quotesim_ca_create(dir, NULL), 0);
+	assert_int_equal(quotesim_load(dir, &sim), 0);
+	/* Re-sign the generated TCB info with the PCK leaf key, chain = PCK leaf, CA, root. */
+	snprintf(path[0], sizeof(path[0]), "%s/%s", dir, QUOTESIM_TCB_INFO);
+	assert_int_equal(file_read_all(path[0], 1 << 20, &tcb, &tcb_len), 0);
+	assert_int_equal(json_raw_member((const char *)tcb, tcb_len, "tcbInfo", &raw, &raw_len), 0);
+	snprintf(path[1], sizeof(path[1]), "%s/%s", dir, QUOTESIM_PCK_LEAF_KEY);
+	doc = malloc(raw_len + 200);
+	snprintf(doc, raw_len + 200, "{\"tcbInfo\":%.*s,\"signature\":\"%s\"}", (int)raw_len, raw,
+		 sign_hex(path[1], raw, raw_len));
+	snprintf(path[2], sizeof(path[2]), "%s/forged_tcb_info.json", dir);
+	assert_int_equal(file_write_private(path[2], doc, strlen(doc), 1), 0);
+	snprintf(path[3], sizeof(path[3]), "%s/%s", dir, QUOTESIM_PCK_CHAIN);
+
+	f.bundle = NULL;
+	snprintf(path[0], sizeof(path[0]), "%s/%s", dir, QUOTESIM_COLLATERAL);
+	f.bundle = path[0];
+	f.tcb_info = path[2];
+	{
+		/* Only the TCB info's chain is swapped: the QE identity keeps its real signer. */
+		static char bundle_path[600];
+		struct json_object *b = json_object_from_file(path[0]);
+		uint8_t *chain = NULL;
+		size_t chain_len;
+		const char *out;
+
+		assert_non_null(b);
+		assert_int_equal(file_read_all(path[3], 1 << 16, &chain, &chain_len), 0);
+		json_object_object_add(
+			b, "tcb_info_issuer_chain",
+			json_object_new_string_len((const char *)chain, (int)chain_len));
+		out = json_object_to_json_string(b);
+		snprintf(bundle_path, sizeof(bundle_path), "%s/forged_collateral.json", dir);
+		assert_int_equal(file_write_private(bundle_path, out, strlen(out), 1), 0);
+		f.bundle = bundle_path;
+		json_object_put(b);
+		free(chain);
+	}
+	/* The signature itself verifies (with the PCK leaf's key)... */
+	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	snprintf(path[1], sizeof(path[1]), "%s/%s", dir, QUOTESIM_ROOT_CA);
+	assert_int_equal(dcap_verifier_new(path[1], &v), 0);
+	quotesim_quote_opts_init(sim, &o);
+	assert_int_equal(quotesim_quote(sim, &o, NULL, &quote, &quote_len), 0);
+	/* ...but a PCK key is not a TCB signing key. */
+	r = dcap_verify(v, c, quote, quote_len, time(NULL), NULL, &res);
+	if (r != -EKEYREJECTED || !strstr(res.reason, "TCB info signer"))
+		fail_msg("%d %s", r, res.reason);
+	/* Sanity: the generated collateral as issued verifies. */
+	dcap_collateral_free(c);
+	c = NULL;
+	f = (struct dcap_collateral_files){.bundle = path[0]};
+	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	assert_int_equal(dcap_verify(v, c, quote, quote_len, time(NULL), NULL, &res), 0);
+
+	dcap_collateral_free(c);
+	dcap_verifier_free(v);
+	quotesim_free(sim);
+	free(quote);
+	free(doc);
+	free(tcb);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 /* ---- concurrency ------------------------------------------------------------------------- */
 
 struct worker {
@@ -820,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_other_root_refused),
 		cmocka_unit_test(test_collateral_for_other_platform),
 		cmocka_unit_test(test_collateral_tampering),
+		cmocka_unit_test(test_tcb_info_signed_by_pck_key),
 		cmocka_unit_test(test_concurrent),
 	};
 
