@@ -1,11 +1,14 @@
-/* The DCAP verifier (src/keyd/dcap.h) on quotes and collateral from the test
- * quote simulator; needs no shared data, so it always runs. Generated v4 and v5
- * quotes verify with the test root and are refused with the built-in Intel
- * root; each one-byte tamper, truncation, oversize, wrong certification data
- * type, foreign root, revoked PCK or PCK CA, expired or not yet valid
- * collateral item and expired PCK leaf is refused with its specific reason; a
- * debug TD verifies and reports debug; stale TCB info yields OutOfDate
- * (reported, still verified). */
+/* The DCAP verifier (src/keyd/dcap.h) on quotes and collateral from the test quote simulator;
+ * needs no shared data, so it always runs. Generated v4 and v5 (body types 2 and 3) quotes
+ * verify with the test root in both collateral forms and are refused with the built-in Intel
+ * root. Refused, each with its specific reason: a one-byte tamper of header, body, QE report,
+ * either signature, QE auth data or attestation key (and a bit flip in every 7th byte up to the
+ * QE auth data); truncation, oversize, wrong certification data types; a quote, chain, CRL,
+ * TCB info, QE identity or TCB signing chain from a second, same-named hierarchy; TCB info for
+ * another FMSPC; a flipped collateral signature or signed byte; a revoked PCK leaf or PCK CA;
+ * each collateral item expired or not yet valid; an expired PCK leaf; an unknown TDX module, a
+ * too old QE, a QE identity mismatch. A debug TD verifies and reports debug; stale TCB info,
+ * an old TDX module or QE yield OutOfDate (reported, still verified). */
 #define _GNU_SOURCE /* nftw, FTW_DEPTH */
 #include <errno.h>
 #include <ftw.h>
@@ -21,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "fileio.h"
 #include "keyd/dcap.h"
 #include "quote.h"
 #include "quotesim.h"
@@ -493,6 +497,107 @@ static void test_wrong_fmspc(void **state)
 	dcap_collateral_free(c);
 }
 
+/* Rewrites dir/name with one byte changed: at `pos` (negative: from the end), or at the first
+ * occurrence of `find`, replacing it by `repl` (same length). */
+static void patch_file(const char *dir, const char *name, long pos, const char *find,
+		       const char *repl)
+{
+	char path[160];
+	uint8_t *data = NULL;
+	size_t len;
+	char *hit;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(file_read_all(path, 1 << 20, &data, &len), 0);
+	if (find) {
+		hit = strstr((char *)data, find);
+		assert_non_null(hit);
+		assert_int_equal(strlen(find), strlen(repl));
+		memcpy(hit, repl, strlen(repl));
+	} else {
+		size_t at = pos < 0 ? len - (size_t)-pos : (size_t)pos;
+
+		assert_true(at < len);
+		data[at] ^= 0x01;
+	}
+	assert_int_equal(file_write_private(path, data, len, 1), 0);
+	free(data);
+}
+
+/* Flips the first hex digit of the bundle's "tcb_info_signature" value. */
+static void flip_bundle_signature(const char *dir)
+{
+	char path[160];
+	uint8_t *data = NULL;
+	size_t n;
+	char *hit;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, QUOTESIM_COLLATERAL);
+	assert_int_equal(file_read_all(path, 1 << 20, &data, &n), 0);
+	hit = strstr((char *)data, "\"tcb_info_signature\"");
+	assert_non_null(hit);
+	hit = strchr(hit + strlen("\"tcb_info_signature\""), '"');
+	assert_non_null(hit);
+	hit[1] = hit[1] == '0' ? '1' : '0';
+	assert_int_equal(file_write_private(path, data, n, 1), 0);
+	free(data);
+}
+
+/* Every collateral signature and every signed byte counts: a flip in the signature or in the
+ * signed text of TCB info / QE identity (both forms) or in a CRL is refused. */
+static void test_collateral_signatures(void **state)
+{
+	static const struct {
+		const char *label, *file;
+		long pos;
+		const char *find, *repl;
+		bool bundle;
+	} cases[] = {
+		{"TCB info signature", QUOTESIM_TCB_INFO, -5, NULL, NULL, false},
+		{"TCB info text", QUOTESIM_TCB_INFO, 0, "\"tcbEvaluationDataNumber\":17",
+		 "\"tcbEvaluationDataNumber\":18", false},
+		{"TCB info status", QUOTESIM_TCB_INFO, 0, "OutOfDate", "OutOfDatf", false},
+		{"QE identity signature", QUOTESIM_QE_IDENTITY, -5, NULL, NULL, false},
+		{"QE identity text", QUOTESIM_QE_IDENTITY, 0, "\"isvprodid\":2", "\"isvprodid\":3",
+		 false},
+		{"bundle TCB info signature", QUOTESIM_COLLATERAL, 0, NULL, NULL, true},
+		{"bundle TCB info text", QUOTESIM_COLLATERAL, 0,
+		 "\\\"tcbEvaluationDataNumber\\\":17", "\\\"tcbEvaluationDataNumber\\\":18", true},
+		{"PCK CRL signature", QUOTESIM_PCK_CRL, -3, NULL, NULL, false},
+		{"root CRL signature", QUOTESIM_ROOT_CRL, -3, NULL, NULL, false},
+		{"PCK CRL body", QUOTESIM_PCK_CRL, 40, NULL, NULL, false},
+	};
+	struct fixture *f = *state;
+	struct dcap_result res;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	gen(f->sim, NULL, &buf, &len);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dcap_collateral *c = NULL;
+		char dir[128];
+		int r;
+
+		snprintf(dir, sizeof(dir), "%s/sig-%zu", f->dir, i);
+		assert_int_equal(quotesim_collateral_write(f->sim, dir, NULL), 0);
+		if (cases[i].bundle && !cases[i].find)
+			flip_bundle_signature(dir);
+		else
+			patch_file(dir, cases[i].file, cases[i].pos, cases[i].find, cases[i].repl);
+		r = collateral_from(dir, cases[i].bundle, &c);
+		if (r == 0) {
+			r = dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+			dcap_collateral_free(c);
+			if (r == 0 || res.verified)
+				fail_msg("%s: tampered collateral accepted", cases[i].label);
+		}
+		if (r != -EKEYREJECTED && r != -EBADMSG)
+			fail_msg("%s: refused with %d, want -EKEYREJECTED or -EBADMSG",
+				 cases[i].label, r);
+	}
+	free(buf);
+}
+
 static void test_revoked(void **state)
 {
 	struct fixture *f = *state;
@@ -719,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_other_root),
 		cmocka_unit_test(test_mixed_hierarchies),
 		cmocka_unit_test(test_wrong_fmspc),
+		cmocka_unit_test(test_collateral_signatures),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_collateral_windows),
 		cmocka_unit_test(test_expired_pck_leaf),
