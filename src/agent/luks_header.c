@@ -643,8 +643,11 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 }
 
 /* libcryptsetup's backup refuses to overwrite a file, so it goes into a fresh private directory
- * on a tmpfs and is moved into a sealed memfd at once. */
-static int header_backup_to_memfd(struct crypt_device *src, const char *device, int *out_fd)
+ * on a tmpfs and is moved into a sealed memfd at once. Without /proc (a bare chroot) a memfd has
+ * no path libcryptsetup could open: the copy then stays in the private 0700 directory, read-only,
+ * until luks_header_free(). copy_path receives the path libcryptsetup is to use. */
+static int header_copy(struct crypt_device *src, struct luks_header *h, char *copy_path,
+		       size_t copy_path_len)
 {
 	static const char *const bases[] = {"/run", "/dev/shm", "/tmp"};
 	char dir[64] = "", path[80] = "", buf[65536];
@@ -663,7 +666,18 @@ static int header_backup_to_memfd(struct crypt_device *src, const char *device, 
 	snprintf(path, sizeof(path), "%s/header", dir);
 	r = crypt_header_backup(src, CRYPT_LUKS2, path);
 	if (r < 0) {
-		log_error_errno(r, "%s: copying the LUKS2 header failed", device);
+		log_error_errno(r, "%s: copying the LUKS2 header failed", h->device);
+		goto out;
+	}
+	if (access("/proc/self/fd", X_OK) < 0) {
+		if (chmod(path, 0400) < 0 || !(h->copy_dir = strdup(dir))) {
+			r = log_error_errno(-errno, "header copy: %m");
+			goto out;
+		}
+		log_debug("%s: no /proc, header copy kept in %s", h->device, path);
+		snprintf(copy_path, copy_path_len, "%s", path);
+		dir[0] = path[0] = '\0'; /* removed by luks_header_free() */
+		r = 0;
 		goto out;
 	}
 	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -688,7 +702,8 @@ static int header_backup_to_memfd(struct crypt_device *src, const char *device, 
 			break;
 		total += (uint64_t)n;
 		if (total > HEADER_COPY_MAX) {
-			r = log_error_errno(-EFBIG, "%s: LUKS2 header larger than allowed", device);
+			r = log_error_errno(-EFBIG, "%s: LUKS2 header larger than allowed",
+					    h->device);
 			goto out;
 		}
 		for (ssize_t off = 0; off < n;) {
@@ -707,7 +722,8 @@ static int header_backup_to_memfd(struct crypt_device *src, const char *device, 
 		r = log_error_errno(-errno, "header copy: sealing: %m");
 		goto out;
 	}
-	*out_fd = fd;
+	snprintf(copy_path, copy_path_len, "/proc/self/fd/%d", fd);
+	h->copy_fd = fd;
 	fd = -1;
 	r = 0;
 out:
@@ -729,6 +745,13 @@ void luks_header_free(struct luks_header *h)
 	crypt_free(h->cd);
 	if (h->copy_fd >= 0)
 		close(h->copy_fd);
+	if (h->copy_dir) {
+		char path[80];
+		snprintf(path, sizeof(path), "%s/header", h->copy_dir);
+		(void)unlink(path);
+		(void)rmdir(h->copy_dir);
+		free(h->copy_dir);
+	}
 	free(h->device);
 	free(h);
 }
@@ -738,7 +761,7 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
 	struct luks_header *h = NULL;
 	struct refusal rf = {reason, reason_len};
-	char copy_path[64];
+	char copy_path[96];
 	int r;
 
 	if (reason && reason_len)
@@ -762,7 +785,7 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 		r = log_error_errno(-ENOMEM, "out of memory");
 		goto out;
 	}
-	r = header_backup_to_memfd(src, device, &h->copy_fd);
+	r = header_copy(src, h, copy_path, sizeof(copy_path));
 	if (r < 0) {
 		if (reason && reason_len)
 			snprintf(reason, reason_len, "could not copy the header of %s", device);
@@ -770,7 +793,6 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 	}
 	crypt_free(TAKE_PTR(src));
 
-	snprintf(copy_path, sizeof(copy_path), "/proc/self/fd/%d", h->copy_fd);
 	r = crypt_init_data_device(&h->cd, copy_path, device);
 	if (r < 0) {
 		if (reason && reason_len)

@@ -23,7 +23,8 @@ struct luks_header {
 	char uuid[LUKS_UUID_LEN + 1];
 	int token_id;
 	struct luks_token token;
-	int copy_fd; /* sealed memfd holding the header copy */
+	int copy_fd;	/* sealed memfd holding the header copy */
+	char *copy_dir; /* without /proc only: private directory holding the copy instead */
 };
 
 /* What the validation requires of the tdx-unlock token. */
