@@ -1,0 +1,75 @@
+/* libFuzzer harness: the DCAP collateral parsers of tdx-keyd (collateral comes from a PCCS or a
+ * cache directory and is parsed before its signatures are checked). The first byte picks the
+ * parser: TCB info / QE identity PCS bodies, certificate chains (+ PCK extensions), CRLs, and
+ * RFC 3339 times. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "keyd/collateral.h"
+#include "keyd/dcap_util.h"
+#include "keyd/pck_ext.h"
+#include "log.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct tcb_info tcb;
+static struct qe_identity qe;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	log_setup("fuzz-collateral", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *doc = (const char *)data + 1, *raw;
+	size_t len, raw_len;
+	STACK_OF(X509) *certs = NULL;
+	X509_CRL *crl = NULL;
+	struct pck_ext ext;
+	char *s;
+	time_t t;
+
+	if (size < 1)
+		return 0;
+	len = size - 1;
+	switch (data[0] % 5) {
+	case 0:
+		if (json_raw_member(doc, len, "tcbInfo", &raw, &raw_len) == 0)
+			tcb_info_parse(raw, raw_len, &tcb);
+		break;
+	case 1:
+		if (json_raw_member(doc, len, "enclaveIdentity", &raw, &raw_len) == 0)
+			qe_identity_parse(raw, raw_len, &qe);
+		break;
+	case 2:
+		if (dcap_certs_parse(data + 1, len, 8, &certs) == 0) {
+			if (sk_X509_num(certs) > 0)
+				pck_ext_parse(sk_X509_value(certs, 0), &ext);
+			sk_X509_pop_free(certs, X509_free);
+		}
+		break;
+	case 3:
+		if (dcap_crl_parse(data + 1, len, &crl) == 0)
+			X509_CRL_free(crl);
+		break;
+	case 4:
+		s = malloc(len + 1);
+		if (!s)
+			return 0;
+		memcpy(s, doc, len);
+		s[len] = '\0';
+		dcap_time_parse_rfc3339(s, &t);
+		free(s);
+		break;
+	}
+	return 0;
+}
