@@ -327,9 +327,11 @@ static void servers_run(struct unlock_ctx *x)
 				any_left = true;
 			}
 			if (so != SERVER_DONE)
-				log_warn("unlock: %s: %s, trying the next server",
-					 c->servers[i].url,
-					 so == SERVER_REFUSED ? "refused" : "failed");
+				log_warn("unlock: %s: %s%s", c->servers[i].url,
+					 so == SERVER_REFUSED	    ? "refused"
+					 : so == SERVER_UNREACHABLE ? "unreachable"
+								    : "failed",
+					 i + 1 < c->n_servers ? ", trying the next server" : "");
 		}
 		if (!devices_pending(x) || !any_left || remaining_ms(x) == 0 ||
 		    round + 1 == c->attempts)

@@ -1,0 +1,20 @@
+# The agent's unlock path (h5b): loopback integration with tdx-keyd and the quote simulator,
+# the secret-hygiene test (gcore at exit, scanned for secrets) and the agent benchmark.
+#   make check-agent            tests/integration/agent-unlock.sh (every exit code and refusal)
+#   make check-agent-hygiene    tests/integration/agent-hygiene.sh
+#   make bench-agent            wall time to passphrase ready (quote excluded) and peak RSS
+# TDX_UNLOCK_BIN picks another agent binary (e.g. the static one).
+.PHONY: check-agent check-agent-hygiene bench-agent
+CHECK_TARGETS += check-agent
+# BENCH_TARGETS += bench-agent  (script lands next)
+
+AGENT_TEST_DEPS := $(AGENT_BIN) $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/core-scan
+
+check-agent: $(AGENT_TEST_DEPS)
+	BUILD=$(BUILD) sh tests/integration/agent-unlock.sh
+
+check-agent-hygiene: $(AGENT_TEST_DEPS)
+	BUILD=$(BUILD) sh tests/integration/agent-hygiene.sh
+
+bench-agent: $(AGENT_TEST_DEPS)
+	BUILD=$(BUILD) sh tests/integration/agent-bench.sh

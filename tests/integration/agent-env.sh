@@ -1,0 +1,69 @@
+#!/bin/sh
+# Sourced by the agent's loopback tests and benchmark: on top of keyd-env.sh (test quote
+# hierarchy, TLS key, root key, policy, collateral, keyd_start/keyd_stop) it makes a LUKS2 image
+# enrolled with the secret keyd derives for $RESOURCE, and writes agent configurations that use
+# the quote simulator. Needs: BUILD, T (an empty scratch directory).
+
+AGENT="${TDX_UNLOCK_BIN:-$BUILD/tdx-unlock}"
+. "$(dirname "$0")/keyd-env.sh"
+
+# SHA-256 of the SPKI of a PEM certificate, as a pin.
+spki_pin() {
+	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | od -An -tx1 -v | tr -d ' \n'
+}
+
+# A LUKS2 image with a recovery passphrase (Argon2id, as a real image) and, with a secret file,
+# the tdx-unlock keyslot + token enrolled by the agent's own enroll command.
+make_image() { # IMAGE [SECRET_FILE]
+	truncate -s 20M "$1"
+	cryptsetup luksFormat -q --type luks2 --pbkdf argon2id --pbkdf-memory 32768 \
+		--iter-time 50 --key-file "$T/recovery.key" "$1" || return 1
+	if [ -n "${2:-}" ]; then
+		"$AGENT" enroll "$1" --resource "$RESOURCE" --secret-file "$2" \
+			--key-file "$T/recovery.key" >/dev/null || return 1
+	fi
+}
+
+# Agent configuration: write_agent_conf FILE URL PIN [URL PIN]... (total budget etc. from env).
+write_agent_conf() {
+	f=$1
+	shift
+	servers=""
+	while [ $# -ge 2 ]; do
+		[ -n "$servers" ] && servers="$servers,"
+		servers="$servers{\"url\":\"$1\",\"pins\":[\"$2\"]}"
+		shift 2
+	done
+	cat >"$f" <<EOC
+{
+  "servers": [$servers],
+  "connect_timeout_ms": ${AGENT_CONNECT_MS:-500},
+  "request_timeout_ms": ${AGENT_REQUEST_MS:-5000},
+  "total_timeout_s": ${AGENT_TOTAL_S:-20},
+  "attempts": ${AGENT_ATTEMPTS:-3},
+  "backoff_initial_ms": 100,
+  "backoff_max_ms": 400,
+  "quote_source": "simulator",
+  "simulator_dir": "$T/sim",
+  "rtmr_path": "$T/rtmr3"
+}
+EOC
+}
+
+# A loopback port nothing listens on (bound, then released).
+dead_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+agent_env_setup() {
+	keyd_env_setup || return 1
+	printf 'recovery passphrase' >"$T/recovery.key"
+	: >"$T/cmdline"
+	: >"$T/rtmr3"
+	PIN=$(spki_pin "$T/tls.crt")
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-subj "/CN=other" -keyout "$T/other.key" -out "$T/other.crt" 2>/dev/null
+	OTHER_PIN=$(spki_pin "$T/other.crt")
+	make_image "$T/disk.img" "$T/expected.secret"
+}

@@ -1,0 +1,187 @@
+#!/bin/sh
+# The agent end to end on loopback: tdx-keyd (test root, generated collateral) + `tdx-unlock
+# unlock` with the quote simulator, up to opening the keyslot of real LUKS2 image files
+# (--test-passphrase), and every refusal path with its documented exit code and logged reason.
+# Usage: BUILD=build tests/integration/agent-unlock.sh
+set -u
+BUILD=${BUILD:-build}
+T=$(mktemp -d /tmp/agent-test.XXXXXX)
+. "$(dirname "$0")/agent-env.sh"
+fail=0
+umask 077
+
+cleanup() {
+	keyd_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	[ -f "$T/agent.log" ] && sed 's/^/    | /' "$T/agent.log" | tail -15
+	fail=1
+}
+
+# run_agent CONF [unlock options and devices]: sets RC and MS (wall time), log in $T/agent.log.
+run_agent() {
+	conf=$1
+	shift
+	t0=$(date +%s%N)
+	"$AGENT" unlock --config "$conf" --cmdline "$T/cmdline" --log-target stderr "$@" \
+		>"$T/agent.out" 2>"$T/agent.log"
+	RC=$?
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# expect_rc WANT DESCRIPTION [GREP-PATTERN]
+expect_rc() {
+	if [ "$RC" -ne "$1" ]; then
+		bad "$2: exit $RC, expected $1"
+	elif [ -n "${3:-}" ] && ! grep -qiE "$3" "$T/agent.log"; then
+		bad "$2: log does not say /$3/"
+	else
+		ok "$2 (exit $RC, ${MS} ms)"
+		[ -n "${AGENT_TEST_VERBOSE:-}" ] && sed 's/^/    | /' "$T/agent.log"
+	fi
+}
+
+# The keyslot passphrase derived independently (RFC 5869 HKDF-SHA256 in Python) and tried with
+# cryptsetup: proves the image is enrolled for exactly keyd's secret for the resource.
+independent_open() { # IMAGE SECRET
+	python3 - "$1" "$2" "$T/pass" <<'EOF' || return 1
+import base64, hashlib, hmac, json, subprocess, sys
+img, secret_file, out = sys.argv[1:4]
+md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
+                               check=True, capture_output=True, text=True).stdout)
+tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
+uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
+                      text=True).stdout.strip().lower()
+prk = hmac.new(base64.b64decode(tok["salt"]), open(secret_file, "rb").read(), hashlib.sha256).digest()
+info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
+open(out, "wb").write(hmac.new(prk, info + b"\x01", hashlib.sha256).digest())
+EOF
+	slot=$(python3 -c 'import json,subprocess,sys; md=json.loads(subprocess.run(["cryptsetup","luksDump","--dump-json-metadata",sys.argv[1]],capture_output=True,text=True).stdout); print([t for t in md["tokens"].values() if t["type"]=="tdx-unlock"][0]["keyslots"][0])' "$1")
+	cryptsetup open --test-passphrase --key-slot "$slot" --key-file "$T/pass" "$1"
+	r=$?
+	rm -f "$T/pass"
+	return $r
+}
+
+agent_env_setup || { echo "FAIL: setup"; exit 1; }
+keyd_start || exit 1
+write_agent_conf "$T/good.conf" "$URL" "$PIN"
+
+echo "== agent: unlock up to the passphrase"
+independent_open "$T/disk.img" "$T/expected.secret" ||
+	bad "the image does not open with keyd's secret (independent HKDF)"
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "released secret opens the keyslot of a real LUKS2 image" \
+	"keyslot [0-9]+ opens with the derived passphrase"
+grep -q "TEST SIMULATOR" "$T/agent.log" || bad "the simulator source was not logged loudly"
+# RTMR3 was "extended" once with SHA-384("tdx-unlock/v1 unlocked" || 0x00 || UUID).
+uuid=$(cryptsetup luksUUID "$T/disk.img")
+want=$(printf 'tdx-unlock/v1 unlocked\000%s' "$uuid" | openssl dgst -sha384 -binary | od -An -tx1 -v | tr -d ' \n')
+got=$(od -An -tx1 -v "$T/rtmr3" | tr -d ' \n')
+[ "$got" = "$want" ] && ok "RTMR3 extended once with the unlocked event" ||
+	bad "RTMR3 event: got '$got', want '$want'"
+grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
+
+echo "== agent: several devices, one attestation"
+make_image "$T/disk2.img" "$T/expected.secret" || bad "second image"
+: >"$T/rtmr3"
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img" "$T/disk2.img"
+expect_rc 0 "two devices verified" "2 device\(s\) verified"
+n=$(grep -c "attested to" "$T/agent.log")
+[ "$n" -eq 1 ] && ok "one attested session served both devices" || bad "$n attestations for 2 devices"
+[ "$(stat -c %s "$T/rtmr3")" -eq 48 ] || bad "RTMR3 extended more than once"
+
+echo "== agent: exit codes"
+head -c 32 /dev/urandom >"$T/wrong.secret"
+make_image "$T/wrong.img" "$T/wrong.secret" || bad "wrong-secret image"
+run_agent "$T/good.conf" --test-passphrase "$T/wrong.img"
+expect_rc 7 "a released secret that does not open the keyslot: activation failed" \
+	"does not open keyslot"
+
+make_image "$T/plain.img" || bad "plain image"
+run_agent "$T/good.conf" --test-passphrase "$T/plain.img"
+expect_rc 3 "image without token" "no tdx-unlock token"
+
+# A second tdx-unlock token: the header is refused before anything is asked of a server.
+cp "$T/disk.img" "$T/twotokens.img"
+cryptsetup token export --token-id 0 "$T/twotokens.img" >"$T/token.json" &&
+	cryptsetup token import --json-file "$T/token.json" "$T/twotokens.img" ||
+	bad "cannot add a second token"
+run_agent "$T/good.conf" --test-passphrase "$T/twotokens.img"
+expect_rc 6 "header with two tdx-unlock tokens" "header refused"
+grep -q "attested" "$T/agent.log" && bad "attested although the header was refused"
+
+echo "rd.tdx_unlock=0" >"$T/cmdline"
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 8 "rd.tdx_unlock=0 disables the agent" "disabled"
+echo "ro rd.tdx_unlock.attempts=0" >"$T/cmdline"
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 2 "bad rd.tdx_unlock value" "outside"
+: >"$T/cmdline"
+run_agent "$T/nonexistent.conf" --test-passphrase "$T/disk.img"
+expect_rc 2 "missing configuration"
+
+echo "== agent: servers"
+DEAD="https://127.0.0.1:$(dead_port)"
+write_agent_conf "$T/dead.conf" "$DEAD" "$PIN"
+run_agent "$T/dead.conf" --test-passphrase "$T/disk.img"
+expect_rc 4 "server down" "not unlocked \(servers unreachable\)"
+[ "$MS" -lt 5000 ] || bad "server down took $MS ms (3 rounds, 500 ms connect timeouts)"
+
+# The total budget bounds the run whatever the retry count says.
+AGENT_TOTAL_S=2 AGENT_ATTEMPTS=100 write_agent_conf "$T/budget.conf" "$DEAD" "$PIN"
+run_agent "$T/budget.conf" --test-passphrase "$T/disk.img"
+expect_rc 4 "100 attempts within a 2 s budget" "time budget"
+[ "$MS" -lt 3500 ] || bad "2 s budget took $MS ms"
+
+write_agent_conf "$T/failover.conf" "$DEAD" "$PIN" "$URL" "$PIN"
+run_agent "$T/failover.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "failover from a dead server to a live one" "trying the next server"
+[ "$MS" -lt 3000 ] || bad "failover took $MS ms"
+
+# Kernel command line replaces the file's servers.
+echo "quiet rd.tdx_unlock.server=$URL rd.tdx_unlock.pin=$PIN" >"$T/cmdline"
+run_agent "$T/dead.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "rd.tdx_unlock.server/pin override the file"
+: >"$T/cmdline"
+
+write_agent_conf "$T/wrongpin.conf" "$URL" "$OTHER_PIN"
+run_agent "$T/wrongpin.conf" --test-passphrase "$T/disk.img"
+expect_rc 5 "server key does not match the pin: refused" "pin|key"
+grep -q "attested" "$T/agent.log" && bad "attested to a server with the wrong key"
+
+# Policy mismatch: keyd's policy now wants another MRTD; the agent logs keyd's reason.
+cp "$T/policies/test-image.json" "$T/policy.good"
+sed 's/"mrtd": "1111/"mrtd": "9999/' "$T/policy.good" >"$T/policies/test-image.json"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 5 "policy mismatch: refused with the server's reason" "mrtd"
+cp "$T/policy.good" "$T/policies/test-image.json"
+kill -HUP "$KEYD_PID"
+sleep 0.5
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "released again after the policy is restored"
+
+# A keyd that does not trust the simulator's root (only Intel's) refuses its quotes.
+keyd_stop
+sed '/test_root_ca/d' "$T/keyd.json" >"$T/keyd-intel.json"
+cp "$T/keyd.json" "$T/keyd-test.json"
+cp "$T/keyd-intel.json" "$T/keyd.json"
+keyd_start || bad "keyd with Intel's root"
+write_agent_conf "$T/intel.conf" "$URL" "$PIN"
+run_agent "$T/intel.conf" --test-passphrase "$T/disk.img"
+expect_rc 5 "simulator quotes refused by a keyd trusting only Intel's root"
+keyd_stop
+cp "$T/keyd-test.json" "$T/keyd.json"
+
+if [ $fail -ne 0 ]; then
+	echo "agent integration: FAILED"
+	exit 1
+fi
+echo "agent integration: all passed"
