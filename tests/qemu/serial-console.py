@@ -25,9 +25,10 @@ import time
 
 PROMPTS = [
     # systemd-cryptsetup through systemd-ask-password-console (dracut)
-    re.compile(rb"Please enter passphrase for disk [^\r\n]*: ?$"),
+    # (may be followed by " (press TAB for no echo)" on the same line)
+    re.compile(rb"Please enter passphrase for disk [^\r\n]*:"),
     # cryptroot (initramfs-tools)
-    re.compile(rb"Please unlock disk [^\r\n]*: ?$"),
+    re.compile(rb"Please unlock disk [^\r\n]*:"),
 ]
 KERNEL_TS = re.compile(r"^\[\s*(\d+\.\d+)\]")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -53,13 +53,15 @@ policies_make() {
 	local good=$QEMU_WORK/policies-good bad=$QEMU_WORK/policies-wrong
 	mkdir -p "$good" "$bad"
 	"$KEYD_BIN" policy-from-quote --quote "$QEMU_WORK/sample-quote.bin" --id test-image \
-		--resource "tdx-unlock/disk/*" >"$good/test-image.json" 2>"$QEMU_WORK/policy.log" ||
+		--resource "$ROOT_RESOURCE" >"$QEMU_WORK/policy-generated.json" 2>"$QEMU_WORK/policy.log" ||
 		die "tdx-keyd policy-from-quote failed, see $QEMU_WORK/policy.log"
-	python3 - "$good/test-image.json" "$bad/test-image.json" <<-'PY' || die "cannot write the wrong policy"
-		import json, re, sys
-		text = open(sys.argv[1]).read()
+	python3 - "$QEMU_WORK/policy-generated.json" "$good/test-image.json" "$bad/test-image.json" <<-'PY' ||
+		import json, sys
+		doc = json.load(open(sys.argv[1]))
+		# One policy for every test disk (a prefix), as an image's root and data disks share one TD.
+		doc["resources"] = ["tdx-unlock/disk/*"]
+		json.dump(doc, open(sys.argv[2], "w"), indent=2)
 		# Same document with every MRTD value replaced: the measurements no longer match.
-		doc = json.loads(text)
 		def flip(o):
 		    if isinstance(o, dict):
 		        return {k: ("ee" * 48 if k.lower() == "mrtd" and isinstance(v, str) else flip(v))
@@ -70,8 +72,9 @@ policies_make() {
 		bad = flip(doc)
 		if bad == doc:
 		    sys.exit("no mrtd field in the generated policy")
-		json.dump(bad, open(sys.argv[2], "w"), indent=2)
+		json.dump(bad, open(sys.argv[3], "w"), indent=2)
 	PY
+		die "cannot write the test policies"
 }
 
 # keyd_config_write VARIANT: the configuration of one keyd run (docs/keyd.md).
