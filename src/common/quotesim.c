@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/asn1.h>
@@ -1237,13 +1238,17 @@ static int quote_defaults_read(struct quotesim *s)
 	struct json_object *j = NULL, *v;
 	struct quotesim_quote_opts *o = &s->quote_defaults;
 	uint8_t *data = NULL;
+	char path[PATH_MAX];
 	size_t len;
 	int r, n;
 
 	quotesim_quote_opts_init(NULL, o);
-	r = read_file(s->dir, QUOTESIM_QUOTE_DEFAULTS, &data, &len);
-	if (r == -ENOENT)
-		return 0;
+	r = path_join(s->dir, QUOTESIM_QUOTE_DEFAULTS, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0; /* optional file: no message */
+	r = file_read_all(path, FILE_MAX, &data, &len);
 	if (r < 0)
 		return r;
 	j = json_tokener_parse((const char *)data);
@@ -1415,6 +1420,14 @@ int quotesim_ca_create(const char *dir, const struct quotesim_ca_opts *o)
 		r = params_write(dir, &s->platform);
 	if (r == 0)
 		r = quotesim_collateral_write(s, dir, &o->collateral);
+	if (r == 0) {
+		/* A new hierarchy starts from the built-in quote defaults. */
+		char path[PATH_MAX];
+
+		r = path_join(dir, QUOTESIM_QUOTE_DEFAULTS, path, sizeof(path));
+		if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+			r = log_error_errno(-errno, "quotesim: cannot remove %s: %m", path);
+	}
 out:
 	quotesim_free(s);
 	return r;
