@@ -81,7 +81,6 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 {
 	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
 	_cleanup_(json_object_putp) struct json_object *v = NULL;
-	_cleanup_free_ char *copy = NULL;
 	enum json_tokener_error jerr;
 	size_t end;
 
@@ -97,30 +96,29 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"JSON text contains a NUL byte");
 
-	/* json-c needs the terminator to finish a top-level number. */
-	copy = malloc(len + 1);
-	if (!copy)
-		return log_error_errno(-ENOMEM, "JSON: out of memory");
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-
 	tok = json_tokener_new_ex(JSON_STRICT_MAX_DEPTH);
 	if (!tok)
 		return log_error_errno(-ENOMEM, "JSON: out of memory");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 
-	v = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	v = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (!v && jerr == json_tokener_continue) {
+		/* A top-level number, or truncated text: the terminator decides. */
+		v = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
 	if (!v && jerr == json_tokener_success)
 		jerr = json_tokener_error_parse_null; /* a bare "null" is never a message */
 	if (jerr != json_tokener_success)
-		return json_strict_fail(
-			reason, reason_len, -EINVAL, "malformed JSON at offset %zu: %s",
-			json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"malformed JSON at offset %zu: %s", end,
+					json_tokener_error_desc(jerr));
 
-	end = json_tokener_get_parse_end(tok);
 	for (; end < len; end++) {
-		if (!strchr(" \t\r\n", copy[end]))
+		if (!strchr(" \t\r\n", text[end]))
 			return json_strict_fail(reason, reason_len, -EINVAL,
 						"trailing bytes after the JSON value at offset %zu",
 						end);

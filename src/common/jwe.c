@@ -90,7 +90,7 @@ static int aes_key_wrap(int wrap, const uint8_t kek[JWE_KEK_LEN], const uint8_t 
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) <= 0 ||
 	    EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) <= 0 ||
-	    EVP_CipherFinal_ex(ctx, out + n, &m) <= 0 || (size_t)(n + m) != want_len) {
+	    EVP_CipherFinal_ex(ctx, out + n, &m) <= 0 || (size_t)n + (size_t)m != want_len) {
 		ERR_clear_error();
 		if (wrap)
 			return log_error_errno(-EIO, "JWE: AES key wrap failed");
@@ -181,7 +181,7 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t 
 	    EVP_EncryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
 		    0 ||
 	    EVP_EncryptUpdate(gcm, ct, &n, pt, (int)pt_len) <= 0 ||
-	    EVP_EncryptFinal_ex(gcm, ct + n, &m) <= 0 || (size_t)(n + m) != pt_len ||
+	    EVP_EncryptFinal_ex(gcm, ct + n, &m) <= 0 || (size_t)n + (size_t)m != pt_len ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_GET_TAG, JWE_TAG_LEN, tag) <= 0) {
 		ERR_clear_error();
 		return log_error_errno(-EIO, "JWE: AES-256-GCM encryption failed");
@@ -376,7 +376,7 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 		    0 ||
 	    EVP_DecryptUpdate(gcm, pt, &n, ct, (int)ct_len) <= 0 ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_TAG, JWE_TAG_LEN, tag) <= 0 ||
-	    EVP_DecryptFinal_ex(gcm, pt + n, &m) <= 0 || (size_t)(n + m) != ct_len) {
+	    EVP_DecryptFinal_ex(gcm, pt + n, &m) <= 0 || (size_t)n + (size_t)m != ct_len) {
 		ERR_clear_error();
 		return json_strict_fail(reason, reason_len, -EBADMSG,
 					"JWE: AES-256-GCM tag check failed");
