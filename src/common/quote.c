@@ -203,17 +203,13 @@ int quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, char *reaso
 	return 0;
 }
 
+/* Only hex digits and whitespace: meant as hex text (a binary quote starts with 04 00 or 05 00). */
 static bool is_hex_text(const uint8_t *in, size_t len)
 {
-	size_t digits = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (isxdigit(in[i]))
-			digits++;
-		else if (!isspace(in[i]))
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit(in[i]) && !isspace(in[i]))
 			return false;
-	}
-	return digits > 0 && digits % 2 == 0;
+	return true;
 }
 
 int quote_decode_file_bytes(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
@@ -223,13 +219,17 @@ int quote_decode_file_bytes(const uint8_t *in, size_t in_len, uint8_t **out, siz
 
 	if (!in || in_len == 0)
 		return log_error_errno(-EBADMSG, "quote: file is empty");
-	/* A binary quote starts with its version (04 00 or 05 00), which is never hex text. */
 	if (is_hex_text(in, in_len)) {
 		if (in_len > 2 * (size_t)TDX_QUOTE_MAX_LEN + 4096)
 			return log_error_errno(-EFBIG, "quote: hex text too large");
 		r = hex_decode_alloc((const char *)in, in_len, out, out_len);
 		if (r < 0)
-			return log_error_errno(r, "quote: invalid hex text");
+			return log_error_errno(r, "quote: hex text with an odd number of digits");
+		if (*out_len == 0) {
+			free(*out);
+			*out = NULL;
+			return log_error_errno(-EBADMSG, "quote: hex text holds no bytes");
+		}
 		return 0;
 	}
 	buf = malloc(in_len);

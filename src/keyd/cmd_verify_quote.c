@@ -165,8 +165,6 @@ int cmd_verify_quote(int argc, char **argv)
 	if (r < 0)
 		return 2;
 
-	/* Parsed separately so that the fields are reported whatever the verdict. */
-	parsed = quote_parse(quote, quote_len, &q, NULL, 0) == 0;
 	if (files.bundle || files.tcb_info || files.qe_identity || files.pck_crl ||
 	    files.root_crl || files.tcb_signing_chain) {
 		char why[200];
@@ -177,15 +175,21 @@ int cmd_verify_quote(int argc, char **argv)
 			goto out;
 		}
 		if (r < 0) {
+			/* Refused collateral: still report what the quote says. */
+			parsed = quote_parse(quote, quote_len, &q, NULL, 0) == 0;
 			snprintf(res.reason, sizeof(res.reason), "collateral refused: %s", why);
-			res.qe_svn = parsed ? q.qe_report.isvsvn : 0;
 			ret = 1;
 			goto print;
 		}
 	}
-	r = dcap_verify(verifier, coll, quote, quote_len, at, NULL, &res);
+	r = dcap_verify(verifier, coll, quote, quote_len, at, &q, &res);
+	parsed = q.total_len != 0; /* set only by a successful parse */
 	ret = r == 0 ? 0 : 1;
 print:
+	/* Platform facts not established by the verification are read (unverified) for the
+	 * report; `verified` stays false in that case. */
+	if (parsed && !res.verified)
+		(void)dcap_quote_pck_info(&q, &res);
 	out = result_json(&res, &q, parsed, dcap_verifier_is_test_root(verifier));
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -599,11 +599,12 @@ static int bundle_crl(const char *s, size_t len, X509_CRL **out)
 	return dcap_crl_parse(der, der_len, out);
 }
 
-static int bundle_string(struct json_object *o, const char *key, bool required, const char **s,
-			 size_t *len)
+static int bundle_string(const char **field, struct json_object *o, const char *key, bool required,
+			 const char **s, size_t *len)
 {
 	struct json_object *v;
 
+	*field = key;
 	*s = NULL;
 	*len = 0;
 	if (!json_object_object_get_ex(o, key, &v) || !v) {
@@ -624,7 +625,7 @@ static int load_bundle(const char *path, struct raw_collateral *rc, char *reason
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	STACK_OF(X509) *chain = NULL;
-	const char *s;
+	const char *s, *field = "?";
 	size_t len, n;
 	int r;
 
@@ -636,24 +637,24 @@ static int load_bundle(const char *path, struct raw_collateral *rc, char *reason
 		return refuse(reason, reason_len, -EBADMSG,
 			      "collateral bundle %s: not a JSON object", path);
 
-	if ((r = bundle_string(o, "tcb_info", true, &s, &n)) < 0)
+	if ((r = bundle_string(&field, o, "tcb_info", true, &s, &n)) < 0)
 		goto bad;
 	free(rc->tcb_raw);
 	rc->tcb_raw = dup_bytes(s, n);
 	rc->tcb_len = n;
-	if ((r = bundle_string(o, "tcb_info_signature", true, &s, &n)) < 0)
+	if ((r = bundle_string(&field, o, "tcb_info_signature", true, &s, &n)) < 0)
 		goto bad;
 	if (hex_decode_exact(s, n, rc->tcb_sig, sizeof(rc->tcb_sig)) < 0) {
 		r = log_error_errno(-EBADMSG,
 				    "collateral bundle: 'tcb_info_signature' not 64 bytes");
 		goto bad;
 	}
-	if ((r = bundle_string(o, "qe_identity", true, &s, &n)) < 0)
+	if ((r = bundle_string(&field, o, "qe_identity", true, &s, &n)) < 0)
 		goto bad;
 	free(rc->qe_raw);
 	rc->qe_raw = dup_bytes(s, n);
 	rc->qe_len = n;
-	if ((r = bundle_string(o, "qe_identity_signature", true, &s, &n)) < 0)
+	if ((r = bundle_string(&field, o, "qe_identity_signature", true, &s, &n)) < 0)
 		goto bad;
 	if (hex_decode_exact(s, n, rc->qe_sig, sizeof(rc->qe_sig)) < 0) {
 		r = log_error_errno(-EBADMSG,
@@ -664,15 +665,15 @@ static int load_bundle(const char *path, struct raw_collateral *rc, char *reason
 		r = -ENOMEM;
 		goto bad;
 	}
-	if ((r = bundle_string(o, "tcb_info_issuer_chain", true, &s, &n)) < 0 ||
+	if ((r = bundle_string(&field, o, "tcb_info_issuer_chain", true, &s, &n)) < 0 ||
 	    (r = dcap_certs_parse((const uint8_t *)s, n, CHAIN_MAX_CERTS, &chain)) < 0)
 		goto bad;
 	replace_chain(&rc->tcb_chain, chain);
-	if ((r = bundle_string(o, "qe_identity_issuer_chain", true, &s, &n)) < 0 ||
+	if ((r = bundle_string(&field, o, "qe_identity_issuer_chain", true, &s, &n)) < 0 ||
 	    (r = dcap_certs_parse((const uint8_t *)s, n, CHAIN_MAX_CERTS, &chain)) < 0)
 		goto bad;
 	replace_chain(&rc->qe_chain, chain);
-	if ((r = bundle_string(o, "pck_crl_issuer_chain", false, &s, &n)) < 0)
+	if ((r = bundle_string(&field, o, "pck_crl_issuer_chain", false, &s, &n)) < 0)
 		goto bad;
 	if (s) {
 		if ((r = dcap_certs_parse((const uint8_t *)s, n, CHAIN_MAX_CERTS, &chain)) < 0)
@@ -681,18 +682,18 @@ static int load_bundle(const char *path, struct raw_collateral *rc, char *reason
 	}
 	X509_CRL_free(rc->pck_crl);
 	rc->pck_crl = NULL;
-	if ((r = bundle_string(o, "pck_crl", true, &s, &n)) < 0 ||
+	if ((r = bundle_string(&field, o, "pck_crl", true, &s, &n)) < 0 ||
 	    (r = bundle_crl(s, n, &rc->pck_crl)) < 0)
 		goto bad;
 	X509_CRL_free(rc->root_crl);
 	rc->root_crl = NULL;
-	if ((r = bundle_string(o, "root_ca_crl", true, &s, &n)) < 0 ||
+	if ((r = bundle_string(&field, o, "root_ca_crl", true, &s, &n)) < 0 ||
 	    (r = bundle_crl(s, n, &rc->root_crl)) < 0)
 		goto bad;
 	return 0;
 bad:
 	return refuse(reason, reason_len, r < 0 ? r : -EBADMSG,
-		      "collateral bundle %s: malformed (see log)", path);
+		      "collateral bundle %s: '%s' missing or malformed", path, field);
 }
 
 /* A PCS response body {"<key>":{...},"signature":"<hex>"}: keeps the raw signed text. */

@@ -380,12 +380,13 @@ static int time_check(const char *what, time_t from, time_t until, time_t at,
 		      at < from ? "not yet valid" : "expired", a, b);
 }
 
-int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
+int dcap_quote_pck_info(const struct tdx_quote *q, struct dcap_result *res)
 {
 	STACK_OF(X509) *chain = NULL;
 	struct pck_ext ext;
 	int r;
 
+	res->qe_svn = q->qe_report.isvsvn;
 	r = dcap_certs_parse(q->pck_chain_pem, q->pck_chain_len, 3, &chain);
 	if (r < 0)
 		return r;
@@ -393,7 +394,21 @@ int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
 	sk_X509_pop_free(chain, X509_free);
 	if (r < 0)
 		return r;
-	memcpy(fmspc, ext.fmspc, 6);
+	memcpy(res->fmspc, ext.fmspc, sizeof(res->fmspc));
+	memcpy(res->pce_id, ext.pce_id, sizeof(res->pce_id));
+	res->pce_svn = ext.pce_svn;
+	return 0;
+}
+
+int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
+{
+	struct dcap_result res;
+	int r;
+
+	r = dcap_quote_pck_info(q, &res);
+	if (r < 0)
+		return r;
+	memcpy(fmspc, res.fmspc, 6);
 	return 0;
 }
 
@@ -419,10 +434,7 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	if (memcmp(q->qe_vendor_id, intel_qe_vendor_id, sizeof(intel_qe_vendor_id)) != 0)
 		return refuse(res, -EBADMSG, LOG_LVL_INFO, "QE vendor ID is not Intel's");
 	if (!c) {
-		uint8_t fmspc[6];
-
-		if (dcap_quote_fmspc(q, fmspc) == 0)
-			memcpy(res->fmspc, fmspc, 6);
+		(void)dcap_quote_pck_info(q, res);
 		return refuse(res, -ENOKEY, LOG_LVL_INFO,
 			      "collateral missing: give --collateral or the separate files");
 	}
