@@ -54,6 +54,9 @@ int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secre
 	/* Only our keyslot: the recovery keyslots are for the human at the prompt. */
 	r = crypt_activate_by_passphrase(h->cd, name, h->token.keyslot, (const char *)pass,
 					 pass_len, flags);
+	if (r == -EEXIST)
+		return log_error_errno(r, "%s: a device named %s is already active", h->device,
+				       name ? name : "?");
 	if (r == -EPERM)
 		return log_error_errno(r, "%s: the released secret does not open keyslot %d",
 				       h->device, h->token.keyslot);

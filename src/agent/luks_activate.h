@@ -20,6 +20,7 @@ int luks_passphrase_derive(const uint8_t *secret, size_t secret_len, const struc
 /* Derives the passphrase and opens the token's keyslot of the validated copy. name NULL only
  * verifies the passphrase (no device-mapper device; what `--test-passphrase` does); otherwise the
  * device is activated as name (flags: CRYPT_ACTIVATE_*). Returns 0, -EPERM (the passphrase does
- * not open the keyslot) or another negative errno (activation failed). */
+ * not open the keyslot), -EEXIST (a mapping of that name exists already) or another negative
+ * errno (activation failed). */
 int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
 		const char *name, uint32_t flags);

@@ -472,6 +472,10 @@ static int validate_our_keyslot(struct refusal *rf, json_object *ks, int slot)
 		return r;
 	if (it != 4000)
 		return refuse(rf, "%s: %" PRId64 " AF stripes refused (want 4000)", what, it);
+	if ((r = get_str(rf, af, what, "hash", &s)) < 0)
+		return r;
+	if (strcmp(s, "sha256") != 0)
+		return refuse(rf, "%s: AF hash '%.32s' refused (want sha256)", what, s);
 	return 0;
 }
 

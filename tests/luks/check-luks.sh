@@ -153,6 +153,21 @@ expect 1 "cipher 'cipher_null-ecb' refused" -- "$bin" enroll null.img --resource
 	--secret-file secret --key-file recovery.key
 ok "enroll refuses a cipher_null disk"
 
+# The same on a real block device, when loop devices can be attached (root): the header copy
+# then comes from a block device, as in the initramfs.
+loopdev=""
+if [ "$(id -u)" = 0 ] && loopdev=$(timeout 10 losetup -f --show disk.img 2>/dev/null); then
+	trap 'losetup -d "$loopdev" 2>/dev/null; rm -rf "$work"' EXIT
+	expect 0 "keyslot 2 opens with the derived passphrase" -- "$bin" check "$loopdev" \
+		--secret-file secret2
+	expect 1 "does not open keyslot 2" -- "$bin" check "$loopdev" --secret-file secret
+	losetup -d "$loopdev"
+	trap 'rm -rf "$work"' EXIT
+	ok "check on loop block device $loopdev"
+else
+	echo "skipped: block device check (no loop device available)"
+fi
+
 expect 0 "removed token 0 and keyslot 2" -- "$bin" unenroll disk.img
 expect 0 "no tdx-unlock token" -- "$bin" list disk.img
 expect 1 "has no tdx-unlock token" -- "$bin" unenroll disk.img
