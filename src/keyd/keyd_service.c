@@ -37,8 +37,24 @@ struct keyd_generation {
 	struct collateral_store *collateral;
 };
 
+/* FMSPC by SHA-256 of the quote's PCK chain: reading it means parsing the certificates, which
+ * costs more than the rest of an attest. Only a lookup hint: dcap_verify() checks the chain
+ * and that the collateral is the platform's. */
+#define FMSPC_CACHE_SIZE 64
+
+struct fmspc_cache {
+	pthread_mutex_t lock;
+	unsigned next;
+	struct {
+		bool used;
+		uint8_t chain_digest[32];
+		uint8_t fmspc[6];
+	} e[FMSPC_CACHE_SIZE];
+};
+
 struct keyd_service {
 	const struct keyd_config *cfg;
+	struct fmspc_cache fmspc;
 	struct rootkey *rootkey;
 	uint8_t *token_key; /* secmem: signs the attestation token */
 	struct session_table *sessions;
@@ -97,6 +113,7 @@ int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out)
 		return -ENOMEM;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->gen_lock, NULL);
+	pthread_mutex_init(&s->fmspc.lock, NULL);
 	r = rootkey_load(cfg->root_key_file, &s->rootkey);
 	if (r < 0)
 		goto fail;
@@ -150,6 +167,7 @@ void keyd_service_free(struct keyd_service *s)
 	secmem_free(s->token_key);
 	rootkey_free(s->rootkey);
 	pthread_mutex_destroy(&s->gen_lock);
+	pthread_mutex_destroy(&s->fmspc.lock);
 	free(s);
 }
 
@@ -177,6 +195,34 @@ int keyd_service_reload(struct keyd_service *s)
 void keyd_service_tick(struct keyd_service *s)
 {
 	session_table_expire(s->sessions);
+}
+
+static int quote_fmspc_cached(struct keyd_service *s, const struct tdx_quote *q, uint8_t fmspc[6])
+{
+	struct fmspc_cache *c = &s->fmspc;
+	uint8_t d[32];
+	int r;
+
+	if (!EVP_Digest(q->pck_chain_pem, q->pck_chain_len, d, NULL, EVP_sha256(), NULL))
+		return -EIO;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < FMSPC_CACHE_SIZE; i++)
+		if (c->e[i].used && !memcmp(c->e[i].chain_digest, d, sizeof(d))) {
+			memcpy(fmspc, c->e[i].fmspc, 6);
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&c->lock);
+	r = dcap_quote_fmspc(q, fmspc);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	c->e[c->next].used = true;
+	memcpy(c->e[c->next].chain_digest, d, sizeof(d));
+	memcpy(c->e[c->next].fmspc, fmspc, 6);
+	c->next = (c->next + 1) % FMSPC_CACHE_SIZE;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 void keyd_reply_done(struct keyd_reply *rep)
@@ -357,7 +403,7 @@ static void handle_attest(struct keyd_service *s, const struct keyd_request *req
 		goto out;
 	}
 	a.body = &q.body;
-	r = dcap_quote_fmspc(&q, fmspc);
+	r = quote_fmspc_cached(s, &q, fmspc);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason),
 			 "quote: cannot read FMSPC from the PCK certificate");
