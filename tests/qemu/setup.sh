@@ -10,11 +10,11 @@ DATA_RESOURCE=tdx-unlock/disk/data
 AGENT_TOTAL_TIMEOUT=20
 
 # What the serial log and keyd's audit log say (asserted by the scenarios).
-AGENT_SUCCESS_RX="tdx-unlock.*unlocked"
+AGENT_SUCCESS_RX="tdx-unlock: .*unlocked as /dev/mapper/luks-"
 AGENT_PIN_FAIL_RX="tdx-unlock.*(pin|public key)"
 AGENT_HEADER_REFUSED_RX="tdx-unlock.*(cipher_null|header)"
 KEYD_POLICY_DENY_RX="mismatch"
-KEYD_RELEASE_RX="\"(verdict|result)\": ?\"(release|released|ok|allow)\""
+KEYD_RELEASE_RX="\"reason\":\"released"
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
