@@ -5,7 +5,7 @@
 #   make bench-agent            wall time to passphrase ready (quote excluded) and peak RSS
 # TDX_UNLOCK_BIN picks another agent binary (e.g. the static one).
 .PHONY: check-agent check-agent-hygiene bench-agent
-CHECK_TARGETS += check-agent
+CHECK_TARGETS += check-agent check-agent-hygiene
 # BENCH_TARGETS += bench-agent  (script lands next)
 
 AGENT_TEST_DEPS := $(AGENT_BIN) $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/core-scan

@@ -9,8 +9,9 @@
  * at every offset and as a little-endian one (OpenSSL's BIGNUM limbs) at every 8-byte-aligned
  * offset: d*G == Q is a hit. Prints one line per target; exit 0 when nothing was found, 1 when
  * something was, 2 on usage or input errors. */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE		    /* memmem */
 #define OPENSSL_SUPPRESS_DEPRECATED /* EC_POINT_mul: the direct way to test d*G here */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include "jwk.h"
 
 #define MAX_TARGETS 16
+#define MAX_RANGES  4096
 
 struct needle {
 	const char *name;
@@ -163,6 +165,38 @@ static int jwk_target_parse(const char *spec, struct scalar_target *t)
 	return r;
 }
 
+struct range {
+	size_t off, len;
+};
+
+/* Writable PT_LOAD segments of an ELF core; for anything else, the whole file. */
+static size_t scalar_ranges(const uint8_t *f, size_t len, struct range *out, size_t max)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)f;
+	size_t n = 0;
+
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_type != ET_CORE ||
+	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > len ||
+	    (len - eh->e_phoff) / sizeof(Elf64_Phdr) < eh->e_phnum) {
+		out[0].off = 0;
+		out[0].len = len;
+		return 1;
+	}
+	for (size_t i = 0; i < eh->e_phnum && n < max; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, f + eh->e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W) || ph.p_filesz == 0 ||
+		    ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
+			continue;
+		out[n].off = ph.p_offset;
+		out[n].len = ph.p_filesz;
+		n++;
+	}
+	return n;
+}
+
 static int needle_parse(const char *spec, struct needle *n)
 {
 	const char *eq = strchr(spec, '=');
@@ -181,6 +215,8 @@ int main(int argc, char **argv)
 	struct scalar_target targets[MAX_TARGETS];
 	size_t n_needles = 0, n_targets = 0, scalar_hits[MAX_TARGETS] = {0}, total = 0;
 	struct scalar_ctx s = {0};
+	struct range ranges[MAX_RANGES];
+	size_t n_ranges = 0, scanned = 0;
 	struct timespec t0, t1;
 	const uint8_t *core;
 	struct stat st;
@@ -240,14 +276,20 @@ int main(int argc, char **argv)
 			return 2;
 		s.order = EC_GROUP_get0_order(s.group);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (size_t off = 0; off + 32 <= (size_t)st.st_size; off++) {
-			const uint8_t *w = core + off;
+		n_ranges = scalar_ranges(core, (size_t)st.st_size, ranges, MAX_RANGES);
+		for (size_t ri = 0; ri < n_ranges; ri++) {
+			scanned += ranges[ri].len;
+			for (size_t off = ranges[ri].off;
+			     off + 32 <= ranges[ri].off + ranges[ri].len; off++) {
+				const uint8_t *w = core + off;
 
-			if (!looks_like_scalar(w))
-				continue;
-			scalar_matches(&s, w, false, targets, n_targets, scalar_hits);
-			if (off % 8 == 0)
-				scalar_matches(&s, w, true, targets, n_targets, scalar_hits);
+				if (!looks_like_scalar(w))
+					continue;
+				scalar_matches(&s, w, false, targets, n_targets, scalar_hits);
+				if (off % 8 == 0)
+					scalar_matches(&s, w, true, targets, n_targets,
+						       scalar_hits);
+			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		for (size_t i = 0; i < n_targets; i++) {
@@ -255,10 +297,11 @@ int main(int argc, char **argv)
 			       scalar_hits[i]);
 			total += scalar_hits[i];
 		}
-		printf("core-scan: %llu candidate scalars tried in %.1f s over %lld bytes\n",
+		printf("core-scan: %llu candidate scalars tried in %.1f s over %zu bytes in %zu "
+		       "writable segment(s) of %lld\n",
 		       (unsigned long long)s.tried,
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-		       (long long)st.st_size);
+		       scanned, n_ranges, (long long)st.st_size);
 		BN_CTX_free(s.bn);
 		BN_free(s.k);
 		EC_POINT_free(s.pt);

@@ -1,0 +1,152 @@
+#!/bin/sh
+# Secret hygiene of the agent: run `tdx-unlock unlock` against keyd under gdb, stop it at exit
+# (after cmd_unlock returned and every secret should be wiped), dump its memory with gcore and scan
+# the dump for the disk secret (known: keyd derived it), the keyslot passphrase (recomputed here
+# with an independent HKDF), the LUKS volume key (dumped with the recovery passphrase) and the
+# ephemeral private key (found as the scalar d with d*G equal to the public key the agent logs at
+# debug level). Zero hits are required. Controls first prove that the scanner finds each kind of
+# value and that the dump is the agent's live memory.
+# Usage: BUILD=build tests/integration/agent-hygiene.sh
+set -u
+BUILD=${BUILD:-build}
+T=$(mktemp -d /tmp/agent-hygiene.XXXXXX)
+. "$(dirname "$0")/agent-env.sh"
+SCAN="$BUILD/core-scan"
+fail=0
+umask 077
+
+cleanup() {
+	keyd_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+
+if ! command -v gdb >/dev/null; then
+	echo "skipped: gdb not installed (deps/debian-packages.txt lists it)"
+	exit 0
+fi
+
+agent_env_setup || { echo "FAIL: setup"; exit 1; }
+keyd_start || exit 1
+write_agent_conf "$T/agent.conf" "$URL" "$PIN"
+
+hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
+
+# The keyslot passphrase, derived independently of the C code (RFC 5869 HKDF-SHA256).
+python3 - "$T/disk.img" "$T/expected.secret" "$T/pass" <<'EOF' || bad "cannot derive the passphrase"
+import base64, hashlib, hmac, json, subprocess, sys
+img, secret_file, out = sys.argv[1:4]
+md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
+                               check=True, capture_output=True, text=True).stdout)
+tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
+uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
+                      text=True).stdout.strip().lower()
+prk = hmac.new(base64.b64decode(tok["salt"]), open(secret_file, "rb").read(), hashlib.sha256).digest()
+info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
+open(out, "wb").write(hmac.new(prk, info + b"\x01", hashlib.sha256).digest())
+EOF
+SECRET=$(hex "$T/expected.secret")
+PASS=$(hex "$T/pass")
+VK=$(cryptsetup luksDump --dump-volume-key --batch-mode --key-file "$T/recovery.key" \
+	"$T/disk.img" 2>/dev/null | sed -n '/MK dump:/,$p' | sed 's/MK dump://' | tr -d ' \t\n')
+[ ${#SECRET} -eq 64 ] && [ ${#PASS} -eq 64 ] && [ ${#VK} -ge 64 ] ||
+	bad "could not obtain secret/passphrase/volume key (${#SECRET}/${#PASS}/${#VK} hex digits)"
+
+echo "== hygiene: scanner controls"
+# A fake dump holding each value (the EC key's scalar big-endian at an odd offset) must be flagged.
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/ctl.pem" 2>/dev/null
+python3 - "$T/ctl.pem" "$T/control.core" "$T/ctl.jwk" "$SECRET" "$PASS" <<'EOF' || bad "control dump"
+import base64, json, os, subprocess, sys
+pem, core, jwk_out, secret, pw = sys.argv[1:6]
+der = subprocess.run(["openssl", "ec", "-in", pem, "-outform", "DER"], check=True,
+                     capture_output=True).stdout
+# SEC1 ECPrivateKey: 30 77 02 01 01 04 20 <d:32> ... 03 42 00 04 <x:32> <y:32>
+d = der[7:39]
+pub = der[der.index(b"\x03\x42\x00\x04") + 4:][:64]
+b = lambda v: base64.urlsafe_b64encode(v).rstrip(b"=").decode()
+open(jwk_out, "w").write(json.dumps({"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW",
+                                     "x": b(pub[:32]), "y": b(pub[32:])}, separators=(",", ":")))
+blob = bytearray(os.urandom(65536)) + bytes(65536)
+blob[1001:1033] = d
+blob[20000:20032] = bytes.fromhex(secret)
+blob[30000:30032] = bytes.fromhex(pw)
+open(core, "wb").write(blob)
+EOF
+"$SCAN" "$T/control.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
+	--p256-jwk "ephemeral=$(cat "$T/ctl.jwk")" >"$T/control.out"
+if [ $? -eq 1 ] && grep -q "^secret: [1-9]" "$T/control.out" &&
+	grep -q "^passphrase: [1-9]" "$T/control.out" &&
+	grep -q "^ephemeral (private scalar): [1-9]" "$T/control.out"; then
+	ok "the scanner finds a planted secret, passphrase and EC private scalar"
+else
+	bad "scanner control: $(tr '\n' ' ' <"$T/control.out")"
+fi
+
+# run_under_gdb BREAKPOINTS CORE LOG: runs the agent, stops at the first breakpoint hit, dumps
+# every mapping (also MADV_DONTDUMP ones: secmem and OpenSSL's secure heap are scanned too).
+run_under_gdb() {
+	bps=""
+	for b in $1; do bps="$bps -ex 'break $b'"; done
+	eval gdb -q -batch -nx -ex "'set pagination off'" -ex "'set confirm off'" \
+		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings on'" $bps \
+		-ex run -ex "'info symbol \$pc'" -ex "'gcore $2'" -ex kill \
+		--args "'$AGENT'" unlock --config "'$T/agent.conf'" --cmdline "'$T/cmdline'" \
+		--test-passphrase -v --log-target stderr "'$T/disk.img'" >"$2.gdb" 2>"$3"
+}
+
+echo "== hygiene: control: the same dump taken while the keyslot is being opened"
+# Proves the pipeline sees live secrets where they are kept (secmem, OpenSSL's secure heap), so
+# that zero hits at exit mean "wiped", not "invisible to the dump".
+run_under_gdb crypt_activate_by_passphrase "$T/live.core" "$T/live.log"
+JWK=$(sed -n 's/.*unlock: ephemeral key \({.*}\).*/\1/p' "$T/live.log" | head -1)
+if grep -q "crypt_activate_by_passphrase in section" "$T/live.core.gdb" && [ -s "$T/live.core" ] &&
+	[ -n "$JWK" ]; then
+	"$SCAN" "$T/live.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
+		--p256-jwk "ephemeral=$JWK" >"$T/live.out"
+	if grep -q "^secret: [1-9]" "$T/live.out" && grep -q "^passphrase: [1-9]" "$T/live.out" &&
+		grep -q "^ephemeral (private scalar): [1-9]" "$T/live.out"; then
+		ok "mid-unlock dump holds the secret, passphrase and ephemeral private key"
+	else
+		bad "mid-unlock control did not find the live secrets: $(tr '\n' ' ' <"$T/live.out")"
+	fi
+else
+	bad "mid-unlock control: the agent did not stop in crypt_activate_by_passphrase"
+	tail -3 "$T/live.core.gdb"
+fi
+
+echo "== hygiene: agent memory at exit"
+run_under_gdb "exit _exit" "$T/agent.core" "$T/agent.log"
+if ! grep -q "keyslot [0-9]* opens with the derived passphrase" "$T/agent.log"; then
+	bad "the agent run under gdb did not reach the passphrase"
+	tail -5 "$T/agent.log"
+fi
+grep -Eq "^_?exit in section" "$T/agent.core.gdb" ||
+	bad "gdb did not stop at exit: $(tail -3 "$T/agent.core.gdb")"
+[ -s "$T/agent.core" ] || bad "no core written"
+JWK=$(sed -n 's/.*unlock: ephemeral key \({.*}\).*/\1/p' "$T/agent.log" | head -1)
+[ -n "$JWK" ] || bad "the agent did not log its ephemeral public key"
+
+# The dump is the agent's memory: it holds the device path and the resource name.
+if [ -s "$T/agent.core" ]; then
+	grep -qa "default/disk/root" "$T/agent.core" && grep -qa "$T/disk.img" "$T/agent.core" &&
+		ok "dump of $(stat -c %s "$T/agent.core") bytes is the agent's live memory" ||
+		bad "the dump does not look like the agent's memory"
+	"$SCAN" "$T/agent.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
+		--needle volume-key="$VK" --p256-jwk "ephemeral=$JWK" >"$T/scan.out"
+	rc=$?
+	sed 's/^/    /' "$T/scan.out"
+	[ $rc -eq 0 ] && ok "zero hits for secret, passphrase, volume key and ephemeral private key" ||
+		bad "secrets found in the agent's memory at exit"
+fi
+
+if [ $fail -ne 0 ]; then
+	echo "agent hygiene: FAILED"
+	exit 1
+fi
+echo "agent hygiene: all passed"
