@@ -653,6 +653,45 @@ static void test_collateral_tampering(void **state)
 	}
 }
 
+/* The root CA CRL slot given the PCK CRL (another issuer): the intermediate's revocation status
+ * is unknown, so the chain is refused. */
+static void test_root_crl_swapped(void **state)
+{
+	struct json_object *b, *v;
+	struct dcap_collateral_files f = {0};
+	struct dcap_collateral *c = NULL;
+	struct dcap_verifier *v2 = NULL;
+	struct dcap_result res;
+	uint8_t *der = NULL, *buf = NULL;
+	size_t der_len, len;
+	char *path;
+	int r;
+
+	(void)state;
+	SKIP_WITHOUT_DATA();
+	b = json_object_from_file(data_path(sets[0].files.bundle));
+	assert_non_null(b);
+	assert_true(json_object_object_get_ex(b, "pck_crl", &v));
+	assert_int_equal(hex_decode_alloc(json_object_get_string(v),
+					  (size_t)json_object_get_string_len(v), &der, &der_len),
+			 0);
+	path = write_temp((const char *)der, der_len);
+	f.bundle = data_path(sets[0].files.bundle);
+	f.root_crl = path;
+	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	unlink(path);
+	assert_int_equal(dcap_verifier_new(NULL, &v2), 0);
+	load_quote(sets[0].quote, &buf, &len);
+	r = dcap_verify(v2, c, buf, len, at(sets[0].inside), NULL, &res);
+	if (r != -EKEYREJECTED || !strstr(res.reason, "CRL"))
+		fail_msg("%d %s", r, res.reason);
+	free(buf);
+	free(der);
+	dcap_collateral_free(c);
+	dcap_verifier_free(v2);
+	json_object_put(b);
+}
+
 static void test_raw_member(void **state)
 {
 	static const char doc[] = " { \"a\" : \"x}\\\"{\" , \"tcbInfo\":{\"k\":[1,{\"s\":\"}\"}]} ,"
@@ -941,6 +980,7 @@ int main(void)
 		cmocka_unit_test(test_other_root_refused),
 		cmocka_unit_test(test_collateral_for_other_platform),
 		cmocka_unit_test(test_collateral_tampering),
+		cmocka_unit_test(test_root_crl_swapped),
 		cmocka_unit_test(test_tcb_info_signed_by_pck_key),
 		cmocka_unit_test(test_concurrent),
 	};

@@ -378,6 +378,9 @@ static void test_decode_file_bytes(void **state)
 	assert_memory_equal(out, bin, 4);
 	free(out);
 	assert_int_not_equal(quote_decode_file_bytes(bin, 0, &out, &n), 0);
+	/* Hex text must decode to whole bytes, and to at least one. */
+	assert_int_not_equal(quote_decode_file_bytes((const uint8_t *)"0400f\n", 6, &out, &n), 0);
+	assert_int_not_equal(quote_decode_file_bytes((const uint8_t *)" \n", 2, &out, &n), 0);
 }
 
 int main(void)
