@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "hexutil.h"
 #include "log.h"
 #include "secmem.h"
@@ -141,12 +142,12 @@ static void nonce_mac(const struct session_table *t, const uint8_t *msg, uint8_t
 
 int session_nonce_check(const struct session_table *t, const char *nonce_b64, time_t now)
 {
-	uint8_t raw[SESSION_NONCE_LEN + 2], mac[NONCE_MAC_LEN];
+	uint8_t raw[SESSION_NONCE_LEN], mac[NONCE_MAC_LEN];
 	uint64_t ts = 0;
 
+	/* Strict decoding: one nonce has exactly one spelling. */
 	if (!nonce_b64 || strlen(nonce_b64) != SESSION_NONCE_B64 ||
-	    EVP_DecodeBlock(raw, (const unsigned char *)nonce_b64, SESSION_NONCE_B64) !=
-		    SESSION_NONCE_LEN + 1)
+	    b64_decode_exact(B64_STD, nonce_b64, SESSION_NONCE_B64, raw, sizeof(raw)) < 0)
 		return -EBADMSG;
 	nonce_mac(t, raw, mac);
 	if (CRYPTO_memcmp(mac, raw + NONCE_TIME_LEN + NONCE_RAND_LEN, NONCE_MAC_LEN))

@@ -1,0 +1,240 @@
+/* Unit tests of keyd's configuration, root key and audit log modules. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kdf.h"
+#include "keyd/audit.h"
+#include "keyd/keyd_config.h"
+#include "keyd/rootkey.h"
+
+static char dir[] = "/tmp/test-keyd-config.XXXXXX";
+
+static char *path_in(const char *name)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
+static char *write_file(const char *name, const void *data, size_t len, mode_t mode)
+{
+	char *p = path_in(name);
+	int fd;
+
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	fchmod(fd, mode);
+	close(fd);
+	return p;
+}
+
+static void test_example_config(void **state)
+{
+	struct keyd_config *c = NULL;
+
+	(void)state;
+	/* The documented example must stay loadable. */
+	if (access("etc/tdx-keyd.conf.example", R_OK) < 0) {
+		print_message("skipped: run from the repository root\n");
+		return;
+	}
+	assert_int_equal(keyd_config_load("etc/tdx-keyd.conf.example", &c), 0);
+	assert_string_equal(c->listen_address, "0.0.0.0");
+	assert_int_equal(c->listen_port, 8443);
+	assert_string_equal(c->root_key_file, "/etc/tdx-keyd/root.key");
+	assert_null(c->test_root_ca);
+	assert_int_equal(c->limits.max_body_bytes, 65536);
+	assert_int_equal(c->limits.session_lifetime_s, 300);
+	keyd_config_free(c);
+}
+
+static void test_config_relative_and_errors(void **state)
+{
+	static const char good[] =
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":0},"
+		"\"tls\":{\"certificate\":\"tls.crt\",\"private_key\":\"/abs/tls.key\"},"
+		"\"test_root_ca\":\"sim/root.pem\",\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"root.key\",\"limits\":{\"max_sessions\":5}}";
+	static const char *const bad[] = {
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":70000},\"tls\":{\"certificate\":"
+		"\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\"}",
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\"}",
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\",\"limits\":{\"max_body_bytes\":1}}",
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\",\"polcy_dir\":\"typo\"}",
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\",\"pccs_url\":\"http://example.com\"}",
+		"{\"listen\":{}}",
+		"not json",
+	};
+	struct keyd_config *c = NULL;
+	char *p = write_file("keyd.json", good, strlen(good), 0644), *want;
+
+	(void)state;
+	assert_int_equal(keyd_config_load(p, &c), 0);
+	want = path_in("tls.crt");
+	assert_string_equal(c->tls_cert, want);
+	free(want);
+	assert_string_equal(c->tls_key, "/abs/tls.key");
+	want = path_in("sim/root.pem");
+	assert_string_equal(c->test_root_ca, want);
+	free(want);
+	assert_int_equal(c->limits.max_sessions, 5);
+	assert_int_equal(c->limits.max_body_bytes, 65536); /* defaults kept */
+	keyd_config_free(c);
+	free(p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = write_file("bad.json", bad[i], strlen(bad[i]), 0644);
+		c = NULL;
+		assert_true(keyd_config_load(p, &c) < 0);
+		assert_null(c);
+		free(p);
+	}
+}
+
+static void test_rootkey(void **state)
+{
+	uint8_t key[32], out[32], want[32];
+	struct rootkey *k = NULL;
+	char *p, *link;
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	p = write_file("root.key", key, 32, 0644);
+	assert_int_equal(rootkey_load(p, &k), -EPERM);
+	free(p);
+	p = write_file("root.key", key, 31, 0600);
+	assert_int_equal(rootkey_load(p, &k), -EINVAL);
+	free(p);
+	p = write_file("root.key", key, 32, 0600);
+	link = path_in("root.link");
+	unlink(link);
+	assert_int_equal(symlink(p, link), 0);
+	assert_true(rootkey_load(link, &k) < 0); /* no symlinks */
+	assert_int_equal(rootkey_load(p, &k), 0);
+	assert_int_equal(rootkey_disk_secret(k, "pol", "default/disk/root", 3, out), 0);
+	assert_int_equal(kdf_disk_secret(key, 32, "pol", "default/disk/root", 3, want), 0);
+	assert_memory_equal(out, want, 32);
+	assert_int_equal(rootkey_disk_secret(k, "pol", "default/disk/root", 4, out), 0);
+	assert_memory_not_equal(out, want, 32);
+	assert_int_equal(rootkey_subkey(k, "nonce/v1", out), 0);
+	assert_int_equal(rootkey_subkey(k, "token/v1", want), 0);
+	assert_memory_not_equal(out, want, 32);
+	rootkey_free(k);
+	unlink(link);
+	free(link);
+	free(p);
+}
+
+struct audit_thread {
+	struct audit_log *a;
+	int n;
+};
+
+static void *audit_writer(void *arg)
+{
+	struct audit_thread *t = arg;
+	char reason[600];
+
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	for (int i = 0; i < t->n; i++) {
+		struct audit_record r = {.event = "resource",
+					 .peer = "127.0.0.1:1",
+					 .resource = "default/disk/root",
+					 .reason = reason};
+
+		audit_write(t->a, &r);
+	}
+	return NULL;
+}
+
+/* Four threads writing long lines: every line must come out whole. */
+static void test_audit_lines(void **state)
+{
+	struct audit_thread t = {.n = 200};
+	pthread_t th[4];
+	char *p = path_in("audit.log"), line[4096];
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY), lines = 0;
+	FILE *f;
+
+	(void)state;
+	unlink(p);
+	assert_int_equal(audit_open(p, &t.a), 0);
+	dup2(devnull, 2); /* audit lines are copied to stderr */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, audit_writer, &t), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	audit_close(t.a);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *o = json_tokener_parse(line), *v;
+
+		assert_non_null(o);
+		assert_true(json_object_object_get_ex(o, "verdict", &v));
+		assert_string_equal(json_object_get_string(v), "deny");
+		json_object_put(o);
+		lines++;
+	}
+	fclose(f);
+	assert_int_equal(lines, 800);
+	unlink(p);
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_config_relative_and_errors),
+		cmocka_unit_test(test_rootkey),
+		cmocka_unit_test(test_audit_lines),
+	};
+	char *p;
+	int r;
+
+	if (!mkdtemp(dir))
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	p = path_in("root.key");
+	unlink(p);
+	free(p);
+	p = path_in("keyd.json");
+	unlink(p);
+	free(p);
+	p = path_in("bad.json");
+	unlink(p);
+	free(p);
+	rmdir(dir);
+	return r;
+}
