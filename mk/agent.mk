@@ -6,7 +6,7 @@
 # TDX_UNLOCK_BIN picks another agent binary (e.g. the static one).
 .PHONY: check-agent check-agent-hygiene bench-agent
 CHECK_TARGETS += check-agent check-agent-hygiene
-# BENCH_TARGETS += bench-agent  (script lands next)
+BENCH_TARGETS += bench-agent
 
 AGENT_TEST_DEPS := $(AGENT_BIN) $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/core-scan
 

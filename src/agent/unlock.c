@@ -51,7 +51,8 @@ struct unlock_ctx {
 	struct quote_source *qs;
 	uint64_t start_ms;
 	uint64_t deadline_ms;
-	uint64_t quote_ms; /* time spent waiting for quotes (reported apart: the host's share) */
+	uint64_t quote_ms;  /* time spent waiting for quotes (reported apart: the host's share) */
+	uint64_t header_ms; /* time spent copying and validating headers */
 };
 
 const char *unlock_exit_name(enum unlock_exit code)
@@ -132,6 +133,7 @@ static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	char name[LUKS_NAME_MAX + 1], reason[512] = "";
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
+	uint64_t t_secret;
 	int r;
 
 	r = kbs_client_resource(kc, d->h->token.resource, key, &secret, &secret_len, reason,
@@ -145,6 +147,7 @@ static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 		return;
 	}
 	d->released = true;
+	t_secret = now_ms();
 	if (x->o->test_passphrase) {
 		r = luks_unlock(d->h, secret, secret_len, NULL, 0);
 	} else {
@@ -166,8 +169,12 @@ static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	}
 	d->state = DEVICE_UNLOCKED;
 	d->code = UNLOCK_EXIT_OK;
-	log_debug("%s: passphrase ready and used %llu ms after start", d->path,
-		  (unsigned long long)(now_ms() - x->start_ms));
+	/* The benchmark's figures (make bench-agent); the quote is the host's share, apart. */
+	log_debug("%s: timing: secret received at %llu ms, keyslot opened at %llu ms, quotes took "
+		  "%llu ms, headers %llu ms",
+		  d->path, (unsigned long long)(t_secret - x->start_ms),
+		  (unsigned long long)(now_ms() - x->start_ms), (unsigned long long)x->quote_ms,
+		  (unsigned long long)x->header_ms);
 }
 
 /* ---- one server, one attested session ---- */
@@ -278,12 +285,15 @@ static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t 
 	for (size_t i = 0; i < n_found; i++) {
 		struct unlock_device *d = &x->devs[x->n_devs++];
 		char reason[LUKS_REASON_MAX] = "";
+		uint64_t t0;
 		int r;
 
 		d->path = found[i];
 		d->state = DEVICE_PENDING;
 		d->code = UNLOCK_EXIT_UNREACHABLE;
+		t0 = now_ms();
 		r = luks_header_load(d->path, &d->h, reason, sizeof(reason));
+		x->header_ms += now_ms() - t0;
 		if (r == -ENOENT) {
 			log_error("%s: no tdx-unlock token", d->path);
 			d->state = DEVICE_FAILED;
