@@ -6,3 +6,10 @@ check-luks: $(AGENT_BIN)
 	TDX_UNLOCK_BIN=$${TDX_UNLOCK_BIN:-$(AGENT_BIN)} bash tests/luks/check-luks.sh
 
 CHECK_TARGETS += check-luks
+
+# Wall time and peak RSS of header copy + validation, and of opening our PBKDF2 keyslot.
+.PHONY: bench-luks
+bench-luks: $(AGENT_BIN)
+	python3 tests/luks/bench-luks.py $${TDX_UNLOCK_BIN:-$(AGENT_BIN)} $${BENCH_RUNS:-10}
+
+BENCH_TARGETS += bench-luks

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -654,15 +657,23 @@ static int header_copy(struct crypt_device *src, struct luks_header *h, char *co
 		       size_t copy_path_len)
 {
 	static const char *const bases[] = {"/run", "/dev/shm", "/tmp"};
-	char dir[64] = "", path[80] = "", buf[65536];
+	char dir[64] = "", path[80] = "";
+	struct stat st;
 	int in = -1, fd = -1, r;
 	uint64_t total = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(bases) && !dir[0]; i++) {
-		snprintf(dir, sizeof(dir), "%s/tdx-unlock.XXXXXX", bases[i]);
-		if (!mkdtemp(dir))
-			dir[0] = '\0';
-	}
+	/* A RAM-backed place first (the copy is up to 136 MiB of header and keyslot areas and must
+	 * not touch a disk), then anything writable. */
+	for (int pass = 0; pass < 2 && !dir[0]; pass++)
+		for (size_t i = 0; i < ARRAY_SIZE(bases) && !dir[0]; i++) {
+			struct statfs sf;
+			if (pass == 0 && (statfs(bases[i], &sf) < 0 ||
+					  (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC)))
+				continue;
+			snprintf(dir, sizeof(dir), "%s/tdx-unlock.XXXXXX", bases[i]);
+			if (!mkdtemp(dir))
+				dir[0] = '\0';
+		}
 	if (!dir[0]) {
 		r = log_error_errno(-errno, "header copy: no private temporary directory: %m");
 		goto out;
@@ -694,32 +705,28 @@ static int header_copy(struct crypt_device *src, struct luks_header *h, char *co
 		r = log_error_errno(-errno, "header copy: memfd_create: %m");
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
+	if (fstat(in, &st) < 0) {
+		r = log_error_errno(-errno, "header copy: %m");
+		goto out;
+	}
+	if ((uint64_t)st.st_size > HEADER_COPY_MAX) {
+		r = log_error_errno(-EFBIG, "%s: LUKS2 header larger than allowed", h->device);
+		goto out;
+	}
+	/* In-kernel copy; bounded by the size checked above. */
+	while (total < (uint64_t)st.st_size) {
+		ssize_t n = sendfile(fd, in, NULL, (size_t)((uint64_t)st.st_size - total));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = log_error_errno(-errno, "header copy: read: %m");
+			r = log_error_errno(-errno, "header copy: %m");
 			goto out;
 		}
-		if (n == 0)
-			break;
+		if (n == 0) {
+			r = log_error_errno(-EIO, "header copy: short copy");
+			goto out;
+		}
 		total += (uint64_t)n;
-		if (total > HEADER_COPY_MAX) {
-			r = log_error_errno(-EFBIG, "%s: LUKS2 header larger than allowed",
-					    h->device);
-			goto out;
-		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				r = log_error_errno(-errno, "header copy: write: %m");
-				goto out;
-			}
-			off += w;
-		}
 	}
 	/* From here on nobody can change the bytes we validate and activate from. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
