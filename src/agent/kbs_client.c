@@ -65,7 +65,7 @@ int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out)
 	struct kbs_client *c;
 	size_t plen = 0;
 
-	if (!o->url || strncmp(o->url, "https://", 8))
+	if (!o->url || strncmp(o->url, "https://", 8) != 0)
 		return log_error_errno(-EINVAL, "kbs client: URL must be https:// (%s)",
 				       o->url ? o->url : "none");
 	if (o->n_pins == 0 && !o->ca_file)
@@ -189,12 +189,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n, i = strlen(name), vlen = 0;
 	const char *v;
 
-	if (len <= i || strncasecmp(data, name, i))
+	if (len <= i || strncasecmp(data, name, i) != 0)
 		return len;
 	while (i < len && data[i] == ' ')
 		i++;
 	if (len - i <= strlen(KBS_COOKIE_NAME "=") ||
-	    strncmp(data + i, KBS_COOKIE_NAME "=", strlen(KBS_COOKIE_NAME "=")))
+	    strncmp(data + i, KBS_COOKIE_NAME "=", strlen(KBS_COOKIE_NAME "=")) != 0)
 		return len;
 	v = data + i + strlen(KBS_COOKIE_NAME "=");
 	while (v + vlen < data + len && v[vlen] != ';' && v[vlen] != '\r' && v[vlen] != '\n')
@@ -331,7 +331,7 @@ int kbs_client_auth(struct kbs_client *c, struct kbs_challenge *out, char *reaso
 		    size_t reason_len)
 {
 	_cleanup_free_ char *req = NULL, *resp = NULL;
-	size_t len;
+	size_t len = 0;
 	long status = 0;
 	int r;
 
@@ -355,7 +355,7 @@ int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key
 		      const uint8_t *quote, size_t quote_len, char *reason, size_t reason_len)
 {
 	_cleanup_free_ char *req = NULL, *resp = NULL, *token = NULL;
-	size_t len;
+	size_t len = 0;
 	long status = 0;
 	int r;
 
@@ -376,7 +376,7 @@ int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_ke
 			size_t *secret_len, char *reason, size_t reason_len)
 {
 	_cleanup_free_ char *url = NULL, *resp = NULL;
-	size_t len;
+	size_t len = 0;
 	long status = 0;
 	int r;
 

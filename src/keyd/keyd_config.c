@@ -171,7 +171,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 
 	r = keyd_json_get_string(path, root, "pccs_url", false, &s);
 	if (r == 0) {
-		if (strncmp(s, "https://", 8) && strncmp(s, "http://127.0.0.1", 16)) {
+		if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://127.0.0.1", 16) != 0) {
 			r = log_error_errno(
 				-EINVAL,
 				"%s: field 'pccs_url' must be https:// (or http://127.0.0.1 "

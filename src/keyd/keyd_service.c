@@ -429,14 +429,12 @@ static void handle_attest(struct keyd_service *s, const struct keyd_request *req
 	}
 	a.tcb_status = res.tcb_status;
 	if (quote_td_debug(&q)) {
-		r = -EACCES;
 		snprintf(reason, sizeof(reason), "debug TD refused (TD attributes DEBUG set)");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
 	r = kbs_report_data(areq.nonce, areq.tee_pubkey_jwk, rd);
-	if (r < 0 || CRYPTO_memcmp(rd, q.body.report_data, sizeof(rd))) {
-		r = -EACCES;
+	if (r < 0 || CRYPTO_memcmp(rd, q.body.report_data, sizeof(rd)) != 0) {
 		snprintf(reason, sizeof(reason),
 			 "REPORTDATA does not bind the session nonce and tee-pubkey");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);

@@ -109,9 +109,9 @@ bool policy_resource_path_valid(const char *path)
 	if (seg_len == 0 || segs != 3)
 		return false;
 	/* No "." or ".." segments, so a path never names anything outside its repository. */
-	return !strstr(path, "/./") && !strstr(path, "/../") && strncmp(path, "./", 2) &&
-	       strncmp(path, "../", 3) && !strstr(path, "/..") &&
-	       strcmp(path + strlen(path) - 2, "/.");
+	return !strstr(path, "/./") && !strstr(path, "/../") && strncmp(path, "./", 2) != 0 &&
+	       strncmp(path, "../", 3) != 0 && !strstr(path, "/..") &&
+	       strcmp(path + strlen(path) - 2, "/.") != 0;
 }
 
 static int parse_resource_pattern(const char *file, const char *s, char **out)
@@ -323,7 +323,7 @@ static int list_policy_files(const char *dir, char ***out, size_t *n_out)
 		size_t len = strlen(de->d_name);
 		char **nn;
 
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json"))
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
 		if (n >= POLICY_MAX_FILES) {
 			r = log_error_errno(-E2BIG, "policy: more than %d files in %s",
@@ -494,14 +494,15 @@ int policy_evaluate(const struct policy *p, const struct policy_td *td, char *re
 
 		for (f = 0; f < _POLICY_FIELD_MAX; f++)
 			if (p->sets[i].has[f] &&
-			    memcmp(p->sets[i].value[f], body_field(td->body, f), field_len(f)))
+			    memcmp(p->sets[i].value[f], body_field(td->body, f), field_len(f)) != 0)
 				break;
 		if (f == _POLICY_FIELD_MAX)
 			return 0;
 		if (f > best_field)
 			best_field = f;
 	}
-	snprintf(reason, reason_len, "%s mismatch (policy %s)", field_labels[best_field], p->id);
+	snprintf(reason, reason_len, "%s mismatch (policy %s)",
+		 best_field >= 0 ? field_labels[best_field] : "measurement", p->id);
 	return -EACCES;
 }
 

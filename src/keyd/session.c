@@ -68,7 +68,7 @@ int session_table_new(unsigned max_sessions, unsigned lifetime_s, const uint8_t 
 	t->max = max_sessions;
 	t->lifetime_s = lifetime_s;
 	t->n_buckets = max_sessions < 1024 ? 1024 : max_sessions;
-	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	t->buckets = calloc(t->n_buckets, sizeof(struct session *));
 	t->nonce_key = secmem_dup(nonce_key, 32);
 	if (!t->buckets || !t->nonce_key) {
 		session_table_free(t);
@@ -241,7 +241,7 @@ int session_attest_begin(struct session_table *t, const char *id, const char *no
 	}
 	/* Whatever follows, this nonce is spent. */
 	s->state = SESSION_NONCE_USED;
-	if (!nonce_b64 || strcmp(nonce_b64, s->nonce)) {
+	if (!nonce_b64 || strcmp(nonce_b64, s->nonce) != 0) {
 		*reason = "runtime-data nonce is not this session's nonce";
 		r = -EBADMSG;
 		goto out;
