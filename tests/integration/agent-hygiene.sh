@@ -90,11 +90,14 @@ fi
 
 # run_under_gdb BREAKPOINTS CORE LOG: runs the agent, stops at the first breakpoint hit, dumps
 # every mapping (also MADV_DONTDUMP ones: secmem and OpenSSL's secure heap are scanned too).
+# With DUMP_DEFAULT=1 the dump honours MADV_DONTDUMP, as a kernel core dump would.
 run_under_gdb() {
 	bps=""
 	for b in $1; do bps="$bps -ex 'break $b'"; done
+	excluded=on
+	[ -n "${DUMP_DEFAULT:-}" ] && excluded=off
 	eval gdb -q -batch -nx -ex "'set pagination off'" -ex "'set confirm off'" \
-		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings on'" $bps \
+		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings $excluded'" $bps \
 		-ex run -ex "'info symbol \$pc'" -ex "'gcore $2'" -ex kill \
 		--args "'$AGENT'" unlock --config "'$T/agent.conf'" --cmdline "'$T/cmdline'" \
 		--test-passphrase -v --log-target stderr "'$T/disk.img'" >"$2.gdb" 2>"$3"
@@ -118,6 +121,19 @@ if grep -q "crypt_activate_by_passphrase in section" "$T/live.core.gdb" && [ -s 
 else
 	bad "mid-unlock control: the agent did not stop in crypt_activate_by_passphrase"
 	tail -3 "$T/live.core.gdb"
+fi
+
+# The same moment dumped as the kernel would (MADV_DONTDUMP honoured): the live secrets are only
+# in secmem and OpenSSL's secure heap, so even a core dump mid-unlock would not hold them.
+DUMP_DEFAULT=1 run_under_gdb crypt_activate_by_passphrase "$T/live-default.core" "$T/live-default.log"
+JWK=$(sed -n 's/.*unlock: ephemeral key \({.*}\).*/\1/p' "$T/live-default.log" | head -1)
+if [ -s "$T/live-default.core" ] && [ -n "$JWK" ]; then
+	"$SCAN" "$T/live-default.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
+		--p256-jwk "ephemeral=$JWK" >"$T/live-default.out" &&
+		ok "mid-unlock, the live secrets are only in MADV_DONTDUMP memory (secmem, secure heap)" ||
+		bad "live secrets outside MADV_DONTDUMP memory: $(tr '\n' ' ' <"$T/live-default.out")"
+else
+	bad "mid-unlock default dump was not taken"
 fi
 
 echo "== hygiene: agent memory at exit"
