@@ -206,6 +206,7 @@ build_curl() {
 		cd "$b"
 		# HTTP/1.1 over OpenSSL and nothing else: every other protocol and codec would drag in
 		# libraries without a static archive (krb5, sasl, unistring, p11-kit) or attack surface.
+		# Cookies stay: the KBS session is a cookie (CURLOPT_COOKIE is a no-op without them).
 		run_logged "$l" env CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --prefix="$PREFIX" \
 			--libdir="$PREFIX/lib" --disable-shared --enable-static --with-openssl \
 			--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --without-ca-path \
@@ -213,7 +214,7 @@ build_curl() {
 			--disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp \
 			--disable-gopher --disable-mqtt --disable-ftp --disable-file --disable-manual \
 			--disable-ntlm --disable-netrc --disable-unix-sockets --disable-alt-svc \
-			--disable-cookies --disable-dateparse --without-libpsl --without-nghttp2 \
+			--without-libpsl --without-nghttp2 \
 			--without-libidn2 --without-brotli --without-zstd --without-zlib --without-libssh2 \
 			--without-libssh --without-librtmp --without-gssapi --without-hyper \
 			--enable-threaded-resolver

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check-static: the static tdx-unlock has no dynamic dependencies, is stripped and small enough,
-# runs in a bare chroot (no libraries, no /etc; only /proc, /dev/random, /dev/urandom), and
+# runs in a bare chroot (tests/static/chroot.sh), unlocks there against tdx-keyd on loopback, and
 # passes the agent's integration tests.
 # Usage: check-static.sh STATIC_BIN   (env: BUILD, AGENT_BIN, STATIC_MAX_SIZE, STATIC_PREFIX)
 set -euo pipefail
@@ -53,41 +53,15 @@ else
 fi
 
 # --- 2. bare chroot: the binary, /proc, the two random devices and LUKS2 images -------------
-# Nothing else: no /etc, no libraries. libcryptsetup opens /dev/urandom and /dev/random, and the
-# agent hands libcryptsetup its validated header copy as /proc/self/fd/N; an initramfs has both.
+# shellcheck source=tests/static/chroot.sh
+. "$(dirname "$0")/chroot.sh"
 root=$work/root
-mkdir -p "$root/dev" "$root/proc" "$root/tmp"
-cp "$bin" "$root/tdx-unlock"
+chroot_prepare "$root" "$bin"
 
-# How to enter it: in private mount and PID namespaces (so /proc is ours and every mount goes
-# away with the process); as root with mknod'ed devices, otherwise as an unprivileged user
-# namespace with the devices bind-mounted.
-enter=()
-chroot_cmd=$(command -v chroot)
-# shellcheck disable=SC2016 # $0 is expanded by the inner shell: the chroot's root
-setup='mount -t proc proc "$0/proc"'
-ns=(--mount --pid --fork)
-if [ "$(id -u)" -eq 0 ] && unshare "${ns[@]}" true 2>/dev/null &&
-	mknod -m 0444 "$root/dev/urandom" c 1 9 2>/dev/null &&
-	mknod -m 0444 "$root/dev/random" c 1 8 2>/dev/null; then
-	:
-elif unshare --user --map-root-user "${ns[@]}" true 2>/dev/null; then
-	ns=(--user --map-root-user "${ns[@]}")
-	rm -f "$root/dev/urandom" "$root/dev/random"
-	touch "$root/dev/urandom" "$root/dev/random"
-	# shellcheck disable=SC2016
-	setup="$setup"' && mount --bind /dev/urandom "$0/dev/urandom" && mount --bind /dev/random "$0/dev/random"'
-else
-	ns=()
-fi
-if [ ${#ns[@]} -gt 0 ]; then
-	enter=("$(command -v unshare)" "${ns[@]}" /bin/sh -c "$setup && exec $chroot_cmd \"\$0\" \"\$@\"" "$root")
-fi
-
-# Runs the static binary inside the chroot with an empty environment; sets out and rc.
+# Runs the static binary inside the chroot; sets out and rc.
 in_chroot() {
 	set +e
-	out=$(timeout 60 env -i "${enter[@]}" /tdx-unlock "$@" 2>&1)
+	out=$(chroot_run "$root" "/$(basename "$bin")" "$@" 2>&1)
 	rc=$?
 	set -e
 }
@@ -100,7 +74,7 @@ img_setup() {
 		--key-file "$work/pass" "$root/disk.img" >/dev/null 2>&1
 }
 
-if [ ${#enter[@]} -eq 0 ]; then
+if [ ${#CHROOT_ENTER[@]} -eq 0 ]; then
 	echo "skipped: chroot smoke test (needs root or unprivileged user namespaces)"
 else
 	in_chroot --help
@@ -170,7 +144,19 @@ else
 	fi
 fi
 
-# --- 3. the agent's integration tests against the static binary --------------------------
+# --- 3. unlock in the bare chroot against tdx-keyd on loopback ------------------------------
+if [ -f tests/integration/agent-env.sh ]; then
+	echo "== tests/integration/static-chroot-unlock.sh"
+	if BUILD=${BUILD:-build} TDX_UNLOCK_BIN=$bin bash tests/integration/static-chroot-unlock.sh; then
+		pass "unlock in a bare chroot"
+	else
+		fail "unlock in a bare chroot"
+	fi
+else
+	echo "skipped: chroot unlock (tests/integration/agent-env.sh not there yet)"
+fi
+
+# --- 4. the agent's integration tests against the static binary --------------------------
 # agent-env.sh is sourced by the tests (it reads TDX_UNLOCK_BIN), agent-bench.sh is make bench's.
 shopt -s nullglob
 agent_tests=()
@@ -182,8 +168,12 @@ if [ ${#agent_tests[@]} -eq 0 ]; then
 	echo "skipped: agent integration tests (none in tests/integration yet)"
 fi
 for t in "${agent_tests[@]}"; do
-	echo "== $t with TDX_UNLOCK_BIN=$bin"
-	if TDX_UNLOCK_BIN=$bin bash "$t"; then pass "$t (static)"; else fail "$t (static)"; fi
+	# Tests that stop the agent in gdb at a symbol get the unstripped twin: the same file before
+	# objcopy --strip-all, so the same code and memory, plus the symbol table.
+	use=$bin
+	grep -qw gdb "$t" && [ -f "$bin.debug" ] && use=$bin.debug
+	echo "== $t with TDX_UNLOCK_BIN=$use"
+	if BUILD=${BUILD:-build} TDX_UNLOCK_BIN=$use bash "$t"; then pass "$t (static)"; else fail "$t (static)"; fi
 done
 
 # --- figures --------------------------------------------------------------------------------

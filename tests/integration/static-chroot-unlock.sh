@@ -1,0 +1,75 @@
+#!/bin/bash
+# The static agent as an initramfs runs it: `tdx-unlock unlock` inside a bare chroot (only the
+# binary, /proc, /dev/random, /dev/urandom, and the test's config, simulator data and LUKS2
+# image) against tdx-keyd on loopback, up to opening the keyslot (--test-passphrase); then a
+# server whose key does not match the pin, and a dead server, each with its exit code.
+# Usage: BUILD=build TDX_UNLOCK_BIN=build/static/tdx-unlock tests/integration/static-chroot-unlock.sh
+set -u
+BUILD=${BUILD:-build}
+: "${TDX_UNLOCK_BIN:?set TDX_UNLOCK_BIN to the static tdx-unlock}"
+TDX_UNLOCK_BIN=$(realpath "$TDX_UNLOCK_BIN")
+T=$(mktemp -d /tmp/static-chroot.XXXXXX)
+R=$(mktemp -d /tmp/static-chroot-root.XXXXXX)
+# shellcheck source=tests/integration/agent-env.sh
+. "$(dirname "$0")/agent-env.sh"
+# shellcheck source=tests/static/chroot.sh
+. "$(dirname "$0")/../static/chroot.sh"
+fail=0
+umask 077
+
+cleanup() {
+	keyd_stop
+	rm -rf "$T" "$R"
+}
+trap cleanup EXIT INT TERM
+
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	sed 's/^/    | /' "$T/chroot.log" | tail -15
+	fail=1
+}
+
+# run_in_chroot WANT_RC DESCRIPTION LOG-PATTERN CONF: the chroot holds a copy of $T at the same
+# path, so the absolute paths in the configuration resolve inside it.
+run_in_chroot() {
+	rm -rf "${R:?}$T"
+	mkdir -p "$R$T"
+	cp -a "$T/." "$R$T/"
+	chroot_run "$R" "/$(basename "$TDX_UNLOCK_BIN")" unlock --config "$4" --cmdline "$T/cmdline" \
+		--log-target stderr --test-passphrase "$T/disk.img" >"$T/chroot.log" 2>&1
+	rc=$?
+	if [ "$rc" -ne "$1" ]; then
+		bad "$2: exit $rc, expected $1"
+	elif ! grep -qiE "$3" "$T/chroot.log"; then
+		bad "$2: log does not say /$3/"
+	else
+		ok "$2 (exit $rc)"
+		[ -n "${AGENT_TEST_VERBOSE:-}" ] && sed 's/^/    | /' "$T/chroot.log"
+	fi
+}
+
+chroot_prepare "$R" "$TDX_UNLOCK_BIN"
+if [ ${#CHROOT_ENTER[@]} -eq 0 ]; then
+	echo "skipped: static chroot unlock (needs root or unprivileged user namespaces)"
+	exit 0
+fi
+# The image is enrolled by the binary under test (agent-env.sh's make_image uses it).
+agent_env_setup || {
+	echo "FAIL: setup"
+	exit 1
+}
+keyd_start || exit 1
+write_agent_conf "$T/good.conf" "$URL" "$PIN"
+write_agent_conf "$T/wrongpin.conf" "$URL" "$OTHER_PIN"
+AGENT_ATTEMPTS=1 AGENT_TOTAL_S=3 write_agent_conf "$T/dead.conf" "https://127.0.0.1:$(dead_port)" "$PIN"
+
+echo "== static agent in a bare chroot"
+run_in_chroot 0 "unlock in the chroot: released secret opens the keyslot" \
+	"keyslot [0-9]+ opens with the derived passphrase" "$T/good.conf"
+run_in_chroot 5 "unlock in the chroot: server key does not match the pin" "pinned public key" \
+	"$T/wrongpin.conf"
+run_in_chroot 4 "unlock in the chroot: server unreachable" "servers unreachable" "$T/dead.conf"
+
+[ "$fail" -eq 0 ] && echo "static-chroot-unlock: passed"
+exit "$fail"
