@@ -165,22 +165,43 @@ int json_raw_member(const char *doc, size_t len, const char *key, const char **v
 
 /* ---- typed JSON field access ---------------------------------------------------------- */
 
-static int get_field(struct json_object *o, const char *what, const char *key, json_type type,
+/* Where a field error is reported: the object's name for messages, and the caller's reason
+ * buffer (first error wins). */
+struct parse_ctx {
+	const char *what;
+	char *reason;
+	size_t reason_len;
+};
+
+static int __attribute__((format(printf, 2, 3)))
+parse_fail(struct parse_ctx *p, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->reason && p->reason_len && !p->reason[0])
+		snprintf(p->reason, p->reason_len, "%s: %s", p->what, msg);
+	return log_error_errno(-EBADMSG, "%s: %s", p->what, msg);
+}
+
+static int get_field(struct json_object *o, struct parse_ctx *what, const char *key, json_type type,
 		     struct json_object **out)
 {
 	struct json_object *v = NULL;
 
 	*out = NULL;
 	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return log_error_errno(-EBADMSG, "%s: '%s' missing", what, key);
+		return parse_fail(what, "'%s' missing", key);
 	if (!json_object_is_type(v, type))
-		return log_error_errno(-EBADMSG, "%s: '%s' is not a %s", what, key,
-				       json_type_to_name(type));
+		return parse_fail(what, "'%s' is not a %s", key, json_type_to_name(type));
 	*out = v;
 	return 0;
 }
 
-static int get_uint(struct json_object *o, const char *what, const char *key, uint32_t max,
+static int get_uint(struct json_object *o, struct parse_ctx *what, const char *key, uint32_t max,
 		    uint32_t *out)
 {
 	struct json_object *v;
@@ -193,12 +214,13 @@ static int get_uint(struct json_object *o, const char *what, const char *key, ui
 		return r;
 	x = json_object_get_int64(v);
 	if (x < 0 || x > (int64_t)max)
-		return log_error_errno(-EBADMSG, "%s: '%s' out of range", what, key);
+		return parse_fail(what, "'%s' out of range", key);
 	*out = (uint32_t)x;
 	return 0;
 }
 
-static int get_hex(struct json_object *o, const char *what, const char *key, uint8_t *out, size_t n)
+static int get_hex(struct json_object *o, struct parse_ctx *what, const char *key, uint8_t *out,
+		   size_t n)
 {
 	struct json_object *v;
 	int r;
@@ -208,11 +230,11 @@ static int get_hex(struct json_object *o, const char *what, const char *key, uin
 		return r;
 	if (hex_decode_exact(json_object_get_string(v), (size_t)json_object_get_string_len(v), out,
 			     n) < 0)
-		return log_error_errno(-EBADMSG, "%s: '%s' is not %zu bytes of hex", what, key, n);
+		return parse_fail(what, "'%s' is not %zu bytes of hex", key, n);
 	return 0;
 }
 
-static int get_time(struct json_object *o, const char *what, const char *key, time_t *out)
+static int get_time(struct json_object *o, struct parse_ctx *what, const char *key, time_t *out)
 {
 	struct json_object *v;
 	int r;
@@ -222,11 +244,11 @@ static int get_time(struct json_object *o, const char *what, const char *key, ti
 	if (r < 0)
 		return r;
 	if (dcap_time_parse_rfc3339(json_object_get_string(v), out) < 0)
-		return log_error_errno(-EBADMSG, "%s: '%s' is not an RFC 3339 time", what, key);
+		return parse_fail(what, "'%s' is not an RFC 3339 time", key);
 	return 0;
 }
 
-static int get_status(struct json_object *o, const char *what, enum tcb_status *out)
+static int get_status(struct json_object *o, struct parse_ctx *what, enum tcb_status *out)
 {
 	struct json_object *v;
 	const char *s;
@@ -242,10 +264,10 @@ static int get_status(struct json_object *o, const char *what, enum tcb_status *
 			*out = (enum tcb_status)i;
 			return 0;
 		}
-	return log_error_errno(-EBADMSG, "%s: unknown tcbStatus '%s'", what, s);
+	return parse_fail(what, "unknown tcbStatus '%s'", s);
 }
 
-static int get_advisories(struct json_object *o, const char *what, struct tcb_advisories *out)
+static int get_advisories(struct json_object *o, struct parse_ctx *what, struct tcb_advisories *out)
 {
 	struct json_object *v;
 	size_t n;
@@ -254,18 +276,17 @@ static int get_advisories(struct json_object *o, const char *what, struct tcb_ad
 	if (!json_object_object_get_ex(o, "advisoryIDs", &v))
 		return 0; /* optional */
 	if (!json_object_is_type(v, json_type_array))
-		return log_error_errno(-EBADMSG, "%s: 'advisoryIDs' is not an array", what);
+		return parse_fail(what, "'advisoryIDs' is not an array");
 	n = json_object_array_length(v);
 	if (n > DCAP_MAX_ADVISORIES)
-		return log_error_errno(-EBADMSG, "%s: more than %d advisory IDs", what,
-				       DCAP_MAX_ADVISORIES);
+		return parse_fail(what, "more than %d advisory IDs", DCAP_MAX_ADVISORIES);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 
 		if (!json_object_is_type(e, json_type_string) ||
 		    json_object_get_string_len(e) <= 0 ||
 		    json_object_get_string_len(e) >= TCB_ADVISORY_LEN)
-			return log_error_errno(-EBADMSG, "%s: advisory ID %zu malformed", what, i);
+			return parse_fail(what, "advisory ID %zu malformed", i);
 		memcpy(out->id[i], json_object_get_string(e),
 		       (size_t)json_object_get_string_len(e) + 1);
 	}
@@ -273,7 +294,7 @@ static int get_advisories(struct json_object *o, const char *what, struct tcb_ad
 	return 0;
 }
 
-static int get_array(struct json_object *o, const char *what, const char *key, size_t max,
+static int get_array(struct json_object *o, struct parse_ctx *what, const char *key, size_t max,
 		     struct json_object **out, size_t *n)
 {
 	int r;
@@ -284,13 +305,12 @@ static int get_array(struct json_object *o, const char *what, const char *key, s
 		return r;
 	*n = json_object_array_length(*out);
 	if (*n > max)
-		return log_error_errno(-EBADMSG, "%s: '%s' has more than %zu entries", what, key,
-				       max);
+		return parse_fail(what, "'%s' has more than %zu entries", key, max);
 	return 0;
 }
 
 /* {"tcb":{"isvsvn":N},"tcbDate":...,"tcbStatus":...,"advisoryIDs":[...]} entries. */
-static int parse_isv_levels(struct json_object *o, const char *what, struct isv_level *levels,
+static int parse_isv_levels(struct json_object *o, struct parse_ctx *what, struct isv_level *levels,
 			    size_t *n_levels)
 {
 	struct json_object *arr;
@@ -305,8 +325,7 @@ static int parse_isv_levels(struct json_object *o, const char *what, struct isv_
 		uint32_t svn;
 
 		if (!json_object_is_type(lvl, json_type_object))
-			return log_error_errno(-EBADMSG, "%s: TCB level %zu is not an object", what,
-					       i);
+			return parse_fail(what, "TCB level %zu is not an object", i);
 		r = get_field(lvl, what, "tcb", json_type_object, &tcb);
 		if (r < 0)
 			return r;
@@ -325,9 +344,11 @@ static int parse_isv_levels(struct json_object *o, const char *what, struct isv_
 	return 0;
 }
 
-static int parse_module(struct json_object *o, bool with_levels, struct tdx_module_identity *m)
+static int parse_module(struct parse_ctx *parent, struct json_object *o, bool with_levels,
+			struct tdx_module_identity *m)
 {
-	const char *what = "TCB info tdxModule";
+	struct parse_ctx sub = {"TCB info tdxModule", parent->reason, parent->reason_len},
+			 *what = &sub;
 	int r;
 
 	if (with_levels) {
@@ -338,7 +359,7 @@ static int parse_module(struct json_object *o, bool with_levels, struct tdx_modu
 			return r;
 		if (json_object_get_string_len(id) <= 0 ||
 		    (size_t)json_object_get_string_len(id) >= sizeof(m->id))
-			return log_error_errno(-EBADMSG, "%s: 'id' malformed", what);
+			return parse_fail(what, "'id' malformed");
 		memcpy(m->id, json_object_get_string(id),
 		       (size_t)json_object_get_string_len(id) + 1);
 	}
@@ -352,9 +373,10 @@ static int parse_module(struct json_object *o, bool with_levels, struct tdx_modu
 	return 0;
 }
 
-static int parse_svn_components(struct json_object *tcb, const char *key, uint8_t svn[16])
+static int parse_svn_components(struct parse_ctx *parent, struct json_object *tcb, const char *key,
+				uint8_t svn[16])
 {
-	const char *what = "TCB info level";
+	struct parse_ctx sub = {"TCB info level", parent->reason, parent->reason_len}, *what = &sub;
 	struct json_object *arr;
 	size_t n;
 	int r;
@@ -363,14 +385,13 @@ static int parse_svn_components(struct json_object *tcb, const char *key, uint8_
 	if (r < 0)
 		return r;
 	if (n != 16)
-		return log_error_errno(-EBADMSG, "%s: '%s' has %zu entries, not 16", what, key, n);
+		return parse_fail(what, "'%s' has %zu entries, not 16", key, n);
 	for (size_t i = 0; i < 16; i++) {
 		struct json_object *c = json_object_array_get_idx(arr, i);
 		uint32_t v;
 
 		if (!json_object_is_type(c, json_type_object))
-			return log_error_errno(-EBADMSG, "%s: '%s'[%zu] is not an object", what,
-					       key, i);
+			return parse_fail(what, "'%s'[%zu] is not an object", key, i);
 		r = get_uint(c, what, "svn", 255, &v);
 		if (r < 0)
 			return r;
@@ -402,7 +423,7 @@ static struct json_object *parse_object(const char *raw, size_t len, const char 
 
 DEFINE_CLEANUP_FUNC(struct json_object, json_object_put)
 
-static int expect_id_version(struct json_object *o, const char *what, const char *id,
+static int expect_id_version(struct json_object *o, struct parse_ctx *what, const char *id,
 			     uint32_t version)
 {
 	struct json_object *v;
@@ -413,28 +434,32 @@ static int expect_id_version(struct json_object *o, const char *what, const char
 	if (r < 0)
 		return r;
 	if (strcmp(json_object_get_string(v), id) != 0)
-		return log_error_errno(-EBADMSG, "%s: id '%s' is not '%s'", what,
-				       json_object_get_string(v), id);
+		return parse_fail(what, "id '%s' is not '%s'", json_object_get_string(v), id);
 	r = get_uint(o, what, "version", 1000, &ver);
 	if (r < 0)
 		return r;
 	if (ver != version)
-		return log_error_errno(-EBADMSG, "%s: version %u unsupported (want %u)", what, ver,
-				       version);
+		return parse_fail(what, "version %u unsupported (want %u)", ver, version);
 	return 0;
 }
 
 int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
 {
+	return tcb_info_parse_reason(raw, len, t, NULL, 0);
+}
+
+int tcb_info_parse_reason(const char *raw, size_t len, struct tcb_info *t, char *reason,
+			  size_t reason_len)
+{
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "TCB info");
-	const char *what = "TCB info";
+	struct parse_ctx pc = {"TCB info", reason, reason_len}, *what = &pc;
 	struct json_object *arr, *v;
 	size_t n;
 	int r;
 
 	memset(t, 0, sizeof(*t));
 	if (!o)
-		return -EBADMSG;
+		return parse_fail(what, "not a JSON object");
 	if ((r = expect_id_version(o, what, "TDX", 3)) < 0 ||
 	    (r = get_time(o, what, "issueDate", &t->issue_date)) < 0 ||
 	    (r = get_time(o, what, "nextUpdate", &t->next_update)) < 0 ||
@@ -444,8 +469,8 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
 		return r;
 	if (json_object_object_get_ex(o, "tdxModule", &v)) {
 		if (!json_object_is_type(v, json_type_object))
-			return log_error_errno(-EBADMSG, "%s: 'tdxModule' is not an object", what);
-		r = parse_module(v, false, &t->module);
+			return parse_fail(what, "'tdxModule' is not an object");
+		r = parse_module(what, v, false, &t->module);
 		if (r < 0)
 			return r;
 		t->has_module = true;
@@ -458,9 +483,8 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
 			struct json_object *m = json_object_array_get_idx(arr, i);
 
 			if (!json_object_is_type(m, json_type_object))
-				return log_error_errno(
-					-EBADMSG, "%s: module identity %zu malformed", what, i);
-			r = parse_module(m, true, &t->modules[i]);
+				return parse_fail(what, "module identity %zu malformed", i);
+			r = parse_module(what, m, true, &t->modules[i]);
 			if (r < 0)
 				return r;
 		}
@@ -475,11 +499,10 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
 		uint32_t pcesvn;
 
 		if (!json_object_is_type(lvl, json_type_object))
-			return log_error_errno(-EBADMSG, "%s: TCB level %zu is not an object", what,
-					       i);
+			return parse_fail(what, "TCB level %zu is not an object", i);
 		if ((r = get_field(lvl, what, "tcb", json_type_object, &tcb)) < 0 ||
-		    (r = parse_svn_components(tcb, "sgxtcbcomponents", l->sgx_svn)) < 0 ||
-		    (r = parse_svn_components(tcb, "tdxtcbcomponents", l->tdx_svn)) < 0 ||
+		    (r = parse_svn_components(what, tcb, "sgxtcbcomponents", l->sgx_svn)) < 0 ||
+		    (r = parse_svn_components(what, tcb, "tdxtcbcomponents", l->tdx_svn)) < 0 ||
 		    (r = get_uint(tcb, what, "pcesvn", 65535, &pcesvn)) < 0 ||
 		    (r = get_status(lvl, what, &l->status)) < 0 ||
 		    (r = get_advisories(lvl, what, &l->advisories)) < 0)
@@ -488,21 +511,27 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
 	}
 	t->n_levels = n;
 	if (t->next_update <= t->issue_date)
-		return log_error_errno(-EBADMSG, "%s: nextUpdate is not after issueDate", what);
+		return parse_fail(what, "nextUpdate is not after issueDate");
 	return 0;
 }
 
 int qe_identity_parse(const char *raw, size_t len, struct qe_identity *q)
 {
+	return qe_identity_parse_reason(raw, len, q, NULL, 0);
+}
+
+int qe_identity_parse_reason(const char *raw, size_t len, struct qe_identity *q, char *reason,
+			     size_t reason_len)
+{
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "QE identity");
-	const char *what = "QE identity";
+	struct parse_ctx pc = {"QE identity", reason, reason_len}, *what = &pc;
 	uint8_t misc[4], misc_mask[4];
 	uint32_t prodid;
 	int r;
 
 	memset(q, 0, sizeof(*q));
 	if (!o)
-		return -EBADMSG;
+		return parse_fail(what, "not a JSON object");
 	if ((r = expect_id_version(o, what, "TD_QE", 2)) < 0 ||
 	    (r = get_time(o, what, "issueDate", &q->issue_date)) < 0 ||
 	    (r = get_time(o, what, "nextUpdate", &q->next_update)) < 0 ||
@@ -523,7 +552,7 @@ int qe_identity_parse(const char *raw, size_t len, struct qe_identity *q)
 			     (uint32_t)misc_mask[2] << 8 | misc_mask[3];
 	q->isvprodid = (uint16_t)prodid;
 	if (q->next_update <= q->issue_date)
-		return log_error_errno(-EBADMSG, "%s: nextUpdate is not after issueDate", what);
+		return parse_fail(what, "nextUpdate is not after issueDate");
 	return 0;
 }
 
@@ -702,6 +731,7 @@ static int load_pcs_response(const char *path, const char *key, char **raw, size
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct parse_ctx pc = {path, NULL, 0};
 	struct json_object *s;
 	const char *value;
 	size_t len, value_len;
@@ -715,7 +745,7 @@ static int load_pcs_response(const char *path, const char *key, char **raw, size
 		return refuse(reason, reason_len, -EBADMSG, "%s: no signed \"%s\" object", path,
 			      key);
 	o = parse_object((const char *)buf, len, path);
-	if (!o || get_field(o, path, "signature", json_type_string, &s) < 0 ||
+	if (!o || get_field(o, &pc, "signature", json_type_string, &s) < 0 ||
 	    hex_decode_exact(json_object_get_string(s), (size_t)json_object_get_string_len(s), sig,
 			     64) < 0)
 		return refuse(reason, reason_len, -EBADMSG,
@@ -918,14 +948,12 @@ int dcap_collateral_load_reason(const struct dcap_collateral_files *f, struct dc
 		r = log_error_errno(-ENOMEM, "collateral: out of memory");
 		goto out;
 	}
-	if (tcb_info_parse(rc.tcb_raw, rc.tcb_len, &c->tcb) < 0) {
-		r = refuse(reason, reason_len, -EBADMSG, "TCB info malformed (see log)");
+	r = tcb_info_parse_reason(rc.tcb_raw, rc.tcb_len, &c->tcb, reason, reason_len);
+	if (r < 0)
 		goto out;
-	}
-	if (qe_identity_parse(rc.qe_raw, rc.qe_len, &c->qe) < 0) {
-		r = refuse(reason, reason_len, -EBADMSG, "QE identity malformed (see log)");
+	r = qe_identity_parse_reason(rc.qe_raw, rc.qe_len, &c->qe, reason, reason_len);
+	if (r < 0)
 		goto out;
-	}
 	if ((r = check_signed_json("TCB info", rc.tcb_chain, rc.tcb_sig, rc.tcb_raw, rc.tcb_len,
 				   reason, reason_len)) < 0 ||
 	    (r = check_signed_json("QE identity", rc.qe_chain, rc.qe_sig, rc.qe_raw, rc.qe_len,

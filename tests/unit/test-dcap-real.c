@@ -616,6 +616,15 @@ static void test_collateral_tampering(void **state)
 	assert_int_equal(load_tampered_bundle("tcb_info", "\"UpToDate\"", "\"OutOfDate", reason,
 					      sizeof(reason)),
 			 -EBADMSG); /* no longer JSON */
+	/* Malformed fields are named, before any signature is looked at. */
+	assert_int_equal(load_tampered_bundle("tcb_info", "\"fmspc\":\"B0C06F000000\"",
+					      "\"fmspc\":\"B0C06F00000Z\"", reason, sizeof(reason)),
+			 -EBADMSG);
+	assert_string_equal(reason, "TCB info: 'fmspc' is not 6 bytes of hex");
+	assert_int_equal(load_tampered_bundle("qe_identity", "\"version\":2", "\"version\":3",
+					      reason, sizeof(reason)),
+			 -EBADMSG);
+	assert_string_equal(reason, "QE identity: version 3 unsupported (want 2)");
 	assert_int_equal(load_tampered_bundle("tcb_info", "\"pcesvn\":11", "\"pcesvn\":10", reason,
 					      sizeof(reason)),
 			 -EKEYREJECTED);
