@@ -64,6 +64,10 @@ static int refuse(struct refusal *rf, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Names taken from the header are attacker-chosen: no control characters into the logs. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (rf->buf && rf->len)
 		snprintf(rf->buf, rf->len, "%s", msg);
 	return log_error_errno(-EBADMSG, "LUKS2 header refused: %s", msg);

@@ -31,6 +31,10 @@ static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Member names and values are attacker-chosen: no control characters into the logs. */
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (reason && reason_len)
 		snprintf(reason, reason_len, "%s", buf);
 	return log_error_errno(-EINVAL, "%s", buf);
