@@ -172,6 +172,22 @@ static void test_token_too_long(void **state)
 	free(big);
 }
 
+/* Names from a hostile token reach the logs: control characters are replaced. */
+static void test_token_reason_sanitised(void **state)
+{
+	static const char evil[] = "{\"type\":\"tdx-unlock\",\"keyslots\":[\"1\"],\"resource\":"
+				   "\"a/b/c\",\"salt\":\"" SALT_B64 "\",\"version\":1,"
+				   "\"\\u001b[2J\\nx\":1}";
+	char reason[256] = "";
+
+	(void)state;
+	assert_int_equal(luks_token_parse(evil, &(struct luks_token){0}, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "unknown member '?[2J?x'"));
+	for (const char *c = reason; *c; c++)
+		assert_true((unsigned char)*c >= 0x20 && *c != 0x7f);
+}
+
 static void test_resource_paths(void **state)
 {
 	char longp[300];
@@ -202,8 +218,11 @@ static void test_resource_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token_good),     cmocka_unit_test(test_token_roundtrip),
-		cmocka_unit_test(test_token_bad),      cmocka_unit_test(test_token_too_long),
+		cmocka_unit_test(test_token_good),
+		cmocka_unit_test(test_token_roundtrip),
+		cmocka_unit_test(test_token_bad),
+		cmocka_unit_test(test_token_too_long),
+		cmocka_unit_test(test_token_reason_sanitised),
 		cmocka_unit_test(test_resource_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
