@@ -15,12 +15,12 @@ spki_pin() {
 
 # A LUKS2 image with a recovery passphrase (Argon2id, as a real image) and, with a secret file,
 # the tdx-unlock keyslot + token enrolled by the agent's own enroll command.
-make_image() { # IMAGE [SECRET_FILE]
+make_image() { # IMAGE [SECRET_FILE [RESOURCE]]
 	truncate -s 20M "$1"
 	cryptsetup luksFormat -q --type luks2 --pbkdf argon2id --pbkdf-memory 32768 \
 		--iter-time 50 --key-file "$T/recovery.key" "$1" || return 1
 	if [ -n "${2:-}" ]; then
-		"$AGENT" enroll "$1" --resource "$RESOURCE" --secret-file "$2" \
+		"$AGENT" enroll "$1" --resource "${3:-$RESOURCE}" --secret-file "$2" \
 			--key-file "$T/recovery.key" >/dev/null || return 1
 	fi
 }

@@ -116,6 +116,24 @@ run_agent "$T/good.conf" --test-passphrase "$T/twotokens.img"
 expect_rc 6 "header with two tdx-unlock tokens" "header refused"
 grep -q "attested" "$T/agent.log" && bad "attested although the header was refused"
 
+# Disk swap: a token that names a server of its own is refused before any network use; trust
+# anchors come only from the measured configuration.
+cp "$T/disk.img" "$T/swap.img"
+cryptsetup token export --token-id 0 "$T/swap.img" |
+	python3 -c 'import json,sys; t=json.load(sys.stdin); t["url"]="https://attacker.example"; print(json.dumps(t))' \
+		>"$T/swap-token.json" &&
+	cryptsetup token remove --token-id 0 "$T/swap.img" &&
+	cryptsetup token import --json-file "$T/swap-token.json" "$T/swap.img" ||
+	bad "cannot craft the swapped disk's token"
+run_agent "$T/good.conf" --test-passphrase "$T/swap.img"
+expect_rc 6 "token naming its own server (disk swap)" "header refused.*url"
+grep -q "attested" "$T/agent.log" && bad "attested for a token that names a server"
+
+# The disk may only choose among resources; one that no policy covers is refused by keyd.
+make_image "$T/other.img" "$T/expected.secret" default/disk/other || bad "other image"
+run_agent "$T/good.conf" --test-passphrase "$T/other.img"
+expect_rc 5 "resource outside every policy" "did not release default/disk/other"
+
 echo "rd.tdx_unlock=0" >"$T/cmdline"
 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 8 "rd.tdx_unlock=0 disables the agent" "disabled"
