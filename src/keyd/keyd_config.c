@@ -104,10 +104,12 @@ static int load_limits(const char *file, struct json_object *root, struct keyd_l
 
 int keyd_config_load(const char *path, struct keyd_config **out)
 {
-	static const char *const keys[] = {
-		"listen",   "tls",	     "test_root_ca", "policy_dir", "collateral_dir",
-		"pccs_url", "root_key_file", "audit_file",   "workers",	   "limits",
-		NULL};
+	static const char *const keys[] = {"listen",	     "tls",
+					   "test_root_ca",   "policy_dir",
+					   "collateral_dir", "pccs_url",
+					   "root_key_file",  "audit_file",
+					   "workers",	     "pccs_refresh_s",
+					   "limits",	     NULL};
 	static const char *const listen_keys[] = {"address", "port", NULL};
 	static const char *const tls_keys[] = {"certificate", "private_key", NULL};
 	struct json_object *root = NULL, *o;
@@ -183,6 +185,13 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	} else if (r != -ENOENT) {
 		goto out;
 	}
+
+	c->pccs_refresh_s = 3600;
+	r = keyd_json_get_u64(path, root, "pccs_refresh_s", false, 60, 7 * 86400, &v);
+	if (r == 0)
+		c->pccs_refresh_s = (unsigned)v;
+	else if (r != -ENOENT)
+		goto out;
 
 	r = keyd_json_get_u64(path, root, "workers", false, 0, 64, &v);
 	if (r == 0)

@@ -23,7 +23,8 @@ struct keyd_config {
 	char *test_root_ca; /* NULL = Intel SGX Root CA; anything else is for tests only */
 	char *policy_dir;
 	char *collateral_dir;
-	char *pccs_url; /* NULL = no refresh */
+	char *pccs_url;		 /* NULL = no refresh */
+	unsigned pccs_refresh_s; /* refresh period (default 3600) */
 	char *root_key_file;
 	char *audit_file; /* NULL = stderr only */
 	unsigned workers; /* 0 = one per online CPU */

@@ -27,6 +27,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "pccs_fetch.h"
 
 struct keyd_worker;
 
@@ -361,6 +362,7 @@ fail:
 }
 
 struct main_loop {
+	const struct keyd_config *cfg;
 	struct event_base *base;
 	struct keyd_service *svc;
 	struct keyd_worker *workers;
@@ -387,6 +389,22 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
+/* Runs on the main thread: requests never wait for the PCCS; the requests themselves are
+ * bounded in time. New collateral reaches the workers through a reload. */
+static void pccs_refresh(struct main_loop *m)
+{
+	int n = pccs_refresh_all(m->cfg->pccs_url, m->cfg->collateral_dir, 10000);
+
+	if (n > 0)
+		keyd_service_reload(m->svc);
+}
+
+static void on_pccs(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pccs_refresh(arg);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct main_loop *m = arg;
@@ -411,8 +429,9 @@ static int write_port_file(const char *path, uint16_t port)
 
 int keyd_server_run(const struct keyd_config *cfg, struct keyd_service *svc, const char *port_file)
 {
-	struct main_loop m = {.svc = svc};
-	struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL, *ev_tick = NULL;
+	struct main_loop m = {.cfg = cfg, .svc = svc};
+	struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL, *ev_tick = NULL,
+		     *ev_pccs = NULL;
 	struct timeval tick = {.tv_sec = 10};
 	SSL_CTX *ctx = NULL;
 	uint16_t port = 0;
@@ -464,6 +483,16 @@ int keyd_server_run(const struct keyd_config *cfg, struct keyd_service *svc, con
 		r = log_error_errno(-EIO, "keyd: cannot install signal handlers");
 		goto out;
 	}
+	if (cfg->pccs_url) {
+		struct timeval period = {.tv_sec = cfg->pccs_refresh_s};
+
+		ev_pccs = event_new(m.base, -1, EV_PERSIST, on_pccs, &m);
+		if (!ev_pccs || event_add(ev_pccs, &period) < 0) {
+			r = log_error_errno(-EIO, "keyd: cannot schedule the PCCS refresh");
+			goto out;
+		}
+		pccs_refresh(&m);
+	}
 	for (; started < m.n_workers; started++) {
 		r = -pthread_create(&m.workers[started].thread, NULL, worker_main,
 				    &m.workers[started]);
@@ -506,6 +535,8 @@ out:
 		event_free(ev_int);
 	if (ev_tick)
 		event_free(ev_tick);
+	if (ev_pccs)
+		event_free(ev_pccs);
 	if (m.base)
 		event_base_free(m.base);
 	if (listen_fd >= 0)

@@ -47,7 +47,8 @@ EOC
 # Starts keyd in the background and waits (bounded) for its port.
 keyd_start() {
 	rm -f "$T/port"
-	"$KEYD" serve --config "$T/keyd.json" --port-file "$T/port" 2>>"$T/keyd.stderr" &
+	"$KEYD" serve --config "${KEYD_CONFIG:-$T/keyd.json}" --port-file "$T/port" \
+		2>>"$T/keyd.stderr" &
 	KEYD_PID=$!
 	i=0
 	while [ ! -s "$T/port" ]; do

@@ -95,6 +95,29 @@ if grep -q "$(od -An -tx1 "$T/expected.secret" | tr -d ' \n')" "$T/audit.log" "$
 	bad "the disk secret appears in the audit log or stderr"
 fi
 
+step "collateral refreshed from a (loopback) PCCS replaces expired collateral"
+keyd_stop
+cp "$T/expired/tcb_info.json" "$T/expired/qe_identity.json" "$T/expired/pck_crl.der" \
+	"$T/expired/root_crl.der" "$T/collateral/00906ed50000/"
+"$QUOTEGEN" collateral --ca "$T/sim" --out "$T/fresh" >/dev/null || bad "fresh collateral"
+python3 "$(dirname "$0")/keyd-fake-pccs.py" "$T/fresh" "$T/pccs.port" "$T/pccs.log" &
+PCCS_PID=$!
+i=0
+while [ ! -s "$T/pccs.port" ] && [ $i -lt 50 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", \"audit_file\"#" \
+	"$T/keyd.json" >"$T/keyd-pccs.json"
+KEYD_CONFIG="$T/keyd-pccs.json" keyd_start || bad "keyd with pccs_url did not start"
+client valid || bad "no release after the PCCS refresh"
+grep -q "tcb?fmspc=00906ed50000" "$T/pccs.log" || bad "PCCS not asked for the platform's TCB info"
+grep -q "pccs: refreshed collateral of FMSPC 00906ed50000" "$T/keyd.stderr" || bad "no refresh log"
+cmp -s "$T/fresh/tcb_info.json" "$T/collateral/00906ed50000/tcb_info.json" ||
+	bad "cache directory does not hold the fetched TCB info"
+kill "$PCCS_PID" 2>/dev/null
+wait "$PCCS_PID" 2>/dev/null
+
 step "check-config and derive-secret refuse a root key with a loose mode"
 chmod 644 "$T/root.key"
 if "$KEYD" check-config --config "$T/keyd.json" 2>"$T/err"; then bad "mode 0644 accepted"; fi
