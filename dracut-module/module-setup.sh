@@ -8,6 +8,7 @@
 #   tdx_unlock_confdir  configuration directory copied to /etc/tdx-unlock in the initrd
 #                       (default /etc/tdx-unlock): agent configuration and server pins, which the TD
 #                       measures with the initramfs; they must never come from the disk.
+#   tdx_unlock_net_timeout  seconds systemd-networkd-wait-online waits in the initrd (default 30)
 
 tdx_unlock_settings() {
     : "${tdx_unlock_bin:=${TDX_UNLOCK_BIN:-/usr/sbin/tdx-unlock}}"
@@ -70,4 +71,14 @@ install() {
 
     # The agent needs the network: systemd-networkd (or NetworkManager) brings it up in the initrd.
     echo "rd.neednet=1" >"$initdir/etc/cmdline.d/65tdx-unlock.conf"
+    if dracut_module_included "systemd-networkd"; then
+        # DHCP on every ethernet link unless ip= or the image configures otherwise (the
+        # generator's files from ip= sort first).
+        inst_simple "$moddir/99-tdx-unlock-dhcp.network" /etc/systemd/network/99-tdx-unlock-dhcp.network
+        # wait-online waits up to 2 minutes when DHCP never answers; the prompt must not wait that.
+        mkdir -p "$initdir$systemdsystemunitdir/systemd-networkd-wait-online.service.d"
+        printf '[Service]\nExecStart=\nExecStart=%s/systemd-networkd-wait-online --any --timeout=%s\n' \
+            "$systemdutildir" "${tdx_unlock_net_timeout:-30}" \
+            >"$initdir$systemdsystemunitdir/systemd-networkd-wait-online.service.d/tdx-unlock.conf"
+    fi
 }

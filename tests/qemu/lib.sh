@@ -116,7 +116,7 @@ boot() {
 		-no-reboot -kernel "$KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 rd.emergency=reboot rd.shell=0 printk.time=1 ip=dhcp rd.neednet=1 $extra" \
 		-chardev "socket,id=ser0,path=$sock,server=on,wait=on" -serial chardev:ser0 \
-		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat - TCP:127.0.0.1:$keyd_port" \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat -lf /dev/null - TCP:127.0.0.1:$keyd_port" \
 		-device virtio-net-pci,netdev=n0 \
 		-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0 \
 		"${drives[@]}" >"$QEMU_WORK/$name.summary"

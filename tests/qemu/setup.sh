@@ -11,8 +11,8 @@ AGENT_TOTAL_TIMEOUT=20
 
 # What the serial log and keyd's audit log say (asserted by the scenarios).
 AGENT_SUCCESS_RX="tdx-unlock: .*unlocked as /dev/mapper/luks-"
-AGENT_PIN_FAIL_RX="tdx-unlock.*(pin|public key)"
-AGENT_HEADER_REFUSED_RX="tdx-unlock.*(cipher_null|header)"
+AGENT_PIN_FAIL_RX="tdx-unlock: .*(does not match pinned public key|pin)"
+AGENT_HEADER_REFUSED_RX="tdx-unlock: .*header refused: .*cipher_null"
 KEYD_POLICY_DENY_RX="mismatch"
 KEYD_RELEASE_RX="\"reason\":\"released"
 
