@@ -1,6 +1,7 @@
 #include "jcs.h"
 
 #include "cleanup.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -44,50 +45,6 @@ static int buf_put(struct jcs_buf *b, const char *s, size_t n)
 static int buf_puts(struct jcs_buf *b, const char *s)
 {
 	return buf_put(b, s, strlen(s));
-}
-
-/* Decodes one UTF-8 sequence at s[*i] (strictly: no overlong forms, no surrogates, at most
- * U+10FFFF) and advances *i; returns the code point or -1. */
-static int32_t utf8_next(const uint8_t *s, size_t len, size_t *i)
-{
-	uint8_t c = s[*i];
-	uint32_t cp, min;
-	size_t n, k;
-
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 1, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 2, cp = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 3, cp = c & 0x07, min = 0x10000;
-	} else {
-		return -1;
-	}
-	if (len - *i <= n)
-		return -1;
-	for (k = 1; k <= n; k++) {
-		if ((s[*i + k] & 0xc0) != 0x80)
-			return -1;
-		cp = cp << 6 | (s[*i + k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*i += n + 1;
-	return (int32_t)cp;
-}
-
-static bool utf8_valid(const uint8_t *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len)
-		if (utf8_next(s, len, &i) < 0)
-			return false;
-	return true;
 }
 
 /* Compares two valid UTF-8 strings by their UTF-16 code units (RFC 8785 §3.2.3). */

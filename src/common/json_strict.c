@@ -2,12 +2,14 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
 {
@@ -22,46 +24,116 @@ int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ..
 	return log_errno(LOG_LVL_ERR, r, "%s", buf);
 }
 
+/* Value of the 4 hex digits at text[i], or 0x10000 when there are not 4 of them. */
+static unsigned hex4(const char *text, size_t len, size_t i)
+{
+	unsigned v = 0;
+	size_t k;
+
+	if (i + 4 > len)
+		return 0x10000;
+	for (k = i; k < i + 4; k++) {
+		char c = text[k];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return 0x10000;
+	}
+	return v;
+}
+
 /* Number of object members in the text: in valid JSON every ':' outside a string literal
- * separates a member name from its value. */
-static size_t count_members_in_text(const char *text, size_t len)
+ * separates a member name from its value. The scan also refuses what json-c's strict mode still
+ * lets through but RFC 8259 forbids: raw control characters in strings (-1), and single-quoted
+ * strings, NaN/Infinity and "1." (-2), lone UTF-16 surrogate escapes (-3); a single quote would
+ * also hide colons from this count. */
+static ssize_t count_members_in_text(const char *text, size_t len)
 {
 	size_t i, n = 0;
 	int in_string = 0;
 
 	for (i = 0; i < len; i++) {
-		char c = text[i];
+		unsigned char c = (unsigned char)text[i];
 
 		if (in_string) {
-			if (c == '\\')
+			if (c < 0x20)
+				return -1;
+			if (c == '\\' && i + 1 < len && text[i + 1] == 'u') {
+				/* json-c turns a lone surrogate into U+FFFD: refuse, not guess. */
+				unsigned u = hex4(text, len, i + 2);
+
+				if (u >= 0xdc00 && u <= 0xdfff)
+					return -3;
+				if (u >= 0xd800 && u <= 0xdbff) {
+					unsigned lo = i + 7 < len && text[i + 6] == '\\' &&
+								      text[i + 7] == 'u'
+							      ? hex4(text, len, i + 8)
+							      : 0;
+
+					if (lo < 0xdc00 || lo > 0xdfff)
+						return -3;
+					i += 6;
+				}
+				i += 5;
+			} else if (c == '\\') {
 				i++; /* the escaped character cannot end the string */
-			else if (c == '"')
+			} else if (c == '"')
 				in_string = 0;
 		} else if (c == '"') {
 			in_string = 1;
 		} else if (c == ':') {
 			n++;
+		} else if (!strchr(" \t\r\n{}[],0123456789+-.eEtrufalsn", c) ||
+			   (c == '.' && (i + 1 >= len || text[i + 1] < '0' || text[i + 1] > '9'))) {
+			return -2;
 		}
 	}
-	return n;
+	return (ssize_t)n;
 }
 
-/* Number of members json-c kept; a duplicate key replaces the earlier one, so fewer. */
-static size_t count_members_in_tree(struct json_object *v)
+/* Counts the members json-c kept (a duplicate key replaces the earlier one, so fewer) and checks
+ * that every name and string is valid UTF-8 after unescaping (json-c decodes a lone "\ud800"
+ * and lets some invalid sequences through). Returns the count or -1. */
+static ssize_t check_tree(struct json_object *v)
 {
 	size_t n = 0, i, len;
+	ssize_t sub;
 
-	if (json_object_is_type(v, json_type_object)) {
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return utf8_valid((const uint8_t *)json_object_get_string(v),
+				  (size_t)json_object_get_string_len(v))
+			       ? 0
+			       : -1;
+	case json_type_object: {
 		json_object_object_foreach (v, key, child) {
-			(void)key;
-			n += 1 + count_members_in_tree(child);
+			if (!utf8_valid((const uint8_t *)key, strlen(key)))
+				return -1;
+			sub = check_tree(child);
+			if (sub < 0)
+				return -1;
+			n += 1 + (size_t)sub;
 		}
-	} else if (json_object_is_type(v, json_type_array)) {
-		len = json_object_array_length(v);
-		for (i = 0; i < len; i++)
-			n += count_members_in_tree(json_object_array_get_idx(v, i));
+		return (ssize_t)n;
 	}
-	return n;
+	case json_type_array:
+		len = json_object_array_length(v);
+		for (i = 0; i < len; i++) {
+			sub = check_tree(json_object_array_get_idx(v, i));
+			if (sub < 0)
+				return -1;
+			n += (size_t)sub;
+		}
+		return (ssize_t)n;
+	default:
+		return 0;
+	}
 }
 
 static void json_tokener_freep(struct json_tokener **tok)
@@ -82,6 +154,7 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
 	_cleanup_(json_object_putp) struct json_object *v = NULL;
 	enum json_tokener_error jerr;
+	ssize_t in_text, in_tree;
 	size_t end;
 
 	if (len > max_len)
@@ -124,7 +197,22 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 						end);
 	}
 
-	if (count_members_in_tree(v) != count_members_in_text(text, len))
+	in_text = count_members_in_text(text, len);
+	if (in_text == -1)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JSON string contains a raw control character");
+	if (in_text == -3)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JSON string is not valid UTF-8 (lone surrogate escape)");
+	if (in_text < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"malformed JSON: single quotes, NaN/Infinity or a bare "
+					"decimal point");
+	in_tree = check_tree(v);
+	if (in_tree < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JSON string is not valid UTF-8");
+	if (in_tree != in_text)
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"JSON object has a duplicate member name");
 

@@ -13,7 +13,6 @@
 #include <strings.h>
 
 DEFINE_CLEANUP_FUNC(json_object, json_object_put)
-DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 
 static const struct {
 	const char *name;

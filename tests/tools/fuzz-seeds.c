@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "agent/luks_token.h"
+#include "keyd/policy.h"
 #include "b64.h"
 #include "jwe.h"
 #include "jwk.h"
@@ -143,6 +144,23 @@ int main(int argc, char **argv)
 		      "quiet rd.tdx_unlock.url=https://10.0.0.1:8443 rd.tdx_unlock.pin="
 		      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef "
 		      "rd.tdx_unlock.timeout=30");
+
+	/* tdx-keyd policy (as policy-from-quote writes it) and configuration. */
+	{
+		static const struct tdx_td_body body = {.mrtd = {1}, .rtmr = {{2}, {3}}};
+
+		if (policy_from_td_body(&body, "test-image", "default/disk/*", &s) == 0) {
+			r |= seed_str("policy", "from-td-body", -1, s);
+			free(s);
+		}
+	}
+	r |= seed_str("keyd-config", "keyd.json", -1,
+		      "{\"listen\":{\"address\":\"127.0.0.1\",\"port\":0},\"tls\":{"
+		      "\"certificate\":\"tls.crt\",\"private_key\":\"tls.key\"},"
+		      "\"test_root_ca\":\"sim/root_ca.pem\",\"policy_dir\":\"policies\","
+		      "\"collateral_dir\":\"collateral\",\"root_key_file\":\"root.key\","
+		      "\"audit_file\":\"audit.log\",\"limits\":{\"request_timeout_ms\":2000,"
+		      "\"session_lifetime_s\":300,\"max_sessions\":100000}}");
 
 	json_object_put(jwk);
 	json_object_put(epk);

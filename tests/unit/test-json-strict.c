@@ -1,0 +1,154 @@
+/* Unit tests for strict JSON parsing: duplicates (at any depth, escaped spellings), trailing
+ * bytes, depth, size, raw control characters, invalid UTF-8 raw or escaped, typed getters. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json_strict.h"
+#include "log.h"
+
+static int parse(const char *text, char *reason, size_t reason_len)
+{
+	struct json_object *v = NULL;
+	int r;
+
+	reason[0] = '\0';
+	r = json_strict_parse(text, strlen(text), 4096, &v, reason, reason_len);
+	if (r == 0)
+		assert_non_null(v);
+	json_object_put(v);
+	return r;
+}
+
+static void test_accepts(void **state)
+{
+	static const char *const good[] = {
+		"{}",
+		"[]",
+		"0",
+		"-12",
+		"\"x\"",
+		"true",
+		" {\"a\":1} \n",
+		"{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}", /* same name, different
+									    objects */
+		"{\"k:\":\"v:\",\"q\\\"\":\"\\\\\"}", /* colons and escapes in strings */
+		"{\"e\":\"\\u00e9\\ud83d\\ude00\\u0000\"}",
+		"{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}",
+	};
+	char reason[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (parse(good[i], reason, sizeof(reason)) != 0)
+			print_error("refused %s: %s\n", good[i], reason);
+		assert_int_equal(parse(good[i], reason, sizeof(reason)), 0);
+	}
+}
+
+static void test_refuses(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{"{\"a\":1,\"a\":1}", "duplicate"},
+		{"{\"a\":1,\"\\u0061\":2}", "duplicate"}, /* same name, escaped */
+		{"{\"x\":{\"b\":1,\"c\":{},\"b\":{\"d\":1}}}", "duplicate"},
+		{"[{\"a\":[1,{\"z\":1,\"z\":1}]}]", "duplicate"},
+		{"{\"a\":1} x", "offset"},
+		{"{\"a\":1}{}", "offset"},
+		{"{\"a\":1,}", "malformed"},
+		{"{'a':1}", "malformed"}, /* json-c's strict mode accepts these four */
+		{"[NaN]", "malformed"},
+		{"[-Infinity]", "malformed"},
+		{"[1.]", "malformed"},
+		{"{'\"':1,\"a\":1,\"a\":2,'\"':3}",
+		 "malformed"}, /* quotes that would hide colons */
+		{"[1,]", "malformed"},
+		{"{\"a\":1", "malformed"},
+		{"\"abc", "malformed"},
+		{"nul", "malformed"},
+		{"null", "malformed"},
+		{"{\"a\":\"b\x07\"}", "control character"},
+		{"{\"a\":\"line\nbreak\"}", "control character"},
+		{"{\"a\":\"\xf4\xb8\x87\x88\"}", "UTF-8"}, /* above U+10FFFF */
+		{"{\"a\":\"\xc0\xaf\"}", "UTF-8"},	   /* overlong: json-c lets it through */
+		{"{\"a\":\"\\ud800\"}", "UTF-8"},	   /* lone surrogate, escaped */
+		{"{\"\\udc00\":1}", "UTF-8"},
+		{"[\"\\ud800\\u0041\"]", "UTF-8"},
+		{"[\"\\ud800\\\\udc00\"]", "UTF-8"},
+		{"[\"\\udbff\"]", "UTF-8"},
+		{"[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]", "malformed"},
+		{"", "empty"},
+	};
+	char reason[256];
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = parse(bad[i].text, reason, sizeof(reason));
+		if (r != -EINVAL || !strstr(reason, bad[i].why))
+			print_error("case %zu gave %d '%s', expected '%s'\n", i, r, reason,
+				    bad[i].why);
+		assert_int_equal(r, -EINVAL);
+		assert_non_null(strstr(reason, bad[i].why));
+	}
+	assert_int_equal(json_strict_parse("{\"a\":\0}", 7, 100, NULL, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "NUL"));
+	assert_int_equal(json_strict_parse("{}   ", 5, 4, NULL, reason, sizeof(reason)), -EMSGSIZE);
+}
+
+static void test_getters(void **state)
+{
+	static const char *const allowed[] = {"s", "o", NULL};
+	struct json_object *v = NULL, *o;
+	const char *s;
+	char reason[256];
+
+	(void)state;
+	assert_int_equal(json_strict_parse("{\"s\":\"abc\",\"o\":{},\"n\":\"a\\u0000b\",\"i\":3}",
+					   39, 100, &v, reason, sizeof(reason)),
+			 0);
+	assert_int_equal(json_strict_get_string(v, "t", "s", 3, &s, reason, sizeof(reason)), 0);
+	assert_string_equal(s, "abc");
+	assert_int_equal(json_strict_get_string(v, "t", "s", 2, &s, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "at most 2"));
+	assert_int_equal(json_strict_get_string(v, "t", "n", 10, &s, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "NUL"));
+	assert_int_equal(json_strict_get_string(v, "t", "i", 10, &s, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "'i' is not a string"));
+	assert_int_equal(json_strict_get_string(v, "t", "x", 10, &s, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "'x' is missing"));
+	assert_int_equal(json_strict_get_object(v, "t", "o", &o, reason, sizeof(reason)), 0);
+	assert_int_equal(json_strict_get_object(v, "t", "s", &o, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(json_strict_only_members(v, "t", allowed, reason, sizeof(reason)),
+			 -EINVAL);
+	assert_non_null(strstr(reason, "unexpected member 'n'"));
+	json_object_put(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accepts),
+		cmocka_unit_test(test_refuses),
+		cmocka_unit_test(test_getters),
+	};
+
+	log_setup("test-json-strict", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
