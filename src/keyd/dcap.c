@@ -517,6 +517,8 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	for (size_t i = 0; i < adv.n; i++)
 		memcpy(res->advisory_ids[i], adv.id[i], sizeof(res->advisory_ids[i]));
 	res->n_advisory_ids = adv.n;
+	res->tcb_eval_number =
+		c->tcb.eval_number < c->qe.eval_number ? c->tcb.eval_number : c->qe.eval_number;
 	res->verified = true;
 	res->reason[0] = '\0';
 	r = 0;

@@ -56,12 +56,17 @@ struct dcap_result {
 	uint8_t pce_id[2];
 	uint16_t pce_svn;
 	uint16_t qe_svn;
+	/* tcbEvaluationDataNumber of the TCB info and QE identity used (the smaller), for a
+	 * policy that requires a minimum; 0 when not verified. */
+	uint32_t tcb_eval_number;
 };
 
 /* Parses and verifies quote at time `at` against collateral. Returns 0 when verified, a negative
- * errno (-EBADMSG malformed, -EKEYREJECTED signature/chain, -EKEYEXPIRED validity, -EACCES other
- * refusal) with res->reason set otherwise. q (optional) receives the parsed quote; it points into
- * `quote`, which must outlive it. A TCB status other than UpToDate is reported, not refused. */
+ * errno (-EBADMSG malformed, -EKEYREJECTED signature/chain/revocation, -EKEYEXPIRED validity,
+ * -EACCES other refusal such as TCB not supported, -ENOKEY c is NULL) with res->reason set
+ * otherwise. Thread-safe for concurrent calls on the same verifier and collateral. q (optional)
+ * receives the parsed quote; it points into `quote`, which must outlive it. A TCB status other than
+ * UpToDate is reported, not refused. */
 int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q,
 		struct dcap_result *res);

@@ -390,6 +390,7 @@ static void test_result_fields(void **state)
 	assert_memory_equal(res.fmspc, fmspc, 6);
 	assert_int_equal(res.pce_svn, 11);
 	assert_int_equal(res.qe_svn, 6);
+	assert_int_equal(res.tcb_eval_number, 17);
 	dcap_collateral_window(c, &nb, &na);
 	assert_int_equal(nb, at("2025-06-19T10:32:27Z"));
 	assert_int_equal(na, at("2025-07-19T10:00:34Z"));
