@@ -162,6 +162,23 @@ run_agent "$T/failover.conf" --test-passphrase "$T/disk.img"
 expect_rc 0 "failover from a dead server to a live one" "trying the next server"
 [ "$MS" -lt 3000 ] || bad "failover took $MS ms"
 
+# A server that accepts connections but never answers (hung, or a black hole behind a proxy)
+# costs one connect timeout (TCP + TLS handshake), then the next server is tried.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$T/hung.port" &
+HUNG_PID=$!
+i=0
+while [ ! -s "$T/hung.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+write_agent_conf "$T/hung.conf" "https://127.0.0.1:$(cat "$T/hung.port")" "$PIN" "$URL" "$PIN"
+run_agent "$T/hung.conf" --test-passphrase "$T/disk.img"
+kill "$HUNG_PID" 2>/dev/null
+wait "$HUNG_PID" 2>/dev/null
+expect_rc 0 "failover from a server that never answers" "unreachable, trying the next server"
+[ "$MS" -lt 3000 ] || bad "failover from a hung server took $MS ms (500 ms connect timeout)"
+
 # Kernel command line replaces the file's servers.
 echo "quiet rd.tdx_unlock.server=$URL rd.tdx_unlock.pin=$PIN" >"$T/cmdline"
 run_agent "$T/dead.conf" --test-passphrase "$T/disk.img"
