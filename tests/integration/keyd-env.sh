@@ -37,7 +37,8 @@ keyd_env_setup() {
   "audit_file": "audit.log",
   "limits": { "request_timeout_ms": ${KEYD_REQUEST_TIMEOUT_MS:-2000},
               "session_lifetime_s": ${KEYD_SESSION_LIFETIME_S:-300},
-              "max_sessions": ${KEYD_MAX_SESSIONS:-100000} }
+              "max_sessions": ${KEYD_MAX_SESSIONS:-100000},
+              "max_connections": ${KEYD_MAX_CONNECTIONS:-4096} }
 }
 EOC
 	"$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" \

@@ -8,6 +8,7 @@ BUILD=${BUILD:-build}
 T=$(mktemp -d /tmp/keyd-test.XXXXXX)
 KEYD_SESSION_LIFETIME_S=3
 KEYD_REQUEST_TIMEOUT_MS=2000
+KEYD_MAX_CONNECTIONS=8
 . "$(dirname "$0")/keyd-env.sh"
 CLIENT="$BUILD/kbs-test-client"
 fail=0
@@ -36,7 +37,7 @@ step "sessions and refusals"
 client valid pin wrong-pin wrong-version no-cookie foreign-cookie expired-session=3 \
 	reused-nonce reportdata-nonce reportdata-key debug mrtd rtmr tcb tampered other-root \
 	uncovered malformed truncated duplicate-key oversized huge-content-length slow-drip \
-	plain-http || bad "refusal scenarios"
+	plain-http max-connections=8 || bad "refusal scenarios"
 
 step "expired collateral is refused"
 cp -r "$T/collateral/00906ed50000" "$T/collateral.good"

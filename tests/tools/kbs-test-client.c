@@ -368,6 +368,42 @@ static int scen_slow_drip(const struct ctx *c)
 	return audit_expect(c, mark, "request timeout");
 }
 
+/* Holds n idle TLS connections (keyd's max_connections): a further client must not get through
+ * until they close, and then must. */
+static int scen_max_connections(const struct ctx *c, int n)
+{
+	struct kbs_client_opts o = {.url = c->url, .ca_file = c->ca, .total_timeout_ms = 1000};
+	SSL_CTX *ctx[64] = {0};
+	SSL *ssl[64] = {0};
+	int fd[64], r, held = 0;
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	char reason[512] = "";
+
+	if (n < 1 || n > 64)
+		FAILF("max-connections=N needs 1 <= N <= 64");
+	for (int i = 0; i < n; i++) {
+		ssl[i] = tls_connect(c, &ctx[i], &fd[i]);
+		if (ssl[i])
+			held++;
+	}
+	if (held != n)
+		FAILF("only %d of %d connections up to the limit were accepted", held, n);
+	r = kbs_client_new(&o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	kbs_client_free(cl);
+	for (int i = 0; i < n; i++) {
+		SSL_free(ssl[i]);
+		SSL_CTX_free(ctx[i]);
+		close(fd[i]);
+	}
+	if (r == 0)
+		FAILF("a connection beyond max_connections was served");
+	printf("  connection %d waited: %s\n", n + 1, reason);
+	return 0; /* the valid session that follows shows the slot came back */
+}
+
 static int scen_plain_http(const struct ctx *c)
 {
 	static const char req[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -669,6 +705,8 @@ static int run_scenario(struct ctx *c, const char *name)
 		return scen_huge_content_length(c);
 	if (!strcmp(name, "slow-drip"))
 		return scen_slow_drip(c);
+	if (!strncmp(name, "max-connections=", 16))
+		return scen_max_connections(c, atoi(name + 16));
 	if (!strcmp(name, "plain-http"))
 		return scen_plain_http(c);
 	FAILF("unknown scenario %s", name);
