@@ -13,12 +13,24 @@ trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 keyd_env_setup || exit 1
 keyd_start || exit 1
 echo "== keyd benchmark ($(nproc) CPUs, client and server on the same machine)"
+# Per release keyd verifies two ECDSA signatures (quote, QE report; chains and collateral are
+# cached), signs one (TLS) and does three P-256 ECDH/keygen operations (TLS, JWE).
 openssl speed -seconds 2 ecdsap256 2>/dev/null | grep -E "^ *256 bits ecdsa" |
-	awk '{printf "openssl speed ecdsap256: %s sign/s, %s verify/s (one core)\n", $(NF-1), $NF}'
+	awk -v n="$(nproc)" '{printf "openssl speed ecdsap256: %s sign/s, %s verify/s (one core); ", $(NF-1), $NF;
+		printf "bound of the 2 quote verifications alone on %d cores: %d releases/s\n", n, n * $NF / 2}'
+tck=$(getconf CLK_TCK)
+keyd_cpu() { awk '{print $14 + $15}' "/proc/$KEYD_PID/stat"; }
 rc=0
 for n in 1 16 256; do
+	before=$(keyd_cpu)
 	"$BUILD/kbs-bench" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --clients $n \
-		--seconds "$SECONDS_PER_RUN" || rc=1
+		--seconds "$SECONDS_PER_RUN" | tee "$T/bench.out" || rc=1
+	after=$(keyd_cpu)
+	releases=$(sed -n 's/.*(\([0-9]*\) releases in.*/\1/p' "$T/bench.out")
+	[ -n "$releases" ] && [ "$releases" -gt 0 ] &&
+		awk -v t=$((after - before)) -v r="$releases" -v hz="$tck" \
+			'BEGIN {printf "  keyd CPU %.2f ms per release\n", t * 1000 / hz / r}'
 done
+echo "machine load during the run: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share these cores)"
 echo "keyd peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$KEYD_PID/status)"
 exit $rc
