@@ -7,8 +7,9 @@
 # pin list, and the script exits at once when they match. Downloads, unpacked sources and build
 # trees are cached under deps/cache. A lock serialises concurrent runs from one checkout.
 #
+# Usage: build-static-deps.sh [--fetch-only]   (--fetch-only: download and unpack, no build)
 # Environment: DEPS_CACHE, DEPS_PREFIX (defaults deps/cache, deps/prefix-static), JOBS (2),
-# CC (gcc).
+# CC (gcc), STATIC_SOURCES (the pin list, default deps/static-sources.txt).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +17,16 @@ CACHE=${DEPS_CACHE:-$here/cache}
 PREFIX=${DEPS_PREFIX:-$here/prefix-static}
 JOBS=${JOBS:-2}
 CC=${CC:-gcc}
-SOURCES=$here/static-sources.txt
+SOURCES=${STATIC_SOURCES:-$here/static-sources.txt}
+FETCH_ONLY=0
+case "${1:-}" in
+--fetch-only) FETCH_ONLY=1 ;;
+"") ;;
+*)
+	echo "usage: $0 [--fetch-only]" >&2
+	exit 2
+	;;
+esac
 LOCK_WAIT=1800 # seconds another run may hold the lock (a cold build takes 1-3 min)
 FETCH_TRIES=3  # apt-get attempts per version before trying the next one
 
@@ -39,7 +49,7 @@ report_uptodate() {
 	log "up to date in $PREFIX (cold build took ${secs} s)"
 }
 
-if is_complete; then
+if [ "$FETCH_ONLY" -eq 0 ] && is_complete; then
 	report_uptodate
 	exit 0
 fi
@@ -50,7 +60,7 @@ if ! flock -n 9; then
 	log "waiting for another build of the static dependencies (at most ${LOCK_WAIT} s)"
 	flock -w "$LOCK_WAIT" 9 || die "timed out waiting for $CACHE/.lock"
 fi
-if is_complete; then
+if [ "$FETCH_ONLY" -eq 0 ] && is_complete; then
 	report_uptodate
 	exit 0
 fi
@@ -61,15 +71,6 @@ done
 for pc in openssl json-c libargon2 uuid; do
 	pkg-config --exists "$pc" || die "pkg-config module '$pc' is missing: run deps/install.sh"
 done
-
-start=$(date +%s)
-# The pin list or this recipe changed: start from an empty prefix so nothing stale is linked.
-if [ "$(cat "$PREFIX/.recipe" 2>/dev/null || true)" != "$recipe" ]; then
-	rm -rf "$PREFIX"
-	mkdir -p "$PREFIX/.stamps"
-	echo "$recipe" >"$PREFIX/.recipe"
-fi
-mkdir -p "$CACHE/download" "$CACHE/src" "$CACHE/build" "$PREFIX/.stamps"
 
 pinned_version() {
 	v=$(sed -e 's/#.*//' "$SOURCES" | awk -v p="$1" '$1 == p { print $2; exit }')
@@ -85,8 +86,10 @@ download_version() {
 			>"$CACHE/download/$1.log" 2>&1; then
 			return 0
 		fi
-		# A 404 will not heal by retrying; only retry network-looking failures.
+		# A missing version or a 404 will not heal by retrying; a network hiccup may.
 		grep -q '404' "$CACHE/download/$1.log" && return 1
+		grep -qE 'Temporary failure|Could not (connect|resolve)|timed out|Connection' \
+			"$CACHE/download/$1.log" || return 1
 		n=$((n + 1))
 		sleep 2
 	done
@@ -100,7 +103,12 @@ fetch_source() {
 	if [ -f "$CACHE/src/$pkg.version" ]; then
 		have=$(cat "$CACHE/src/$pkg.version")
 		dir=$(cat "$CACHE/src/$pkg.dir")
-		if [ -d "$dir" ] && { [ "$have" = "$pin" ] || [ -f "$CACHE/src/$pkg.fallback-for-$pin" ]; }; then
+		if [ -d "$dir" ] && [ "$have" = "$pin" ]; then
+			echo "$dir"
+			return 0
+		fi
+		if [ -d "$dir" ] && [ -f "$CACHE/src/$pkg.fallback-for-$pin" ]; then
+			log "warning: using $pkg=$have instead of the pinned $pin; update $SOURCES"
 			echo "$dir"
 			return 0
 		fi
@@ -226,6 +234,24 @@ build_curl() {
 	rm -f "$PREFIX"/lib/libcurl.so* "$PREFIX"/lib/libcurl.la
 	[ -f "$PREFIX/lib/libcurl.a" ] || die "libcurl.a was not installed"
 }
+
+if [ "$FETCH_ONLY" -eq 1 ]; then
+	mkdir -p "$CACHE/download" "$CACHE/src"
+	for pkg in lvm2 cryptsetup curl; do
+		dir=$(fetch_source "$pkg")
+		log "$pkg: $dir"
+	done
+	exit 0
+fi
+
+start=$(date +%s)
+# The pin list or this recipe changed: start from an empty prefix so nothing stale is linked.
+if [ "$(cat "$PREFIX/.recipe" 2>/dev/null || true)" != "$recipe" ]; then
+	rm -rf "$PREFIX"
+	mkdir -p "$PREFIX/.stamps"
+	echo "$recipe" >"$PREFIX/.recipe"
+fi
+mkdir -p "$CACHE/download" "$CACHE/src" "$CACHE/build" "$PREFIX/.stamps"
 
 # Each library once; a stamp lets an interrupted run resume where it stopped.
 for lib in devmapper cryptsetup curl; do
