@@ -232,6 +232,7 @@ static int log_level_parse(const char *text, enum log_level *out, const char *wh
 static int json_get_string(struct json_object *v, const char *key, const char **out,
 			   const char *where)
 {
+	*out = ""; /* defined even on error: callers' analyzers cannot see log_errno() */
 	if (!json_object_is_type(v, json_type_string))
 		return log_error_errno(-EINVAL, "%s: '%s' is not a string", where, key);
 	*out = json_object_get_string(v);
@@ -473,15 +474,24 @@ static void cmdline_servers_done(struct cmdline_servers *cs)
 static int cmdline_list_apply(const char *value, const char *key, const char *where,
 			      struct cmdline_servers *cs)
 {
-	_cleanup_free_ char *copy = strdup(value);
-	char *save = NULL;
 	int r;
 
-	if (!copy)
-		return log_error_errno(-ENOMEM, "config: out of memory");
 	if (!value[0])
 		return log_error_errno(-EINVAL, "%s: '%s' is empty", where, key);
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+		char item[CONFIG_URL_MAX + 1];
+
+		if (n > CONFIG_URL_MAX)
+			return log_error_errno(-E2BIG, "%s: a '%s' item is longer than %d bytes",
+					       where, key, CONFIG_URL_MAX);
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += n;
+		if (*p == ',')
+			p++;
+		if (n == 0)
+			continue; /* "a,,b" */
 		if (!strcmp(key, "server")) {
 			if (cs->n_urls == AGENT_CONFIG_MAX_SERVERS)
 				return log_error_errno(-E2BIG, "%s: more than %d servers", where,
@@ -545,12 +555,12 @@ int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline)
 {
 	struct cmdline_servers cs = {0};
 	const char *p = cmdline;
-	char word[1024];
+	char word[1024] = "";
 	bool truncated;
 	int r = 0;
 
 	while (cmdline_next_word(&p, word, sizeof(word), &truncated)) {
-		char *key = word, *value;
+		char *key, *value;
 		size_t plen = strlen(CMDLINE_PREFIX);
 
 		if (strncmp(word, CMDLINE_PREFIX, plen) != 0)

@@ -207,6 +207,7 @@ static int attr_read_text(const char *dir, const char *name, char *out, size_t s
 	size_t len = 0;
 	int r;
 
+	out[0] = '\0';
 	r = attr_path(path, sizeof(path), dir, name);
 	if (r < 0)
 		return r;
