@@ -404,6 +404,71 @@ static int scen_max_connections(const struct ctx *c, int n)
 	return 0; /* the valid session that follows shows the slot came back */
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The client's own bounds, which the agent's failover relies on: a response larger than its cap
+ * is refused, a server that accepts TCP but never answers costs at most the time budget, and a
+ * closed port fails at once. */
+static int scen_client_bounds(const struct ctx *c)
+{
+	struct kbs_client_opts o = {.url = c->url, .ca_file = c->ca, .max_response = 16};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	char reason[512] = "", url[64];
+	double t0, dt;
+	int r, lfd;
+
+	r = kbs_client_new(&o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	kbs_client_free(cl);
+	cl = NULL;
+	if (r != -EPROTO || !strstr(reason, "response larger than 16 bytes"))
+		FAILF("oversized response not refused (%d, %s)", r, reason);
+	printf("  %s\n", reason);
+
+	/* A listening socket nobody accepts on: TCP connects, TLS never starts. */
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
+		FAILF("cannot set up a silent listener");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	o = (struct kbs_client_opts){.url = url, .ca_file = c->ca, .total_timeout_ms = 700};
+	t0 = now_s();
+	r = kbs_client_new(&o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	dt = now_s() - t0;
+	kbs_client_free(cl);
+	cl = NULL;
+	if (r != -ETIMEDOUT || dt > 1.5)
+		FAILF("silent server: %d (%s) after %.2f s, expected -ETIMEDOUT within the budget",
+		      r, reason, dt);
+	printf("  silent server: gave up after %.2f s: %s\n", dt, reason);
+	/* The same port once closed: refused at once. */
+	close(lfd);
+	t0 = now_s();
+	r = kbs_client_new(&o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	dt = now_s() - t0;
+	kbs_client_free(cl);
+	if (r != -EHOSTUNREACH || dt > 0.5)
+		FAILF("closed port: %d (%s) after %.2f s, expected -EHOSTUNREACH at once", r,
+		      reason, dt);
+	printf("  closed port: %.3f s: %s\n", dt, reason);
+	return 0;
+}
+
 static int scen_plain_http(const struct ctx *c)
 {
 	static const char req[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -705,6 +770,8 @@ static int run_scenario(struct ctx *c, const char *name)
 		return scen_huge_content_length(c);
 	if (!strcmp(name, "slow-drip"))
 		return scen_slow_drip(c);
+	if (!strcmp(name, "client-bounds"))
+		return scen_client_bounds(c);
 	if (!strncmp(name, "max-connections=", 16))
 		return scen_max_connections(c, atoi(name + 16));
 	if (!strcmp(name, "plain-http"))
