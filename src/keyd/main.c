@@ -12,11 +12,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "verify-quote", cmd_verify_quote, "verify a TDX quote against collateral" },
-	{ "serve", cmd_serve, "run the key-release server (--config FILE)" },
-	{ "check-config", cmd_check_config, "validate a configuration and what it names" },
-	{ "policy-from-quote", cmd_policy_from_quote, "print a policy accepting a quote's TD" },
-	{ "derive-secret", cmd_derive_secret, "write a disk secret for enrollment (0600 file)" },
+	{"verify-quote", cmd_verify_quote, "verify a TDX quote against collateral"},
+	{"serve", cmd_serve, "run the key-release server (--config FILE)"},
+	{"check-config", cmd_check_config, "validate a configuration and what it names"},
+	{"policy-from-quote", cmd_policy_from_quote, "print a policy accepting a quote's TD"},
+	{"derive-secret", cmd_derive_secret, "write a disk secret for enrollment (0600 file)"},
 };
 
 static void usage(FILE *f)
