@@ -51,8 +51,9 @@ int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key
 int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_key, uint8_t **secret,
 			size_t *secret_len, char *reason, size_t reason_len);
 
-/* Raw exchange on the session (tests): method "GET"/"POST", path from the URL root, body may be
- * NULL. *status is the HTTP status, *resp the malloc'ed NUL-terminated body. */
+/* Raw exchange on the session (tests): method "GET", "POST" (or another, sent as is), path from
+ * the URL root, body may be NULL. *status is the HTTP status, *resp the malloc'ed NUL-terminated
+ * body. */
 int kbs_client_request(struct kbs_client *c, const char *method, const char *path, const char *body,
 		       size_t body_len, long *status, char **resp, size_t *resp_len, char *reason,
 		       size_t reason_len);

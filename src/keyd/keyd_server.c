@@ -193,7 +193,6 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evkeyvalq *out_h = evhttp_request_get_output_headers(req);
-	_cleanup_free_ char *path = NULL;
 	struct evbuffer *out;
 	size_t len;
 
@@ -218,9 +217,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	default:
 		kr.method = KEYD_OTHER;
 	}
-	if (uri && evhttp_uri_get_path(uri))
-		path = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
-	kr.path = path;
+	/* Not percent-decoded: KBS paths need no escapes, and a decoded "%00" or "%2F" would
+	 * make the path keyd checks differ from the one the client sent. '%' is refused later. */
+	kr.path = uri ? evhttp_uri_get_path(uri) : NULL;
 	kr.cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
 	len = evbuffer_get_length(in);
 	kr.body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
@@ -268,7 +267,10 @@ static int worker_setup(struct keyd_worker *w, int listen_fd)
 	evhttp_set_max_headers_size(w->http, (ev_ssize_t)w->cfg->limits.max_header_bytes);
 	evhttp_set_max_body_size(w->http, (ev_ssize_t)w->cfg->limits.max_body_bytes);
 	evhttp_set_timeout_tv(w->http, &idle);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	/* Other methods reach the handler too, to be refused with a KBS error and audited. */
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_OPTIONS);
 	fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return log_error_errno(-errno, "keyd: dup: %m");

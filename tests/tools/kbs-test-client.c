@@ -760,6 +760,12 @@ static int run_scenario(struct ctx *c, const char *name)
 	if (!strcmp(name, "duplicate-key"))
 		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", DUPLICATE, strlen(DUPLICATE),
 				  401, "SerdeError", "duplicate");
+	if (!strcmp(name, "bad-path"))
+		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 0,
+				  404, "InvalidRequestPath", "resource path is not repo/type/tag");
+	if (!strcmp(name, "bad-method"))
+		return raw_expect(c, NULL, "PUT", "/kbs/v0/auth", "{}", 2, 404, "PluginNotFound",
+				  "no such endpoint or method");
 	if (!strcmp(name, "oversized")) {
 		memset(big, ' ', sizeof(big));
 		big[0] = '{';
