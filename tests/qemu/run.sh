@@ -12,7 +12,9 @@
 #   4 wrong server key (pin) -> prompt
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
+# shellcheck source=tests/qemu/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/qemu/setup.sh
 . "$(dirname "$0")/setup.sh"
 
 demo=0

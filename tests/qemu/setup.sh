@@ -101,7 +101,7 @@ KEYD_PID=
 KEYD_AUDIT=
 # keyd_start VARIANT: tdx-keyd on an ephemeral loopback port (KEYD_PORT), until keyd_stop.
 keyd_start() {
-	local conf i
+	local conf
 	keyd_stop
 	[ -x "$KEYD_BIN" ] || {
 		say "   FAIL: no tdx-keyd binary"
@@ -114,7 +114,7 @@ keyd_start() {
 	"$KEYD_BIN" serve --config "$conf" --port-file "$QEMU_WORK/keyd.port" \
 		>"$QEMU_WORK/keyd-$cur.log" 2>&1 &
 	KEYD_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$QEMU_WORK/keyd.port" ] && break
 		kill -0 "$KEYD_PID" 2>/dev/null || break
 		sleep 0.1
