@@ -62,6 +62,7 @@ struct keyd_service {
 	struct audit_log *audit;
 	pthread_mutex_t gen_lock;
 	struct keyd_generation *gen;
+	uint64_t evictions_logged; /* main thread only */
 };
 
 static void generation_unref(struct keyd_generation *g)
@@ -194,7 +195,16 @@ int keyd_service_reload(struct keyd_service *s)
 
 void keyd_service_tick(struct keyd_service *s)
 {
+	uint64_t ev;
+
 	session_table_expire(s->sessions);
+	/* Evictions mean live sessions were dropped: the table is too small for the load. */
+	ev = session_table_evictions(s->sessions);
+	if (ev > s->evictions_logged) {
+		log_warn("keyd: %llu live sessions evicted so far (limits.max_sessions = %u)",
+			 (unsigned long long)ev, s->cfg->limits.max_sessions);
+		s->evictions_logged = ev;
+	}
 }
 
 static int quote_fmspc_cached(struct keyd_service *s, const struct tdx_quote *q, uint8_t fmspc[6])
