@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -226,8 +225,9 @@ static int put_value(struct jcs_buf *b, struct json_object *v, unsigned depth)
 	case json_type_double:
 		/* ES6 prints an integral double below 2^53 as a plain integer (1.0 -> "1"). */
 		d = json_object_get_double(v);
-		if (!isfinite(d) || d != floor(d) || fabs(d) > (double)JCS_MAX_SAFE_INT)
-			return -ENOTSUP;
+		if (!(d >= -(double)JCS_MAX_SAFE_INT && d <= (double)JCS_MAX_SAFE_INT) ||
+		    (double)(int64_t)d != d)
+			return -ENOTSUP; /* NaN fails the range test; no libm needed */
 		return put_int(b, (int64_t)d);
 	case json_type_array:
 		r = buf_put(b, "[", 1);
