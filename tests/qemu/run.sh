@@ -69,12 +69,16 @@ check_prompted() {
 
 # finish DESCRIPTION: prints the scenario's verdict and timings.
 finish() {
-	local unlock root prompt line
+	local unlock root prompt line agent_start agent_end
+	agent_start=$(event agent_started)
+	agent_end=$(event agent_finished)
 	unlock=$(event cryptsetup_done)
 	root=$(event root_mounted)
 	prompt=$(event prompt)
 	line="kernel start -> unlock ${unlock:-?} s, -> real root ${root:-?} s"
-	[ -n "$prompt" ] && line="$line (prompt at $prompt s)"
+	line="$line (agent ran ${agent_start:-?} -> ${agent_end:-?} s"
+	[ -n "$prompt" ] && line="$line, prompt at $prompt s"
+	line="$line)"
 	if [ "$scenario_ok" = 1 ]; then
 		results+=("PASS  scenario $cur_n: $1: $line")
 	else
