@@ -454,6 +454,7 @@ static void handle_attest(struct keyd_service *s, const struct keyd_request *req
 	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", res.tcb_status);
 	dcap_collateral_window(coll, &nb, &na);
 	att.collateral_issued = nb;
+	att.tcb_eval_number = res.tcb_eval_number;
 	att.tee_key = areq.tee_key;
 	r = session_attest_finish(s->sessions, id, &att);
 	if (r == 0)
@@ -523,6 +524,7 @@ static void handle_resource(struct keyd_service *s, const struct keyd_request *r
 	td = (struct policy_td){.body = &att.body,
 				.tcb_status = att.tcb_status,
 				.collateral_issued = att.collateral_issued,
+				.tcb_eval_number = att.tcb_eval_number,
 				.now = time(NULL)};
 	r = policy_evaluate(p, &td, reason, sizeof(reason));
 	if (r < 0) {

@@ -186,10 +186,15 @@ static bool tcb_status_known(const char *s)
 
 static int policy_parse(const char *file, struct json_object *root, struct policy *p)
 {
-	static const char *const keys[] = {"id",	   "comment",
-					   "resources",	   "measurements",
-					   "tcb_statuses", "max_collateral_age_days",
-					   "key_version",  NULL};
+	static const char *const keys[] = {"id",
+					   "comment",
+					   "resources",
+					   "measurements",
+					   "tcb_statuses",
+					   "max_collateral_age_days",
+					   "key_version",
+					   "min_tcb_eval_number",
+					   NULL};
 	struct json_object *arr;
 	const char *s;
 	uint64_t v;
@@ -283,6 +288,11 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 	r = keyd_json_get_u64(file, root, "max_collateral_age_days", false, 1, 3650, &v);
 	if (r == 0)
 		p->max_collateral_age_s = v * 86400;
+	else if (r != -ENOENT)
+		return r;
+	r = keyd_json_get_u64(file, root, "min_tcb_eval_number", false, 1, UINT32_MAX, &v);
+	if (r == 0)
+		p->min_tcb_eval_number = (uint32_t)v;
 	else if (r != -ENOENT)
 		return r;
 	p->key_version = 1;
@@ -486,6 +496,12 @@ int policy_evaluate(const struct policy *p, const struct policy_td *td, char *re
 	    td->now - td->collateral_issued > (time_t)p->max_collateral_age_s) {
 		snprintf(reason, reason_len, "collateral older than %llu days (policy %s)",
 			 (unsigned long long)(p->max_collateral_age_s / 86400), p->id);
+		return -EACCES;
+	}
+	if (td->tcb_eval_number < p->min_tcb_eval_number) {
+		snprintf(reason, reason_len,
+			 "TCB evaluation data number %u below the minimum %u of policy %s",
+			 td->tcb_eval_number, p->min_tcb_eval_number, p->id);
 		return -EACCES;
 	}
 	/* Report the mismatch of the set that matched furthest: that is the field to look at. */

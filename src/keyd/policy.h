@@ -39,6 +39,7 @@ struct policy {
 	char *tcb_statuses[POLICY_MAX_TCB_STATUSES]; /* default {"UpToDate"} */
 	size_t n_tcb_statuses;
 	uint64_t max_collateral_age_s; /* 0 = no bound beyond the collateral's own validity */
+	uint32_t min_tcb_eval_number;  /* 0 = any tcbEvaluationDataNumber */
 	uint32_t key_version;	       /* input of the disk secret derivation (rotation) */
 };
 
@@ -49,6 +50,7 @@ struct policy_td {
 	const struct tdx_td_body *body;
 	const char *tcb_status;
 	time_t collateral_issued; /* latest issue date over the collateral used */
+	uint32_t tcb_eval_number; /* tcbEvaluationDataNumber of that collateral */
 	time_t now;
 };
 

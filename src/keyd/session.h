@@ -22,6 +22,7 @@ struct session_attestation {
 	struct tdx_td_body body;
 	char tcb_status[48];
 	time_t collateral_issued;
+	uint32_t tcb_eval_number;
 	EVP_PKEY *tee_key; /* the key the JWE is sealed to (a reference) */
 };
 

@@ -134,7 +134,8 @@ static void test_several_sets_and_prefix(void **state)
 			     "\"measurements\":[{\"mrtd\":\"%s\",\"rtmr1\":\"%s\"},"
 			     "{\"comment\":\"new image\",\"mrtd\":\"%s\"}],"
 			     "\"tcb_statuses\":[\"UpToDate\",\"SWHardeningNeeded\"],"
-			     "\"max_collateral_age_days\":30,\"key_version\":7}",
+			     "\"max_collateral_age_days\":30,\"key_version\":7,"
+			     "\"min_tcb_eval_number\":17}",
 			     m1, r1, m2) > 0);
 	write_file("web.json", doc);
 	free(doc);
@@ -158,6 +159,11 @@ static void test_several_sets_and_prefix(void **state)
 
 	td.body = &b;
 	td.collateral_issued = td.now - 10 * 86400;
+	td.tcb_eval_number = 16;
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_string_equal(reason,
+			    "TCB evaluation data number 16 below the minimum 17 of policy web");
+	td.tcb_eval_number = 17;
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
 	td.body = &b2; /* the second set: only MRTD is listed */
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
