@@ -177,7 +177,8 @@ for t in "${agent_tests[@]}"; do
 done
 
 # --- figures --------------------------------------------------------------------------------
-echo "static deps: cold build took $(cat "$prefix/.build-seconds" 2>/dev/null || echo '?') s"
+echo "static deps: the last full build of deps/prefix-static took" \
+	"$(cat "$prefix/.build-seconds" 2>/dev/null || echo '?') s (wall clock)"
 echo "static binary: $size bytes, zstd -19: $(zstd -19 -q -c "$bin" | wc -c) bytes"
 if [ "$fails" -ne 0 ]; then
 	echo "check-static: $fails failure(s)"
