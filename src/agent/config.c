@@ -544,6 +544,9 @@ static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *
 	}
 	if (!strcmp(key, "log_level"))
 		return log_level_parse(value, &c->log_level, where);
+	/* Read by the initramfs scripts (how long to wait for the network), not by the agent. */
+	if (!strcmp(key, "net_timeout"))
+		return 0;
 	if (!strcmp(key, "quote_source") || !strcmp(key, "simulator_dir"))
 		return log_error_errno(-EPERM,
 				       "%s: rd.tdx_unlock.%s may only be set in the config file",
@@ -679,19 +682,4 @@ int agent_config_load(struct agent_config *c, const char *config_path, const cha
 			return log_error_errno(r, "config: cannot apply %s", cmdline_path);
 	}
 	return agent_config_validate(c);
-}
-
-const struct agent_server *agent_config_find_server(const struct agent_config *c, const char *url)
-{
-	size_t len;
-
-	if (!url)
-		return NULL;
-	len = strlen(url);
-	if (len && url[len - 1] == '/')
-		len--;
-	for (size_t i = 0; i < c->n_servers; i++)
-		if (strlen(c->servers[i].url) == len && !strncmp(c->servers[i].url, url, len))
-			return &c->servers[i];
-	return NULL;
 }

@@ -62,7 +62,4 @@ int agent_config_validate(const struct agent_config *c);
 /* Loads file then command line, then validates. A missing command-line file is not an error. */
 int agent_config_load(struct agent_config *c, const char *config_path, const char *cmdline_path);
 
-/* Returns the configured server whose URL equals url (ignoring one trailing '/'), or NULL. */
-const struct agent_server *agent_config_find_server(const struct agent_config *c, const char *url);
-
 const char *agent_quote_source_name(enum agent_quote_source s);
