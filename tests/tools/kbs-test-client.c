@@ -324,6 +324,31 @@ static int scen_huge_content_length(const struct ctx *c)
 	return 0;
 }
 
+/* Headers beyond max_header_bytes (8 KiB by default) are refused by evhttp. */
+static int scen_huge_header(const struct ctx *c)
+{
+	static const char head[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ";
+	char req[20000], buf[512] = "";
+	SSL_CTX *ctx = NULL;
+	int fd = -1, n;
+	SSL *ssl = tls_connect(c, &ctx, &fd);
+
+	if (!ssl)
+		FAILF("TLS connect failed");
+	memcpy(req, head, strlen(head));
+	memset(req + strlen(head), 'a', sizeof(req) - strlen(head));
+	memcpy(req + sizeof(req) - 4, "\r\n\r\n", 4);
+	SSL_write(ssl, req, (int)sizeof(req));
+	n = SSL_read(ssl, buf, sizeof(buf) - 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	if (n > 0 && strncmp(buf, "HTTP/1.1 4", 10) != 0)
+		FAILF("oversized headers got \"%.40s\"", buf);
+	printf("  %s\n", n > 0 ? strtok(buf, "\r") : "connection closed without an answer");
+	return 0;
+}
+
 /* Sends a request one byte every 300 ms: keyd must close the connection at its request
  * deadline (2 s in the test config), long before the request is complete. */
 static int scen_slow_drip(const struct ctx *c)
@@ -772,6 +797,8 @@ static int run_scenario(struct ctx *c, const char *name)
 		big[sizeof(big) - 1] = '}';
 		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", big, sizeof(big), 413, "", NULL);
 	}
+	if (!strcmp(name, "huge-header"))
+		return scen_huge_header(c);
 	if (!strcmp(name, "huge-content-length"))
 		return scen_huge_content_length(c);
 	if (!strcmp(name, "slow-drip"))
