@@ -313,9 +313,11 @@ static int json_servers_parse(struct agent_config *c, struct json_object *arr, c
 	servers_clear(c);
 	for (size_t i = 0; i < n; i++) {
 		r = json_server_parse(&c->servers[i], json_object_array_get_idx(arr, i), i, path);
-		c->n_servers = i + 1; /* so agent_config_done() frees a half-parsed entry */
-		if (r < 0)
+		c->n_servers = i + 1;
+		if (r < 0) {
+			servers_clear(c); /* never leave a half-parsed entry behind */
 			return r;
+		}
 	}
 	return 0;
 }
@@ -646,6 +648,8 @@ int agent_config_validate(const struct agent_config *c)
 	for (size_t i = 0; i < c->n_servers; i++) {
 		const struct agent_server *s = &c->servers[i];
 
+		if (!s->url)
+			return log_error_errno(-EINVAL, "config: server %zu has no URL", i);
 		/* The trust anchor must come from the measured boot, never from the network. */
 		if (s->n_pins == 0 && !s->ca_file)
 			return log_error_errno(
