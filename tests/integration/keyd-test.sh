@@ -120,6 +120,22 @@ cmp -s "$T/fresh/tcb_info.json" "$T/collateral/00906ed50000/tcb_info.json" ||
 kill "$PCCS_PID" 2>/dev/null
 wait "$PCCS_PID" 2>/dev/null
 
+step "admin commands"
+if "$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" \
+	--out "$T/expected.secret" 2>/dev/null; then bad "derive-secret overwrote a file"; fi
+if "$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" --out - \
+	2>/dev/null; then bad "derive-secret wrote to stdout"; fi
+[ "$(stat -c %a "$T/expected.secret")" = 600 ] || bad "derive-secret output is not mode 0600"
+[ "$(stat -c %s "$T/expected.secret")" = 32 ] || bad "derive-secret output is not 32 bytes"
+if "$KEYD" derive-secret --config "$T/keyd.json" --resource default/disk/nowhere \
+	--out "$T/nowhere.secret" 2>"$T/err"; then bad "derive-secret for an uncovered resource"; fi
+grep -q "not covered by any policy" "$T/err" || bad "derive-secret: no reason given"
+"$QUOTEGEN" quote --ca "$T/sim" --debug --out "$T/debug.quote" >/dev/null
+if "$KEYD" policy-from-quote --quote "$T/debug.quote" >/dev/null 2>"$T/err"; then
+	bad "policy-from-quote accepted a DEBUG TD"
+fi
+grep -q "DEBUG set" "$T/err" || bad "policy-from-quote: no reason for the DEBUG TD"
+
 step "check-config and derive-secret refuse a root key with a loose mode"
 chmod 644 "$T/root.key"
 if "$KEYD" check-config --config "$T/keyd.json" 2>"$T/err"; then bad "mode 0644 accepted"; fi
