@@ -25,6 +25,18 @@ static bool looks_like_pem(const uint8_t *buf, size_t len)
 	return false;
 }
 
+/* Certificates and CRLs are never encrypted. Without a callback, OpenSSL's PEM reader asks for
+ * a pass phrase on the terminal (or stdin) when a block claims to be: a quote's PCK chain could
+ * make the server read its console and block a worker there. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
 int dcap_certs_parse(const uint8_t *buf, size_t len, size_t max, STACK_OF(X509) * *out)
 {
 	STACK_OF(X509) *certs = NULL;
@@ -43,7 +55,7 @@ int dcap_certs_parse(const uint8_t *buf, size_t len, size_t max, STACK_OF(X509) 
 			r = log_error_errno(-ENOMEM, "certificates: out of memory");
 			goto out;
 		}
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL))) {
 			if ((size_t)sk_X509_num(certs) >= max) {
 				r = log_error_errno(-EBADMSG,
 						    "certificates: more than %zu in chain", max);
@@ -96,7 +108,7 @@ int dcap_crl_parse(const uint8_t *buf, size_t len, X509_CRL **out)
 
 		if (!bio)
 			return log_error_errno(-ENOMEM, "CRL: out of memory");
-		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		crl = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL);
 		BIO_free(bio);
 	} else {
 		const unsigned char *p = buf;
@@ -226,7 +238,9 @@ int dcap_window_add_cert(X509 *x, time_t *nb, time_t *na)
 	if (dcap_asn1_time_to_time(X509_get0_notBefore(x), &b) < 0 ||
 	    dcap_asn1_time_to_time(X509_get0_notAfter(x), &a) < 0)
 		return log_error_errno(-EBADMSG, "certificate: unreadable validity period");
-	window_narrow(b, a, nb, na);
+	/* OpenSSL treats a certificate as expired from its notAfter second on (X509_cmp_time():
+	 * notAfter <= t), so the last second a cached chain may be used is one before. */
+	window_narrow(b, a - 1, nb, na);
 	return 0;
 }
 

@@ -21,7 +21,8 @@ int dcap_time_parse_rfc3339(const char *s, time_t *out);
 void dcap_time_format(time_t t, char *buf, size_t len);
 int dcap_asn1_time_to_time(const ASN1_TIME *a, time_t *out);
 
-/* Narrows [*nb, *na] to the certificate's validity window. */
+/* Narrows [*nb, *na] (inclusive) to the times OpenSSL accepts the certificate at:
+ * notBefore .. notAfter - 1. */
 int dcap_window_add_cert(X509 *x, time_t *nb, time_t *na);
 /* Narrows to [thisUpdate, nextUpdate) of a CRL (nextUpdate required). */
 int dcap_window_add_crl(X509_CRL *crl, time_t *nb, time_t *na);
