@@ -58,18 +58,21 @@ static void add_hex(struct json_object *o, const char *k, const uint8_t *v, size
 	json_object_object_add(o, k, json_object_new_string(hex));
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+static int write_all(int fd, const char *buf, size_t len)
 {
 	ssize_t w;
 
 	do {
 		w = write(fd, buf, len);
 	} while (w < 0 && errno == EINTR);
-	if (w < 0 || (size_t)w != len)
-		log_error("audit: write failed (%s)", w < 0 ? strerror(errno) : "short write");
+	if (w < 0)
+		return log_error_errno(-errno, "audit: write failed: %m");
+	if ((size_t)w != len)
+		return log_error_errno(-EIO, "audit: short write");
+	return 0;
 }
 
-void audit_write(struct audit_log *a, const struct audit_record *rec)
+int audit_write(struct audit_log *a, const struct audit_record *rec)
 {
 	struct json_object *o = json_object_new_object();
 	char ts[32];
@@ -78,9 +81,10 @@ void audit_write(struct audit_log *a, const struct audit_record *rec)
 	const char *line;
 	size_t len;
 	char *buf;
+	int r = -ENOMEM;
 
 	if (!o)
-		return;
+		return -ENOMEM;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -111,10 +115,10 @@ void audit_write(struct audit_log *a, const struct audit_record *rec)
 		buf[len] = '\n';
 		buf[len + 1] = '\0';
 		/* One write() per line: O_APPEND makes it atomic with respect to other writers. */
-		if (a && a->fd >= 0)
-			write_all(a->fd, buf, len + 1);
-		write_all(STDERR_FILENO, buf, len + 1);
+		r = a && a->fd >= 0 ? write_all(a->fd, buf, len + 1) : 0;
+		(void)write_all(STDERR_FILENO, buf, len + 1);
 		free(buf);
 	}
 	json_object_put(o);
+	return r;
 }

@@ -23,5 +23,6 @@ struct audit_record {
 /* path NULL = stderr only. The file is opened O_APPEND|O_CREAT, mode 0640. */
 int audit_open(const char *path, struct audit_log **out);
 void audit_close(struct audit_log *a);
-/* Writes one record; a failed write is logged, never fatal to the request. */
-void audit_write(struct audit_log *a, const struct audit_record *rec);
+/* Writes one record. Returns 0, or a negative errno (logged) when the record could not be
+ * written to the audit file: a release that cannot be audited is refused by the caller. */
+int audit_write(struct audit_log *a, const struct audit_record *rec);

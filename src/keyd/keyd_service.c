@@ -547,7 +547,11 @@ static void handle_resource(struct keyd_service *s, const struct keyd_request *r
 	snprintf(reason, sizeof(reason), "released (key version %u)", p->key_version);
 out:
 	a.reason = reason;
-	audit_write(s->audit, &a);
+	if (audit_write(s->audit, &a) < 0 && a.allowed) {
+		/* No release without its audit record. */
+		keyd_reply_done(rep);
+		reply_error(rep, KBS_ERR_POLICY_DENY, "audit log unavailable");
+	}
 	generation_unref(g);
 	EVP_PKEY_free(att.tee_key);
 }

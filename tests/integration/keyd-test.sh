@@ -120,6 +120,15 @@ cmp -s "$T/fresh/tcb_info.json" "$T/collateral/00906ed50000/tcb_info.json" ||
 kill "$PCCS_PID" 2>/dev/null
 wait "$PCCS_PID" 2>/dev/null
 
+step "a release that cannot be audited is refused"
+keyd_stop
+sed 's#"audit_file": "audit.log"#"audit_file": "/dev/full"#' "$T/keyd.json" >"$T/keyd-full.json"
+grep -q /dev/full "$T/keyd-full.json" || bad "cannot make the /dev/full config"
+KEYD_CONFIG="$T/keyd-full.json" keyd_start || bad "keyd with /dev/full audit did not start"
+client audit-unavailable || bad "release without an audit record"
+keyd_stop
+keyd_start || bad "restart"
+
 step "admin commands"
 if "$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" \
 	--out "$T/expected.secret" 2>/dev/null; then bad "derive-secret overwrote a file"; fi

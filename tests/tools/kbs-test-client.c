@@ -785,6 +785,18 @@ static int run_scenario(struct ctx *c, const char *name)
 	if (!strcmp(name, "duplicate-key"))
 		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", DUPLICATE, strlen(DUPLICATE),
 				  401, "SerdeError", "duplicate");
+	if (!strcmp(name, "audit-unavailable")) {
+		/* keyd's audit file is /dev/full: no release may go unrecorded. */
+		char reason[512];
+		int stage;
+
+		if (run_session(c, &sp, &stage, reason, sizeof(reason), NULL) == 0)
+			FAILF("released although the audit record could not be written");
+		if (stage != 3 || !strstr(reason, "audit log unavailable"))
+			FAILF("refused at stage %d with \"%s\"", stage, reason);
+		printf("  refused: %s\n", reason);
+		return 0;
+	}
 	if (!strcmp(name, "bad-path"))
 		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 0,
 				  404, "InvalidRequestPath", "resource path is not repo/type/tag");
@@ -872,7 +884,8 @@ int main(int argc, char **argv)
 
 		/* Whatever was refused, keyd must still release to a valid session (not while its
 		 * collateral is expired on purpose). */
-		if (r == 0 && strcmp(argv[i], "valid") && strcmp(argv[i], "expired-collateral"))
+		if (r == 0 && strcmp(argv[i], "valid") && strcmp(argv[i], "expired-collateral") &&
+		    strcmp(argv[i], "audit-unavailable"))
 			r = valid_session(&c);
 		printf("%s %s\n", r == 0 ? "PASS" : "FAIL", argv[i]);
 		fflush(stdout);
