@@ -37,6 +37,7 @@ struct keyd_conn {
 	struct bufferevent *bev;
 	struct event *deadline;
 	char peer[64];
+	unsigned requests; /* answered on this connection */
 	bool handshake_started, handshake_done, timed_out;
 };
 
@@ -122,8 +123,13 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	set_peer_from_fd(c, sfd);
 	c->timed_out = true;
-	keyd_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
-				     "request timeout: client too slow, connection closed");
+	/* After a reply this is usually an idle keep-alive connection: closed without a record. */
+	if (c->requests == 0)
+		keyd_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
+					     "request timeout: client too slow, connection closed");
+	else
+		log_debug("keyd: closing connection of %s idle or slow after %u requests", c->peer,
+			  c->requests);
 	if (sfd >= 0)
 		shutdown(sfd, SHUT_RDWR);
 }
@@ -239,6 +245,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	if (out)
 		evbuffer_free(out);
 	keyd_reply_done(&rep);
+	c->requests++;
 	conn_arm_deadline(c);
 }
 
