@@ -74,11 +74,15 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 			 void *argp)
 {
 	struct keyd_conn *c = ptr;
+	BIO *rbio = parent ? SSL_get_rbio(parent) : NULL;
 
-	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	(void)ad, (void)idx, (void)argl, (void)argp;
 	if (!c)
 		return;
-	if (c->handshake_started && !c->handshake_done && !c->timed_out)
+	/* A client that sent bytes that were not a TLS handshake is recorded; a bare TCP
+	 * connect and close (port probe, health check) is not. */
+	if (c->handshake_started && !c->handshake_done && !c->timed_out && rbio &&
+	    BIO_number_read(rbio) > 0)
 		keyd_service_audit_transport(
 			c->w->svc, c->peer[0] ? c->peer : NULL,
 			"TLS handshake failed (not TLS, e.g. plain HTTP, or no "
