@@ -26,6 +26,7 @@
 #define HEADER_COPY_MAX	  ((uint64_t)(128 + 2 * 4 + 1) << 20)
 #define DIGEST_ITER_MAX	  4000000 /* libcryptsetup benchmarks ~1/8 s; this bounds a hostile one */
 #define LUKS2_MAX_KEYSLOT 32
+#define LUKS2_MAX_TOKEN	  32 /* libcryptsetup's token calls see ids 0..31 only */
 
 DEFINE_CLEANUP_FUNC(json_object, json_object_put)
 DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
@@ -385,6 +386,7 @@ static int validate_keyslot(struct refusal *rf, const char *id, json_object *ks,
 	json_object *a;
 	const char *type, *enc;
 	int64_t key_size, area_key;
+	uint64_t af_bytes;
 	char what[32];
 	int r;
 
@@ -433,6 +435,13 @@ static int validate_keyslot(struct refusal *rf, const char *id, json_object *ks,
 			      what, area->offset, area->size, lay->areas_start, lay->areas_end);
 	if (area->offset + area->size > lay->data_offset)
 		return refuse(rf, "%s: area overlaps the data segment", what);
+	/* libcryptsetup reads all 4000 AF stripes, whatever size the area claims. */
+	af_bytes = ((uint64_t)key_size * 4000 + 511) / 512 * 512;
+	if (area->size < af_bytes)
+		return refuse(rf,
+			      "%s: area of %" PRIu64 " bytes cannot hold %" PRIu64
+			      " bytes of key material",
+			      what, area->size, af_bytes);
 	return 0;
 }
 
@@ -486,10 +495,36 @@ static int validate_our_keyslot(struct refusal *rf, json_object *ks, int slot)
 	return 0;
 }
 
+/* Is s the canonical padded base64 of exactly n bytes? Then libcryptsetup decodes n bytes. */
+static bool base64_of_len(const char *s, size_t n)
+{
+	size_t len = 4 * ((n + 2) / 3), pad = (3 - n % 3) % 3;
+
+	if (strlen(s) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (i < len - pad ? !alpha : c != '=')
+			return false;
+	}
+	return true;
+}
+
+/* Hashes cryptsetup writes digests with, and their sizes. */
+static const struct digest_hash {
+	const char *name;
+	size_t size;
+} digest_hashes[] = {{"sha1", 20}, {"sha256", 32}, {"sha384", 48}, {"sha512", 64}};
+
 static int validate_digests(struct refusal *rf, json_object *digests, json_object **bound_slots)
 {
+	static const char *const members[] = {"type",	    "keyslots", "segments", "hash",
+					      "iterations", "salt",	"digest"};
+	const struct digest_hash *dh = NULL;
 	json_object *d = NULL, *v;
-	const char *type;
+	const char *type, *s;
 	int64_t it;
 	int r;
 
@@ -502,10 +537,31 @@ static int validate_digests(struct refusal *rf, json_object *digests, json_objec
 	}
 	if (!json_object_is_type(d, json_type_object))
 		return refuse(rf, "digest: not an object");
+	if ((r = only_members(rf, d, "digest", members, ARRAY_SIZE(members))) < 0)
+		return r;
 	if ((r = get_str(rf, d, "digest", "type", &type)) < 0)
 		return r;
 	if (strcmp(type, "pbkdf2") != 0)
 		return refuse(rf, "digest: type '%.32s' refused", type);
+	/* libcryptsetup 2.6.1 returns "verified" without comparing anything when the digest salt
+	 * is not 32 bytes or the digest length is neither 20 nor the hash's size: any passphrase
+	 * would then open any keyslot, and the volume would be activated with a garbage key. */
+	if ((r = get_str(rf, d, "digest", "hash", &s)) < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(digest_hashes); i++)
+		if (!strcmp(s, digest_hashes[i].name))
+			dh = &digest_hashes[i];
+	if (!dh)
+		return refuse(rf, "digest: hash '%.32s' refused", s);
+	if ((r = get_str(rf, d, "digest", "salt", &s)) < 0)
+		return r;
+	if (!base64_of_len(s, 32))
+		return refuse(rf, "digest: 'salt' is not the base64 of 32 bytes");
+	if ((r = get_str(rf, d, "digest", "digest", &s)) < 0)
+		return r;
+	if (!base64_of_len(s, dh->size) && !base64_of_len(s, 20))
+		return refuse(rf, "digest: 'digest' is not the base64 of the %zu bytes of %s",
+			      dh->size, dh->name);
 	if ((r = get_int(rf, d, "digest", "iterations", &it)) < 0)
 		return r;
 	if (it < 1000 || it > DIGEST_ITER_MAX)
@@ -538,6 +594,9 @@ static int validate_tokens(struct refusal *rf, json_object *tokens, enum luks_to
 				      "to use would be the attacker's choice",
 				      found, key);
 		found = object_id(key);
+		if (found < 0 || found >= LUKS2_MAX_TOKEN)
+			return refuse(rf, "token %.8s: id out of range (0..%d)", key,
+				      LUKS2_MAX_TOKEN - 1);
 		r = luks_token_parse(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN),
 				     token, why, sizeof(why));
 		if (r < 0)

@@ -137,8 +137,13 @@ keyslot-huge-iterations|pbkdf2 iterations out of range
 segment-integrity|integrity protection is not supported
 segment-ecb|cipher 'aes-ecb' refused
 unknown-flag|flag 'no-such-flag' is not allowed
+digest-hash-mismatch|digest: 'digest' is not the base64 of the 64 bytes of sha512
+digest-short|digest: 'digest' is not the base64 of the 32 bytes of sha256
+digest-salt-short|digest: 'salt' is not the base64 of 32 bytes
+keyslot-area-short|keyslot 2: area of 4096 bytes cannot hold
+token-id-out-of-range|token 1024: id out of range (0..31)
 EOF
-ok "17 crafted malicious headers refused by check, each with its reason"
+ok "22 crafted malicious headers refused by check, each with its reason"
 
 # A genuine reencryption-in-progress header, written by cryptsetup itself.
 cp disk.img reenc.img

@@ -171,6 +171,36 @@ def m_unknown_flag(md):
     md["config"]["flags"] = ["allow-discards", "no-such-flag"]
 
 
+def the_digest(md):
+    return next(iter(md["digests"].values()))
+
+
+# libcryptsetup 2.6.1's PBKDF2 digest check returns success, without computing anything, when
+# the digest salt is not 32 bytes or the digest length is neither 20 nor the hash's size: any
+# passphrase then "opens" the keyslot, and the volume is activated with a garbage key.
+def m_digest_hash_mismatch(md):
+    the_digest(md)["hash"] = "sha512"  # the stored digest keeps its 32 bytes
+
+
+def m_digest_short(md):
+    the_digest(md)["digest"] = "AAAA"  # 3 bytes
+
+
+def m_digest_salt_short(md):
+    the_digest(md)["salt"] = "AAAA"
+
+
+def m_keyslot_area_short(md):
+    # The AF material of a 512-bit key is 256000 bytes; libcryptsetup reads that much from the
+    # area offset whatever size the area claims.
+    our_keyslot(md)["area"]["size"] = "4096"
+
+
+def m_token_id_out_of_range(md):
+    tid, tok = our_token(md)
+    md["tokens"]["1024"] = md["tokens"].pop(tid)
+
+
 MUTATIONS = {
     "cipher-null-segment": m_cipher_null_segment,
     "cipher-null-keyslot": m_cipher_null_keyslot,
@@ -189,6 +219,11 @@ MUTATIONS = {
     "segment-integrity": m_segment_integrity,
     "segment-ecb": m_weak_key,
     "unknown-flag": m_unknown_flag,
+    "digest-hash-mismatch": m_digest_hash_mismatch,
+    "digest-short": m_digest_short,
+    "digest-salt-short": m_digest_salt_short,
+    "keyslot-area-short": m_keyslot_area_short,
+    "token-id-out-of-range": m_token_id_out_of_range,
 }
 
 

@@ -373,6 +373,11 @@ static const struct crafted crafted[] = {
 	{"segment-integrity", "integrity protection is not supported"},
 	{"segment-ecb", "cipher 'aes-ecb' refused"},
 	{"unknown-flag", "flag 'no-such-flag' is not allowed"},
+	{"digest-hash-mismatch", "digest: 'digest' is not the base64 of the 64 bytes of sha512"},
+	{"digest-short", "digest: 'digest' is not the base64 of the 32 bytes of sha256"},
+	{"digest-salt-short", "digest: 'salt' is not the base64 of 32 bytes"},
+	{"keyslot-area-short", "keyslot 1: area of 4096 bytes cannot hold"},
+	{"token-id-out-of-range", "token 1024: id out of range (0..31)"},
 };
 
 static void test_crafted_headers(void **state)
@@ -397,6 +402,47 @@ static void test_crafted_headers(void **state)
 		if (r != -EBADMSG || !strstr(reason, crafted[i].reason))
 			fail_msg("%s: r=%d reason='%s', want '%s'", crafted[i].mutation, r, reason,
 				 crafted[i].reason);
+		assert_null(h);
+	}
+}
+
+/* libcryptsetup 2.6.1 skips the digest comparison, and reports success, when the digest's salt
+ * or length is off: a wrong secret then "opens" the keyslot and the volume would be activated
+ * with a garbage key as if unlocked. Only header validation stands in the way. */
+static void test_digest_bypass_refused(void **state)
+{
+	static const char *const mutations[] = {"digest-hash-mismatch", "digest-short",
+						"digest-salt-short"};
+	uint8_t wrong[32];
+	char path[160];
+
+	(void)state;
+	if (!editor) {
+		print_message("skipped: tests/luks/luks2_edit.py not found\n");
+		return;
+	}
+	memset(wrong, 0xa5, sizeof(wrong));
+	path_in_dir(path, sizeof(path), "digest.img");
+	for (size_t i = 0; i < sizeof(mutations) / sizeof(mutations[0]); i++) {
+		struct luks_header *h = NULL;
+		struct crypt_device *cd = NULL;
+		char reason[LUKS_REASON_MAX] = "";
+		int r;
+
+		assert_int_equal(copy_file(base_img, path), 0);
+		assert_int_equal(run_editor(path, mutations[i]), 0);
+		assert_int_equal(crypt_init(&cd, path), 0);
+		luks_log_attach(cd);
+		assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+		r = crypt_activate_by_passphrase(cd, NULL, 1, (const char *)wrong, sizeof(wrong),
+						 0);
+		print_message("%s: libcryptsetup %s a wrong passphrase\n", mutations[i],
+			      r >= 0 ? "ACCEPTS" : "refuses");
+		crypt_free(cd);
+
+		r = luks_header_load(path, &h, reason, sizeof(reason));
+		if (r != -EBADMSG || !strstr(reason, "digest: "))
+			fail_msg("%s: r=%d reason='%s'", mutations[i], r, reason);
 		assert_null(h);
 	}
 }
@@ -477,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_validate_needs),
 		cmocka_unit_test(test_enroll_failures_leave_no_trace),
 		cmocka_unit_test(test_crafted_headers),
+		cmocka_unit_test(test_digest_bypass_refused),
 		cmocka_unit_test(test_copy_survives_disk_change),
 		cmocka_unit_test(test_discover),
 	};
