@@ -40,9 +40,9 @@ static void usage(FILE *f)
 		"                      on a terminal, else /dev/kmsg)\n"
 		"  -v, --verbose       debug logging\n"
 		"\n"
-		"Exit codes: 0 all unlocked, 1 internal error, 2 usage/configuration, 3 no token,\n"
-		"4 servers unreachable, 5 refused, 6 header invalid, 7 activation failed, 8 "
-		"disabled.\n");
+		"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration,\n"
+		"3 no token, 4 servers unreachable, 5 refused, 6 header invalid,\n"
+		"7 activation failed, 8 disabled (docs/agent.md).\n");
 }
 
 static enum log_target log_target_auto(void)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <libcryptsetup.h>
 #include <openssl/evp.h>
 
 #include "agent/kbs_client.h"
@@ -31,8 +32,9 @@ struct unlock_device {
 	const char *path;
 	struct luks_header *h;
 	enum device_state state;
-	enum unlock_exit code; /* why it is not (yet) unlocked */
-	bool released;	       /* a server released its secret in this run */
+	enum unlock_exit code;	      /* why it is not (yet) unlocked */
+	char name[LUKS_NAME_MAX + 1]; /* mapping name; "" with --test-passphrase */
+	bool released;		      /* a server released its secret in this run */
 };
 
 /* What one server did for us in one attempt. */
@@ -53,6 +55,7 @@ struct unlock_ctx {
 	uint64_t deadline_ms;
 	uint64_t quote_ms;  /* time spent waiting for quotes (reported apart: the host's share) */
 	uint64_t header_ms; /* time spent copying and validating headers */
+	bool quote_broken;  /* the quote source cannot work (not a TDX guest): stop early */
 };
 
 const char *unlock_exit_name(enum unlock_exit code)
@@ -61,7 +64,7 @@ const char *unlock_exit_name(enum unlock_exit code)
 	case UNLOCK_EXIT_OK:
 		return "all unlocked";
 	case UNLOCK_EXIT_FAILURE:
-		return "internal error";
+		return "internal error or no quote";
 	case UNLOCK_EXIT_USAGE:
 		return "usage or configuration error";
 	case UNLOCK_EXIT_NO_TOKEN:
@@ -127,10 +130,11 @@ static enum server_outcome kbs_error_outcome(int r)
 	}
 }
 
-static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct kbs_client *kc,
+/* Returns true when the device failed in a way another round may fix (network, time). */
+static bool device_receive(struct unlock_ctx *x, struct unlock_device *d, struct kbs_client *kc,
 			   EVP_PKEY *key, const char *url)
 {
-	char name[LUKS_NAME_MAX + 1], reason[512] = "";
+	char reason[512] = "";
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
 	uint64_t t_secret;
@@ -139,33 +143,22 @@ static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	r = kbs_client_resource(kc, d->h->token.resource, key, &secret, &secret_len, reason,
 				sizeof(reason));
 	if (r < 0) {
+		enum server_outcome so = kbs_error_outcome(r);
+
 		/* Stays pending: another server may hold another policy. */
-		d->code = kbs_error_outcome(r) == SERVER_UNREACHABLE ? UNLOCK_EXIT_UNREACHABLE
-								     : UNLOCK_EXIT_REFUSED;
+		d->code = so == SERVER_REFUSED ? UNLOCK_EXIT_REFUSED : UNLOCK_EXIT_UNREACHABLE;
 		log_error("%s: %s did not release %s: %s", d->path, url, d->h->token.resource,
 			  reason[0] ? reason : strerror(-r));
-		return;
+		return so != SERVER_REFUSED;
 	}
 	d->released = true;
 	t_secret = now_ms();
-	if (x->o->test_passphrase) {
-		r = luks_unlock(d->h, secret, secret_len, NULL, 0);
-	} else {
-		if (x->o->name)
-			r = snprintf(name, sizeof(name), "%s", x->o->name) < (int)sizeof(name)
-				    ? 0
-				    : log_error_errno(-ENAMETOOLONG, "%s: --name too long",
-						      d->path);
-		else
-			r = luks_default_name(d->h, name, sizeof(name));
-		if (r == 0)
-			r = luks_unlock(d->h, secret, secret_len, name, 0);
-	}
+	r = luks_unlock(d->h, secret, secret_len, d->name[0] ? d->name : NULL, 0);
 	secmem_free(secret); /* wiped as soon as the keyslot has been tried */
 	if (r < 0) {
 		d->state = DEVICE_FAILED;
 		d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
-		return;
+		return false;
 	}
 	d->state = DEVICE_UNLOCKED;
 	d->code = UNLOCK_EXIT_OK;
@@ -175,6 +168,7 @@ static void device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 		  d->path, (unsigned long long)(t_secret - x->start_ms),
 		  (unsigned long long)(now_ms() - x->start_ms), (unsigned long long)x->quote_ms,
 		  (unsigned long long)x->header_ms);
+	return false;
 }
 
 /* ---- one server, one attested session ---- */
@@ -249,6 +243,8 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	r = quote_source_get(x->qs, report_data, remaining_ms(x), &quote, &quote_len);
 	if (r < 0) {
 		log_error("unlock: no quote from %s", quote_source_describe(x->qs));
+		/* Only a timeout (busy host quoting service) is worth another round. */
+		x->quote_broken = r != -ETIMEDOUT;
 		out = SERVER_FAILED;
 		goto out;
 	}
@@ -261,10 +257,12 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 		goto out;
 	}
 	log_info("unlock: attested to %s", s->url);
-	for (size_t i = 0; i < x->n_devs; i++)
-		if (x->devs[i].state == DEVICE_PENDING)
-			device_receive(x, &x->devs[i], kc, key, s->url);
 	out = SERVER_DONE;
+	for (size_t i = 0; i < x->n_devs; i++)
+		if (x->devs[i].state == DEVICE_PENDING &&
+		    device_receive(x, &x->devs[i], kc, key, s->url))
+			out = SERVER_UNREACHABLE; /* attested, but a resource did not come through
+						   */
 out:
 	free(quote);
 	json_object_put(jwk);
@@ -274,6 +272,40 @@ out:
 }
 
 /* ---- the run ---- */
+
+/* The mapping name; a device already mapped under it (an earlier run, or a human at the
+ * prompt) counts as unlocked and costs no release. */
+static void device_name_set(struct unlock_ctx *x, struct unlock_device *d)
+{
+	crypt_status_info st;
+	int r;
+
+	if (x->o->test_passphrase)
+		return;
+	if (x->o->name) {
+		if (strlen(x->o->name) > LUKS_NAME_MAX) {
+			log_error("%s: --name is longer than %d characters", d->path,
+				  LUKS_NAME_MAX);
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_USAGE;
+			return;
+		}
+		snprintf(d->name, sizeof(d->name), "%s", x->o->name);
+	} else {
+		r = luks_default_name(d->h, d->name, sizeof(d->name));
+		if (r < 0) {
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
+			return;
+		}
+	}
+	st = crypt_status(NULL, d->name);
+	if (st == CRYPT_ACTIVE || st == CRYPT_BUSY) {
+		log_info("%s: already active as /dev/mapper/%s", d->path, d->name);
+		d->state = DEVICE_UNLOCKED;
+		d->code = UNLOCK_EXIT_OK;
+	}
+}
 
 static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t n_found)
 {
@@ -306,6 +338,7 @@ static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t 
 		} else {
 			log_info("%s: LUKS2 %s, tdx-unlock token for keyslot %d, resource %s",
 				 d->path, d->h->uuid, d->h->token.keyslot, d->h->token.resource);
+			device_name_set(x, d);
 		}
 	}
 	return UNLOCK_EXIT_OK;
@@ -325,7 +358,7 @@ static void servers_run(struct unlock_ctx *x)
 
 			if (refused[i])
 				continue;
-			if (remaining_ms(x) == 0)
+			if (remaining_ms(x) == 0 || x->quote_broken)
 				break;
 			so = server_attempt(x, &c->servers[i]);
 			if (so == SERVER_REFUSED) {
@@ -343,7 +376,7 @@ static void servers_run(struct unlock_ctx *x)
 								    : "failed",
 					 i + 1 < c->n_servers ? ", trying the next server" : "");
 		}
-		if (!devices_pending(x) || !any_left || remaining_ms(x) == 0 ||
+		if (!devices_pending(x) || !any_left || remaining_ms(x) == 0 || x->quote_broken ||
 		    round + 1 == c->attempts)
 			break;
 		/* Every server failed this round: back off (within the time budget) and retry. */
@@ -360,6 +393,10 @@ static void servers_run(struct unlock_ctx *x)
 	}
 	if (devices_pending(x) && remaining_ms(x) == 0)
 		log_error("unlock: total time budget of %u s used up", c->total_timeout_s);
+	if (x->quote_broken)
+		for (size_t j = 0; j < x->n_devs; j++)
+			if (x->devs[j].state == DEVICE_PENDING)
+				x->devs[j].code = UNLOCK_EXIT_FAILURE;
 }
 
 static void rtmr_extend_released(const struct unlock_ctx *x)

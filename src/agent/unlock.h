@@ -12,7 +12,7 @@
  * normal passphrase prompt take over. With several devices the first failing device decides. */
 enum unlock_exit {
 	UNLOCK_EXIT_OK = 0,		   /* every device with a token was unlocked */
-	UNLOCK_EXIT_FAILURE = 1,	   /* internal error (out of memory, no randomness, ...) */
+	UNLOCK_EXIT_FAILURE = 1,	   /* internal error, or no quote (not a TDX guest) */
 	UNLOCK_EXIT_USAGE = 2,		   /* bad arguments or configuration */
 	UNLOCK_EXIT_NO_TOKEN = 3,	   /* no device carries a tdx-unlock token */
 	UNLOCK_EXIT_UNREACHABLE = 4,	   /* no configured server answered in time */

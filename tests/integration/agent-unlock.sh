@@ -87,6 +87,25 @@ got=$(od -An -tx1 -v "$T/rtmr3" | tr -d ' \n')
 	bad "RTMR3 event: got '$got', want '$want'"
 grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
 
+echo "== agent: activation"
+# Real activation needs device-mapper (and a loop device for an image file): where the kernel has
+# it, the mapping appears under the name systemd/cryptroot expect; where not, the failure is the
+# documented "activation failed" after the secret was released.
+: >"$T/rtmr3"
+name="luks-$uuid"
+if dmsetup version >/dev/null 2>&1; then
+	run_agent "$T/good.conf" "$T/disk.img"
+	expect_rc 0 "activated as /dev/mapper/$name" "unlocked as /dev/mapper/$name"
+	[ -b "/dev/mapper/$name" ] || bad "/dev/mapper/$name does not exist"
+	run_agent "$T/good.conf" "$T/disk.img"
+	expect_rc 0 "an already active device is left alone" "already active"
+	cryptsetup close "$name" || bad "cannot close $name"
+else
+	run_agent "$T/good.conf" "$T/disk.img"
+	expect_rc 7 "no device-mapper in this kernel: activation failed" "activation as $name failed"
+	echo "note: device-mapper unavailable here; activation proper is tested in tests/qemu"
+fi
+
 echo "== agent: several devices, one attestation"
 make_image "$T/disk2.img" "$T/expected.secret" || bad "second image"
 : >"$T/rtmr3"
@@ -143,6 +162,15 @@ expect_rc 2 "bad rd.tdx_unlock value" "outside"
 : >"$T/cmdline"
 run_agent "$T/nonexistent.conf" --test-passphrase "$T/disk.img"
 expect_rc 2 "missing configuration"
+
+# configfs-tsm where there is no TDX provider (this host): one failed quote ends the run.
+mkdir -p "$T/faketsm"
+sed 's|"quote_source": "simulator"|"quote_source": "configfs-tsm"|; /simulator_dir/d; s|"rtmr_path"|"tsm_report_dir": "'"$T"'/faketsm", "rtmr_path"|' \
+	"$T/good.conf" >"$T/tsm.conf"
+run_agent "$T/tsm.conf" --test-passphrase "$T/disk.img"
+expect_rc 1 "configfs-tsm without a TDX provider: no quote, no retries" "no quote from configfs-tsm"
+[ "$(grep -c "no quote from" "$T/agent.log")" -eq 1 ] || bad "quote source retried although broken"
+[ -z "$(ls -A "$T/faketsm")" ] || bad "configfs-tsm entry left behind"
 
 echo "== agent: servers"
 DEAD="https://127.0.0.1:$(dead_port)"
