@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "cleanup.h"
 #include "dcap_util.h"
@@ -982,6 +983,13 @@ int dcap_collateral_load_reason(const struct dcap_collateral_files *f, struct dc
 		refuse(reason, reason_len, r, "CRL validity period unreadable");
 		goto out;
 	}
+
+	/* Fill OpenSSL's per-certificate extension caches now: the chains are shared read-only by
+	 * concurrent verifications, which would otherwise race to fill them. */
+	for (int i = 0; i < sk_X509_num(rc.tcb_chain); i++)
+		(void)X509_check_purpose(sk_X509_value(rc.tcb_chain, i), -1, 0);
+	for (int i = 0; i < sk_X509_num(rc.qe_chain); i++)
+		(void)X509_check_purpose(sk_X509_value(rc.qe_chain, i), -1, 0);
 
 	c->tcb_chain = rc.tcb_chain;
 	c->qe_chain = rc.qe_chain;

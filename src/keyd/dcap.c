@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "cleanup.h"
 #include "collateral.h"
@@ -109,6 +110,12 @@ int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out)
 		log_warn("dcap: *** TEST ROOT *** trusting %s instead of the Intel SGX Root CA: "
 			 "for tests only, quotes verified this way prove nothing about real TDX",
 			 root_ca_path);
+	}
+	/* OpenSSL fills a certificate's extension cache on first use; do it here, before worker
+	 * threads share the root (ThreadSanitizer saw racing first uses). */
+	if (X509_check_purpose(v->root, -1, 0) != 1) {
+		r = log_error_errno(-EINVAL, "dcap: trusted root has invalid extensions");
+		goto fail;
 	}
 	*out = v;
 	return 0;

@@ -15,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "cleanup.h"
 #include "fileio.h"
@@ -267,12 +270,302 @@ static void test_raw_member_adversarial(void **state)
 	}
 }
 
+/* Many platforms at once: more distinct PCK chains (the same certificates, each followed by a
+ * different number of newlines, so a different cache key) than the cache has slots, verified by
+ * four threads on one verifier and one collateral: entries are evicted while other threads use
+ * them. Every verification succeeds; run under ThreadSanitizer this also shows the locking. */
+#define EVICT_QUOTES  80
+#define EVICT_THREADS 4
+
+struct evict_worker {
+	struct dcap_verifier *v;
+	const struct dcap_collateral *c;
+	uint8_t **quotes;
+	size_t *lens;
+	time_t at;
+	unsigned seed;
+	int failures;
+};
+
+static void *evict_run(void *arg)
+{
+	struct evict_worker *w = arg;
+
+	for (int i = 0; i < 3 * EVICT_QUOTES; i++) {
+		struct dcap_result res;
+		size_t k = (size_t)(rand_r(&w->seed) % EVICT_QUOTES);
+
+		if (dcap_verify(w->v, w->c, w->quotes[k], w->lens[k], w->at, NULL, &res) != 0 ||
+		    !res.verified)
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_cache_eviction_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim *s = NULL;
+	struct dcap_collateral *c = NULL;
+	struct dcap_verifier *v;
+	struct quotesim_quote_opts o;
+	struct evict_worker w[EVICT_THREADS];
+	pthread_t th[EVICT_THREADS];
+	uint8_t *quotes[EVICT_QUOTES];
+	size_t lens[EVICT_QUOTES];
+	_cleanup_free_ uint8_t *chain = NULL;
+	char dir[128], p[200], *pem;
+	size_t len;
+
+	hierarchy(f, "evict", NULL, dir, sizeof(dir), &s, &c);
+	v = verifier_for(dir);
+	snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_PCK_CHAIN);
+	assert_int_equal(file_read_all(p, 65536, &chain, &len), 0);
+	pem = malloc(len + EVICT_QUOTES + 1);
+	assert_non_null(pem);
+	memcpy(pem, chain, len);
+	for (size_t k = 0; k < EVICT_QUOTES; k++) {
+		memset(pem + len, '\n', k);
+		pem[len + k] = '\0';
+		quotesim_quote_opts_init(s, &o);
+		o.chain_pem_override = pem;
+		assert_int_equal(quotesim_quote(s, &o, NULL, &quotes[k], &lens[k]), 0);
+	}
+	for (int i = 0; i < EVICT_THREADS; i++) {
+		w[i] = (struct evict_worker){v, c, quotes, lens, f->now, (unsigned)i + 1, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, evict_run, &w[i]), 0);
+	}
+	for (int i = 0; i < EVICT_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	for (size_t k = 0; k < EVICT_QUOTES; k++)
+		free(quotes[k]);
+	free(pem);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c);
+	quotesim_free(s);
+}
+
+/* ---- a PCK issuer forged under the (test) root ----------------------------------------- */
+
+static X509 *read_cert(const char *dir, const char *name)
+{
+	char p[200];
+	FILE *fp;
+	X509 *x;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fp = fopen(p, "r");
+	assert_non_null(fp);
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(x);
+	return x;
+}
+
+static EVP_PKEY *read_key(const char *dir, const char *name)
+{
+	char p[200];
+	FILE *fp;
+	EVP_PKEY *k;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fp = fopen(p, "r");
+	assert_non_null(fp);
+	k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(k);
+	return k;
+}
+
+static void add_ext(X509 *issuer, X509 *subject, X509_CRL *crl, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, subject, NULL, crl, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	assert_non_null(ext);
+	if (crl)
+		assert_int_equal(X509_CRL_add_ext(crl, ext, -1), 1);
+	else
+		assert_int_equal(X509_add_ext(subject, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+/* A certificate named like the PCK CA, issued by the root, with basic constraints `bc` (NULL:
+ * none, as an end-entity certificate); key usage keyCertSign and cRLSign only for a CA. */
+static X509 *forge_issuer(X509 *root, EVP_PKEY *root_key, X509 *real_ca, EVP_PKEY *key,
+			  const char *bc, time_t now)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 0x7e57), 1);
+	assert_int_equal(X509_set_subject_name(x, X509_get_subject_name(real_ca)), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(root)), 1);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), -1, 0, &now));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 365, 0, &now));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	if (bc)
+		add_ext(root, x, NULL, NID_basic_constraints, bc);
+	if (bc && strstr(bc, "CA:TRUE"))
+		add_ext(root, x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign");
+	add_ext(x, x, NULL, NID_subject_key_identifier, "hash");
+	add_ext(root, x, NULL, NID_authority_key_identifier, "keyid:always");
+	assert_true(X509_sign(x, root_key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* The real PCK leaf (same key, same SGX extension) re-signed by `issuer`. */
+static X509 *reissue_leaf(X509 *leaf, X509 *issuer, EVP_PKEY *issuer_key)
+{
+	X509 *x = X509_dup(leaf);
+	int i;
+
+	assert_non_null(x);
+	i = X509_get_ext_by_NID(x, NID_authority_key_identifier, -1);
+	if (i >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	add_ext(issuer, x, NULL, NID_authority_key_identifier, "keyid:always");
+	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* An empty CRL of `issuer`, valid around now, as DER in path. */
+static void write_crl(X509 *issuer, EVP_PKEY *key, time_t now, const char *path)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *from = ASN1_TIME_adj(NULL, now, -1, 0), *until = ASN1_TIME_adj(NULL, now, 30, 0);
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(crl);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)), 1);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, from), 1);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, until), 1);
+	add_ext(issuer, NULL, crl, NID_authority_key_identifier, "keyid:always");
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	n = i2d_X509_CRL(crl, &der);
+	assert_true(n > 0);
+	assert_int_equal(file_write_private(path, der, (size_t)n, 1), 0);
+	OPENSSL_free(der);
+	ASN1_TIME_free(from);
+	ASN1_TIME_free(until);
+	X509_CRL_free(crl);
+}
+
+static char *chain_pem(X509 *leaf, X509 *ca, X509 *root)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	assert_non_null(b);
+	assert_int_equal(PEM_write_bio_X509(b, leaf), 1);
+	assert_int_equal(PEM_write_bio_X509(b, ca), 1);
+	assert_int_equal(PEM_write_bio_X509(b, root), 1);
+	n = BIO_get_mem_data(b, &data);
+	out = strndup(data, (size_t)n);
+	assert_non_null(out);
+	BIO_free(b);
+	return out;
+}
+
+/* The PCK leaf's issuer must be a CA: a certificate the root issued with the PCK CA's name but
+ * CA:FALSE, or without basic constraints (an end-entity certificate), cannot issue a PCK leaf,
+ * even with its own correctly signed PCK CRL. The same forgery with CA:TRUE (what the root's key
+ * holder may legitimately issue) verifies, which shows the refusals are for the CA flag. */
+static void test_pck_issuer_must_be_ca(void **state)
+{
+	static const struct {
+		const char *bc;
+		int want;
+	} cases[] = {
+		{"critical,CA:TRUE,pathlen:0", 0},
+		{"critical,CA:FALSE", -EKEYREJECTED},
+		{NULL, -EKEYREJECTED},
+	};
+	static const char refusal[] = "PCK chain: invalid CA certificate (depth 1)";
+	struct fixture *f = *state;
+	struct quotesim *s = NULL;
+	struct dcap_collateral *c0 = NULL;
+	struct dcap_verifier *v;
+	X509 *root, *real_ca, *real_leaf;
+	EVP_PKEY *root_key, *ca_key;
+	char dir[128];
+
+	hierarchy(f, "forged-ca", NULL, dir, sizeof(dir), &s, &c0);
+	v = verifier_for(dir);
+	root = read_cert(dir, QUOTESIM_ROOT_CA);
+	real_ca = read_cert(dir, QUOTESIM_PCK_CA);
+	real_leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
+	root_key = read_key(dir, QUOTESIM_ROOT_CA_KEY);
+	ca_key = EVP_EC_gen("P-256");
+	assert_non_null(ca_key);
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct dcap_collateral_files files = {0};
+		struct dcap_collateral *c = NULL;
+		struct quotesim_quote_opts o;
+		struct dcap_result res;
+		char p[5][200], *pem;
+		X509 *ca, *leaf;
+		uint8_t *buf = NULL;
+		size_t len;
+		int r;
+
+		ca = forge_issuer(root, root_key, real_ca, ca_key, cases[i].bc, f->now);
+		leaf = reissue_leaf(real_leaf, ca, ca_key);
+		snprintf(p[0], sizeof(p[0]), "%s/forged_crl_%zu.der", dir, i);
+		write_crl(ca, ca_key, f->now, p[0]);
+		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_TCB_INFO);
+		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
+		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
+		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
+		files.pck_crl = p[0];
+		files.tcb_info = p[1];
+		files.qe_identity = p[2];
+		files.root_crl = p[3];
+		files.tcb_signing_chain = p[4];
+		assert_int_equal(dcap_collateral_load(&files, &c), 0);
+
+		pem = chain_pem(leaf, ca, root);
+		quotesim_quote_opts_init(s, &o);
+		o.chain_pem_override = pem;
+		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+		r = dcap_verify(v, c, buf, len, f->now, NULL, &res);
+		if (r != cases[i].want || (r < 0 && strcmp(res.reason, refusal) != 0))
+			fail_msg("issuer with basic constraints '%s': got %d '%s', want %d",
+				 cases[i].bc ? cases[i].bc : "(none)", r, res.reason,
+				 cases[i].want);
+		free(buf);
+		free(pem);
+		dcap_collateral_free(c);
+		X509_free(leaf);
+		X509_free(ca);
+	}
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(root_key);
+	X509_free(real_leaf);
+	X509_free(real_ca);
+	X509_free(root);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c0);
+	quotesim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encrypted_pem_chain_no_prompt),
 		cmocka_unit_test(test_cache_matches_full_verification),
 		cmocka_unit_test(test_raw_member_adversarial),
+		cmocka_unit_test(test_cache_eviction_concurrent),
+		cmocka_unit_test(test_pck_issuer_must_be_ca),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
