@@ -145,6 +145,29 @@ if "$KEYD" policy-from-quote --quote "$T/debug.quote" >/dev/null 2>"$T/err"; the
 fi
 grep -q "DEBUG set" "$T/err" || bad "policy-from-quote: no reason for the DEBUG TD"
 
+step "policy-from-quote on real Intel quotes"
+if [ -n "${TDX_TESTDATA:-}" ] && [ -f "$TDX_TESTDATA/expected_values.json" ]; then
+	for q in sets/dcapqvl-v4-uptodate/quote.bin quotes/trustee_tdx_quote_5_v5.bin \
+		quotes/gramine_skp_tdxQuote.bin; do
+		"$KEYD" policy-from-quote --quote "$TDX_TESTDATA/$q" --id real \
+			>"$T/real.json" 2>"$T/err" || { bad "policy-from-quote $q"; continue; }
+		python3 - "$TDX_TESTDATA/expected_values.json" "$q" "$T/real.json" <<'PY' ||
+import json, sys
+exp = [e for e in json.load(open(sys.argv[1])) if e["file"].endswith(sys.argv[2])]
+assert len(exp) == 1, "no expected values for " + sys.argv[2]
+m = json.load(open(sys.argv[3]))["measurements"][0]
+for k in ("mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "xfam", "mrconfigid", "mrowner"):
+    assert m[k] == exp[0][k].lower(), (k, m[k], exp[0][k])
+print("  %s: policy holds the quote's MRTD, RTMR0-3, XFAM, MRCONFIGID, MROWNER" % sys.argv[2])
+PY
+			bad "policy-from-quote $q: measurements differ from expected_values.json"
+	done
+	if "$KEYD" policy-from-quote --quote "$TDX_TESTDATA/quotes/trustee_tdx_quote_4_debugtd.bin" \
+		>/dev/null 2>&1; then bad "policy-from-quote accepted the real debug TD"; fi
+else
+	echo "  skipped: TDX_TESTDATA not set"
+fi
+
 step "check-config and derive-secret refuse a root key with a loose mode"
 chmod 644 "$T/root.key"
 if "$KEYD" check-config --config "$T/keyd.json" 2>"$T/err"; then bad "mode 0644 accepted"; fi
