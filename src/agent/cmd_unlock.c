@@ -1,5 +1,6 @@
 /* tdx-unlock unlock: the command the initramfs runs before cryptsetup. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,20 @@ static enum log_target log_target_auto(void)
 	if (access("/dev/kmsg", W_OK) == 0)
 		return LOG_TARGET_KMSG;
 	return LOG_TARGET_STDERR;
+}
+
+static bool cmdline_disables(const char *cmdline_path)
+{
+	struct agent_config scratch;
+	bool disabled;
+
+	if (access(cmdline_path, F_OK) != 0)
+		return false;
+	agent_config_init(&scratch);
+	/* Errors are reported again, with consequences, when the real configuration loads. */
+	disabled = agent_config_apply_cmdline_file(&scratch, cmdline_path) == 0 && scratch.disabled;
+	agent_config_done(&scratch);
+	return disabled;
 }
 
 int cmd_unlock(int argc, char **argv)
@@ -141,6 +156,11 @@ int cmd_unlock(int argc, char **argv)
 		return UNLOCK_EXIT_USAGE;
 	}
 
+	/* rd.tdx_unlock=0 wins even over a missing or broken configuration file. */
+	if (cmdline_disables(cmdline_path)) {
+		log_info("unlock: disabled by rd.tdx_unlock=0 on the kernel command line");
+		return UNLOCK_EXIT_DISABLED;
+	}
 	agent_config_init(&config);
 	if (agent_config_load(&config, config_path, cmdline_path) < 0) {
 		log_error("unlock: no usable configuration; leaving the disks to the passphrase "
