@@ -164,6 +164,20 @@ PY
 	done
 	if "$KEYD" policy-from-quote --quote "$TDX_TESTDATA/quotes/trustee_tdx_quote_4_debugtd.bin" \
 		>/dev/null 2>&1; then bad "policy-from-quote accepted the real debug TD"; fi
+
+	step "production trust anchor: Intel's root, real collateral (expired by now)"
+	keyd_stop
+	grep -v '"test_root_ca"' "$T/keyd.json" >"$T/keyd-intel.json"
+	mkdir -p "$T/collateral/b0c06f000000"
+	cp "$TDX_TESTDATA/sets/dcapqvl-v4-uptodate/collateral.json" "$T/collateral/b0c06f000000/"
+	KEYD_CONFIG="$T/keyd-intel.json" keyd_start || bad "keyd with the Intel root did not start"
+	# The real quote chains to Intel's root, but its collateral expired long ago; a simulated
+	# quote chains to a root keyd does not trust.
+	client "file-quote=$TDX_TESTDATA/sets/dcapqvl-v4-uptodate/quote.bin:expired" \
+		"file-quote=$T/ref.quote:quote verification failed" || bad "production root refusals"
+	keyd_stop
+	rm -rf "$T/collateral/b0c06f000000"
+	keyd_start || bad "restart with the test root"
 else
 	echo "  skipped: TDX_TESTDATA not set"
 fi

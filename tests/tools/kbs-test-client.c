@@ -29,6 +29,7 @@
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "log.h"
+#include "quote.h"
 #include "quotesim.h"
 #include "secmem.h"
 
@@ -708,6 +709,46 @@ static int load_pin(struct ctx *c)
 #define TRUNCATED     "{\"runtime-data\":{\"nonce\":\"AAAA"
 #define DUPLICATE     "{\"version\":\"0.4.0\",\"version\":\"0.4.0\",\"tee\":\"tdx\"}"
 
+/* Attests with a quote from a file (a real Intel quote): it must be refused at attest with
+ * `want` in the reason and the audit line. */
+static int scen_file_quote(const struct ctx *c, const char *arg)
+{
+	_cleanup_free_ char *path = strdup(arg);
+	char *want = path ? strchr(path, ':') : NULL, reason[512] = "";
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	uint8_t *raw = NULL, *quote = NULL;
+	size_t raw_len, quote_len;
+	EVP_PKEY *key = NULL;
+	long mark = audit_mark(c);
+	int r;
+
+	if (!want)
+		FAILF("file-quote=PATH:EXPECTED-REASON");
+	*want++ = '\0';
+	r = file_read_all(path, 1 << 20, &raw, &raw_len);
+	if (r == 0)
+		r = quote_decode_file_bytes(raw, raw_len, &quote, &quote_len);
+	free(raw);
+	if (r < 0)
+		FAILF("cannot read %s", path);
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	if (r == 0)
+		r = jwk_generate_p256(&key);
+	if (r == 0)
+		r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
+	kbs_client_free(cl);
+	EVP_PKEY_free(key);
+	free(quote);
+	if (r != -EACCES || !strstr(reason, want))
+		FAILF("attest with %s: %d \"%s\", expected a refusal with \"%s\"", path, r, reason,
+		      want);
+	printf("  refused: %s\n", reason);
+	return audit_expect(c, mark, want);
+}
+
 static int run_scenario(struct ctx *c, const char *name)
 {
 	struct session_spec sp = {.sim = c->sim};
@@ -797,6 +838,8 @@ static int run_scenario(struct ctx *c, const char *name)
 		printf("  refused: %s\n", reason);
 		return 0;
 	}
+	if (!strncmp(name, "file-quote=", 11))
+		return scen_file_quote(c, name + 11);
 	if (!strcmp(name, "bad-path"))
 		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 0,
 				  404, "InvalidRequestPath", "resource path is not repo/type/tag");
@@ -885,7 +928,7 @@ int main(int argc, char **argv)
 		/* Whatever was refused, keyd must still release to a valid session (not while its
 		 * collateral is expired on purpose). */
 		if (r == 0 && strcmp(argv[i], "valid") && strcmp(argv[i], "expired-collateral") &&
-		    strcmp(argv[i], "audit-unavailable"))
+		    strcmp(argv[i], "audit-unavailable") && strncmp(argv[i], "file-quote=", 11))
 			r = valid_session(&c);
 		printf("%s %s\n", r == 0 ? "PASS" : "FAIL", argv[i]);
 		fflush(stdout);
