@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "agent/config.h"
+#include "agent/luks_header.h"
 #include "agent/unlock.h"
 #include "commands.h"
 #include "log.h"
@@ -151,6 +152,10 @@ int cmd_unlock(int argc, char **argv)
 
 	o.devices = argv + optind;
 	o.n_devices = (size_t)(argc - optind);
+	if (o.n_devices > LUKS_DISCOVER_MAX) {
+		log_error("unlock: at most %d devices", LUKS_DISCOVER_MAX);
+		return UNLOCK_EXIT_USAGE;
+	}
 	if (o.name && o.n_devices != 1) {
 		log_error("unlock: --name needs exactly one DEVICE");
 		return UNLOCK_EXIT_USAGE;

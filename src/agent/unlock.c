@@ -22,6 +22,9 @@
 #include "log.h"
 #include "secmem.h"
 
+_Static_assert(AGENT_PIN_LEN == KBS_CLIENT_PIN_LEN, "pin formats differ");
+_Static_assert(AGENT_CONFIG_MAX_PINS <= KBS_CLIENT_MAX_PINS, "more pins than the client takes");
+
 enum device_state {
 	DEVICE_PENDING,
 	DEVICE_UNLOCKED,
@@ -211,7 +214,7 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	if (left == 0)
 		return SERVER_UNREACHABLE;
 	ko.url = s->url;
-	ko.pins = (const uint8_t(*)[KBS_CLIENT_PIN_LEN])s->pins;
+	ko.pins = s->pins;
 	ko.n_pins = s->n_pins;
 	ko.ca_file = s->ca_file;
 	ko.connect_timeout_ms = min_u(x->c->connect_timeout_ms, left);
@@ -258,11 +261,13 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	}
 	log_info("unlock: attested to %s", s->url);
 	out = SERVER_DONE;
-	for (size_t i = 0; i < x->n_devs; i++)
-		if (x->devs[i].state == DEVICE_PENDING &&
-		    device_receive(x, &x->devs[i], kc, key, s->url))
-			out = SERVER_UNREACHABLE; /* attested, but a resource did not come through
-						   */
+	for (size_t i = 0; i < x->n_devs; i++) {
+		if (x->devs[i].state != DEVICE_PENDING)
+			continue;
+		/* Attested, but a resource that did not come through is worth another round. */
+		if (device_receive(x, &x->devs[i], kc, key, s->url))
+			out = SERVER_UNREACHABLE;
+	}
 out:
 	free(quote);
 	json_object_put(jwk);
