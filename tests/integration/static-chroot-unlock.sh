@@ -2,7 +2,7 @@
 # The static agent as an initramfs runs it: `tdx-unlock unlock` inside a bare chroot (only the
 # binary, /proc, /dev/random, /dev/urandom, and the test's config, simulator data and LUKS2
 # image) against tdx-keyd on loopback, up to opening the keyslot (--test-passphrase); then a
-# server whose key does not match the pin, and a dead server, each with its exit code.
+# server whose key does not match the pin, a dead server, and a server by name (/etc/hosts).
 # Usage: BUILD=build TDX_UNLOCK_BIN=build/static/tdx-unlock tests/integration/static-chroot-unlock.sh
 set -u
 BUILD=${BUILD:-build}
@@ -17,6 +17,7 @@ R=$(mktemp -d /tmp/static-chroot-root.XXXXXX)
 fail=0
 umask 077
 
+# shellcheck disable=SC2317 # called through the trap
 cleanup() {
 	keyd_stop
 	rm -rf "$T" "$R"
@@ -70,6 +71,17 @@ run_in_chroot 0 "unlock in the chroot: released secret opens the keyslot" \
 run_in_chroot 5 "unlock in the chroot: server key does not match the pin" "pinned public key" \
 	"$T/wrongpin.conf"
 run_in_chroot 4 "unlock in the chroot: server unreachable" "servers unreachable" "$T/dead.conf"
+
+# A server name: static glibc resolves it with its built-in files/dns modules, reading
+# /etc/hosts with no nsswitch.conf and loading no libnss_*.so.
+AGENT_ATTEMPTS=1 AGENT_TOTAL_S=5 write_agent_conf "$T/byname.conf" "https://keyd.test:$PORT" "$PIN"
+run_in_chroot 4 "unlock in the chroot: a server name without /etc/hosts is unreachable" \
+	"servers unreachable" "$T/byname.conf"
+mkdir -p "$R/etc"
+echo "127.0.0.1 keyd.test" >"$R/etc/hosts"
+run_in_chroot 0 "unlock in the chroot: a server name from /etc/hosts, no nsswitch.conf" \
+	"keyslot [0-9]+ opens with the derived passphrase" "$T/byname.conf"
+[ -e "$R/etc/nsswitch.conf" ] && bad "the chroot has an nsswitch.conf"
 
 [ "$fail" -eq 0 ] && echo "static-chroot-unlock: passed"
 exit "$fail"
