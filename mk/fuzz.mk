@@ -35,7 +35,8 @@ $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB)
 fuzz-build: $(FUZZ_BINS)
 
 # Seeds: protocol messages from our builders and vectors, quotes and collateral from the quote
-# simulator. Never copied from ../shared.
+# simulator, a LUKS2 header made by cryptsetup and enrolled like tdx-unlock enroll does. Never
+# copied from ../shared.
 fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	@rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds/quote $(FUZZ_DIR)/seeds/collateral
 	$(BUILD)/fuzz-seeds $(FUZZ_DIR)/seeds
@@ -54,7 +55,17 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	{ printf '\003'; cat $$q/coll/pck_crl.der; } > $$c/pck-crl; \
 	{ printf '\003'; cat $$q/coll/root_crl.der; } > $$c/root-crl; \
 	{ printf '\004'; printf '2026-11-25T09:15:00.5+01:00'; } > $$c/time; \
-	rm -rf $$q
+	rm -rf $$q; \
+	l=$(FUZZ_DIR)/seeds/lk; h=$(FUZZ_DIR)/seeds/luks-header; mkdir -p $$l $$h; \
+	truncate -s 20M $$l/img; head -c 32 /dev/urandom > $$l/key; \
+	cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 \
+		--pbkdf-force-iterations 1000 --hash sha256 --key-file $$l/key $$l/img; \
+	printf '{"type":"tdx-unlock","keyslots":["0"],"resource":"default/disk/root",%s}' \
+		'"salt":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","version":1' > $$l/tok.json; \
+	cryptsetup token import --json-file $$l/tok.json $$l/img; \
+	dd if=$$l/img bs=4096 skip=1 count=3 status=none | tr -d '\000' > $$h/enrolled; \
+	sed 's/aes-xts-plain64/cipher_null-ecb/g' $$h/enrolled > $$h/cipher-null; \
+	rm -rf $$l
 
 # Runs each harness for $(1) seconds on a scratch copy of its seeds (the corpus grows there).
 define fuzz_run
