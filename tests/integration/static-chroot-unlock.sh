@@ -8,6 +8,10 @@ set -u
 BUILD=${BUILD:-build}
 : "${TDX_UNLOCK_BIN:?set TDX_UNLOCK_BIN to the static tdx-unlock}"
 TDX_UNLOCK_BIN=$(realpath "$TDX_UNLOCK_BIN")
+if readelf -lW "$TDX_UNLOCK_BIN" | grep -q INTERP; then
+	echo "FAIL: $TDX_UNLOCK_BIN is dynamically linked; a bare chroot has no libraries for it"
+	exit 1
+fi
 T=$(mktemp -d /tmp/static-chroot.XXXXXX)
 R=$(mktemp -d /tmp/static-chroot-root.XXXXXX)
 # shellcheck source=tests/integration/agent-env.sh
