@@ -32,5 +32,5 @@ for n in 1 16 256; do
 			'BEGIN {printf "  keyd CPU %.2f ms per release\n", t * 1000 / hz / r}'
 done
 echo "machine load during the run: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share these cores)"
-echo "keyd peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$KEYD_PID/status)"
+echo "keyd peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$KEYD_PID/status")"
 exit $rc

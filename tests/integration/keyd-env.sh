@@ -62,6 +62,7 @@ keyd_start() {
 		sleep 0.1
 	done
 	PORT=$(cat "$T/port")
+	# shellcheck disable=SC2034 # used by the scripts that source this file
 	URL="https://127.0.0.1:$PORT"
 }
 

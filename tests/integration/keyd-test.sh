@@ -13,6 +13,7 @@ KEYD_MAX_CONNECTIONS=8
 CLIENT="$BUILD/kbs-test-client"
 fail=0
 
+# shellcheck disable=SC2317 # called through the trap
 cleanup() {
 	keyd_stop
 	rm -rf "$T"
