@@ -558,6 +558,267 @@ static void test_pck_issuer_must_be_ca(void **state)
 	quotesim_free(s);
 }
 
+/* ---- PCK leaves with malformed SGX extensions, signed by the (test) PCK CA ----------------- */
+
+enum ext_mutation {
+	EXT_UNCHANGED,
+	EXT_FMSPC_TWICE,
+	EXT_NO_FMSPC,
+	EXT_FMSPC_5_BYTES,
+	EXT_SGX_TYPE_INTEGER,
+	EXT_TCB_NO_PCESVN,
+	EXT_TCB_COMP1_TWICE,
+	EXT_TCB_COMP1_NEGATIVE,
+	EXT_TCB_COMP1_256,
+	EXT_TCB_PCESVN_65536,
+	EXT_TCB_COMP1_OCTETS,
+};
+
+static STACK_OF(ASN1_TYPE) * seq_decode(const ASN1_STRING *der)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(der);
+	STACK_OF(ASN1_TYPE) *sk = d2i_ASN1_SEQUENCE_ANY(NULL, &p, ASN1_STRING_length(der));
+
+	assert_non_null(sk);
+	return sk;
+}
+
+static ASN1_TYPE *seq_encode(STACK_OF(ASN1_TYPE) * sk)
+{
+	unsigned char *der = NULL;
+	int n = i2d_ASN1_SEQUENCE_ANY(sk, &der);
+	ASN1_STRING *str = ASN1_STRING_new();
+	ASN1_TYPE *t = ASN1_TYPE_new();
+
+	assert_true(n > 0);
+	assert_non_null(str);
+	assert_non_null(t);
+	assert_int_equal(ASN1_STRING_set(str, der, n), 1);
+	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
+	OPENSSL_free(der);
+	return t;
+}
+
+/* The last arc of the OID of a SEQUENCE { OID, value } entry. */
+static long entry_arc(const ASN1_TYPE *entry)
+{
+	STACK_OF(ASN1_TYPE) *pair = seq_decode(entry->value.sequence);
+	char txt[80];
+	const char *dot;
+	long arc;
+
+	assert_int_equal(
+		OBJ_obj2txt(txt, sizeof(txt), sk_ASN1_TYPE_value(pair, 0)->value.object, 1) > 0, 1);
+	dot = strrchr(txt, '.');
+	arc = strtol(dot + 1, NULL, 10);
+	sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
+	return arc;
+}
+
+static int entry_find(STACK_OF(ASN1_TYPE) * list, long arc)
+{
+	for (int i = 0; i < sk_ASN1_TYPE_num(list); i++)
+		if (entry_arc(sk_ASN1_TYPE_value(list, i)) == arc)
+			return i;
+	fail_msg("no entry with arc %ld", arc);
+	return -1;
+}
+
+static void list_replace(STACK_OF(ASN1_TYPE) * list, int i, ASN1_TYPE *t)
+{
+	ASN1_TYPE_free(sk_ASN1_TYPE_value(list, i));
+	sk_ASN1_TYPE_set(list, i, t);
+}
+
+static ASN1_TYPE *type_dup(const ASN1_TYPE *t)
+{
+	ASN1_TYPE *d = ASN1_TYPE_new();
+
+	assert_non_null(d);
+	assert_int_equal(ASN1_TYPE_set1(d, t->type, t->value.ptr), 1);
+	return d;
+}
+
+/* Sets the value of entry i of list with `set`, re-encoding the entry. */
+static void entry_set_value(STACK_OF(ASN1_TYPE) * list, int i, int type, long v)
+{
+	STACK_OF(ASN1_TYPE) *pair = seq_decode(sk_ASN1_TYPE_value(list, i)->value.sequence);
+	ASN1_TYPE *val = sk_ASN1_TYPE_value(pair, 1);
+
+	if (type == V_ASN1_INTEGER) {
+		ASN1_INTEGER *ai = ASN1_INTEGER_new();
+
+		assert_int_equal(ASN1_INTEGER_set(ai, v), 1);
+		ASN1_TYPE_set(val, V_ASN1_INTEGER, ai);
+	} else {
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		static const unsigned char bytes[16];
+
+		assert_int_equal(ASN1_OCTET_STRING_set(os, bytes, (int)v), 1);
+		ASN1_TYPE_set(val, V_ASN1_OCTET_STRING, os);
+	}
+	list_replace(list, i, seq_encode(pair));
+	sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
+}
+
+static void mutate_tcb(STACK_OF(ASN1_TYPE) * top, enum ext_mutation m)
+{
+	int ti = entry_find(top, 2);
+	STACK_OF(ASN1_TYPE) *pair = seq_decode(sk_ASN1_TYPE_value(top, ti)->value.sequence);
+	STACK_OF(ASN1_TYPE) *tcb = seq_decode(sk_ASN1_TYPE_value(pair, 1)->value.sequence);
+	int i;
+
+	switch (m) {
+	case EXT_TCB_NO_PCESVN:
+		i = entry_find(tcb, 17);
+		ASN1_TYPE_free(sk_ASN1_TYPE_delete(tcb, i));
+		break;
+	case EXT_TCB_COMP1_TWICE:
+		sk_ASN1_TYPE_push(tcb, type_dup(sk_ASN1_TYPE_value(tcb, entry_find(tcb, 1))));
+		break;
+	case EXT_TCB_COMP1_NEGATIVE:
+		entry_set_value(tcb, entry_find(tcb, 1), V_ASN1_INTEGER, -1);
+		break;
+	case EXT_TCB_COMP1_256:
+		entry_set_value(tcb, entry_find(tcb, 1), V_ASN1_INTEGER, 256);
+		break;
+	case EXT_TCB_PCESVN_65536:
+		entry_set_value(tcb, entry_find(tcb, 17), V_ASN1_INTEGER, 65536);
+		break;
+	case EXT_TCB_COMP1_OCTETS:
+		entry_set_value(tcb, entry_find(tcb, 1), V_ASN1_OCTET_STRING, 1);
+		break;
+	default:
+		break;
+	}
+	ASN1_TYPE_free(sk_ASN1_TYPE_value(pair, 1));
+	sk_ASN1_TYPE_set(pair, 1, seq_encode(tcb));
+	list_replace(top, ti, seq_encode(pair));
+	sk_ASN1_TYPE_pop_free(tcb, ASN1_TYPE_free);
+	sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
+}
+
+/* The hierarchy's PCK leaf with its SGX extension mutated, re-signed by the PCK CA. */
+static X509 *leaf_with_ext(X509 *leaf, EVP_PKEY *ca_key, enum ext_mutation m)
+{
+	X509 *x = X509_dup(leaf);
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
+	X509_EXTENSION *ext;
+	STACK_OF(ASN1_TYPE) * top;
+	ASN1_OCTET_STRING *os;
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(x);
+	assert_non_null(oid);
+	ext = X509_get_ext(x, X509_get_ext_by_OBJ(x, oid, -1));
+	assert_non_null(ext);
+	top = seq_decode(X509_EXTENSION_get_data(ext));
+	switch (m) {
+	case EXT_FMSPC_TWICE:
+		sk_ASN1_TYPE_push(top, type_dup(sk_ASN1_TYPE_value(top, entry_find(top, 4))));
+		break;
+	case EXT_NO_FMSPC:
+		ASN1_TYPE_free(sk_ASN1_TYPE_delete(top, entry_find(top, 4)));
+		break;
+	case EXT_FMSPC_5_BYTES:
+		entry_set_value(top, entry_find(top, 4), V_ASN1_OCTET_STRING, 5);
+		break;
+	case EXT_SGX_TYPE_INTEGER:
+		entry_set_value(top, entry_find(top, 5), V_ASN1_INTEGER, 1);
+		break;
+	case EXT_UNCHANGED:
+		break;
+	default:
+		mutate_tcb(top, m);
+	}
+	n = i2d_ASN1_SEQUENCE_ANY(top, &der);
+	assert_true(n > 0);
+	os = ASN1_OCTET_STRING_new();
+	assert_int_equal(ASN1_OCTET_STRING_set(os, der, n), 1);
+	assert_int_equal(X509_EXTENSION_set_data(ext, os), 1);
+	assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	ASN1_OCTET_STRING_free(os);
+	OPENSSL_free(der);
+	sk_ASN1_TYPE_pop_free(top, ASN1_TYPE_free);
+	ASN1_OBJECT_free(oid);
+	return x;
+}
+
+/* A PCK leaf properly signed by the PCK CA whose SGX extension repeats or lacks an entry, or
+ * holds a wrong type or an out-of-range SVN, is refused as malformed, both by the verifier and
+ * by the unverified FMSPC lookup; re-signed unchanged it verifies (the harness is sound). */
+static void test_pck_extension_malformed(void **state)
+{
+	static const struct {
+		enum ext_mutation m;
+		const char *name;
+	} cases[] = {
+		{EXT_FMSPC_TWICE, "FMSPC twice"},
+		{EXT_NO_FMSPC, "no FMSPC"},
+		{EXT_FMSPC_5_BYTES, "5-byte FMSPC"},
+		{EXT_SGX_TYPE_INTEGER, "SGX type INTEGER"},
+		{EXT_TCB_NO_PCESVN, "no PCESVN"},
+		{EXT_TCB_COMP1_TWICE, "component 1 twice"},
+		{EXT_TCB_COMP1_NEGATIVE, "component 1 = -1"},
+		{EXT_TCB_COMP1_256, "component 1 = 256"},
+		{EXT_TCB_PCESVN_65536, "PCESVN 65536"},
+		{EXT_TCB_COMP1_OCTETS, "component 1 OCTET STRING"},
+	};
+	struct fixture *f = *state;
+	struct quotesim *s = NULL;
+	struct dcap_collateral *c = NULL;
+	struct dcap_verifier *v;
+	X509 *root, *ca, *leaf;
+	EVP_PKEY *ca_key;
+	char dir[128];
+
+	hierarchy(f, "pck-ext", NULL, dir, sizeof(dir), &s, &c);
+	v = verifier_for(dir);
+	root = read_cert(dir, QUOTESIM_ROOT_CA);
+	ca = read_cert(dir, QUOTESIM_PCK_CA);
+	leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
+	ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
+
+	for (size_t i = 0; i <= ARRAY_SIZE(cases); i++) {
+		enum ext_mutation m = i < ARRAY_SIZE(cases) ? cases[i].m : EXT_UNCHANGED;
+		const char *name = i < ARRAY_SIZE(cases) ? cases[i].name : "unchanged";
+		struct quotesim_quote_opts o;
+		struct dcap_result res;
+		struct tdx_quote q;
+		uint8_t *buf = NULL, fmspc[6];
+		X509 *forged = leaf_with_ext(leaf, ca_key, m);
+		char *pem = chain_pem(forged, ca, root);
+		size_t len;
+		int r, r_info;
+
+		quotesim_quote_opts_init(s, &o);
+		o.chain_pem_override = pem;
+		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+		r = dcap_verify(v, c, buf, len, f->now, NULL, &res);
+		assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
+		r_info = dcap_quote_fmspc(&q, fmspc);
+		if (m == EXT_UNCHANGED) {
+			if (r != 0 || r_info != 0)
+				fail_msg("%s: got %d '%s', fmspc %d", name, r, res.reason, r_info);
+		} else if (r != -EBADMSG ||
+			   strcmp(res.reason, "PCK leaf SGX extension malformed") != 0 ||
+			   r_info != -EBADMSG) {
+			fail_msg("%s: got %d '%s', fmspc %d", name, r, res.reason, r_info);
+		}
+		free(buf);
+		free(pem);
+		X509_free(forged);
+	}
+	EVP_PKEY_free(ca_key);
+	X509_free(leaf);
+	X509_free(ca);
+	X509_free(root);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c);
+	quotesim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_raw_member_adversarial),
 		cmocka_unit_test(test_cache_eviction_concurrent),
 		cmocka_unit_test(test_pck_issuer_must_be_ca),
+		cmocka_unit_test(test_pck_extension_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
