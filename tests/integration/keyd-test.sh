@@ -34,6 +34,11 @@ client() {
 keyd_env_setup || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1
 
+step "start-up"
+grep -q "listening on 127.0.0.1:$PORT (TLS), $(nproc) workers" "$T/keyd.stderr" ||
+	bad "keyd does not run one worker per CPU"
+grep -q "TEST ROOT CA IN USE" "$T/keyd.stderr" || bad "the test root is not announced loudly"
+
 step "sessions and refusals"
 client valid pin wrong-pin wrong-version no-cookie foreign-cookie expired-session=3 \
 	reused-nonce reportdata-nonce reportdata-key debug mrtd rtmr tcb tampered other-root \
