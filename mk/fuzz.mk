@@ -47,6 +47,13 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	$(BUILD)/tdx-quotegen quote --ca $$q/ca --version 5 --body-type 3 \
 		--out $(FUZZ_DIR)/seeds/quote/v5 2>/dev/null; \
 	$(BUILD)/tdx-quotegen quote --ca $$q/ca --debug --out $(FUZZ_DIR)/seeds/quote/v4-debug 2>/dev/null; \
+	d=$(FUZZ_DIR)/dcap-ca; rm -rf $$d; mkdir -p $(FUZZ_DIR)/seeds/dcap-verify; \
+	$(BUILD)/tdx-quotegen ca --out $$d >/dev/null; \
+	$(BUILD)/tdx-quotegen quote --ca $$d --out $(FUZZ_DIR)/seeds/dcap-verify/v4 2>/dev/null; \
+	$(BUILD)/tdx-quotegen quote --ca $$d --version 5 --body-type 3 \
+		--out $(FUZZ_DIR)/seeds/dcap-verify/v5 2>/dev/null; \
+	$(BUILD)/tdx-quotegen quote --ca $$d --debug --out $(FUZZ_DIR)/seeds/dcap-verify/debug \
+		2>/dev/null; \
 	c=$(FUZZ_DIR)/seeds/collateral; \
 	{ printf '\000'; cat $$q/coll/tcb_info.json; } > $$c/tcb-info; \
 	{ printf '\001'; cat $$q/coll/qe_identity.json; } > $$c/qe-identity; \
@@ -75,7 +82,7 @@ define fuzz_run
 		mkdir -p $$corpus $(FUZZ_DIR)/artifacts/$$h; \
 		if [ -d $(FUZZ_DIR)/seeds/$$name ]; then cp -n $(FUZZ_DIR)/seeds/$$name/* $$corpus/; fi; \
 		printf '== %-22s %3ss: ' $$h $(1); \
-		if $(FUZZ_DIR)/$$h -max_total_time=$(1) -timeout=10 -rss_limit_mb=1024 \
+		if FUZZ_DCAP_CA=$(FUZZ_DIR)/dcap-ca $(FUZZ_DIR)/$$h -max_total_time=$(1) -timeout=10 -rss_limit_mb=1024 \
 			-max_len=131072 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$h/ $$corpus \
 			> $(FUZZ_DIR)/$$h.log 2>&1; then \
