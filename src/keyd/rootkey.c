@@ -37,7 +37,7 @@ int rootkey_load(const char *path, struct rootkey **out)
 		r = log_error_errno(-EINVAL, "root key: %s is not a regular file", path);
 		goto out;
 	}
-	if ((st.st_mode & 07777) != 0600 && (st.st_mode & 07777) != 0400) {
+	if ((st.st_mode & 07777) != 0600) {
 		r = log_error_errno(-EPERM,
 				    "root key: %s has mode %04o; it must be 0600 (readable by its "
 				    "owner only)",

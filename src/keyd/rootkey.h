@@ -9,7 +9,7 @@
 
 struct rootkey;
 
-/* Refuses a file that is not a regular file of exactly 32 bytes with mode 0600 (or 0400). */
+/* Refuses anything but a regular file of exactly 32 bytes with mode 0600. */
 int rootkey_load(const char *path, struct rootkey **out);
 void rootkey_free(struct rootkey *k);
 

@@ -128,6 +128,9 @@ static void test_rootkey(void **state)
 	p = write_file("root.key", key, 32, 0644);
 	assert_int_equal(rootkey_load(p, &k), -EPERM);
 	free(p);
+	p = write_file("root.key", key, 32, 0640);
+	assert_int_equal(rootkey_load(p, &k), -EPERM);
+	free(p);
 	p = write_file("root.key", key, 31, 0600);
 	assert_int_equal(rootkey_load(p, &k), -EINVAL);
 	free(p);
