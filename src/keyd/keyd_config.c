@@ -96,7 +96,7 @@ static int load_limits(const char *file, struct json_object *root, struct keyd_l
 	LIMIT(max_header_bytes, 1024, 1024 * 1024);
 	LIMIT(max_connections, 1, 1000000);
 	LIMIT(request_timeout_ms, 100, 600000);
-	LIMIT(max_sessions, 1, 10000000);
+	LIMIT(max_sessions, 1, 1000000);
 	LIMIT(session_lifetime_s, 1, 3600);
 #undef LIMIT
 	return 0;

@@ -67,7 +67,9 @@ int session_table_new(unsigned max_sessions, unsigned lifetime_s, const uint8_t 
 		return -ENOMEM;
 	t->max = max_sessions;
 	t->lifetime_s = lifetime_s;
-	t->n_buckets = max_sessions < 1024 ? 1024 : max_sessions;
+	t->n_buckets = max_sessions < 1024	   ? 1024
+		       : max_sessions > (1u << 20) ? 1u << 20
+						   : max_sessions;
 	t->buckets = calloc(t->n_buckets, sizeof(struct session *));
 	t->nonce_key = secmem_dup(nonce_key, 32);
 	if (!t->buckets || !t->nonce_key) {
