@@ -1,8 +1,10 @@
-/* Adversarial checks of the DCAP verifier (security review): inputs forged with the quote
- * simulator. A PEM chain in the quote never makes the verifier ask for a pass phrase; a cached
- * PCK chain is accepted at exactly the times a full verification accepts it; the raw "tcbInfo"
- * text located in a PCS response is the literal top-level member, whatever else the document
- * holds. */
+/* Adversarial checks of the DCAP verifier (security review), inputs forged with the quote
+ * simulator and OpenSSL: a PEM chain in a quote never makes the verifier ask for a pass phrase;
+ * a cached PCK chain is accepted at exactly the times a full verification accepts it, and not
+ * under newer collateral that revokes it; the cache holds up under eviction by 4 threads; the
+ * raw "tcbInfo" text is the literal top-level member whatever else the document holds; a PCK
+ * issuer that is not a CA, and a PCK leaf with a malformed SGX extension, are refused even when
+ * correctly signed. */
 #define _GNU_SOURCE /* nftw, FTW_DEPTH */
 #include <errno.h>
 #include <fcntl.h>
@@ -819,6 +821,45 @@ static void test_pck_extension_malformed(void **state)
 	quotesim_free(s);
 }
 
+/* A chain cached under one collateral is not reused under newer collateral whose PCK CRL (or
+ * root CA CRL) revokes it: the cache key covers every collateral byte. */
+static void test_cache_then_revocation(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {0};
+	struct dcap_collateral_files files = {0};
+	struct quotesim *s = NULL;
+	struct dcap_collateral *c = NULL, *revoked = NULL;
+	struct dcap_verifier *v;
+	struct dcap_result res;
+	char dir[128], out[160], p[200];
+	uint8_t *buf = NULL;
+	size_t len;
+
+	hierarchy(f, "revoke", NULL, dir, sizeof(dir), &s, &c);
+	v = verifier_for(dir);
+	assert_int_equal(quotesim_quote(s, NULL, NULL, &buf, &len), 0);
+	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+
+	for (int which = 0; which < 2; which++) {
+		co.revoke_pck = which == 0;
+		co.revoke_pck_ca = which == 1;
+		snprintf(out, sizeof(out), "%s/revoked-%d", dir, which);
+		assert_int_equal(quotesim_collateral_write(s, out, &co), 0);
+		snprintf(p, sizeof(p), "%s/%s", out, QUOTESIM_COLLATERAL);
+		files.bundle = p;
+		assert_int_equal(dcap_collateral_load(&files, &revoked), 0);
+		assert_int_equal(dcap_verify(v, revoked, buf, len, f->now + 60, NULL, &res),
+				 -EKEYREJECTED);
+		assert_non_null(strstr(res.reason, "revoked"));
+		dcap_collateral_free(revoked);
+	}
+	free(buf);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c);
+	quotesim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_cache_matches_full_verification),
 		cmocka_unit_test(test_raw_member_adversarial),
 		cmocka_unit_test(test_cache_eviction_concurrent),
+		cmocka_unit_test(test_cache_then_revocation),
 		cmocka_unit_test(test_pck_issuer_must_be_ca),
 		cmocka_unit_test(test_pck_extension_malformed),
 	};
