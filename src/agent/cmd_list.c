@@ -26,6 +26,16 @@ static const char *keyslot_state(crypt_keyslot_info st)
 	}
 }
 
+/* A copy of a name from the header, safe for a terminal: control characters become '?'. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", s);
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return buf;
+}
+
 int cmd_list(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
@@ -54,7 +64,7 @@ int cmd_list(int argc, char **argv)
 	}
 	for (int t = 0; t < 32; t++) {
 		const char *type = NULL, *json = NULL;
-		char reason[LUKS_REASON_MAX] = "unreadable", salt[64];
+		char reason[LUKS_REASON_MAX] = "unreadable", salt[64], name[64];
 		struct luks_token tok;
 		crypt_token_info ti = crypt_token_status(cd, t, &type);
 
@@ -63,7 +73,8 @@ int cmd_list(int argc, char **argv)
 		if (ti == CRYPT_TOKEN_INACTIVE || !type)
 			continue;
 		if (strcmp(type, LUKS_TOKEN_TYPE) != 0) {
-			printf("token %d: %s (not tdx-unlock)\n", t, type);
+			printf("token %d: %s (not tdx-unlock)\n", t,
+			       printable(type, name, sizeof(name)));
 			continue;
 		}
 		found++;

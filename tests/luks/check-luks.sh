@@ -145,6 +145,15 @@ token-id-out-of-range|token 1024: id out of range (0..31)
 EOF
 ok "22 crafted malicious headers refused by check, each with its reason"
 
+# Names from a hostile header reach the terminal of whoever runs list: no control characters.
+cp disk.img esc.img
+$edit mutate esc.img foreign-token-control-chars
+expect 0 "token 7: evil?[31mRED? (not tdx-unlock)" -- "$bin" list esc.img
+if "$bin" list esc.img 2>&1 | grep -q $'\x1b'; then
+	fail "list prints a control character from the header"
+fi
+ok "list prints a hostile token type without control characters"
+
 # A genuine reencryption-in-progress header, written by cryptsetup itself.
 cp disk.img reenc.img
 cryptsetup reencrypt --init-only -q --key-file recovery.key --key-slot 0 reenc.img

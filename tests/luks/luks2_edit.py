@@ -201,6 +201,11 @@ def m_token_id_out_of_range(md):
     md["tokens"]["1024"] = md["tokens"].pop(tid)
 
 
+def m_foreign_token_control_chars(md):
+    # A token of another type whose name would drive the terminal of whoever runs `list`.
+    md["tokens"]["7"] = {"type": "evil\x1b[31mRED\x07", "keyslots": []}
+
+
 MUTATIONS = {
     "cipher-null-segment": m_cipher_null_segment,
     "cipher-null-keyslot": m_cipher_null_keyslot,
@@ -224,6 +229,7 @@ MUTATIONS = {
     "digest-salt-short": m_digest_salt_short,
     "keyslot-area-short": m_keyslot_area_short,
     "token-id-out-of-range": m_token_id_out_of_range,
+    "foreign-token-control-chars": m_foreign_token_control_chars,
 }
 
 
