@@ -265,7 +265,12 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
 			 strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 ? method : NULL);
 	cr = curl_easy_perform(c->curl);
+	/* Nothing registered with the handle may point into this stack frame afterwards. */
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(hdrs);
 	switch (cr) {
 	case CURLE_OK:
