@@ -115,6 +115,17 @@ n=$(grep -c "attested to" "$T/agent.log")
 [ "$n" -eq 1 ] && ok "one attested session served both devices" || bad "$n attestations for 2 devices"
 [ "$(stat -c %s "$T/rtmr3")" -eq 48 ] || bad "RTMR3 extended more than once"
 
+echo "== agent: discovery"
+make_image "$T/plain.img" || bad "plain image"
+mkdir -p "$T/sysblock"
+touch "$T/sysblock/disk.img" "$T/sysblock/disk2.img" "$T/sysblock/plain.img" "$T/sysblock/dm-0"
+run_agent "$T/good.conf" --test-passphrase --sys-block "$T/sysblock" --dev-dir "$T"
+expect_rc 0 "discovery finds both token-carrying disks, skips the plain one" "2 device\(s\) verified"
+grep -q "plain.img" "$T/agent.log" && bad "the disk without token was touched"
+rm -f "$T/sysblock/disk.img" "$T/sysblock/disk2.img"
+run_agent "$T/good.conf" --test-passphrase --sys-block "$T/sysblock" --dev-dir "$T"
+expect_rc 3 "discovery without any token-carrying disk" "no LUKS2 device carries a tdx-unlock token"
+
 echo "== agent: exit codes"
 head -c 32 /dev/urandom >"$T/wrong.secret"
 make_image "$T/wrong.img" "$T/wrong.secret" || bad "wrong-secret image"
@@ -122,7 +133,6 @@ run_agent "$T/good.conf" --test-passphrase "$T/wrong.img"
 expect_rc 7 "a released secret that does not open the keyslot: activation failed" \
 	"does not open keyslot"
 
-make_image "$T/plain.img" || bad "plain image"
 run_agent "$T/good.conf" --test-passphrase "$T/plain.img"
 expect_rc 3 "image without token" "no tdx-unlock token"
 
