@@ -2,7 +2,8 @@
 # The static agent as an initramfs runs it: `tdx-unlock unlock` inside a bare chroot (only the
 # binary, /proc, /dev/random, /dev/urandom, and the test's config, simulator data and LUKS2
 # image) against tdx-keyd on loopback, up to opening the keyslot (--test-passphrase); then a
-# server whose key does not match the pin, a dead server, and a server by name (/etc/hosts).
+# server whose key does not match the pin, a dead server, and a server by name (/etc/hosts, with
+# no nsswitch.conf, then with a systemd-style one naming NSS modules that are not there).
 # Usage: BUILD=build TDX_UNLOCK_BIN=build/static/tdx-unlock tests/integration/static-chroot-unlock.sh
 set -u
 BUILD=${BUILD:-build}
@@ -86,6 +87,11 @@ echo "127.0.0.1 keyd.test" >"$R/etc/hosts"
 run_in_chroot 0 "unlock in the chroot: a server name from /etc/hosts, no nsswitch.conf" \
 	"keyslot [0-9]+ opens with the derived passphrase" "$T/byname.conf"
 [ -e "$R/etc/nsswitch.conf" ] && bad "the chroot has an nsswitch.conf"
+# dracut's hostonly systemd module copies the host's nsswitch.conf, which on systemd hosts names
+# modules static glibc cannot have built in. With their libnss_*.so absent they are skipped.
+echo "hosts: mymachines resolve [!UNAVAIL=return] files myhostname dns" >"$R/etc/nsswitch.conf"
+run_in_chroot 0 "unlock in the chroot: nsswitch.conf naming absent NSS modules, /etc/hosts used" \
+	"keyslot [0-9]+ opens with the derived passphrase" "$T/byname.conf"
 
 [ "$fail" -eq 0 ] && echo "static-chroot-unlock: passed"
 exit "$fail"
