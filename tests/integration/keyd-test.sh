@@ -43,7 +43,8 @@ step "sessions and refusals"
 client valid pin wrong-pin wrong-version no-cookie foreign-cookie expired-session=3 \
 	reused-nonce reportdata-nonce reportdata-key debug mrtd rtmr tcb tampered other-root \
 	uncovered malformed truncated duplicate-key oversized huge-content-length slow-drip \
-	plain-http max-connections=8 client-bounds bad-path bad-method huge-header ||
+	plain-http max-connections=8 client-bounds bad-path bad-method huge-header \
+	resource-no-cookie resource-not-attested ||
 	bad "refusal scenarios"
 
 step "expired collateral is refused"

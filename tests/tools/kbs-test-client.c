@@ -840,6 +840,12 @@ static int run_scenario(struct ctx *c, const char *name)
 	}
 	if (!strncmp(name, "file-quote=", 11))
 		return scen_file_quote(c, name + 11);
+	if (!strcmp(name, "resource-no-cookie"))
+		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root", NULL, 0,
+				  401, "TokenNotFound", "missing kbs-session-id cookie");
+	if (!strcmp(name, "resource-not-attested"))
+		return raw_expect(c, "auth", "GET", "/kbs/v0/resource/default/disk/root", NULL, 0,
+				  401, "session has not attested", "session has not attested");
 	if (!strcmp(name, "bad-path"))
 		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 0,
 				  404, "InvalidRequestPath", "resource path is not repo/type/tag");
