@@ -58,16 +58,18 @@ static enum log_target log_target_auto(void)
 	return LOG_TARGET_STDERR;
 }
 
-static bool cmdline_disables(const char *cmdline_path)
+static bool cmdline_disables(const char *cmdline_path, enum log_target target, enum log_level level)
 {
 	struct agent_config scratch;
 	bool disabled;
 
-	if (access(cmdline_path, F_OK) != 0)
+	if (!cmdline_path || access(cmdline_path, F_OK) != 0)
 		return false;
 	agent_config_init(&scratch);
-	/* Errors are reported again, with consequences, when the real configuration loads. */
+	/* Quiet: errors are reported, with consequences, when the real configuration loads. */
+	log_setup("tdx-unlock", target, (enum log_level)(LOG_LVL_ERR - 1));
 	disabled = agent_config_apply_cmdline_file(&scratch, cmdline_path) == 0 && scratch.disabled;
+	log_setup("tdx-unlock", target, level);
 	agent_config_done(&scratch);
 	return disabled;
 }
@@ -162,7 +164,7 @@ int cmd_unlock(int argc, char **argv)
 	}
 
 	/* rd.tdx_unlock=0 wins even over a missing or broken configuration file. */
-	if (cmdline_disables(cmdline_path)) {
+	if (cmdline_disables(cmdline_path, target, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO)) {
 		log_info("unlock: disabled by rd.tdx_unlock=0 on the kernel command line");
 		return UNLOCK_EXIT_DISABLED;
 	}
