@@ -39,7 +39,6 @@ fuzz-build: $(FUZZ_BINS)
 # copied from ../shared.
 fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	@rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds/quote $(FUZZ_DIR)/seeds/collateral
-	$(BUILD)/fuzz-seeds $(FUZZ_DIR)/seeds
 	@set -e; q=$(FUZZ_DIR)/seeds/qsim; mkdir -p $$q; \
 	$(BUILD)/tdx-quotegen ca --out $$q/ca >/dev/null; \
 	$(BUILD)/tdx-quotegen collateral --ca $$q/ca --out $$q/coll >/dev/null; \
@@ -54,6 +53,7 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 		--out $(FUZZ_DIR)/seeds/dcap-verify/v5 2>/dev/null; \
 	$(BUILD)/tdx-quotegen quote --ca $$d --debug --out $(FUZZ_DIR)/seeds/dcap-verify/debug \
 		2>/dev/null; \
+	$(BUILD)/fuzz-seeds $(FUZZ_DIR)/seeds $(FUZZ_DIR)/seeds/dcap-verify/v4; \
 	c=$(FUZZ_DIR)/seeds/collateral; \
 	{ printf '\000'; cat $$q/coll/tcb_info.json; } > $$c/tcb-info; \
 	{ printf '\001'; cat $$q/coll/qe_identity.json; } > $$c/qe-identity; \

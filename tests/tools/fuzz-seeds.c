@@ -1,5 +1,6 @@
 /* Writes the seed corpora of the protocol fuzz harnesses (tests/fuzz/) from our own builders and
- * the protocol test vectors: fuzz-seeds OUTDIR (creates OUTDIR/<harness>/<name>). */
+ * the protocol test vectors: fuzz-seeds OUTDIR [QUOTE] (creates OUTDIR/<harness>/<name>; with a
+ * quote file, also the tdx-keyd service scenarios). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "agent/luks_token.h"
 #include "keyd/policy.h"
 #include "b64.h"
+#include "fileio.h"
 #include "jwe.h"
 #include "jwk.h"
 #include "kbs_msg.h"
@@ -54,8 +56,8 @@ int main(int argc, char **argv)
 	size_t i, n;
 	int r = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fuzz-seeds OUTDIR\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: fuzz-seeds OUTDIR [QUOTE]\n");
 		return 2;
 	}
 	out_dir = argv[1];
@@ -161,6 +163,30 @@ int main(int argc, char **argv)
 		      "\"collateral_dir\":\"collateral\",\"root_key_file\":\"root.key\","
 		      "\"audit_file\":\"audit.log\",\"limits\":{\"request_timeout_ms\":2000,"
 		      "\"session_lifetime_s\":300,\"max_sessions\":100000}}");
+
+	/* tdx-keyd service scenarios (see tests/fuzz/fuzz-keyd-service.c). */
+	if (argc == 3) {
+		uint8_t *q = NULL;
+		size_t qlen = 0;
+
+		if (kbs_auth_request_build(&s) == 0) {
+			r |= seed_str("keyd-service", "auth", 0, s);
+			free(s);
+		}
+		if (file_read_all(argv[2], KBS_QUOTE_MAX_LEN, &q, &qlen) == 0 &&
+		    kbs_attest_request_build("@NONCE@", tee, q, qlen, NULL, 0, &s) == 0) {
+			r |= seed_str("keyd-service", "attest", 1, s);
+			free(s);
+		}
+		free(q);
+		r |= seed("keyd-service", "raw-resource", 2,
+			  "\001/kbs/v0/resource/default/disk/root\0kbs-session-id=0123\0",
+			  sizeof("\001/kbs/v0/resource/default/disk/root\0kbs-session-id=0123\0") -
+				  1);
+		r |= seed("keyd-service", "raw-other", 2, "\002/kbs/v0/x\0\0{}",
+			  sizeof("\002/kbs/v0/x\0\0{}") - 1);
+		r |= seed_str("keyd-service", "resource", 3, "/kbs/v0/resource/default/disk/root");
+	}
 
 	json_object_put(jwk);
 	json_object_put(epk);
