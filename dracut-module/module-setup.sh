@@ -66,6 +66,8 @@ install() {
     # curl resolves through /etc/hosts and /etc/resolv.conf only (no NSS modules in a static build).
     [[ -e $initdir/etc/hosts ]] || inst_simple /etc/hosts
 
+    inst_script "$moddir/tdx-unlock-names.sh" /usr/lib/tdx-unlock/tdx-unlock-names
+    inst_multiple -o dmsetup grep readlink
     inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
 

@@ -51,11 +51,15 @@ event() { summary_get "$cur" "$1"; }
 is_set() { [ -n "$1" ]; }
 is_unset() { [ -z "$1" ]; }
 
-# The assertions every boot shares: it finished in time and the real root is the LUKS2 device.
+# The assertions every boot shares: it finished in time and the real root is the LUKS2 device
+# (ROOT_MAPPER: its mapping name, luks-<UUID> unless the scenario sets a crypttab name).
 check_reached_root() {
+	local mapper=${ROOT_MAPPER:-luks-$ROOT_UUID}
 	check "the boot finished before the timeout" [ "$(event timed_out)" = 0 ]
 	check "the real root was mounted (TDX-UNLOCK-TEST marker)" log_has "TDX-UNLOCK-TEST: real root mounted"
-	check "the root is /dev/mapper/luks-$ROOT_UUID" log_has "TDX-UNLOCK-TEST: root is /dev/mapper/luks-$ROOT_UUID"
+	check "the root is /dev/mapper/$mapper" log_has "TDX-UNLOCK-TEST: root is /dev/mapper/$mapper\$"
+	check "the root mapping belongs to LUKS UUID $ROOT_UUID" \
+		log_has "TDX-UNLOCK-TEST: dm $mapper CRYPT-LUKS2-${ROOT_UUID//-/}-"
 }
 check_automatic() {
 	check "no passphrase prompt appeared" is_unset "$(event prompt)"
@@ -138,12 +142,14 @@ scenario_4() {
 }
 
 scenario_5() {
-	start_scenario 5 "root and data disks both unlocked automatically"
+	start_scenario 5 "root (named by rd.luks.name=) and data disks both unlocked automatically"
 	keyd_start good || return
-	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut-named)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
 		"$DATA_IMG"
 	keyd_stop
-	check_automatic
+	ROOT_MAPPER=$DRACUT_ROOT_NAME check_automatic
+	check "the root mapping was renamed to its rd.luks.name= name" \
+		log_has "tdx-unlock: luks-$ROOT_UUID is now $DRACUT_ROOT_NAME"
 	check "the data disk was unlocked as luks-$DATA_UUID" log_has "TDX-UNLOCK-TEST: dm luks-$DATA_UUID "
 	check "the data disk's filesystem is readable" log_has "TDX-UNLOCK-TEST: data disk luks-$DATA_UUID readable"
 	finish "two disks"
@@ -166,39 +172,45 @@ scenario_7() {
 	keyd_start good || return
 	boot "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
 	keyd_stop
-	check_automatic
+	ROOT_MAPPER=$ITOOLS_ROOT_NAME check_automatic
 	check "the agent reported success" log_has "tdx-unlock: devices unlocked"
+	check "the mapping was renamed to the crypttab name" \
+		log_has "tdx-unlock: luks-$ROOT_UUID is now $ITOOLS_ROOT_NAME"
 	finish "automatic unlock, initramfs-tools"
 }
 
-suite_start=$(date +%s)
-setup_all "${scenarios[@]}"
-for n in "${scenarios[@]}"; do
-	"scenario_$n"
-done
-keyd_stop
+# All of it in one function, parsed before it runs: editing this file during a run is harmless.
+main() {
+	suite_start=$(date +%s)
+	setup_all "${scenarios[@]}"
+	for n in "${scenarios[@]}"; do
+		"scenario_$n"
+	done
+	keyd_stop
 
-say ""
-say "== QEMU boot tests ($(qemu_accel), $(($(date +%s) - suite_start)) s in total)"
-for r in "${results[@]}"; do say "$r"; done
-if [ "$demo" = 1 ] && [ "$failed" = 0 ]; then
-	cur=scenario1
 	say ""
-	say "The VM's LUKS2 root disk was unlocked by tdx-keyd, with no passphrase, $(event cryptsetup_done) s after the kernel started ($(qemu_accel | tr a-z A-Z))."
-fi
-if [ "$bench" = 1 ]; then
-	cur=scenario1
-	printf 'bench: qemu scenario 1 kernel start -> unlock: %s s (%s)\n' "$(event cryptsetup_done)" "$(qemu_accel)"
-	printf 'bench: qemu scenario 1 kernel start -> real root: %s s\n' "$(event root_mounted)"
-	# Same dracut run without the module, and without the network stack it brings in.
-	build_dracut_initrd "$QEMU_WORK/initrd-nomodule.img"
-	build_dracut_initrd "$QEMU_WORK/initrd-nonet.img" "" "" "${DRACUT_MODULES/systemd-networkd/}"
-	with=$(stat -c %s "$INITRD_DRACUT")
-	without=$(stat -c %s "$QEMU_WORK/initrd-nomodule.img")
-	nonet=$(stat -c %s "$QEMU_WORK/initrd-nonet.img")
-	printf 'bench: dracut initramfs (zstd) with the module %d B, without %d B: the module adds %d B (%s MiB)\n' \
-		"$with" "$without" "$((with - without))" "$(awk -v b=$((with - without)) 'BEGIN { printf "%.2f", b / 1048576 }')"
-	printf 'bench: with the initramfs network stack it needs (systemd-networkd): adds %d B (%s MiB)\n' \
-		"$((with - nonet))" "$(awk -v b=$((with - nonet)) 'BEGIN { printf "%.2f", b / 1048576 }')"
-fi
-exit "$failed"
+	say "== QEMU boot tests ($(qemu_accel), $(($(date +%s) - suite_start)) s in total)"
+	for r in "${results[@]}"; do say "$r"; done
+	if [ "$demo" = 1 ] && [ "$failed" = 0 ]; then
+		cur=scenario1
+		say ""
+		say "The VM's LUKS2 root disk was unlocked by tdx-keyd, with no passphrase, $(event cryptsetup_done) s after the kernel started ($(qemu_accel | tr a-z A-Z))."
+	fi
+	if [ "$bench" = 1 ]; then
+		cur=scenario1
+		printf 'bench: qemu scenario 1 kernel start -> unlock: %s s (%s)\n' "$(event cryptsetup_done)" "$(qemu_accel)"
+		printf 'bench: qemu scenario 1 kernel start -> real root: %s s\n' "$(event root_mounted)"
+		# Same dracut run without the module, and without the network stack it brings in.
+		build_dracut_initrd "$QEMU_WORK/initrd-nomodule.img"
+		build_dracut_initrd "$QEMU_WORK/initrd-nonet.img" "" "" "${DRACUT_MODULES/systemd-networkd/}"
+		with=$(stat -c %s "$INITRD_DRACUT")
+		without=$(stat -c %s "$QEMU_WORK/initrd-nomodule.img")
+		nonet=$(stat -c %s "$QEMU_WORK/initrd-nonet.img")
+		printf 'bench: dracut initramfs (zstd) with the module %d B, without %d B: the module adds %d B (%s MiB)\n' \
+			"$with" "$without" "$((with - without))" "$(awk -v b=$((with - without)) 'BEGIN { printf "%.2f", b / 1048576 }')"
+		printf 'bench: with the initramfs network stack it needs (systemd-networkd): adds %d B (%s MiB)\n' \
+			"$((with - nonet))" "$(awk -v b=$((with - nonet)) 'BEGIN { printf "%.2f", b / 1048576 }')"
+	fi
+	exit "$failed"
+}
+main

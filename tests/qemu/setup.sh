@@ -8,6 +8,10 @@ ROOT_RESOURCE=tdx-unlock/disk/root
 DATA_RESOURCE=tdx-unlock/disk/data
 # The agent's whole budget in the tests: scenario 2 checks the prompt comes within it.
 AGENT_TOTAL_TIMEOUT=20
+# Scenario 7's crypttab target name (as the Debian installer would name it).
+ITOOLS_ROOT_NAME=vda_crypt
+# Scenario 5's root name given by rd.luks.name= (dracut): the unit renames the agent's mapping.
+DRACUT_ROOT_NAME=tdxroot
 
 # What the serial log and keyd's audit log say (asserted by the scenarios).
 AGENT_SUCCESS_RX="tdx-unlock: .*unlocked as /dev/mapper/luks-"
@@ -185,7 +189,9 @@ hostile_image_make() {
 root_cmdline() {
 	case $1 in
 	dracut) echo "rd.luks.uuid=$ROOT_UUID root=/dev/mapper/luks-$ROOT_UUID ro" ;;
-	itools) echo "root=/dev/mapper/luks-$ROOT_UUID ro cryptopts=target=luks-$ROOT_UUID,source=UUID=$ROOT_UUID,luks" ;;
+	dracut-named) echo "rd.luks.name=$ROOT_UUID=$DRACUT_ROOT_NAME root=/dev/mapper/$DRACUT_ROOT_NAME ro" ;;
+	# A Debian-installer style name: the hook renames the agent's luks-<UUID> mapping to it.
+	itools) echo "root=/dev/mapper/$ITOOLS_ROOT_NAME ro cryptopts=target=$ITOOLS_ROOT_NAME,source=UUID=$ROOT_UUID,luks" ;;
 	esac
 }
 
