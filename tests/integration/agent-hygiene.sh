@@ -161,6 +161,23 @@ if [ -s "$T/agent.core" ]; then
 		bad "secrets found in the agent's memory at exit"
 fi
 
+# Nor in what the agent logged (debug level), in hex or base64 of either form.
+leaked=0
+for v in "$SECRET" "$PASS"; do
+	b64=$(printf '%s' "$v" | xxd -r -p | base64 -w0)
+	b64url=$(printf '%s' "$b64" | tr '+/' '-_' | tr -d '=')
+	for form in "$v" "$(printf '%s' "$v" | tr a-f A-F)" "$b64" "$b64url"; do
+		grep -qF -- "$form" "$T/agent.log" "$T/live.log" && leaked=1
+	done
+done
+if [ $leaked -ne 0 ]; then
+	bad "a secret value is in the agent's log"
+elif grep -q "timing: secret received" "$T/agent.log"; then
+	ok "the debug log holds no secret or passphrase (hex, base64, base64url)"
+else
+	bad "the agent's debug log is incomplete"
+fi
+
 if [ $fail -ne 0 ]; then
 	echo "agent hygiene: FAILED"
 	exit 1
