@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -23,7 +22,8 @@
 #include "log.h"
 
 /* LUKS2 caps the keyslot area at 128 MiB and each JSON copy at 4 MiB. */
-#define HEADER_COPY_MAX	  ((uint64_t)(128 + 2 * 4 + 1) << 20)
+#define AREA_COPY_MAX	  ((uint64_t)1 << 20) /* > the 256000 bytes of AF stripes of 512-bit key */
+#define COPY_CHUNK	  ((size_t)64 << 10)
 #define DIGEST_ITER_MAX	  4000000 /* libcryptsetup benchmarks ~1/8 s; this bounds a hostile one */
 #define LUKS2_MAX_KEYSLOT 32
 #define LUKS2_MAX_TOKEN	  32 /* libcryptsetup's token calls see ids 0..31 only */
@@ -712,43 +712,142 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	return 0;
 }
 
-/* libcryptsetup's backup refuses to overwrite a file, so it goes into a fresh private directory
- * on a tmpfs and is moved into a sealed memfd at once. Without /proc (a bare chroot) a memfd has
- * no path libcryptsetup could open: the copy then stays in the private 0700 directory, read-only,
- * until luks_header_free(). copy_path receives the path libcryptsetup is to use. */
+/* The keyslot the device's tdx-unlock token names, as the device's own header says; -1 when
+ * there is no such token, or more than one (validation of the copy then refuses). */
+static int token_keyslot(struct crypt_device *cd)
+{
+	int slot = -1;
+
+	for (int t = 0; t < LUKS2_MAX_TOKEN; t++) {
+		_cleanup_(json_object_putp) json_object *o = NULL;
+		json_object *type, *slots;
+		const char *json;
+
+		if (crypt_token_json_get(cd, t, &json) < 0)
+			continue;
+		o = json_tokener_parse(json);
+		if (!o || !json_object_object_get_ex(o, "type", &type) ||
+		    strcmp(json_object_get_string(type), LUKS_TOKEN_TYPE) != 0)
+			continue;
+		if (slot >= 0 || !json_object_object_get_ex(o, "keyslots", &slots) ||
+		    !json_object_is_type(slots, json_type_array) ||
+		    json_object_array_length(slots) != 1)
+			return -1;
+		slot = object_id(json_object_get_string(json_object_array_get_idx(slots, 0)));
+	}
+	return slot;
+}
+
+static int copy_range(int in, int out, uint64_t offset, uint64_t len)
+{
+	_cleanup_free_ uint8_t *buf = malloc(COPY_CHUNK);
+
+	if (!buf)
+		return -ENOMEM;
+	while (len > 0) {
+		size_t want = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+		ssize_t n = pread(in, buf, want, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the device is shorter than its header says */
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w =
+				pwrite(out, buf + done, (size_t)(n - done), (off_t)offset + done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			done += w;
+		}
+		offset += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copies what validation and activation read: both binary headers with their JSON areas, and
+ * the area of the keyslot the token names, at their offsets in a file as long as header plus
+ * keyslot area. The rest stays a hole that reads as zeros and takes no memory, so a hostile
+ * 128 MiB keyslot area on each of many disks cannot exhaust the TD's memory. The copy is a
+ * sealed memfd. Without /proc (a bare chroot) a memfd has no path libcryptsetup could open: the
+ * copy then is a read-only file in a private 0700 directory on a tmpfs until
+ * luks_header_free(). copy_path receives the path libcryptsetup is to use. */
 static int header_copy(struct crypt_device *src, struct luks_header *h, char *copy_path,
 		       size_t copy_path_len)
 {
 	static const char *const bases[] = {"/run", "/dev/shm", "/tmp"};
 	char dir[64] = "", path[80] = "";
-	struct stat st;
-	int in = -1, fd = -1, r;
-	uint64_t total = 0;
+	uint64_t hdr_size = 0, keyslots_size = 0, total, area_off = 0, area_len = 0;
+	bool no_proc = access("/proc/self/fd", X_OK) < 0;
+	int in = -1, fd = -1, slot, r;
 
-	/* A RAM-backed place first (the copy is up to 136 MiB of header and keyslot areas and must
-	 * not touch a disk), then anything writable. */
-	for (int pass = 0; pass < 2 && !dir[0]; pass++)
-		for (size_t i = 0; i < ARRAY_SIZE(bases) && !dir[0]; i++) {
-			struct statfs sf;
-			if (pass == 0 && (statfs(bases[i], &sf) < 0 ||
-					  (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC)))
-				continue;
-			snprintf(dir, sizeof(dir), "%s/tdx-unlock.XXXXXX", bases[i]);
-			if (!mkdtemp(dir))
-				dir[0] = '\0';
+	r = crypt_get_metadata_size(src, &hdr_size, &keyslots_size);
+	if (r < 0 || hdr_size < 4096 || hdr_size > (4u << 20) + 4096 ||
+	    keyslots_size > (128u << 20)) {
+		r = log_error_errno(-EFBIG, "%s: LUKS2 header sizes out of range", h->device);
+		goto out;
+	}
+	total = 2 * hdr_size + keyslots_size;
+	slot = token_keyslot(src);
+	if (slot >= 0 && crypt_keyslot_area(src, slot, &area_off, &area_len) == 0 &&
+	    area_off >= 2 * hdr_size && area_off < total) {
+		/* libcryptsetup reads only the AF stripes at the start of the area. */
+		area_len = area_len < AREA_COPY_MAX ? area_len : AREA_COPY_MAX;
+		area_len = area_len < total - area_off ? area_len : total - area_off;
+	} else {
+		area_len = 0;
+	}
+
+	in = open(h->device, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		r = log_error_errno(-errno, "%s: cannot open: %m", h->device);
+		goto out;
+	}
+	if (no_proc) {
+		/* A RAM-backed place first (the copy must not touch a disk), then anything
+		 * writable. */
+		for (int pass = 0; pass < 2 && !dir[0]; pass++)
+			for (size_t i = 0; i < ARRAY_SIZE(bases) && !dir[0]; i++) {
+				struct statfs sf;
+				if (pass == 0 &&
+				    (statfs(bases[i], &sf) < 0 ||
+				     (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC)))
+					continue;
+				snprintf(dir, sizeof(dir), "%s/tdx-unlock.XXXXXX", bases[i]);
+				if (!mkdtemp(dir))
+					dir[0] = '\0';
+			}
+		if (!dir[0]) {
+			r = log_error_errno(-errno,
+					    "header copy: no private temporary directory: %m");
+			goto out;
 		}
-	if (!dir[0]) {
-		r = log_error_errno(-errno, "header copy: no private temporary directory: %m");
+		snprintf(path, sizeof(path), "%s/header", dir);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	} else {
+		fd = memfd_create("tdx-unlock-luks-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	}
+	if (fd < 0) {
+		r = log_error_errno(-errno, "header copy: %m");
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/header", dir);
-	r = crypt_header_backup(src, CRYPT_LUKS2, path);
+	if (ftruncate(fd, (off_t)total) < 0) {
+		r = log_error_errno(-errno, "header copy: %m");
+		goto out;
+	}
+	r = copy_range(in, fd, 0, 2 * hdr_size);
+	if (r == 0)
+		r = copy_range(in, fd, area_off, area_len);
 	if (r < 0) {
-		log_error_errno(r, "%s: copying the LUKS2 header failed", h->device);
+		log_error_errno(r, "%s: copying the LUKS2 header failed: %s", h->device,
+				strerror(-r));
 		goto out;
 	}
-	if (access("/proc/self/fd", X_OK) < 0) {
-		if (chmod(path, 0400) < 0 || !(h->copy_dir = strdup(dir))) {
+	if (no_proc) {
+		if (fchmod(fd, 0400) < 0 || !(h->copy_dir = strdup(dir))) {
 			r = log_error_errno(-errno, "header copy: %m");
 			goto out;
 		}
@@ -757,39 +856,6 @@ static int header_copy(struct crypt_device *src, struct luks_header *h, char *co
 		dir[0] = path[0] = '\0'; /* removed by luks_header_free() */
 		r = 0;
 		goto out;
-	}
-	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0) {
-		r = log_error_errno(-errno, "header copy: %m");
-		goto out;
-	}
-	fd = memfd_create("tdx-unlock-luks-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		r = log_error_errno(-errno, "header copy: memfd_create: %m");
-		goto out;
-	}
-	if (fstat(in, &st) < 0) {
-		r = log_error_errno(-errno, "header copy: %m");
-		goto out;
-	}
-	if ((uint64_t)st.st_size > HEADER_COPY_MAX) {
-		r = log_error_errno(-EFBIG, "%s: LUKS2 header larger than allowed", h->device);
-		goto out;
-	}
-	/* In-kernel copy; bounded by the size checked above. */
-	while (total < (uint64_t)st.st_size) {
-		ssize_t n = sendfile(fd, in, NULL, (size_t)((uint64_t)st.st_size - total));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = log_error_errno(-errno, "header copy: %m");
-			goto out;
-		}
-		if (n == 0) {
-			r = log_error_errno(-EIO, "header copy: short copy");
-			goto out;
-		}
-		total += (uint64_t)n;
 	}
 	/* From here on nobody can change the bytes we validate and activate from. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {

@@ -41,7 +41,8 @@ static void path_in_dir(char *out, size_t len, const char *name)
 	snprintf(out, len, "%s/%s", dir, name);
 }
 
-static int make_image(const char *path, bool enroll)
+static int make_image_sized(const char *path, bool enroll, uint64_t keyslots_size,
+			    uint64_t data_offset, uint64_t image_size)
 {
 	const struct crypt_pbkdf_type fast = {.type = CRYPT_KDF_PBKDF2,
 					      .hash = "sha256",
@@ -52,7 +53,7 @@ static int make_image(const char *path, bool enroll)
 	int fd, r, tid;
 
 	fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0)
+	if (fd < 0 || ftruncate(fd, (off_t)image_size) < 0)
 		return -errno;
 	close(fd);
 	if ((r = crypt_init(&cd, path)) < 0)
@@ -60,8 +61,8 @@ static int make_image(const char *path, bool enroll)
 	luks_log_attach(cd);
 	/* Small header and keyslot area so that the images stay a few MiB. */
 	if ((r = crypt_set_pbkdf_type(cd, &fast)) < 0 ||
-	    (r = crypt_set_metadata_size(cd, 16384, DATA_OFFSET - 32768)) < 0 ||
-	    (r = crypt_set_data_offset(cd, DATA_OFFSET / 512)) < 0 ||
+	    (r = crypt_set_metadata_size(cd, 16384, keyslots_size)) < 0 ||
+	    (r = crypt_set_data_offset(cd, data_offset / 512)) < 0 ||
 	    (r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, NULL)) < 0 ||
 	    (r = crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, RECOVERY, strlen(RECOVERY))) < 0)
 		goto out;
@@ -72,6 +73,11 @@ static int make_image(const char *path, bool enroll)
 out:
 	crypt_free(cd);
 	return r;
+}
+
+static int make_image(const char *path, bool enroll)
+{
+	return make_image_sized(path, enroll, DATA_OFFSET - 32768, DATA_OFFSET, IMAGE_SIZE);
 }
 
 static int copy_file(const char *from, const char *to)
@@ -406,6 +412,31 @@ static void test_crafted_headers(void **state)
 	}
 }
 
+/* A hostile host may give every disk a 128 MiB keyslot area (and attach up to
+ * LUKS_DISCOVER_MAX disks): the copy kept per device must not grow with it. Only the binary
+ * headers, JSON areas and the token's keyslot area take memory; the rest is a hole. */
+static void test_copy_memory_bounded(void **state)
+{
+	struct luks_header *h = NULL;
+	struct stat st;
+	char path[160];
+	const uint64_t ks_size = 128u << 20, offset = (128u << 20) + (1u << 20);
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "big-keyslots.img");
+	assert_int_equal(make_image_sized(path, true, ks_size, offset, offset + (1u << 20)), 0);
+	assert_int_equal(luks_header_load(path, &h, NULL, 0), 0);
+	assert_int_equal(fstat(h->copy_fd, &st), 0);
+	assert_true((uint64_t)st.st_size >= ks_size); /* offsets as on the disk */
+	print_message("header copy: %lld bytes long, %lld bytes allocated\n", (long long)st.st_size,
+		      (long long)st.st_blocks * 512);
+	assert_true((uint64_t)st.st_blocks * 512 <= (2u << 20));
+	/* The token's keyslot still opens from the copy; a wrong secret still does not. */
+	assert_int_equal(luks_unlock(h, secret, sizeof(secret), NULL, 0), 0);
+	luks_header_free(h);
+	unlink(path);
+}
+
 /* libcryptsetup 2.6.1 skips the digest comparison, and reports success, when the digest's salt
  * or length is off: a wrong secret then "opens" the keyslot and the volume would be activated
  * with a garbage key as if unlocked. Only header validation stands in the way. */
@@ -524,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_enroll_failures_leave_no_trace),
 		cmocka_unit_test(test_crafted_headers),
 		cmocka_unit_test(test_digest_bypass_refused),
+		cmocka_unit_test(test_copy_memory_bounded),
 		cmocka_unit_test(test_copy_survives_disk_change),
 		cmocka_unit_test(test_discover),
 	};
