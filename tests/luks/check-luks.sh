@@ -142,8 +142,11 @@ digest-short|digest: 'digest' is not the base64 of the 32 bytes of sha256
 digest-salt-short|digest: 'salt' is not the base64 of 32 bytes
 keyslot-area-short|keyslot 2: area of 4096 bytes cannot hold
 token-id-out-of-range|token 1024: id out of range (0..31)
+second-segment|segments: exactly one segment "0" is required (found 2)
+second-digest|digests: exactly one digest is required (found 2)
+keyslot-own-digest|digests: exactly one digest is required (found 2)
 EOF
-ok "22 crafted malicious headers refused by check, each with its reason"
+ok "25 crafted malicious headers refused by check, each with its reason"
 
 # Names from a hostile header reach the terminal of whoever runs list: no control characters.
 cp disk.img esc.img

@@ -206,6 +206,33 @@ def m_foreign_token_control_chars(md):
     md["tokens"]["7"] = {"type": "evil\x1b[31mRED\x07", "keyslots": []}
 
 
+def m_second_segment(md):
+    # Split the data into two segments, both bound to the digest.
+    seg = dict(md["segments"]["0"])
+    seg["offset"] = str(int(seg["offset"]) + 1048576)
+    md["segments"]["0"]["size"] = "1048576"
+    md["segments"]["1"] = seg
+    the_digest(md)["segments"] = ["0", "1"]
+
+
+def m_second_digest(md):
+    # A second digest, bound to nothing: activation must not be able to pick another digest.
+    extra = dict(the_digest(md))
+    extra["keyslots"], extra["segments"] = [], []
+    md["digests"][str(max(int(d) for d in md["digests"]) + 1)] = extra
+
+
+def m_keyslot_own_digest(md):
+    # Our keyslot moved to a digest of its own that covers no segment.
+    tid, tok = our_token(md)
+    slot = tok["keyslots"][0]
+    d = the_digest(md)
+    extra = dict(d)
+    d["keyslots"] = [k for k in d["keyslots"] if k != slot]
+    extra["keyslots"], extra["segments"] = [slot], []
+    md["digests"][str(max(int(x) for x in md["digests"]) + 1)] = extra
+
+
 MUTATIONS = {
     "cipher-null-segment": m_cipher_null_segment,
     "cipher-null-keyslot": m_cipher_null_keyslot,
@@ -230,6 +257,9 @@ MUTATIONS = {
     "keyslot-area-short": m_keyslot_area_short,
     "token-id-out-of-range": m_token_id_out_of_range,
     "foreign-token-control-chars": m_foreign_token_control_chars,
+    "second-segment": m_second_segment,
+    "second-digest": m_second_digest,
+    "keyslot-own-digest": m_keyslot_own_digest,
 }
 
 

@@ -384,6 +384,9 @@ static const struct crafted crafted[] = {
 	{"digest-salt-short", "digest: 'salt' is not the base64 of 32 bytes"},
 	{"keyslot-area-short", "keyslot 1: area of 4096 bytes cannot hold"},
 	{"token-id-out-of-range", "token 1024: id out of range (0..31)"},
+	{"second-segment", "segments: exactly one segment \"0\" is required (found 2)"},
+	{"second-digest", "digests: exactly one digest is required (found 2)"},
+	{"keyslot-own-digest", "digests: exactly one digest is required (found 2)"},
 };
 
 static void test_crafted_headers(void **state)
