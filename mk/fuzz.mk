@@ -2,7 +2,7 @@
 #   make fuzz              build every harness, then run each for FUZZ_SECONDS (default 20) on a
 #                          seed corpus made by our own tools (tests/tools/fuzz-seeds, tdx-quotegen)
 #   make fuzz-build        only build them (clang, -fsanitize=fuzzer,address,undefined)
-#   make check-fuzz        smoke run, FUZZ_SMOKE_SECONDS (default 5) each; part of make check
+#   make check-fuzz        smoke run, FUZZ_SMOKE_SECONDS (default 4) each; part of make check
 # Crashes are written to $(BUILD)/fuzz/artifacts/<harness>/; re-run one with
 #   $(BUILD)/fuzz/fuzz-jwe $(BUILD)/fuzz/artifacts/fuzz-jwe/crash-...
 .PHONY: fuzz fuzz-build fuzz-seeds check-fuzz
@@ -10,7 +10,7 @@ CHECK_TARGETS += check-fuzz
 
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 20
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_DIR           := $(BUILD)/fuzz
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # Library code is built again with clang and instrumentation; warnings are gcc's job (make all).
