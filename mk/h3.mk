@@ -9,3 +9,9 @@ protocol-doc:
 check-protocol-interop: $(BUILD)/protocol-interop
 	python3 tests/vectors/interop-check.py $(BUILD)/protocol-interop 25
 CHECK_TARGETS += check-protocol-doc check-protocol-interop
+
+# Protocol figures (one core): JWE encrypt/decrypt, attest-request parsing, REPORTDATA, KDFs.
+.PHONY: bench-protocol
+bench-protocol: $(BUILD)/protocol-bench
+	$(BUILD)/protocol-bench
+BENCH_TARGETS += bench-protocol

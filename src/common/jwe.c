@@ -27,24 +27,28 @@ DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
 DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
 DEFINE_CLEANUP_FUNC(json_object, json_object_put)
 
-/* Z = ECDH(priv, peer), into secure memory. */
-static int ecdh_shared_secret(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t **z_out)
+/* The intermediate secrets of one JWE operation, in one secure allocation (each secmem_alloc()
+ * is a locked mapping of its own: one instead of three keeps the syscalls down). */
+struct jwe_secrets {
+	uint8_t z[JWE_Z_LEN];
+	uint8_t kek[JWE_KEK_LEN];
+	uint8_t cek[JWE_CEK_LEN];
+};
+
+/* Z = ECDH(priv, peer). The peer was checked when it was parsed (jwk_to_public_key(): on the
+ * curve, not infinity; P-256 has cofactor 1), so OpenSSL's costly full re-check is skipped. */
+static int ecdh_shared_secret(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t z[JWE_Z_LEN])
 {
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
-	_cleanup_secmem_ uint8_t *z = NULL;
 	size_t zlen = JWE_Z_LEN;
 
-	z = secmem_alloc(JWE_Z_LEN);
-	if (!z)
-		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
 	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0 ||
-	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) <= 0 || EVP_PKEY_derive(ctx, z, &zlen) <= 0 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) <= 0 || EVP_PKEY_derive(ctx, z, &zlen) <= 0 ||
 	    zlen != JWE_Z_LEN) {
 		ERR_clear_error();
 		return log_error_errno(-EINVAL, "JWE: ECDH key agreement failed");
 	}
-	*z_out = TAKE_PTR(z);
 	return 0;
 }
 
@@ -119,16 +123,16 @@ static int add_b64url(struct json_object *o, const char *key, const uint8_t *dat
 	return add_string(o, key, s);
 }
 
-static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t *cek,
+/* sec->cek holds the CEK; sec->z and sec->kek are filled here. */
+static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, struct jwe_secrets *sec,
 			const uint8_t *iv, const uint8_t *pt, size_t pt_len, char **out,
 			size_t *out_len)
 {
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
 	_cleanup_(json_object_putp) struct json_object *header = NULL;
 	_cleanup_(json_object_putp) struct json_object *epk = NULL;
 	_cleanup_(json_object_putp) struct json_object *jwe = NULL;
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *gcm = NULL;
-	_cleanup_secmem_ uint8_t *z = NULL;
-	_cleanup_secmem_ uint8_t *kek = NULL;
 	_cleanup_free_ char *protected = NULL;
 	_cleanup_free_ uint8_t *ct = NULL;
 	uint8_t wrapped[JWE_ENCRYPTED_KEY_LEN], tag[JWE_TAG_LEN];
@@ -138,17 +142,20 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t 
 	if (pt_len > JWE_MAX_PLAINTEXT_LEN)
 		return log_error_errno(-EMSGSIZE, "JWE: plaintext of %zu bytes is too large",
 				       pt_len);
+	/* The recipient key comes from the caller: on the curve, not infinity (cheap check). */
+	check = EVP_PKEY_CTX_new_from_pkey(NULL, recipient, NULL);
+	if (!check || EVP_PKEY_public_check_quick(check) != 1) {
+		ERR_clear_error();
+		return log_error_errno(-EINVAL, "JWE: recipient is not a valid P-256 public key");
+	}
 
-	r = ecdh_shared_secret(ephemeral, recipient, &z);
+	r = ecdh_shared_secret(ephemeral, recipient, sec->z);
 	if (r < 0)
 		return r;
-	kek = secmem_alloc(JWE_KEK_LEN);
-	if (!kek)
-		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
-	r = concat_kdf(z, kek);
+	r = concat_kdf(sec->z, sec->kek);
 	if (r < 0)
 		return r;
-	r = aes_key_wrap(1, kek, cek, JWE_CEK_LEN, wrapped, sizeof(wrapped));
+	r = aes_key_wrap(1, sec->kek, sec->cek, JWE_CEK_LEN, wrapped, sizeof(wrapped));
 	if (r < 0)
 		return r;
 
@@ -177,7 +184,7 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t 
 	/* AAD is the ASCII of the encoded protected header (RFC 7516 §5.1 step 14). */
 	if (EVP_EncryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
-	    EVP_EncryptInit_ex(gcm, NULL, NULL, cek, iv) <= 0 ||
+	    EVP_EncryptInit_ex(gcm, NULL, NULL, sec->cek, iv) <= 0 ||
 	    EVP_EncryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
 		    0 ||
 	    EVP_EncryptUpdate(gcm, ct, &n, pt, (int)pt_len) <= 0 ||
@@ -210,26 +217,31 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, const uint8_t 
 int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t pt_len, char **out, size_t *out_len)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ephemeral = NULL;
-	_cleanup_secmem_ uint8_t *cek = NULL;
+	_cleanup_secmem_ struct jwe_secrets *sec = NULL;
 	uint8_t iv[JWE_IV_LEN];
 	int r;
 
 	r = jwk_generate_p256(&ephemeral);
 	if (r < 0)
 		return r;
-	cek = secmem_alloc(JWE_CEK_LEN);
-	if (!cek)
+	sec = secmem_alloc(sizeof(*sec));
+	if (!sec)
 		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
-	if (RAND_priv_bytes(cek, JWE_CEK_LEN) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
+	if (RAND_priv_bytes(sec->cek, JWE_CEK_LEN) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
 		return log_error_errno(-EIO, "JWE: random number generator failed");
-	return encrypt_with(recipient, ephemeral, cek, iv, pt, pt_len, out, out_len);
+	return encrypt_with(recipient, ephemeral, sec, iv, pt, pt_len, out, out_len);
 }
 
 int jwe_encrypt_fixed_for_test(EVP_PKEY *recipient, EVP_PKEY *ephemeral,
 			       const uint8_t cek[JWE_CEK_LEN], const uint8_t iv[JWE_IV_LEN],
 			       const uint8_t *pt, size_t pt_len, char **out, size_t *out_len)
 {
-	return encrypt_with(recipient, ephemeral, cek, iv, pt, pt_len, out, out_len);
+	_cleanup_secmem_ struct jwe_secrets *sec = secmem_alloc(sizeof(*sec));
+
+	if (!sec)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	memcpy(sec->cek, cek, JWE_CEK_LEN);
+	return encrypt_with(recipient, ephemeral, sec, iv, pt, pt_len, out, out_len);
 }
 
 /* Checks the protected header and returns the sender's ephemeral public key. */
@@ -304,9 +316,7 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 	_cleanup_(json_object_putp) struct json_object *jwe = NULL;
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *gcm = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *epk = NULL;
-	_cleanup_secmem_ uint8_t *z = NULL;
-	_cleanup_secmem_ uint8_t *kek = NULL;
-	_cleanup_secmem_ uint8_t *cek = NULL;
+	_cleanup_secmem_ struct jwe_secrets *sec = NULL;
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	_cleanup_free_ uint8_t *ct = NULL;
 	uint8_t wrapped[JWE_ENCRYPTED_KEY_LEN], iv[JWE_IV_LEN], tag[JWE_TAG_LEN];
@@ -349,19 +359,18 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"JWE: ciphertext of %zu bytes is too large", ct_len);
 
-	r = ecdh_shared_secret(recipient, epk, &z);
+	sec = secmem_alloc(sizeof(*sec));
+	pt = secmem_alloc(ct_len ? ct_len : 1);
+	if (!sec || !pt)
+		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
+	r = ecdh_shared_secret(recipient, epk, sec->z);
 	if (r < 0)
 		return json_strict_fail(reason, reason_len, r,
 					"JWE: key agreement with epk failed");
-	kek = secmem_alloc(JWE_KEK_LEN);
-	cek = secmem_alloc(JWE_CEK_LEN);
-	pt = secmem_alloc(ct_len ? ct_len : 1);
-	if (!kek || !cek || !pt)
-		return log_error_errno(-ENOMEM, "JWE: cannot allocate secure memory");
-	r = concat_kdf(z, kek);
+	r = concat_kdf(sec->z, sec->kek);
 	if (r < 0)
 		return r;
-	r = aes_key_wrap(0, kek, wrapped, sizeof(wrapped), cek, JWE_CEK_LEN);
+	r = aes_key_wrap(0, sec->kek, wrapped, sizeof(wrapped), sec->cek, JWE_CEK_LEN);
 	if (r < 0)
 		return json_strict_fail(reason, reason_len, -EBADMSG,
 					"JWE: encrypted_key does not unwrap (not for this key?)");
@@ -371,7 +380,7 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 		return log_error_errno(-ENOMEM, "JWE: out of memory");
 	if (EVP_DecryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
-	    EVP_DecryptInit_ex(gcm, NULL, NULL, cek, iv) <= 0 ||
+	    EVP_DecryptInit_ex(gcm, NULL, NULL, sec->cek, iv) <= 0 ||
 	    EVP_DecryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
 		    0 ||
 	    EVP_DecryptUpdate(gcm, pt, &n, ct, (int)ct_len) <= 0 ||
