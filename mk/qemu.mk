@@ -15,7 +15,7 @@ demo:
 	@echo "== tdx-unlock demo 1/3: installing the Debian packages (deps/install.sh)"
 	sh deps/install.sh
 	@echo "== tdx-unlock demo 2/3: building tdx-unlock, tdx-keyd and the static agent"
-	$(MAKE) --no-print-directory all static
+	$(MAKE) -s --no-print-directory all static
 	@echo "== tdx-unlock demo 3/3: booting a VM whose LUKS2 root is unlocked by tdx-keyd (QEMU, ~1-2 min)"
 	$(QEMU_ENV) $(QEMU_RUN) --demo 1
 

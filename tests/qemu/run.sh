@@ -194,7 +194,7 @@ main() {
 	if [ "$demo" = 1 ] && [ "$failed" = 0 ]; then
 		cur=scenario1
 		say ""
-		say "The VM's LUKS2 root disk was unlocked by tdx-keyd, with no passphrase, $(event cryptsetup_done) s after the kernel started ($(qemu_accel | tr a-z A-Z))."
+		say "The VM's LUKS2 root disk was unlocked by tdx-keyd, with no passphrase, $(event cryptsetup_done) s after the kernel started ($(qemu_accel | tr a-z A-Z); the agent itself took $(awk -v a="$(event agent_started)" -v b="$(event agent_finished)" 'BEGIN { printf "%.1f", b - a }') s)."
 	fi
 	if [ "$bench" = 1 ]; then
 		cur=scenario1
