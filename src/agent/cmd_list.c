@@ -64,7 +64,7 @@ int cmd_list(int argc, char **argv)
 	}
 	for (int t = 0; t < 32; t++) {
 		const char *type = NULL, *json = NULL;
-		char reason[LUKS_REASON_MAX] = "unreadable", salt[64], name[64];
+		char reason[LUKS_REASON_MAX] = "unreadable", salt[64];
 		struct luks_token tok;
 		crypt_token_info ti = crypt_token_status(cd, t, &type);
 
@@ -73,6 +73,7 @@ int cmd_list(int argc, char **argv)
 		if (ti == CRYPT_TOKEN_INACTIVE || !type)
 			continue;
 		if (strcmp(type, LUKS_TOKEN_TYPE) != 0) {
+			char name[64];
 			printf("token %d: %s (not tdx-unlock)\n", t,
 			       printable(type, name, sizeof(name)));
 			continue;

@@ -740,32 +740,36 @@ static int token_keyslot(struct crypt_device *cd)
 
 static int copy_range(int in, int out, uint64_t offset, uint64_t len)
 {
-	_cleanup_free_ uint8_t *buf = malloc(COPY_CHUNK);
+	uint8_t *buf = malloc(COPY_CHUNK);
+	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	while (len > 0) {
+	while (r == 0 && len > 0) {
 		size_t want = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-		ssize_t n = pread(in, buf, want, (off_t)offset);
+		ssize_t n = pread(in, buf, want, (off_t)offset), done = 0;
+
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* the device is shorter than its header says */
-		for (ssize_t done = 0; done < n;) {
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO; /* EIO: the device is shorter than its header */
+			break;
+		}
+		while (r == 0 && done < n) {
 			ssize_t w =
 				pwrite(out, buf + done, (size_t)(n - done), (off_t)offset + done);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0)
-				return w < 0 ? -errno : -EIO;
-			done += w;
+				r = w < 0 ? -errno : -EIO;
+			else
+				done += w;
 		}
 		offset += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	return 0;
+	free(buf);
+	return r;
 }
 
 /* Copies what validation and activation read: both binary headers with their JSON areas, and
@@ -795,8 +799,11 @@ static int header_copy(struct crypt_device *src, struct luks_header *h, char *co
 	if (slot >= 0 && crypt_keyslot_area(src, slot, &area_off, &area_len) == 0 &&
 	    area_off >= 2 * hdr_size && area_off < total) {
 		/* libcryptsetup reads only the AF stripes at the start of the area. */
-		area_len = area_len < AREA_COPY_MAX ? area_len : AREA_COPY_MAX;
-		area_len = area_len < total - area_off ? area_len : total - area_off;
+		uint64_t room = total - area_off;
+		if (area_len > AREA_COPY_MAX)
+			area_len = AREA_COPY_MAX;
+		if (area_len > room)
+			area_len = room;
 	} else {
 		area_len = 0;
 	}
