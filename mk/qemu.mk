@@ -1,5 +1,6 @@
 # Boot tests in QEMU, the demo and the boot benchmark (tests/qemu/, docs/boot.md).
 #   make check-qemu   scenarios 1-7 (dracut and initramfs-tools initramfs, LUKS2 root, loopback keyd)
+#   make check-enroll-image   scripts/tdx-enroll-image on the host (no VM, seconds)
 #   make demo         fresh Debian 12 machine: install packages, build, boot scenario 1
 #   make bench-qemu   scenario 1's kernel-start-to-unlock time and the initramfs size the module adds
 # QEMU_SCENARIOS selects scenarios (default all); QEMU_WORK is the (gitignored) work directory.
@@ -7,7 +8,10 @@ QEMU_RUN       := tests/qemu/run.sh
 QEMU_SCENARIOS ?=
 QEMU_ENV        = BUILD=$(abspath $(BUILD))
 
-.PHONY: check-qemu bench-qemu
+.PHONY: check-qemu bench-qemu check-enroll-image
+check-enroll-image: all
+	$(QEMU_ENV) tests/qemu/enroll-image-test.sh
+
 check-qemu: all static
 	$(QEMU_ENV) $(QEMU_RUN) $(QEMU_SCENARIOS)
 
@@ -22,5 +26,5 @@ demo:
 bench-qemu: all static
 	$(QEMU_ENV) $(QEMU_RUN) --bench 1
 
-CHECK_TARGETS += check-qemu
+CHECK_TARGETS += check-enroll-image check-qemu
 BENCH_TARGETS += bench-qemu

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Host-side test of scripts/tdx-enroll-image (no VM): usage and input errors, policy generation
+# from a quote, enrollment, no secret left behind, and the enrolled keyslot opened with the secret
+# a loopback tdx-keyd releases to the agent (tdx-unlock unlock --test-passphrase).
+#
+# usage: tests/qemu/enroll-image-test.sh        (BUILD = the binaries' directory)
+set -uo pipefail
+# shellcheck source=tests/qemu/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+W=$QEMU_WORK/enroll-test
+HELPER=$REPO/scripts/tdx-enroll-image
+AGENT=$BUILD/tdx-unlock
+KEYD=$BUILD/tdx-keyd
+QUOTEGEN=$BUILD/tdx-quotegen
+RESOURCE=image/disk/root
+failed=0
+keyd_pid=
+
+ok() { echo "ok    $*"; }
+fail() {
+	echo "FAIL  $*"
+	failed=1
+}
+# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND (output in $W/out) and checks its exit code.
+expect() {
+	local code=$1 what=$2 rc
+	shift 3
+	"$@" >"$W/out" 2>&1
+	rc=$?
+	if [ "$rc" = "$code" ]; then ok "$what (exit $rc)"; else fail "$what: exit $rc, expected $code"; fi
+}
+out_has() {
+	if grep -qE -- "$1" "$W/out"; then ok "$2"; else fail "$2 (output: $(head -c 300 "$W/out"))"; fi
+}
+cleanup() { [ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null; }
+trap cleanup EXIT
+
+for b in "$AGENT" "$KEYD" "$QUOTEGEN"; do
+	[ -x "$b" ] || die "$b missing (make all)"
+done
+rm -rf "$W"
+mkdir -p "$W/policies" "$W/collateral" "$W/tls"
+"$QUOTEGEN" ca --out "$W/quotesim" >/dev/null 2>&1 || die "tdx-quotegen ca failed"
+"$QUOTEGEN" quote --ca "$W/quotesim" --out "$W/td.quote" >/dev/null 2>&1 || die "tdx-quotegen quote failed"
+ln -s "$W/quotesim" "$W/collateral/00906ed50000"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=keyd \
+	-keyout "$W/tls/key.pem" -out "$W/tls/cert.pem" 2>/dev/null || die "openssl req failed"
+head -c 32 /dev/urandom >"$W/root.key"
+chmod 0600 "$W/root.key" "$W/tls/key.pem"
+cat >"$W/keyd.json" <<EOF
+{
+  "listen": { "address": "127.0.0.1", "port": 0 },
+  "tls": { "certificate": "tls/cert.pem", "private_key": "tls/key.pem" },
+  "test_root_ca": "quotesim/root_ca.pem",
+  "policy_dir": "policies",
+  "collateral_dir": "collateral",
+  "root_key_file": "root.key",
+  "audit_file": "audit.log",
+  "workers": 1
+}
+EOF
+printf 'enroll test passphrase' >"$W/pass"
+"$REPO/scripts/make-test-root.sh" --data --size 8 "$W/pass" "$W/disk.img" >/dev/null || die "image"
+head -c 1M /dev/zero >"$W/plain.img"
+
+expect 2 "no arguments is a usage error" -- "$HELPER"
+expect 2 "a missing --resource is a usage error" -- "$HELPER" --keyd-config "$W/keyd.json" "$W/disk.img"
+expect 1 "a file that is not LUKS2 is refused" -- "$HELPER" --keyd-config "$W/keyd.json" \
+	--resource "$RESOURCE" --key-file "$W/pass" --keyd "$KEYD" --agent "$AGENT" "$W/plain.img"
+out_has "is not a LUKS2 image" "... saying so"
+expect 1 "a resource no policy covers is refused" -- "$HELPER" --keyd-config "$W/keyd.json" \
+	--resource "$RESOURCE" --key-file "$W/pass" --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+out_has "not covered by any policy|no \\*\\.json policy files" "... naming the cause (tdx-keyd's message)"
+expect 0 "enrollment with a policy generated from the TD's quote" -- "$HELPER" \
+	--keyd-config "$W/keyd.json" --resource "$RESOURCE" --key-file "$W/pass" --quote "$W/td.quote" \
+	--policy-id test-image --write-policy --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+out_has '"id": "test-image"' "the printed policy stanza names its id"
+out_has "\"$RESOURCE\"" "... and the resource"
+out_has '"mrtd": "1{96}"' "... and the TD's MRTD"
+if [ -s "$W/policies/test-image.json" ]; then ok "the policy was written to keyd's policy_dir"; else fail "no policy file"; fi
+expect 0 "the image's token names the resource" -- "$AGENT" check "$W/disk.img"
+out_has "resource $RESOURCE" "... (tdx-unlock check)"
+expect 1 "an existing policy file is never overwritten" -- "$HELPER" --keyd-config "$W/keyd.json" \
+	--resource "$RESOURCE" --key-file "$W/pass" --quote "$W/td.quote" --policy-id test-image \
+	--write-policy --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+out_has "not overwriting" "... saying so"
+if compgen -G "/run/tdx-enroll.*" >/dev/null || compgen -G "${XDG_RUNTIME_DIR:-/nonexistent}/tdx-enroll.*" >/dev/null; then
+	fail "a tdx-enroll secret directory was left behind"
+else
+	ok "no secret directory left behind"
+fi
+
+# The enrolled keyslot opens with what keyd releases to an attested agent.
+rm -f "$W/port"
+"$KEYD" serve --config "$W/keyd.json" --port-file "$W/port" >"$W/keyd.log" 2>&1 &
+keyd_pid=$!
+for _ in $(seq 100); do
+	[ -s "$W/port" ] && break
+	sleep 0.1
+done
+[ -s "$W/port" ] || die "tdx-keyd did not start (see $W/keyd.log)"
+pin="sha256//$(openssl pkey -in "$W/tls/key.pem" -pubout -outform DER | openssl dgst -sha256 -binary | base64)"
+cat >"$W/agent.json" <<EOF
+{
+  "servers": [ { "url": "https://127.0.0.1:$(tr -dc 0-9 <"$W/port")", "pins": ["$pin"] } ],
+  "total_timeout_s": 20,
+  "quote_source": "simulator",
+  "simulator_dir": "$W/quotesim",
+  "rtmr_path": ""
+}
+EOF
+expect 0 "the agent opens the enrolled keyslot with the released secret" -- \
+	"$AGENT" unlock --config "$W/agent.json" --cmdline "$W/no-cmdline" --test-passphrase \
+	--log-target stderr "$W/disk.img"
+if grep -q '"reason":"released' "$W/audit.log"; then ok "keyd's audit log records the release"; else fail "no release in keyd's audit log"; fi
+
+[ "$failed" = 0 ] && echo "enroll-image-test: all passed" || echo "enroll-image-test: FAILED"
+exit "$failed"
