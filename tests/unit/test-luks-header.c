@@ -503,6 +503,43 @@ static void test_copy_survives_disk_change(void **state)
 		luks_header_validate(h->cd, LUKS_TOKEN_REQUIRED, uuid, &tid, &tok, NULL, 0), 0);
 	assert_string_equal(crypt_get_cipher(h->cd), "aes");
 	assert_int_equal(luks_unlock(h, secret, sizeof(secret), NULL, 0), 0);
+
+	/* The keyslot area is read from the copy too: wiping it on the disk changes nothing. */
+	{
+		struct crypt_device *cd = NULL;
+		uint64_t off = 0, len = 0;
+		static const uint8_t zeros[4096];
+		int fd;
+
+		assert_int_equal(crypt_init(&cd, path), 0);
+		assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+		assert_int_equal(crypt_keyslot_area(cd, h->token.keyslot, &off, &len), 0);
+		crypt_free(cd);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		for (uint64_t o = 0; o < len; o += sizeof(zeros))
+			assert_int_equal(pwrite(fd, zeros, sizeof(zeros), (off_t)(off + o)),
+					 (ssize_t)sizeof(zeros));
+		close(fd);
+		assert_int_equal(luks_unlock(h, secret, sizeof(secret), NULL, 0), 0);
+		{
+			/* Control: the disk itself no longer opens with that passphrase. */
+			uint8_t *pass = NULL;
+			size_t pass_len = 0;
+
+			assert_int_equal(luks_passphrase_derive(secret, sizeof(secret), &h->token,
+								h->uuid, &pass, &pass_len),
+					 0);
+			assert_int_equal(crypt_init(&cd, path), 0);
+			assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+			assert_int_equal(crypt_activate_by_passphrase(cd, NULL, h->token.keyslot,
+								      (const char *)pass, pass_len,
+								      0),
+					 -EPERM);
+			crypt_free(cd);
+			secmem_free(pass);
+		}
+	}
 	luks_header_free(h);
 }
 
