@@ -18,8 +18,10 @@ struct crypt_device;
 
 /* A validated header copy bound to its data device. */
 struct luks_header {
-	char *device;		 /* data device (or image file) the header was read from */
-	struct crypt_device *cd; /* libcryptsetup context on the sealed copy + the data device */
+	char *device; /* data device (or image file) the header was read from */
+	/* libcryptsetup context on the sealed copy + the data device. The copy holds the token's
+	 * keyslot area only: other keyslots read as zeros and never open from it. */
+	struct crypt_device *cd;
 	char uuid[LUKS_UUID_LEN + 1];
 	int token_id;
 	struct luks_token token;
@@ -34,7 +36,8 @@ enum luks_token_need {
 	LUKS_TOKEN_ANY,	     /* rotate/unenroll: at most one (validated when present) */
 };
 
-/* Copies device's LUKS2 header into a sealed memfd, loads it with libcryptsetup as a detached
+/* Copies device's LUKS2 header (binary headers, JSON areas, the token keyslot's area; the rest
+ * of the keyslot area is a hole) into a sealed memfd, loads it with libcryptsetup as a detached
  * header for device, and validates it (luks_header_validate, LUKS_TOKEN_REQUIRED).
  * Returns 0, -ENOENT (no tdx-unlock token), -EBADMSG (header refused: reason says why), or another
  * negative errno (I/O, not LUKS2). reason may be NULL. */
@@ -43,8 +46,11 @@ void luks_header_free(struct luks_header *h);
 
 /* Checks a loaded LUKS2 context against the allow-list: LUKS2; one crypt segment with an allowed
  * cipher and key size, no integrity, no flags, offset after the keyslot area; every keyslot of type
- * luks2 with an allowed area cipher/key size, inside the keyslot area, no overlaps; no requirements
- * (reencryption) and only known flags; tdx-unlock tokens per need; the token's keyslot exists,
+ * luks2 with an allowed area cipher/key size, inside the keyslot area and large enough for its AF
+ * stripes, no overlaps; one PBKDF2 digest covering segment 0 and every keyslot, with a known hash,
+ * a 32-byte salt and a digest of the hash's size (what libcryptsetup 2.6.1 would otherwise
+ * "verify" without comparing); no requirements (reencryption) and only known flags; tdx-unlock
+ * tokens per need (ids 0..31); the token's keyslot exists,
  * is bound to the segment and uses PBKDF2-SHA256 with LUKS_PBKDF2_ITER..LUKS_PBKDF2_ITER_MAX.
  * On success fills uuid/token_id/token (token_id -1 when absent). Returns 0, -ENOENT (token
  * required but absent) or -EBADMSG with reason set. */
