@@ -346,8 +346,8 @@ static int validate_segments(struct refusal *rf, json_object *segments, struct l
 		return refuse(rf, "segment 0: cipher '%.48s' refused%s", enc,
 			      strstr(enc, "null") ? " (plaintext disk, CVE-2025-59054)" : "");
 	if (!cipher_key_allowed(c, lay->volume_key_bytes))
-		return refuse(rf, "segment 0: %d-bit key refused for %s", lay->volume_key_bytes * 8,
-			      enc);
+		return refuse(rf, "segment 0: key of %d bytes refused for %s",
+			      lay->volume_key_bytes, enc);
 	if (json_object_object_get_ex(seg, "integrity", &v))
 		return refuse(rf, "segment 0: integrity protection is not supported");
 	if (json_object_object_get_ex(seg, "flags", &v) &&
@@ -422,8 +422,8 @@ static int validate_keyslot(struct refusal *rf, const char *id, json_object *ks,
 	if ((r = get_int(rf, a, what, "key_size", &area_key)) < 0)
 		return r;
 	if (!cipher_key_allowed(c, area_key))
-		return refuse(rf, "%s: %" PRId64 "-bit area key refused for %s", what, area_key * 8,
-			      enc);
+		return refuse(rf, "%s: area key of %" PRId64 " bytes refused for %s", what,
+			      area_key, enc);
 	if ((r = get_u64_str(rf, a, what, "offset", &area->offset)) < 0 ||
 	    (r = get_u64_str(rf, a, what, "size", &area->size)) < 0)
 		return r;

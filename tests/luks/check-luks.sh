@@ -145,8 +145,9 @@ token-id-out-of-range|token 1024: id out of range (0..31)
 second-segment|segments: exactly one segment "0" is required (found 2)
 second-digest|digests: exactly one digest is required (found 2)
 keyslot-own-digest|digests: exactly one digest is required (found 2)
+area-key-size-huge|keyslot 2: area key of 9223372036854775807 bytes refused
 EOF
-ok "25 crafted malicious headers refused by check, each with its reason"
+ok "26 crafted malicious headers refused by check, each with its reason"
 
 # Names from a hostile header reach the terminal of whoever runs list: no control characters.
 cp disk.img esc.img

@@ -233,6 +233,11 @@ def m_keyslot_own_digest(md):
     md["digests"][str(max(int(x) for x in md["digests"]) + 1)] = extra
 
 
+def m_area_key_size_huge(md):
+    # Found by fuzzing under UBSan: the refusal message multiplied this by 8 (signed overflow).
+    our_keyslot(md)["area"]["key_size"] = 2**63 - 1
+
+
 MUTATIONS = {
     "cipher-null-segment": m_cipher_null_segment,
     "cipher-null-keyslot": m_cipher_null_keyslot,
@@ -260,6 +265,7 @@ MUTATIONS = {
     "second-segment": m_second_segment,
     "second-digest": m_second_digest,
     "keyslot-own-digest": m_keyslot_own_digest,
+    "area-key-size-huge": m_area_key_size_huge,
 }
 
 

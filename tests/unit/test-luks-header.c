@@ -387,6 +387,7 @@ static const struct crafted crafted[] = {
 	{"second-segment", "segments: exactly one segment \"0\" is required (found 2)"},
 	{"second-digest", "digests: exactly one digest is required (found 2)"},
 	{"keyslot-own-digest", "digests: exactly one digest is required (found 2)"},
+	{"area-key-size-huge", "keyslot 1: area key of 9223372036854775807 bytes refused"},
 };
 
 static void test_crafted_headers(void **state)
