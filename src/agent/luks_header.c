@@ -727,11 +727,13 @@ static int token_keyslot(struct crypt_device *cd)
 			continue;
 		o = json_tokener_parse(json);
 		if (!o || !json_object_object_get_ex(o, "type", &type) ||
+		    !json_object_is_type(type, json_type_string) ||
 		    strcmp(json_object_get_string(type), LUKS_TOKEN_TYPE) != 0)
 			continue;
 		if (slot >= 0 || !json_object_object_get_ex(o, "keyslots", &slots) ||
 		    !json_object_is_type(slots, json_type_array) ||
-		    json_object_array_length(slots) != 1)
+		    json_object_array_length(slots) != 1 ||
+		    !json_object_is_type(json_object_array_get_idx(slots, 0), json_type_string))
 			return -1;
 		slot = object_id(json_object_get_string(json_object_array_get_idx(slots, 0)));
 	}
