@@ -49,7 +49,7 @@ installkernel() {
 install() {
     tdx_unlock_settings
 
-    inst_binary "$dracutsysrootdir$tdx_unlock_bin" /usr/sbin/tdx-unlock || return 1
+    inst_binary "$tdx_unlock_bin" /usr/sbin/tdx-unlock || return 1
 
     local f rel
     inst_dir /etc/tdx-unlock
@@ -72,6 +72,7 @@ install() {
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
 
     # The agent needs the network: systemd-networkd (or NetworkManager) brings it up in the initrd.
+    mkdir -p "$initdir/etc/cmdline.d"
     echo "rd.neednet=1" >"$initdir/etc/cmdline.d/65tdx-unlock.conf"
     if dracut_module_included "systemd-networkd"; then
         # DHCP on every ethernet link unless ip= or the image configures otherwise (the

@@ -3,10 +3,13 @@
 #   make check-enroll-image   scripts/tdx-enroll-image on the host (no VM, seconds)
 #   make demo         fresh Debian 12 machine: install packages, build, boot scenario 1
 #   make bench-qemu   scenario 1's kernel-start-to-unlock time and the initramfs size the module adds
-# QEMU_SCENARIOS selects scenarios (default all); QEMU_WORK is the (gitignored) work directory.
+# QEMU_SCENARIOS selects scenarios (default all). Work files go to $(BUILD)/qemu-work, so runs
+# from different build directories never collide; the debootstrap chroot is cached once in
+# tests/qemu/work/ (gitignored).
 QEMU_RUN       := tests/qemu/run.sh
 QEMU_SCENARIOS ?=
-QEMU_ENV        = BUILD=$(abspath $(BUILD))
+QEMU_WORK      ?= $(abspath $(BUILD))/qemu-work
+QEMU_ENV        = BUILD=$(abspath $(BUILD)) QEMU_WORK=$(QEMU_WORK)
 
 .PHONY: check-qemu bench-qemu check-enroll-image
 check-enroll-image: all

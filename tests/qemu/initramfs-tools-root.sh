@@ -1,14 +1,18 @@
 #!/bin/bash
 # Prepares a Debian 12 chroot with initramfs-tools and cryptsetup-initramfs, for building the
 # scenario-7 initramfs: the host uses dracut, and the two cannot be installed side by side.
-# Only deb.debian.org is contacted; the chroot is cached in $QEMU_WORK/itools-root.
+# Only deb.debian.org is contacted; the chroot is cached in $ITOOLS_ROOT (tests/qemu/work/itools-root).
 #
 # usage: initramfs-tools-root.sh [MIRROR]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mirror=${1:-http://deb.debian.org/debian}
-root=$QEMU_WORK/itools-root
+root=$ITOOLS_ROOT
+[ -f "$root/.complete" ] && exit 0
+mkdir -p "$(dirname "$root")"
+exec {lock}>"$root.lock"
+flock -w 1800 "$lock" || die "another debootstrap of $root is still running"
 [ -f "$root/.complete" ] && exit 0
 command -v debootstrap >/dev/null || die "debootstrap is required (deps/debian-packages.txt)"
 rm -rf "$root"

@@ -6,11 +6,14 @@
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-$REPO/build}
 QEMU_WORK=${QEMU_WORK:-$REPO/tests/qemu/work}
+# The initramfs-tools chroot is shared by every work directory (flock serialises its users).
+ITOOLS_ROOT=${ITOOLS_ROOT:-$REPO/tests/qemu/work/itools-root}
 QEMU_MEM=${QEMU_MEM:-1024}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 # The address the guest uses for the server: QEMU's guestfwd relays it to the loopback keyd.
 GUEST_SERVER_IP=10.0.2.100
 GUEST_SERVER_PORT=8443
+# shellcheck disable=SC2034 # used by setup.sh
 RECOVERY_PASSPHRASE="tdx-unlock recovery passphrase (test only)"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -131,8 +134,10 @@ summary_get() {
 # build_itools_initrd OUT AGENT_BIN CONFDIR: an initramfs-tools initramfs with hook/, built in the
 # debootstrap chroot of initramfs-tools-root.sh (private mount namespace; the host is untouched).
 build_itools_initrd() {
-	local out=$1 agent=$2 confdir=$3 root=$QEMU_WORK/itools-root
+	local out=$1 agent=$2 confdir=$3 root=$ITOOLS_ROOT lock
 	"$REPO/tests/qemu/initramfs-tools-root.sh" || die "no initramfs-tools chroot"
+	exec {lock}>"$root.lock"
+	flock -w 600 "$lock" || die "the initramfs-tools chroot stayed locked for 10 minutes"
 	rm -rf "$root/opt/tdx-unlock" "$root/etc/tdx-unlock"
 	mkdir -p "$root/opt/tdx-unlock" "$root/etc/tdx-unlock" "$root/lib/modules/$KVER" \
 		"$root/etc/initramfs-tools/hooks" "$root/etc/initramfs-tools/scripts/local-top" \
@@ -164,4 +169,5 @@ build_itools_initrd() {
 	' _ "$root" "$KVER" >"$QEMU_WORK/mkinitramfs.log" 2>&1 ||
 		die "mkinitramfs failed, see $QEMU_WORK/mkinitramfs.log"
 	mv "$root/tmp/initrd.img" "$out"
+	exec {lock}>&-
 }
