@@ -164,6 +164,9 @@ scenario_6() {
 	check_automatic
 	check "the hostile disk was never activated" log_lacks "TDX-UNLOCK-TEST: dm luks-$HOSTILE_UUID"
 	check "the agent refused the hostile header" log_has "$AGENT_HEADER_REFUSED_RX"
+	check "the hostile disk's secret was never even requested" \
+		keyd_audit_lacks "\"resource\":\"$DATA_RESOURCE\""
+	check "while the root's was released" keyd_audit_has "\"resource\":\"$ROOT_RESOURCE\".*$KEYD_RELEASE_RX"
 	finish "hostile header refused"
 }
 
