@@ -258,7 +258,8 @@ void keyd_service_audit_transport(struct keyd_service *s, const char *peer, cons
 }
 
 /* Finds kbs-session-id in a Cookie header. Returns 0, -ENOENT (none) or -EINVAL (twice or
- * malformed). */
+ * malformed). Only ids keyd could have issued (lowercase hex) pass: the id goes into the audit
+ * log, which must stay one valid JSON (UTF-8) record per line whatever a client sends. */
 static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
 {
 	const char *p = cookie;
@@ -281,6 +282,10 @@ static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
 			if (found || vlen != SESSION_ID_LEN)
 				return -EINVAL;
 			memcpy(id, p + strlen(KBS_COOKIE_NAME "="), SESSION_ID_LEN);
+			for (size_t i = 0; i < SESSION_ID_LEN; i++)
+				if (!((id[i] >= '0' && id[i] <= '9') ||
+				      (id[i] >= 'a' && id[i] <= 'f')))
+					return -EINVAL;
 			id[SESSION_ID_LEN] = '\0';
 			found = true;
 		}

@@ -1,0 +1,733 @@
+/* Unit tests of keyd's release decision (keyd_service_handle() without the HTTP transport), with
+ * quotes from a generated test hierarchy: the released secret is sealed to the key the attested
+ * quote bound and to no other, a session cannot re-attest to swap its key, a resource is released
+ * only under the policy that covers it, hostile paths and cookies are refused, every audit line
+ * is one valid JSON record, and workers, reloads and session expiry run concurrently. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "jwe.h"
+#include "jwk.h"
+#include "kbs_msg.h"
+#include "kdf.h"
+#include "keyd/keyd_config.h"
+#include "keyd/keyd_service.h"
+#include "keyd/policy.h"
+#include "keyd/session.h"
+#include "quotesim.h"
+#include "secmem.h"
+#include "utf8.h"
+
+#define FMSPC_DIR "00906ed50000"
+
+static char dir[] = "/tmp/test-keyd-service.XXXXXX";
+static uint8_t root_key[32];
+
+struct fixture {
+	struct quotesim *sim;
+	struct keyd_config cfg;
+	struct keyd_service *svc;
+	struct quotesim_quote_opts qo; /* the quote policy "a" accepts */
+};
+
+static char *path_in(const char *name)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
+static void write_text(const char *name, const char *text)
+{
+	char *p = path_in(name);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	fclose(f);
+	free(p);
+}
+
+/* A policy accepting exactly body (its measurements), for the resources given as a JSON array,
+ * with extra top-level members (JSON text without braces, or ""). */
+static void write_policy(const char *file, const char *id, const struct tdx_td_body *body,
+			 const char *resources_json, const char *extra)
+{
+	char *doc = NULL, *text = NULL;
+	struct json_object *o;
+
+	assert_int_equal(policy_from_td_body(body, id, "x/y/z", &doc), 0);
+	o = json_tokener_parse(doc);
+	assert_non_null(o);
+	json_object_object_add(o, "resources", json_tokener_parse(resources_json));
+	if (extra && *extra) {
+		char *wrapped = NULL;
+		struct json_object *e;
+
+		assert_true(asprintf(&wrapped, "{%s}", extra) > 0);
+		e = json_tokener_parse(wrapped);
+		assert_non_null(e);
+		json_object_object_foreach (e, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(e);
+		free(wrapped);
+	}
+	assert_true(asprintf(&text, "%s", json_object_to_json_string(o)) > 0);
+	write_text(file, text);
+	json_object_put(o);
+	free(doc);
+	free(text);
+}
+
+static void write_collateral(const struct quotesim *sim, time_t issued)
+{
+	struct quotesim_collateral_opts co = {0};
+	char *d = path_in("collateral/" FMSPC_DIR);
+
+	if (issued) {
+		struct quotesim_window w = {issued, time(NULL) + 10 * 86400};
+
+		co.tcb_info = co.qe_identity = co.pck_crl = co.root_crl = w;
+	}
+	assert_int_equal(quotesim_collateral_write(sim, d, &co), 0);
+	free(d);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct tdx_td_body other;
+	char *p;
+	int fd;
+
+	assert_non_null(f);
+	p = path_in("sim");
+	assert_int_equal(quotesim_ca_create(p, NULL), 0);
+	assert_int_equal(quotesim_load(p, &f->sim), 0);
+	free(p);
+	quotesim_quote_opts_init(f->sim, &f->qo);
+	p = path_in("collateral");
+	mkdir(p, 0700);
+	free(p);
+	p = path_in("collateral/" FMSPC_DIR);
+	mkdir(p, 0700);
+	free(p);
+	write_collateral(f->sim, 0);
+	p = path_in("policies");
+	mkdir(p, 0700);
+	free(p);
+	/* Policy "a" accepts the simulator's quotes; policy "b" another image (other MRTD). */
+	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\",\"a/disk/data\"]", "");
+	other = f->qo.body;
+	other.mrtd[0] ^= 0xff;
+	write_policy("policies/b.json", "b", &other, "[\"b/disk/*\"]", "");
+
+	for (int i = 0; i < 32; i++)
+		root_key[i] = (uint8_t)(0xa0 + i);
+	p = path_in("root.key");
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, root_key, 32), 32);
+	close(fd);
+	f->cfg.root_key_file = p;
+	f->cfg.test_root_ca = path_in("sim/" QUOTESIM_ROOT_CA);
+	f->cfg.policy_dir = path_in("policies");
+	f->cfg.collateral_dir = path_in("collateral");
+	f->cfg.audit_file = path_in("audit.log");
+	f->cfg.limits = (struct keyd_limits){.max_sessions = 1000, .session_lifetime_s = 300};
+	unlink(f->cfg.audit_file);
+	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	keyd_service_free(f->svc);
+	quotesim_free(f->sim);
+	free(f->cfg.root_key_file);
+	free(f->cfg.test_root_ca);
+	free(f->cfg.policy_dir);
+	free(f->cfg.collateral_dir);
+	free(f->cfg.audit_file);
+	free(f);
+	return 0;
+}
+
+static void call(struct keyd_service *s, enum keyd_method m, const char *path, const char *cookie,
+		 const char *body, struct keyd_reply *rep)
+{
+	struct keyd_request req = {.method = m,
+				   .path = path,
+				   .cookie = cookie,
+				   .body = body ? body : "",
+				   .body_len = body ? strlen(body) : 0,
+				   .peer = "127.0.0.1:1"};
+
+	keyd_service_handle(s, &req, rep);
+}
+
+/* auth: the cookie header value ("kbs-session-id=<id>") and the nonce. */
+static void auth(struct keyd_service *s, char cookie[64], char nonce[KBS_NONCE_MAX_LEN + 1])
+{
+	static const char body[] = "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}";
+	struct kbs_challenge ch;
+	struct keyd_reply rep;
+
+	call(s, KEYD_POST, "/kbs/v0/auth", NULL, body, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(kbs_challenge_parse(rep.body, strlen(rep.body), &ch, NULL, 0), 0);
+	snprintf(nonce, KBS_NONCE_MAX_LEN + 1, "%s", ch.nonce);
+	assert_int_equal(strncmp(rep.set_cookie, "kbs-session-id=", 15), 0);
+	snprintf(cookie, 64, "%.*s", (int)strcspn(rep.set_cookie, ";"), rep.set_cookie);
+	keyd_reply_done(&rep);
+}
+
+/* attest with key `sent` in runtime-data and a quote of body whose REPORTDATA binds (rd_nonce,
+ * rd_key). */
+static void attest(struct fixture *f, const char *cookie, const char *nonce, EVP_PKEY *sent,
+		   const char *rd_nonce, EVP_PKEY *rd_key, const struct tdx_td_body *body,
+		   struct keyd_reply *rep)
+{
+	struct quotesim_quote_opts qo = f->qo;
+	struct json_object *jwk = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL;
+	size_t quote_len;
+	char *req = NULL;
+
+	if (body)
+		qo.body = *body;
+	assert_int_equal(jwk_from_public_key(rd_key, 1, &jwk), 0);
+	assert_int_equal(kbs_report_data(rd_nonce, jwk, rd), 0);
+	assert_int_equal(quotesim_quote(f->sim, &qo, rd, &quote, &quote_len), 0);
+	assert_int_equal(kbs_attest_request_build(nonce, sent, quote, quote_len, NULL, 0, &req), 0);
+	call(f->svc, KEYD_POST, "/kbs/v0/attest", cookie, req, rep);
+	json_object_put(jwk);
+	free(quote);
+	free(req);
+}
+
+static void expect_error(struct keyd_reply *rep, int status, const char *type, const char *detail)
+{
+	struct kbs_error e;
+
+	assert_int_equal(rep->status, status);
+	assert_int_equal(kbs_error_parse(rep->body, strlen(rep->body), &e, NULL, 0), 0);
+	assert_string_equal(e.type, type);
+	if (!strstr(e.detail, detail))
+		fail_msg("detail \"%s\" lacks \"%s\"", e.detail, detail);
+	keyd_reply_done(rep);
+}
+
+/* A full valid session; returns its cookie, its (now spent) nonce and key (caller frees). */
+static EVP_PKEY *attested_session_nonce(struct fixture *f, char cookie[64],
+					char nonce[KBS_NONCE_MAX_LEN + 1])
+{
+	struct keyd_reply rep;
+	EVP_PKEY *key = NULL;
+
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	attest(f, cookie, nonce, key, nonce, key, NULL, &rep);
+	if (rep.status != 200)
+		fail_msg("attest refused: %s", rep.body);
+	keyd_reply_done(&rep);
+	return key;
+}
+
+static EVP_PKEY *attested_session(struct fixture *f, char cookie[64])
+{
+	char nonce[KBS_NONCE_MAX_LEN + 1];
+
+	return attested_session_nonce(f, cookie, nonce);
+}
+
+/* The resource must be released and decrypt with key to the secret of (policy, path, v1). */
+static void expect_release(struct fixture *f, const char *cookie, const char *path,
+			   const char *policy_id, EVP_PKEY *key)
+{
+	char url[512], reason[256];
+	uint8_t want[KDF_DISK_SECRET_LEN], *pt = NULL;
+	struct keyd_reply rep;
+	size_t pt_len = 0;
+
+	snprintf(url, sizeof(url), "/kbs/v0/resource/%s", path);
+	call(f->svc, KEYD_GET, url, cookie, NULL, &rep);
+	if (rep.status != 200)
+		fail_msg("resource %s refused: %s", path, rep.body);
+	assert_int_equal(
+		jwe_decrypt(key, rep.body, strlen(rep.body), &pt, &pt_len, reason, sizeof(reason)),
+		0);
+	assert_int_equal(kdf_disk_secret(root_key, 32, policy_id, path, 1, want), 0);
+	assert_int_equal(pt_len, sizeof(want));
+	assert_memory_equal(pt, want, sizeof(want));
+	secmem_free(pt);
+	keyd_reply_done(&rep);
+}
+
+/* Every audit line is one valid UTF-8 JSON object with the fields of docs/keyd.md. */
+static size_t check_audit(const struct fixture *f)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, n = 0;
+	char *line, *save = NULL;
+
+	assert_int_equal(file_read_all(f->cfg.audit_file, 64 << 20, &buf, &len), 0);
+	assert_true(len > 0 && buf[len - 1] == '\n');
+	assert_true(utf8_valid(buf, len));
+	buf[len - 1] = '\0';
+	for (line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(line), *v;
+
+		if (!o)
+			fail_msg("audit line is not JSON: %s", line);
+		assert_true(json_object_object_get_ex(o, "verdict", &v));
+		assert_true(json_object_object_get_ex(o, "reason", &v));
+		json_object_put(o);
+		n++;
+	}
+	free(buf);
+	return n;
+}
+
+static void test_release_sealed_to_the_bound_key(void **state)
+{
+	struct fixture *f = *state;
+	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1], reason[256];
+	EVP_PKEY *key, *other = NULL;
+	struct keyd_reply rep;
+	uint8_t *pt = NULL;
+	size_t pt_len;
+
+	key = attested_session_nonce(f, cookie, nonce);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	/* A session fetches several resources of its policy (several disks). */
+	expect_release(f, cookie, "a/disk/data", "a", key);
+
+	/* Re-attesting with the spent nonce and another key, in a valid quote that binds that
+	 * key, is refused: the key the JWE is sealed to cannot be swapped after attest. */
+	assert_int_equal(jwk_generate_p256(&other), 0);
+	attest(f, cookie, nonce, other, nonce, other, NULL, &rep);
+	expect_error(&rep, 401, "AttestationError", "nonce already used");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(jwe_decrypt(other, rep.body, strlen(rep.body), &pt, &pt_len, reason,
+				     sizeof(reason)),
+			 -EBADMSG);
+	keyd_reply_done(&rep);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+
+	/* runtime-data names one key, REPORTDATA binds another: refused at attest. */
+	auth(f->svc, cookie, nonce);
+	attest(f, cookie, nonce, key, nonce, other, NULL, &rep);
+	expect_error(&rep, 401, "AttestationError", "REPORTDATA does not bind");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "session has not attested");
+
+	/* REPORTDATA binds another (well-formed, genuine) nonce: refused. */
+	{
+		char c2[64], n2[KBS_NONCE_MAX_LEN + 1];
+
+		auth(f->svc, cookie, nonce);
+		auth(f->svc, c2, n2);
+		attest(f, cookie, nonce, key, n2, key, NULL, &rep);
+		expect_error(&rep, 401, "AttestationError", "REPORTDATA does not bind");
+		/* ...and that other session's nonce is not accepted on this one either. */
+		attest(f, c2, nonce, key, nonce, key, NULL, &rep);
+		expect_error(&rep, 401, "AttestationError", "not this session's nonce");
+	}
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	assert_true(check_audit(f) > 10);
+}
+
+static void test_release_only_under_the_covering_policy(void **state)
+{
+	struct fixture *f = *state;
+	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	struct tdx_td_body b_body = f->qo.body;
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	/* Attested with image "a": policy b's resources stay closed to it. */
+	key = attested_session(f, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/b/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "MRTD mismatch (policy b)");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/c/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "not covered by any policy");
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+
+	/* Image "b" gets b's resources (and their own secrets), not a's. */
+	b_body.mrtd[0] ^= 0xff;
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	attest(f, cookie, nonce, key, nonce, key, &b_body, &rep);
+	assert_int_equal(rep.status, 200);
+	keyd_reply_done(&rep);
+	expect_release(f, cookie, "b/disk/anything", "b", key);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "MRTD mismatch (policy a)");
+	EVP_PKEY_free(key);
+
+	/* Each measured field the policy lists is checked. */
+	for (int field = 0; field < 4; field++) {
+		struct tdx_td_body m = f->qo.body;
+		static const char *const want[] = {"XFAM mismatch", "MRCONFIGID mismatch",
+						   "MROWNER mismatch", "RTMR3 mismatch"};
+
+		if (field == 0)
+			m.xfam[7] ^= 1;
+		else if (field == 1)
+			m.mrconfigid[47] ^= 1;
+		else if (field == 2)
+			m.mrowner[0] ^= 1;
+		else
+			m.rtmr[3][10] ^= 1;
+		auth(f->svc, cookie, nonce);
+		assert_int_equal(jwk_generate_p256(&key), 0);
+		attest(f, cookie, nonce, key, nonce, key, &m, &rep);
+		if (rep.status != 200)
+			fail_msg("attest %d: %s", field, rep.body);
+		keyd_reply_done(&rep);
+		call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+		expect_error(&rep, 401, "PolicyDeny", want[field]);
+		EVP_PKEY_free(key);
+	}
+	check_audit(f);
+}
+
+/* Policy conditions on the verified collateral, evaluated at resource time against the policy in
+ * force then (a reload between attest and resource applies). */
+static void test_collateral_age_and_eval_number(void **state)
+{
+	struct fixture *f = *state;
+	char cookie[64];
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	/* Collateral issued 3 days ago, still valid. */
+	write_collateral(f->sim, time(NULL) - 3 * 86400);
+	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
+		     "\"max_collateral_age_days\": 2");
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	key = attested_session(f, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "collateral older than 2 days (policy a)");
+
+	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
+		     "\"max_collateral_age_days\": 4, \"min_tcb_eval_number\": 18");
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny",
+		     "TCB evaluation data number 17 below the minimum 18 of policy a");
+
+	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
+		     "\"max_collateral_age_days\": 4, \"min_tcb_eval_number\": 17");
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+
+	/* TCB status: OutOfDate collateral for this platform is refused by the default. */
+	{
+		struct quotesim_collateral_opts co = {.tcb_status = "OutOfDate"};
+		char *d = path_in("collateral/" FMSPC_DIR);
+
+		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
+		free(d);
+	}
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	EVP_PKEY_free(key);
+	key = attested_session(f, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "TCB status OutOfDate not accepted by policy a");
+	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
+		     "\"tcb_statuses\": [\"UpToDate\", \"OutOfDate\"]");
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+
+	/* DEBUG is refused even when a policy lists the debug TD's exact measurements. */
+	{
+		struct tdx_td_body dbg = f->qo.body;
+		char nonce[KBS_NONCE_MAX_LEN + 1];
+
+		dbg.td_attributes[0] |= 1;
+		write_policy("policies/a.json", "a", &dbg, "[\"a/disk/root\"]", "");
+		assert_int_equal(keyd_service_reload(f->svc), 0);
+		auth(f->svc, cookie, nonce);
+		assert_int_equal(jwk_generate_p256(&key), 0);
+		attest(f, cookie, nonce, key, nonce, key, &dbg, &rep);
+		expect_error(&rep, 401, "AttestationError", "debug TD refused");
+		call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+		expect_error(&rep, 401, "TokenNotFound", "session has not attested");
+		EVP_PKEY_free(key);
+	}
+	check_audit(f);
+}
+
+static void test_resource_paths(void **state)
+{
+	static const char *const bad[] = {"a/disk/../root",
+					  "a/disk/..",
+					  "../disk/root",
+					  "a/../root",
+					  "a/./root",
+					  "a/disk/.",
+					  "a/disk/%2e%2e",
+					  "a/disk%2Froot",
+					  "a%2Fdisk%2Froot",
+					  "a//root",
+					  "a/disk/root/",
+					  "/a/disk/root",
+					  "a/disk",
+					  "a/disk/root/x",
+					  "a/disk/root%00",
+					  "a/disk/ro ot",
+					  "a/disk/r\\oot",
+					  "a/disk/root?x=1#",
+					  "",
+					  "a/disk/r\xc3\xa9"};
+	struct fixture *f = *state;
+	char cookie[64], url[1024];
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	key = attested_session(f, cookie);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(url, sizeof(url), "/kbs/v0/resource/%s", bad[i]);
+		call(f->svc, KEYD_GET, url, cookie, NULL, &rep);
+		if (rep.status != 404)
+			fail_msg("path \"%s\": HTTP %d %s", bad[i], rep.status, rep.body);
+		expect_error(&rep, 404, "InvalidRequestPath", "resource path is not repo/type/tag");
+	}
+	/* Overlong. */
+	memset(url, 'x', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memcpy(url, "/kbs/v0/resource/a/disk/", 24);
+	call(f->svc, KEYD_GET, url, cookie, NULL, &rep);
+	expect_error(&rep, 404, "InvalidRequestPath", "not repo/type/tag");
+	/* Names are case-sensitive: another case is another (uncovered) resource. */
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/A/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "not covered by any policy");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/Disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "not covered by any policy");
+	/* The prefix entry b/disk/(star) does not cover b/diskette/x. */
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/b/diskette/x", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "not covered by any policy");
+	/* Other endpoints and methods. */
+	call(f->svc, KEYD_POST, "/kbs/v0/resource/a/disk/root", cookie, "{}", &rep);
+	expect_error(&rep, 404, "PluginNotFound", "no such endpoint");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource", cookie, NULL, &rep);
+	expect_error(&rep, 404, "PluginNotFound", "no such endpoint");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/", cookie, NULL, &rep);
+	expect_error(&rep, 404, "InvalidRequestPath", "not repo/type/tag");
+	call(f->svc, KEYD_GET, NULL, cookie, NULL, &rep);
+	expect_error(&rep, 404, "PluginNotFound", "no such endpoint");
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+	check_audit(f);
+}
+
+static void test_cookies(void **state)
+{
+	struct fixture *f = *state;
+	char cookie[64], hdr[512];
+	const char *id;
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	key = attested_session(f, cookie);
+	id = cookie + strlen("kbs-session-id=");
+	/* Other cookies around ours are fine. */
+	snprintf(hdr, sizeof(hdr), "a=1; %s; theme=dark", cookie);
+	expect_release(f, hdr, "a/disk/root", "a", key);
+	snprintf(hdr, sizeof(hdr), "%s;x=kbs-session-id=0", cookie);
+	expect_release(f, hdr, "a/disk/root", "a", key);
+	/* Ours twice (even with the same value), empty, too long, too short: refused. */
+	snprintf(hdr, sizeof(hdr), "%s; %s", cookie, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated kbs-session-id cookie");
+	snprintf(hdr, sizeof(hdr), "%s0", cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
+	snprintf(hdr, sizeof(hdr), "%.*s", (int)strlen(cookie) - 1, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
+	/* Another name that merely contains ours. */
+	snprintf(hdr, sizeof(hdr), "x%s", cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "missing kbs-session-id cookie");
+	/* Upper-case hex is another id (ours are lower case). */
+	snprintf(hdr, sizeof(hdr), "kbs-session-id=%s", id);
+	for (char *c = hdr + 15; *c; c++)
+		if (*c >= 'a' && *c <= 'f')
+			*c = (char)(*c - 'a' + 'A');
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	assert_int_equal(rep.status, 401);
+	keyd_reply_done(&rep);
+	/* 32 bytes that are not hex (control, quote, non-UTF-8): refused, and the audit log stays
+	 * one valid JSON record per line. */
+	memcpy(hdr, "kbs-session-id=", 15);
+	memset(hdr + 15, 0xff, 32);
+	hdr[16] = '"';
+	hdr[17] = '\x01';
+	hdr[18] = '\\';
+	hdr[15 + 32] = '\0';
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
+	call(f->svc, KEYD_POST, "/kbs/v0/attest", hdr, "{}", &rep);
+	expect_error(&rep, 401, "AttestationError", "malformed or repeated");
+	EVP_PKEY_free(key);
+	check_audit(f);
+}
+
+/* A session that expires between attest and resource releases nothing. */
+static void test_expiry_after_attest(void **state)
+{
+	struct fixture *f = *state;
+	struct keyd_service *saved = f->svc;
+	char cookie[64];
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	/* Two seconds: the table counts whole seconds, so a session lives lifetime - 1 .. lifetime.
+	 */
+	f->cfg.limits.session_lifetime_s = 2;
+	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	key = attested_session(f, cookie);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	sleep(2);
+	keyd_service_tick(f->svc); /* drops expired sessions one lifetime later only */
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "session expired");
+	EVP_PKEY_free(key);
+
+	/* A table of one session: a newer auth evicts the attested one. */
+	keyd_service_free(f->svc);
+	f->cfg.limits.session_lifetime_s = 300;
+	f->cfg.limits.max_sessions = 1;
+	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	key = attested_session(f, cookie);
+	{
+		char c2[64], n2[KBS_NONCE_MAX_LEN + 1];
+
+		auth(f->svc, c2, n2);
+	}
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "unknown or evicted");
+	EVP_PKEY_free(key);
+	keyd_service_free(f->svc);
+	f->cfg.limits.max_sessions = 1000;
+	f->svc = saved;
+}
+
+struct worker {
+	struct fixture *f;
+	int sessions, released;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->sessions; i++) {
+		char cookie[64], url[] = "/kbs/v0/resource/a/disk/root", reason[128];
+		struct keyd_reply rep;
+		uint8_t *pt = NULL;
+		size_t pt_len;
+		EVP_PKEY *key = attested_session(w->f, cookie);
+
+		call(w->f->svc, KEYD_GET, url, cookie, NULL, &rep);
+		if (rep.status == 200 && jwe_decrypt(key, rep.body, strlen(rep.body), &pt, &pt_len,
+						     reason, sizeof(reason)) == 0)
+			w->released++;
+		secmem_free(pt);
+		keyd_reply_done(&rep);
+		EVP_PKEY_free(key);
+	}
+	return NULL;
+}
+
+/* Workers run sessions while the main thread reloads policies and expires sessions (run this
+ * under -fsanitize=thread and address). */
+static void test_concurrent_sessions_and_reloads(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[3];
+	pthread_t th[3];
+
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct worker){.f = f, .sessions = 15};
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 30; i++) {
+		assert_int_equal(keyd_service_reload(f->svc), 0);
+		keyd_service_tick(f->svc);
+		usleep(5000);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].released, w[i].sessions);
+	}
+	check_audit(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_release_sealed_to_the_bound_key, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_release_only_under_the_covering_policy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_collateral_age_and_eval_number, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_after_attest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_sessions_and_reloads, setup,
+						teardown),
+	};
+	char *cmd = NULL, *log = NULL;
+	int r, fd, saved;
+
+	if (!mkdtemp(dir))
+		return 1;
+	/* Audit lines and keyd's log go to stderr, and so do cmocka's failure messages: collect
+	 * them in a file and show all but the audit lines. */
+	log = path_in("stderr.log");
+	saved = dup(2);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	dup2(saved, 2);
+	close(fd);
+	close(saved);
+	if (asprintf(&cmd,
+		     "grep -av -e '^{\"time\"' -e '^tdx-unlock: ' '%s' | tail -n 40 >&2; rm -rf "
+		     "'%s'",
+		     log, dir) > 0 &&
+	    system(cmd) != 0)
+		r = r ? r : 1;
+	free(cmd);
+	free(log);
+	return r;
+}
