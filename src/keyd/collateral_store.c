@@ -152,6 +152,19 @@ int collateral_store_get(struct collateral_store *s, const uint8_t fmspc[6], tim
 		}
 		goto out;
 	}
+	if (e) {
+		time_t nb2, na2;
+
+		dcap_collateral_window(c, &nb2, &na2);
+		if (na2 <= na) {
+			/* Nothing newer on disk (this one is expired too): keep the cached copy
+			 * instead of adding one per check while the directory stays stale. */
+			dcap_collateral_free(c);
+			e->checked = now;
+			*out = e->c;
+			goto out;
+		}
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		dcap_collateral_free(c);

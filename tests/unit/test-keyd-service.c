@@ -26,6 +26,7 @@
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "kdf.h"
+#include "keyd/collateral_store.h"
 #include "keyd/keyd_config.h"
 #include "keyd/keyd_service.h"
 #include "keyd/policy.h"
@@ -640,6 +641,45 @@ static void test_expiry_after_attest(void **state)
 	f->svc = saved;
 }
 
+/* Expired collateral is looked for again on disk once a minute: an unchanged directory must not
+ * add a copy each time (the store would grow by one collateral a minute while it stays
+ * expired), and newer collateral must replace it. */
+static void test_collateral_store_recheck(void **state)
+{
+	static const uint8_t fmspc[6] = {0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00};
+	struct fixture *f = *state;
+	const struct dcap_collateral *c1 = NULL, *c = NULL;
+	struct collateral_store *st = NULL;
+	time_t nb, na, nb2, na2, now = time(NULL);
+
+	assert_int_equal(collateral_store_new(f->cfg.collateral_dir, &st), 0);
+	assert_int_equal(collateral_store_get(st, fmspc, now, &c1), 0);
+	dcap_collateral_window(c1, &nb, &na);
+	for (int i = 1; i <= 5; i++) {
+		/* Expired at these times, checked over a minute ago each time. */
+		assert_int_equal(collateral_store_get(st, fmspc, na + i * 100, &c), 0);
+		assert_ptr_equal(c, c1);
+	}
+	/* Newer collateral on disk is picked up at the next check. */
+	{
+		struct quotesim_collateral_opts co = {0};
+		struct quotesim_window w = {now - 3600, na + 86400};
+		char *d = path_in("collateral/" FMSPC_DIR);
+
+		co.tcb_info = co.qe_identity = co.pck_crl = co.root_crl = w;
+		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
+		free(d);
+	}
+	assert_int_equal(collateral_store_get(st, fmspc, na + 700, &c), 0);
+	assert_ptr_not_equal(c, c1);
+	dcap_collateral_window(c, &nb2, &na2);
+	assert_true(na2 > na);
+	/* c1 stays valid until the store goes (a request may still hold it). */
+	dcap_collateral_window(c1, &nb2, &na2);
+	assert_int_equal(na2, na);
+	collateral_store_free(st);
+}
+
 struct worker {
 	struct fixture *f;
 	int sessions, released;
@@ -703,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_after_attest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collateral_store_recheck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_sessions_and_reloads, setup,
 						teardown),
 	};
