@@ -44,6 +44,14 @@ int rootkey_load(const char *path, struct rootkey **out)
 				    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
+	/* Whoever owns it can read or replace it: only the user keyd runs as, or root. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		r = log_error_errno(-EPERM,
+				    "root key: %s is owned by uid %u; it must be owned by the user "
+				    "running tdx-keyd (uid %u) or root",
+				    path, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
 	if (st.st_size != ROOTKEY_LEN) {
 		r = log_error_errno(-EINVAL, "root key: %s must hold exactly %d bytes, not %lld",
 				    path, ROOTKEY_LEN, (long long)st.st_size);

@@ -9,7 +9,8 @@
 
 struct rootkey;
 
-/* Refuses anything but a regular file of exactly 32 bytes with mode 0600. */
+/* Refuses anything but a regular file (no symlink) of exactly 32 bytes with mode 0600, owned by
+ * the effective user or root. */
 int rootkey_load(const char *path, struct rootkey **out);
 void rootkey_free(struct rootkey *k);
 

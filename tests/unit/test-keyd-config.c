@@ -134,6 +134,16 @@ static void test_rootkey(void **state)
 	p = write_file("root.key", key, 31, 0600);
 	assert_int_equal(rootkey_load(p, &k), -EINVAL);
 	free(p);
+	/* Owned by another (unprivileged) user: that user could read or replace it. */
+	p = write_file("root.key", key, 32, 0600);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(p, 65534, 65534), 0);
+		assert_int_equal(rootkey_load(p, &k), -EPERM);
+		assert_int_equal(chown(p, 0, 0), 0);
+	} else {
+		print_message("skipped the owner check: needs root to chown\n");
+	}
+	free(p);
 	p = write_file("root.key", key, 32, 0600);
 	link = path_in("root.link");
 	unlink(link);
