@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,30 @@ static int get_path(const char *file, const char *dir, struct json_object *o, co
 	if (r < 0)
 		return r;
 	return resolve_path(dir, s, out);
+}
+
+/* https://, or plain http to the loopback address only (a test PCCS): "http://127.0.0.1" must be
+ * followed by an optional port and the path, so that no other host ("127.0.0.1.example.com",
+ * "127.0.0.1@example.com") passes as loopback. */
+static bool pccs_url_ok(const char *s)
+{
+	static const char loopback[] = "http://127.0.0.1";
+	const char *p;
+
+	if (!strncmp(s, "https://", 8))
+		return s[8] != '\0' && s[8] != '/';
+	if (strncmp(s, loopback, strlen(loopback)) != 0)
+		return false;
+	p = s + strlen(loopback);
+	if (*p == ':') {
+		const char *digits = ++p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == digits)
+			return false;
+	}
+	return *p == '\0' || *p == '/';
 }
 
 static int load_limits(const char *file, struct json_object *root, struct keyd_limits *l)
@@ -173,7 +198,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 
 	r = keyd_json_get_string(path, root, "pccs_url", false, &s);
 	if (r == 0) {
-		if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://127.0.0.1", 16) != 0) {
+		if (!pccs_url_ok(s)) {
 			r = log_error_errno(
 				-EINVAL,
 				"%s: field 'pccs_url' must be https:// (or http://127.0.0.1 "

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,8 +92,41 @@ static void test_config_relative_and_errors(void **state)
 		"{\"listen\":{}}",
 		"not json",
 	};
+	/* Plain HTTP is for a loopback test PCCS only: not another host that starts alike. */
+	static const char *const pccs_bad[] = {"http://127.0.0.1.example.com/",
+					       "http://127.0.0.1@example.com/",
+					       "http://127.0.0.10:8081",
+					       "http://127.0.0.1:80@example.com/",
+					       "ftp://127.0.0.1/",
+					       "https://",
+					       "HTTP://127.0.0.1:1"};
+	static const char *const pccs_good[] = {"http://127.0.0.1:8081", "http://127.0.0.1",
+						"http://127.0.0.1/sgx",
+						"https://pccs.example:8081"};
 	struct keyd_config *c = NULL;
-	char *p = write_file("keyd.json", good, strlen(good), 0644), *want;
+	char *p, *want;
+
+	for (size_t i = 0;
+	     i < sizeof(pccs_bad) / sizeof(pccs_bad[0]) + sizeof(pccs_good) / sizeof(pccs_good[0]);
+	     i++) {
+		bool ok = i >= sizeof(pccs_bad) / sizeof(pccs_bad[0]);
+		const char *url =
+			ok ? pccs_good[i - sizeof(pccs_bad) / sizeof(pccs_bad[0])] : pccs_bad[i];
+		char *doc = NULL;
+		int r;
+
+		assert_true(asprintf(&doc, "%.*s,\"pccs_url\":\"%s\"}", (int)strlen(good) - 1, good,
+				     url) > 0);
+		p = write_file("keyd.json", doc, strlen(doc), 0644);
+		c = NULL;
+		r = keyd_config_load(p, &c);
+		if (ok != (r == 0))
+			fail_msg("pccs_url %s: %d", url, r);
+		keyd_config_free(c);
+		free(p);
+		free(doc);
+	}
+	p = write_file("keyd.json", good, strlen(good), 0644);
 
 	(void)state;
 	assert_int_equal(keyd_config_load(p, &c), 0);
