@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,8 @@
 #include "log.h"
 
 struct audit_log {
-	int fd; /* -1 = stderr only */
+	int fd;		  /* -1 = stderr only */
+	atomic_bool torn; /* the file ends in part of a record (short write) */
 };
 
 int audit_open(const char *path, struct audit_log **out)
@@ -23,6 +26,7 @@ int audit_open(const char *path, struct audit_log **out)
 	if (!a)
 		return -ENOMEM;
 	a->fd = -1;
+	atomic_init(&a->torn, false);
 	if (path) {
 		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 		if (a->fd < 0) {
@@ -58,7 +62,8 @@ static void add_hex(struct json_object *o, const char *k, const uint8_t *v, size
 	json_object_object_add(o, k, json_object_new_string(hex));
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+/* One write(); *torn is set when only part of buf went out. */
+static int write_all(int fd, const char *buf, size_t len, bool *torn)
 {
 	ssize_t w;
 
@@ -67,8 +72,11 @@ static int write_all(int fd, const char *buf, size_t len)
 	} while (w < 0 && errno == EINTR);
 	if (w < 0)
 		return log_error_errno(-errno, "audit: write failed: %m");
-	if ((size_t)w != len)
+	if ((size_t)w != len) {
+		if (torn && w > 0)
+			*torn = true;
 		return log_error_errno(-EIO, "audit: short write");
+	}
 	return 0;
 }
 
@@ -109,14 +117,27 @@ int audit_write(struct audit_log *a, const struct audit_record *rec)
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(line);
-	buf = malloc(len + 2);
+	buf = malloc(len + 3);
 	if (buf) {
-		memcpy(buf, line, len);
-		buf[len] = '\n';
-		buf[len + 1] = '\0';
-		/* One write() per line: O_APPEND makes it atomic with respect to other writers. */
-		r = a && a->fd >= 0 ? write_all(a->fd, buf, len + 1) : 0;
-		(void)write_all(STDERR_FILENO, buf, len + 1);
+		bool torn = false;
+
+		buf[0] = '\n';
+		memcpy(buf + 1, line, len);
+		buf[len + 1] = '\n';
+		buf[len + 2] = '\0';
+		/* One write() per line: O_APPEND makes it atomic with respect to other writers.
+		 * After a short write (disk full) the next record starts on a new line, so that the
+		 * fragment does not swallow it. */
+		r = 0;
+		if (a && a->fd >= 0) {
+			bool after_fragment = atomic_exchange(&a->torn, false);
+
+			r = write_all(a->fd, after_fragment ? buf : buf + 1,
+				      after_fragment ? len + 2 : len + 1, &torn);
+			if (torn || (r < 0 && after_fragment))
+				atomic_store(&a->torn, true);
+		}
+		(void)write_all(STDERR_FILENO, buf + 1, len + 1, NULL);
 		free(buf);
 	}
 	json_object_put(o);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,6 +261,57 @@ static void test_audit_lines(void **state)
 	free(p);
 }
 
+/* A record cut short (file size limit, disk full) must not swallow the next one: after the
+ * space comes back, the next record is again a line of its own. */
+static void test_audit_after_short_write(void **state)
+{
+	struct audit_record rec = {.event = "resource", .peer = "127.0.0.1:1", .reason = "first"};
+	char *p = path_in("audit-short.log"), line[4096], last[4096] = "";
+	struct audit_log *a = NULL;
+	struct rlimit saved_lim, lim;
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY), parsed = 0, lines = 0;
+	FILE *f;
+
+	(void)state;
+	unlink(p);
+	assert_int_equal(audit_open(p, &a), 0);
+	dup2(devnull, 2);
+	assert_int_equal(audit_write(a, &rec), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved_lim), 0);
+	lim = saved_lim;
+	lim.rlim_cur = 200; /* the first line fits, the second is cut */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rec.reason = "second";
+	assert_true(audit_write(a, &rec) < 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved_lim), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	rec.reason = "third";
+	assert_int_equal(audit_write(a, &rec), 0);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	audit_close(a);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *o = json_tokener_parse(line);
+
+		lines++;
+		if (o)
+			parsed++;
+		json_object_put(o);
+		snprintf(last, sizeof(last), "%s", line);
+	}
+	fclose(f);
+	/* first, the fragment of second, third */
+	assert_int_equal(lines, 3);
+	assert_int_equal(parsed, 2);
+	assert_non_null(strstr(last, "\"reason\":\"third\""));
+	unlink(p);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_config_relative_and_errors),
 		cmocka_unit_test(test_rootkey),
 		cmocka_unit_test(test_audit_lines),
+		cmocka_unit_test(test_audit_after_short_write),
 	};
 	char *p;
 	int r;
