@@ -104,8 +104,13 @@ build_dracut_initrd() {
 boot() {
 	local name=$1 initrd=$2 extra=$3 passfile=$4
 	shift 4
-	local sock=$QEMU_WORK/$name.sock log=$QEMU_WORK/$name.log disk drives=() i=0 keyd_port
+	local sock=$QEMU_WORK/$name.sock log=$QEMU_WORK/$name.log disk drives=() i=0 keyd_port net
 	keyd_port=${KEYD_PORT:-1}
+	# QEMU_NO_NET=1: no network card at all (the initrd's network never comes up).
+	# shellcheck disable=SC2054 # the commas belong to QEMU option strings
+	net=(-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat -lf /dev/null - TCP:127.0.0.1:$keyd_port"
+		-device virtio-net-pci,netdev=n0)
+	[ "${QEMU_NO_NET:-0}" = 1 ] && net=(-nic none)
 	for disk in "$@"; do
 		drives+=(-drive "file=$disk,if=none,id=d$i,format=raw,snapshot=on"
 			-device "virtio-blk-pci,drive=d$i,serial=tdxdisk$i")
@@ -119,8 +124,7 @@ boot() {
 		-no-reboot -kernel "$KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 rd.emergency=reboot rd.shell=0 printk.time=1 ip=dhcp rd.neednet=1 $extra" \
 		-chardev "socket,id=ser0,path=$sock,server=on,wait=on" -serial chardev:ser0 \
-		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat -lf /dev/null - TCP:127.0.0.1:$keyd_port" \
-		-device virtio-net-pci,netdev=n0 \
+		"${net[@]}" \
 		-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0 \
 		"${drives[@]}" >"$QEMU_WORK/$name.summary"
 	rm -f "$sock"
