@@ -7,3 +7,4 @@ int cmd_unenroll(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_check_header(int argc, char **argv);

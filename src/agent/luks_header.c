@@ -905,7 +905,9 @@ void luks_header_free(struct luks_header *h)
 	free(h);
 }
 
-int luks_header_load(const char *device, struct luks_header **out, char *reason, size_t reason_len)
+/* The one intake path of unlock, check and check-header: copy, load the copy, validate it. */
+static int header_load_validated(const char *device, enum luks_token_need need,
+				 struct luks_header **out, char *reason, size_t reason_len)
 {
 	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
 	struct luks_header *h = NULL;
@@ -953,8 +955,7 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 	if (r < 0)
 		goto out;
 
-	r = luks_header_validate(h->cd, LUKS_TOKEN_REQUIRED, h->uuid, &h->token_id, &h->token,
-				 reason, reason_len);
+	r = luks_header_validate(h->cd, need, h->uuid, &h->token_id, &h->token, reason, reason_len);
 	if (r == -ENOENT)
 		log_debug_errno(r, "%s: no tdx-unlock token", device);
 	if (r < 0)
@@ -964,6 +965,17 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 out:
 	luks_header_free(h);
 	return r;
+}
+
+int luks_header_load(const char *device, struct luks_header **out, char *reason, size_t reason_len)
+{
+	return header_load_validated(device, LUKS_TOKEN_REQUIRED, out, reason, reason_len);
+}
+
+int luks_header_load_any(const char *device, struct luks_header **out, char *reason,
+			 size_t reason_len)
+{
+	return header_load_validated(device, LUKS_TOKEN_ANY, out, reason, reason_len);
 }
 
 int luks_device_has_token(const char *device)

@@ -42,6 +42,12 @@ enum luks_token_need {
  * Returns 0, -ENOENT (no tdx-unlock token), -EBADMSG (header refused: reason says why), or another
  * negative errno (I/O, not LUKS2). reason may be NULL. */
 int luks_header_load(const char *device, struct luks_header **out, char *reason, size_t reason_len);
+/* Same copy and allow-list as luks_header_load, but a tdx-unlock token is optional (validated
+ * when present; token_id -1 when absent). What the initramfs guard requires of every LUKS device
+ * before anything, a passphrase prompt included, may open it. Returns 0, -EBADMSG (refused: reason
+ * says why), or another negative errno (-ENODEV: cannot be opened). */
+int luks_header_load_any(const char *device, struct luks_header **out, char *reason,
+			 size_t reason_len);
 void luks_header_free(struct luks_header *h);
 
 /* Checks a loaded LUKS2 context against the allow-list: LUKS2; one crypt segment with an allowed

@@ -114,11 +114,43 @@ expect 0 "keyslot 1 -> 2, token 0, resource other/disk/data" -- "$bin" rotate ro
 expect 0 "no tdx-unlock token" -- "$bin" list fresh.img
 ok "rotate: new keyslot works, old secret no longer does (with old secret or recovery)"
 
+# Removes every tdx-unlock token from an image's JSON metadata, as a hostile host could.
+strip_token() {
+	$edit dump "$1" | python3 -c '
+import json, sys
+md = json.load(sys.stdin)
+md["tokens"] = {k: t for k, t in md["tokens"].items() if t.get("type") != "tdx-unlock"}
+json.dump(md, open(sys.argv[1], "w"))' strip.json
+	$edit write "$1" strip.json
+	! $edit dump "$1" | grep -q "\"tdx-unlock\"" || fail "token not stripped from $1"
+}
+
+# check-header accepts what a normal image has: argon2id recovery keyslot, with or without our
+# token.
+expect 0 "acceptable (no tdx-unlock token)" -- "$bin" check-header fresh.img
+expect 0 "acceptable (tdx-unlock token 0, keyslot 2)" -- "$bin" check-header disk.img
+expect 2 "cannot be opened" -- "$bin" check-header does-not-exist.img
+expect 2 "usage" -- "$bin" check-header
+expect 1 "not a valid LUKS2 header" -- "$bin" check-header recovery.key
+ok "check-header accepts a plain luksFormat image and an enrolled one"
+
 # Crafted headers: each must be refused by check with its cause, exit 1.
+stripped=0
 while IFS='|' read -r mutation reason; do
 	cp disk.img crafted.img
 	$edit mutate crafted.img "$mutation"
 	expect 1 "$reason" -- "$bin" check crafted.img
+	# check-header (the initramfs guard before any prompt) refuses it too, with or without
+	# the tdx-unlock token: a host can strip the token so that only the prompt is left.
+	expect 1 "$reason" -- "$bin" check-header crafted.img
+	case $mutation in
+	token-* | extra-token | keyslot-argon2 | keyslot-huge-iterations) ;; # only the token was bad
+	*)
+		strip_token crafted.img
+		expect 1 "$reason" -- "$bin" check-header crafted.img
+		stripped=$((stripped + 1))
+		;;
+	esac
 done <<'EOF'
 cipher-null-segment|segment 0: cipher 'cipher_null-ecb' refused (plaintext disk, CVE-2025-59054)
 cipher-null-keyslot|keyslot 2: area cipher 'cipher_null-ecb' refused
@@ -147,7 +179,20 @@ second-digest|digests: exactly one digest is required (found 2)
 keyslot-own-digest|digests: exactly one digest is required (found 2)
 area-key-size-huge|keyslot 2: area key of 9223372036854775807 bytes refused
 EOF
-ok "26 crafted malicious headers refused by check, each with its reason"
+ok "26 crafted malicious headers refused by check and check-header, each with its reason"
+ok "$stripped of them refused by check-header with the tdx-unlock token stripped too"
+
+# The header that makes the recovery prompt open the host's plaintext (CVE-2025-59054 through
+# the prompt): cipher_null segment + malformed digest, token stripped.
+cp fresh.img hostile.img
+$edit mutate hostile.img cipher-null-segment digest-hash-mismatch
+expect 1 "cipher 'cipher_null-ecb' refused (plaintext disk, CVE-2025-59054)" -- \
+	"$bin" check-header hostile.img
+printf 'not the passphrase' >wrong.key
+if cryptsetup open --test-passphrase --key-file wrong.key hostile.img 2>/dev/null; then
+	echo "note: this libcryptsetup ($(cryptsetup --version)) opens it with a wrong passphrase"
+fi
+ok "check-header refuses the cipher_null + malformed digest header without token"
 
 # Names from a hostile header reach the terminal of whoever runs list: no control characters.
 cp disk.img esc.img
@@ -179,6 +224,7 @@ if [ "$(id -u)" = 0 ] && loopdev=$(timeout 10 losetup -f --show disk.img 2>/dev/
 	expect 0 "keyslot 2 opens with the derived passphrase" -- "$bin" check "$loopdev" \
 		--secret-file secret2
 	expect 1 "does not open keyslot 2" -- "$bin" check "$loopdev" --secret-file secret
+	expect 0 "acceptable (tdx-unlock token 0, keyslot 2)" -- "$bin" check-header "$loopdev"
 	losetup -d "$loopdev"
 	trap 'rm -rf "$work"' EXIT
 	ok "check on loop block device $loopdev"
