@@ -2,20 +2,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
+#include "cmd_args.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_enroll.h"
 #include "luks_header.h"
 #include "secmem.h"
 #include "secret_input.h"
-
-#define SECRET_MIN 16
-#define SECRET_MAX 4096
 
 DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
 
@@ -56,17 +53,10 @@ int cmd_enroll(int argc, char **argv)
 		case 'f':
 			key_file = optarg;
 			break;
-		case 'k': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0 || v > 31) {
-				log_error("enroll: --keyslot '%s' is not a keyslot number 0..31",
-					  optarg);
+		case 'k':
+			if (cmd_keyslot_parse("enroll", optarg, &keyslot) < 0)
 				return 2;
-			}
-			keyslot = (int)v;
 			break;
-		}
 		case 'h':
 			enroll_usage();
 			return 0;
@@ -85,14 +75,8 @@ int cmd_enroll(int argc, char **argv)
 		return 2;
 	}
 
-	r = secret_file_read(secret_file, SECRET_MAX, &secret, &secret_len);
-	if (r < 0)
+	if (cmd_new_secret_read("enroll", secret_file, &secret, &secret_len) < 0)
 		return 2;
-	if (secret_len < SECRET_MIN) {
-		log_error("enroll: %s: a secret must have at least %d bytes", secret_file,
-			  SECRET_MIN);
-		return 2;
-	}
 	if (luks_device_open(device, &cd) < 0)
 		return 2;
 

@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
+#include "cmd_args.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_activate.h"
@@ -16,9 +16,6 @@
 #include "luks_header.h"
 #include "secmem.h"
 #include "secret_input.h"
-
-#define SECRET_MIN 16
-#define SECRET_MAX 4096
 
 DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
 
@@ -66,17 +63,10 @@ int cmd_rotate(int argc, char **argv)
 		case 'f':
 			key_file = optarg;
 			break;
-		case 'k': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0 || v > 31) {
-				log_error("rotate: --keyslot '%s' is not a keyslot number 0..31",
-					  optarg);
+		case 'k':
+			if (cmd_keyslot_parse("rotate", optarg, &keyslot) < 0)
 				return 2;
-			}
-			keyslot = (int)v;
 			break;
-		}
 		case 'h':
 			rotate_usage();
 			return 0;
@@ -94,14 +84,8 @@ int cmd_rotate(int argc, char **argv)
 		log_error("rotate: --resource '%s' is not a repo/type/tag path", resource);
 		return 2;
 	}
-	r = secret_file_read(secret_file, SECRET_MAX, &secret, &secret_len);
-	if (r < 0)
+	if (cmd_new_secret_read("rotate", secret_file, &secret, &secret_len) < 0)
 		return 2;
-	if (secret_len < SECRET_MIN) {
-		log_error("rotate: %s: a secret must have at least %d bytes", secret_file,
-			  SECRET_MIN);
-		return 2;
-	}
 	if (luks_device_open(device, &cd) < 0)
 		return 2;
 	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &token_id, &old, reason,
@@ -121,7 +105,7 @@ int cmd_rotate(int argc, char **argv)
 	if (old_file) {
 		uint8_t *pass = NULL;
 		size_t pass_len = 0;
-		if (secret_file_read(old_file, SECRET_MAX, &old_secret, &old_len) < 0)
+		if (secret_file_read(old_file, CMD_SECRET_MAX, &old_secret, &old_len) < 0)
 			return 2;
 		if (luks_passphrase_derive(old_secret, old_len, &old, uuid, &pass, &pass_len) < 0)
 			return 1;
@@ -140,8 +124,7 @@ int cmd_rotate(int argc, char **argv)
 	r = luks_keyslot_remove(cd, old.keyslot);
 	if (r < 0) {
 		log_error("rotate: old keyslot %d could not be removed; the disk unlocks with the "
-			  "new "
-			  "one, remove the old keyslot by hand",
+			  "new one, remove the old keyslot by hand",
 			  old.keyslot);
 		return 1;
 	}

@@ -1,0 +1,39 @@
+/* Option values shared by enroll and rotate. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cmd_args.h"
+#include "log.h"
+#include "secmem.h"
+#include "secret_input.h"
+
+int cmd_keyslot_parse(const char *cmd, const char *arg, int *keyslot)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < 0 || v > 31)
+		return log_error_errno(-EINVAL, "%s: --keyslot '%s' is not a keyslot number 0..31",
+				       cmd, arg);
+	*keyslot = (int)v;
+	return 0;
+}
+
+int cmd_new_secret_read(const char *cmd, const char *path, uint8_t **out, size_t *len)
+{
+	uint8_t *secret = NULL;
+	size_t n = 0;
+	int r;
+
+	r = secret_file_read(path, CMD_SECRET_MAX, &secret, &n);
+	if (r < 0)
+		return r;
+	if (n < CMD_SECRET_MIN) {
+		secmem_free(secret);
+		return log_error_errno(-EINVAL, "%s: %s: a secret must have at least %d bytes", cmd,
+				       path, CMD_SECRET_MIN);
+	}
+	*out = secret;
+	*len = n;
+	return 0;
+}
