@@ -33,10 +33,12 @@ static const char *const field_names[_POLICY_FIELD_MAX] = {
 	[POLICY_XFAM] = "xfam",
 	[POLICY_MRCONFIGID] = "mrconfigid",
 	[POLICY_MROWNER] = "mrowner",
+	[POLICY_TD_ATTRIBUTES] = "td_attributes",
 };
 
 static const char *const field_labels[_POLICY_FIELD_MAX] = {
-	"MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3", "XFAM", "MRCONFIGID", "MROWNER",
+	"MRTD", "RTMR0",      "RTMR1",	 "RTMR2",	  "RTMR3",
+	"XFAM", "MRCONFIGID", "MROWNER", "TD attributes",
 };
 
 const char *policy_field_name(enum policy_field f)
@@ -46,7 +48,7 @@ const char *policy_field_name(enum policy_field f)
 
 static size_t field_len(enum policy_field f)
 {
-	return f == POLICY_XFAM ? 8 : TDX_MR_LEN;
+	return f == POLICY_XFAM || f == POLICY_TD_ATTRIBUTES ? 8 : TDX_MR_LEN;
 }
 
 static const uint8_t *body_field(const struct tdx_td_body *b, enum policy_field f)
@@ -65,6 +67,8 @@ static const uint8_t *body_field(const struct tdx_td_body *b, enum policy_field 
 		return b->mrconfigid;
 	case POLICY_MROWNER:
 		return b->mrowner;
+	case POLICY_TD_ATTRIBUTES:
+		return b->td_attributes;
 	default:
 		return NULL;
 	}
@@ -140,8 +144,9 @@ static int parse_resource_pattern(const char *file, const char *s, char **out)
 static int parse_measurement_set(const char *file, size_t idx, struct json_object *o,
 				 struct policy_measurements *m)
 {
-	static const char *const keys[] = {"mrtd", "rtmr0",	 "rtmr1",   "rtmr2",   "rtmr3",
-					   "xfam", "mrconfigid", "mrowner", "comment", NULL};
+	static const char *const keys[] = {"mrtd",	    "rtmr0",   "rtmr1",	     "rtmr2",
+					   "rtmr3",	    "xfam",    "mrconfigid", "mrowner",
+					   "td_attributes", "comment", NULL};
 	char where[64];
 	int r;
 

@@ -18,13 +18,14 @@ enum policy_field {
 	POLICY_XFAM,
 	POLICY_MRCONFIGID,
 	POLICY_MROWNER,
+	POLICY_TD_ATTRIBUTES, /* set by the host at TD creation, not measured into MRTD */
 	_POLICY_FIELD_MAX,
 };
 
 /* One accepted image: every field present must match exactly. */
 struct policy_measurements {
 	bool has[_POLICY_FIELD_MAX];
-	uint8_t value[_POLICY_FIELD_MAX][TDX_MR_LEN]; /* XFAM uses the first 8 bytes */
+	uint8_t value[_POLICY_FIELD_MAX][TDX_MR_LEN]; /* XFAM, TD attributes: the first 8 bytes */
 };
 
 #define POLICY_MAX_TCB_STATUSES 8

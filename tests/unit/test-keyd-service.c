@@ -417,6 +417,46 @@ static void test_release_only_under_the_covering_policy(void **state)
 	check_audit(f);
 }
 
+/* TD attributes are chosen by the host when it creates the TD and are not part of MRTD: a policy
+ * made from a quote pins them, so the same image started MIGRATABLE (or with any other attribute
+ * changed) is refused; a policy without the field does not check them (DEBUG aside). */
+static void test_td_attributes(void **state)
+{
+	struct fixture *f = *state;
+	struct tdx_td_body m = f->qo.body;
+	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	m.td_attributes[3] |= 0x20; /* bit 29: MIGRATABLE */
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	attest(f, cookie, nonce, key, nonce, key, &m, &rep);
+	assert_int_equal(rep.status, 200);
+	keyd_reply_done(&rep);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny", "TD attributes mismatch (policy a)");
+
+	/* The same policy without td_attributes (written before the field existed). */
+	{
+		char *doc = NULL, *text = NULL;
+		struct json_object *o, *sets;
+
+		assert_int_equal(policy_from_td_body(&f->qo.body, "a", "a/disk/root", &doc), 0);
+		o = json_tokener_parse(doc);
+		assert_true(json_object_object_get_ex(o, "measurements", &sets));
+		json_object_object_del(json_object_array_get_idx(sets, 0), "td_attributes");
+		assert_true(asprintf(&text, "%s", json_object_to_json_string(o)) > 0);
+		write_text("policies/a.json", text);
+		json_object_put(o);
+		free(doc);
+		free(text);
+	}
+	assert_int_equal(keyd_service_reload(f->svc), 0);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+}
+
 /* Policy conditions on the verified collateral, evaluated at resource time against the policy in
  * force then (a reload between attest and resource applies). */
 static void test_collateral_age_and_eval_number(void **state)
@@ -738,6 +778,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_only_under_the_covering_policy, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_td_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collateral_age_and_eval_number, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
