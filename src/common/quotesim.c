@@ -188,7 +188,19 @@ static int write_certs(const char *dir, const char *name, X509 *const *certs, si
 	return r;
 }
 
-static int load_key(const char *dir, const char *name, EVP_PKEY **out)
+static void *pem_key_read(BIO *bio)
+{
+	return PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+}
+
+static void *pem_cert_read(BIO *bio)
+{
+	return PEM_read_bio_X509(bio, NULL, NULL, NULL);
+}
+
+/* Reads dir/name and parses it with pem_read; the file's bytes are wiped (they may be a key). */
+static int load_pem(const char *dir, const char *name, void *(*pem_read)(BIO *), const char *what,
+		    void **out)
 {
 	uint8_t *data = NULL;
 	size_t len;
@@ -203,36 +215,30 @@ static int load_key(const char *dir, const char *name, EVP_PKEY **out)
 		r = -ENOMEM;
 		goto out;
 	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	*out = pem_read(bio);
 	if (!*out)
-		r = log_error_errno(-EINVAL, "quotesim: %s/%s: not a PEM private key", dir, name);
+		r = log_error_errno(-EINVAL, "quotesim: %s/%s: not a PEM %s", dir, name, what);
 out:
 	BIO_free(bio);
 	OPENSSL_clear_free(data, len);
 	return r;
 }
 
+static int load_key(const char *dir, const char *name, EVP_PKEY **out)
+{
+	void *key = NULL;
+	int r = load_pem(dir, name, pem_key_read, "private key", &key);
+
+	*out = key;
+	return r;
+}
+
 static int load_cert(const char *dir, const char *name, X509 **out)
 {
-	uint8_t *data = NULL;
-	size_t len;
-	BIO *bio = NULL;
-	int r;
+	void *cert = NULL;
+	int r = load_pem(dir, name, pem_cert_read, "certificate", &cert);
 
-	r = read_file(dir, name, &data, &len);
-	if (r < 0)
-		return r;
-	bio = BIO_new_mem_buf(data, (int)len);
-	if (!bio) {
-		r = -ENOMEM;
-		goto out;
-	}
-	*out = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (!*out)
-		r = log_error_errno(-EINVAL, "quotesim: %s/%s: not a PEM certificate", dir, name);
-out:
-	BIO_free(bio);
-	free(data);
+	*out = cert;
 	return r;
 }
 
@@ -337,89 +343,39 @@ static int random_serial(ASN1_INTEGER *serial)
 	return r;
 }
 
-/* ASN1_TYPE holding SEQUENCE{OID, value}, taking ownership of value. */
-static ASN1_TYPE *sgx_pair(const char *oid, ASN1_TYPE *value)
+/* An ASN1_TYPE of the given type holding value (taken), or NULL (value freed) when value_ok is
+ * false or allocation fails. */
+static ASN1_TYPE *type_take(int type, ASN1_STRING *value, bool value_ok)
 {
-	STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
-	ASN1_TYPE *t_oid = ASN1_TYPE_new(), *ret = NULL;
-	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-	ASN1_STRING *der = NULL;
-	unsigned char *buf = NULL;
-	int len;
+	ASN1_TYPE *t = value_ok ? ASN1_TYPE_new() : NULL;
 
-	if (!seq || !t_oid || !obj || !value)
-		goto out;
-	ASN1_TYPE_set(t_oid, V_ASN1_OBJECT, obj);
-	obj = NULL;
-	if (!sk_ASN1_TYPE_push(seq, t_oid))
-		goto out;
-	t_oid = NULL;
-	if (!sk_ASN1_TYPE_push(seq, value))
-		goto out;
-	value = NULL;
-	len = i2d_ASN1_SEQUENCE_ANY(seq, &buf);
-	if (len <= 0)
-		goto out;
-	der = ASN1_STRING_new();
-	ret = ASN1_TYPE_new();
-	if (!der || !ret || !ASN1_STRING_set(der, buf, len)) {
-		ASN1_TYPE_free(ret);
-		ret = NULL;
-		goto out;
+	if (!t) {
+		ASN1_STRING_free(value);
+		return NULL;
 	}
-	/* A V_ASN1_SEQUENCE value holds its complete DER encoding. */
-	ASN1_TYPE_set(ret, V_ASN1_SEQUENCE, der);
-	der = NULL;
-out:
-	ASN1_STRING_free(der);
-	OPENSSL_free(buf);
-	ASN1_OBJECT_free(obj);
-	ASN1_TYPE_free(t_oid);
-	ASN1_TYPE_free(value);
-	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-	return ret;
+	ASN1_TYPE_set(t, type, value);
+	return t;
 }
 
 static ASN1_TYPE *type_octets(const uint8_t *b, size_t n)
 {
 	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-	ASN1_TYPE *t = ASN1_TYPE_new();
 
-	if (!os || !t || !ASN1_OCTET_STRING_set(os, b, (int)n)) {
-		ASN1_OCTET_STRING_free(os);
-		ASN1_TYPE_free(t);
-		return NULL;
-	}
-	ASN1_TYPE_set(t, V_ASN1_OCTET_STRING, os);
-	return t;
+	return type_take(V_ASN1_OCTET_STRING, os, os && ASN1_OCTET_STRING_set(os, b, (int)n));
 }
 
 static ASN1_TYPE *type_integer(long v)
 {
 	ASN1_INTEGER *i = ASN1_INTEGER_new();
-	ASN1_TYPE *t = ASN1_TYPE_new();
 
-	if (!i || !t || !ASN1_INTEGER_set(i, v)) {
-		ASN1_INTEGER_free(i);
-		ASN1_TYPE_free(t);
-		return NULL;
-	}
-	ASN1_TYPE_set(t, V_ASN1_INTEGER, i);
-	return t;
+	return type_take(V_ASN1_INTEGER, i, i && ASN1_INTEGER_set(i, v));
 }
 
 static ASN1_TYPE *type_enumerated(long v)
 {
 	ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
-	ASN1_TYPE *t = ASN1_TYPE_new();
 
-	if (!e || !t || !ASN1_ENUMERATED_set(e, v)) {
-		ASN1_ENUMERATED_free(e);
-		ASN1_TYPE_free(t);
-		return NULL;
-	}
-	ASN1_TYPE_set(t, V_ASN1_ENUMERATED, e);
-	return t;
+	return type_take(V_ASN1_ENUMERATED, e, e && ASN1_ENUMERATED_set(e, v));
 }
 
 static ASN1_TYPE *type_boolean(int v)
@@ -460,6 +416,32 @@ out:
 	OPENSSL_free(buf);
 	sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
 	return t;
+}
+
+/* ASN1_TYPE holding SEQUENCE{OID, value}, taking ownership of value. */
+static ASN1_TYPE *sgx_pair(const char *oid, ASN1_TYPE *value)
+{
+	STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
+	ASN1_TYPE *t_oid = ASN1_TYPE_new(), *ret = NULL;
+	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+
+	if (!seq || !t_oid || !obj || !value)
+		goto out;
+	ASN1_TYPE_set(t_oid, V_ASN1_OBJECT, obj);
+	obj = NULL;
+	if (!sk_ASN1_TYPE_push(seq, t_oid))
+		goto out;
+	t_oid = NULL;
+	if (!sk_ASN1_TYPE_push(seq, value))
+		goto out;
+	value = NULL;
+	ret = type_sequence(TAKE_PTR(seq));
+out:
+	ASN1_OBJECT_free(obj);
+	ASN1_TYPE_free(t_oid);
+	ASN1_TYPE_free(value);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	return ret;
 }
 
 /* Pushes SEQUENCE{oid, value} onto items; NULL value (allocation failure) fails. */
@@ -737,14 +719,13 @@ static struct json_object *advisories(void)
 	return a;
 }
 
-static struct json_object *tcb_level(const uint8_t sgx[16], int pcesvn, const uint8_t tdx[16],
-				     const char *date, const char *status)
+/* {"tcb":tcb,"tcbDate":date,"tcbStatus":status} (taking tcb), with advisories unless
+ * UpToDate. */
+static struct json_object *level_object(struct json_object *tcb, const char *date,
+					const char *status)
 {
-	struct json_object *level = json_object_new_object(), *tcb = json_object_new_object();
+	struct json_object *level = json_object_new_object();
 
-	json_object_object_add(tcb, "sgxtcbcomponents", tcb_components(sgx, false));
-	json_object_object_add(tcb, "pcesvn", json_object_new_int(pcesvn));
-	json_object_object_add(tcb, "tdxtcbcomponents", tcb_components(tdx, true));
 	json_object_object_add(level, "tcb", tcb);
 	json_object_object_add(level, "tcbDate", json_object_new_string(date));
 	json_object_object_add(level, "tcbStatus", json_object_new_string(status));
@@ -753,17 +734,23 @@ static struct json_object *tcb_level(const uint8_t sgx[16], int pcesvn, const ui
 	return level;
 }
 
+static struct json_object *tcb_level(const uint8_t sgx[16], int pcesvn, const uint8_t tdx[16],
+				     const char *date, const char *status)
+{
+	struct json_object *tcb = json_object_new_object();
+
+	json_object_object_add(tcb, "sgxtcbcomponents", tcb_components(sgx, false));
+	json_object_object_add(tcb, "pcesvn", json_object_new_int(pcesvn));
+	json_object_object_add(tcb, "tdxtcbcomponents", tcb_components(tdx, true));
+	return level_object(tcb, date, status);
+}
+
 static struct json_object *isvsvn_level(int isvsvn, const char *date, const char *status)
 {
-	struct json_object *level = json_object_new_object(), *tcb = json_object_new_object();
+	struct json_object *tcb = json_object_new_object();
 
 	json_object_object_add(tcb, "isvsvn", json_object_new_int(isvsvn));
-	json_object_object_add(level, "tcb", tcb);
-	json_object_object_add(level, "tcbDate", json_object_new_string(date));
-	json_object_object_add(level, "tcbStatus", json_object_new_string(status));
-	if (strcmp(status, "UpToDate") != 0)
-		json_object_object_add(level, "advisoryIDs", advisories());
-	return level;
+	return level_object(tcb, date, status);
 }
 
 static void module_identity_fields(struct json_object *o)
