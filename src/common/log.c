@@ -68,3 +68,14 @@ int log_errno(enum log_level level, int r, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
+		   const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (reason && reason_len)
+		snprintf(reason, reason_len, "%s", msg);
+	return log_errno(level, r, "%s%s", prefix, msg);
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
@@ -16,6 +17,12 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  *   return log_error_errno(-EINVAL, "quote: version %u unsupported", v); */
 int log_errno(enum log_level level, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* For parsers that hand their caller the reason for a refusal as well as logging it: formats the
+ * message, copies it into reason (when reason_len > 0), logs "<prefix><message>" at level and
+ * returns r. */
+int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 #define log_error(...)		log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)		log_msg(LOG_LVL_WARN, __VA_ARGS__)

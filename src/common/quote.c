@@ -24,15 +24,13 @@
 static int __attribute__((format(printf, 3, 4)))
 quote_refuse(char *reason, size_t reason_len, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = log_refusal_va(LOG_LVL_ERR, -EBADMSG, "quote: ", reason, reason_len, fmt, ap);
 	va_end(ap);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", msg);
-	return log_error_errno(-EBADMSG, "quote: %s", msg);
+	return r;
 }
 
 static bool parse_td_body(struct cbs *c, enum tdx_body_kind kind, struct tdx_td_body *b)

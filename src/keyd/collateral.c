@@ -588,15 +588,12 @@ static void raw_collateral_done(struct raw_collateral *rc)
 static int __attribute__((format(printf, 4, 5)))
 refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = log_refusal_va(LOG_LVL_ERR, r, "", reason, reason_len, fmt, ap);
 	va_end(ap);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", msg);
-	return log_error_errno(r, "%s", msg);
+	return r;
 }
 
 static char *dup_bytes(const char *p, size_t n)
@@ -1014,4 +1011,9 @@ void dcap_collateral_window(const struct dcap_collateral *c, time_t *not_before,
 {
 	*not_before = c->not_before;
 	*not_after = c->not_after;
+}
+
+time_t dcap_collateral_oldest_issue(const struct dcap_collateral *c)
+{
+	return c->tcb.issue_date < c->qe.issue_date ? c->tcb.issue_date : c->qe.issue_date;
 }

@@ -13,15 +13,11 @@
 static int __attribute__((format(printf, 4, 5)))
 refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = log_refusal_va(LOG_LVL_INFO, r, "dcap: ", reason, reason_len, fmt, ap);
 	va_end(ap);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", msg);
-	log_info("dcap: %s", msg);
 	return r;
 }
 
