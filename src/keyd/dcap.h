@@ -36,6 +36,9 @@ void dcap_collateral_free(struct dcap_collateral *c);
 /* Latest issue time and earliest expiry (inclusive) over TCB info, QE identity and both CRLs
  * (for policy age checks). Certificate validity is checked per quote at its time. */
 void dcap_collateral_window(const struct dcap_collateral *c, time_t *not_before, time_t *not_after);
+/* Issue date of the older of TCB info and QE identity: what a policy's maximum collateral age
+ * is measured against (a fresh CRL must not make stale TCB data look new). */
+time_t dcap_collateral_oldest_issue(const struct dcap_collateral *c);
 
 /* The trust anchor. root_ca_path NULL = the compiled-in Intel SGX Root CA. A different root is
  * for tests only and is logged loudly. */

@@ -388,7 +388,7 @@ static void handle_attest(struct keyd_service *s, const struct keyd_request *req
 	char id[SESSION_ID_LEN + 1], reason[384];
 	_cleanup_free_ char *token = NULL;
 	const char *why;
-	time_t nb, na, now = time(NULL);
+	time_t now = time(NULL);
 	int r;
 
 	r = cookie_session_id(req->cookie, id);
@@ -457,8 +457,7 @@ static void handle_attest(struct keyd_service *s, const struct keyd_request *req
 	}
 	att.body = q.body;
 	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", res.tcb_status);
-	dcap_collateral_window(coll, &nb, &na);
-	att.collateral_issued = nb;
+	att.collateral_issued = dcap_collateral_oldest_issue(coll);
 	att.tcb_eval_number = res.tcb_eval_number;
 	att.tee_key = areq.tee_key;
 	r = session_attest_finish(s->sessions, id, &att);

@@ -475,6 +475,24 @@ static void test_collateral_age_and_eval_number(void **state)
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "PolicyDeny", "collateral older than 2 days (policy a)");
 
+	/* The age is that of the older of TCB info and QE identity: fresh CRLs and a fresh QE
+	 * identity do not make 3-day-old TCB info look new. */
+	{
+		struct quotesim_window fresh = {time(NULL) - 3600, time(NULL) + 10 * 86400};
+		struct quotesim_window old = {time(NULL) - 3 * 86400, time(NULL) + 10 * 86400};
+		struct quotesim_collateral_opts co = {.tcb_info = old};
+		char *d = path_in("collateral/" FMSPC_DIR);
+
+		co.qe_identity = co.pck_crl = co.root_crl = fresh;
+		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
+		free(d);
+		assert_int_equal(keyd_service_reload(f->svc), 0);
+		EVP_PKEY_free(key);
+		key = attested_session(f, cookie);
+		call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+		expect_error(&rep, 401, "PolicyDeny", "collateral older than 2 days (policy a)");
+	}
+
 	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
 		     "\"max_collateral_age_days\": 4, \"min_tcb_eval_number\": 18");
 	assert_int_equal(keyd_service_reload(f->svc), 0);
