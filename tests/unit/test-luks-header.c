@@ -413,7 +413,47 @@ static void test_crafted_headers(void **state)
 			fail_msg("%s: r=%d reason='%s', want '%s'", crafted[i].mutation, r, reason,
 				 crafted[i].reason);
 		assert_null(h);
+		/* The initramfs guard (check-header) refuses it for the same reason. */
+		reason[0] = '\0';
+		r = luks_header_load_any(path, &h, reason, sizeof(reason));
+		if (r != -EBADMSG || !strstr(reason, crafted[i].reason))
+			fail_msg("%s (token optional): r=%d reason='%s', want '%s'",
+				 crafted[i].mutation, r, reason, crafted[i].reason);
+		assert_null(h);
 	}
+}
+
+/* check-header's intake: a token is optional, the rest of the allow-list is not. */
+static void test_load_any(void **state)
+{
+	struct luks_header *h = NULL;
+	char reason[LUKS_REASON_MAX] = "", path[160];
+
+	(void)state;
+	assert_int_equal(luks_header_load_any(plain_img, &h, reason, sizeof(reason)), 0);
+	assert_int_equal(h->token_id, -1);
+	luks_header_free(h);
+	h = NULL;
+	assert_int_equal(luks_header_load_any(base_img, &h, reason, sizeof(reason)), 0);
+	assert_int_equal(h->token_id, 0);
+	assert_int_equal(h->token.keyslot, 1);
+	luks_header_free(h);
+	h = NULL;
+	path_in_dir(path, sizeof(path), "does-not-exist");
+	assert_int_equal(luks_header_load_any(path, &h, reason, sizeof(reason)), -ENODEV);
+	if (!editor) {
+		print_message("skipped: tests/luks/luks2_edit.py not found\n");
+		return;
+	}
+	/* No token at all, cipher_null segment + malformed digest: what libcryptsetup 2.6.1 opens
+	 * with any passphrase. */
+	path_in_dir(path, sizeof(path), "hostile-no-token.img");
+	assert_int_equal(copy_file(plain_img, path), 0);
+	assert_int_equal(run_editor(path, "cipher-null-segment"), 0);
+	assert_int_equal(run_editor(path, "digest-hash-mismatch"), 0);
+	assert_int_equal(luks_header_load_any(path, &h, reason, sizeof(reason)), -EBADMSG);
+	assert_null(h);
+	assert_non_null(strstr(reason, "cipher 'cipher_null-ecb' refused"));
 }
 
 /* A hostile host may give every disk a 128 MiB keyslot area (and attach up to
@@ -595,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_validate_needs),
 		cmocka_unit_test(test_enroll_failures_leave_no_trace),
 		cmocka_unit_test(test_crafted_headers),
+		cmocka_unit_test(test_load_any),
 		cmocka_unit_test(test_digest_bypass_refused),
 		cmocka_unit_test(test_copy_memory_bounded),
 		cmocka_unit_test(test_copy_survives_disk_change),
