@@ -2,6 +2,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "json_build.h"
 #include "json_strict.h"
 #include "jwk.h"
 #include "log.h"
@@ -103,24 +104,13 @@ static int aes_key_wrap(int wrap, const uint8_t kek[JWE_KEK_LEN], const uint8_t 
 	return 0;
 }
 
-static int add_string(struct json_object *o, const char *key, const char *val)
-{
-	struct json_object *s = json_object_new_string(val);
-
-	if (!s || json_object_object_add(o, key, s) < 0) {
-		json_object_put(s);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int add_b64url(struct json_object *o, const char *key, const uint8_t *data, size_t len)
 {
 	_cleanup_free_ char *s = b64_encode(B64_URL, data, len);
 
 	if (!s)
 		return -ENOMEM;
-	return add_string(o, key, s);
+	return json_add_string(o, key, s);
 }
 
 /* sec->cek holds the CEK; sec->z and sec->kek are filled here. */
@@ -166,7 +156,7 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, struct jwe_sec
 	header = json_object_new_object();
 	if (!header)
 		return log_error_errno(-ENOMEM, "JWE: out of memory");
-	r = add_string(header, "alg", JWE_ALG) ?: add_string(header, "enc", JWE_ENC);
+	r = json_add_string(header, "alg", JWE_ALG) ?: json_add_string(header, "enc", JWE_ENC);
 	if (r == 0 && json_object_object_add(header, "epk", epk) == 0)
 		epk = NULL; /* now owned by header */
 	else
@@ -197,7 +187,7 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, struct jwe_sec
 	jwe = json_object_new_object();
 	if (!jwe)
 		return log_error_errno(-ENOMEM, "JWE: out of memory");
-	r = add_string(jwe, "protected", protected)
+	r = json_add_string(jwe, "protected", protected)
 		?: add_b64url(jwe, "encrypted_key", wrapped, sizeof(wrapped))
 		?: add_b64url(jwe, "iv", iv, JWE_IV_LEN)
 		?: add_b64url(jwe, "ciphertext", ct, pt_len)

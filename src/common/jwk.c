@@ -2,6 +2,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "json_build.h"
 #include "json_strict.h"
 #include "log.h"
 
@@ -50,17 +51,6 @@ static int p256_coordinates(EVP_PKEY *key, uint8_t x[JWK_P256_COORD_LEN],
 	return 0;
 }
 
-static int add_string(struct json_object *o, const char *key, const char *val)
-{
-	struct json_object *s = json_object_new_string(val);
-
-	if (!s || json_object_object_add(o, key, s) < 0) {
-		json_object_put(s);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -78,12 +68,12 @@ int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out)
 	if (!x64 || !y64 || !o)
 		return log_error_errno(-ENOMEM, "jwk: out of memory");
 	if (with_alg)
-		r = add_string(o, "kty", "EC") ?: add_string(o, "crv", "P-256")
-			?: add_string(o, "alg", JWK_ALG_ECDH_ES_A256KW);
+		r = json_add_string(o, "kty", "EC") ?: json_add_string(o, "crv", "P-256")
+			?: json_add_string(o, "alg", JWK_ALG_ECDH_ES_A256KW);
 	else
-		r = add_string(o, "crv", "P-256") ?: add_string(o, "kty", "EC");
+		r = json_add_string(o, "crv", "P-256") ?: json_add_string(o, "kty", "EC");
 	if (r == 0)
-		r = add_string(o, "x", x64) ?: add_string(o, "y", y64);
+		r = json_add_string(o, "x", x64) ?: json_add_string(o, "y", y64);
 	if (r < 0)
 		return log_error_errno(r, "jwk: out of memory");
 	*out = TAKE_PTR(o);

@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "cleanup.h"
 #include "jcs.h"
+#include "json_build.h"
 #include "json_strict.h"
 #include "jwk.h"
 #include "log.h"
@@ -27,23 +28,6 @@ static const struct {
 	[KBS_ERR_JWE] = {"JweError", 401},
 	[KBS_ERR_SERDE] = {"SerdeError", 401},
 };
-
-/* Adds val (a new reference taken over by obj, even on failure) as member key. */
-static int add_member(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_string(struct json_object *obj, const char *key, const char *val)
-{
-	return add_member(obj, key, json_object_new_string(val));
-}
 
 /* Serialises obj compactly into a malloc'ed string. */
 static int to_text(struct json_object *obj, const char *what, char **out)
@@ -96,9 +80,9 @@ int kbs_auth_request_build(char **out)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 
-	if (!o || add_string(o, "version", KBS_PROTOCOL_VERSION) < 0 ||
-	    add_string(o, "tee", KBS_TEE_TDX) < 0 ||
-	    add_member(o, "extra-params", json_object_new_object()) < 0)
+	if (!o || json_add_string(o, "version", KBS_PROTOCOL_VERSION) < 0 ||
+	    json_add_string(o, "tee", KBS_TEE_TDX) < 0 ||
+	    json_add_member(o, "extra-params", json_object_new_object()) < 0)
 		return log_error_errno(-ENOMEM, "auth request: out of memory");
 	return to_text(o, "auth request", out);
 }
@@ -136,7 +120,8 @@ int kbs_challenge_build(const char *nonce, char **out)
 
 	if (!nonce || !*nonce || strlen(nonce) > KBS_NONCE_MAX_LEN)
 		return log_error_errno(-EINVAL, "challenge: nonce empty or too long");
-	if (!o || add_string(o, "nonce", nonce) < 0 || add_string(o, "extra-params", "") < 0)
+	if (!o || json_add_string(o, "nonce", nonce) < 0 ||
+	    json_add_string(o, "extra-params", "") < 0)
 		return log_error_errno(-ENOMEM, "challenge: out of memory");
 	return to_text(o, "challenge", out);
 }
@@ -196,16 +181,16 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 		json_object_put(pe);
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
 	}
-	if (add_member(top, "runtime-data", rd) < 0) {
+	if (json_add_member(top, "runtime-data", rd) < 0) {
 		json_object_put(te);
 		json_object_put(pe);
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
 	}
-	if (add_member(top, "tee-evidence", te) < 0) {
+	if (json_add_member(top, "tee-evidence", te) < 0) {
 		json_object_put(pe);
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
 	}
-	if (add_member(te, "primary_evidence", pe) < 0)
+	if (json_add_member(te, "primary_evidence", pe) < 0)
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
 
 	if (!nonce || !*nonce || strlen(nonce) > KBS_NONCE_MAX_LEN)
@@ -224,18 +209,18 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 		json_object_put(jwk);
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
 	}
-	r = add_string(rd, "nonce", nonce);
+	r = json_add_string(rd, "nonce", nonce);
 	if (r == 0)
-		r = add_member(rd, "tee-pubkey", jwk);
+		r = json_add_member(rd, "tee-pubkey", jwk);
 	else
 		json_object_put(jwk);
 	if (r == 0)
-		r = add_string(pe, "quote", quote64);
+		r = json_add_string(pe, "quote", quote64);
 	if (r == 0)
-		r = log64 ? add_string(pe, "cc_eventlog", log64)
+		r = log64 ? json_add_string(pe, "cc_eventlog", log64)
 			  : (json_object_object_add(pe, "cc_eventlog", NULL) < 0 ? -ENOMEM : 0);
 	if (r == 0)
-		r = add_string(te, "additional_evidence", "");
+		r = json_add_string(te, "additional_evidence", "");
 	if (r < 0)
 		return log_error_errno(r, "attest request: out of memory");
 	return to_text(top, "attest request", out);
@@ -369,7 +354,7 @@ int kbs_attest_response_build(const char *token, char **out)
 
 	if (!token || strlen(token) > KBS_TOKEN_MAX_LEN)
 		return log_error_errno(-EINVAL, "attest response: token missing or too long");
-	if (!o || add_string(o, "token", token) < 0)
+	if (!o || json_add_string(o, "token", token) < 0)
 		return log_error_errno(-ENOMEM, "attest response: out of memory");
 	return to_text(o, "attest response", out);
 }
@@ -416,7 +401,7 @@ int kbs_error_build(enum kbs_error_type type, const char *detail, char **out)
 
 	snprintf(type_uri, sizeof(type_uri), KBS_ERROR_TYPE_PREFIX "%s", kbs_error_type_name(type));
 	snprintf(d, sizeof(d), "%s", detail ? detail : "");
-	if (!o || add_string(o, "type", type_uri) < 0 || add_string(o, "detail", d) < 0)
+	if (!o || json_add_string(o, "type", type_uri) < 0 || json_add_string(o, "detail", d) < 0)
 		return log_error_errno(-ENOMEM, "error body: out of memory");
 	return to_text(o, "error body", out);
 }
@@ -460,9 +445,9 @@ int kbs_report_data(const char *nonce, struct json_object *tee_pubkey_jwk,
 
 	if (!nonce || !tee_pubkey_jwk)
 		return log_error_errno(-EINVAL, "REPORTDATA: nonce or tee-pubkey missing");
-	if (!o || add_string(o, "additional-evidence", "") < 0 ||
-	    add_string(o, "nonce", nonce) < 0 ||
-	    add_member(o, "tee-pubkey", json_object_get(tee_pubkey_jwk)) < 0)
+	if (!o || json_add_string(o, "additional-evidence", "") < 0 ||
+	    json_add_string(o, "nonce", nonce) < 0 ||
+	    json_add_member(o, "tee-pubkey", json_object_get(tee_pubkey_jwk)) < 0)
 		return log_error_errno(-ENOMEM, "REPORTDATA: out of memory");
 	r = jcs_serialize(o, &canon, &clen);
 	if (r < 0)
