@@ -248,6 +248,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	evhttp_send_reply(req, rep.status ? rep.status : 500, NULL, out);
 	if (out)
 		evbuffer_free(out);
+	/* bufferevent_openssl makes one TLS record, and one write(), per evbuffer chunk: the
+	 * headers and the body leave as one. */
+	evbuffer_pullup(bufferevent_get_output(c->bev), -1);
 	keyd_reply_done(&rep);
 	c->requests++;
 	conn_arm_deadline(c);
@@ -261,13 +264,28 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Batches a loop iteration's event changes into one epoll_ctl per descriptor (each worker has
+ * its own descriptor of the listening socket, so dup()'ed descriptors never share a base). */
+static struct event_base *worker_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (!ec)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int worker_setup(struct keyd_worker *w, int listen_fd)
 {
 	struct evhttp_bound_socket *bound;
 	struct timeval idle = {.tv_sec = (w->cfg->limits.request_timeout_ms + 999) / 1000};
 	int fd;
 
-	w->base = event_base_new();
+	w->base = worker_base_new();
 	if (!w->base)
 		return log_error_errno(-ENOMEM, "keyd: cannot create event base");
 	w->http = evhttp_new(w->base);
@@ -352,6 +370,10 @@ static int tls_context(const struct keyd_config *cfg, SSL_CTX **out)
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1)
+		goto fail;
+	/* Key exchange on the two fast curves only; a client offering another share gets a
+	 * HelloRetryRequest for one of these. */
+	if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1)
 		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		log_error("keyd: cannot load TLS certificate chain %s", cfg->tls_cert);
