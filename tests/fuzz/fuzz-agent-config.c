@@ -6,18 +6,9 @@
 #include <string.h>
 
 #include "agent/config.h"
-#include "log.h"
+#include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup("fuzz-agent-config", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return 0;
-}
+FUZZ_INIT_QUIET("fuzz-agent-config")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,21 +12,12 @@
 #include "keyd/collateral.h"
 #include "keyd/dcap_util.h"
 #include "keyd/pck_ext.h"
-#include "log.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-common.h"
 
 static struct tcb_info tcb;
 static struct qe_identity qe;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup("fuzz-collateral", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return 0;
-}
+FUZZ_INIT_QUIET("fuzz-collateral")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

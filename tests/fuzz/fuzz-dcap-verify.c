@@ -11,11 +11,8 @@
 #include <unistd.h>
 
 #include "keyd/dcap.h"
-#include "log.h"
 #include "quotesim.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-common.h"
 
 /* Configuration: set once before fuzzing starts. */
 static struct dcap_verifier *verifier;
@@ -31,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	log_setup("fuzz-dcap-verify", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
+	fuzz_log_quiet("fuzz-dcap-verify");
 	if (!ca || !*ca) {
 		snprintf(tmp, sizeof(tmp), "/tmp/fuzz-dcap-XXXXXX");
 		if (!mkdtemp(tmp))

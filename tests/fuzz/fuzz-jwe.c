@@ -5,12 +5,9 @@
 #include <stdlib.h>
 
 #include "jwe.h"
-#include "log.h"
 #include "secmem.h"
 #include "../unit/protocol-vectors.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-common.h"
 
 static EVP_PKEY *recipient; /* configuration: set once before fuzzing starts */
 
@@ -20,7 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	log_setup("fuzz-jwe", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
+	fuzz_log_quiet("fuzz-jwe");
 	vec = vectors_load();
 	recipient = vec ? vec_tee_key(vec) : NULL;
 	json_object_put(vec);

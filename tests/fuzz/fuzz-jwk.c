@@ -8,18 +8,9 @@
 #include "jcs.h"
 #include "json_strict.h"
 #include "jwk.h"
-#include "log.h"
+#include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup("fuzz-jwk", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return 0;
-}
+FUZZ_INIT_QUIET("fuzz-jwk")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -25,12 +25,9 @@
 #include "keyd/keyd_config.h"
 #include "keyd/keyd_service.h"
 #include "keyd/policy.h"
-#include "log.h"
 #include "quotesim.h"
 #include "secmem.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-common.h"
 
 /* Configuration: set up once before fuzzing starts. */
 static struct keyd_service *service;
@@ -62,7 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	log_setup("fuzz-keyd-service", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
+	fuzz_log_quiet("fuzz-keyd-service");
 	snprintf(dir, sizeof(dir), "/tmp/fuzz-keyd-service-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();

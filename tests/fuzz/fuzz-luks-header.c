@@ -13,36 +13,18 @@
 #include <openssl/evp.h>
 
 #include "agent/luks_header.h"
-#include "log.h"
+#include "fuzz-common.h"
 
 #define HDR_BIN	  4096
 #define HDR_SIZE  16384 /* binary header + JSON area, the LUKS2 default */
 #define DISK_SIZE (64 << 20)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Configuration: created once before fuzzing starts. */
-static char dir[64], file[96];
-
-static void remove_scratch(void)
-{
-	unlink(file);
-	rmdir(dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-
 	(void)argc;
 	(void)argv;
-	log_setup("fuzz-luks-header", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	snprintf(dir, sizeof(dir), "%s/fuzz-luks-header-XXXXXX", base);
-	if (!mkdtemp(dir))
-		abort();
-	atexit(remove_scratch);
-	snprintf(file, sizeof(file), "%s/disk.img", dir);
+	fuzz_log_quiet("fuzz-luks-header");
+	fuzz_scratch_init("fuzz-luks-header", "disk.img");
 	return 0;
 }
 
@@ -79,21 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t img[2 * HDR_SIZE + 4096];
 	struct luks_header *h = NULL;
 	char reason[LUKS_REASON_MAX];
-	int fd;
 
 	/* The JSON area must end with a NUL. */
 	if (size > HDR_SIZE - HDR_BIN - 1)
 		return 0;
 	build_copy(img, 0, data, size);
 	build_copy(img + HDR_SIZE, 1, data, size);
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		abort();
 	/* Sparse data area: libcryptsetup wants the device to reach the data segment. */
-	if (write(fd, img, sizeof(img)) != (ssize_t)sizeof(img) || ftruncate(fd, DISK_SIZE) < 0)
-		abort();
-	close(fd);
-	if (luks_header_load(file, &h, reason, sizeof(reason)) == 0)
+	fuzz_scratch_write(img, sizeof(img), DISK_SIZE);
+	if (luks_header_load(fuzz_scratch.file, &h, reason, sizeof(reason)) == 0)
 		luks_header_free(h);
 	return 0;
 }

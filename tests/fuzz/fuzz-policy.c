@@ -10,32 +10,14 @@
 #include <unistd.h>
 
 #include "keyd/policy.h"
-#include "log.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Configuration: created once before fuzzing starts. */
-static char dir[64], file[96];
-
-static void remove_scratch(void)
-{
-	unlink(file);
-	rmdir(dir);
-}
+#include "fuzz-common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-
 	(void)argc;
 	(void)argv;
-	log_setup("fuzz-policy", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	snprintf(dir, sizeof(dir), "%s/fuzz-policy-XXXXXX", base);
-	if (!mkdtemp(dir))
-		abort();
-	atexit(remove_scratch);
-	snprintf(file, sizeof(file), "%s/p.json", dir);
+	fuzz_log_quiet("fuzz-policy");
+	fuzz_scratch_init("fuzz-policy", "p.json");
 	return 0;
 }
 
@@ -46,15 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct policy_set *set = NULL;
 	const struct policy *p;
 	char reason[256];
-	int fd;
 
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		abort();
-	if (write(fd, data, size) != (ssize_t)size)
-		abort();
-	close(fd);
-	if (policy_set_load_dir(dir, &set) == 0) {
+	fuzz_scratch_write(data, size, 0);
+	if (policy_set_load_dir(fuzz_scratch.dir, &set) == 0) {
 		p = policy_set_find(set, "default/disk/root");
 		if (p)
 			policy_evaluate(p, &td, reason, sizeof(reason));

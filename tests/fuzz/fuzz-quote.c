@@ -3,19 +3,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "log.h"
 #include "quote.h"
+#include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup("fuzz-quote", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return 0;
-}
+FUZZ_INIT_QUIET("fuzz-quote")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
