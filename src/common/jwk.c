@@ -8,7 +8,8 @@
 
 #include <errno.h>
 #include <openssl/core_names.h>
-#include <openssl/param_build.h>
+#include <openssl/err.h>
+#include <pthread.h>
 #include <string.h>
 
 #define P256_GROUP_NAME "prime256v1"
@@ -16,15 +17,38 @@
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(BIGNUM, BN_free)
-DEFINE_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
-DEFINE_CLEANUP_FUNC(OSSL_PARAM, OSSL_PARAM_free)
 DEFINE_CLEANUP_FUNC(json_object, json_object_put)
+
+/* P-256 domain parameters (no key), made once per process and never changed: new keys copy
+ * them, which spares OpenSSL 3.0 building the curve from its name for every key generated or
+ * imported (about half the cost of a key generation). */
+static EVP_PKEY *p256_params;
+static pthread_once_t p256_params_once = PTHREAD_ONCE_INIT;
+
+static void p256_params_make(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+
+	if (!ctx || EVP_PKEY_paramgen_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_group_name(ctx, P256_GROUP_NAME) <= 0 ||
+	    EVP_PKEY_paramgen(ctx, &p256_params) <= 0)
+		p256_params = NULL;
+	EVP_PKEY_CTX_free(ctx);
+}
+
+static EVP_PKEY *p256_domain(void)
+{
+	pthread_once(&p256_params_once, p256_params_make);
+	return p256_params;
+}
 
 int jwk_generate_p256(EVP_PKEY **out)
 {
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", P256_GROUP_NAME);
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *params = p256_domain(), *key = NULL;
 
-	if (!key)
+	ctx = params ? EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL) : NULL;
+	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &key) <= 0)
 		return log_error_errno(-EIO, "jwk: generating a P-256 key failed");
 	*out = key;
 	return 0;
@@ -36,6 +60,8 @@ static int p256_coordinates(EVP_PKEY *key, uint8_t x[JWK_P256_COORD_LEN],
 {
 	_cleanup_(BN_freep) BIGNUM *bx = NULL;
 	_cleanup_(BN_freep) BIGNUM *by = NULL;
+	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
+	size_t point_len = 0;
 	char group[32];
 
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
@@ -43,6 +69,14 @@ static int p256_coordinates(EVP_PKEY *key, uint8_t x[JWK_P256_COORD_LEN],
 					    NULL) ||
 	    strcmp(group, P256_GROUP_NAME) != 0)
 		return log_error_errno(-EINVAL, "jwk: key is not an EC P-256 key");
+	/* One call for both coordinates when the point is held uncompressed (the usual case). */
+	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point),
+					    &point_len) &&
+	    point_len == sizeof(point) && point[0] == 0x04) {
+		memcpy(x, point + 1, JWK_P256_COORD_LEN);
+		memcpy(y, point + 1 + JWK_P256_COORD_LEN, JWK_P256_COORD_LEN);
+		return 0;
+	}
 	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
 	    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &by) ||
 	    BN_bn2binpad(bx, x, JWK_P256_COORD_LEN) != JWK_P256_COORD_LEN ||
@@ -117,11 +151,9 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 {
 	static const char *const with_alg[] = {"kty", "crv", "alg", "x", "y", NULL};
 	static const char *const without_alg[] = {"kty", "crv", "x", "y", NULL};
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
-	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
-	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+	EVP_PKEY *domain;
 	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
 	int r;
 
@@ -152,19 +184,18 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 	if (r < 0)
 		return r;
 
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP_NAME, 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+	/* A key with the shared P-256 parameters, then the point (decoding it refuses points off
+	 * the curve). */
+	domain = p256_domain();
+	key = EVP_PKEY_new();
+	if (!domain || !key || EVP_PKEY_copy_parameters(key, domain) != 1)
 		return log_error_errno(-ENOMEM, "%s: out of memory", what);
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0)
-		return log_error_errno(-ENOMEM, "%s: out of memory", what);
-	if (EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+	if (EVP_PKEY_set1_encoded_public_key(key, point, sizeof(point)) != 1) {
+		ERR_clear_error();
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"%s: (x, y) is not a point on P-256", what);
-	/* fromdata decodes the point; the quick public check refuses infinity and points off the
+	}
+	/* The quick public check refuses infinity and points off the
 	 * curve (P-256 has cofactor 1, so the costly order check would add nothing). */
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	if (!check)
