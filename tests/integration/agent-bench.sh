@@ -14,11 +14,7 @@ T=$(mktemp -d /tmp/agent-bench.XXXXXX)
 . "$(dirname "$0")/agent-env.sh"
 umask 077
 
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+trap agent_cleanup EXIT INT TERM
 
 agent_env_setup >/dev/null 2>&1 || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1

@@ -15,17 +15,7 @@ SCAN="$BUILD/core-scan"
 fail=0
 umask 077
 
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+trap agent_cleanup EXIT INT TERM
 
 if ! command -v gdb >/dev/null; then
 	echo "skipped: gdb not installed (deps/debian-packages.txt lists it)"

@@ -10,18 +10,9 @@ T=$(mktemp -d /tmp/agent-test.XXXXXX)
 fail=0
 umask 077
 
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	[ -f "$T/agent.log" ] && sed 's/^/    | /' "$T/agent.log" | tail -15
-	fail=1
-}
+# shellcheck disable=SC2034 # read by bad() in agent-env.sh
+BAD_LOG="$T/agent.log"
+trap agent_cleanup EXIT INT TERM
 
 # run_agent CONF [unlock options and devices]: sets RC and MS (wall time), log in $T/agent.log.
 run_agent() {

@@ -22,19 +22,15 @@ R=$(mktemp -d /tmp/static-chroot-root.XXXXXX)
 fail=0
 umask 077
 
+# shellcheck disable=SC2034 # read by bad() in agent-env.sh
+BAD_LOG="$T/chroot.log"
+
 # shellcheck disable=SC2317 # called through the trap
 cleanup() {
-	keyd_stop
-	rm -rf "$T" "$R"
+	agent_cleanup
+	rm -rf "$R"
 }
 trap cleanup EXIT INT TERM
-
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	sed 's/^/    | /' "$T/chroot.log" | tail -15
-	fail=1
-}
 
 # run_in_chroot WANT_RC DESCRIPTION LOG-PATTERN CONF: the chroot holds a copy of $T at the same
 # path, so the absolute paths in the configuration resolve inside it.
