@@ -68,6 +68,23 @@ write_agent_conf() {
 EOC
 }
 
+# The keyslot passphrase of IMAGE's tdx-unlock token for SECRET_FILE, derived independently of the
+# C code (RFC 5869 HKDF-SHA256 in Python), written to OUT.
+independent_passphrase() { # IMAGE SECRET_FILE OUT
+	python3 - "$1" "$2" "$3" <<'EOF'
+import base64, hashlib, hmac, json, subprocess, sys
+img, secret_file, out = sys.argv[1:4]
+md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
+                               check=True, capture_output=True, text=True).stdout)
+tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
+uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
+                      text=True).stdout.strip().lower()
+prk = hmac.new(base64.b64decode(tok["salt"]), open(secret_file, "rb").read(), hashlib.sha256).digest()
+info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
+open(out, "wb").write(hmac.new(prk, info + b"\x01", hashlib.sha256).digest())
+EOF
+}
+
 # A loopback port nothing listens on (bound, then released).
 dead_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

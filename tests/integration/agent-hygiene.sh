@@ -29,18 +29,8 @@ write_agent_conf "$T/agent.conf" "$URL" "$PIN"
 hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 
 # The keyslot passphrase, derived independently of the C code (RFC 5869 HKDF-SHA256).
-python3 - "$T/disk.img" "$T/expected.secret" "$T/pass" <<'EOF' || bad "cannot derive the passphrase"
-import base64, hashlib, hmac, json, subprocess, sys
-img, secret_file, out = sys.argv[1:4]
-md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
-                               check=True, capture_output=True, text=True).stdout)
-tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
-uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
-                      text=True).stdout.strip().lower()
-prk = hmac.new(base64.b64decode(tok["salt"]), open(secret_file, "rb").read(), hashlib.sha256).digest()
-info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
-open(out, "wb").write(hmac.new(prk, info + b"\x01", hashlib.sha256).digest())
-EOF
+independent_passphrase "$T/disk.img" "$T/expected.secret" "$T/pass" ||
+	bad "cannot derive the passphrase"
 SECRET=$(hex "$T/expected.secret")
 PASS=$(hex "$T/pass")
 VK=$(cryptsetup luksDump --dump-volume-key --batch-mode --key-file "$T/recovery.key" \

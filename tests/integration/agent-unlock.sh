@@ -40,18 +40,7 @@ expect_rc() {
 # The keyslot passphrase derived independently (RFC 5869 HKDF-SHA256 in Python) and tried with
 # cryptsetup: proves the image is enrolled for exactly keyd's secret for the resource.
 independent_open() { # IMAGE SECRET
-	python3 - "$1" "$2" "$T/pass" <<'EOF' || return 1
-import base64, hashlib, hmac, json, subprocess, sys
-img, secret_file, out = sys.argv[1:4]
-md = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", img],
-                               check=True, capture_output=True, text=True).stdout)
-tok = [t for t in md["tokens"].values() if t["type"] == "tdx-unlock"][0]
-uuid = subprocess.run(["cryptsetup", "luksUUID", img], check=True, capture_output=True,
-                      text=True).stdout.strip().lower()
-prk = hmac.new(base64.b64decode(tok["salt"]), open(secret_file, "rb").read(), hashlib.sha256).digest()
-info = b"tdx-unlock/v1" + uuid.encode() + tok["keyslots"][0].encode()
-open(out, "wb").write(hmac.new(prk, info + b"\x01", hashlib.sha256).digest())
-EOF
+	independent_passphrase "$1" "$2" "$T/pass" || return 1
 	slot=$(python3 -c 'import json,subprocess,sys; md=json.loads(subprocess.run(["cryptsetup","luksDump","--dump-json-metadata",sys.argv[1]],capture_output=True,text=True).stdout); print([t for t in md["tokens"].values() if t["type"]=="tdx-unlock"][0]["keyslots"][0])' "$1")
 	cryptsetup open --test-passphrase --key-slot "$slot" --key-file "$T/pass" "$1"
 	r=$?
