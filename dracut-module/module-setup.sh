@@ -67,6 +67,12 @@ install() {
     [[ -e $initdir/etc/hosts ]] || inst_simple /etc/hosts
 
     inst_script "$moddir/tdx-unlock-names.sh" /usr/lib/tdx-unlock/tdx-unlock-names
+    # The guard: every systemd-cryptsetup@ unit validates its header before it may prompt or open
+    # (CVE-2025-59054 through the passphrase prompt); a refusal fails the unit (docs/boot.md).
+    inst_script "$moddir/tdx-unlock-guard.sh" /usr/lib/tdx-unlock/tdx-unlock-guard
+    inst_simple "$moddir/tdx-unlock-guard.conf" \
+        "$systemdsystemunitdir/systemd-cryptsetup@.service.d/tdx-unlock-guard.conf"
+    inst_multiple -o sed head
     inst_multiple -o dmsetup grep readlink
     inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service

@@ -74,7 +74,7 @@ dracut_basedir_setup() {
 	for f in /usr/lib/dracut/modules.d/*; do
 		ln -s "$f" "$base/modules.d/${f##*/}"
 	done
-	ln -s "$REPO/dracut-module" "$base/modules.d/91tdx-unlock"
+	ln -s "${DRACUT_MODULE_DIR:-$REPO/dracut-module}" "$base/modules.d/91tdx-unlock"
 	echo "$base"
 }
 

@@ -5,17 +5,20 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9)
 #   1 automatic unlock                   5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
+#   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, no boot
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/qemu/setup.sh
 . "$(dirname "$0")/setup.sh"
+# shellcheck source=tests/qemu/hostile-root.sh
+. "$(dirname "$0")/hostile-root.sh"
 
 demo=0
 bench=0
@@ -24,12 +27,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) demo=1 ;;
 	--bench) bench=1 ;;
-	[1-8]) scenarios+=("$1") ;;
+	[1-9]) scenarios+=("$1") ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9)
 
 results=()
 failed=0

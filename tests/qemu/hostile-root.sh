@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# Scenario 9 of the QEMU boots (sourced by run.sh): a hostile ROOT disk. The host rewrites the root
+# image's header to a cipher_null segment with a malformed digest (checksums fixed) and puts a
+# PLAINTEXT filesystem of its own where the encrypted data was. libcryptsetup 2.6.1 opens such a
+# header with any passphrase (CVE-2025-59054), so the recovery prompt alone would mount the
+# host's root. Asserted: the agent refuses it, the guard refuses it before any prompt (dracut and
+# initramfs-tools), the hostile root never runs, and the VM ends (rd.emergency=reboot / panic=-1).
+#
+# TDX_UNLOCK_TEST_NO_GUARD=1 (test only) boots the dracut case with an initramfs whose module lacks
+# the guard's drop-in: the scenario must then FAIL (the hostile root is mounted), which shows what
+# it asserts can fail.
+
+HOSTILE_ROOT_MARKER="TDX-UNLOCK-TEST: HOSTILE plaintext root"
+GUARD_REFUSED_RX="tdx-unlock: refusing to unlock .*cipher 'cipher_null-ecb' refused"
+
+# hostile_root_make OUT: ROOT_IMG's (enrolled) header rewritten as a hostile host would, with a
+# plaintext ext4 root at the data offset whose init prints HOSTILE_ROOT_MARKER and powers off.
+hostile_root_make() {
+	local out=$1 tree offset size lib
+	tree=$(mktemp -d "$QEMU_WORK/hostile-tree.XXXXXX")
+	cp "$ROOT_IMG" "$out"
+	offset=$(cryptsetup luksDump --dump-json-metadata "$out" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["segments"]["0"]["offset"])') ||
+		die "cannot read the root image's data offset"
+	size=$(($(stat -c %s "$out") - offset))
+	mkdir -p "$tree"/{bin,sbin,dev,proc,sys,etc,usr/lib}
+	install -m 0755 "$(command -v busybox)" "$tree/bin/busybox"
+	for lib in $(ldd "$(command -v busybox)" | awk '/=>/ { print $3 } /^\t\// { print $1 }'); do
+		[ -e "$tree$lib" ] || install -D -m 0755 "$lib" "$tree$lib"
+	done
+	for lib in sh mount awk sync poweroff echo; do ln -s busybox "$tree/bin/$lib"; done
+	echo 'NAME="hostile"' >"$tree/usr/lib/os-release"
+	cat >"$tree/sbin/init" <<-EOF
+		#!/bin/sh
+		export PATH=/bin
+		mount -t proc proc /proc
+		echo "$HOSTILE_ROOT_MARKER mounted as \$(awk '\$2 == "/" { print \$1 }' /proc/mounts)"
+		sync
+		poweroff -f
+	EOF
+	chmod 0755 "$tree/sbin/init"
+	rm -f "$QEMU_WORK/hostile-fs.img"
+	truncate -s "$size" "$QEMU_WORK/hostile-fs.img"
+	mkfs.ext4 -q -F -d "$tree" "$QEMU_WORK/hostile-fs.img" >/dev/null || die "mkfs.ext4 (hostile root)"
+	dd if="$QEMU_WORK/hostile-fs.img" of="$out" bs=1M oflag=seek_bytes seek="$offset" conv=notrunc \
+		status=none || die "writing the hostile plaintext root"
+	rm -rf "$tree" "$QEMU_WORK/hostile-fs.img"
+	python3 "$REPO/tests/luks/luks2_edit.py" mutate "$out" cipher-null-segment digest-hash-mismatch \
+		>"$QEMU_WORK/hostile-root.log" 2>&1 || die "luks2_edit.py failed, see $QEMU_WORK/hostile-root.log"
+}
+
+# The dracut module without the guard's drop-in (TDX_UNLOCK_TEST_NO_GUARD=1 only).
+noguard_initrd_make() {
+	local mod=$QEMU_WORK/dracut-module-noguard
+	rm -rf "$mod"
+	cp -a "$REPO/dracut-module" "$mod"
+	echo "# guard disabled by TDX_UNLOCK_TEST_NO_GUARD=1 (test only)" >"$mod/tdx-unlock-guard.conf"
+	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-noguard.img" "$AGENT_BIN" \
+		"$QEMU_WORK/agent-conf"
+	echo "$QEMU_WORK/initrd-dracut-noguard.img"
+}
+
+# hostile_root_boot NAME INITRD CMDLINE AGENT_FIRST: one boot of the hostile root and its
+# assertions. AGENT_FIRST=1: the agent runs before the guard (dracut); initramfs-tools runs the
+# guard first and panics before the agent.
+hostile_root_boot() {
+	cur=$1
+	keyd_start good || return
+	boot "$cur" "$2" "$3" "$RECOVERY_PASSFILE" "$HOSTILE_ROOT_IMG"
+	keyd_stop
+	check "the VM ended before the timeout" [ "$(event timed_out)" = 0 ]
+	check "the hostile plaintext root never ran" log_lacks "$HOSTILE_ROOT_MARKER"
+	check "no root was mounted" log_lacks "TDX-UNLOCK-TEST: real root mounted"
+	check "no passphrase prompt appeared" is_unset "$(event prompt)"
+	[ "$4" = 1 ] && check "the agent refused the header" log_has "$AGENT_HEADER_REFUSED_RX"
+	check "the guard refused the device before any prompt" log_has "$GUARD_REFUSED_RX"
+	check "tdx-keyd released nothing" keyd_audit_lacks "$KEYD_RELEASE_RX"
+}
+
+scenario_9() {
+	local initrd=$INITRD_DRACUT
+	start_scenario 9 "hostile root: cipher_null segment + malformed digest, plaintext data -> no prompt, no boot"
+	HOSTILE_ROOT_IMG=$QEMU_WORK/hostile-root.img
+	hostile_root_make "$HOSTILE_ROOT_IMG"
+	if [ "${TDX_UNLOCK_TEST_NO_GUARD:-0}" = 1 ]; then
+		say "   TDX_UNLOCK_TEST_NO_GUARD=1: dracut initramfs WITHOUT the guard (this scenario must fail)"
+		initrd=$(noguard_initrd_make)
+	fi
+	hostile_root_boot scenario9 "$initrd" "$(root_cmdline dracut)" 1
+	finish "hostile root refused (dracut)"
+	if [ "${TDX_UNLOCK_TEST_NO_GUARD:-0}" != 1 ]; then
+		start_scenario 9 "hostile root, initramfs-tools"
+		if [ -z "${INITRD_ITOOLS:-}" ]; then
+			INITRD_ITOOLS=$QEMU_WORK/initrd-itools.img
+			build_itools_initrd "$INITRD_ITOOLS" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+		fi
+		hostile_root_boot scenario9-itools "$INITRD_ITOOLS" "$(root_cmdline itools)" 0
+		cur_n=9b finish "hostile root refused (initramfs-tools)"
+	fi
+}
