@@ -1255,7 +1255,7 @@ static int quote_defaults_read(struct quotesim *s)
 	if (r == 0 && json_object_object_get_ex(j, key, NULL)) { \
 		r = params_int(j, key, max, &n);                 \
 		if (r == 0)                                      \
-			field = n;                               \
+			(field) = n;                             \
 	}
 	INT_KEY("version", o->version, UINT16_MAX)
 	INT_KEY("body_type", o->body_type, UINT16_MAX)
@@ -1381,7 +1381,7 @@ int quotesim_ca_create(const char *dir, const struct quotesim_ca_opts *o)
 			       s->root_key, ca_nb, ca_na, NULL, &s->tcb_signing);
 	if (r == 0)
 		r = quotesim_finish(s);
-	if (r < 0)
+	if (r != 0)
 		goto out;
 
 	r = write_key(dir, QUOTESIM_ROOT_CA_KEY, s->root_key);
