@@ -23,13 +23,16 @@ hostile_root_make() {
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["segments"]["0"]["offset"])') ||
 		die "cannot read the root image's data offset"
 	size=$(($(stat -c %s "$out") - offset))
-	mkdir -p "$tree"/{bin,sbin,dev,proc,sys,etc,usr/lib}
+	# The layout of scripts/make-test-root.sh's root: systemd switches only into an OS tree.
+	mkdir -p "$tree"/{bin,sbin,dev,proc,sys,run,tmp,mnt,etc,usr/lib,root}
 	install -m 0755 "$(command -v busybox)" "$tree/bin/busybox"
 	for lib in $(ldd "$(command -v busybox)" | awk '/=>/ { print $3 } /^\t\// { print $1 }'); do
 		[ -e "$tree$lib" ] || install -D -m 0755 "$lib" "$tree$lib"
 	done
 	for lib in sh mount awk sync poweroff echo; do ln -s busybox "$tree/bin/$lib"; done
-	echo 'NAME="hostile"' >"$tree/usr/lib/os-release"
+	printf 'NAME="hostile"\nID=hostile\nPRETTY_NAME="hostile plaintext root"\n' \
+		>"$tree/usr/lib/os-release"
+	ln -s ../usr/lib/os-release "$tree/etc/os-release"
 	cat >"$tree/sbin/init" <<-EOF
 		#!/bin/sh
 		export PATH=/bin
