@@ -122,20 +122,31 @@ static size_t inblob_size(struct fake_entry *e)
 	return (size_t)st.st_size;
 }
 
+/* tsm_entry_quote on e (5 s budget) with the fake kernel answering from a thread. */
+static int quote_with_fake_kernel(struct fake_entry *e, const uint8_t *rd, uint8_t **quote,
+				  size_t *len)
+{
+	pthread_t t;
+	int r;
+
+	assert_int_equal(pthread_create(&t, NULL, fake_kernel, e), 0);
+	r = tsm_entry_quote(e->dir, rd, 5000, quote, len);
+	/* Joined even when the reader stopped early: the fake kernel's blocked write then fails. */
+	pthread_join(t, NULL);
+	return r;
+}
+
 static void test_success(void **state)
 {
 	struct fake_entry e;
 	uint8_t rd[QUOTE_REPORT_DATA_LEN], *quote = NULL;
 	size_t len = 0;
-	pthread_t t;
 
 	(void)state;
 	report_data_fill(rd);
 	entry_create(&e, "tdx_guest\n", true);
 	e.quote_len = 5000;
-	assert_int_equal(pthread_create(&t, NULL, fake_kernel, &e), 0);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 5000, &quote, &len), 0);
-	pthread_join(t, NULL);
+	assert_int_equal(quote_with_fake_kernel(&e, rd, &quote, &len), 0);
 	assert_int_equal(len, 5000);
 	assert_int_equal(quote[0], 'Q');
 	/* The quote was produced from exactly the 64 bytes written. */
@@ -171,15 +182,12 @@ static void test_empty_outblob(void **state)
 	struct fake_entry e;
 	uint8_t rd[QUOTE_REPORT_DATA_LEN], *quote = NULL;
 	size_t len = 0;
-	pthread_t t;
 
 	(void)state;
 	report_data_fill(rd);
 	entry_create(&e, "tdx_guest\n", true);
 	e.quote_len = 0;
-	assert_int_equal(pthread_create(&t, NULL, fake_kernel, &e), 0);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 5000, &quote, &len), -EPROTO);
-	pthread_join(t, NULL);
+	assert_int_equal(quote_with_fake_kernel(&e, rd, &quote, &len), -EPROTO);
 	assert_null(quote);
 	entry_remove(&e);
 }
@@ -189,7 +197,6 @@ static void test_generation_mismatch(void **state)
 	struct fake_entry e;
 	uint8_t rd[QUOTE_REPORT_DATA_LEN], *quote = NULL;
 	size_t len = 0;
-	pthread_t t;
 
 	(void)state;
 	report_data_fill(rd);
@@ -197,9 +204,7 @@ static void test_generation_mismatch(void **state)
 	entry_create(&e, "tdx_guest\n", true);
 	e.quote_len = 100;
 	e.gen_step = 2;
-	assert_int_equal(pthread_create(&t, NULL, fake_kernel, &e), 0);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 5000, &quote, &len), -EPROTO);
-	pthread_join(t, NULL);
+	assert_int_equal(quote_with_fake_kernel(&e, rd, &quote, &len), -EPROTO);
 	assert_null(quote);
 	entry_remove(&e);
 
@@ -207,9 +212,7 @@ static void test_generation_mismatch(void **state)
 	entry_create(&e, "tdx_guest\n", true);
 	e.quote_len = 100;
 	e.gen_step = 0;
-	assert_int_equal(pthread_create(&t, NULL, fake_kernel, &e), 0);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 5000, &quote, &len), -EPROTO);
-	pthread_join(t, NULL);
+	assert_int_equal(quote_with_fake_kernel(&e, rd, &quote, &len), -EPROTO);
 	assert_null(quote);
 	entry_remove(&e);
 
@@ -225,16 +228,12 @@ static void test_oversized_outblob(void **state)
 	struct fake_entry e;
 	uint8_t rd[QUOTE_REPORT_DATA_LEN], *quote = NULL;
 	size_t len = 0;
-	pthread_t t;
 
 	(void)state;
 	report_data_fill(rd);
 	entry_create(&e, "tdx_guest\n", true);
 	e.quote_len = QUOTE_MAX_LEN + 1;
-	assert_int_equal(pthread_create(&t, NULL, fake_kernel, &e), 0);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 5000, &quote, &len), -EPROTO);
-	/* The reader stopped early; let the fake kernel's blocked write fail. */
-	pthread_join(t, NULL);
+	assert_int_equal(quote_with_fake_kernel(&e, rd, &quote, &len), -EPROTO);
 	assert_null(quote);
 	entry_remove(&e);
 }
