@@ -1,4 +1,5 @@
 /* tdx-unlock: initramfs agent (unlock) and disk-side admin commands. */
+#include "cleanup.h"
 #include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
@@ -16,6 +17,5 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	log_setup("tdx-unlock", LOG_TARGET_STDERR, LOG_LVL_INFO);
-	return cmd_dispatch("tdx-unlock", commands, sizeof(commands) / sizeof(commands[0]), argc,
-			    argv);
+	return cmd_dispatch("tdx-unlock", commands, ARRAY_SIZE(commands), argc, argv);
 }

@@ -1,4 +1,5 @@
 /* tdx-keyd: attested key-release server and its admin commands. */
+#include "cleanup.h"
 #include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
@@ -14,6 +15,5 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	log_setup("tdx-keyd", LOG_TARGET_STDERR, LOG_LVL_INFO);
-	return cmd_dispatch("tdx-keyd", commands, sizeof(commands) / sizeof(commands[0]), argc,
-			    argv);
+	return cmd_dispatch("tdx-keyd", commands, ARRAY_SIZE(commands), argc, argv);
 }
