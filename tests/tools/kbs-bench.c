@@ -62,6 +62,7 @@ struct bench {
 	struct quotesim *sim;
 	SSL_CTX *ssl_ctx;
 	double seconds;
+	double rate; /* open loop: sessions started per second in all (0: closed loop) */
 	struct timespec start;
 };
 
@@ -91,6 +92,15 @@ struct loop {
 	struct evdns_base *dns; /* numeric hosts only: resolved in-process, no resolver */
 	struct session *s;
 	unsigned n_sessions, active;
+	/* Open loop: sessions start on a schedule (this thread's share of the rate) whether or not
+	 * earlier ones have finished, as long as one of the n_sessions is free; a release's latency
+	 * counts from its scheduled start, so a backlog shows in the figures. */
+	struct session **idle;
+	unsigned n_idle;
+	double interval;
+	struct timespec next;
+	struct event *tick;
+	bool stopping;
 	struct stats st;
 };
 
@@ -129,6 +139,7 @@ static void session_start(struct session *s);
 static void session_restart(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	struct loop *l = s->l;
 
 	(void)fd, (void)what;
 	if (s->evcon)
@@ -136,7 +147,13 @@ static void session_restart(evutil_socket_t fd, short what, void *arg)
 	s->evcon = NULL;
 	EVP_PKEY_free(s->key);
 	s->key = NULL;
-	session_start(s);
+	if (l->b->rate <= 0) {
+		session_start(s);
+		return;
+	}
+	l->idle[l->n_idle++] = s;
+	if (l->stopping && l->n_idle == l->n_sessions)
+		event_base_loopbreak(l->base);
 }
 
 /* The connection cannot be freed from inside its own request callback: the next release
@@ -334,7 +351,8 @@ static void on_auth(struct evhttp_request *req, void *arg)
 	free(attest);
 }
 
-static void session_start(struct session *s)
+/* A new connection and its auth request; the release's clock started at s->t0. */
+static void session_connect(struct session *s)
 {
 	struct loop *l = s->l;
 	struct bench *b = l->b;
@@ -342,12 +360,6 @@ static void session_start(struct session *s)
 	char *auth = NULL;
 	SSL *ssl;
 
-	if (since(&b->start) >= b->seconds) {
-		if (--l->active == 0)
-			event_base_loopbreak(l->base);
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	s->cookie[0] = '\0';
 	ssl = SSL_new(b->ssl_ctx);
 	bev = ssl ? bufferevent_openssl_socket_new(l->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -355,7 +367,7 @@ static void session_start(struct session *s)
 		  : NULL;
 	if (!bev)
 		SSL_free(ssl);
-	s->evcon = bev ? evhttp_connection_base_bufferevent_new(l->base, NULL, bev, b->host,
+	s->evcon = bev ? evhttp_connection_base_bufferevent_new(l->base, l->dns, bev, b->host,
 								(ev_uint16_t)b->port)
 		       : NULL;
 	if (!s->evcon) {
@@ -373,17 +385,72 @@ static void session_start(struct session *s)
 	free(auth);
 }
 
+/* Closed loop: the next release right after the previous one. */
+static void session_start(struct session *s)
+{
+	struct loop *l = s->l;
+
+	if (since(&l->b->start) >= l->b->seconds) {
+		if (--l->active == 0)
+			event_base_loopbreak(l->base);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	session_connect(s);
+}
+
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/* Open loop, every millisecond: starts the releases whose time has come (on a free session). */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct timespec now;
+
+	(void)fd, (void)what;
+	if (since(&l->b->start) >= l->b->seconds) {
+		event_del(l->tick);
+		l->stopping = true;
+		if (l->n_idle == l->n_sessions)
+			event_base_loopbreak(l->base);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (l->n_idle > 0 && !ts_after(&l->next, &now)) {
+		struct session *s = l->idle[--l->n_idle];
+		long ns = l->next.tv_nsec + (long)(l->interval * 1e9);
+
+		s->t0 = l->next;
+		l->next.tv_sec += ns / 1000000000;
+		l->next.tv_nsec = ns % 1000000000;
+		session_connect(s);
+	}
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop *l = arg;
 
-	l->active = l->n_sessions;
-	for (unsigned i = 0; i < l->n_sessions; i++) {
+	for (unsigned i = 0; i < l->n_sessions; i++)
 		l->s[i].l = l;
-		session_start(&l->s[i]);
+	if (l->b->rate > 0) {
+		struct timeval ms = {.tv_usec = 1000};
+
+		for (unsigned i = 0; i < l->n_sessions; i++)
+			l->idle[l->n_idle++] = &l->s[i];
+		l->next = l->b->start;
+		if (event_add(l->tick, &ms) == 0)
+			event_base_dispatch(l->base);
+	} else {
+		l->active = l->n_sessions;
+		for (unsigned i = 0; i < l->n_sessions; i++)
+			session_start(&l->s[i]);
+		if (l->active)
+			event_base_dispatch(l->base);
 	}
-	if (l->active)
-		event_base_dispatch(l->base);
 	for (unsigned i = 0; i < l->n_sessions; i++) {
 		if (l->s[i].evcon)
 			evhttp_connection_free(l->s[i].evcon);
@@ -603,7 +670,11 @@ static int run_loops(struct bench *b, unsigned clients, unsigned threads, struct
 		next += l[i].n_sessions;
 		l[i].base = loop_base_new();
 		l[i].dns = l[i].base ? evdns_base_new(l[i].base, 0) : NULL;
-		if (!l[i].dns || pthread_create(&l[i].th, NULL, loop_main, &l[i]) != 0) {
+		l[i].idle = calloc(l[i].n_sessions ? l[i].n_sessions : 1, sizeof(*l[i].idle));
+		l[i].interval = b->rate > 0 ? threads / b->rate : 0;
+		l[i].tick = l[i].base ? event_new(l[i].base, -1, EV_PERSIST, on_tick, &l[i]) : NULL;
+		if (!l[i].dns || !l[i].idle || !l[i].tick ||
+		    pthread_create(&l[i].th, NULL, loop_main, &l[i]) != 0) {
 			fprintf(stderr, "cannot start client thread %u\n", i);
 			r = -1;
 			break;
@@ -615,6 +686,9 @@ static int run_loops(struct bench *b, unsigned clients, unsigned threads, struct
 		(*st)[i] = l[i].st;
 	}
 	for (unsigned i = 0; i < threads; i++) {
+		if (l[i].tick)
+			event_free(l[i].tick);
+		free(l[i].idle);
 		if (l[i].dns)
 			evdns_base_free(l[i].dns, 0);
 		if (l[i].base)
@@ -671,6 +745,7 @@ int main(int argc, char **argv)
 					     {"clients", required_argument, NULL, 'n'},
 					     {"threads", required_argument, NULL, 'T'},
 					     {"seconds", required_argument, NULL, 't'},
+					     {"rate", required_argument, NULL, 'R'},
 					     {"auth-only", no_argument, NULL, 'A'},
 					     {"curl", no_argument, NULL, 'C'},
 					     {}};
@@ -711,6 +786,9 @@ int main(int argc, char **argv)
 		case 't':
 			b.seconds = atof(optarg);
 			break;
+		case 'R':
+			b.rate = atof(optarg);
+			break;
 		case 'A':
 			b.auth_only = true; /* TLS handshake + auth only: the transport's share */
 			break;
@@ -722,12 +800,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!b.url || !ca || !sim || clients < 1 || clients > 4096 || threads < 1 || threads > 64 ||
-	    b.seconds <= 0 || b.seconds > 600 || parse_url(&b) < 0 ||
+	    b.seconds <= 0 || b.seconds > 600 || b.rate < 0 || b.rate > 1e6 ||
+	    (b.rate > 0 && curl) || parse_url(&b) < 0 ||
 	    snprintf(b.resource_path, sizeof(b.resource_path), "%s/resource/%s", KBS_URL_PREFIX,
 		     b.resource) >= (int)sizeof(b.resource_path)) {
-		fprintf(stderr, "usage: kbs-bench --url https://HOST:PORT --ca CERT --sim DIR "
-				"[--clients N] [--threads N] [--seconds S] [--resource PATH] "
-				"[--expect SECRET_FILE] [--auth-only] [--curl]\n");
+		fprintf(stderr,
+			"usage: kbs-bench --url https://HOST:PORT --ca CERT --sim DIR "
+			"[--clients N] [--threads N] [--seconds S] [--resource PATH] "
+			"[--expect SECRET_FILE] [--auth-only] [--rate PER_SECOND | --curl]\n");
 		return 2;
 	}
 	if (quotesim_load(sim, &b.sim) < 0 || load_pin(ca, b.pin) < 0)
@@ -754,9 +834,13 @@ int main(int argc, char **argv)
 		k += st[i].n;
 	}
 	qsort(all, total, sizeof(double), cmp_double);
-	printf("clients %4u: %7.0f releases/s  p50 %7.2f ms  p99 %7.2f ms  (%zu releases in "
+	if (b.rate > 0)
+		printf("offered %5.0f/s, at most %u in flight: ", b.rate, clients);
+	else
+		printf("clients %4u: ", clients);
+	printf("%7.0f releases/s  p50 %7.2f ms  p99 %7.2f ms  (%zu releases in "
 	       "%.1f s, %u failed)\n",
-	       clients, (double)total / b.seconds, total ? all[total / 2] : 0.0,
+	       (double)total / b.seconds, total ? all[total / 2] : 0.0,
 	       total ? all[(size_t)((double)total * 0.99)] : 0.0, total, b.seconds, failures);
 	/* The client shares the machine with keyd: its own CPU per release says how much of the
 	 * figure above is the client's. */
