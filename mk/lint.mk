@@ -11,7 +11,7 @@ LINT_TIDY_PENDING := src/agent/kbs_client.c src/keyd/keyd_config.c src/keyd/keyd
 		     src/keyd/session.c
 LINT_TIDY_SRCS := $(filter-out $(LINT_TIDY_PENDING),$(wildcard src/*/*.c))
 check-lint:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	clang-format --dry-run --Werror $(FORMAT_FILES) $(wildcard bench/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Isrc/common -Isrc \
 		src tests/tools tests/fuzz bench
