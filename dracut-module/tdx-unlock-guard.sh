@@ -101,7 +101,9 @@ for dev in "$(unit_device)" "$(name_device)"; do
 	rc=$?
 	out=${out#"$real: "}
 	[ "$rc" = 0 ] || refuse "${out#refused: }"
-	echo "tdx-unlock: $dev ($name): LUKS2 header passes the allow-list"
+	# Notice level: on the console too, so a boot log shows the guard ran.
+	echo "<5>tdx-unlock: $dev ($name): LUKS2 header passes the allow-list" >/dev/kmsg 2>/dev/null ||
+		echo "tdx-unlock: $dev ($name): LUKS2 header passes the allow-list"
 	checked="$checked $real"
 done
 dev=

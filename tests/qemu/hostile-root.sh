@@ -78,6 +78,8 @@ hostile_root_boot() {
 	[ "$4" = 1 ] && check "the agent refused the header" log_has "$AGENT_HEADER_REFUSED_RX"
 	check "the guard refused the device before any prompt" log_has "$GUARD_REFUSED_RX"
 	check "tdx-keyd released nothing" keyd_audit_lacks "$KEYD_RELEASE_RX"
+	say "   host time since QEMU start: guard refusal at $(grep -m1 -E "$GUARD_REFUSED_RX" \
+		"$QEMU_WORK/$cur.log" | awk '{ print $1 }') s, VM ended at $(event elapsed) s"
 }
 
 scenario_9() {
