@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -127,6 +128,9 @@ void agent_config_done(struct agent_config *c)
 	free(c->simulator_dir);
 	free(c->tsm_report_dir);
 	free(c->rtmr_path);
+	free(c->crypttab_path);
+	crypttab_done(&c->cryptopts);
+	crypttab_done(&c->luks_names);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -396,6 +400,14 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 				r = path_check(str, key, where);
 			if (r == 0)
 				r = set_string(&c->rtmr_path, str);
+		} else if (!strcmp(key, "crypttab")) {
+			r = json_get_string(val, key, &str, where);
+			/* "" means: no crypttab, names come from the command line or luks-<UUID>.
+			 */
+			if (r == 0 && str[0])
+				r = path_check(str, key, where);
+			if (r == 0)
+				r = set_string(&c->crypttab_path, str);
 		} else if (!strcmp(key, "log_level")) {
 			r = json_get_string(val, key, &str, where);
 			if (r == 0)
@@ -556,6 +568,95 @@ static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *
 	return log_error_errno(-EINVAL, "%s: unknown option rd.tdx_unlock.%s", where, key);
 }
 
+/* rd.luks.name=UUID=NAME (systemd-cryptsetup-generator; luks.name= applies in the initrd too):
+ * the last one for a UUID wins, as in the generator. */
+static void cmdline_luks_name_apply(struct agent_config *c, const char *value)
+{
+	const char *where = "kernel command line: rd.luks.name";
+	const char *eq = strchr(value, '=');
+	char source[CRYPTTAB_SOURCE_MAX + 1];
+	const char *uuid = value;
+
+	if (!strncmp(uuid, "luks-", 5))
+		uuid += 5; /* the generator accepts the mapping-style UUID as well */
+	if (!eq || eq <= uuid || (size_t)(eq - uuid) > 64) {
+		log_warn("%s: '%.80s' is not UUID=NAME; ignored", where, value);
+		return;
+	}
+	if (!volume_name_valid(eq + 1)) {
+		log_warn("%s: name '%.64s' refused (1..%d characters of A-Z a-z 0-9 _ . + -); "
+			 "ignored",
+			 where, eq + 1, VOLUME_NAME_MAX);
+		return;
+	}
+	snprintf(source, sizeof(source), "UUID=%.*s", (int)(eq - uuid), uuid);
+	for (size_t i = 0; i < c->luks_names.n; i++) {
+		struct crypttab_entry *e = &c->luks_names.entries[i];
+
+		if (!strcasecmp(e->source, source)) {
+			char *name = strdup(eq + 1);
+
+			if (!name) {
+				log_error("%s: out of memory", where);
+				return;
+			}
+			free(e->name);
+			e->name = name;
+			return;
+		}
+	}
+	(void)crypttab_add(&c->luks_names, eq + 1, source, where); /* refusals are logged */
+}
+
+/* cryptopts=target=NAME,source=DEV,... (Debian's cryptsetup-initramfs): its local-top/cryptroot
+ * writes these over /cryptroot/crypttab, with target "cryptroot" by default. */
+static void cmdline_cryptopts_apply(struct agent_config *c, const char *value)
+{
+	const char *where = "kernel command line: cryptopts";
+	char name[VOLUME_NAME_MAX + 2] = "cryptroot", source[CRYPTTAB_SOURCE_MAX + 2] = "";
+
+	if (!value[0])
+		return; /* an empty cryptopts= disables an entry for this boot */
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+
+		/* Bounded copies: an overlong value stays overlong, and is refused below. */
+		if (!strncmp(p, "target=", 7) && n >= 7)
+			snprintf(name, sizeof(name), "%.*s", (int)(n - 7), p + 7);
+		else if (!strncmp(p, "source=", 7) && n >= 7)
+			snprintf(source, sizeof(source), "%.*s", (int)(n - 7), p + 7);
+		p += n + (p[n] == ',');
+	}
+	if (!source[0]) {
+		log_warn("%s: '%.80s' has no source=; ignored", where, value);
+		return;
+	}
+	(void)crypttab_add(&c->cryptopts, name, source, where); /* refusals are logged */
+}
+
+/* Returns true when the word is one of cryptsetup's naming options (and was taken). */
+static bool cmdline_volume_word_apply(struct agent_config *c, const char *word, bool truncated)
+{
+	static const char *const luks_name[] = {"rd.luks.name=", "luks.name="};
+
+	for (size_t i = 0; i < ARRAY_SIZE(luks_name); i++)
+		if (!strncmp(word, luks_name[i], strlen(luks_name[i]))) {
+			if (truncated)
+				log_warn("kernel command line: '%.40s...' too long; ignored", word);
+			else
+				cmdline_luks_name_apply(c, word + strlen(luks_name[i]));
+			return true;
+		}
+	if (!strncmp(word, "cryptopts=", 10)) {
+		if (truncated)
+			log_warn("kernel command line: '%.40s...' too long; ignored", word);
+		else
+			cmdline_cryptopts_apply(c, word + 10);
+		return true;
+	}
+	return false;
+}
+
 int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline)
 {
 	struct cmdline_servers cs = {0};
@@ -568,6 +669,8 @@ int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline)
 		char *key, *value;
 		size_t plen = strlen(CMDLINE_PREFIX);
 
+		if (cmdline_volume_word_apply(c, word, truncated))
+			continue;
 		if (strncmp(word, CMDLINE_PREFIX, plen) != 0)
 			continue;
 		if (word[plen] != '\0' && word[plen] != '=' && word[plen] != '.')

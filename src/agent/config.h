@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/crypttab.h"
 #include "log.h"
 
 #define AGENT_CONFIG_DEFAULT_PATH  "/etc/tdx-unlock/agent.conf"
@@ -13,6 +14,9 @@
 #define AGENT_CONFIG_MAX_SERVERS   8
 #define AGENT_CONFIG_MAX_PINS	   4
 #define AGENT_PIN_LEN		   32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
+#define AGENT_CRYPTTAB_PATH	   "/etc/crypttab" /* dracut, systemd */
+#define AGENT_CRYPTTAB_ITOOLS_PATH \
+	"/cryptroot/crypttab" /* initramfs-tools (cryptsetup-initramfs) */
 
 enum agent_quote_source {
 	AGENT_QUOTE_CONFIGFS_TSM, /* production: /sys/kernel/config/tsm/report */
@@ -41,6 +45,12 @@ struct agent_config {
 	char *rtmr_path;      /* sysfs attribute extending RTMR3; "" disables the extension */
 	enum log_level log_level;
 	bool disabled; /* rd.tdx_unlock=0 */
+	/* Where mapping names come from (docs/agent.md): NULL = AGENT_CRYPTTAB_PATH, then
+	 * AGENT_CRYPTTAB_ITOOLS_PATH; "" = no crypttab. */
+	char *crypttab_path;
+	struct crypttab
+		cryptopts; /* cryptopts=target=,source= (they replace /cryptroot/crypttab) */
+	struct crypttab luks_names; /* rd.luks.name=UUID=NAME as source "UUID=<uuid>" */
 };
 
 /* Fills in the defaults (no servers; they must come from the file or the command line). */
@@ -52,7 +62,9 @@ void agent_config_done(struct agent_config *c);
 int agent_config_load_file(struct agent_config *c, const char *path);
 int agent_config_parse_json(struct agent_config *c, const char *text, size_t len);
 
-/* Applies rd.tdx_unlock.* options from a kernel command line; other words are ignored. */
+/* Applies rd.tdx_unlock.* options from a kernel command line, and collects the mapping names of
+ * rd.luks.name= / luks.name= and cryptopts= (an invalid one is logged and ignored: those options
+ * belong to cryptsetup's boot integration). Other words are ignored. */
 int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline);
 int agent_config_apply_cmdline_file(struct agent_config *c, const char *path);
 

@@ -11,6 +11,7 @@
 #include <libcryptsetup.h>
 #include <openssl/evp.h>
 
+#include "agent/crypttab.h"
 #include "agent/kbs_client.h"
 #include "agent/luks_activate.h"
 #include "agent/luks_header.h"
@@ -24,6 +25,7 @@
 
 _Static_assert(AGENT_PIN_LEN == KBS_CLIENT_PIN_LEN, "pin formats differ");
 _Static_assert(AGENT_CONFIG_MAX_PINS <= KBS_CLIENT_MAX_PINS, "more pins than the client takes");
+_Static_assert(LUKS_NAME_MAX == VOLUME_NAME_MAX, "mapping name limits differ");
 
 enum device_state {
 	DEVICE_PENDING,
@@ -54,6 +56,7 @@ struct unlock_ctx {
 	struct unlock_device *devs;
 	size_t n_devs;
 	struct quote_source *qs;
+	struct crypttab crypttab; /* the initramfs's crypttab file(s): mapping names */
 	uint64_t start_ms;
 	uint64_t deadline_ms;
 	uint64_t quote_ms;  /* time spent waiting for quotes (reported apart: the host's share) */
@@ -278,32 +281,102 @@ out:
 
 /* ---- the run ---- */
 
+int unlock_crypttab_load(const struct agent_config *c, struct crypttab *t)
+{
+	const char *paths[2] = {c->crypttab_path, NULL};
+	int r;
+
+	if (!c->crypttab_path) {
+		paths[0] = AGENT_CRYPTTAB_PATH;
+		paths[1] = AGENT_CRYPTTAB_ITOOLS_PATH;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		if (!paths[i] || !paths[i][0])
+			continue;
+		/* Debian's cryptroot writes the cryptopts= entries over its crypttab. */
+		if (c->cryptopts.n && !strcmp(paths[i], AGENT_CRYPTTAB_ITOOLS_PATH))
+			continue;
+		r = crypttab_load(t, paths[i]);
+		if (r == -ENOENT)
+			log_debug("unlock: no %s", paths[i]);
+		else if (r < 0)
+			return r;
+		else
+			log_debug("unlock: %s: %zu volume(s) so far", paths[i], t->n);
+	}
+	return 0;
+}
+
+int unlock_mapping_name(const struct agent_config *c, const struct crypttab *files,
+			const char *uuid, const char *device, char name[VOLUME_NAME_MAX + 1],
+			const char **origin)
+{
+	const struct {
+		const struct crypttab *t;
+		const char *origin;
+	} sources[] = {
+		{&c->cryptopts, "cryptopts="},
+		{files, "crypttab"},
+		{&c->luks_names, "rd.luks.name="},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+		const char *found = sources[i].t ? crypttab_find(sources[i].t, uuid, device) : NULL;
+
+		if (found) {
+			/* Validated when the entry was added; cheap to hold the line here too. */
+			if (!volume_name_valid(found))
+				return log_error_errno(-EINVAL, "%s: invalid volume name", device);
+			snprintf(name, VOLUME_NAME_MAX + 1, "%s", found);
+			*origin = sources[i].origin;
+			return 0;
+		}
+	}
+	if ((size_t)snprintf(name, VOLUME_NAME_MAX + 1, "luks-%s", uuid) > VOLUME_NAME_MAX ||
+	    !volume_name_valid(name))
+		return log_error_errno(-EINVAL, "%s: no usable mapping name for UUID '%.64s'",
+				       device, uuid);
+	*origin = "default";
+	return 0;
+}
+
 /* The mapping name; a device already mapped under it (an earlier run, or a human at the
  * prompt) counts as unlocked and costs no release. */
 static void device_name_set(struct unlock_ctx *x, struct unlock_device *d)
 {
+	const char *origin = "--name";
 	crypt_status_info st;
 	int r;
 
 	if (x->o->test_passphrase)
 		return;
 	if (x->o->name) {
-		if (strlen(x->o->name) > LUKS_NAME_MAX) {
-			log_error("%s: --name is longer than %d characters", d->path,
-				  LUKS_NAME_MAX);
+		if (!volume_name_valid(x->o->name)) {
+			log_error("%s: --name must be 1..%d characters of A-Z a-z 0-9 _ . + -",
+				  d->path, VOLUME_NAME_MAX);
 			d->state = DEVICE_FAILED;
 			d->code = UNLOCK_EXIT_USAGE;
 			return;
 		}
 		snprintf(d->name, sizeof(d->name), "%s", x->o->name);
 	} else {
-		r = luks_default_name(d->h, d->name, sizeof(d->name));
+		r = unlock_mapping_name(x->c, &x->crypttab, d->h->uuid, d->path, d->name, &origin);
 		if (r < 0) {
 			d->state = DEVICE_FAILED;
 			d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
 			return;
 		}
 	}
+	for (struct unlock_device *e = x->devs; e < d; e++)
+		if (e->name[0] && !strcmp(e->name, d->name)) {
+			log_error("%s: %s already names %s; not unlocked", d->path, d->name,
+				  e->path);
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
+			d->name[0] = '\0';
+			return;
+		}
+	log_info("%s: mapping name %s (%s)", d->path, d->name, origin);
 	st = crypt_status(NULL, d->name);
 	if (st == CRYPT_ACTIVE || st == CRYPT_BUSY) {
 		log_info("%s: already active as /dev/mapper/%s", d->path, d->name);
@@ -429,6 +502,10 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 
 	x.start_ms = now_ms();
 	x.deadline_ms = x.start_ms + (uint64_t)o->config->total_timeout_s * 1000u;
+	/* An unreadable crypttab costs the names, not the unlock: the rename fallback remains. */
+	if (!o->test_passphrase && !o->name && unlock_crypttab_load(x.c, &x.crypttab) < 0)
+		log_warn("unlock: crypttab unusable; mappings are named from the command line or "
+			 "luks-<UUID>");
 	if (o->n_devices > 0) {
 		ret = devices_load(&x, (char **)o->devices, o->n_devices);
 	} else {
@@ -478,6 +555,7 @@ out:
 		luks_header_free(x.devs[i].h);
 	free(x.devs);
 	quote_source_free(x.qs);
+	crypttab_done(&x.crypttab);
 	luks_device_list_free(discovered);
 	return ret;
 }

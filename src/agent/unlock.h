@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "agent/config.h"
+#include "agent/crypttab.h"
 
 /* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Any non-zero code means: let the
  * normal passphrase prompt take over. With several devices the first failing device decides. */
@@ -28,7 +29,7 @@ struct unlock_options {
 	const struct agent_config *config;
 	char *const *devices; /* explicit devices/image files; NULL or empty = discover */
 	size_t n_devices;
-	const char *name;	   /* mapping name for a single device; NULL = "luks-<UUID>" */
+	const char *name; /* mapping name for a single device; NULL = unlock_mapping_name() */
 	const char *sys_block_dir; /* discovery overrides (tests); NULL = defaults */
 	const char *dev_dir;
 	bool test_passphrase; /* verify the passphrase opens the keyslot; create no mapping */
@@ -36,3 +37,14 @@ struct unlock_options {
 
 /* Runs the whole unlock and returns its exit code. */
 enum unlock_exit unlock_run(const struct unlock_options *o);
+
+/* Reads the crypttab file(s) of the configuration into t: `crypttab_path`, or by default
+ * /etc/crypttab and then /cryptroot/crypttab (skipped when cryptopts= are on the command line:
+ * Debian's cryptroot replaces it with them). Absent files are skipped silently. */
+int unlock_crypttab_load(const struct agent_config *c, struct crypttab *t);
+
+/* The name the boot's cryptsetup expects for the device: the first match in cryptopts=, the
+ * crypttab files, rd.luks.name=, else "luks-<UUID>". *origin says which (for the log). */
+int unlock_mapping_name(const struct agent_config *c, const struct crypttab *files,
+			const char *uuid, const char *device, char name[VOLUME_NAME_MAX + 1],
+			const char **origin);
