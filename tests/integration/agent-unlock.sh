@@ -86,6 +86,41 @@ else
 	echo "note: device-mapper unavailable here; activation proper is tested in tests/qemu"
 fi
 
+echo "== agent: mapping names (crypttab, rd.luks.name=, cryptopts=)"
+# The agent names each mapping as the boot's cryptsetup will look for it. Without device-mapper
+# the activation fails (exit 7) under the chosen name, which the log states either way.
+expect_name() { # NAME ORIGIN DESCRIPTION
+	if dmsetup version >/dev/null 2>&1; then
+		expect_rc 0 "$3" "unlocked as /dev/mapper/$1"
+		cryptsetup close "$1" 2>/dev/null
+	else
+		expect_rc 7 "$3" "activation as $1 failed"
+	fi
+	grep -q "mapping name $1 ($2)" "$T/agent.log" || bad "$3: log does not name $1 ($2)"
+}
+sed 's|"rtmr_path"|"crypttab": "'"$T"'/crypttab", "rtmr_path"|' "$T/good.conf" >"$T/names.conf"
+printf '# initramfs crypttab\n\nother UUID=00000000-0000-4000-8000-000000000000 none luks\n' >"$T/crypttab"
+printf 'vol_crypt %s none luks,discard\n' "$T/disk.img" >>"$T/crypttab"
+run_agent "$T/names.conf" "$T/disk.img"
+expect_name vol_crypt crypttab "crypttab entry by device path"
+printf 'byuuid UUID=%s none luks\n' "$uuid" >"$T/crypttab"
+echo "ro rd.luks.name=$uuid=fromcmdline" >"$T/cmdline"
+run_agent "$T/names.conf" "$T/disk.img"
+expect_name byuuid crypttab "crypttab entry by UUID= wins over rd.luks.name="
+printf 'bad/name UUID=%s none luks\n' "$uuid" >"$T/crypttab"
+run_agent "$T/names.conf" "$T/disk.img"
+expect_name fromcmdline "rd.luks.name=" "an invalid crypttab name is refused; rd.luks.name= applies"
+grep -q "volume name 'bad/name' refused" "$T/agent.log" || bad "the invalid crypttab name was not logged"
+echo "ro cryptopts=target=vda_crypt,source=UUID=$uuid,luks" >"$T/cmdline"
+run_agent "$T/names.conf" "$T/disk.img"
+expect_name vda_crypt "cryptopts=" "cryptopts= (initramfs-tools) names the target"
+echo "ro rd.luks.name=$uuid=a/b" >"$T/cmdline"
+: >"$T/crypttab"
+run_agent "$T/names.conf" "$T/disk.img"
+expect_name "luks-$uuid" default "an invalid rd.luks.name= is ignored: luks-<UUID>"
+: >"$T/cmdline"
+: >"$T/rtmr3"
+
 echo "== agent: several devices, one attestation"
 make_image "$T/disk2.img" "$T/expected.secret" || bad "second image"
 : >"$T/rtmr3"
