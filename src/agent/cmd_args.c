@@ -1,9 +1,11 @@
-/* Option values shared by enroll and rotate. */
+/* What the disk-side admin commands share. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cmd_args.h"
 #include "log.h"
+#include "luks_header.h"
 #include "secmem.h"
 #include "secret_input.h"
 
@@ -35,5 +37,26 @@ int cmd_new_secret_read(const char *cmd, const char *path, uint8_t **out, size_t
 	}
 	*out = secret;
 	*len = n;
+	return 0;
+}
+
+int cmd_header_load(const char *device, bool token_optional, struct luks_header **out)
+{
+	char reason[LUKS_REASON_MAX];
+	int r;
+
+	if (token_optional)
+		r = luks_header_load_any(device, out, reason, sizeof(reason));
+	else
+		r = luks_header_load(device, out, reason, sizeof(reason));
+	if (r == -ENODEV) {
+		printf("%s: cannot be opened\n", device);
+		return 2;
+	}
+	if (r < 0) {
+		printf("%s: refused: %s\n", device,
+		       reason[0] ? reason : "header could not be read");
+		return 1;
+	}
 	return 0;
 }

@@ -1,6 +1,8 @@
-/* Option values shared by the disk-side admin commands (enroll, rotate), checked the same way. */
+/* What the disk-side admin commands share: option values checked the same way (enroll, rotate)
+ * and header loading reported the same way (check, check-header). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,3 +17,10 @@ int cmd_keyslot_parse(const char *cmd, const char *arg, int *keyslot);
 /* Reads the new secret (CMD_SECRET_MIN..CMD_SECRET_MAX bytes) from path into secmem; *out is freed
  * with secmem_free. */
 int cmd_new_secret_read(const char *cmd, const char *path, uint8_t **out, size_t *len);
+
+struct luks_header;
+
+/* Loads and validates device's header as unlock does (token_optional: a header without a
+ * tdx-unlock token passes too) and prints on stdout why not. Returns the command's exit code: 0
+ * with *out set, 1 refused, 2 the device cannot be opened. */
+int cmd_header_load(const char *device, bool token_optional, struct luks_header **out);

@@ -1,12 +1,12 @@
 /* tdx-unlock check: run the unlock path's header and token validation on a device and say what
  * it found or exactly why unlock would refuse. Exit 0 only when unlock would proceed. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
+#include "cmd_args.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_activate.h"
@@ -26,7 +26,7 @@ int cmd_check(int argc, char **argv)
 	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
 	_cleanup_secmem_ uint8_t *secret = NULL;
 	const char *secret_file = NULL, *device;
-	char reason[LUKS_REASON_MAX], name[LUKS_NAME_MAX + 1];
+	char name[LUKS_NAME_MAX + 1];
 	struct crypt_pbkdf_type pbkdf;
 	size_t secret_len = 0;
 	int c, r;
@@ -50,16 +50,9 @@ int cmd_check(int argc, char **argv)
 	}
 	device = argv[optind];
 
-	r = luks_header_load(device, &h, reason, sizeof(reason));
-	if (r == -ENODEV) {
-		printf("%s: cannot be opened\n", device);
-		return 2;
-	}
-	if (r < 0) {
-		printf("%s: refused: %s\n", device,
-		       reason[0] ? reason : "header could not be read");
-		return 1;
-	}
+	r = cmd_header_load(device, false, &h);
+	if (r != 0)
+		return r;
 
 	printf("device %s\nuuid %s\n", device, h->uuid);
 	printf("cipher %s-%s, %d-bit key, %d-byte sectors, data offset %llu bytes\n",
@@ -74,7 +67,7 @@ int cmd_check(int argc, char **argv)
 		printf("name %s\n", name);
 
 	if (secret_file) {
-		if (secret_file_read(secret_file, 4096, &secret, &secret_len) < 0)
+		if (secret_file_read(secret_file, CMD_SECRET_MAX, &secret, &secret_len) < 0)
 			return 2;
 		r = luks_unlock(h, secret, secret_len, NULL, 0);
 		if (r < 0) {

@@ -2,11 +2,11 @@
  * not. The initramfs guard runs it before anything (a passphrase prompt included) may open a LUKS
  * device, so a host-written header (CVE-2025-59054) never reaches libcryptsetup's own open path.
  * Exit 0 only when the header is acceptable. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 
 #include "cleanup.h"
+#include "cmd_args.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_header.h"
@@ -27,7 +27,6 @@ int cmd_check_header(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
-	char reason[LUKS_REASON_MAX];
 	const char *device;
 	int c, r;
 
@@ -48,16 +47,9 @@ int cmd_check_header(int argc, char **argv)
 	device = argv[optind];
 
 	/* The same sealed copy and validation as unlock; only the token is optional here. */
-	r = luks_header_load_any(device, &h, reason, sizeof(reason));
-	if (r == -ENODEV) {
-		printf("%s: cannot be opened\n", device);
-		return 2;
-	}
-	if (r < 0) {
-		printf("%s: refused: %s\n", device,
-		       reason[0] ? reason : "header could not be read");
-		return 1;
-	}
+	r = cmd_header_load(device, true, &h);
+	if (r != 0)
+		return r;
 	if (h->token_id >= 0)
 		printf("%s: ok: LUKS2 header %s acceptable (tdx-unlock token %d, keyslot %d)\n",
 		       device, h->uuid, h->token_id, h->token.keyslot);
