@@ -67,6 +67,19 @@ got=$(od -An -tx1 -v "$T/rtmr3" | tr -d ' \n')
 	bad "RTMR3 event: got '$got', want '$want'"
 grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
 
+# quote_defaults.json is optional in the simulator directory: its absence is silent, a
+# malformed one is an error.
+cp -r "$T/sim" "$T/sim-nodefaults"
+rm -f "$T/sim-nodefaults/quote_defaults.json"
+sed 's|"'"$T"'/sim"|"'"$T"'/sim-nodefaults"|' "$T/good.conf" >"$T/nodefaults.conf"
+run_agent "$T/nodefaults.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "simulator without the optional quote_defaults.json"
+grep -q "quote_defaults" "$T/agent.log" && bad "an absent optional quote_defaults.json was logged"
+echo '{' >"$T/sim-nodefaults/quote_defaults.json"
+run_agent "$T/nodefaults.conf" --test-passphrase "$T/disk.img"
+expect_rc 1 "a malformed quote_defaults.json is an error" "quote_defaults.json: not a JSON object"
+: >"$T/rtmr3"
+
 echo "== agent: activation"
 # Real activation needs device-mapper (and a loop device for an image file): where the kernel has
 # it, the mapping appears under the name systemd/cryptroot expect; where not, the failure is the
