@@ -1,7 +1,8 @@
 #!/bin/sh
-# tdx-unlock (initrd): the agent names its mappings luks-<UUID>; systemd-cryptsetup expects the
-# crypttab name or rd.luks.name=UUID=NAME. Renaming the agent's mappings to those names lets the
-# systemd-cryptsetup@NAME units find their devices already active instead of prompting.
+# tdx-unlock (initrd): systemd-cryptsetup expects the crypttab name or rd.luks.name=UUID=NAME.
+# The agent activates under that name itself (docs/agent.md, "Mapping names"); this is the
+# fallback for a mapping it left as luks-<UUID> (an older agent, or a name it refused): renamed,
+# so the systemd-cryptsetup@NAME units find their devices already active instead of prompting.
 
 names() {
 	if [ -r /etc/crypttab ]; then
