@@ -147,7 +147,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	pathcopy = strdup(path);
 	c = calloc(1, sizeof(*c));
 	if (!pathcopy || !c) {
-		r = -ENOMEM;
+		r = -ENOMEM; /* NOLINT(clang-analyzer-unix.Malloc): pathcopy is _cleanup_free_ */
 		goto out;
 	}
 	c->path = strdup(path);

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -307,6 +308,8 @@ size_t session_table_expire(struct session_table *t)
 	/* Equal lifetimes: creation order is expiry order. Expired sessions stay one more
 	 * lifetime so that a late client is told "session expired", not "unknown". */
 	while (t->oldest && t->oldest->expires + (time_t)t->lifetime_s <= now) {
+		/* The list invariant that makes unlink_session() advance t->oldest. */
+		assert(!t->oldest->older);
 		unlink_session(t, t->oldest);
 		n++;
 	}
