@@ -353,7 +353,9 @@ int kbs_client_auth(struct kbs_client *c, struct kbs_challenge *out, char *reaso
 		return r;
 	if (status != 200)
 		return refusal(status, resp, len, reason, reason_len);
+	/* resp is _cleanup_free_, which the analyzer does not model */
 	if (!c->session[0])
+		/* NOLINTNEXTLINE(*unix.Malloc) */
 		return fail(reason, reason_len, -EPROTO, "auth reply without kbs-session-id");
 	r = kbs_challenge_parse(resp, len, out, reason, reason_len);
 	return r < 0 ? -EPROTO : 0;
@@ -376,6 +378,7 @@ int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key
 		return r;
 	if (status != 200)
 		return refusal(status, resp, len, reason, reason_len);
+	/* NOLINTNEXTLINE(*unix.Malloc): resp and token are _cleanup_free_ */
 	r = kbs_attest_response_parse(resp, len, &token, reason, reason_len);
 	return r < 0 ? -EPROTO : 0;
 }
@@ -397,6 +400,7 @@ int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_ke
 		return r;
 	if (status != 200)
 		return refusal(status, resp, len, reason, reason_len);
+	/* NOLINTNEXTLINE(*unix.Malloc): resp is _cleanup_free_ */
 	r = jwe_decrypt(tee_key, resp, len, secret, secret_len, reason, reason_len);
 	return r < 0 ? -EPROTO : 0;
 }

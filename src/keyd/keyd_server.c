@@ -318,7 +318,7 @@ static int listen_socket(const struct keyd_config *cfg, uint16_t *port)
 				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof(ss);
 	char portstr[8];
 	int fd = -1, one = 1, r;
@@ -343,6 +343,7 @@ static int listen_socket(const struct keyd_config *cfg, uint16_t *port)
 		r = log_error_errno(-errno, "keyd: getsockname: %m");
 		goto out;
 	}
+	/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): getsockname() filled ss */
 	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					       : ((struct sockaddr_in *)&ss)->sin_port);
 	r = fd;
