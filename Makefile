@@ -6,6 +6,10 @@
 #   make lint     clang-format check, cppcheck, clang-tidy
 # Module fragments live in mk/*.mk; each adds its targets to CHECK_TARGETS / BENCH_TARGETS.
 
+# Debian's own tools first: the tests' python3 must be Debian's (python3-cryptography from
+# deps/debian-packages.txt), not a python3 another installer put earlier on PATH.
+export PATH := /usr/sbin:/usr/bin:/sbin:/bin:$(PATH)
+
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 BUILD      ?= build
