@@ -26,16 +26,6 @@ static const char *keyslot_state(crypt_keyslot_info st)
 	}
 }
 
-/* A copy of a name from the header, safe for a terminal: control characters become '?'. */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", s);
-	for (char *c = buf; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return buf;
-}
-
 int cmd_list(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
@@ -74,8 +64,9 @@ int cmd_list(int argc, char **argv)
 			continue;
 		if (strcmp(type, LUKS_TOKEN_TYPE) != 0) {
 			char name[64];
-			printf("token %d: %s (not tdx-unlock)\n", t,
-			       printable(type, name, sizeof(name)));
+
+			snprintf(name, sizeof(name), "%s", type);
+			printf("token %d: %s (not tdx-unlock)\n", t, luks_text_printable(name));
 			continue;
 		}
 		found++;

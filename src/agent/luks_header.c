@@ -66,9 +66,7 @@ static int refuse(struct refusal *rf, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* Names taken from the header are attacker-chosen: no control characters into the logs. */
-	for (char *c = msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	luks_text_printable(msg);
 	if (rf->buf && rf->len)
 		snprintf(rf->buf, rf->len, "%s", msg);
 	return log_error_errno(-EBADMSG, "LUKS2 header refused: %s", msg);

@@ -32,12 +32,18 @@ static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	/* Member names and values are attacker-chosen: no control characters into the logs. */
-	for (char *c = buf; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	luks_text_printable(buf);
 	if (reason && reason_len)
 		snprintf(reason, reason_len, "%s", buf);
 	return log_error_errno(-EINVAL, "%s", buf);
+}
+
+char *luks_text_printable(char *s)
+{
+	for (char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return s;
 }
 
 static int resource_component_check(const char *s, size_t len)

@@ -30,3 +30,7 @@ int luks_token_format(const struct luks_token *tok, char **json_out);
 /* 0 when path is a KBS resource path "repo/type/tag": three non-empty components of
  * [A-Za-z0-9._-], none "." or "..", at most LUKS_TOKEN_RESOURCE_MAX chars; else -EINVAL. */
 int luks_resource_path_check(const char *path);
+
+/* Replaces control characters (< 0x20, 0x7f) in s with '?': text taken from a header is
+ * attacker-chosen and goes to logs and terminals. Returns s. */
+char *luks_text_printable(char *s);
