@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "json_strict.h"
 #include "log.h"
@@ -80,24 +81,6 @@ int luks_resource_path_check(const char *path)
 		p = slash + 1;
 	}
 	return n == 3 ? 0 : -EINVAL;
-}
-
-/* Strict canonical base64: decoding then re-encoding must give the same text back. */
-static int salt_decode(const char *b64, uint8_t salt[LUKS_TOKEN_SALT_LEN])
-{
-	unsigned char raw[48], again[SALT_B64_LEN + 1];
-	int n;
-
-	if (strlen(b64) != SALT_B64_LEN)
-		return -EINVAL;
-	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, SALT_B64_LEN);
-	if (n != 33) /* EVP_DecodeBlock counts the padding as a zero byte */
-		return -EINVAL;
-	if (EVP_EncodeBlock(again, raw, LUKS_TOKEN_SALT_LEN) != SALT_B64_LEN ||
-	    memcmp(again, b64, SALT_B64_LEN) != 0)
-		return -EINVAL;
-	memcpy(salt, raw, LUKS_TOKEN_SALT_LEN);
-	return 0;
 }
 
 /* cryptsetup writes keyslot numbers as decimal strings; accept exactly that form. */
@@ -206,7 +189,10 @@ int luks_token_parse(const char *json, struct luks_token *out, char *reason, siz
 		return refuse(reason, reason_len, "token: 'salt' missing");
 	if (!json_object_is_type(v, json_type_string))
 		return refuse(reason, reason_len, "token: 'salt' is not a string");
-	if (salt_decode(json_object_get_string(v), t.salt) < 0)
+	/* Strict: exactly 32 bytes, one '=', zero unused bits, so one canonical text only. */
+	if (b64_decode_exact(B64_STD, json_object_get_string(v),
+			     (size_t)json_object_get_string_len(v), t.salt,
+			     LUKS_TOKEN_SALT_LEN) < 0)
 		return refuse(reason, reason_len,
 			      "token: 'salt' is not the canonical base64 of %d bytes",
 			      LUKS_TOKEN_SALT_LEN);
