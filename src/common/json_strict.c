@@ -1,5 +1,6 @@
 #include "json_strict.h"
 
+#include "b64.h"
 #include "cleanup.h"
 #include "log.h"
 #include "utf8.h"
@@ -243,6 +244,24 @@ int json_strict_get_string(struct json_object *obj, const char *what, const char
 					"%s: '%s' is %zu characters, at most %zu accepted", what,
 					key, n, max_len);
 	*out = s;
+	return 0;
+}
+
+int json_strict_get_b64url_exact(struct json_object *obj, const char *what, const char *key,
+				 uint8_t *out, size_t len, char *reason, size_t reason_len)
+{
+	const char *s;
+	int r;
+
+	r = json_strict_get_string(obj, what, key, 64, &s, reason, reason_len);
+	if (r < 0)
+		return r;
+	/* s is set when r >= 0, which the analyzer cannot tell from json_strict_fail(). */
+	/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
+	if (b64_decode_exact(B64_URL, s, strlen(s), out, len) < 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"%s: '%s' is not base64url of exactly %zu bytes", what, key,
+					len);
 	return 0;
 }
 

@@ -29,6 +29,9 @@ int json_strict_get_string(struct json_object *obj, const char *what, const char
 			   size_t max_len, const char **out, char *reason, size_t reason_len);
 int json_strict_get_object(struct json_object *obj, const char *what, const char *key,
 			   struct json_object **out, char *reason, size_t reason_len);
+/* A base64url string member (at most 64 characters) that decodes to exactly len bytes. */
+int json_strict_get_b64url_exact(struct json_object *obj, const char *what, const char *key,
+				 uint8_t *out, size_t len, char *reason, size_t reason_len);
 /* Refuses any member whose name is not in the NULL-terminated list allowed. */
 int json_strict_only_members(struct json_object *obj, const char *what, const char *const *allowed,
 			     char *reason, size_t reason_len);

@@ -283,22 +283,6 @@ static int parse_protected(const char *protected, EVP_PKEY **epk_out, char *reas
 	return jwk_to_public_key(epk, "JWE epk", JWK_ALG_ABSENT, epk_out, reason, reason_len);
 }
 
-static int get_fixed(struct json_object *jwe, const char *key, uint8_t *out, size_t len,
-		     char *reason, size_t reason_len)
-{
-	const char *s;
-	int r;
-
-	r = json_strict_get_string(jwe, "JWE", key, 64, &s, reason, reason_len);
-	if (r < 0)
-		return r;
-	if (b64_decode_exact(B64_URL, s, strlen(s), out, len) < 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JWE: '%s' is not base64url of exactly %zu bytes", key,
-					len);
-	return 0;
-}
-
 int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_out, size_t *pt_len,
 		char *reason, size_t reason_len)
 {
@@ -330,13 +314,14 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 	r = parse_protected(protected, &epk, reason, reason_len);
 	if (r < 0)
 		return r;
-	r = get_fixed(jwe, "encrypted_key", wrapped, sizeof(wrapped), reason, reason_len);
+	r = json_strict_get_b64url_exact(jwe, "JWE", "encrypted_key", wrapped, sizeof(wrapped),
+					 reason, reason_len);
 	if (r < 0)
 		return r;
-	r = get_fixed(jwe, "iv", iv, sizeof(iv), reason, reason_len);
+	r = json_strict_get_b64url_exact(jwe, "JWE", "iv", iv, sizeof(iv), reason, reason_len);
 	if (r < 0)
 		return r;
-	r = get_fixed(jwe, "tag", tag, sizeof(tag), reason, reason_len);
+	r = json_strict_get_b64url_exact(jwe, "JWE", "tag", tag, sizeof(tag), reason, reason_len);
 	if (r < 0)
 		return r;
 	r = json_strict_get_string(jwe, "JWE", "ciphertext", JWE_MAX_PLAINTEXT_LEN * 4 / 3 + 4,

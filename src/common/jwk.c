@@ -130,22 +130,6 @@ static int expect_string(struct json_object *jwk, const char *what, const char *
 	return 0;
 }
 
-static int get_coordinate(struct json_object *jwk, const char *what, const char *key,
-			  uint8_t out[JWK_P256_COORD_LEN], char *reason, size_t reason_len)
-{
-	const char *s;
-	int r;
-
-	r = json_strict_get_string(jwk, what, key, 64, &s, reason, reason_len);
-	if (r < 0)
-		return r;
-	if (b64_decode_exact(B64_URL, s, strlen(s), out, JWK_P256_COORD_LEN) < 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"%s: '%s' is not base64url of exactly %d bytes", what, key,
-					JWK_P256_COORD_LEN);
-	return 0;
-}
-
 int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
 		      EVP_PKEY **out, char *reason, size_t reason_len)
 {
@@ -177,10 +161,12 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 			return r;
 	}
 	point[0] = 0x04; /* uncompressed SEC1 point */
-	r = get_coordinate(jwk, what, "x", point + 1, reason, reason_len);
+	r = json_strict_get_b64url_exact(jwk, what, "x", point + 1, JWK_P256_COORD_LEN, reason,
+					 reason_len);
 	if (r < 0)
 		return r;
-	r = get_coordinate(jwk, what, "y", point + 1 + JWK_P256_COORD_LEN, reason, reason_len);
+	r = json_strict_get_b64url_exact(jwk, what, "y", point + 1 + JWK_P256_COORD_LEN,
+					 JWK_P256_COORD_LEN, reason, reason_len);
 	if (r < 0)
 		return r;
 
