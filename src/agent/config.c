@@ -705,17 +705,16 @@ int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline)
 			struct agent_server *s = &c->servers[i];
 
 			s->url = TAKE_PTR(cs.urls[i]);
+			c->n_servers = i + 1; /* owned by c from here on, freed with it */
 			memcpy(s->pins, cs.pins, sizeof(s->pins));
 			s->n_pins = cs.n_pins;
 			if (cs.ca_file) {
 				s->ca_file = strdup(cs.ca_file);
-				c->n_servers = i + 1;
 				if (!s->ca_file) {
 					r = log_error_errno(-ENOMEM, "config: out of memory");
 					goto out;
 				}
 			}
-			c->n_servers = i + 1;
 		}
 	}
 out:
