@@ -83,6 +83,16 @@ int crypttab_add(struct crypttab *t, const char *name, const char *source, const
 	return 0;
 }
 
+/* Copies a field of n bytes bounded: an overlong field is kept overlong by one byte (size is the
+ * limit + 2), so validation refuses it. */
+static void field_copy(char *dst, size_t size, const char *f, size_t n)
+{
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(dst, f, n);
+	dst[n] = '\0';
+}
+
 /* Splits the next whitespace-separated field off *p (within end); "" at the end of the line. */
 static size_t field_next(const char **p, const char *end, const char **field)
 {
@@ -114,18 +124,14 @@ static int crypttab_line_parse(struct crypttab *t, const char *line, size_t len,
 			  CRYPTTAB_LINE_MAX);
 		return 0;
 	}
-	/* Copied bounded: an overlong field is kept overlong by one byte, so validation refuses it.
-	 */
-	memcpy(name, f, n < sizeof(name) - 1 ? n : sizeof(name) - 1);
-	name[n < sizeof(name) - 1 ? n : sizeof(name) - 1] = '\0';
+	field_copy(name, sizeof(name), f, n);
 	n = field_next(&p, end, &f);
 	if (n == 0) {
 		log_error("%s:%u: volume '%.64s' has no source device; ignored", where, lineno,
 			  name);
 		return 0;
 	}
-	memcpy(source, f, n < sizeof(source) - 1 ? n : sizeof(source) - 1);
-	source[n < sizeof(source) - 1 ? n : sizeof(source) - 1] = '\0';
+	field_copy(source, sizeof(source), f, n);
 	/* The key file and options do not concern the name. A refused entry names nothing. */
 	snprintf(at, sizeof(at), "%s:%u", where, lineno);
 	r = crypttab_add(t, name, source, at);
