@@ -165,33 +165,8 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 	_cleanup_(json_object_putp) struct json_object *top = json_object_new_object();
 	_cleanup_free_ char *quote64 = NULL;
 	_cleanup_free_ char *log64 = NULL;
-	struct json_object *rd, *te, *pe, *jwk = NULL;
+	struct json_object *rd, *te, *pe, *jwk;
 	int r;
-
-	/* Containers are attached at once (borrowed pointers after that), so that every later
-	 * failure is released with top. */
-	if (!top)
-		return log_error_errno(-ENOMEM, "attest request: out of memory");
-	rd = json_object_new_object();
-	te = json_object_new_object();
-	pe = json_object_new_object();
-	if (!rd || !te || !pe) {
-		json_object_put(rd);
-		json_object_put(te);
-		json_object_put(pe);
-		return log_error_errno(-ENOMEM, "attest request: out of memory");
-	}
-	if (json_add_member(top, "runtime-data", rd) < 0) {
-		json_object_put(te);
-		json_object_put(pe);
-		return log_error_errno(-ENOMEM, "attest request: out of memory");
-	}
-	if (json_add_member(top, "tee-evidence", te) < 0) {
-		json_object_put(pe);
-		return log_error_errno(-ENOMEM, "attest request: out of memory");
-	}
-	if (json_add_member(te, "primary_evidence", pe) < 0)
-		return log_error_errno(-ENOMEM, "attest request: out of memory");
 
 	if (!nonce || !*nonce || strlen(nonce) > KBS_NONCE_MAX_LEN)
 		return log_error_errno(-EINVAL, "attest request: nonce empty or too long");
@@ -199,23 +174,27 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 		return log_error_errno(-EINVAL, "attest request: quote empty or too large");
 	if (cc_eventlog_len > KBS_EVENTLOG_MAX_LEN)
 		return log_error_errno(-EINVAL, "attest request: event log too large");
-	r = jwk_from_public_key(tee_key, 1, &jwk);
-	if (r < 0)
-		return r;
 	quote64 = b64_encode(B64_STD, quote, quote_len);
 	if (cc_eventlog)
 		log64 = b64_encode(B64_STD, cc_eventlog, cc_eventlog_len);
-	if (!quote64 || (cc_eventlog && !log64)) {
-		json_object_put(jwk);
+	if (!top || !quote64 || (cc_eventlog && !log64))
 		return log_error_errno(-ENOMEM, "attest request: out of memory");
-	}
-	r = json_add_string(rd, "nonce", nonce);
-	if (r == 0)
-		r = json_add_member(rd, "tee-pubkey", jwk);
-	else
-		json_object_put(jwk);
-	if (r == 0)
-		r = json_add_string(pe, "quote", quote64);
+
+	/* Each object is attached as soon as it is made (json_add_member() releases it if that
+	 * fails; borrowed after that), so that every later failure is released with top. */
+	rd = json_object_new_object();
+	if (json_add_member(top, "runtime-data", rd) < 0 || json_add_string(rd, "nonce", nonce) < 0)
+		return log_error_errno(-ENOMEM, "attest request: out of memory");
+	r = jwk_from_public_key(tee_key, 1, &jwk);
+	if (r < 0)
+		return r;
+	if (json_add_member(rd, "tee-pubkey", jwk) < 0)
+		return log_error_errno(-ENOMEM, "attest request: out of memory");
+	te = json_object_new_object();
+	if (json_add_member(top, "tee-evidence", te) < 0)
+		return log_error_errno(-ENOMEM, "attest request: out of memory");
+	pe = json_object_new_object();
+	r = json_add_member(te, "primary_evidence", pe) ?: json_add_string(pe, "quote", quote64);
 	if (r == 0)
 		r = log64 ? json_add_string(pe, "cc_eventlog", log64)
 			  : (json_object_object_add(pe, "cc_eventlog", NULL) < 0 ? -ENOMEM : 0);
