@@ -7,16 +7,6 @@
 AGENT="${TDX_UNLOCK_BIN:-$BUILD/tdx-unlock}"
 . "$(dirname "$0")/keyd-env.sh"
 
-# Reporting for the scripts that source this: bad also shows the last lines of $BAD_LOG when that
-# file exists, and sets fail=1.
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	[ -n "${BAD_LOG:-}" ] && [ -f "$BAD_LOG" ] && sed 's/^/    | /' "$BAD_LOG" | tail -15
-	# shellcheck disable=SC2034 # the sourcing script's exit status
-	fail=1
-}
-
 # At exit (trap agent_cleanup EXIT INT TERM): keyd stopped, the scratch directory removed.
 # shellcheck disable=SC2317 # called through the trap
 agent_cleanup() {

@@ -26,8 +26,6 @@ agent_env_setup || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1
 write_agent_conf "$T/agent.conf" "$URL" "$PIN"
 
-hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
-
 # The keyslot passphrase, derived independently of the C code (RFC 5869 HKDF-SHA256).
 independent_passphrase "$T/disk.img" "$T/expected.secret" "$T/pass" ||
 	bad "cannot derive the passphrase"

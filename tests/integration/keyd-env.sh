@@ -9,6 +9,18 @@ QUOTEGEN="$BUILD/tdx-quotegen"
 RESOURCE="default/disk/root"
 KEYD_PID=""
 
+# Reporting for the scripts that source this: bad also shows the last lines of $BAD_LOG when that
+# file exists, and sets fail=1.
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	[ -n "${BAD_LOG:-}" ] && [ -f "$BAD_LOG" ] && sed 's/^/    | /' "$BAD_LOG" | tail -15
+	# shellcheck disable=SC2034 # the sourcing script's exit status
+	fail=1
+}
+# A file's bytes as lowercase hex, for the memory scans.
+hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
+
 keyd_env_setup() {
 	mkdir -p "$T/policies" "$T/collateral"
 	"$QUOTEGEN" ca --out "$T/sim" >/dev/null

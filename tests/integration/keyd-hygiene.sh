@@ -14,11 +14,6 @@ fail=0
 umask 077
 trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
-hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 
 if ! command -v gdb >/dev/null; then
 	echo "skipped: gdb not installed (deps/debian-packages.txt lists it)"

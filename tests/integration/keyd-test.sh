@@ -21,10 +21,6 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step() { echo "== keyd: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
 
 client() {
 	"$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/othersim" \
