@@ -14,15 +14,12 @@
 
 int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	r = log_refusal_va(LOG_LVL_ERR, r, "", reason, reason_len, fmt, ap);
 	va_end(ap);
-	if (reason && reason_len > 0)
-		snprintf(reason, reason_len, "%s", buf);
-	return log_errno(LOG_LVL_ERR, r, "%s", buf);
+	return r;
 }
 
 /* Value of the 4 hex digits at text[i], or 0x10000 when there are not 4 of them. */

@@ -72,7 +72,7 @@ int log_errno(enum log_level level, int r, const char *fmt, ...)
 int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
 		   const char *fmt, va_list ap)
 {
-	char msg[256];
+	char msg[512];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (reason && reason_len)
