@@ -36,6 +36,7 @@ LDLIBS := $(PKG_LIBS) -lpthread
 COMMON_SRCS := $(wildcard src/common/*.c)
 AGENT_SRCS  := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
 KEYD_SRCS   := $(filter-out src/keyd/main.c,$(wildcard src/keyd/*.c))
+DCAP_SRCS   := $(wildcard src/dcap/*.c)
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test-*.c)
 
@@ -44,7 +45,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libcommon.a
 AGENT_LIB  := $(BUILD)/libagent.a
 KEYD_LIB   := $(BUILD)/libkeyd.a
-PROJECT_LIBS := $(AGENT_LIB) $(KEYD_LIB) $(COMMON_LIB)
+DCAP_LIB   := $(BUILD)/libdcap.a
+PROJECT_LIBS := $(AGENT_LIB) $(KEYD_LIB) $(DCAP_LIB) $(COMMON_LIB)
 
 AGENT_BIN  := $(BUILD)/tdx-unlock
 KEYD_BIN   := $(BUILD)/tdx-keyd
@@ -66,6 +68,7 @@ $(BUILD)/obj/%.o: %.c
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS))
 $(AGENT_LIB): $(call obj,$(AGENT_SRCS))
 $(KEYD_LIB): $(call obj,$(KEYD_SRCS))
+$(DCAP_LIB): $(call obj,$(DCAP_SRCS))
 $(BUILD)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null 2>/dev/null || ar rcs $@)

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "keyd/dcap.h"
-#include "keyd/dcap_util.h"
+#include "dcap/dcap.h"
+#include "dcap/dcap_util.h"
 #include "log.h"
 #include "quote.h"
 

@@ -18,7 +18,7 @@ FUZZ_CFLAGS        := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Isr
                       $(PKG_CFLAGS)
 FUZZ_HARNESSES     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_BINS          := $(addprefix $(FUZZ_DIR)/,$(FUZZ_HARNESSES))
-FUZZ_LIB_SRCS      := $(COMMON_SRCS) $(AGENT_SRCS) $(KEYD_SRCS)
+FUZZ_LIB_SRCS      := $(COMMON_SRCS) $(AGENT_SRCS) $(KEYD_SRCS) $(DCAP_SRCS)
 FUZZ_LIB           := $(FUZZ_DIR)/libfuzzdeps.a
 
 $(FUZZ_DIR)/obj/%.o: %.c

@@ -1,5 +1,5 @@
 /* TDX quote (v4, v5 body types 2 and 3) parsing through one bounded reader. Parsing checks
- * structure only; signatures and collateral are the verifier's job (src/keyd/dcap.h). */
+ * structure only; signatures and collateral are the verifier's job (src/dcap/dcap.h). */
 #pragma once
 
 #include <stdbool.h>

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "dcap.h"
+#include "dcap/dcap.h"
 #include "keyd_config.h"
 #include "log.h"
 #include "policy.h"

@@ -4,8 +4,8 @@
 
 #include "commands.h"
 #include "keyd_config.h"
-#include "keyd_server.h"
-#include "keyd_service.h"
+#include "http_front.h"
+#include "release.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -17,7 +17,7 @@ int cmd_serve(int argc, char **argv)
 					     {}};
 	const char *config = NULL, *port_file = NULL;
 	struct keyd_config *cfg = NULL;
-	struct keyd_service *svc = NULL;
+	struct release_service *svc = NULL;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:p:h", opts, NULL)) >= 0) {
@@ -45,10 +45,10 @@ int cmd_serve(int argc, char **argv)
 	r = keyd_config_load(config, &cfg);
 	if (r < 0)
 		return 1;
-	r = keyd_service_new(cfg, &svc);
+	r = release_service_new(cfg, &svc);
 	if (r == 0)
-		r = keyd_server_run(cfg, svc, port_file);
-	keyd_service_free(svc);
+		r = http_front_run(cfg, svc, port_file);
+	release_service_free(svc);
 	keyd_config_free(cfg);
 	return r < 0 ? 1 : 0;
 }

@@ -11,8 +11,8 @@
 
 #include "cleanup.h"
 #include "commands.h"
-#include "dcap.h"
-#include "dcap_util.h"
+#include "dcap/dcap.h"
+#include "dcap/dcap_util.h"
 #include "fileio.h"
 #include "hexutil.h"
 #include "log.h"

@@ -9,9 +9,9 @@
 
 #include <openssl/x509.h>
 
-#include "keyd/collateral.h"
-#include "keyd/dcap_util.h"
-#include "keyd/pck_ext.h"
+#include "dcap/collateral.h"
+#include "dcap/dcap_util.h"
+#include "dcap/pck_ext.h"
 #include "fuzz-common.h"
 
 static struct tcb_info tcb;

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keyd/dcap.h"
+#include "dcap/dcap.h"
 #include "quotesim.h"
 #include "fuzz-common.h"
 

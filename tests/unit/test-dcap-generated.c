@@ -1,4 +1,4 @@
-/* The DCAP verifier (src/keyd/dcap.h) on quotes and collateral from the test quote simulator;
+/* The DCAP verifier (src/dcap/dcap.h) on quotes and collateral from the test quote simulator;
  * needs no shared data, so it always runs. Generated v4 and v5 (body types 2 and 3) quotes
  * verify with the test root in both collateral forms and are refused with the built-in Intel
  * root. Refused, each with its specific reason: a one-byte tamper of header, body, QE report,
@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "fileio.h"
-#include "keyd/dcap.h"
+#include "dcap/dcap.h"
 #include "quote.h"
 #include "quotesim.h"
 

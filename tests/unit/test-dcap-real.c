@@ -21,16 +21,16 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "keyd/collateral.h"
-#include "keyd/dcap.h"
-#include "keyd/dcap_util.h"
+#include "dcap/collateral.h"
+#include "dcap/dcap.h"
+#include "dcap/dcap_util.h"
 #include "fileio.h"
 #include "hexutil.h"
-#include "keyd/intel_root.h"
-#include "keyd/pck_ext.h"
+#include "dcap/intel_root.h"
+#include "dcap/pck_ext.h"
 #include "quote.h"
 #include "quotesim.h"
-#include "keyd/tcb_eval.h"
+#include "dcap/tcb_eval.h"
 
 static const char *tdx_dir(void)
 {

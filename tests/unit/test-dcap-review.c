@@ -28,8 +28,8 @@
 
 #include "cleanup.h"
 #include "fileio.h"
-#include "keyd/collateral.h"
-#include "keyd/dcap.h"
+#include "dcap/collateral.h"
+#include "dcap/dcap.h"
 #include "quote.h"
 #include "quotesim.h"
 

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "keyd_server.h"
+#include "http_front.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +48,7 @@ struct keyd_worker {
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	const struct keyd_config *cfg;
-	struct keyd_service *svc;
+	struct release_service *svc;
 	SSL_CTX *ssl_ctx;
 	unsigned conns, max_conns;
 	bool paused, stopping;
@@ -83,7 +83,7 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	 * connect and close (port probe, health check) is not. */
 	if (c->handshake_started && !c->handshake_done && !c->timed_out && rbio &&
 	    BIO_number_read(rbio) > 0)
-		keyd_service_audit_transport(
+		release_service_audit_transport(
 			c->w->svc, c->peer[0] ? c->peer : NULL,
 			"TLS handshake failed (not TLS, e.g. plain HTTP, or no "
 			"common protocol version or cipher)");
@@ -129,8 +129,9 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	c->timed_out = true;
 	/* After a reply this is usually an idle keep-alive connection: closed without a record. */
 	if (c->requests == 0)
-		keyd_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
-					     "request timeout: client too slow, connection closed");
+		release_service_audit_transport(
+			c->w->svc, c->peer[0] ? c->peer : NULL,
+			"request timeout: client too slow, connection closed");
 	else
 		log_debug("keyd: closing connection of %s idle or slow after %u requests", c->peer,
 			  c->requests);
@@ -236,7 +237,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	kr.body_len = len;
 	kr.peer = c->peer;
 
-	keyd_service_handle(w->svc, &kr, &rep);
+	release_service_handle(w->svc, &kr, &rep);
 
 	evhttp_add_header(out_h, "Content-Type", "application/json");
 	evhttp_add_header(out_h, "Cache-Control", "no-store");
@@ -400,7 +401,7 @@ fail:
 struct main_loop {
 	const struct keyd_config *cfg;
 	struct event_base *base;
-	struct keyd_service *svc;
+	struct release_service *svc;
 	struct keyd_worker *workers;
 	unsigned n_workers;
 };
@@ -411,7 +412,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig, (void)what;
 	log_info("keyd: SIGHUP, reloading policies");
-	keyd_service_reload(m->svc);
+	release_service_reload(m->svc);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -432,7 +433,7 @@ static void pccs_refresh(struct main_loop *m)
 	int n = pccs_refresh_all(m->cfg->pccs_url, m->cfg->collateral_dir, 10000);
 
 	if (n > 0)
-		keyd_service_reload(m->svc);
+		release_service_reload(m->svc);
 }
 
 static void on_pccs(evutil_socket_t fd, short what, void *arg)
@@ -446,7 +447,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct main_loop *m = arg;
 
 	(void)fd, (void)what;
-	keyd_service_tick(m->svc);
+	release_service_tick(m->svc);
 }
 
 static int write_port_file(const char *path, uint16_t port)
@@ -463,7 +464,8 @@ static int write_port_file(const char *path, uint16_t port)
 	return 0;
 }
 
-int keyd_server_run(const struct keyd_config *cfg, struct keyd_service *svc, const char *port_file)
+int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
+		   const char *port_file)
 {
 	struct main_loop m = {.cfg = cfg, .svc = svc};
 	struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL, *ev_tick = NULL,

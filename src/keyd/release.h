@@ -7,7 +7,7 @@
 
 #include "keyd_config.h"
 
-struct keyd_service;
+struct release_service;
 
 enum keyd_method { KEYD_GET, KEYD_POST, KEYD_OTHER };
 
@@ -28,20 +28,21 @@ struct keyd_reply {
 
 /* Loads root key, policies, verifier (test root only if configured, logged loudly), collateral
  * store, audit log and session table. */
-int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out);
-void keyd_service_free(struct keyd_service *s);
+int release_service_new(const struct keyd_config *cfg, struct release_service **out);
+void release_service_free(struct release_service *s);
 
 /* Reloads the policy directory and drops cached collateral. A set that fails to load leaves
  * the current one in force (with a log line saying why) and returns its error. */
-int keyd_service_reload(struct keyd_service *s);
+int release_service_reload(struct release_service *s);
 
 /* Thread-safe: workers call it concurrently. Never blocks on the network. */
-void keyd_service_handle(struct keyd_service *s, const struct keyd_request *req,
-			 struct keyd_reply *rep);
+void release_service_handle(struct release_service *s, const struct keyd_request *req,
+			    struct keyd_reply *rep);
 void keyd_reply_done(struct keyd_reply *rep);
 
 /* Writes one audit record for a refusal decided by the transport (timeout, TLS failure). */
-void keyd_service_audit_transport(struct keyd_service *s, const char *peer, const char *reason);
+void release_service_audit_transport(struct release_service *s, const char *peer,
+				     const char *reason);
 
 /* Periodic upkeep: expires sessions. */
-void keyd_service_tick(struct keyd_service *s);
+void release_service_tick(struct release_service *s);

@@ -1,4 +1,4 @@
-/* libFuzzer harness: tdx-keyd's KBS endpoints behind the HTTP transport (keyd_service_handle)
+/* libFuzzer harness: tdx-keyd's KBS endpoints behind the HTTP transport (release_service_handle)
  * with a complete test setup (quote hierarchy, collateral cache, policy, root key). The first
  * byte picks the scenario:
  *   0  POST /kbs/v0/auth with the input as body
@@ -23,14 +23,14 @@
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "keyd/keyd_config.h"
-#include "keyd/keyd_service.h"
+#include "keyd/release.h"
 #include "keyd/policy.h"
 #include "quotesim.h"
 #include "secmem.h"
 #include "fuzz-common.h"
 
 /* Configuration: set up once before fuzzing starts. */
-static struct keyd_service *service;
+static struct release_service *service;
 static struct quotesim *sim;
 static struct quotesim_quote_opts quote_opts;
 
@@ -104,7 +104,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	snprintf(path, sizeof(path), "%s/keyd.json", dir);
 	if (file_write_private(path, conf, strlen(conf), 1) < 0 ||
-	    keyd_config_load(path, &cfg) < 0 || keyd_service_new(cfg, &service) < 0)
+	    keyd_config_load(path, &cfg) < 0 || release_service_new(cfg, &service) < 0)
 		abort();
 	free(conf);
 	return 0; /* cfg and dir stay for the life of the process */
@@ -121,7 +121,7 @@ static void handle(enum keyd_method m, const char *path, const char *cookie, con
 				   .peer = "127.0.0.1:1"};
 
 	memset(rep, 0, sizeof(*rep));
-	keyd_service_handle(service, &req, rep);
+	release_service_handle(service, &req, rep);
 	if (rep->status < 200 || rep->status > 599 || !rep->body)
 		__builtin_trap(); /* every request gets a status and a JSON body */
 }

@@ -1,4 +1,4 @@
-/* Unit tests of keyd's release decision (keyd_service_handle() without the HTTP transport), with
+/* Unit tests of keyd's release decision (release_service_handle() without the HTTP transport), with
  * quotes from a generated test hierarchy: the released secret is sealed to the key the attested
  * quote bound and to no other, a session cannot re-attest to swap its key, a resource is released
  * only under the policy that covers it, hostile paths and cookies are refused, every audit line
@@ -26,9 +26,9 @@
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "kdf.h"
-#include "keyd/collateral_store.h"
+#include "dcap/collateral_store.h"
 #include "keyd/keyd_config.h"
-#include "keyd/keyd_service.h"
+#include "keyd/release.h"
 #include "keyd/policy.h"
 #include "keyd/session.h"
 #include "quotesim.h"
@@ -43,7 +43,7 @@ static uint8_t root_key[32];
 struct fixture {
 	struct quotesim *sim;
 	struct keyd_config cfg;
-	struct keyd_service *svc;
+	struct release_service *svc;
 	struct quotesim_quote_opts qo; /* the quote policy "a" accepts */
 };
 
@@ -154,7 +154,7 @@ static int setup(void **state)
 	f->cfg.audit_file = path_in("audit.log");
 	f->cfg.limits = (struct keyd_limits){.max_sessions = 1000, .session_lifetime_s = 300};
 	unlink(f->cfg.audit_file);
-	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	*state = f;
 	return 0;
 }
@@ -163,7 +163,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	keyd_service_free(f->svc);
+	release_service_free(f->svc);
 	quotesim_free(f->sim);
 	free(f->cfg.root_key_file);
 	free(f->cfg.test_root_ca);
@@ -174,8 +174,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void call(struct keyd_service *s, enum keyd_method m, const char *path, const char *cookie,
-		 const char *body, struct keyd_reply *rep)
+static void call(struct release_service *s, enum keyd_method m, const char *path,
+		 const char *cookie, const char *body, struct keyd_reply *rep)
 {
 	struct keyd_request req = {.method = m,
 				   .path = path,
@@ -184,11 +184,11 @@ static void call(struct keyd_service *s, enum keyd_method m, const char *path, c
 				   .body_len = body ? strlen(body) : 0,
 				   .peer = "127.0.0.1:1"};
 
-	keyd_service_handle(s, &req, rep);
+	release_service_handle(s, &req, rep);
 }
 
 /* auth: the cookie header value ("kbs-session-id=<id>") and the nonce. */
-static void auth(struct keyd_service *s, char cookie[64], char nonce[KBS_NONCE_MAX_LEN + 1])
+static void auth(struct release_service *s, char cookie[64], char nonce[KBS_NONCE_MAX_LEN + 1])
 {
 	static const char body[] = "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}";
 	struct kbs_challenge ch;
@@ -452,7 +452,7 @@ static void test_td_attributes(void **state)
 		free(doc);
 		free(text);
 	}
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 	EVP_PKEY_free(key);
 }
@@ -470,7 +470,7 @@ static void test_collateral_age_and_eval_number(void **state)
 	write_collateral(f->sim, time(NULL) - 3 * 86400);
 	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
 		     "\"max_collateral_age_days\": 2");
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	key = attested_session(f, cookie);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "PolicyDeny", "collateral older than 2 days (policy a)");
@@ -486,7 +486,7 @@ static void test_collateral_age_and_eval_number(void **state)
 		co.qe_identity = co.pck_crl = co.root_crl = fresh;
 		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
 		free(d);
-		assert_int_equal(keyd_service_reload(f->svc), 0);
+		assert_int_equal(release_service_reload(f->svc), 0);
 		EVP_PKEY_free(key);
 		key = attested_session(f, cookie);
 		call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
@@ -495,14 +495,14 @@ static void test_collateral_age_and_eval_number(void **state)
 
 	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
 		     "\"max_collateral_age_days\": 4, \"min_tcb_eval_number\": 18");
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "PolicyDeny",
 		     "TCB evaluation data number 17 below the minimum 18 of policy a");
 
 	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
 		     "\"max_collateral_age_days\": 4, \"min_tcb_eval_number\": 17");
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 
 	/* TCB status: OutOfDate collateral for this platform is refused by the default. */
@@ -513,14 +513,14 @@ static void test_collateral_age_and_eval_number(void **state)
 		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
 		free(d);
 	}
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	EVP_PKEY_free(key);
 	key = attested_session(f, cookie);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "PolicyDeny", "TCB status OutOfDate not accepted by policy a");
 	write_policy("policies/a.json", "a", &f->qo.body, "[\"a/disk/root\"]",
 		     "\"tcb_statuses\": [\"UpToDate\", \"OutOfDate\"]");
-	assert_int_equal(keyd_service_reload(f->svc), 0);
+	assert_int_equal(release_service_reload(f->svc), 0);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 	EVP_PKEY_free(key);
 
@@ -531,7 +531,7 @@ static void test_collateral_age_and_eval_number(void **state)
 
 		dbg.td_attributes[0] |= 1;
 		write_policy("policies/a.json", "a", &dbg, "[\"a/disk/root\"]", "");
-		assert_int_equal(keyd_service_reload(f->svc), 0);
+		assert_int_equal(release_service_reload(f->svc), 0);
 		auth(f->svc, cookie, nonce);
 		assert_int_equal(jwk_generate_p256(&key), 0);
 		attest(f, cookie, nonce, key, nonce, key, &dbg, &rep);
@@ -663,7 +663,7 @@ static void test_cookies(void **state)
 static void test_expiry_after_attest(void **state)
 {
 	struct fixture *f = *state;
-	struct keyd_service *saved = f->svc;
+	struct release_service *saved = f->svc;
 	char cookie[64];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
@@ -671,20 +671,20 @@ static void test_expiry_after_attest(void **state)
 	/* Two seconds: the table counts whole seconds, so a session lives lifetime - 1 .. lifetime.
 	 */
 	f->cfg.limits.session_lifetime_s = 2;
-	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	key = attested_session(f, cookie);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 	sleep(2);
-	keyd_service_tick(f->svc); /* drops expired sessions one lifetime later only */
+	release_service_tick(f->svc); /* drops expired sessions one lifetime later only */
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "session expired");
 	EVP_PKEY_free(key);
 
 	/* A table of one session: a newer auth evicts the attested one. */
-	keyd_service_free(f->svc);
+	release_service_free(f->svc);
 	f->cfg.limits.session_lifetime_s = 300;
 	f->cfg.limits.max_sessions = 1;
-	assert_int_equal(keyd_service_new(&f->cfg, &f->svc), 0);
+	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	key = attested_session(f, cookie);
 	{
 		char c2[64], n2[KBS_NONCE_MAX_LEN + 1];
@@ -694,7 +694,7 @@ static void test_expiry_after_attest(void **state)
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "unknown or evicted");
 	EVP_PKEY_free(key);
-	keyd_service_free(f->svc);
+	release_service_free(f->svc);
 	f->cfg.limits.max_sessions = 1000;
 	f->svc = saved;
 }
@@ -778,8 +778,8 @@ static void test_concurrent_sessions_and_reloads(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < 30; i++) {
-		assert_int_equal(keyd_service_reload(f->svc), 0);
-		keyd_service_tick(f->svc);
+		assert_int_equal(release_service_reload(f->svc), 0);
+		release_service_tick(f->svc);
 		usleep(5000);
 	}
 	for (int i = 0; i < 3; i++) {

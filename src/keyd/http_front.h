@@ -4,8 +4,9 @@
 #pragma once
 
 #include "keyd_config.h"
-#include "keyd_service.h"
+#include "release.h"
 
 /* Runs until SIGTERM or SIGINT. port_file (optional) receives the bound port once listening,
  * for tests that ask for port 0. Returns 0 or a negative errno. */
-int keyd_server_run(const struct keyd_config *cfg, struct keyd_service *svc, const char *port_file);
+int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
+		   const char *port_file);

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "keyd_service.h"
+#include "release.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -17,8 +17,8 @@
 #include "audit.h"
 #include "b64.h"
 #include "cleanup.h"
-#include "collateral_store.h"
-#include "dcap.h"
+#include "dcap/collateral_store.h"
+#include "dcap/dcap.h"
 #include "hexutil.h"
 #include "jwe.h"
 #include "kbs_msg.h"
@@ -52,7 +52,7 @@ struct fmspc_cache {
 	} e[FMSPC_CACHE_SIZE];
 };
 
-struct keyd_service {
+struct release_service {
 	const struct keyd_config *cfg;
 	struct fmspc_cache fmspc;
 	struct rootkey *rootkey;
@@ -74,7 +74,7 @@ static void generation_unref(struct keyd_generation *g)
 	}
 }
 
-static struct keyd_generation *generation_get(struct keyd_service *s)
+static struct keyd_generation *generation_get(struct release_service *s)
 {
 	struct keyd_generation *g;
 
@@ -104,9 +104,9 @@ static int generation_load(const struct keyd_config *cfg, struct keyd_generation
 	return 0;
 }
 
-int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out)
+int release_service_new(const struct keyd_config *cfg, struct release_service **out)
 {
-	struct keyd_service *s = calloc(1, sizeof(*s));
+	struct release_service *s = calloc(1, sizeof(*s));
 	uint8_t nonce_key[32];
 	int r;
 
@@ -153,11 +153,11 @@ int keyd_service_new(const struct keyd_config *cfg, struct keyd_service **out)
 	*out = s;
 	return 0;
 fail:
-	keyd_service_free(s);
+	release_service_free(s);
 	return r;
 }
 
-void keyd_service_free(struct keyd_service *s)
+void release_service_free(struct release_service *s)
 {
 	if (!s)
 		return;
@@ -172,7 +172,7 @@ void keyd_service_free(struct keyd_service *s)
 	free(s);
 }
 
-int keyd_service_reload(struct keyd_service *s)
+int release_service_reload(struct release_service *s)
 {
 	struct keyd_generation *g, *old;
 	int r;
@@ -193,7 +193,7 @@ int keyd_service_reload(struct keyd_service *s)
 	return 0;
 }
 
-void keyd_service_tick(struct keyd_service *s)
+void release_service_tick(struct release_service *s)
 {
 	uint64_t ev;
 
@@ -207,7 +207,8 @@ void keyd_service_tick(struct keyd_service *s)
 	}
 }
 
-static int quote_fmspc_cached(struct keyd_service *s, const struct tdx_quote *q, uint8_t fmspc[6])
+static int quote_fmspc_cached(struct release_service *s, const struct tdx_quote *q,
+			      uint8_t fmspc[6])
 {
 	struct fmspc_cache *c = &s->fmspc;
 	uint8_t d[32];
@@ -250,7 +251,8 @@ static void reply_error(struct keyd_reply *rep, enum kbs_error_type type, const 
 	}
 }
 
-void keyd_service_audit_transport(struct keyd_service *s, const char *peer, const char *reason)
+void release_service_audit_transport(struct release_service *s, const char *peer,
+				     const char *reason)
 {
 	struct audit_record a = {.event = "connection", .peer = peer, .reason = reason};
 
@@ -294,7 +296,7 @@ static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
 	return found ? 0 : -ENOENT;
 }
 
-static void handle_auth(struct keyd_service *s, const struct keyd_request *req,
+static void handle_auth(struct release_service *s, const struct keyd_request *req,
 			struct keyd_reply *rep)
 {
 	struct audit_record a = {.event = "auth", .peer = req->peer};
@@ -331,7 +333,7 @@ out:
 
 /* An HS256 JWT naming what was attested: clients treat it as opaque, the session is what
  * authorises resources. */
-static int token_build(struct keyd_service *s, const struct session_attestation *att, char **out)
+static int token_build(struct release_service *s, const struct session_attestation *att, char **out)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	struct json_object *claims = json_object_new_object();
@@ -374,7 +376,7 @@ out:
 	return r;
 }
 
-static void handle_attest(struct keyd_service *s, const struct keyd_request *req,
+static void handle_attest(struct release_service *s, const struct keyd_request *req,
 			  struct keyd_reply *rep)
 {
 	struct audit_record a = {.event = "attest", .peer = req->peer};
@@ -480,7 +482,7 @@ out:
 	kbs_attest_request_done(&areq);
 }
 
-static void handle_resource(struct keyd_service *s, const struct keyd_request *req,
+static void handle_resource(struct release_service *s, const struct keyd_request *req,
 			    const char *resource, struct keyd_reply *rep)
 {
 	struct audit_record a = {.event = "resource", .peer = req->peer};
@@ -560,8 +562,8 @@ out:
 	EVP_PKEY_free(att.tee_key);
 }
 
-void keyd_service_handle(struct keyd_service *s, const struct keyd_request *req,
-			 struct keyd_reply *rep)
+void release_service_handle(struct release_service *s, const struct keyd_request *req,
+			    struct keyd_reply *rep)
 {
 	static const char resource_prefix[] = KBS_URL_PREFIX "/resource/";
 	const char *path = req->path ? req->path : "";
