@@ -22,12 +22,19 @@ die() {
 	exit 1
 }
 
-# The newest installed Debian kernel (linux-image-amd64).
+# Debian's current kernel, downloaded and extracted into a cache (tests/qemu/guest-kernel.sh):
+# nothing is installed into the host's /boot. KERNEL, KMODDIR and KVER may be given instead.
 kernel_setup() {
-	KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)}
-	[ -r "$KERNEL" ] || die "no kernel in /boot (apt-get install linux-image-amd64)"
-	KVER=${KERNEL#/boot/vmlinuz-}
-	[ -d "/lib/modules/$KVER" ] || die "no modules for kernel $KVER"
+	local got
+	if [ -z "${KERNEL:-}" ]; then
+		got=$("$REPO/tests/qemu/guest-kernel.sh") || die "no guest kernel (tests/qemu/guest-kernel.sh)"
+		read -r KERNEL KMODDIR KVER <<<"$got"
+	fi
+	[ -r "$KERNEL" ] || die "no kernel at $KERNEL"
+	KVER=${KVER:-${KERNEL##*/vmlinuz-}}
+	KMODDIR=${KMODDIR:-/lib/modules/$KVER}
+	KCONFIG=${KMODDIR%/lib/modules/*}/boot/config-$KVER
+	[ -d "$KMODDIR" ] || die "no modules for kernel $KVER in $KMODDIR"
 }
 
 # KVM when a quick boot probe works, TCG otherwise; the answer is cached per machine in $QEMU_WORK.
@@ -95,7 +102,7 @@ build_dracut_initrd() {
 		dracut --force --quiet --no-hostonly --no-hostonly-cmdline --no-early-microcode \
 		--conf /dev/null --confdir "$empty" --tmpdir "$QEMU_WORK/tmp" \
 		--modules "$(echo $modules)" --drivers "$(echo $DRACUT_DRIVERS)" \
-		--compress zstd --kver "$KVER" "$out" ||
+		--compress zstd --kver "$KVER" --kmoddir "$KMODDIR" "$out" ||
 		die "dracut failed building $out"
 }
 
@@ -163,14 +170,14 @@ build_itools_initrd() {
 		xts
 	MODS
 	unshare -m --propagation private bash -euc '
-		root=$1 kver=$2
-		mount --bind -o ro "/lib/modules/$kver" "$root/lib/modules/$kver"
+		root=$1 kver=$2 kmoddir=$3 kconfig=$4
+		mount --bind -o ro "$kmoddir" "$root/lib/modules/$kver"
 		touch "$root/boot/config-$kver"
-		mount --bind -o ro "/boot/config-$kver" "$root/boot/config-$kver"
+		[ -r "$kconfig" ] && mount --bind -o ro "$kconfig" "$root/boot/config-$kver"
 		mount -t proc proc "$root/proc"
 		chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			mkinitramfs -c zstd -o /tmp/initrd.img "$kver"
-	' _ "$root" "$KVER" >"$QEMU_WORK/mkinitramfs.log" 2>&1 ||
+	' _ "$root" "$KVER" "$KMODDIR" "$KCONFIG" >"$QEMU_WORK/mkinitramfs.log" 2>&1 ||
 		die "mkinitramfs failed, see $QEMU_WORK/mkinitramfs.log"
 	mv "$root/tmp/initrd.img" "$out"
 	exec {lock}>&-
