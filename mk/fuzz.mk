@@ -72,6 +72,7 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	cryptsetup token import --json-file $$l/tok.json $$l/img; \
 	dd if=$$l/img bs=4096 skip=1 count=3 status=none | tr -d '\000' > $$h/enrolled; \
 	sed 's/aes-xts-plain64/cipher_null-ecb/g' $$h/enrolled > $$h/cipher-null; \
+	mkdir -p $(FUZZ_DIR)/seeds/luks-allowlist; cp $$h/* $(FUZZ_DIR)/seeds/luks-allowlist/; \
 	rm -rf $$l
 
 # Runs each harness for $(1) seconds on a scratch copy of its seeds (the corpus grows there).

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "agent/config.h"
+#include "agent/luks_discover.h"
 #include "agent/luks_header.h"
 #include "agent/unlock.h"
 #include "commands.h"

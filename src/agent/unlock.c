@@ -14,6 +14,7 @@
 #include "agent/crypttab.h"
 #include "agent/kbs_client.h"
 #include "agent/luks_activate.h"
+#include "agent/luks_discover.h"
 #include "agent/luks_header.h"
 #include "agent/quote_source.h"
 #include "agent/rtmr.h"

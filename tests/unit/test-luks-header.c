@@ -22,6 +22,7 @@
 
 #include "agent/luks_activate.h"
 #include "agent/luks_enroll.h"
+#include "agent/luks_discover.h"
 #include "agent/luks_header.h"
 #include "secmem.h"
 
@@ -262,6 +263,46 @@ static void test_not_luks(void **state)
 	assert_int_equal(luks_header_load(path, &h, reason, sizeof(reason)), -EBADMSG);
 	assert_non_null(strstr(reason, "not a valid LUKS2 header"));
 	assert_int_equal(luks_device_has_token(path), 0);
+}
+
+/* The allow-list is a pure function of the exported JSON: the same header's metadata passes, and
+ * the same metadata with a null cipher is refused, without any device. */
+static void test_allowlist_pure(void **state)
+{
+	struct crypt_device *cd = NULL;
+	struct luks_token tok;
+	char reason[LUKS_REASON_MAX], *json, *p;
+	const char *dump;
+	int tid = 99, vk;
+
+	(void)state;
+	assert_int_equal(crypt_init(&cd, base_img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_dump_json(cd, &dump, 0), 0);
+	json = strdup(dump);
+	assert_non_null(json);
+	vk = crypt_get_volume_key_size(cd);
+	crypt_free(cd);
+
+	assert_int_equal(luks_allowlist_check(json, vk, LUKS_TOKEN_REQUIRED, &tid, &tok, reason,
+					      sizeof(reason)),
+			 0);
+	assert_int_equal(tid, 0);
+	assert_int_equal(tok.keyslot, 1);
+	assert_int_equal(luks_allowlist_check(json, vk == 64 ? 32 : 64, LUKS_TOKEN_REQUIRED, &tid,
+					      &tok, reason, sizeof(reason)),
+			 -EBADMSG);
+	p = strstr(json, "\"aes-xts-plain64\"");
+	assert_non_null(p);
+	memcpy(p + 1, "cipher_null-ecb", 15); /* same length as aes-xts-plain64 */
+	assert_int_equal(luks_allowlist_check(json, vk, LUKS_TOKEN_REQUIRED, &tid, &tok, reason,
+					      sizeof(reason)),
+			 -EBADMSG);
+	assert_non_null(strstr(reason, "CVE-2025-59054"));
+	assert_int_equal(
+		luks_allowlist_check("[]", vk, LUKS_TOKEN_ANY, &tid, &tok, reason, sizeof(reason)),
+		-EBADMSG);
+	free(json);
 }
 
 static void test_validate_needs(void **state)
@@ -633,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_no_token),
 		cmocka_unit_test(test_not_luks),
 		cmocka_unit_test(test_validate_needs),
+		cmocka_unit_test(test_allowlist_pure),
 		cmocka_unit_test(test_enroll_failures_leave_no_trace),
 		cmocka_unit_test(test_crafted_headers),
 		cmocka_unit_test(test_load_any),
