@@ -32,12 +32,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --config FILE       agent configuration (default " AGENT_CONFIG_DEFAULT_PATH
 		")\n"
-		"  --cmdline FILE      kernel command line (default " AGENT_CMDLINE_DEFAULT_PATH
-		")\n"
 		"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
 		"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
-		"  --sys-block DIR     discovery: block device list (default /sys/class/block)\n"
-		"  --dev-dir DIR       discovery: device nodes (default /dev)\n"
 		"  --log-target T      stderr, kmsg or auto (default auto: stderr under systemd "
 		"or\n"
 		"                      on a terminal, else /dev/kmsg)\n"
@@ -59,17 +55,15 @@ static enum log_target log_target_auto(void)
 	return LOG_TARGET_STDERR;
 }
 
-static bool cmdline_disables(const char *cmdline_path, enum log_target target, enum log_level level)
+static bool cmdline_disables(enum log_target target, enum log_level level)
 {
 	struct agent_config scratch;
 	bool disabled;
 
-	if (!cmdline_path || access(cmdline_path, F_OK) != 0)
-		return false;
 	agent_config_init(&scratch);
 	/* Quiet: errors are reported, with consequences, when the real configuration loads. */
 	log_setup("tdx-unlock", target, (enum log_level)(LOG_LVL_ERR - 1));
-	disabled = agent_config_apply_cmdline_file(&scratch, cmdline_path) == 0 && scratch.disabled;
+	disabled = agent_config_apply_kernel_cmdline(&scratch) == 0 && scratch.disabled;
 	log_setup("tdx-unlock", target, level);
 	agent_config_done(&scratch);
 	return disabled;
@@ -79,18 +73,14 @@ int cmd_unlock(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
-		{"cmdline", required_argument, NULL, 'k'},
 		{"name", required_argument, NULL, 'n'},
 		{"test-passphrase", no_argument, NULL, 't'},
-		{"sys-block", required_argument, NULL, 's'},
-		{"dev-dir", required_argument, NULL, 'd'},
 		{"log-target", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *config_path = AGENT_CONFIG_DEFAULT_PATH;
-	const char *cmdline_path = AGENT_CMDLINE_DEFAULT_PATH;
 	struct unlock_options o = {0};
 	enum log_target target;
 	struct agent_config config;
@@ -112,20 +102,11 @@ int cmd_unlock(int argc, char **argv)
 		case 'c':
 			config_path = optarg;
 			break;
-		case 'k':
-			cmdline_path = optarg;
-			break;
 		case 'n':
 			o.name = optarg;
 			break;
 		case 't':
 			o.test_passphrase = true;
-			break;
-		case 's':
-			o.sys_block_dir = optarg;
-			break;
-		case 'd':
-			o.dev_dir = optarg;
 			break;
 		case 'l':
 			target_name = optarg;
@@ -165,12 +146,12 @@ int cmd_unlock(int argc, char **argv)
 	}
 
 	/* rd.tdx_unlock=0 wins even over a missing or broken configuration file. */
-	if (cmdline_disables(cmdline_path, target, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO)) {
+	if (cmdline_disables(target, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO)) {
 		log_info("unlock: disabled by rd.tdx_unlock=0 on the kernel command line");
 		return UNLOCK_EXIT_DISABLED;
 	}
 	agent_config_init(&config);
-	if (agent_config_load(&config, config_path, cmdline_path) < 0) {
+	if (agent_config_load(&config, config_path) < 0) {
 		log_error("unlock: no usable configuration; leaving the disks to the passphrase "
 			  "prompt");
 		agent_config_done(&config);

@@ -17,13 +17,12 @@
 #include "hexutil.h"
 #include "log.h"
 
-#define CONFIG_FILE_MAX	   (64 * 1024)
-#define CMDLINE_FILE_MAX   (64 * 1024)
-#define CONFIG_URL_MAX	   512
-#define CONFIG_PATH_MAX	   4096
-#define CMDLINE_PREFIX	   "rd.tdx_unlock"
-#define DEFAULT_TSM_REPORT "/sys/kernel/config/tsm/report"
-#define DEFAULT_RTMR_PATH  "/sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
+#define CONFIG_FILE_MAX	  (64 * 1024)
+#define CMDLINE_FILE_MAX  (64 * 1024)
+#define CONFIG_URL_MAX	  512
+#define CONFIG_PATH_MAX	  4096
+#define CMDLINE_PREFIX	  "rd.tdx_unlock"
+#define DEFAULT_RTMR_PATH "/sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
 
 /* Bounds for the numeric settings: a value outside them is a configuration error. */
 struct uint_setting {
@@ -118,7 +117,6 @@ void agent_config_init(struct agent_config *c)
 	c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
 	c->log_level = LOG_LVL_INFO;
 	/* Defaults are static strings until overridden: keep ownership uniform by copying. */
-	c->tsm_report_dir = strdup(DEFAULT_TSM_REPORT);
 	c->rtmr_path = strdup(DEFAULT_RTMR_PATH);
 }
 
@@ -126,7 +124,6 @@ void agent_config_done(struct agent_config *c)
 {
 	servers_clear(c);
 	free(c->simulator_dir);
-	free(c->tsm_report_dir);
 	free(c->rtmr_path);
 	free(c->crypttab_path);
 	crypttab_done(&c->cryptopts);
@@ -385,14 +382,12 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 						    "config: 'quote_source' must be configfs-tsm "
 						    "or simulator: '%s'",
 						    str);
-		} else if (!strcmp(key, "simulator_dir") || !strcmp(key, "tsm_report_dir")) {
+		} else if (!strcmp(key, "simulator_dir")) {
 			r = json_get_string(val, key, &str, where);
 			if (r == 0)
 				r = path_check(str, key, where);
 			if (r == 0)
-				r = set_string(!strcmp(key, "simulator_dir") ? &c->simulator_dir
-									     : &c->tsm_report_dir,
-					       str);
+				r = set_string(&c->simulator_dir, str);
 		} else if (!strcmp(key, "rtmr_path")) {
 			r = json_get_string(val, key, &str, where);
 			/* "" means: never extend (documented; for hosts without the attribute). */
@@ -739,7 +734,7 @@ int agent_config_apply_cmdline_file(struct agent_config *c, const char *path)
 
 int agent_config_validate(const struct agent_config *c)
 {
-	if (!c->tsm_report_dir || !c->rtmr_path)
+	if (!c->rtmr_path)
 		return log_error_errno(-ENOMEM, "config: out of memory");
 	if (c->disabled)
 		return 0;
@@ -774,18 +769,31 @@ int agent_config_validate(const struct agent_config *c)
 	return 0;
 }
 
-int agent_config_load(struct agent_config *c, const char *config_path, const char *cmdline_path)
+int agent_config_apply_kernel_cmdline(struct agent_config *c)
+{
+	const char *test_cmdline = getenv("TDX_UNLOCK_TEST_CMDLINE");
+	int r;
+
+	if (test_cmdline)
+		return agent_config_apply_cmdline(c, test_cmdline);
+	/* No /proc/cmdline (a test chroot) means no overrides, not an error. */
+	if (access(AGENT_CMDLINE_DEFAULT_PATH, F_OK) != 0)
+		return 0;
+	r = agent_config_apply_cmdline_file(c, AGENT_CMDLINE_DEFAULT_PATH);
+	if (r < 0)
+		return log_error_errno(r, "config: cannot apply %s", AGENT_CMDLINE_DEFAULT_PATH);
+	return 0;
+}
+
+int agent_config_load(struct agent_config *c, const char *config_path)
 {
 	int r;
 
 	r = agent_config_load_file(c, config_path);
 	if (r < 0)
 		return r;
-	/* No /proc/cmdline (a test chroot) means no overrides, not an error. */
-	if (cmdline_path && access(cmdline_path, F_OK) == 0) {
-		r = agent_config_apply_cmdline_file(c, cmdline_path);
-		if (r < 0)
-			return log_error_errno(r, "config: cannot apply %s", cmdline_path);
-	}
+	r = agent_config_apply_kernel_cmdline(c);
+	if (r < 0)
+		return r;
 	return agent_config_validate(c);
 }

@@ -11,6 +11,7 @@
 
 #define AGENT_CONFIG_DEFAULT_PATH  "/etc/tdx-unlock/agent.conf"
 #define AGENT_CMDLINE_DEFAULT_PATH "/proc/cmdline"
+#define AGENT_TSM_REPORT_PATH	   "/sys/kernel/config/tsm/report"
 #define AGENT_CONFIG_MAX_SERVERS   8
 #define AGENT_CONFIG_MAX_PINS	   4
 #define AGENT_PIN_LEN		   32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
@@ -40,9 +41,8 @@ struct agent_config {
 	unsigned backoff_initial_ms; /* pause after the first failed round, doubled each round */
 	unsigned backoff_max_ms;
 	enum agent_quote_source quote_source;
-	char *simulator_dir;  /* quote simulator material (AGENT_QUOTE_SIMULATOR only) */
-	char *tsm_report_dir; /* configfs-tsm report directory (tests point it at a fake tree) */
-	char *rtmr_path;      /* sysfs attribute extending RTMR3; "" disables the extension */
+	char *simulator_dir; /* quote simulator material (AGENT_QUOTE_SIMULATOR only) */
+	char *rtmr_path;     /* sysfs attribute extending RTMR3; "" disables the extension */
 	enum log_level log_level;
 	bool disabled; /* rd.tdx_unlock=0 */
 	/* Where mapping names come from (docs/agent.md): NULL = AGENT_CRYPTTAB_PATH, then
@@ -67,11 +67,14 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
  * belong to cryptsetup's boot integration). Other words are ignored. */
 int agent_config_apply_cmdline(struct agent_config *c, const char *cmdline);
 int agent_config_apply_cmdline_file(struct agent_config *c, const char *path);
+/* Applies the kernel command line: AGENT_CMDLINE_DEFAULT_PATH (missing, as in a bare chroot, means
+ * no overrides), or in tests the text of $TDX_UNLOCK_TEST_CMDLINE instead (docs/testing.md). */
+int agent_config_apply_kernel_cmdline(struct agent_config *c);
 
 /* Checks the final configuration is usable: at least one server, each https with a pin or CA. */
 int agent_config_validate(const struct agent_config *c);
 
-/* Loads file then command line, then validates. A missing command-line file is not an error. */
-int agent_config_load(struct agent_config *c, const char *config_path, const char *cmdline_path);
+/* Loads file then the kernel command line (agent_config_apply_kernel_cmdline), then validates. */
+int agent_config_load(struct agent_config *c, const char *config_path);
 
 const char *agent_quote_source_name(enum agent_quote_source s);

@@ -76,8 +76,11 @@ int luks_discover(const char *sys_block_dir, const char *dev_dir, char ***device
 	unsigned scanned = 0;
 	int r = 0;
 
-	sys_block_dir = sys_block_dir ? sys_block_dir : "/sys/class/block";
-	dev_dir = dev_dir ? dev_dir : "/dev";
+	/* Tests point discovery at a fake tree (docs/testing.md). */
+	if (!sys_block_dir)
+		sys_block_dir = getenv("TDX_UNLOCK_TEST_SYS_BLOCK") ?: "/sys/class/block";
+	if (!dev_dir)
+		dev_dir = getenv("TDX_UNLOCK_TEST_DEV_DIR") ?: "/dev";
 	list = calloc(LUKS_DISCOVER_MAX + 1, sizeof(*list));
 	if (!list)
 		return log_error_errno(-ENOMEM, "out of memory");

@@ -408,7 +408,9 @@ int quote_source_open(const struct agent_config *c, struct quote_source **out)
 	qs->kind = c->quote_source;
 	switch (c->quote_source) {
 	case AGENT_QUOTE_CONFIGFS_TSM:
-		qs->tsm_report_dir = strdup(c->tsm_report_dir);
+		/* Tests point it at a fake tree (docs/testing.md). */
+		qs->tsm_report_dir =
+			strdup(getenv("TDX_UNLOCK_TEST_TSM_REPORT_DIR") ?: AGENT_TSM_REPORT_PATH);
 		if (!qs->tsm_report_dir) {
 			r = log_error_errno(-ENOMEM, "quote source: out of memory");
 			goto fail;

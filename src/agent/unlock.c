@@ -510,7 +510,7 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 	if (o->n_devices > 0) {
 		ret = devices_load(&x, (char **)o->devices, o->n_devices);
 	} else {
-		int r = luks_discover(o->sys_block_dir, o->dev_dir, &discovered, &n_found);
+		int r = luks_discover(NULL, NULL, &discovered, &n_found);
 
 		if (r < 0) {
 			log_error("unlock: cannot list block devices");

@@ -29,9 +29,7 @@ struct unlock_options {
 	const struct agent_config *config;
 	char *const *devices; /* explicit devices/image files; NULL or empty = discover */
 	size_t n_devices;
-	const char *name; /* mapping name for a single device; NULL = unlock_mapping_name() */
-	const char *sys_block_dir; /* discovery overrides (tests); NULL = defaults */
-	const char *dev_dir;
+	const char *name;     /* mapping name for a single device; NULL = unlock_mapping_name() */
 	bool test_passphrase; /* verify the passphrase opens the keyslot; create no mapping */
 };
 

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "commands.h"
 #include "keyd_config.h"
@@ -11,32 +12,27 @@
 
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"port-file", required_argument, NULL, 'p'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
-	const char *config = NULL, *port_file = NULL;
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {}};
+	const char *config = NULL;
 	struct keyd_config *cfg = NULL;
 	struct release_service *svc = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:p:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
 			config = optarg;
 			break;
-		case 'p':
-			port_file = optarg;
-			break;
 		case 'h':
-			printf("usage: tdx-keyd serve --config FILE [--port-file FILE]\n");
+			printf("usage: tdx-keyd serve --config FILE\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (!config || optind != argc) {
-		fprintf(stderr, "usage: tdx-keyd serve --config FILE [--port-file FILE]\n");
+		fprintf(stderr, "usage: tdx-keyd serve --config FILE\n");
 		return 2;
 	}
 	r = secmem_harden_process();
@@ -47,7 +43,8 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	r = release_service_new(cfg, &svc);
 	if (r == 0)
-		r = http_front_run(cfg, svc, port_file);
+		/* Tests listen on port 0 and learn the port from this file (docs/testing.md). */
+		r = http_front_run(cfg, svc, getenv("TDX_KEYD_TEST_PORT_FILE"));
 	release_service_free(svc);
 	keyd_config_free(cfg);
 	return r < 0 ? 1 : 0;

@@ -23,7 +23,9 @@ write_agent_conf "$T/agent.conf" "$URL" "$PIN"
 python3 - "$AGENT" "$T" "${AGENT_BENCH_RUNS:-20}" <<'EOF'
 import os, re, statistics, subprocess, sys, time
 agent, t, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cmd = [agent, "unlock", "--config", f"{t}/agent.conf", "--cmdline", f"{t}/cmdline",
+with open(f"{t}/cmdline") as f:
+    os.environ["TDX_UNLOCK_TEST_CMDLINE"] = f.read()
+cmd = [agent, "unlock", "--config", f"{t}/agent.conf",
        "--test-passphrase", "-v", "--log-target", "stderr", f"{t}/disk.img"]
 wall, secret, quote, header, opened, rss = [], [], [], [], [], []
 for i in range(runs + 1):

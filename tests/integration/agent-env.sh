@@ -84,6 +84,8 @@ agent_env_setup() {
 	keyd_env_setup || return 1
 	printf 'recovery passphrase' >"$T/recovery.key"
 	: >"$T/cmdline"
+	# The agent reads this instead of the host's /proc/cmdline (docs/testing.md).
+	export TDX_UNLOCK_TEST_CMDLINE=
 	: >"$T/rtmr3"
 	PIN=$(spki_pin "$T/tls.crt")
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \

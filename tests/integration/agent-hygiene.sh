@@ -77,7 +77,7 @@ run_under_gdb() {
 	eval gdb -q -batch -nx -ex "'set pagination off'" -ex "'set confirm off'" \
 		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings $excluded'" $bps \
 		-ex run -ex "'info symbol \$pc'" -ex "'gcore $2'" -ex kill \
-		--args "'$AGENT'" unlock --config "'$T/agent.conf'" --cmdline "'$T/cmdline'" \
+		--args "'$AGENT'" unlock --config "'$T/agent.conf'" \
 		--test-passphrase -v --log-target stderr "'$T/disk.img'" >"$2.gdb" 2>"$3"
 }
 

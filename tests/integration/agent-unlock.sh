@@ -19,7 +19,8 @@ run_agent() {
 	conf=$1
 	shift
 	t0=$(date +%s%N)
-	"$AGENT" unlock --config "$conf" --cmdline "$T/cmdline" --log-target stderr "$@" \
+	TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline") \
+		"$AGENT" unlock --config "$conf" --log-target stderr "$@" \
 		>"$T/agent.out" 2>"$T/agent.log"
 	RC=$?
 	MS=$((($(date +%s%N) - t0) / 1000000))
@@ -147,12 +148,14 @@ echo "== agent: discovery"
 make_image "$T/plain.img" || bad "plain image"
 mkdir -p "$T/sysblock"
 touch "$T/sysblock/disk.img" "$T/sysblock/disk2.img" "$T/sysblock/plain.img" "$T/sysblock/dm-0"
-run_agent "$T/good.conf" --test-passphrase --sys-block "$T/sysblock" --dev-dir "$T"
+export TDX_UNLOCK_TEST_SYS_BLOCK="$T/sysblock" TDX_UNLOCK_TEST_DEV_DIR="$T"
+run_agent "$T/good.conf" --test-passphrase
 expect_rc 0 "discovery finds both token-carrying disks, skips the plain one" "2 device\(s\) verified"
 grep -q "plain.img" "$T/agent.log" && bad "the disk without token was touched"
 rm -f "$T/sysblock/disk.img" "$T/sysblock/disk2.img"
-run_agent "$T/good.conf" --test-passphrase --sys-block "$T/sysblock" --dev-dir "$T"
+run_agent "$T/good.conf" --test-passphrase
 expect_rc 3 "discovery without any token-carrying disk" "no LUKS2 device carries a tdx-unlock token"
+unset TDX_UNLOCK_TEST_SYS_BLOCK TDX_UNLOCK_TEST_DEV_DIR
 
 echo "== agent: exit codes"
 head -c 32 /dev/urandom >"$T/wrong.secret"
@@ -205,9 +208,11 @@ expect_rc 2 "missing configuration"
 
 # configfs-tsm where there is no TDX provider (this host): one failed quote ends the run.
 mkdir -p "$T/faketsm"
-sed 's|"quote_source": "simulator"|"quote_source": "configfs-tsm"|; /simulator_dir/d; s|"rtmr_path"|"tsm_report_dir": "'"$T"'/faketsm", "rtmr_path"|' \
+sed 's|"quote_source": "simulator"|"quote_source": "configfs-tsm"|; /simulator_dir/d' \
 	"$T/good.conf" >"$T/tsm.conf"
+export TDX_UNLOCK_TEST_TSM_REPORT_DIR="$T/faketsm"
 run_agent "$T/tsm.conf" --test-passphrase "$T/disk.img"
+unset TDX_UNLOCK_TEST_TSM_REPORT_DIR
 expect_rc 1 "configfs-tsm without a TDX provider: no quote, no retries" "no quote from configfs-tsm"
 [ "$(grep -c "no quote from" "$T/agent.log")" -eq 1 ] || bad "quote source retried although broken"
 [ -z "$(ls -A "$T/faketsm")" ] || bad "configfs-tsm entry left behind"

@@ -60,7 +60,7 @@ EOC
 # Starts keyd in the background and waits (bounded) for its port.
 keyd_start() {
 	rm -f "$T/port"
-	"$KEYD" serve --config "${KEYD_CONFIG:-$T/keyd.json}" --port-file "$T/port" \
+	TDX_KEYD_TEST_PORT_FILE="$T/port" "$KEYD" serve --config "${KEYD_CONFIG:-$T/keyd.json}" \
 		2>>"$T/keyd.stderr" &
 	KEYD_PID=$!
 	i=0

@@ -38,7 +38,8 @@ run_in_chroot() {
 	rm -rf "${R:?}$T"
 	mkdir -p "$R$T"
 	cp -a "$T/." "$R$T/"
-	chroot_run "$R" "/$(basename "$TDX_UNLOCK_BIN")" unlock --config "$4" --cmdline "$T/cmdline" \
+	CHROOT_ENV=("TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline")")
+	chroot_run "$R" "/$(basename "$TDX_UNLOCK_BIN")" unlock --config "$4" \
 		--log-target stderr --test-passphrase "$T/disk.img" >"$T/chroot.log" 2>&1
 	rc=$?
 	if [ "$rc" -ne "$1" ]; then

@@ -93,7 +93,7 @@ fi
 
 # The enrolled keyslot opens with what keyd releases to an attested agent.
 rm -f "$W/port"
-"$KEYD" serve --config "$W/keyd.json" --port-file "$W/port" >"$W/keyd.log" 2>&1 &
+TDX_KEYD_TEST_PORT_FILE="$W/port" "$KEYD" serve --config "$W/keyd.json" >"$W/keyd.log" 2>&1 &
 keyd_pid=$!
 for _ in $(seq 100); do
 	[ -s "$W/port" ] && break
@@ -111,7 +111,7 @@ cat >"$W/agent.json" <<EOF
 }
 EOF
 expect 0 "the agent opens the enrolled keyslot with the released secret" -- \
-	"$AGENT" unlock --config "$W/agent.json" --cmdline "$W/no-cmdline" --test-passphrase \
+	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
 	--log-target stderr "$W/disk.img"
 if grep -q '"reason":"released' "$W/audit.log"; then ok "keyd's audit log records the release"; else fail "no release in keyd's audit log"; fi
 

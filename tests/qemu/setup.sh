@@ -116,7 +116,7 @@ keyd_start() {
 	conf=$(keyd_config_write "$1")
 	KEYD_AUDIT=$QEMU_WORK/audit-$1.log
 	rm -f "$QEMU_WORK/keyd.port" "$KEYD_AUDIT"
-	"$KEYD_BIN" serve --config "$conf" --port-file "$QEMU_WORK/keyd.port" \
+	TDX_KEYD_TEST_PORT_FILE="$QEMU_WORK/keyd.port" "$KEYD_BIN" serve --config "$conf" \
 		>"$QEMU_WORK/keyd-$cur.log" 2>&1 &
 	KEYD_PID=$!
 	for _ in $(seq 100); do

@@ -2,7 +2,8 @@
 # Sourced by the static-binary tests: a bare chroot holding one static binary, the two random
 # devices and a /proc mount -- what an initramfs offers -- and nothing else (no /etc, no libs).
 # chroot_prepare ROOT BINARY   sets CHROOT_ENTER (empty when this machine cannot do it)
-# chroot_run ROOT CMD...       runs CMD inside, with an empty environment, bounded to 120 s
+# chroot_run ROOT CMD...       runs CMD inside, with an environment of only the NAME=VALUE words
+#                              of the array CHROOT_ENV (test hooks, docs/testing.md), bounded to 120 s
 
 # libcryptsetup opens /dev/urandom and /dev/random; the agent hands libcryptsetup its validated
 # header copy as /proc/self/fd/N. The chroot is entered in private mount and PID namespaces so
@@ -37,5 +38,5 @@ chroot_prepare() {
 chroot_run() {
 	local root=$1
 	shift
-	timeout 120 env -i "${CHROOT_ENTER[@]}" "$root" "$@"
+	timeout 120 env -i "${CHROOT_ENV[@]}" "${CHROOT_ENTER[@]}" "$root" "$@"
 }

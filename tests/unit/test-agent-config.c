@@ -32,7 +32,6 @@ static void test_defaults(void **state)
 	agent_config_init(&c);
 	assert_int_equal(c.total_timeout_s, 60);
 	assert_int_equal(c.quote_source, AGENT_QUOTE_CONFIGFS_TSM);
-	assert_string_equal(c.tsm_report_dir, "/sys/kernel/config/tsm/report");
 	assert_non_null(strstr(c.rtmr_path, "rtmr3"));
 	assert_int_equal(c.n_servers, 0);
 	/* No server is not a usable configuration. */
@@ -51,7 +50,7 @@ static void test_full_file(void **state)
 		"\"connect_timeout_ms\":700,\"request_timeout_ms\":5000,"
 		"\"total_timeout_s\":30,\"attempts\":4,\"backoff_initial_ms\":100,"
 		"\"backoff_max_ms\":1000,\"quote_source\":\"configfs-tsm\","
-		"\"tsm_report_dir\":\"/tmp/tsm\",\"rtmr_path\":\"\",\"log_level\":\"debug\"}";
+		"\"rtmr_path\":\"\",\"log_level\":\"debug\"}";
 
 	(void)state;
 	assert_int_equal(parse(&c, json), 0);
@@ -72,7 +71,6 @@ static void test_full_file(void **state)
 	assert_int_equal(c.attempts, 4);
 	assert_int_equal(c.backoff_initial_ms, 100);
 	assert_int_equal(c.backoff_max_ms, 1000);
-	assert_string_equal(c.tsm_report_dir, "/tmp/tsm");
 	assert_string_equal(c.rtmr_path, "");
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	agent_config_done(&c);
@@ -117,7 +115,7 @@ static void test_bad_files(void **state)
 		{"{\"quote_source\":\"tpm\"}", -EINVAL},
 		{"{\"quote_source\":1}", -EINVAL},
 		{"{\"log_level\":\"loud\"}", -EINVAL},
-		{"{\"tsm_report_dir\":\"\"}", -EINVAL},
+		{"{\"tsm_report_dir\":\"/tmp/tsm\"}", -EINVAL}, /* a test hook, not configuration */
 		{"{\"simulator_dir\":\"sim\"}", -EINVAL},
 	};
 
@@ -289,26 +287,30 @@ static void test_load_files(void **state)
 	snprintf(conf, sizeof(conf), "%s/agent.conf", dir);
 	snprintf(cmdline, sizeof(cmdline), "%s/cmdline", dir);
 	assert_int_equal(file_write_private(conf, json, strlen(json), 0), 0);
-	assert_int_equal(file_write_private(cmdline, "ro rd.tdx_unlock.attempts=9\n", 28, 0), 0);
 
+	/* The kernel command line comes from $TDX_UNLOCK_TEST_CMDLINE in tests. */
+	assert_int_equal(setenv("TDX_UNLOCK_TEST_CMDLINE", "ro rd.tdx_unlock.attempts=9\n", 1), 0);
 	agent_config_init(&c);
-	assert_int_equal(agent_config_load(&c, conf, cmdline), 0);
+	assert_int_equal(agent_config_load(&c, conf), 0);
 	assert_int_equal(c.total_timeout_s, 45);
 	assert_int_equal(c.attempts, 9);
 	agent_config_done(&c);
 
-	/* A missing command line (no /proc) is no override; a missing config file is an error. */
+	/* An empty command line is no override; a missing config file is an error. */
+	assert_int_equal(setenv("TDX_UNLOCK_TEST_CMDLINE", "", 1), 0);
 	agent_config_init(&c);
-	assert_int_equal(agent_config_load(&c, conf, "/nonexistent/cmdline"), 0);
+	assert_int_equal(agent_config_load(&c, conf), 0);
+	assert_int_equal(c.attempts, 5);
 	agent_config_done(&c);
 	agent_config_init(&c);
-	assert_int_equal(agent_config_load(&c, "/nonexistent/agent.conf", cmdline), -ENOENT);
+	assert_int_equal(agent_config_load(&c, "/nonexistent/agent.conf"), -ENOENT);
 	agent_config_done(&c);
+	assert_int_equal(unsetenv("TDX_UNLOCK_TEST_CMDLINE"), 0);
 
-	/* A command line with a NUL byte in it is refused. */
+	/* A command line file with a NUL byte in it is refused. */
 	assert_int_equal(file_write_private(cmdline, "ro\0rd.tdx_unlock=0", 18, 1), 0);
 	agent_config_init(&c);
-	assert_int_equal(agent_config_load(&c, conf, cmdline), -EINVAL);
+	assert_int_equal(agent_config_apply_cmdline_file(&c, cmdline), -EINVAL);
 	agent_config_done(&c);
 
 	unlink(conf);
