@@ -11,12 +11,11 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "json_strict.h"
 #include "log.h"
 
 #define DIGEST_ITER_MAX	  4000000 /* libcryptsetup benchmarks ~1/8 s; this bounds a hostile one */
 #define LUKS2_MAX_KEYSLOT 32
-
-DEFINE_CLEANUP_FUNC(json_object, json_object_put)
 
 /* Ciphers a segment or keyslot area may use, with the key sizes (bytes) allowed for each.
  * Everything else is refused, cipher_null first of all (CVE-2025-59054). */

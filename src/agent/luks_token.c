@@ -18,8 +18,6 @@
 
 #define SALT_B64_LEN 44 /* standard base64 of 32 bytes, one '=' */
 
-DEFINE_CLEANUP_FUNC(json_object, json_object_put)
-
 static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

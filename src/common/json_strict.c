@@ -2,6 +2,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -140,14 +141,22 @@ static void json_tokener_freep(struct json_tokener **tok)
 		json_tokener_free(*tok);
 }
 
-static void json_object_putp(struct json_object **o)
+/* Formats a refusal into reason without logging it: the caller logs it once, with context. */
+static int parse_refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int parse_refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
 {
-	if (*o)
-		json_object_put(*o);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, reason_len, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
-int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_object **out,
-		      char *reason, size_t reason_len)
+static int parse_quiet(const char *text, size_t len, size_t max_len, struct json_object **out,
+		       char *reason, size_t reason_len)
 {
 	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
 	_cleanup_(json_object_putp) struct json_object *v = NULL;
@@ -156,16 +165,14 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 	size_t end;
 
 	if (len > max_len)
-		return json_strict_fail(reason, reason_len, -EMSGSIZE,
-					"JSON text is %zu bytes, at most %zu accepted", len,
-					max_len);
+		return parse_refuse(reason, reason_len, -EMSGSIZE,
+				    "JSON text is %zu bytes, at most %zu accepted", len, max_len);
 	if (len == 0)
-		return json_strict_fail(reason, reason_len, -EINVAL, "JSON text is empty");
+		return parse_refuse(reason, reason_len, -EINVAL, "JSON text is empty");
 	if (len >= INT_MAX)
-		return json_strict_fail(reason, reason_len, -EMSGSIZE, "JSON text is too large");
+		return parse_refuse(reason, reason_len, -EMSGSIZE, "JSON text is too large");
 	if (memchr(text, '\0', len))
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JSON text contains a NUL byte");
+		return parse_refuse(reason, reason_len, -EINVAL, "JSON text contains a NUL byte");
 
 	tok = json_tokener_new_ex(JSON_STRICT_MAX_DEPTH);
 	if (!tok)
@@ -184,37 +191,47 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 	if (!v && jerr == json_tokener_success)
 		jerr = json_tokener_error_parse_null; /* a bare "null" is never a message */
 	if (jerr != json_tokener_success)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"malformed JSON at offset %zu: %s", end,
-					json_tokener_error_desc(jerr));
+		return parse_refuse(reason, reason_len, -EINVAL, "malformed JSON at offset %zu: %s",
+				    end, json_tokener_error_desc(jerr));
 
 	for (; end < len; end++) {
 		if (!strchr(" \t\r\n", text[end]))
-			return json_strict_fail(reason, reason_len, -EINVAL,
-						"trailing bytes after the JSON value at offset %zu",
-						end);
+			return parse_refuse(reason, reason_len, -EINVAL,
+					    "trailing bytes after the JSON value at offset %zu",
+					    end);
 	}
 
 	in_text = count_members_in_text(text, len);
 	if (in_text == -1)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JSON string contains a raw control character");
+		return parse_refuse(reason, reason_len, -EINVAL,
+				    "JSON string contains a raw control character");
 	if (in_text == -3)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JSON string is not valid UTF-8 (lone surrogate escape)");
+		return parse_refuse(reason, reason_len, -EINVAL,
+				    "JSON string is not valid UTF-8 (lone surrogate escape)");
 	if (in_text < 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"malformed JSON: single quotes, NaN/Infinity or a bare "
-					"decimal point");
+		return parse_refuse(reason, reason_len, -EINVAL,
+				    "malformed JSON: single quotes, NaN/Infinity or a bare "
+				    "decimal point");
 	in_tree = check_tree(v);
 	if (in_tree < 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JSON string is not valid UTF-8");
+		return parse_refuse(reason, reason_len, -EINVAL, "JSON string is not valid UTF-8");
 	if (in_tree != in_text)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JSON object has a duplicate member name");
+		return parse_refuse(reason, reason_len, -EINVAL,
+				    "JSON object has a duplicate member name");
 
 	*out = TAKE_PTR(v);
+	return 0;
+}
+
+int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_object **out,
+		      char *reason, size_t reason_len)
+{
+	char why[256] = "";
+	int r;
+
+	r = parse_quiet(text, len, max_len, out, why, sizeof(why));
+	if (r < 0)
+		return json_strict_fail(reason, reason_len, r, "%s", why);
 	return 0;
 }
 
@@ -290,6 +307,136 @@ int json_strict_only_members(struct json_object *obj, const char *what, const ch
 		if (!*a)
 			return json_strict_fail(reason, reason_len, -EINVAL,
 						"%s: unexpected member '%.64s'", what, key);
+	}
+	return 0;
+}
+
+int json_strict_load_file(const char *path, size_t max_len, struct json_object **out)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct json_object *v = NULL;
+	char why[256] = "";
+	size_t len;
+	int r;
+
+	r = file_read_all(path, max_len, &buf, &len);
+	if (r < 0)
+		return r; /* logged by file_read_all() */
+	/* Quiet parse: the refusal is logged once below, with the file's name. */
+	r = parse_quiet((const char *)buf, len, max_len, &v, why, sizeof(why));
+	if (r < 0)
+		return log_error_errno(r, "%s: %s", path, why);
+	if (!json_object_is_type(v, json_type_object)) {
+		json_object_put(v);
+		return log_error_errno(-EINVAL, "%s: top level is not a JSON object", path);
+	}
+	*out = v;
+	return 0;
+}
+
+static const struct json_field *field_find(const struct json_field *fields, size_t n,
+					   const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(fields[i].key, key))
+			return &fields[i];
+	return NULL;
+}
+
+static const char *const field_type_names[] = {
+	[JSON_FIELD_STRING] = "a string",  [JSON_FIELD_U64] = "an integer",
+	[JSON_FIELD_U32] = "an integer",   [JSON_FIELD_BOOL] = "a boolean",
+	[JSON_FIELD_OBJECT] = "an object", [JSON_FIELD_ARRAY] = "an array",
+};
+
+static const enum json_type field_json_types[] = {
+	[JSON_FIELD_STRING] = json_type_string, [JSON_FIELD_U64] = json_type_int,
+	[JSON_FIELD_U32] = json_type_int,	[JSON_FIELD_BOOL] = json_type_boolean,
+	[JSON_FIELD_OBJECT] = json_type_object, [JSON_FIELD_ARRAY] = json_type_array,
+};
+
+static int field_store(const struct json_field *f, struct json_object *v, const char *what,
+		       char *reason, size_t reason_len)
+{
+	const char *s;
+	int64_t i;
+	size_t n;
+
+	if (!json_object_is_type(v, field_json_types[f->type]))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is not %s", what,
+					f->key, field_type_names[f->type]);
+	switch (f->type) {
+	case JSON_FIELD_STRING:
+		s = json_object_get_string(v);
+		n = (size_t)json_object_get_string_len(v);
+		if (strlen(s) != n)
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: '%s' contains a NUL character", what, f->key);
+		if (n < f->min || n > f->max)
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: '%s' must be %llu to %llu characters long",
+						what, f->key, (unsigned long long)f->min,
+						(unsigned long long)f->max);
+		*(const char **)f->out = s;
+		return 0;
+	case JSON_FIELD_U64:
+	case JSON_FIELD_U32:
+		i = json_object_get_int64(v);
+		if (i < 0 || (uint64_t)i < f->min || (uint64_t)i > f->max ||
+		    (f->type == JSON_FIELD_U32 && (uint64_t)i > UINT32_MAX))
+			return json_strict_fail(reason, reason_len, -ERANGE,
+						"%s: '%s' must be in [%llu, %llu]", what, f->key,
+						(unsigned long long)f->min,
+						(unsigned long long)f->max);
+		if (f->type == JSON_FIELD_U64)
+			*(uint64_t *)f->out = (uint64_t)i;
+		else
+			*(uint32_t *)f->out = (uint32_t)i;
+		return 0;
+	case JSON_FIELD_BOOL:
+		*(bool *)f->out = json_object_get_boolean(v);
+		return 0;
+	case JSON_FIELD_ARRAY:
+		n = json_object_array_length(v);
+		if (n < f->min || n > f->max)
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: '%s' must hold %llu to %llu entries", what,
+						f->key, (unsigned long long)f->min,
+						(unsigned long long)f->max);
+		*(struct json_object **)f->out = v;
+		return 0;
+	case JSON_FIELD_OBJECT:
+		*(struct json_object **)f->out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int json_strict_fields(struct json_object *obj, const char *what, const struct json_field *fields,
+		       size_t n_fields, char *reason, size_t reason_len)
+{
+	int r;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: not a JSON object", what);
+	json_object_object_foreach (obj, key, val) {
+		(void)val;
+		if (!field_find(fields, n_fields, key))
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: unknown member '%.64s'", what, key);
+	}
+	for (size_t i = 0; i < n_fields; i++) {
+		struct json_object *v;
+
+		if (!json_object_object_get_ex(obj, fields[i].key, &v)) {
+			if (fields[i].required)
+				return json_strict_fail(reason, reason_len, -EINVAL,
+							"%s: '%s' is missing", what, fields[i].key);
+			continue;
+		}
+		r = field_store(&fields[i], v, what, reason, reason_len);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -26,8 +26,6 @@ DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
 DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
-DEFINE_CLEANUP_FUNC(json_object, json_object_put)
-
 /* The intermediate secrets of one JWE operation, in one secure allocation (each secmem_alloc()
  * is a locked mapping of its own: one instead of three keeps the syscalls down). */
 struct jwe_secrets {

@@ -17,8 +17,6 @@
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(BIGNUM, BN_free)
-DEFINE_CLEANUP_FUNC(json_object, json_object_put)
-
 /* P-256 domain parameters (no key), made once per process and never changed: new keys copy
  * them, which spares OpenSSL 3.0 building the curve from its name for every key generated or
  * imported (about half the cost of a key generation). */

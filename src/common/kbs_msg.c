@@ -13,8 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-DEFINE_CLEANUP_FUNC(json_object, json_object_put)
-
 static const struct {
 	const char *name;
 	int http_status;

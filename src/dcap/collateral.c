@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "cleanup.h"
+#include "json_strict.h"
 #include "dcap_util.h"
 #include "fileio.h"
 #include "hexutil.h"
@@ -421,8 +422,6 @@ static struct json_object *parse_object(const char *raw, size_t len, const char 
 	json_tokener_free(tok);
 	return o;
 }
-
-DEFINE_CLEANUP_FUNC(struct json_object, json_object_put)
 
 static int expect_id_version(struct json_object *o, struct parse_ctx *what, const char *id,
 			     uint32_t version)

@@ -4,13 +4,14 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
-#include "keyd_json.h"
+#include "json_strict.h"
 #include "log.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
@@ -44,17 +45,9 @@ static int resolve_path(const char *base_dir, const char *p, char **out)
 	return n < 0 ? -ENOMEM : 0;
 }
 
-static int get_path(const char *file, const char *dir, struct json_object *o, const char *key,
-		    bool required, char **out)
+static int set_path(const char *dir, const char *p, char **out)
 {
-	const char *s;
-	int r = keyd_json_get_string(file, o, key, required, &s);
-
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	return resolve_path(dir, s, out);
+	return p ? resolve_path(dir, p, out) : 0;
 }
 
 /* https://, or plain http to the loopback address only (a test PCCS): "http://127.0.0.1" must be
@@ -81,18 +74,17 @@ static bool pccs_url_ok(const char *s)
 	return *p == '\0' || *p == '/';
 }
 
-static int load_limits(const char *file, struct json_object *root, struct keyd_limits *l)
+static int load_limits(const char *file, struct json_object *o, struct keyd_limits *l)
 {
-	static const char *const keys[] = {"max_body_bytes",
-					   "max_header_bytes",
-					   "max_connections",
-					   "request_timeout_ms",
-					   "max_sessions",
-					   "session_lifetime_s",
-					   NULL};
-	struct json_object *o;
-	uint64_t v;
-	int r;
+	const struct json_field fields[] = {
+		JSON_U64("max_body_bytes", false, 1024, 16 * 1024 * 1024, &l->max_body_bytes),
+		JSON_U64("max_header_bytes", false, 1024, 1024 * 1024, &l->max_header_bytes),
+		JSON_U32("max_connections", false, 1, 1000000, &l->max_connections),
+		JSON_U32("request_timeout_ms", false, 100, 600000, &l->request_timeout_ms),
+		JSON_U32("max_sessions", false, 1, 1000000, &l->max_sessions),
+		JSON_U32("session_lifetime_s", false, 1, 3600, &l->session_lifetime_s),
+	};
+	char what[300];
 
 	l->max_body_bytes = 64 * 1024;
 	l->max_header_bytes = 8 * 1024;
@@ -100,48 +92,23 @@ static int load_limits(const char *file, struct json_object *root, struct keyd_l
 	l->request_timeout_ms = 10000;
 	l->max_sessions = 100000;
 	l->session_lifetime_s = 300;
-
-	r = keyd_json_get_object(file, root, "limits", false, &o);
-	if (r == -ENOENT)
+	if (!o)
 		return 0;
-	if (r < 0)
-		return r;
-	r = keyd_json_check_keys(file, "'limits'", o, keys);
-	if (r < 0)
-		return r;
-#define LIMIT(name, lo, hi)                                               \
-	do {                                                              \
-		r = keyd_json_get_u64(file, o, #name, false, lo, hi, &v); \
-		if (r == 0)                                               \
-			l->name = v;                                      \
-		else if (r != -ENOENT)                                    \
-			return r;                                         \
-	} while (0)
-	LIMIT(max_body_bytes, 1024, 16 * 1024 * 1024);
-	LIMIT(max_header_bytes, 1024, 1024 * 1024);
-	LIMIT(max_connections, 1, 1000000);
-	LIMIT(request_timeout_ms, 100, 600000);
-	LIMIT(max_sessions, 1, 1000000);
-	LIMIT(session_lifetime_s, 1, 3600);
-#undef LIMIT
-	return 0;
+	snprintf(what, sizeof(what), "%s: 'limits'", file);
+	return json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
 }
 
 int keyd_config_load(const char *path, struct keyd_config **out)
 {
-	static const char *const keys[] = {"listen",	     "tls",
-					   "test_root_ca",   "policy_dir",
-					   "collateral_dir", "pccs_url",
-					   "root_key_file",  "audit_file",
-					   "workers",	     "pccs_refresh_s",
-					   "limits",	     NULL};
-	static const char *const listen_keys[] = {"address", "port", NULL};
-	static const char *const tls_keys[] = {"certificate", "private_key", NULL};
-	struct json_object *root = NULL, *o;
+	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL;
+	const char *address = NULL, *cert = NULL, *key = NULL, *test_root_ca = NULL,
+		   *policy_dir = NULL, *collateral_dir = NULL, *root_key_file = NULL,
+		   *audit_file = NULL, *pccs_url = NULL;
+	uint32_t port = 0;
 	struct keyd_config *c = NULL;
 	_cleanup_free_ char *pathcopy = NULL;
-	const char *dir, *s;
-	uint64_t v;
+	const char *dir;
+	char what[300];
 	int r;
 
 	pathcopy = strdup(path);
@@ -156,49 +123,63 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 		goto out;
 	}
 	dir = dirname(pathcopy);
+	c->pccs_refresh_s = 3600;
 
-	r = keyd_json_load_file(path, CONFIG_MAX_BYTES, &root);
+	r = json_strict_load_file(path, CONFIG_MAX_BYTES, &root);
 	if (r < 0)
 		goto out;
-	r = keyd_json_check_keys(path, "the top level", root, keys);
-	if (r < 0)
-		goto out;
+	{
+		const struct json_field top[] = {
+			JSON_OBJECT("listen", true, &listen),
+			JSON_OBJECT("tls", true, &tls),
+			JSON_STRING("test_root_ca", false, 1, PATH_MAX, &test_root_ca),
+			JSON_STRING("policy_dir", true, 1, PATH_MAX, &policy_dir),
+			JSON_STRING("collateral_dir", true, 1, PATH_MAX, &collateral_dir),
+			JSON_STRING("pccs_url", false, 1, 2048, &pccs_url),
+			JSON_STRING("root_key_file", true, 1, PATH_MAX, &root_key_file),
+			JSON_STRING("audit_file", false, 1, PATH_MAX, &audit_file),
+			JSON_U32("workers", false, 0, 64, &c->workers),
+			JSON_U32("pccs_refresh_s", false, 60, 7 * 86400, &c->pccs_refresh_s),
+			JSON_OBJECT("limits", false, &limits),
+		};
+		const struct json_field listen_fields[] = {
+			JSON_STRING("address", true, 1, 255, &address),
+			JSON_U32("port", true, 0, 65535, &port),
+		};
+		const struct json_field tls_fields[] = {
+			JSON_STRING("certificate", true, 1, PATH_MAX, &cert),
+			JSON_STRING("private_key", true, 1, PATH_MAX, &key),
+		};
 
-	r = keyd_json_get_object(path, root, "listen", true, &o);
-	if (r < 0)
+		r = json_strict_fields(root, path, top, ARRAY_SIZE(top), NULL, 0);
+		if (r < 0)
+			goto out;
+		snprintf(what, sizeof(what), "%s: 'listen'", path);
+		r = json_strict_fields(listen, what, listen_fields, ARRAY_SIZE(listen_fields), NULL,
+				       0);
+		if (r < 0)
+			goto out;
+		snprintf(what, sizeof(what), "%s: 'tls'", path);
+		r = json_strict_fields(tls, what, tls_fields, ARRAY_SIZE(tls_fields), NULL, 0);
+		if (r < 0)
+			goto out;
+	}
+	c->listen_port = (uint16_t)port;
+	c->listen_address = strdup(address);
+	if (!c->listen_address) {
+		r = -ENOMEM;
 		goto out;
-	r = keyd_json_check_keys(path, "'listen'", o, listen_keys);
-	if (r < 0)
+	}
+	if ((r = set_path(dir, cert, &c->tls_cert)) < 0 ||
+	    (r = set_path(dir, key, &c->tls_key)) < 0 ||
+	    (r = set_path(dir, test_root_ca, &c->test_root_ca)) < 0 ||
+	    (r = set_path(dir, policy_dir, &c->policy_dir)) < 0 ||
+	    (r = set_path(dir, collateral_dir, &c->collateral_dir)) < 0 ||
+	    (r = set_path(dir, root_key_file, &c->root_key_file)) < 0 ||
+	    (r = set_path(dir, audit_file, &c->audit_file)) < 0)
 		goto out;
-	r = keyd_json_get_string(path, o, "address", true, &s);
-	if (r < 0)
-		goto out;
-	c->listen_address = strdup(s);
-	r = keyd_json_get_u64(path, o, "port", true, 0, 65535, &v);
-	if (r < 0)
-		goto out;
-	c->listen_port = (uint16_t)v;
-
-	r = keyd_json_get_object(path, root, "tls", true, &o);
-	if (r < 0)
-		goto out;
-	r = keyd_json_check_keys(path, "'tls'", o, tls_keys);
-	if (r < 0)
-		goto out;
-	if ((r = get_path(path, dir, o, "certificate", true, &c->tls_cert)) < 0 ||
-	    (r = get_path(path, dir, o, "private_key", true, &c->tls_key)) < 0)
-		goto out;
-
-	if ((r = get_path(path, dir, root, "test_root_ca", false, &c->test_root_ca)) < 0 ||
-	    (r = get_path(path, dir, root, "policy_dir", true, &c->policy_dir)) < 0 ||
-	    (r = get_path(path, dir, root, "collateral_dir", true, &c->collateral_dir)) < 0 ||
-	    (r = get_path(path, dir, root, "root_key_file", true, &c->root_key_file)) < 0 ||
-	    (r = get_path(path, dir, root, "audit_file", false, &c->audit_file)) < 0)
-		goto out;
-
-	r = keyd_json_get_string(path, root, "pccs_url", false, &s);
-	if (r == 0) {
-		if (!pccs_url_ok(s)) {
+	if (pccs_url) {
+		if (!pccs_url_ok(pccs_url)) {
 			r = log_error_errno(
 				-EINVAL,
 				"%s: field 'pccs_url' must be https:// (or http://127.0.0.1 "
@@ -206,31 +187,15 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 				path);
 			goto out;
 		}
-		c->pccs_url = strdup(s);
-	} else if (r != -ENOENT) {
-		goto out;
+		c->pccs_url = strdup(pccs_url);
+		if (!c->pccs_url) {
+			r = -ENOMEM;
+			goto out;
+		}
 	}
-
-	c->pccs_refresh_s = 3600;
-	r = keyd_json_get_u64(path, root, "pccs_refresh_s", false, 60, 7 * 86400, &v);
-	if (r == 0)
-		c->pccs_refresh_s = (unsigned)v;
-	else if (r != -ENOENT)
-		goto out;
-
-	r = keyd_json_get_u64(path, root, "workers", false, 0, 64, &v);
-	if (r == 0)
-		c->workers = (unsigned)v;
-	else if (r != -ENOENT)
-		goto out;
-
-	r = load_limits(path, root, &c->limits);
+	r = load_limits(path, limits, &c->limits);
 	if (r < 0)
 		goto out;
-	if (!c->listen_address) {
-		r = -ENOMEM;
-		goto out;
-	}
 	*out = TAKE_PTR(c);
 	r = 0;
 out:

@@ -1,4 +1,5 @@
-/* Typed field access for keyd's JSON files (config, policies): each getter checks presence and
+/* DEPRECATED: only policy.c still uses these; it moves to json_strict_fields() (json_strict.h),
+ * then this file goes. Typed field access for keyd's JSON files: each getter checks presence and
  * type and logs "FILE: field 'NAME' PROBLEM" at the point of failure. */
 #pragma once
 

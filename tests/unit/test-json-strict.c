@@ -141,12 +141,83 @@ static void test_getters(void **state)
 	json_object_put(v);
 }
 
+/* The table reader: every type, its bounds, unknown and missing members, defaults kept. */
+static void test_fields(void **state)
+{
+	struct json_object *o = NULL, *obj = NULL, *arr = NULL;
+	const char *name = "default";
+	uint64_t big = 7;
+	uint32_t small = 9;
+	bool flag = false;
+	char why[256];
+	const struct json_field fields[] = {
+		JSON_STRING("name", true, 1, 8, &name),	 JSON_U64("big", false, 1, 100, &big),
+		JSON_U32("small", false, 0, 10, &small), JSON_BOOL("flag", false, &flag),
+		JSON_OBJECT("obj", false, &obj),	 JSON_ARRAY("arr", false, 1, 2, &arr),
+	};
+	static const struct {
+		const char *json;
+		int err;
+		const char *why;
+	} bad[] = {
+		{"{}", -EINVAL, "t: 'name' is missing"},
+		{"{\"name\":\"x\",\"nmae\":1}", -EINVAL, "t: unknown member 'nmae'"},
+		{"{\"name\":\"\"}", -EINVAL, "t: 'name' must be 1 to 8 characters long"},
+		{"{\"name\":\"123456789\"}", -EINVAL, "t: 'name' must be 1 to 8"},
+		{"{\"name\":\"a\\u0000b\"}", -EINVAL, "contains a NUL"},
+		{"{\"name\":7}", -EINVAL, "t: 'name' is not a string"},
+		{"{\"name\":null}", -EINVAL, "t: 'name' is not a string"},
+		{"{\"name\":\"x\",\"big\":0}", -ERANGE, "t: 'big' must be in [1, 100]"},
+		{"{\"name\":\"x\",\"big\":-1}", -ERANGE, "t: 'big' must be in [1, 100]"},
+		{"{\"name\":\"x\",\"big\":1.5}", -EINVAL, "t: 'big' is not an integer"},
+		{"{\"name\":\"x\",\"small\":11}", -ERANGE, "t: 'small' must be in [0, 10]"},
+		{"{\"name\":\"x\",\"flag\":1}", -EINVAL, "t: 'flag' is not a boolean"},
+		{"{\"name\":\"x\",\"obj\":[]}", -EINVAL, "t: 'obj' is not an object"},
+		{"{\"name\":\"x\",\"arr\":[]}", -EINVAL, "t: 'arr' must hold 1 to 2 entries"},
+		{"{\"name\":\"x\",\"arr\":{}}", -EINVAL, "t: 'arr' is not an array"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+			json_strict_parse(bad[i].json, strlen(bad[i].json), 1024, &o, NULL, 0), 0);
+		why[0] = '\0';
+		if (json_strict_fields(o, "t", fields, 6, why, sizeof(why)) != bad[i].err ||
+		    !strstr(why, bad[i].why))
+			fail_msg("case %zu (%s): got \"%s\"", i, bad[i].json, why);
+		json_object_put(o);
+	}
+	/* Absent optional members keep what the caller set. */
+	assert_int_equal(json_strict_parse("{\"name\":\"x\"}", 12, 1024, &o, NULL, 0), 0);
+	assert_int_equal(json_strict_fields(o, "t", fields, 6, why, sizeof(why)), 0);
+	assert_string_equal(name, "x");
+	assert_int_equal(big, 7);
+	assert_int_equal(small, 9);
+	assert_null(obj);
+	json_object_put(o);
+	{
+		const char *all = "{\"name\":\"abc\",\"big\":100,\"small\":0,\"flag\":true,"
+				  "\"obj\":{},\"arr\":[1,2]}";
+
+		assert_int_equal(json_strict_parse(all, strlen(all), 1024, &o, NULL, 0), 0);
+		assert_int_equal(json_strict_fields(o, "t", fields, 6, why, sizeof(why)), 0);
+		assert_string_equal(name, "abc");
+		assert_int_equal(big, 100);
+		assert_int_equal(small, 0);
+		assert_true(flag);
+		assert_non_null(obj);
+		assert_int_equal(json_object_array_length(arr), 2);
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepts),
 		cmocka_unit_test(test_refuses),
 		cmocka_unit_test(test_getters),
+		cmocka_unit_test(test_fields),
 	};
 
 	log_setup("test-json-strict", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);

@@ -152,6 +152,39 @@ static void test_config_relative_and_errors(void **state)
 	}
 }
 
+/* A configuration with a key twice is refused, and the refusal is logged once. */
+static void test_config_duplicate_key_logged_once(void **state)
+{
+	static const char doc[] =
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\",\"policy_dir\":\"q\"}";
+	char logpath[] = "/tmp/test-keyd-config-log.XXXXXX", log[4096] = "";
+	struct keyd_config *c = NULL;
+	int fd = mkstemp(logpath), saved = dup(2), r;
+	char *p = write_file("dup.json", doc, strlen(doc), 0644);
+	const char *hit;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	r = keyd_config_load(p, &c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_true(pread(fd, log, sizeof(log) - 1, 0) >= 0);
+	close(fd);
+	unlink(logpath);
+	assert_int_equal(r, -EINVAL);
+	assert_null(c);
+	hit = strstr(log, "dup.json: JSON object has a duplicate member name");
+	assert_non_null(hit);
+	if (strstr(hit + strlen("dup.json: JSON object has a duplicate"), "duplicate member name"))
+		fail_msg("logged twice: %s", log);
+	free(p);
+}
+
 static void test_rootkey(void **state)
 {
 	uint8_t key[32], out[32], want[32];
@@ -317,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example_config),
 		cmocka_unit_test(test_config_relative_and_errors),
+		cmocka_unit_test(test_config_duplicate_key_logged_once),
 		cmocka_unit_test(test_rootkey),
 		cmocka_unit_test(test_audit_lines),
 		cmocka_unit_test(test_audit_after_short_write),
