@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "json_strict.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX	  (64 * 1024)
@@ -230,90 +231,51 @@ static int log_level_parse(const char *text, enum log_level *out, const char *wh
 
 /* ---- JSON file ---- */
 
-static int json_get_string(struct json_object *v, const char *key, const char **out,
-			   const char *where)
+static int json_server_parse(struct agent_server *s, struct json_object *obj, size_t index)
 {
-	*out = ""; /* defined even on error: callers' analyzers cannot see log_errno() */
-	if (!json_object_is_type(v, json_type_string))
-		return log_error_errno(-EINVAL, "%s: '%s' is not a string", where, key);
-	*out = json_object_get_string(v);
-	if (strlen(*out) != (size_t)json_object_get_string_len(v))
-		return log_error_errno(-EINVAL, "%s: '%s' contains a NUL byte", where, key);
-	return 0;
-}
-
-static int json_server_parse(struct agent_server *s, struct json_object *obj, size_t index,
-			     const char *path)
-{
+	const char *url = NULL, *ca_file = NULL;
+	struct json_object *pins = NULL;
+	const struct json_field fields[] = {
+		JSON_STRING("url", true, 0, SIZE_MAX, &url),
+		JSON_ARRAY("pins", false, 0, AGENT_CONFIG_MAX_PINS, &pins),
+		JSON_STRING("ca_file", false, 0, SIZE_MAX, &ca_file),
+	};
 	char where[64];
-	const char *str;
 	int r;
 
 	snprintf(where, sizeof(where), "config: servers[%zu]", index);
-	if (!json_object_is_type(obj, json_type_object))
-		return log_error_errno(-EINVAL, "%s: %s is not an object", path, where);
-	json_object_object_foreach (obj, key, val) {
-		if (!strcmp(key, "url")) {
-			r = json_get_string(val, key, &str, where);
-			if (r < 0)
-				return r;
-			free(s->url);
-			s->url = NULL;
-			r = url_normalize(str, &s->url, where);
-			if (r < 0)
-				return r;
-		} else if (!strcmp(key, "pins")) {
-			size_t n;
+	r = json_strict_fields(obj, where, fields, ARRAY_SIZE(fields), NULL, 0);
+	if (r < 0)
+		return r;
+	r = url_normalize(url, &s->url, where);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; pins && i < json_object_array_length(pins); i++) {
+		struct json_object *pin = json_object_array_get_idx(pins, i);
 
-			if (!json_object_is_type(val, json_type_array))
-				return log_error_errno(-EINVAL, "%s: 'pins' is not an array",
-						       where);
-			n = json_object_array_length(val);
-			if (n > AGENT_CONFIG_MAX_PINS)
-				return log_error_errno(-E2BIG, "%s: more than %d pins", where,
-						       AGENT_CONFIG_MAX_PINS);
-			for (size_t i = 0; i < n; i++) {
-				r = json_get_string(json_object_array_get_idx(val, i), "pins[]",
-						    &str, where);
-				if (r < 0)
-					return r;
-				r = pin_parse(str, s->pins[i], where);
-				if (r < 0)
-					return r;
-			}
-			s->n_pins = n;
-		} else if (!strcmp(key, "ca_file")) {
-			r = json_get_string(val, key, &str, where);
-			if (r < 0)
-				return r;
-			r = path_check(str, key, where);
-			if (r < 0)
-				return r;
-			r = set_string(&s->ca_file, str);
-			if (r < 0)
-				return r;
-		} else
-			return log_error_errno(-EINVAL, "%s: unknown key '%s'", where, key);
+		if (!json_object_is_type(pin, json_type_string))
+			return log_error_errno(-EINVAL, "%s: 'pins'[%zu] is not a string", where,
+					       i);
+		r = pin_parse(json_object_get_string(pin), s->pins[i], where);
+		if (r < 0)
+			return r;
+		s->n_pins = i + 1;
 	}
-	if (!s->url)
-		return log_error_errno(-EINVAL, "%s: 'url' is missing", where);
-	return 0;
+	if (ca_file) {
+		r = path_check(ca_file, "ca_file", where);
+		if (r == 0)
+			r = set_string(&s->ca_file, ca_file);
+	}
+	return r;
 }
 
-static int json_servers_parse(struct agent_config *c, struct json_object *arr, const char *path)
+static int json_servers_parse(struct agent_config *c, struct json_object *arr)
 {
-	size_t n;
 	int r;
 
-	if (!json_object_is_type(arr, json_type_array))
-		return log_error_errno(-EINVAL, "config: 'servers' is not an array");
-	n = json_object_array_length(arr);
-	if (n == 0 || n > AGENT_CONFIG_MAX_SERVERS)
-		return log_error_errno(-EINVAL, "config: 'servers' must hold 1..%d entries",
-				       AGENT_CONFIG_MAX_SERVERS);
 	servers_clear(c);
-	for (size_t i = 0; i < n; i++) {
-		r = json_server_parse(&c->servers[i], json_object_array_get_idx(arr, i), i, path);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		r = json_server_parse(&c->servers[i], json_object_array_get_idx(arr, i), i);
 		c->n_servers = i + 1;
 		if (r < 0) {
 			servers_clear(c); /* never leave a half-parsed entry behind */
@@ -325,98 +287,64 @@ static int json_servers_parse(struct agent_config *c, struct json_object *arr, c
 
 int agent_config_parse_json(struct agent_config *c, const char *text, size_t len)
 {
-	struct json_tokener *tok = NULL;
-	struct json_object *root = NULL;
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	struct json_object *servers = NULL;
+	const char *quote_source = NULL, *simulator_dir = NULL, *rtmr_path = NULL,
+		   *log_level = NULL, *crypttab = NULL;
+	struct json_field fields[ARRAY_SIZE(uint_settings) + 6] = {
+		JSON_ARRAY("servers", false, 1, AGENT_CONFIG_MAX_SERVERS, &servers),
+		JSON_STRING("quote_source", false, 0, SIZE_MAX, &quote_source),
+		JSON_STRING("simulator_dir", false, 0, SIZE_MAX, &simulator_dir),
+		JSON_STRING("rtmr_path", false, 0, SIZE_MAX, &rtmr_path),
+		JSON_STRING("log_level", false, 0, SIZE_MAX, &log_level),
+		JSON_STRING("crypttab", false, 0, SIZE_MAX, &crypttab),
+	};
 	const char *where = "config";
-	const char *str;
-	int r = 0;
+	int r;
 
-	if (len > CONFIG_FILE_MAX || len > INT_MAX)
-		return log_error_errno(-EFBIG, "config: larger than %d bytes", CONFIG_FILE_MAX);
-	tok = json_tokener_new();
-	if (!tok)
-		return log_error_errno(-ENOMEM, "config: out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-		r = log_error_errno(-EINVAL, "config: not valid JSON: %s",
-				    json_tokener_error_desc(json_tokener_get_error(tok)));
-		goto out;
+	/* The numeric settings share their bounds with the command line's. */
+	for (size_t i = 0; i < ARRAY_SIZE(uint_settings); i++)
+		fields[6 + i] = (struct json_field){
+			.key = uint_settings[i].name,
+			.type = JSON_FIELD_U32,
+			.min = uint_settings[i].min,
+			.max = uint_settings[i].max,
+			.out = (char *)c + uint_settings[i].offset,
+		};
+	/* Duplicate keys are refused like everywhere else: json-c would keep the last one. */
+	r = json_strict_parse(text, len, CONFIG_FILE_MAX, &root, NULL, 0);
+	if (r < 0)
+		return r;
+	r = json_strict_fields(root, where, fields, ARRAY_SIZE(fields), NULL, 0);
+	if (r < 0)
+		return r;
+	if (servers && (r = json_servers_parse(c, servers)) < 0)
+		return r;
+	if (quote_source) {
+		if (!strcmp(quote_source, "configfs-tsm"))
+			c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
+		else if (!strcmp(quote_source, "simulator"))
+			c->quote_source = AGENT_QUOTE_SIMULATOR;
+		else
+			return log_error_errno(-EINVAL,
+					       "config: 'quote_source' must be configfs-tsm or "
+					       "simulator: '%s'",
+					       quote_source);
 	}
-	if (json_tokener_get_parse_end(tok) != len) {
-		r = log_error_errno(-EINVAL, "config: trailing bytes after the JSON object");
-		goto out;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		r = log_error_errno(-EINVAL, "config: top level is not a JSON object");
-		goto out;
-	}
-	json_object_object_foreach (root, key, val) {
-		const struct uint_setting *us = uint_setting_find(key);
-
-		if (us) {
-			char num[32];
-
-			if (!json_object_is_type(val, json_type_int)) {
-				r = log_error_errno(-EINVAL, "config: '%s' is not an integer", key);
-				goto out;
-			}
-			if (json_object_get_int64(val) < 0) {
-				r = log_error_errno(-ERANGE, "config: '%s' is negative", key);
-				goto out;
-			}
-			snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(val));
-			r = uint_setting_parse(c, us, num, where);
-		} else if (!strcmp(key, "servers")) {
-			r = json_servers_parse(c, val, where);
-		} else if (!strcmp(key, "quote_source")) {
-			r = json_get_string(val, key, &str, where);
-			if (r < 0)
-				goto out;
-			if (!strcmp(str, "configfs-tsm"))
-				c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
-			else if (!strcmp(str, "simulator"))
-				c->quote_source = AGENT_QUOTE_SIMULATOR;
-			else
-				r = log_error_errno(-EINVAL,
-						    "config: 'quote_source' must be configfs-tsm "
-						    "or simulator: '%s'",
-						    str);
-		} else if (!strcmp(key, "simulator_dir")) {
-			r = json_get_string(val, key, &str, where);
-			if (r == 0)
-				r = path_check(str, key, where);
-			if (r == 0)
-				r = set_string(&c->simulator_dir, str);
-		} else if (!strcmp(key, "rtmr_path")) {
-			r = json_get_string(val, key, &str, where);
-			/* "" means: never extend (documented; for hosts without the attribute). */
-			if (r == 0 && str[0])
-				r = path_check(str, key, where);
-			if (r == 0)
-				r = set_string(&c->rtmr_path, str);
-		} else if (!strcmp(key, "crypttab")) {
-			r = json_get_string(val, key, &str, where);
-			/* "" means: no crypttab, names come from the command line or luks-<UUID>.
-			 */
-			if (r == 0 && str[0])
-				r = path_check(str, key, where);
-			if (r == 0)
-				r = set_string(&c->crypttab_path, str);
-		} else if (!strcmp(key, "log_level")) {
-			r = json_get_string(val, key, &str, where);
-			if (r == 0)
-				r = log_level_parse(str, &c->log_level, where);
-		} else {
-			r = log_error_errno(-EINVAL, "config: unknown key '%s'", key);
-		}
-		if (r < 0)
-			goto out;
-	}
-out:
-	json_object_put(root);
-	json_tokener_free(tok);
-	return r;
+	if (simulator_dir && ((r = path_check(simulator_dir, "simulator_dir", where)) < 0 ||
+			      (r = set_string(&c->simulator_dir, simulator_dir)) < 0))
+		return r;
+	/* "" means: never extend (documented; for hosts without the attribute). */
+	if (rtmr_path && ((rtmr_path[0] && (r = path_check(rtmr_path, "rtmr_path", where)) < 0) ||
+			  (r = set_string(&c->rtmr_path, rtmr_path)) < 0))
+		return r;
+	if (log_level && (r = log_level_parse(log_level, &c->log_level, where)) < 0)
+		return r;
+	/* "" means: no crypttab, names come from the command line or luks-<UUID>. */
+	if (crypttab && ((crypttab[0] && (r = path_check(crypttab, "crypttab", where)) < 0) ||
+			 (r = set_string(&c->crypttab_path, crypttab)) < 0))
+		return r;
+	return 0;
 }
 
 int agent_config_load_file(struct agent_config *c, const char *path)

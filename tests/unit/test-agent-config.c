@@ -117,6 +117,12 @@ static void test_bad_files(void **state)
 		{"{\"log_level\":\"loud\"}", -EINVAL},
 		{"{\"tsm_report_dir\":\"/tmp/tsm\"}", -EINVAL}, /* a test hook, not configuration */
 		{"{\"simulator_dir\":\"sim\"}", -EINVAL},
+		/* A second "servers" would silently replace the first with json-c's own parser. */
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
+		 "\"]}],\"servers\":[{\"url\":\"https://evil\",\"pins\":[\"" PIN_HEX "\"]}]}",
+		 -EINVAL},
+		{"{\"attempts\":3,\"attempts\":4}", -EINVAL},
+		{"{\"servers\":[{\"url\":\"https://a\",\"url\":\"https://b\"}]}", -EINVAL},
 	};
 
 	(void)state;
