@@ -16,7 +16,7 @@
 #include "log.h"
 #include "secmem.h"
 
-#define SESSION_COOKIE_MAX 128
+#define SESSION_COOKIE_MAX 4096 /* RFC 6265 5.3; keyd seals its session in it */
 
 struct kbs_client {
 	CURL *curl;

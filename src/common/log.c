@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
+
 static const char *log_ident = "tdx-unlock";
 static enum log_target log_target_cur = LOG_TARGET_STDERR;
 static enum log_level log_max = LOG_LVL_INFO;
@@ -20,16 +22,19 @@ void log_setup(const char *ident, enum log_target target, enum log_level max_lev
 
 static void log_write(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char msg[1024], line[1024];
 	int n, fd;
 
 	if (level > log_max)
 		return;
+	/* Messages carry text from requests, quotes and certificates: one line each, valid
+	 * UTF-8, no control characters, whatever a client sent. */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_target_cur == LOG_TARGET_KMSG) {
 		n = snprintf(line, sizeof(line), "<%d>%s: ", level, log_ident);
 		if (n < 0 || (size_t)n >= sizeof(line))
 			return;
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+		text_escape_str(msg, line + n, sizeof(line) - (size_t)n);
 		fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			ssize_t w = write(fd, line, strlen(line));
@@ -42,7 +47,7 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 	n = snprintf(line, sizeof(line), "%s: ", log_ident);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	text_escape_str(msg, line + n, sizeof(line) - (size_t)n);
 	fprintf(stderr, "%s\n", line);
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "hexutil.h"
 #include "log.h"
 
@@ -49,9 +50,15 @@ void audit_close(struct audit_log *a)
 	free(a);
 }
 
+/* Every string may come from a request or a quote: escaped (escape.h), so that the record is
+ * valid UTF-8 and bounded whatever it holds. */
 static void add_str(struct json_object *o, const char *k, const char *v)
 {
-	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+	char esc[512];
+
+	if (v)
+		text_escape_str(v, esc, sizeof(esc));
+	json_object_object_add(o, k, v ? json_object_new_string(esc) : NULL);
 }
 
 static void add_hex(struct json_object *o, const char *k, const uint8_t *v, size_t len)

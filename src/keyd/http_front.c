@@ -37,6 +37,7 @@ struct keyd_conn {
 	struct bufferevent *bev;
 	struct event *deadline;
 	char peer[64];
+	char addr[48];	   /* peer without the port: per-peer limits */
 	unsigned requests; /* answered on this connection */
 	bool handshake_started, handshake_done, timed_out;
 };
@@ -65,8 +66,10 @@ static void set_peer_from_fd(struct keyd_conn *c, int fd)
 	if (c->peer[0] || fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
 	if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+		snprintf(c->addr, sizeof(c->addr), "%s", host);
+	}
 }
 
 /* Runs on the worker thread when evhttp frees the connection (and with it the SSL object). */
@@ -217,6 +220,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 		evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
 		snprintf(c->peer, sizeof(c->peer), "%s:%u", host ? host : "?", port);
+		snprintf(c->addr, sizeof(c->addr), "%s", host ? host : "?");
 	}
 	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:
@@ -236,6 +240,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	kr.body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
 	kr.body_len = len;
 	kr.peer = c->peer;
+	kr.peer_addr = c->addr;
 
 	release_service_handle(w->svc, &kr, &rep);
 

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "dcap/collateral_store.h"
 #include "dcap/dcap.h"
+#include "escape.h"
 #include "hexutil.h"
 #include "jwe.h"
 #include "kbs_msg.h"
@@ -107,7 +108,7 @@ static int generation_load(const struct keyd_config *cfg, struct keyd_generation
 int release_service_new(const struct keyd_config *cfg, struct release_service **out)
 {
 	struct release_service *s = calloc(1, sizeof(*s));
-	uint8_t nonce_key[32];
+	uint8_t session_key[SESSION_KEY_LEN];
 	int r;
 
 	if (!s)
@@ -126,13 +127,13 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 	r = rootkey_subkey(s->rootkey, "token/v1", s->token_key);
 	if (r < 0)
 		goto fail;
-	/* Replicas sharing the root key derive the same nonce key, so any of them can check a
-	 * nonce another issued. */
-	r = rootkey_subkey(s->rootkey, "nonce/v1", nonce_key);
+	/* Replicas sharing the root key derive the same session key, so any of them opens a
+	 * cookie another sealed. */
+	r = rootkey_subkey(s->rootkey, "session/v1", session_key);
 	if (r == 0)
 		r = session_table_new(cfg->limits.max_sessions, cfg->limits.session_lifetime_s,
-				      nonce_key, &s->sessions);
-	secmem_wipe(nonce_key, sizeof(nonce_key));
+				      session_key, &s->sessions);
+	secmem_wipe(session_key, sizeof(session_key));
 	if (r < 0)
 		goto fail;
 	r = dcap_verifier_new(cfg->test_root_ca, &s->verifier);
@@ -244,8 +245,12 @@ void keyd_reply_done(struct keyd_reply *rep)
 
 static void reply_error(struct keyd_reply *rep, enum kbs_error_type type, const char *detail)
 {
+	char esc[512];
+
+	/* The detail may quote the request or the quote (escape.h). */
+	text_escape_str(detail, esc, sizeof(esc));
 	rep->status = kbs_error_http_status(type);
-	if (kbs_error_build(type, detail, &rep->body) < 0) {
+	if (kbs_error_build(type, esc, &rep->body) < 0) {
 		rep->status = 500;
 		rep->body = NULL;
 	}
@@ -259,36 +264,36 @@ void release_service_audit_transport(struct release_service *s, const char *peer
 	audit_write(s->audit, &a);
 }
 
-/* Finds kbs-session-id in a Cookie header. Returns 0, -ENOENT (none) or -EINVAL (twice or
- * malformed). Only ids keyd could have issued (lowercase hex) pass: the id goes into the audit
- * log, which must stay one valid JSON (UTF-8) record per line whatever a client sends. */
-static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
+/* Finds the kbs-session-id value in a Cookie header. Returns 0, -ENOENT (none) or -EINVAL (twice,
+ * empty, too long, or a character outside base64url). Strict and bounded: the value is opened by
+ * session_open(), and only its session id (hex) ever reaches a log. */
+static int cookie_session_value(const char *cookie, char value[SESSION_COOKIE_MAX + 1])
 {
+	static const char name[] = KBS_COOKIE_NAME "=";
 	const char *p = cookie;
 	bool found = false;
 
 	if (!cookie)
 		return -ENOENT;
 	while (*p) {
-		const char *end;
 		size_t len;
 
 		while (*p == ' ' || *p == ';')
 			p++;
-		end = strchr(p, ';');
-		len = end ? (size_t)(end - p) : strlen(p);
-		if (len > strlen(KBS_COOKIE_NAME "=") &&
-		    !strncmp(p, KBS_COOKIE_NAME "=", strlen(KBS_COOKIE_NAME "="))) {
-			size_t vlen = len - strlen(KBS_COOKIE_NAME "=");
+		len = strcspn(p, ";");
+		if (len >= strlen(name) && !strncmp(p, name, strlen(name))) {
+			size_t vlen = len - strlen(name);
+			const char *v = p + strlen(name);
 
-			if (found || vlen != SESSION_ID_LEN)
+			if (found || vlen == 0 || vlen > SESSION_COOKIE_MAX)
 				return -EINVAL;
-			memcpy(id, p + strlen(KBS_COOKIE_NAME "="), SESSION_ID_LEN);
-			for (size_t i = 0; i < SESSION_ID_LEN; i++)
-				if (!((id[i] >= '0' && id[i] <= '9') ||
-				      (id[i] >= 'a' && id[i] <= 'f')))
+			for (size_t i = 0; i < vlen; i++)
+				if (!((v[i] >= '0' && v[i] <= '9') ||
+				      (v[i] >= 'a' && v[i] <= 'z') ||
+				      (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '-' || v[i] == '_'))
 					return -EINVAL;
-			id[SESSION_ID_LEN] = '\0';
+			memcpy(value, v, vlen);
+			value[vlen] = '\0';
 			found = true;
 		}
 		p += len;
@@ -296,12 +301,40 @@ static int cookie_session_id(const char *cookie, char id[SESSION_ID_LEN + 1])
 	return found ? 0 : -ENOENT;
 }
 
+/* The session of a request's cookie; *reason names a refusal. The session id is set for the
+ * audit line whenever the cookie was authentic (also when it expired). */
+static int request_session(struct release_service *s, const struct keyd_request *req,
+			   struct session *sess, char *reason, size_t reason_len)
+{
+	char value[SESSION_COOKIE_MAX + 1];
+	const char *why;
+	int r;
+
+	memset(sess, 0, sizeof(*sess));
+	r = cookie_session_value(req->cookie, value);
+	if (r < 0) {
+		snprintf(reason, reason_len, "%s kbs-session-id cookie",
+			 r == -ENOENT ? "missing" : "malformed or repeated");
+		return r;
+	}
+	r = session_open(s->sessions, value, sess, &why);
+	if (r < 0)
+		snprintf(reason, reason_len, "%s", why);
+	return r;
+}
+
+static void set_session_cookie(struct release_service *s, struct keyd_reply *rep, const char *value)
+{
+	snprintf(rep->set_cookie, sizeof(rep->set_cookie), "%s=%s; Max-Age=%u; Path=/kbs; Secure",
+		 KBS_COOKIE_NAME, value, s->cfg->limits.session_lifetime_s);
+}
+
 static void handle_auth(struct release_service *s, const struct keyd_request *req,
 			struct keyd_reply *rep)
 {
 	struct audit_record a = {.event = "auth", .peer = req->peer};
-	struct session_new sn;
-	char reason[256];
+	struct session sn;
+	char reason[256], cookie[SESSION_COOKIE_MAX + 1];
 	int r;
 
 	r = kbs_auth_request_parse(req->body, req->body_len, reason, sizeof(reason));
@@ -312,7 +345,7 @@ static void handle_auth(struct release_service *s, const struct keyd_request *re
 		a.reason = reason;
 		goto out;
 	}
-	r = session_create(s->sessions, &sn);
+	r = session_create(s->sessions, &sn, cookie);
 	if (r == 0)
 		r = kbs_challenge_build(sn.nonce, &rep->body);
 	if (r < 0) {
@@ -322,8 +355,7 @@ static void handle_auth(struct release_service *s, const struct keyd_request *re
 		goto out;
 	}
 	rep->status = 200;
-	snprintf(rep->set_cookie, sizeof(rep->set_cookie), "%s=%s; Max-Age=%u; Path=/kbs; Secure",
-		 KBS_COOKIE_NAME, sn.id, s->cfg->limits.session_lifetime_s);
+	set_session_cookie(s, rep, cookie);
 	a.session = sn.id;
 	a.allowed = true;
 	a.reason = "challenge issued";
@@ -382,25 +414,25 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	struct audit_record a = {.event = "attest", .peer = req->peer};
 	struct kbs_attest_request areq = {0};
 	struct session_attestation att = {0};
+	struct session sess = {0};
 	struct keyd_generation *g = NULL;
 	const struct dcap_collateral *coll;
 	struct dcap_result res = {0};
 	struct tdx_quote q;
 	uint8_t fmspc[6], rd[KBS_REPORT_DATA_LEN];
-	char id[SESSION_ID_LEN + 1], reason[384];
+	char reason[384], cookie[SESSION_COOKIE_MAX + 1];
 	_cleanup_free_ char *token = NULL;
 	const char *why;
 	time_t now = time(NULL);
 	int r;
 
-	r = cookie_session_id(req->cookie, id);
+	r = request_session(s, req, &sess, reason, sizeof(reason));
+	if (sess.id[0])
+		a.session = sess.id;
 	if (r < 0) {
-		snprintf(reason, sizeof(reason), "%s kbs-session-id cookie",
-			 r == -ENOENT ? "missing" : "malformed or repeated");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
-	a.session = id;
 	r = kbs_attest_request_parse(req->body, req->body_len, &areq, reason, sizeof(reason));
 	if (r < 0) {
 		reply_error(rep,
@@ -408,7 +440,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 			    reason);
 		goto out;
 	}
-	r = session_attest_begin(s->sessions, id, areq.nonce, &why);
+	r = session_attest_begin(s->sessions, &sess, req->peer_addr, areq.nonce, &why);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason), "%s", why);
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
@@ -462,23 +494,25 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	att.collateral_issued = dcap_collateral_oldest_issue(coll);
 	att.tcb_eval_number = res.tcb_eval_number;
 	att.tee_key = areq.tee_key;
-	r = session_attest_finish(s->sessions, id, &att);
+	r = session_attest_finish(s->sessions, &sess, &att, cookie);
 	if (r == 0)
 		r = token_build(s, &att, &token);
 	if (r == 0)
 		r = kbs_attest_response_build(token, &rep->body);
 	if (r < 0) {
-		snprintf(reason, sizeof(reason), "session ended during attestation");
+		snprintf(reason, sizeof(reason), "internal error sealing the attested session");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
 	rep->status = 200;
+	set_session_cookie(s, rep, cookie);
 	a.allowed = true;
 	snprintf(reason, sizeof(reason), "attested");
 out:
 	a.reason = reason;
 	audit_write(s->audit, &a);
 	generation_unref(g);
+	session_done(&sess);
 	kbs_attest_request_done(&areq);
 }
 
@@ -486,14 +520,14 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 			    const char *resource, struct keyd_reply *rep)
 {
 	struct audit_record a = {.event = "resource", .peer = req->peer};
-	struct session_attestation att = {0};
+	struct session sess = {0};
+	const struct session_attestation *att = &sess.att;
 	struct keyd_generation *g = NULL;
 	const struct policy *p;
 	struct policy_td td;
-	char id[SESSION_ID_LEN + 1], reason[384];
+	char reason[384];
 	uint8_t *secret = NULL;
 	size_t len;
-	const char *why;
 	int r;
 
 	if (!policy_resource_path_valid(resource)) {
@@ -502,22 +536,19 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 		goto out;
 	}
 	a.resource = resource;
-	r = cookie_session_id(req->cookie, id);
+	r = request_session(s, req, &sess, reason, sizeof(reason));
+	if (sess.id[0])
+		a.session = sess.id;
+	if (r == 0 && !sess.attested) {
+		snprintf(reason, sizeof(reason), "session has not attested");
+		r = -EACCES;
+	}
 	if (r < 0) {
-		snprintf(reason, sizeof(reason), "%s kbs-session-id cookie",
-			 r == -ENOENT ? "missing" : "malformed or repeated");
 		reply_error(rep, KBS_ERR_TOKEN_NOT_FOUND, reason);
 		goto out;
 	}
-	a.session = id;
-	r = session_get_attested(s->sessions, id, &att, &why);
-	if (r < 0) {
-		snprintf(reason, sizeof(reason), "%s", why);
-		reply_error(rep, KBS_ERR_TOKEN_NOT_FOUND, reason);
-		goto out;
-	}
-	a.body = &att.body;
-	a.tcb_status = att.tcb_status;
+	a.body = &att->body;
+	a.tcb_status = att->tcb_status;
 	g = generation_get(s);
 	p = policy_set_find(g->policies, resource);
 	if (!p) {
@@ -527,10 +558,10 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 		goto out;
 	}
 	a.policy_id = p->id;
-	td = (struct policy_td){.body = &att.body,
-				.tcb_status = att.tcb_status,
-				.collateral_issued = att.collateral_issued,
-				.tcb_eval_number = att.tcb_eval_number,
+	td = (struct policy_td){.body = &att->body,
+				.tcb_status = att->tcb_status,
+				.collateral_issued = att->collateral_issued,
+				.tcb_eval_number = att->tcb_eval_number,
 				.now = time(NULL)};
 	r = policy_evaluate(p, &td, reason, sizeof(reason));
 	if (r < 0) {
@@ -541,7 +572,7 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
 		   : -ENOMEM;
 	if (r == 0)
-		r = jwe_encrypt(att.tee_key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
+		r = jwe_encrypt(att->tee_key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
 	secmem_free(secret);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason), "cannot seal the resource to the tee-pubkey");
@@ -559,7 +590,7 @@ out:
 		reply_error(rep, KBS_ERR_POLICY_DENY, "audit log unavailable");
 	}
 	generation_unref(g);
-	EVP_PKEY_free(att.tee_key);
+	session_done(&sess);
 }
 
 void release_service_handle(struct release_service *s, const struct keyd_request *req,

@@ -17,13 +17,14 @@ struct keyd_request {
 	const char *cookie; /* the Cookie header as received, or NULL */
 	const char *body;   /* not NUL-terminated */
 	size_t body_len;
-	const char *peer; /* "ip:port" for the audit log */
+	const char *peer;      /* "ip:port" for the audit log */
+	const char *peer_addr; /* the client's address alone: per-peer limits */
 };
 
 struct keyd_reply {
 	int status;
-	char *body;	      /* malloc'ed JSON text */
-	char set_cookie[128]; /* empty = none */
+	char *body;	       /* malloc'ed JSON text */
+	char set_cookie[2200]; /* empty = none; a sealed session (session.h) and attributes */
 };
 
 /* Loads root key, policies, verifier (test root only if configured, logged loudly), collateral

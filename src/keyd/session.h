@@ -1,6 +1,9 @@
-/* KBS sessions (cookie kbs-session-id) and their nonces: a bounded table, oldest evicted, with
- * nonces that carry their own HMAC and time so that any replica sharing the root key can check
- * them. A session attests once; its nonce is accepted once. */
+/* KBS sessions without server-side state: everything a session needs (its id, nonce, expiry and,
+ * once attested, what attest established) travels in its kbs-session-id cookie, sealed with
+ * AES-256-GCM under a key derived from the root key, so any replica sharing the root key serves
+ * any step of any session. What stays in one replica is its table of spent nonces (a session
+ * attests once per replica): bounded, and when full the unattested entries of the busiest peer go
+ * first, attested entries of other peers never. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,51 +14,63 @@
 
 #include "quote.h"
 
-#define SESSION_ID_LEN	  32 /* hex characters of 16 random bytes */
+#define SESSION_ID_LEN	  32 /* hex characters of 16 random bytes: the audit log's name */
 #define SESSION_NONCE_LEN 32
 #define SESSION_NONCE_B64 44 /* standard base64 of 32 bytes, without the NUL */
+#define SESSION_COOKIE_MAX \
+	2048 /* base64url characters of a sealed cookie (an attested one ~1150) */
+#define SESSION_KEY_LEN 32
 
 struct session_table;
 
-/* What attest established, kept for the resource requests of the session. */
+/* What attest established, kept (in the cookie) for the resource requests of the session. */
 struct session_attestation {
 	struct tdx_td_body body;
 	char tcb_status[48];
 	time_t collateral_issued;
 	uint32_t tcb_eval_number;
-	EVP_PKEY *tee_key; /* the key the JWE is sealed to (a reference) */
+	EVP_PKEY *tee_key; /* the key the JWE is sealed to */
 };
 
-struct session_new {
+/* An opened (or new) session. */
+struct session {
 	char id[SESSION_ID_LEN + 1];
 	char nonce[SESSION_NONCE_B64 + 1];
+	time_t expires; /* wall-clock seconds: replicas share a clock, not a monotonic one */
+	bool attested;
+	struct session_attestation att; /* when attested; att.tee_key is owned */
 };
 
-/* nonce_key: 32 bytes, copied into secure memory. */
-int session_table_new(unsigned max_sessions, unsigned lifetime_s, const uint8_t *nonce_key,
+/* key: SESSION_KEY_LEN bytes (derived from the root key), copied into secure memory.
+ * max_entries bounds the table of spent nonces. */
+int session_table_new(unsigned max_entries, unsigned lifetime_s, const uint8_t *key,
 		      struct session_table **out);
 void session_table_free(struct session_table *t);
 
-int session_create(struct session_table *t, struct session_new *out);
+/* A new session (fresh id and nonce, expiring after the lifetime) and its sealed cookie value. */
+int session_create(struct session_table *t, struct session *s, char cookie[SESSION_COOKIE_MAX + 1]);
 
-/* Consumes the session's nonce: the claimed nonce must be the session's, carry a valid HMAC and
- * be within the lifetime. Returns 0, or -ENOENT unknown session, -ETIME expired, -EALREADY
- * nonce already used, -EBADMSG nonce mismatch; *reason names it. */
-int session_attest_begin(struct session_table *t, const char *id, const char *nonce_b64,
-			 const char **reason);
-/* Stores the attestation of a session whose nonce was consumed (takes a reference on
- * a->tee_key). */
-int session_attest_finish(struct session_table *t, const char *id,
-			  const struct session_attestation *a);
-/* Copies out an attested session's data; out->tee_key is a new reference the caller frees.
- * Errors as session_attest_begin(), -EACCES not attested. */
-int session_get_attested(struct session_table *t, const char *id, struct session_attestation *out,
-			 const char **reason);
+/* Opens a cookie value (the part after "kbs-session-id="). Returns 0, or -EINVAL malformed,
+ * -EKEYREJECTED sealed under another key (another fleet, or a rotated root key), -EBADMSG fails
+ * authentication (tampered), -ETIME expired (s->id is then set); *reason names it. */
+int session_open(struct session_table *t, const char *cookie, struct session *s,
+		 const char **reason);
+void session_done(struct session *s);
 
-/* Checks a nonce's HMAC and age without the table (what another replica would do). */
-int session_nonce_check(const struct session_table *t, const char *nonce_b64, time_t now);
+/* Spends the session's nonce on this replica: the session must not have attested, its id must
+ * not be in the table, and nonce_b64 must be its nonce. The id is recorded whatever follows.
+ * peer_addr (the client's address, without port) decides what is evicted when the table is full.
+ * Returns 0, or -EALREADY spent, -EBADMSG nonce mismatch, -ENOSPC table full of attested
+ * entries of other peers; *reason names it. */
+int session_attest_begin(struct session_table *t, const struct session *s, const char *peer_addr,
+			 const char *nonce_b64, const char **reason);
+/* Records that the session attested with a (a new reference on a->tee_key is taken into s) and
+ * seals the attested session into a new cookie value. */
+int session_attest_finish(struct session_table *t, struct session *s,
+			  const struct session_attestation *a, char cookie[SESSION_COOKIE_MAX + 1]);
 
-/* Drops expired sessions; returns how many. */
+/* Drops expired entries; returns how many. */
 size_t session_table_expire(struct session_table *t);
+/* Unexpired entries dropped because the table was full. */
 uint64_t session_table_evictions(struct session_table *t);
 size_t session_table_count(struct session_table *t);

@@ -36,7 +36,7 @@ grep -q "listening on 127.0.0.1:$PORT (TLS), $(nproc) workers" "$T/keyd.stderr" 
 grep -q "TEST ROOT CA IN USE" "$T/keyd.stderr" || bad "the test root is not announced loudly"
 
 step "sessions and refusals"
-client valid pin wrong-pin wrong-version no-cookie foreign-cookie expired-session=3 \
+client valid pin wrong-pin wrong-version no-cookie foreign-cookie tampered-cookie expired-session=3 \
 	reused-nonce reportdata-nonce reportdata-key debug mrtd rtmr tcb tampered other-root \
 	uncovered malformed truncated duplicate-key oversized huge-content-length slow-drip \
 	plain-http max-connections=8 client-bounds bad-path bad-method huge-header \

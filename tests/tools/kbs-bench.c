@@ -47,8 +47,8 @@
 #include "quotesim.h"
 #include "secmem.h"
 
-#define COOKIE_MAX    128
-#define REPLY_TIMEOUT 30 /* seconds, per HTTP exchange */
+#define COOKIE_MAX    4096 /* RFC 6265 5.3: at least 4096 bytes per cookie */
+#define REPLY_TIMEOUT 30   /* seconds, per HTTP exchange */
 
 struct bench {
 	const char *url, *resource;
@@ -255,16 +255,25 @@ static void on_resource(struct evhttp_request *req, void *arg)
 		session_done(s, true);
 }
 
+static int take_cookie(struct session *s, const char *h);
+
 static void on_attest(struct evhttp_request *req, void *arg)
 {
 	struct session *s = arg;
 	const char *body;
 	char reason[256] = "", *token = NULL;
+	const char *set_cookie;
 	size_t len;
 	int r;
 
 	if (reply_of(s, req, "attest", &body, &len) < 0)
 		return;
+	/* keyd seals the attested session into a new cookie. */
+	set_cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Set-Cookie");
+	if (set_cookie && take_cookie(s, set_cookie) < 0) {
+		session_fail(s, "attest: reply with a malformed kbs-session-id cookie");
+		return;
+	}
 	r = kbs_attest_response_parse(body, len, &token, reason, sizeof(reason));
 	free(token);
 	if (r < 0)

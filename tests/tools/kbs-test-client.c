@@ -621,6 +621,17 @@ static int scen_cookie(const struct ctx *c, const char *session, const char *wan
 	if (r == 0)
 		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, &body);
 	if (r == 0) {
+		char tampered[4097];
+
+		/* "": this session's own cookie with one character changed. */
+		if (session && !*session) {
+			size_t n;
+
+			snprintf(tampered, sizeof(tampered), "%s", kbs_client_session(cl));
+			n = strlen(tampered) / 2;
+			tampered[n] = tampered[n] == 'A' ? 'B' : 'A';
+			session = tampered;
+		}
 		kbs_client_set_session(cl, session);
 		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
 				       &resp, &len, reason, sizeof(reason));
@@ -774,7 +785,9 @@ static int run_scenario(struct ctx *c, const char *name)
 		return scen_cookie(c, NULL, "missing kbs-session-id cookie");
 	if (!strcmp(name, "foreign-cookie"))
 		return scen_cookie(c, "0123456789abcdef0123456789abcdef",
-				   "unknown or evicted kbs-session-id");
+				   "malformed kbs-session-id cookie (not a sealed session)");
+	if (!strcmp(name, "tampered-cookie"))
+		return scen_cookie(c, "", "kbs-session-id fails authentication");
 	if (!strncmp(name, "expired-session=", 16))
 		return scen_expired_session(c, (unsigned)atoi(name + 16));
 	if (!strcmp(name, "reused-nonce"))

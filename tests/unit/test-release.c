@@ -45,6 +45,7 @@ struct fixture {
 	struct keyd_config cfg;
 	struct release_service *svc;
 	struct quotesim_quote_opts qo; /* the quote policy "a" accepts */
+	char *other_root_key;	       /* another fleet's root key */
 };
 
 static char *path_in(const char *name)
@@ -148,6 +149,11 @@ static int setup(void **state)
 	assert_int_equal(write(fd, root_key, 32), 32);
 	close(fd);
 	f->cfg.root_key_file = p;
+	f->other_root_key = path_in("other-root.key");
+	fd = open(f->other_root_key, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "another fleet's root key, 32 b.", 32), 32);
+	close(fd);
 	f->cfg.test_root_ca = path_in("sim/" QUOTESIM_ROOT_CA);
 	f->cfg.policy_dir = path_in("policies");
 	f->cfg.collateral_dir = path_in("collateral");
@@ -166,6 +172,7 @@ static int teardown(void **state)
 	release_service_free(f->svc);
 	quotesim_free(f->sim);
 	free(f->cfg.root_key_file);
+	free(f->other_root_key);
 	free(f->cfg.test_root_ca);
 	free(f->cfg.policy_dir);
 	free(f->cfg.collateral_dir);
@@ -173,6 +180,8 @@ static int teardown(void **state)
 	free(f);
 	return 0;
 }
+
+#define COOKIE_HDR_MAX (SESSION_COOKIE_MAX + 64)
 
 static void call(struct release_service *s, enum keyd_method m, const char *path,
 		 const char *cookie, const char *body, struct keyd_reply *rep)
@@ -182,13 +191,15 @@ static void call(struct release_service *s, enum keyd_method m, const char *path
 				   .cookie = cookie,
 				   .body = body ? body : "",
 				   .body_len = body ? strlen(body) : 0,
-				   .peer = "127.0.0.1:1"};
+				   .peer = "127.0.0.1:1",
+				   .peer_addr = "127.0.0.1"};
 
 	release_service_handle(s, &req, rep);
 }
 
 /* auth: the cookie header value ("kbs-session-id=<id>") and the nonce. */
-static void auth(struct release_service *s, char cookie[64], char nonce[KBS_NONCE_MAX_LEN + 1])
+static void auth(struct release_service *s, char cookie[COOKIE_HDR_MAX],
+		 char nonce[KBS_NONCE_MAX_LEN + 1])
 {
 	static const char body[] = "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}";
 	struct kbs_challenge ch;
@@ -199,13 +210,13 @@ static void auth(struct release_service *s, char cookie[64], char nonce[KBS_NONC
 	assert_int_equal(kbs_challenge_parse(rep.body, strlen(rep.body), &ch, NULL, 0), 0);
 	snprintf(nonce, KBS_NONCE_MAX_LEN + 1, "%s", ch.nonce);
 	assert_int_equal(strncmp(rep.set_cookie, "kbs-session-id=", 15), 0);
-	snprintf(cookie, 64, "%.*s", (int)strcspn(rep.set_cookie, ";"), rep.set_cookie);
+	snprintf(cookie, COOKIE_HDR_MAX, "%.*s", (int)strcspn(rep.set_cookie, ";"), rep.set_cookie);
 	keyd_reply_done(&rep);
 }
 
 /* attest with key `sent` in runtime-data and a quote of body whose REPORTDATA binds (rd_nonce,
- * rd_key). */
-static void attest(struct fixture *f, const char *cookie, const char *nonce, EVP_PKEY *sent,
+ * rd_key). On success the cookie becomes the attested session's. */
+static void attest(struct fixture *f, char *cookie, const char *nonce, EVP_PKEY *sent,
 		   const char *rd_nonce, EVP_PKEY *rd_key, const struct tdx_td_body *body,
 		   struct keyd_reply *rep)
 {
@@ -222,6 +233,11 @@ static void attest(struct fixture *f, const char *cookie, const char *nonce, EVP
 	assert_int_equal(quotesim_quote(f->sim, &qo, rd, &quote, &quote_len), 0);
 	assert_int_equal(kbs_attest_request_build(nonce, sent, quote, quote_len, NULL, 0, &req), 0);
 	call(f->svc, KEYD_POST, "/kbs/v0/attest", cookie, req, rep);
+	if (rep->status == 200) {
+		assert_int_equal(strncmp(rep->set_cookie, "kbs-session-id=", 15), 0);
+		snprintf(cookie, COOKIE_HDR_MAX, "%.*s", (int)strcspn(rep->set_cookie, ";"),
+			 rep->set_cookie);
+	}
 	json_object_put(jwk);
 	free(quote);
 	free(req);
@@ -240,7 +256,7 @@ static void expect_error(struct keyd_reply *rep, int status, const char *type, c
 }
 
 /* A full valid session; returns its cookie, its (now spent) nonce and key (caller frees). */
-static EVP_PKEY *attested_session_nonce(struct fixture *f, char cookie[64],
+static EVP_PKEY *attested_session_nonce(struct fixture *f, char cookie[COOKIE_HDR_MAX],
 					char nonce[KBS_NONCE_MAX_LEN + 1])
 {
 	struct keyd_reply rep;
@@ -255,24 +271,25 @@ static EVP_PKEY *attested_session_nonce(struct fixture *f, char cookie[64],
 	return key;
 }
 
-static EVP_PKEY *attested_session(struct fixture *f, char cookie[64])
+static EVP_PKEY *attested_session(struct fixture *f, char cookie[COOKIE_HDR_MAX])
 {
 	char nonce[KBS_NONCE_MAX_LEN + 1];
 
 	return attested_session_nonce(f, cookie, nonce);
 }
 
-/* The resource must be released and decrypt with key to the secret of (policy, path, v1). */
-static void expect_release(struct fixture *f, const char *cookie, const char *path,
-			   const char *policy_id, EVP_PKEY *key)
+/* The resource must be released by svc and decrypt with key to the secret of (policy, path, v1). */
+static void expect_release_on(struct fixture *f, struct release_service *svc, const char *cookie,
+			      const char *path, const char *policy_id, EVP_PKEY *key)
 {
 	char url[512], reason[256];
 	uint8_t want[KDF_DISK_SECRET_LEN], *pt = NULL;
 	struct keyd_reply rep;
 	size_t pt_len = 0;
 
+	(void)f;
 	snprintf(url, sizeof(url), "/kbs/v0/resource/%s", path);
-	call(f->svc, KEYD_GET, url, cookie, NULL, &rep);
+	call(svc, KEYD_GET, url, cookie, NULL, &rep);
 	if (rep.status != 200)
 		fail_msg("resource %s refused: %s", path, rep.body);
 	assert_int_equal(
@@ -283,6 +300,12 @@ static void expect_release(struct fixture *f, const char *cookie, const char *pa
 	assert_memory_equal(pt, want, sizeof(want));
 	secmem_free(pt);
 	keyd_reply_done(&rep);
+}
+
+static void expect_release(struct fixture *f, const char *cookie, const char *path,
+			   const char *policy_id, EVP_PKEY *key)
+{
+	expect_release_on(f, f->svc, cookie, path, policy_id, key);
 }
 
 /* Every audit line is one valid UTF-8 JSON object with the fields of docs/keyd.md. */
@@ -313,7 +336,7 @@ static size_t check_audit(const struct fixture *f)
 static void test_release_sealed_to_the_bound_key(void **state)
 {
 	struct fixture *f = *state;
-	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1], reason[256];
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1], reason[256];
 	EVP_PKEY *key, *other = NULL;
 	struct keyd_reply rep;
 	uint8_t *pt = NULL;
@@ -346,7 +369,7 @@ static void test_release_sealed_to_the_bound_key(void **state)
 
 	/* REPORTDATA binds another (well-formed, genuine) nonce: refused. */
 	{
-		char c2[64], n2[KBS_NONCE_MAX_LEN + 1];
+		char c2[COOKIE_HDR_MAX], n2[KBS_NONCE_MAX_LEN + 1];
 
 		auth(f->svc, cookie, nonce);
 		auth(f->svc, c2, n2);
@@ -364,7 +387,7 @@ static void test_release_sealed_to_the_bound_key(void **state)
 static void test_release_only_under_the_covering_policy(void **state)
 {
 	struct fixture *f = *state;
-	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1];
 	struct tdx_td_body b_body = f->qo.body;
 	struct keyd_reply rep;
 	EVP_PKEY *key;
@@ -424,7 +447,7 @@ static void test_td_attributes(void **state)
 {
 	struct fixture *f = *state;
 	struct tdx_td_body m = f->qo.body;
-	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
 
@@ -462,7 +485,7 @@ static void test_td_attributes(void **state)
 static void test_collateral_age_and_eval_number(void **state)
 {
 	struct fixture *f = *state;
-	char cookie[64];
+	char cookie[COOKIE_HDR_MAX];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
 
@@ -566,7 +589,7 @@ static void test_resource_paths(void **state)
 					  "",
 					  "a/disk/r\xc3\xa9"};
 	struct fixture *f = *state;
-	char cookie[64], url[1024];
+	char cookie[COOKIE_HDR_MAX], url[1024];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
 
@@ -609,41 +632,48 @@ static void test_resource_paths(void **state)
 static void test_cookies(void **state)
 {
 	struct fixture *f = *state;
-	char cookie[64], hdr[512];
-	const char *id;
+	char cookie[COOKIE_HDR_MAX], hdr[2 * COOKIE_HDR_MAX + 64];
+	struct release_service *replica = NULL, *foreign = NULL;
+	char *saved_key;
 	struct keyd_reply rep;
 	EVP_PKEY *key;
+	size_t n;
 
 	key = attested_session(f, cookie);
-	id = cookie + strlen("kbs-session-id=");
 	/* Other cookies around ours are fine. */
 	snprintf(hdr, sizeof(hdr), "a=1; %s; theme=dark", cookie);
 	expect_release(f, hdr, "a/disk/root", "a", key);
 	snprintf(hdr, sizeof(hdr), "%s;x=kbs-session-id=0", cookie);
 	expect_release(f, hdr, "a/disk/root", "a", key);
-	/* Ours twice (even with the same value), empty, too long, too short: refused. */
+	/* Ours twice (even with the same value), empty, too long: refused. */
 	snprintf(hdr, sizeof(hdr), "%s; %s", cookie, cookie);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated kbs-session-id cookie");
-	snprintf(hdr, sizeof(hdr), "%s0", cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", "kbs-session-id=", NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
+	n = (size_t)snprintf(hdr, sizeof(hdr), "kbs-session-id=");
+	memset(hdr + n, 'A', SESSION_COOKIE_MAX + 1);
+	hdr[n + SESSION_COOKIE_MAX + 1] = '\0';
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
-	snprintf(hdr, sizeof(hdr), "%.*s", (int)strlen(cookie) - 1, cookie);
+	/* One character changed (tampered), one cut off: refused by name. */
+	snprintf(hdr, sizeof(hdr), "%s", cookie);
+	n = strlen(hdr) / 2;
+	hdr[n] = hdr[n] == 'A' ? 'B' : 'A';
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
-	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
+	expect_error(&rep, 401, "TokenNotFound", "kbs-session-id fails authentication");
+	snprintf(hdr, sizeof(hdr), "%.*s", (int)strlen(cookie) - 4, cookie);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "kbs-session-id");
+	/* An id of the old form, or any short value, is not a sealed session. */
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root",
+	     "kbs-session-id=0123456789abcdef0123456789abcdef", NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "not a sealed session");
 	/* Another name that merely contains ours. */
 	snprintf(hdr, sizeof(hdr), "x%s", cookie);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "missing kbs-session-id cookie");
-	/* Upper-case hex is another id (ours are lower case). */
-	snprintf(hdr, sizeof(hdr), "kbs-session-id=%s", id);
-	for (char *c = hdr + 15; *c; c++)
-		if (*c >= 'a' && *c <= 'f')
-			*c = (char)(*c - 'a' + 'A');
-	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", hdr, NULL, &rep);
-	assert_int_equal(rep.status, 401);
-	keyd_reply_done(&rep);
-	/* 32 bytes that are not hex (control, quote, non-UTF-8): refused, and the audit log stays
+	/* Bytes outside base64url (control, quote, non-UTF-8): refused, and the audit log stays
 	 * one valid JSON record per line. */
 	memcpy(hdr, "kbs-session-id=", 15);
 	memset(hdr + 15, 0xff, 32);
@@ -655,6 +685,19 @@ static void test_cookies(void **state)
 	expect_error(&rep, 401, "TokenNotFound", "malformed or repeated");
 	call(f->svc, KEYD_POST, "/kbs/v0/attest", hdr, "{}", &rep);
 	expect_error(&rep, 401, "AttestationError", "malformed or repeated");
+
+	/* Stateless: another replica with the same root key serves the session; a keyd with
+	 * another root key names the cookie as another fleet's. */
+	assert_int_equal(release_service_new(&f->cfg, &replica), 0);
+	expect_release_on(f, replica, cookie, "a/disk/root", "a", key);
+	saved_key = f->cfg.root_key_file;
+	f->cfg.root_key_file = f->other_root_key;
+	assert_int_equal(release_service_new(&f->cfg, &foreign), 0);
+	f->cfg.root_key_file = saved_key;
+	call(foreign, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "TokenNotFound", "sealed under another key");
+	release_service_free(replica);
+	release_service_free(foreign);
 	EVP_PKEY_free(key);
 	check_audit(f);
 }
@@ -664,35 +707,43 @@ static void test_expiry_after_attest(void **state)
 {
 	struct fixture *f = *state;
 	struct release_service *saved = f->svc;
-	char cookie[64];
+	char cookie[COOKIE_HDR_MAX];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
 
-	/* Two seconds: the table counts whole seconds, so a session lives lifetime - 1 .. lifetime.
-	 */
+	/* Two seconds: the cookie's expiry counts whole seconds, so a session lives lifetime - 1 ..
+	 * lifetime. */
 	f->cfg.limits.session_lifetime_s = 2;
 	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	key = attested_session(f, cookie);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 	sleep(2);
-	release_service_tick(f->svc); /* drops expired sessions one lifetime later only */
+	release_service_tick(f->svc);
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "TokenNotFound", "session expired");
 	EVP_PKEY_free(key);
 
-	/* A table of one session: a newer auth evicts the attested one. */
+	/* Sessions live in their cookies: a table of one spent nonce and a flood of auths
+	 * leave an attested session working; a second attest finds the table full of attested
+	 * entries (never evicted for another session) and is refused by name. */
 	release_service_free(f->svc);
 	f->cfg.limits.session_lifetime_s = 300;
 	f->cfg.limits.max_sessions = 1;
 	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	key = attested_session(f, cookie);
-	{
-		char c2[64], n2[KBS_NONCE_MAX_LEN + 1];
+	for (int i = 0; i < 50; i++) {
+		char c2[COOKIE_HDR_MAX], n2[KBS_NONCE_MAX_LEN + 1];
 
 		auth(f->svc, c2, n2);
 	}
-	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
-	expect_error(&rep, 401, "TokenNotFound", "unknown or evicted");
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	{
+		char c2[COOKIE_HDR_MAX], n2[KBS_NONCE_MAX_LEN + 1];
+
+		auth(f->svc, c2, n2);
+		attest(f, c2, n2, key, n2, key, NULL, &rep);
+		expect_error(&rep, 401, "AttestationError", "session table full");
+	}
 	EVP_PKEY_free(key);
 	release_service_free(f->svc);
 	f->cfg.limits.max_sessions = 1000;
@@ -748,7 +799,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	for (int i = 0; i < w->sessions; i++) {
-		char cookie[64], url[] = "/kbs/v0/resource/a/disk/root", reason[128];
+		char cookie[COOKIE_HDR_MAX], url[] = "/kbs/v0/resource/a/disk/root", reason[128];
 		struct keyd_reply rep;
 		uint8_t *pt = NULL;
 		size_t pt_len;
