@@ -101,14 +101,22 @@ static int keyslot_parse(const char *s, int *out)
 
 int luks_token_parse(const char *json, struct luks_token *out, char *reason, size_t reason_len)
 {
-	static const char *const known[] = {"type", "keyslots", "resource", "salt", "version"};
 	_cleanup_(json_object_putp) json_object *root = NULL;
-	json_object *v, *slot;
+	json_object *slots = NULL, *slot;
+	const char *type = NULL, *resource = NULL, *salt = NULL;
+	uint32_t version = 0;
+	/* The token may only locate things: a server URL, pin or CA here would let the disk pick
+	 * its own key server (disk-swap attack), so every member not in this table is refused. */
+	const struct json_field fields[] = {
+		JSON_STRING("type", true, 0, 64, &type),
+		JSON_U32("version", true, 0, UINT32_MAX, &version),
+		JSON_ARRAY("keyslots", true, 0, SIZE_MAX, &slots),
+		JSON_STRING("resource", true, 0, LUKS_TOKEN_JSON_MAX, &resource),
+		JSON_STRING("salt", true, 0, LUKS_TOKEN_JSON_MAX, &salt),
+	};
 	char why[200];
 	int r;
 	struct luks_token t = {0};
-	const char *s;
-	int64_t version;
 	size_t len;
 
 	if (!json)
@@ -124,48 +132,20 @@ int luks_token_parse(const char *json, struct luks_token *out, char *reason, siz
 		return refuse(reason, reason_len, "token: not valid JSON (%s)", why);
 	if (!json_object_is_type(root, json_type_object))
 		return refuse(reason, reason_len, "token: not a JSON object");
+	if (json_strict_fields(root, "token", fields, ARRAY_SIZE(fields), reason, reason_len) < 0)
+		return -EINVAL;
 
-	/* The token may only locate things: a server URL, pin or CA here would let the disk pick
-	 * its own key server (disk-swap attack), so every member we do not know is refused. */
-	json_object_object_foreach (root, key, val) {
-		bool ok = false;
-		(void)val;
-		for (size_t i = 0; i < ARRAY_SIZE(known); i++)
-			ok = ok || !strcmp(key, known[i]);
-		if (!ok)
-			return refuse(
-				reason, reason_len,
-				"token: unknown member '%.64s' refused (a token may not name a "
-				"server or trust anchor)",
-				key);
-	}
-
-	if (!json_object_object_get_ex(root, "type", &v))
-		return refuse(reason, reason_len, "token: 'type' missing");
-	if (!json_object_is_type(v, json_type_string))
-		return refuse(reason, reason_len, "token: 'type' is not a string");
-	if (strcmp(json_object_get_string(v), LUKS_TOKEN_TYPE) != 0)
+	if (strcmp(type, LUKS_TOKEN_TYPE) != 0)
 		return refuse(reason, reason_len, "token: 'type' is not \"%s\"", LUKS_TOKEN_TYPE);
-
-	if (!json_object_object_get_ex(root, "version", &v))
-		return refuse(reason, reason_len, "token: 'version' missing");
-	if (!json_object_is_type(v, json_type_int))
-		return refuse(reason, reason_len, "token: 'version' is not an integer");
-	version = json_object_get_int64(v);
 	if (version != LUKS_TOKEN_VERSION)
-		return refuse(reason, reason_len, "token: 'version' %lld unsupported (want %d)",
-			      (long long)version, LUKS_TOKEN_VERSION);
-	t.version = (unsigned)version;
-
-	if (!json_object_object_get_ex(root, "keyslots", &v))
-		return refuse(reason, reason_len, "token: 'keyslots' missing");
-	if (!json_object_is_type(v, json_type_array))
-		return refuse(reason, reason_len, "token: 'keyslots' is not an array");
-	if (json_object_array_length(v) != 1)
+		return refuse(reason, reason_len, "token: 'version' %u unsupported (want %d)",
+			      version, LUKS_TOKEN_VERSION);
+	t.version = version;
+	if (json_object_array_length(slots) != 1)
 		return refuse(reason, reason_len,
 			      "token: 'keyslots' must name exactly one keyslot (has %zu)",
-			      json_object_array_length(v));
-	slot = json_object_array_get_idx(v, 0);
+			      json_object_array_length(slots));
+	slot = json_object_array_get_idx(slots, 0);
 	if (!json_object_is_type(slot, json_type_string))
 		return refuse(reason, reason_len, "token: 'keyslots' entry is not a string");
 	if (keyslot_parse(json_object_get_string(slot), &t.keyslot) < 0)
@@ -173,24 +153,13 @@ int luks_token_parse(const char *json, struct luks_token *out, char *reason, siz
 			      "token: 'keyslots' entry '%.16s' is not a keyslot number 0..31",
 			      json_object_get_string(slot));
 
-	if (!json_object_object_get_ex(root, "resource", &v))
-		return refuse(reason, reason_len, "token: 'resource' missing");
-	if (!json_object_is_type(v, json_type_string))
-		return refuse(reason, reason_len, "token: 'resource' is not a string");
-	s = json_object_get_string(v);
-	if (luks_resource_path_check(s) < 0)
+	if (luks_resource_path_check(resource) < 0)
 		return refuse(reason, reason_len,
-			      "token: 'resource' '%.64s' is not a repo/type/tag path", s);
-	snprintf(t.resource, sizeof(t.resource), "%s", s);
+			      "token: 'resource' '%.64s' is not a repo/type/tag path", resource);
+	snprintf(t.resource, sizeof(t.resource), "%s", resource);
 
-	if (!json_object_object_get_ex(root, "salt", &v))
-		return refuse(reason, reason_len, "token: 'salt' missing");
-	if (!json_object_is_type(v, json_type_string))
-		return refuse(reason, reason_len, "token: 'salt' is not a string");
 	/* Strict: exactly 32 bytes, one '=', zero unused bits, so one canonical text only. */
-	if (b64_decode_exact(B64_STD, json_object_get_string(v),
-			     (size_t)json_object_get_string_len(v), t.salt,
-			     LUKS_TOKEN_SALT_LEN) < 0)
+	if (b64_decode_exact(B64_STD, salt, strlen(salt), t.salt, LUKS_TOKEN_SALT_LEN) < 0)
 		return refuse(reason, reason_len,
 			      "token: 'salt' is not the canonical base64 of %d bytes",
 			      LUKS_TOKEN_SALT_LEN);

@@ -420,10 +420,18 @@ int json_strict_fields(struct json_object *obj, const char *what, const struct j
 	if (!json_object_is_type(obj, json_type_object))
 		return json_strict_fail(reason, reason_len, -EINVAL, "%s: not a JSON object", what);
 	json_object_object_foreach (obj, key, val) {
+		char name[65];
+
 		(void)val;
-		if (!field_find(fields, n_fields, key))
-			return json_strict_fail(reason, reason_len, -EINVAL,
-						"%s: unknown member '%.64s'", what, key);
+		if (field_find(fields, n_fields, key))
+			continue;
+		/* The name is the sender's: no control characters into logs and terminals. */
+		snprintf(name, sizeof(name), "%s", key);
+		for (char *c = name; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: unknown member '%s'",
+					what, name);
 	}
 	for (size_t i = 0; i < n_fields; i++) {
 		struct json_object *v;

@@ -159,9 +159,9 @@ keyslot-into-data|keyslots_size is too large
 reencrypt-requirement|not a valid LUKS2 header
 unknown-requirement|requirement 'future-feature' refused
 extra-token|a second tdx-unlock token
-token-server|unknown member 'server' refused
-token-pin|unknown member 'pin' refused
-token-no-salt|'salt' missing
+token-server|unknown member 'server'
+token-pin|unknown member 'pin'
+token-no-salt|'salt' is missing
 token-salt-number|'salt' is not a string
 token-bad-keyslot|not a valid LUKS2 header
 keyslot-argon2|kdf 'argon2id' refused for the tdx-unlock keyslot

@@ -412,7 +412,7 @@ static const struct crafted crafted[] = {
 	{"extra-token", "a second tdx-unlock token"},
 	{"token-server", "unknown member 'server'"},
 	{"token-pin", "unknown member 'pin'"},
-	{"token-no-salt", "'salt' missing"},
+	{"token-no-salt", "'salt' is missing"},
 	{"token-salt-number", "'salt' is not a string"},
 	{"token-bad-keyslot", "not a valid LUKS2 header"},
 	{"keyslot-argon2", "kdf 'argon2id' refused"},
