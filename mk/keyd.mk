@@ -1,15 +1,19 @@
 # tdx-keyd: integration tests (loopback) and benchmark.
 #   make check-keyd           tests/integration/keyd-test.sh (refusals, reloads, crash/restart)
 #   make check-keyd-hygiene   tests/integration/keyd-hygiene.sh (secrets in keyd's memory)
+#   make check-keyd-fleet     tests/integration/keyd-fleet.sh (3 replicas behind HAProxy, kill -9)
 #   make bench-keyd           full attested releases/s at 1, 16 and 256 concurrent clients
-.PHONY: check-keyd check-keyd-hygiene bench-keyd
-CHECK_TARGETS += check-keyd check-keyd-hygiene
+.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet bench-keyd
+CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet
 BENCH_TARGETS += bench-keyd
 
 KEYD_TEST_DEPS := $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/kbs-test-client $(BUILD)/kbs-bench
 
 check-keyd: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-test.sh
+
+check-keyd-fleet: $(KEYD_TEST_DEPS)
+	BUILD=$(BUILD) tests/integration/keyd-fleet.sh
 
 check-keyd-hygiene: $(KEYD_TEST_DEPS) $(BUILD)/core-scan
 	BUILD=$(BUILD) tests/integration/keyd-hygiene.sh

@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -720,6 +722,144 @@ static int load_pin(struct ctx *c)
 #define TRUNCATED     "{\"runtime-data\":{\"nonce\":\"AAAA"
 #define DUPLICATE     "{\"version\":\"0.4.0\",\"version\":\"0.4.0\",\"tee\":\"tdx\"}"
 
+/* A release with every step on a new connection, so that a round-robin balancer sends each step
+ * to another replica; a step that fails in transport (a replica died under it: reset, refused,
+ * timed out) is retried up to 3 times on a new connection with the same cookie, as an agent
+ * would. Refusals are not retried. */
+static bool transport_error(int r)
+{
+	return r == -EIO || r == -EHOSTUNREACH || r == -ETIMEDOUT;
+}
+
+static int split_session(const struct ctx *c, unsigned *retries, char *reason, size_t reason_len)
+{
+	char cookie[4097] = "";
+	struct kbs_challenge ch = {0};
+	struct json_object *jwk = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL, *expect = NULL;
+	size_t quote_len = 0, secret_len = 0, expect_len = 0;
+	struct quotesim_quote_opts qo;
+	EVP_PKEY *key = NULL;
+	int r = 0;
+
+	for (int step = 0; step < 3 && r == 0; step++) {
+		for (int attempt = 0;; attempt++) {
+			struct kbs_client *cl = NULL;
+
+			r = client_new(c, false, &cl);
+			if (r == 0 && cookie[0])
+				kbs_client_set_session(cl, cookie);
+			if (r == 0 && step == 0)
+				r = kbs_client_auth(cl, &ch, reason, reason_len);
+			else if (r == 0 && step == 1)
+				r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason,
+						      reason_len);
+			else if (r == 0)
+				r = kbs_client_resource(cl, c->resource, key, &secret, &secret_len,
+							reason, reason_len);
+			if (r == 0)
+				snprintf(cookie, sizeof(cookie), "%s", kbs_client_session(cl));
+			kbs_client_free(cl);
+			if (r == 0 || !transport_error(r) || attempt == 3)
+				break;
+			(*retries)++;
+			usleep(100 * 1000);
+		}
+		if (r == 0 && step == 0) {
+			r = jwk_generate_p256(&key);
+			if (r == 0)
+				r = jwk_from_public_key(key, 1, &jwk);
+			if (r == 0)
+				r = kbs_report_data(ch.nonce, jwk, rd);
+			quotesim_quote_opts_init(c->sim, &qo);
+			if (r == 0)
+				r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
+		}
+	}
+	if (r == 0 && c->expect_secret) {
+		r = file_read_all(c->expect_secret, 1024, &expect, &expect_len);
+		if (r == 0 && (expect_len != secret_len || memcmp(expect, secret, secret_len))) {
+			snprintf(reason, reason_len, "released secret differs from derive-secret");
+			r = -EBADMSG;
+		}
+	}
+	secmem_free(secret);
+	free(expect);
+	free(quote);
+	json_object_put(jwk);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+static int scen_fleet_split(const struct ctx *c, int n)
+{
+	unsigned retries = 0;
+	char reason[512] = "";
+
+	for (int i = 0; i < n; i++)
+		if (split_session(c, &retries, reason, sizeof(reason)) < 0)
+			FAILF("release %d of %d failed: %s", i + 1, n, reason);
+	printf("  %d releases, each step on a new connection (%u retries)\n", n, retries);
+	return 0;
+}
+
+struct fleet_load {
+	const struct ctx *c;
+	double until;
+	atomic_uint releases, retries, failures;
+	pthread_mutex_t lock;
+	char last_error[512];
+};
+
+static double now_s(void);
+
+static void *fleet_load_thread(void *arg)
+{
+	struct fleet_load *l = arg;
+
+	while (now_s() < l->until) {
+		unsigned retries = 0;
+		char reason[512] = "";
+
+		if (split_session(l->c, &retries, reason, sizeof(reason)) == 0) {
+			atomic_fetch_add(&l->releases, 1);
+		} else {
+			atomic_fetch_add(&l->failures, 1);
+			pthread_mutex_lock(&l->lock);
+			snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
+			pthread_mutex_unlock(&l->lock);
+		}
+		atomic_fetch_add(&l->retries, retries);
+	}
+	return NULL;
+}
+
+/* fleet-load=SECONDS:THREADS: split releases from THREADS threads for SECONDS (bounded to 60 s and
+ * 16 threads); no release may fail beyond the retries. */
+static int scen_fleet_load(const struct ctx *c, const char *arg)
+{
+	struct fleet_load l = {.c = c};
+	pthread_t th[16];
+	int secs = atoi(arg), n = strchr(arg, ':') ? atoi(strchr(arg, ':') + 1) : 0, started = 0;
+
+	if (secs < 1 || secs > 60 || n < 1 || n > 16)
+		FAILF("fleet-load=SECONDS:THREADS with 1..60 s and 1..16 threads");
+	pthread_mutex_init(&l.lock, NULL);
+	l.until = now_s() + secs;
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&th[i], NULL, fleet_load_thread, &l) == 0)
+			started++;
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&l.lock);
+	printf("  %u releases in %d s from %d threads, %u retried steps, %u failed releases%s%s\n",
+	       atomic_load(&l.releases), secs, started, atomic_load(&l.retries),
+	       atomic_load(&l.failures), l.last_error[0] ? "; last error: " : "", l.last_error);
+	if (started != n || atomic_load(&l.failures) || !atomic_load(&l.releases))
+		FAILF("fleet load: failed releases or no release at all");
+	return 0;
+}
+
 /* Attests with a quote from a file (a real Intel quote): it must be refused at attest with
  * `want` in the reason and the audit line. */
 static int scen_file_quote(const struct ctx *c, const char *arg)
@@ -853,6 +993,10 @@ static int run_scenario(struct ctx *c, const char *name)
 	}
 	if (!strncmp(name, "file-quote=", 11))
 		return scen_file_quote(c, name + 11);
+	if (!strncmp(name, "fleet-split=", 12))
+		return scen_fleet_split(c, atoi(name + 12));
+	if (!strncmp(name, "fleet-load=", 11))
+		return scen_fleet_load(c, name + 11);
 	if (!strcmp(name, "resource-no-cookie"))
 		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root", NULL, 0,
 				  401, "TokenNotFound", "missing kbs-session-id cookie");

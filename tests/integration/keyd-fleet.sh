@@ -1,0 +1,163 @@
+#!/bin/sh
+# Stateless replicas behind a real load balancer: three tdx-keyd replicas sharing one root key
+# behind Debian's HAProxy (started here, loopback, TCP mode, round-robin, no affinity). Every
+# step of a release goes to another replica; a load run survives one replica killed with -9
+# (no failed release beyond the client's retries); the killed replica restarts and serves again.
+# Usage: BUILD=build tests/integration/keyd-fleet.sh
+set -u
+BUILD=${BUILD:-build}
+T=$(mktemp -d /tmp/keyd-fleet.XXXXXX)
+# shellcheck disable=SC2034 # read by keyd-env.sh
+KEYD_REQUEST_TIMEOUT_MS=5000
+# shellcheck source=tests/integration/keyd-env.sh
+. "$(dirname "$0")/keyd-env.sh"
+CLIENT="$BUILD/kbs-test-client"
+HAPROXY=${HAPROXY:-haproxy}
+fail=0
+N=3
+PIDS=""
+PID2=""
+HAPROXY_PID=""
+
+# shellcheck disable=SC2317 # called through the trap
+cleanup() {
+	for p in $PIDS $HAPROXY_PID; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+step() { echo "== keyd fleet: $*"; }
+
+if ! command -v "$HAPROXY" >/dev/null 2>&1; then
+	echo "FAIL: haproxy not installed (deps/debian-packages.txt lists it)"
+	exit 1
+fi
+
+keyd_env_setup || { echo "FAIL: setup"; exit 1; }
+# Free loopback ports: one per replica and one for HAProxy.
+# shellcheck disable=SC2046 # word splitting wanted
+set -- $(python3 -c 'import socket
+s = [socket.socket() for _ in range(4)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+P1=$1 P2=$2 P3=$3 PH=$4
+
+# Replica i: the shared configuration with its own port and audit file.
+replica_start() {
+	i=$1
+	case $i in 1) port=$P1 ;; 2) port=$P2 ;; *) port=$P3 ;; esac
+	sed -e "s/\"port\": 0/\"port\": $port/" -e "s/\"audit.log\"/\"audit-$i.log\"/" \
+		"$T/keyd.json" >"$T/keyd-$i.json"
+	rm -f "$T/port-$i"
+	TDX_KEYD_TEST_PORT_FILE="$T/port-$i" "$KEYD" serve --config "$T/keyd-$i.json" \
+		2>>"$T/keyd-$i.stderr" &
+	[ "$i" = 2 ] && PID2=$!
+	PIDS="$PIDS $!"
+	n=0
+	while [ ! -s "$T/port-$i" ]; do
+		n=$((n + 1))
+		if [ $n -gt 100 ]; then
+			echo "replica $i did not start:" >&2
+			tail -5 "$T/keyd-$i.stderr" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+wait_port() {
+	python3 - "$1" <<'PY'
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+client() {
+	"$CLIENT" --url "https://127.0.0.1:$PH" --ca "$T/tls.crt" --sim "$T/sim" \
+		--audit "$T/audit-1.log" --expect-secret "$T/expected.secret" "$@"
+}
+
+step "start $N replicas (one root key) and HAProxy (TCP, round-robin, no affinity)"
+for i in 1 2 3; do replica_start $i || exit 1; done
+# TCP health check (connect only: no TLS handshake, so no audit line per check); a dead
+# replica's connection attempts are retried on another one (redispatch).
+cat >"$T/haproxy.cfg" <<EOC
+global
+    maxconn 2048
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch
+frontend kbs
+    bind 127.0.0.1:$PH
+    default_backend keyd
+backend keyd
+    balance roundrobin
+    default-server check inter 300ms fall 1 rise 2
+    server k1 127.0.0.1:$P1
+    server k2 127.0.0.1:$P2
+    server k3 127.0.0.1:$P3
+EOC
+"$HAPROXY" -c -q -f "$T/haproxy.cfg" || { echo "FAIL: haproxy configuration"; exit 1; }
+"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+HAPROXY_PID=$!
+wait_port "$PH" || { echo "FAIL: haproxy did not start"; cat "$T/haproxy.log"; exit 1; }
+sleep 1 # the first health checks
+
+step "every step of a release on a new connection: any replica serves any step"
+client fleet-split=9 || bad "releases through the balancer"
+python3 - "$T" <<'PY' || bad "the steps of a session did not spread over the replicas"
+import json, sys
+where = {}  # session -> {event: replica}
+served = {1: set(), 2: set(), 3: set()}
+for i in (1, 2, 3):
+    for line in open("%s/audit-%d.log" % (sys.argv[1], i)):
+        rec = json.loads(line)
+        if rec["verdict"] == "allow" and rec["event"] in ("attest", "resource"):
+            where.setdefault(rec["session"], {})[rec["event"]] = i
+            served[i].add(rec["event"])
+released = [s for s, e in where.items() if "resource" in e]
+moved = [s for s in released if where[s].get("attest") != where[s]["resource"]]
+print("  %d sessions released; %d attested on one replica and released by another" %
+      (len(released), len(moved)))
+print("  replica 1 served %s, 2 %s, 3 %s" % tuple(sorted(served[i]) for i in (1, 2, 3)))
+assert len(released) >= 9 and len(moved) >= 3
+assert all(served[i] for i in (1, 2, 3)), "a replica served nothing"
+PY
+
+step "kill -9 one replica during a load run: no failed release beyond the client's retries"
+client fleet-load=8:4 >"$T/load.out" 2>&1 &
+LOAD_PID=$!
+sleep 3
+kill -9 "$PID2"
+wait "$PID2" 2>/dev/null
+wait "$LOAD_PID" || bad "releases failed while a replica died"
+cat "$T/load.out"
+grep -q "0 failed releases" "$T/load.out" || bad "failed releases in the load run"
+
+step "rolling restart: the killed replica comes back on its port and serves again"
+before=$(wc -l <"$T/audit-2.log")
+replica_start 2 || bad "replica 2 did not restart"
+sleep 1 # HAProxy's health check sees it up (rise 2 x 300 ms)
+client fleet-split=6 || bad "releases after the restart"
+[ "$(wc -l <"$T/audit-2.log")" -gt "$before" ] || bad "the restarted replica serves nothing"
+
+for i in 1 2 3; do
+	python3 -c 'import json, sys
+[json.loads(l) for l in open(sys.argv[1])]' "$T/audit-$i.log" || bad "audit log $i damaged"
+done
+[ $fail = 0 ] && echo "keyd fleet: all passed"
+exit $fail
