@@ -27,6 +27,9 @@ struct kbs_client {
 	size_t max_response;
 	struct timespec deadline;
 	char session[SESSION_COOKIE_MAX + 1];
+	const uint8_t *ccel; /* borrowed: sent with the next attest */
+	size_t ccel_len;
+	const char *aael;
 };
 
 struct exchange {
@@ -361,6 +364,14 @@ int kbs_client_auth(struct kbs_client *c, struct kbs_challenge *out, char *reaso
 	return r < 0 ? -EPROTO : 0;
 }
 
+void kbs_client_set_eventlogs(struct kbs_client *c, const uint8_t *ccel, size_t ccel_len,
+			      const char *aael)
+{
+	c->ccel = ccel;
+	c->ccel_len = ccel_len;
+	c->aael = aael;
+}
+
 int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key,
 		      const uint8_t *quote, size_t quote_len, char *reason, size_t reason_len)
 {
@@ -369,7 +380,8 @@ int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key
 	long status = 0;
 	int r;
 
-	r = kbs_attest_request_build(nonce, tee_key, quote, quote_len, NULL, 0, &req);
+	r = kbs_attest_request_build(nonce, tee_key, quote, quote_len, c->ccel, c->ccel_len,
+				     c->aael, &req);
 	if (r < 0)
 		return fail(reason, reason_len, r, "cannot build the attest request");
 	r = kbs_client_request(c, "POST", KBS_URL_PREFIX "/attest", req, strlen(req), &status,

@@ -44,6 +44,10 @@ int kbs_client_auth(struct kbs_client *c, struct kbs_challenge *out, char *reaso
 		    size_t reason_len);
 /* POST /kbs/v0/attest with the quote (whose REPORTDATA must be kbs_report_data() of nonce and
  * tee_key's JWK) and the public half of tee_key. */
+/* Event logs the next kbs_client_attest() sends as primary_evidence.cc_eventlog (the CCEL bytes)
+ * and .aa_eventlog (the AAEL text); borrowed until then; NULL = none. */
+void kbs_client_set_eventlogs(struct kbs_client *c, const uint8_t *ccel, size_t ccel_len,
+			      const char *aael);
 int kbs_client_attest(struct kbs_client *c, const char *nonce, EVP_PKEY *tee_key,
 		      const uint8_t *quote, size_t quote_len, char *reason, size_t reason_len);
 /* GET /kbs/v0/resource/<path> and decrypts the JWE with tee_key: *secret is secure memory

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <libcryptsetup.h>
@@ -18,7 +19,10 @@
 #include "agent/luks_header.h"
 #include "agent/quote_source.h"
 #include "agent/rtmr.h"
+#include "aael.h"
+#include "ccel.h"
 #include "cleanup.h"
+#include "fileio.h"
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "log.h"
@@ -199,6 +203,30 @@ static int ephemeral_key_new(EVP_PKEY **key, struct json_object **jwk)
 	return 0;
 }
 
+#define AGENT_CCEL_PATH "/sys/firmware/acpi/tables/data/CCEL"
+#define AGENT_AAEL_PATH "/run/tdx-unlock/rtmr3.log"
+
+/* The event logs that explain the quote's RTMRs, sent with it: the firmware's CCEL and this
+ * boot's runtime RTMR3 log (AAEL). Either may be absent (no CCEL table; nothing extended yet). */
+static void eventlogs_read(uint8_t **ccel, size_t *ccel_len, char **aael)
+{
+	const char *ccel_path = getenv("TDX_UNLOCK_TEST_CCEL") ?: AGENT_CCEL_PATH;
+	const char *aael_path = getenv("TDX_UNLOCK_TEST_AAEL") ?: AGENT_AAEL_PATH;
+	size_t len;
+	int r;
+
+	if (access(ccel_path, F_OK) == 0) {
+		r = file_read_all(ccel_path, CCEL_MAX_LEN, ccel, ccel_len);
+		if (r < 0)
+			log_warn("unlock: %s not sent: %s", ccel_path, strerror(-r));
+	}
+	if (access(aael_path, F_OK) == 0) {
+		r = file_read_all(aael_path, AAEL_MAX_LEN, (uint8_t **)aael, &len);
+		if (r < 0)
+			log_warn("unlock: %s not sent: %s", aael_path, strerror(-r));
+	}
+}
+
 static enum server_outcome server_attempt(struct unlock_ctx *x, const struct agent_server *s)
 {
 	struct kbs_client_opts ko = {0};
@@ -207,8 +235,9 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	struct json_object *jwk = NULL;
 	EVP_PKEY *key = NULL;
 	uint8_t report_data[KBS_REPORT_DATA_LEN];
-	uint8_t *quote = NULL;
-	size_t quote_len = 0;
+	uint8_t *quote = NULL, *ccel = NULL;
+	size_t quote_len = 0, ccel_len = 0;
+	char *aael = NULL;
 	char reason[512] = "";
 	enum server_outcome out;
 	unsigned left = remaining_ms(x);
@@ -256,6 +285,8 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 		goto out;
 	}
 	x->quote_ms += now_ms() - t0;
+	eventlogs_read(&ccel, &ccel_len, &aael);
+	kbs_client_set_eventlogs(kc, ccel, ccel_len, aael);
 	r = kbs_client_attest(kc, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
 	if (r < 0) {
 		out = kbs_error_outcome(r);
@@ -274,6 +305,8 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	}
 out:
 	free(quote);
+	free(ccel);
+	free(aael);
 	json_object_put(jwk);
 	EVP_PKEY_free(key); /* the private scalar is cleansed with the key */
 	kbs_client_free(kc);

@@ -158,7 +158,7 @@ int kbs_challenge_parse(const char *body, size_t len, struct kbs_challenge *out,
 
 int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t *quote,
 			     size_t quote_len, const uint8_t *cc_eventlog, size_t cc_eventlog_len,
-			     char **out)
+			     const char *aa_eventlog, char **out)
 {
 	_cleanup_(json_object_putp) struct json_object *top = json_object_new_object();
 	_cleanup_free_ char *quote64 = NULL;
@@ -170,7 +170,8 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 		return log_error_errno(-EINVAL, "attest request: nonce empty or too long");
 	if (!quote || quote_len == 0 || quote_len > KBS_QUOTE_MAX_LEN)
 		return log_error_errno(-EINVAL, "attest request: quote empty or too large");
-	if (cc_eventlog_len > KBS_EVENTLOG_MAX_LEN)
+	if (cc_eventlog_len > KBS_EVENTLOG_MAX_LEN ||
+	    (aa_eventlog && strlen(aa_eventlog) > KBS_AA_EVENTLOG_MAX_LEN))
 		return log_error_errno(-EINVAL, "attest request: event log too large");
 	quote64 = b64_encode(B64_STD, quote, quote_len);
 	if (cc_eventlog)
@@ -197,6 +198,10 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 		r = log64 ? json_add_string(pe, "cc_eventlog", log64)
 			  : (json_object_object_add(pe, "cc_eventlog", NULL) < 0 ? -ENOMEM : 0);
 	if (r == 0)
+		r = aa_eventlog
+			    ? json_add_string(pe, "aa_eventlog", aa_eventlog)
+			    : (json_object_object_add(pe, "aa_eventlog", NULL) < 0 ? -ENOMEM : 0);
+	if (r == 0)
 		r = json_add_string(te, "additional_evidence", "");
 	if (r < 0)
 		return log_error_errno(r, "attest request: out of memory");
@@ -211,6 +216,7 @@ void kbs_attest_request_done(struct kbs_attest_request *req)
 	EVP_PKEY_free(req->tee_key);
 	free(req->quote);
 	free(req->cc_eventlog);
+	free(req->aa_eventlog);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -242,7 +248,7 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 	static const char *const members[] = {"runtime-data", "tee-evidence", "init-data", NULL};
 	static const char *const rd_members[] = {"nonce", "tee-pubkey", NULL};
 	static const char *const te_members[] = {"primary_evidence", "additional_evidence", NULL};
-	static const char *const pe_members[] = {"quote", "cc_eventlog", NULL};
+	static const char *const pe_members[] = {"quote", "cc_eventlog", "aa_eventlog", NULL};
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct kbs_attest_request req = {0};
 	struct json_object *rd, *te, *pe, *jwk, *v;
@@ -316,6 +322,20 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 					     "primary_evidence: cc_eventlog is too large");
 			goto out;
 		}
+	}
+	if (json_object_object_get_ex(pe, "aa_eventlog", &v) && v) {
+		const char *text;
+
+		r = json_strict_get_string(pe, "primary_evidence", "aa_eventlog",
+					   KBS_AA_EVENTLOG_MAX_LEN, &text, reason, reason_len);
+		if (r < 0)
+			goto out;
+		req.aa_eventlog = strdup(text);
+		if (!req.aa_eventlog) {
+			r = -ENOMEM;
+			goto out;
+		}
+		req.aa_eventlog_len = strlen(text);
 	}
 	*out = req;
 	memset(&req, 0, sizeof(req));

@@ -14,13 +14,14 @@
 #define KBS_COOKIE_NAME	      "kbs-session-id"
 #define KBS_ERROR_TYPE_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 
-#define KBS_MSG_MAX_LEN	     (1024 * 1024) /* any request or response body */
-#define KBS_NONCE_MAX_LEN    256
-#define KBS_QUOTE_MAX_LEN    (64 * 1024)  /* decoded quote bytes (= TDX_QUOTE_MAX_LEN) */
-#define KBS_EVENTLOG_MAX_LEN (512 * 1024) /* decoded cc_eventlog bytes */
-#define KBS_TOKEN_MAX_LEN    (64 * 1024)
-#define KBS_DETAIL_MAX_LEN   1024
-#define KBS_REPORT_DATA_LEN  64
+#define KBS_MSG_MAX_LEN		(1024 * 1024) /* any request or response body */
+#define KBS_NONCE_MAX_LEN	256
+#define KBS_QUOTE_MAX_LEN	(64 * 1024)  /* decoded quote bytes (= TDX_QUOTE_MAX_LEN) */
+#define KBS_EVENTLOG_MAX_LEN	(512 * 1024) /* decoded cc_eventlog bytes */
+#define KBS_AA_EVENTLOG_MAX_LEN (64 * 1024)  /* aa_eventlog text (= AAEL_MAX_LEN) */
+#define KBS_TOKEN_MAX_LEN	(64 * 1024)
+#define KBS_DETAIL_MAX_LEN	1024
+#define KBS_REPORT_DATA_LEN	64
 
 /* Every function below returns 0 or a negative errno. Builders return a malloc'ed NUL-terminated
  * JSON text in *out. Parsers take the body exactly as received (len bytes, no NUL needed), refuse
@@ -45,11 +46,14 @@ int kbs_challenge_parse(const char *body, size_t len, struct kbs_challenge *out,
 
 /* POST /kbs/v0/attest
  * {"runtime-data":{"nonce":...,"tee-pubkey":JWK},
- *  "tee-evidence":{"primary_evidence":{"quote":<std base64>,"cc_eventlog":<std base64>|null},
- *                  "additional_evidence":""}} */
+ *  "tee-evidence":{"primary_evidence":{"quote":<std base64>,"cc_eventlog":<std base64>|null,
+ *                                      "aa_eventlog":<AAEL text>|null},
+ *                  "additional_evidence":""}}
+ * cc_eventlog is the firmware's CCEL, aa_eventlog the runtime RTMR3 log (aael.h); either may be
+ * NULL. */
 int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t *quote,
 			     size_t quote_len, const uint8_t *cc_eventlog, size_t cc_eventlog_len,
-			     char **out);
+			     const char *aa_eventlog, char **out);
 
 struct kbs_attest_request {
 	char nonce[KBS_NONCE_MAX_LEN + 1];
@@ -59,6 +63,8 @@ struct kbs_attest_request {
 	size_t quote_len;
 	uint8_t *cc_eventlog; /* decoded, or NULL when null/absent */
 	size_t cc_eventlog_len;
+	char *aa_eventlog; /* the AAEL text (not yet parsed), or NULL when null/absent */
+	size_t aa_eventlog_len;
 };
 /* Server side. Also refuses a non-empty additional_evidence and a non-null init-data
  * (-EOPNOTSUPP), and a tee-pubkey that jwk_to_public_key() refuses. On success the caller owns

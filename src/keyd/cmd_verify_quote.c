@@ -1,5 +1,6 @@
 /* tdx-keyd verify-quote: verifies one quote file against collateral files and prints the result
- * as one JSON object. Exit 0 verified, 1 refused, 2 usage error or unreadable input. */
+ * as one JSON object, with the replay of the event logs given. Exit 0 verified (and the logs
+ * replay), 1 refused, 2 usage error or unreadable input. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,8 +14,10 @@
 #include "commands.h"
 #include "dcap/dcap.h"
 #include "dcap/dcap_util.h"
+#include "eventlog.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "json_build.h"
 #include "log.h"
 #include "quote.h"
 
@@ -25,7 +28,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tdx-keyd verify-quote --quote FILE [--collateral FILE] [--tcb-info FILE]\n"
 		"         [--qe-identity FILE] [--pck-crl FILE] [--root-crl FILE]\n"
-		"         [--tcb-signing-chain FILE] [--root-ca FILE] [--at RFC3339]\n");
+		"         [--tcb-signing-chain FILE] [--root-ca FILE] [--at RFC3339]\n"
+		"         [--eventlog CCEL-FILE] [--aa-eventlog AAEL-FILE]\n");
 }
 
 static void add_hex(struct json_object *o, const char *key, const uint8_t *p, size_t n)
@@ -77,6 +81,45 @@ static struct json_object *result_json(const struct dcap_result *res, const stru
 	return o;
 }
 
+/* Adds "eventlog" to out: the replay of the given logs against the quote (verified or not).
+ * Returns 0 when they replay, -EACCES/-EBADMSG when they do not or are malformed (reported in
+ * out), -EIO when a file cannot be read. */
+static int eventlog_json(const char *ccel_path, const char *aael_path, const struct tdx_td_body *b,
+			 struct json_object *out)
+{
+	_cleanup_free_ uint8_t *ccel = NULL, *aael = NULL;
+	struct json_object *report = NULL;
+	struct eventlog el;
+	size_t ccel_len = 0, aael_len = 0;
+	char reason[320] = "";
+	unsigned mismatch;
+	int r;
+
+	if ((ccel_path && file_read_all(ccel_path, CCEL_MAX_LEN, &ccel, &ccel_len) < 0) ||
+	    (aael_path && file_read_all(aael_path, AAEL_MAX_LEN, &aael, &aael_len) < 0)) {
+		log_error("verify-quote: cannot read the event log");
+		return -EIO;
+	}
+	r = eventlog_parse(&el, ccel, ccel_len, aael, aael_len, reason, sizeof(reason));
+	if (r < 0) {
+		report = json_object_new_object();
+		if (json_add_member(out, "eventlog", report) < 0 ||
+		    json_add_string(report, "replay", "malformed") < 0 ||
+		    json_add_string(report, "reason", reason) < 0)
+			return -ENOMEM;
+		return r;
+	}
+	r = eventlog_report(&el, b, &report);
+	if (r == 0)
+		r = json_add_member(out, "eventlog", report);
+	if (r == 0 && eventlog_replay(&el, b, &mismatch, reason, sizeof(reason)) < 0) {
+		log_error("verify-quote: %s", reason);
+		r = -EACCES;
+	}
+	eventlog_done(&el);
+	return r;
+}
+
 int cmd_verify_quote(int argc, char **argv)
 {
 	static const struct option options[] = {{"quote", required_argument, NULL, 'q'},
@@ -88,6 +131,8 @@ int cmd_verify_quote(int argc, char **argv)
 						{"tcb-signing-chain", required_argument, NULL, 's'},
 						{"root-ca", required_argument, NULL, 'R'},
 						{"at", required_argument, NULL, 'a'},
+						{"eventlog", required_argument, NULL, 'l'},
+						{"aa-eventlog", required_argument, NULL, 'L'},
 						{"help", no_argument, NULL, 'h'},
 						{}};
 	struct dcap_collateral_files files = {0};
@@ -97,7 +142,7 @@ int cmd_verify_quote(int argc, char **argv)
 	struct tdx_quote q = {0};
 	struct json_object *out = NULL;
 	_cleanup_free_ uint8_t *raw = NULL, *quote = NULL;
-	const char *quote_path = NULL, *root_ca = NULL;
+	const char *quote_path = NULL, *root_ca = NULL, *ccel_path = NULL, *aael_path = NULL;
 	size_t raw_len, quote_len;
 	time_t at = time(NULL);
 	bool parsed = false;
@@ -136,6 +181,12 @@ int cmd_verify_quote(int argc, char **argv)
 					  optarg);
 				return 2;
 			}
+			break;
+		case 'l':
+			ccel_path = optarg;
+			break;
+		case 'L':
+			aael_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -191,6 +242,16 @@ print:
 	if (parsed && !res.verified)
 		(void)dcap_quote_pck_info(&q, &res);
 	out = result_json(&res, &q, parsed, dcap_verifier_is_test_root(verifier));
+	if (parsed && (ccel_path || aael_path)) {
+		r = eventlog_json(ccel_path, aael_path, &q.body, out);
+		if (r == -EIO) {
+			ret = 2;
+			json_object_put(out);
+			goto out;
+		}
+		if (r < 0)
+			ret = 1;
+	}
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);

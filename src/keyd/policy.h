@@ -9,26 +9,51 @@
 
 #include "quote.h"
 
+struct ccel_log;
+struct aael_log;
+
+/* In evaluation order: a refusal names the first field that differs in the set that matched
+ * furthest. */
 enum policy_field {
 	POLICY_MRTD,
 	POLICY_RTMR0,
 	POLICY_RTMR1,
 	POLICY_RTMR2,
 	POLICY_RTMR3,
+	POLICY_TD_ATTRIBUTES, /* set by the host at TD creation, not measured into MRTD */
 	POLICY_XFAM,
 	POLICY_MRCONFIGID,
 	POLICY_MROWNER,
-	POLICY_TD_ATTRIBUTES, /* set by the host at TD creation, not measured into MRTD */
+	POLICY_MROWNERCONFIG,
+	POLICY_MRSERVICETD, /* TDX 1.5 (v5 quotes): a service TD bound to this one */
+	POLICY_TEE_TCB_SVN2,
 	_POLICY_FIELD_MAX,
 };
 
-/* One accepted image: every field present must match exactly. */
-struct policy_measurements {
-	bool has[_POLICY_FIELD_MAX];
-	uint8_t value[_POLICY_FIELD_MAX][TDX_MR_LEN]; /* XFAM, TD attributes: the first 8 bytes */
+enum policy_pin {
+	POLICY_PIN_NONE,   /* optional field not given: not checked (MRSERVICETD: must be zero) */
+	POLICY_PIN_VALUE,  /* must equal value[] */
+	POLICY_PIN_WAIVED, /* {"waive": "why"}: not checked (TD attributes: the allow-list) */
+	POLICY_PIN_EVENTS, /* RTMR given per event: must be one of the values those events yield */
 };
 
-#define POLICY_MAX_TCB_STATUSES 8
+#define POLICY_MAX_REGISTER_VALUES 256 /* per event-level RTMR of one set */
+
+/* TD attributes a set that does not pin them accepts: SEPT_VE_DISABLE, PKS, KL. Every other bit
+ * (DEBUG, MIGRATABLE, PERFMON, reserved, future) refuses the TD. */
+#define POLICY_TD_ATTRIBUTES_ALLOWED \
+	((UINT64_C(1) << 28) | (UINT64_C(1) << 30) | (UINT64_C(1) << 31))
+
+/* One accepted image. */
+struct policy_measurements {
+	enum policy_pin pin[_POLICY_FIELD_MAX];
+	uint8_t value[_POLICY_FIELD_MAX][TDX_MR_LEN]; /* XFAM, TD attributes: 8 bytes; SVN2: 16 */
+	/* POLICY_PIN_EVENTS: the register values the accepted event sequences produce. */
+	uint8_t (*accepted[4])[TDX_MR_LEN];
+	size_t n_accepted[4];
+};
+
+#define POLICY_MAX_TCB_STATUSES 10
 
 struct policy {
 	char *id;
@@ -76,5 +101,11 @@ int policy_evaluate(const struct policy *p, const struct policy_td *td, char *re
 /* A policy document (JSON text, malloc'ed) accepting exactly this TD body's measurements. */
 int policy_from_td_body(const struct tdx_td_body *b, const char *id, const char *resource,
 			char **out);
+/* The same, with RTMR1 and RTMR2 (from ccel) and RTMR3 (from aael) given per event, each event
+ * with the one digest the reference boot measured. The caller has checked that the logs replay
+ * to the body's RTMRs. Either log may be NULL. */
+int policy_from_evidence(const struct tdx_td_body *b, const struct ccel_log *ccel,
+			 const struct aael_log *aael, const char *id, const char *resource,
+			 char **out);
 
 const char *policy_field_name(enum policy_field f);

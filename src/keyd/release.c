@@ -20,6 +20,7 @@
 #include "dcap/collateral_store.h"
 #include "dcap/dcap.h"
 #include "escape.h"
+#include "eventlog.h"
 #include "hexutil.h"
 #include "jwe.h"
 #include "kbs_msg.h"
@@ -408,6 +409,25 @@ out:
 	return r;
 }
 
+/* The event logs sent with a quote must reproduce its RTMRs; a log that does not is a lie
+ * about the boot, refused with the register it misstates. */
+static int eventlogs_check(const struct kbs_attest_request *areq, const struct tdx_td_body *b,
+			   char *reason, size_t reason_len)
+{
+	struct eventlog el;
+	unsigned mismatch;
+	int r;
+
+	r = eventlog_parse(&el, areq->cc_eventlog, areq->cc_eventlog_len,
+			   (const uint8_t *)areq->aa_eventlog, areq->aa_eventlog_len, reason,
+			   reason_len);
+	if (r < 0)
+		return r;
+	r = eventlog_replay(&el, b, &mismatch, reason, reason_len);
+	eventlog_done(&el);
+	return r;
+}
+
 static void handle_attest(struct release_service *s, const struct keyd_request *req,
 			  struct keyd_reply *rep)
 {
@@ -477,6 +497,12 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		goto out;
 	}
 	a.tcb_status = res.tcb_status;
+	if (!strcmp(res.tcb_status, "Revoked")) {
+		/* No policy can accept it: refuse before a session exists that claims otherwise. */
+		snprintf(reason, sizeof(reason), "TCB status Revoked refused");
+		reply_error(rep, KBS_ERR_ATTESTATION, reason);
+		goto out;
+	}
 	if (quote_td_debug(&q)) {
 		snprintf(reason, sizeof(reason), "debug TD refused (TD attributes DEBUG set)");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
@@ -488,6 +514,13 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 			 "REPORTDATA does not bind the session nonce and tee-pubkey");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
+	}
+	if (areq.cc_eventlog || areq.aa_eventlog) {
+		r = eventlogs_check(&areq, &q.body, reason, sizeof(reason));
+		if (r < 0) {
+			reply_error(rep, KBS_ERR_ATTESTATION, reason);
+			goto out;
+		}
 	}
 	att.body = q.body;
 	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", res.tcb_status);

@@ -220,7 +220,7 @@ static void scenario_resource(const uint8_t *data, size_t size)
 	if (jwk_generate_p256(&tee) < 0 || jwk_from_public_key(tee, 1, &jwk) < 0 ||
 	    kbs_report_data(ch.nonce, jwk, rd) < 0 ||
 	    quotesim_quote(sim, &quote_opts, rd, &quote, &quote_len) < 0 ||
-	    kbs_attest_request_build(ch.nonce, tee, quote, quote_len, NULL, 0, &body) < 0)
+	    kbs_attest_request_build(ch.nonce, tee, quote, quote_len, NULL, 0, NULL, &body) < 0)
 		abort();
 	handle(KEYD_POST, "/kbs/v0/attest", cookie, body, strlen(body), &rep);
 	if (rep.status != 200)

@@ -97,11 +97,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(quote); i++)
 		quote[i] = (uint8_t)i;
 	if (kbs_attest_request_build(vec_str(vec, "report_data", "nonce"), tee, quote,
-				     sizeof(quote), quote, 100, &s) == 0) {
+				     sizeof(quote), quote, 100, NULL, &s) == 0) {
 		r |= seed_str("kbs-msg", "attest", 2, s);
 		free(s);
 	}
-	if (kbs_attest_request_build("n", tee, quote, 40, NULL, 0, &s) == 0) {
+	if (kbs_attest_request_build("n", tee, quote, 40, NULL, 0, NULL, &s) == 0) {
 		r |= seed_str("kbs-msg", "attest-nolog", 2, s);
 		free(s);
 	}
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 			free(s);
 		}
 		if (file_read_all(argv[2], KBS_QUOTE_MAX_LEN, &q, &qlen) == 0 &&
-		    kbs_attest_request_build("@NONCE@", tee, q, qlen, NULL, 0, &s) == 0) {
+		    kbs_attest_request_build("@NONCE@", tee, q, qlen, NULL, 0, NULL, &s) == 0) {
 			r |= seed_str("keyd-service", "attest", 1, s);
 			free(s);
 		}

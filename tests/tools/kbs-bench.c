@@ -302,7 +302,8 @@ static int attest_body(struct session *s, char **out)
 		r = quotesim_quote(b->sim, &qo, rd, &quote, &quote_len);
 	}
 	if (r == 0)
-		r = kbs_attest_request_build(s->ch.nonce, s->key, quote, quote_len, NULL, 0, out);
+		r = kbs_attest_request_build(s->ch.nonce, s->key, quote, quote_len, NULL, 0, NULL,
+					     out);
 	free(quote);
 	json_object_put(jwk);
 	return r;

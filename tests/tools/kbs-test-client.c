@@ -548,7 +548,7 @@ static int scen_reused_nonce(const struct ctx *c)
 	if (r == 0)
 		r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
 	if (r == 0)
-		r = kbs_attest_request_build(ch.nonce, key, quote, quote_len, NULL, 0, &body);
+		r = kbs_attest_request_build(ch.nonce, key, quote, quote_len, NULL, 0, NULL, &body);
 	if (r == 0)
 		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
 				       &resp, &len, reason, sizeof(reason));
@@ -621,7 +621,7 @@ static int scen_cookie(const struct ctx *c, const char *session, const char *wan
 	if (r == 0)
 		r = jwk_generate_p256(&key);
 	if (r == 0)
-		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, &body);
+		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, NULL, &body);
 	if (r == 0) {
 		char tampered[4097];
 
@@ -665,7 +665,7 @@ static int scen_expired_session(const struct ctx *c, unsigned lifetime_s)
 	if (r == 0)
 		r = jwk_generate_p256(&key);
 	if (r == 0)
-		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, &body);
+		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, NULL, &body);
 	sleep(lifetime_s + 1);
 	mark = audit_mark(c);
 	if (r == 0)

@@ -48,7 +48,7 @@ int main(void)
 	if (jwk_generate_p256(&tee) < 0 || jwk_from_public_key(tee, 1, &jwk) < 0 ||
 	    jwe_encrypt(tee, secret, sizeof(secret), &jwe, &jwe_len) < 0 ||
 	    kbs_attest_request_build("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", tee, quote,
-				     sizeof(quote), NULL, 0, &attest) < 0)
+				     sizeof(quote), NULL, 0, NULL, &attest) < 0)
 		return 1;
 
 	printf("protocol (one core):\n");

@@ -194,9 +194,9 @@ static void test_attest_request_round_trip_and_report_data(void **state)
 	assert_memory_equal(rd, want, 64);
 	json_object_put(jwk);
 
-	assert_int_equal(
-		kbs_attest_request_build(nonce, tee, quote, sizeof(quote), log, sizeof(log), &body),
-		0);
+	assert_int_equal(kbs_attest_request_build(nonce, tee, quote, sizeof(quote), log,
+						  sizeof(log), NULL, &body),
+			 0);
 	/* Server side: the JWK as received gives the same REPORTDATA. */
 	assert_int_equal(kbs_attest_request_parse(S(body), &req, reason, sizeof(reason)), 0);
 	assert_string_equal(req.nonce, nonce);
@@ -216,7 +216,7 @@ static void test_attest_request_round_trip_and_report_data(void **state)
 	free(body);
 
 	/* No event log: "cc_eventlog": null. */
-	assert_int_equal(kbs_attest_request_build(nonce, tee, quote, 10, NULL, 0, &body), 0);
+	assert_int_equal(kbs_attest_request_build(nonce, tee, quote, 10, NULL, 0, NULL, &body), 0);
 	assert_non_null(strstr(body, "\"cc_eventlog\":null"));
 	assert_non_null(strstr(body, "\"additional_evidence\":\"\""));
 	assert_int_equal(kbs_attest_request_parse(S(body), &req, reason, sizeof(reason)), 0);

@@ -115,13 +115,27 @@ static void test_roundtrip_and_evaluate(void **state)
 	remove_file("a.json");
 }
 
+#define MRTD96                                                                                     \
+	"0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" \
+	"00000000"
+#define WAIVE "{\"waive\":\"test\"}"
+/* Every field a set must state, after mrtd: RTMRs pinned to zero, TD attributes to none. */
+#define REST96                                                                   \
+	",\"rtmr0\":\"" MRTD96 "\",\"rtmr1\":\"" MRTD96 "\",\"rtmr2\":\"" MRTD96 \
+	"\",\"rtmr3\":\"" MRTD96 "\",\"td_attributes\":\"0000000000000000\""
+/* The same, waived. */
+#define REST_WAIVED                                                                     \
+	",\"rtmr0\":" WAIVE ",\"rtmr1\":" WAIVE ",\"rtmr2\":" WAIVE ",\"rtmr3\":" WAIVE \
+	",\"td_attributes\":" WAIVE
+
 static void test_several_sets_and_prefix(void **state)
 {
 	struct tdx_td_body b, b2;
 	struct policy_set *s = NULL;
 	const struct policy *p;
 	struct policy_td td = {.tcb_status = "SWHardeningNeeded", .now = 100 * 86400};
-	char *m1 = hex_of(0x11, 48), *m2 = hex_of(0x99, 48), *r1 = hex_of(0x21, 48), *doc;
+	char *m1 = hex_of(0x11, 48), *m2 = hex_of(0x99, 48), *r0 = hex_of(0x20, 48),
+	     *r1 = hex_of(0x21, 48), *r2 = hex_of(0x22, 48), *r3 = hex_of(0x23, 48), *doc;
 	char reason[256];
 
 	(void)state;
@@ -129,20 +143,24 @@ static void test_several_sets_and_prefix(void **state)
 	b2 = b;
 	memset(b2.mrtd, 0x99, 48);
 	memset(b2.rtmr[1], 0x55, 48);
-	assert_true(asprintf(&doc,
-			     "{\"id\":\"web\",\"resources\":[\"web/disk/*\",\"web/disk/root\"],"
-			     "\"measurements\":[{\"mrtd\":\"%s\",\"rtmr1\":\"%s\"},"
-			     "{\"comment\":\"new image\",\"mrtd\":\"%s\"}],"
-			     "\"tcb_statuses\":[\"UpToDate\",\"SWHardeningNeeded\"],"
-			     "\"max_collateral_age_days\":30,\"key_version\":7,"
-			     "\"min_tcb_eval_number\":17}",
-			     m1, r1, m2) > 0);
+	assert_true(
+		asprintf(
+			&doc,
+			"{\"id\":\"web\",\"resources\":[\"web/disk/*\",\"web/disk/root\"],"
+			"\"measurements\":[{\"mrtd\":\"%s\",\"rtmr0\":\"%s\",\"rtmr1\":\"%s\","
+			"\"rtmr2\":\"%s\",\"rtmr3\":\"%s\",\"td_attributes\":\"0000000000000000\"},"
+			"{\"comment\":\"new image\",\"mrtd\":\"%s\"" REST_WAIVED "}],"
+			"\"tcb_statuses\":[\"UpToDate\",\"SWHardeningNeeded\"],"
+			"\"max_collateral_age_days\":30,\"key_version\":7,"
+			"\"min_tcb_eval_number\":17}",
+			m1, r0, r1, r2, r3, m2) > 0);
 	write_file("web.json", doc);
 	free(doc);
-	write_file("zz-more.json", "{\"id\":\"web-data\",\"resources\":[\"web/disk/data*\"],"
-				   "\"measurements\":[{\"mrtd\":\"" /* split */
-				   "000000000000000000000000000000000000000000000000"
-				   "000000000000000000000000000000000000000000000000\"}]}");
+	write_file("zz-more.json",
+		   "{\"id\":\"web-data\",\"resources\":[\"web/disk/data*\"],"
+		   "\"measurements\":[{\"mrtd\":\"" /* split */
+		   "000000000000000000000000000000000000000000000000"
+		   "000000000000000000000000000000000000000000000000\"" REST96 "}]}");
 	write_file("README", "not a policy: ignored");
 	assert_int_equal(policy_set_load_dir(dir, &s), 0);
 	assert_int_equal(policy_set_size(s), 2);
@@ -165,7 +183,7 @@ static void test_several_sets_and_prefix(void **state)
 			    "TCB evaluation data number 16 below the minimum 17 of policy web");
 	td.tcb_eval_number = 17;
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
-	td.body = &b2; /* the second set: only MRTD is listed */
+	td.body = &b2; /* the second set: only MRTD is pinned, the rest waived */
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
 	td.collateral_issued = td.now - 31 * 86400;
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
@@ -176,12 +194,11 @@ static void test_several_sets_and_prefix(void **state)
 	remove_file("README");
 	free(m1);
 	free(m2);
+	free(r0);
 	free(r1);
+	free(r2);
+	free(r3);
 }
-
-#define MRTD96                                                                                     \
-	"0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" \
-	"00000000"
 
 /* Runs policy_set_load_dir() with stderr captured; returns what it logged (malloc'ed). */
 static char *load_capturing(int *r, struct policy_set **s)
@@ -227,13 +244,40 @@ static void test_validation(void **state)
 		 "bad.json: unknown field 'resource'"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"rtmr0\":\"" MRTD96
 		 "\"}]}",
-		 "bad.json: field 'mrtd' is missing"},
+		 "bad.json: field 'measurements'[0].mrtd is missing: pin it, or waive it "
+		 "explicitly"},
+		/* Secure defaults: an MRTD-only set, a null, an unknown field, a missing RTMR. */
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\"}]}",
+		 "bad.json: field 'measurements'[0].rtmr0 is missing"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\"" REST96 ",\"mrowner\":null}]}",
+		 "bad.json: field 'measurements'[0].mrowner is null"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\"" REST96 ",\"rtmr4\":\"00\"}]}",
+		 "bad.json: unknown field 'rtmr4' in 'measurements'[0]"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\",\"rtmr0\":\"" MRTD96 "\",\"rtmr1\":\"" MRTD96 "\",\"rtmr2\":\"" MRTD96
+		 "\",\"td_attributes\":\"0000000000000000\"}]}",
+		 "bad.json: field 'measurements'[0].rtmr3 is missing"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\"" REST96 "}],\"tcb_statuses\":null}",
+		 "bad.json: field 'tcb_statuses' is null"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\",\"rtmr0\":{\"waive\":\"\"},\"rtmr1\":\"" MRTD96 "\"}]}",
+		 "bad.json: field 'measurements'[0].rtmr0.waive must say why"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
+		 "\"" REST96 ",\"mrservicetd\":" WAIVE "}]}",
+		 "bad.json: field 'measurements'[0].mrservicetd must be 96 hex digits"},
+		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"tcb_statuses\":[\"Revoked\"],"
+		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"" REST96 "}]}",
+		 "bad.json: field 'tcb_statuses'[0]: a Revoked TCB is never accepted"},
 		{"{\"id\":\"x\",\"id\":\"y\",\"resources\":[\"a/b/c\"]}", "duplicate member name"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"tcb_statuses\":[\"Fine\"],"
-		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"}]}",
+		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"" REST96 "}]}",
 		 "bad.json: field 'tcb_statuses'[0] is not a TCB status name"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"key_version\":0,"
-		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"}]}",
+		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"" REST96 "}]}",
 		 "bad.json: field 'key_version' must be in [1, 4294967295]"},
 		{"{\"id\": 5}", "bad.json: field 'id' is not a string"},
 		{"[1,2]", "bad.json: top level is not a JSON object"},
@@ -281,6 +325,62 @@ static void test_validation(void **state)
 	remove_file("good.json");
 }
 
+/* A waiver loads, and says so at every load; TD attributes without a pin follow the allow-list;
+ * MRSERVICETD must be zero unless pinned; MROWNERCONFIG and TEE_TCB_SVN2 can be pinned. */
+static void test_waivers_and_defaults(void **state)
+{
+	struct policy_set *s = NULL;
+	struct tdx_td_body b;
+	struct policy_td td = {.body = &b, .tcb_status = "TDRelaunchAdvised", .now = 1000};
+	const struct policy *p;
+	char *log, reason[256];
+	int r;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	write_file("w.json", "{\"id\":\"w\",\"resources\":[\"a/b/c\"],"
+			     "\"tcb_statuses\":[\"UpToDate\",\"TDRelaunchAdvised\"],"
+			     "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"" REST_WAIVED
+			     ",\"mrownerconfig\":\"" MRTD96 "\",\"tee_tcb_svn2\":"
+			     "\"00000000000000000000000000000000\"}]}");
+	for (int i = 0; i < 2; i++) {
+		log = load_capturing(&r, &s);
+		assert_int_equal(r, 0);
+		assert_non_null(strstr(log, "w.json: field 'measurements'[0].rtmr3 WAIVED (test): "
+					    "any value is accepted"));
+		assert_non_null(strstr(log, "'measurements'[0].td_attributes not pinned (test)"));
+		free(log);
+		if (i == 0)
+			policy_set_unref(s);
+	}
+	p = policy_set_find(s, "a/b/c");
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
+	b.td_attributes[3] = 0x10 | 0x40; /* SEPT_VE_DISABLE | PKS: on the allow-list */
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), 0);
+	b.td_attributes[7] = 0x80; /* PERFMON */
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_string_equal(reason, "TD attributes mismatch (PERFMON set, not on the allow-list) "
+				    "(policy w)");
+	b.td_attributes[7] = 0;
+	b.td_attributes[2] = 0x01; /* bit 16: reserved */
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_non_null(strstr(reason, "a reserved bit set"));
+	b.td_attributes[2] = 0;
+	b.mrservicetd[47] = 1;
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_non_null(strstr(reason, "MRSERVICETD mismatch"));
+	b.mrservicetd[47] = 0;
+	b.mrownerconfig[0] = 1;
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_string_equal(reason, "MROWNERCONFIG mismatch (policy w)");
+	b.mrownerconfig[0] = 0;
+	b.tee_tcb_svn2[0] = 1;
+	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
+	assert_string_equal(reason, "TEE_TCB_SVN2 mismatch (policy w)");
+	policy_set_unref(s);
+	remove_file("w.json");
+}
+
 static void test_resource_paths(void **state)
 {
 	(void)state;
@@ -304,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_and_evaluate),
 		cmocka_unit_test(test_several_sets_and_prefix),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_waivers_and_defaults),
 		cmocka_unit_test(test_resource_paths),
 	};
 	int r;

@@ -231,7 +231,8 @@ static void attest(struct fixture *f, char *cookie, const char *nonce, EVP_PKEY 
 	assert_int_equal(jwk_from_public_key(rd_key, 1, &jwk), 0);
 	assert_int_equal(kbs_report_data(rd_nonce, jwk, rd), 0);
 	assert_int_equal(quotesim_quote(f->sim, &qo, rd, &quote, &quote_len), 0);
-	assert_int_equal(kbs_attest_request_build(nonce, sent, quote, quote_len, NULL, 0, &req), 0);
+	assert_int_equal(
+		kbs_attest_request_build(nonce, sent, quote, quote_len, NULL, 0, NULL, &req), 0);
 	call(f->svc, KEYD_POST, "/kbs/v0/attest", cookie, req, rep);
 	if (rep->status == 200) {
 		assert_int_equal(strncmp(rep->set_cookie, "kbs-session-id=", 15), 0);
@@ -460,15 +461,23 @@ static void test_td_attributes(void **state)
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	expect_error(&rep, 401, "PolicyDeny", "TD attributes mismatch (policy a)");
 
-	/* The same policy without td_attributes (written before the field existed). */
+	/* A policy that waives td_attributes applies the allow-list: MIGRATABLE is still refused,
+	 * SEPT_VE_DISABLE | PKS pass. One written before the field existed no longer loads. */
 	{
 		char *doc = NULL, *text = NULL;
-		struct json_object *o, *sets;
+		struct json_object *o, *sets, *set;
 
 		assert_int_equal(policy_from_td_body(&f->qo.body, "a", "a/disk/root", &doc), 0);
 		o = json_tokener_parse(doc);
 		assert_true(json_object_object_get_ex(o, "measurements", &sets));
-		json_object_object_del(json_object_array_get_idx(sets, 0), "td_attributes");
+		set = json_object_array_get_idx(sets, 0);
+		json_object_object_del(set, "td_attributes");
+		assert_true(asprintf(&text, "%s", json_object_to_json_string(o)) > 0);
+		write_text("policies/a.json", text);
+		free(text);
+		assert_int_equal(release_service_reload(f->svc), -EINVAL);
+		json_object_object_add(set, "td_attributes",
+				       json_tokener_parse("{\"waive\": \"host picks them\"}"));
 		assert_true(asprintf(&text, "%s", json_object_to_json_string(o)) > 0);
 		write_text("policies/a.json", text);
 		json_object_put(o);
@@ -476,6 +485,75 @@ static void test_td_attributes(void **state)
 		free(text);
 	}
 	assert_int_equal(release_service_reload(f->svc), 0);
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	expect_error(&rep, 401, "PolicyDeny",
+		     "TD attributes mismatch (MIGRATABLE set, not on the allow-list) (policy a)");
+	EVP_PKEY_free(key);
+	m = f->qo.body;
+	m.td_attributes[3] |= 0x40; /* bit 30: PKS, on the allow-list */
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	attest(f, cookie, nonce, key, nonce, key, &m, &rep);
+	assert_int_equal(rep.status, 200);
+	keyd_reply_done(&rep);
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+}
+
+/* Against the policy policy-from-quote writes for the simulator's TD, a quote that differs in
+ * one field only is refused, naming that field. */
+static void test_one_field_differs(void **state)
+{
+	static const struct {
+		const char *detail;
+		int version;
+	} cases[] = {
+		{"TD attributes mismatch (policy a)", 4}, {"RTMR2 mismatch (policy a)", 4},
+		{"RTMR3 mismatch (policy a)", 4},	  {"MRSERVICETD mismatch", 5},
+		{"MROWNERCONFIG mismatch (policy a)", 4},
+	};
+	struct fixture *f = *state;
+	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	struct keyd_reply rep;
+	EVP_PKEY *key;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tdx_td_body m = f->qo.body;
+		struct quotesim_quote_opts saved = f->qo;
+
+		switch (i) {
+		case 0:
+			m.td_attributes[3] |= 0x20; /* MIGRATABLE */
+			break;
+		case 1:
+			m.rtmr[2][47] ^= 1;
+			break;
+		case 2:
+			m.rtmr[3][0] ^= 0x80;
+			break;
+		case 3:
+			f->qo.version = 5;
+			f->qo.body_type = 3;
+			m.mrservicetd[0] = 0x5e;
+			break;
+		default:
+			m.mrownerconfig[7] ^= 1;
+		}
+		auth(f->svc, cookie, nonce);
+		assert_int_equal(jwk_generate_p256(&key), 0);
+		attest(f, cookie, nonce, key, nonce, key, &m, &rep);
+		if (rep.status != 200)
+			fail_msg("case %zu: attest refused: %s", i, rep.body);
+		keyd_reply_done(&rep);
+		call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+		expect_error(&rep, 401, "PolicyDeny", cases[i].detail);
+		EVP_PKEY_free(key);
+		f->qo = saved;
+	}
+	/* The unchanged TD, as a v5 quote with MRSERVICETD zero, is released. */
+	f->qo.version = 5;
+	f->qo.body_type = 3;
+	key = attested_session(f, cookie);
 	expect_release(f, cookie, "a/disk/root", "a", key);
 	EVP_PKEY_free(key);
 }
@@ -848,6 +926,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_release_only_under_the_covering_policy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_td_attributes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_field_differs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collateral_age_and_eval_number, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
