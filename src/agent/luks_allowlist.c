@@ -40,23 +40,7 @@ struct refusal {
 	size_t len;
 };
 
-#define refuse(rf, ...) luks_refuse((rf)->buf, (rf)->len, __VA_ARGS__)
-
-/* Every refusal names its cause: logged, and handed to the caller for check and the tests. */
-int luks_refuse(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	char msg[LUKS_REASON_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Names taken from the header are attacker-chosen: no control characters into the logs. */
-	luks_text_printable(msg);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", msg);
-	return log_error_errno(-EBADMSG, "LUKS2 header refused: %s", msg);
-}
+#define refuse(rf, ...) luks_refuse(-EBADMSG, (rf)->buf, (rf)->len, __VA_ARGS__)
 
 static const struct cipher_allowed *cipher_lookup(const char *spec)
 {

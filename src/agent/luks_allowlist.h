@@ -33,10 +33,5 @@ enum luks_token_need {
 int luks_allowlist_check(const char *metadata_json, int volume_key_bytes, enum luks_token_need need,
 			 int *token_id, struct luks_token *token, char *reason, size_t reason_len);
 
-/* A refusal of header content: the message (control characters replaced) goes to reason and to
- * the log as "LUKS2 header refused: ..."; returns -EBADMSG. */
-int luks_refuse(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* A keyslot or token id (an object key of decimal digits) as a number; -1 when it is not one. */
 int luks_object_id(const char *key);

@@ -70,7 +70,8 @@ static int header_load_explained(struct crypt_device *cd, const char *device, ch
 	crypt_set_debug_level(CRYPT_DEBUG_NONE);
 	crypt_set_log_callback(cd, cryptsetup_log, NULL);
 	if (r < 0)
-		return luks_refuse(reason, reason_len, "%s: not a valid LUKS2 header: %s", device,
+		return luks_refuse(-EBADMSG, reason, reason_len, "%s: not a valid LUKS2 header: %s",
+				   device,
 				   cap.frozen && cap.debug[0] ? cap.debug
 				   : cap.error[0]	      ? cap.error
 							      : strerror(-r));
@@ -107,14 +108,15 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 		reason[0] = '\0';
 	type = crypt_get_type(cd);
 	if (!type || strcmp(type, CRYPT_LUKS2) != 0)
-		return luks_refuse(reason, reason_len, "not LUKS2 (%s)", type ? type : "no header");
+		return luks_refuse(-EBADMSG, reason, reason_len, "not LUKS2 (%s)",
+				   type ? type : "no header");
 	u = crypt_get_uuid(cd);
 	if (!uuid_canonical(u))
-		return luks_refuse(reason, reason_len,
+		return luks_refuse(-EBADMSG, reason, reason_len,
 				   "UUID '%.40s' is not in canonical lowercase form", u ? u : "");
 	r = crypt_dump_json(cd, &json, 0);
 	if (r < 0)
-		return luks_refuse(reason, reason_len,
+		return luks_refuse(-EBADMSG, reason, reason_len,
 				   "libcryptsetup could not export the metadata (%d)", r);
 	r = luks_allowlist_check(json, crypt_get_volume_key_size(cd), need, tidp, token, reason,
 				 reason_len);
@@ -123,19 +125,20 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 
 	/* libcryptsetup's own view, in case its JSON export ever hides something. */
 	if (crypt_reencrypt_status(cd, NULL) != CRYPT_REENCRYPT_NONE)
-		return luks_refuse(reason, reason_len,
+		return luks_refuse(-EBADMSG, reason, reason_len,
 				   "reencryption in progress or unknown requirement");
 	r = crypt_persistent_flags_get(cd, CRYPT_FLAGS_REQUIREMENTS, &req);
 	if (r < 0 || req)
-		return luks_refuse(reason, reason_len,
+		return luks_refuse(-EBADMSG, reason, reason_len,
 				   "requirement flags 0x%x set (reencryption or unknown feature)",
 				   req);
 	if (*tidp >= 0) {
 		crypt_keyslot_info st = crypt_keyslot_status(cd, token->keyslot);
 
 		if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST)
-			return luks_refuse(reason, reason_len, "token %d: keyslot %d is not active",
-					   *tidp, token->keyslot);
+			return luks_refuse(-EBADMSG, reason, reason_len,
+					   "token %d: keyslot %d is not active", *tidp,
+					   token->keyslot);
 	}
 	if (uuid)
 		snprintf(uuid, LUKS_UUID_LEN + 1, "%s", u);

@@ -18,23 +18,16 @@
 
 #define SALT_B64_LEN 44 /* standard base64 of 32 bytes, one '=' */
 
-static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define refuse(reason, reason_len, ...) luks_refuse(-EINVAL, reason, reason_len, __VA_ARGS__)
 
-/* Logs the refusal and hands its text back to the caller (check prints it, tests assert it). */
-static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
+int luks_refuse(int r, char *reason, size_t reason_len, const char *fmt, ...)
 {
-	char buf[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	r = log_refusal_va(LOG_LVL_ERR, r, "LUKS2 header refused: ", reason, reason_len, fmt, ap);
 	va_end(ap);
-	/* Member names and values are attacker-chosen: no control characters into the logs. */
-	luks_text_printable(buf);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", buf);
-	return log_error_errno(-EINVAL, "%s", buf);
+	return r;
 }
 
 char *luks_text_printable(char *s)

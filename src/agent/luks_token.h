@@ -31,6 +31,11 @@ int luks_token_format(const struct luks_token *tok, char **json_out);
  * [A-Za-z0-9._-], none "." or "..", at most LUKS_TOKEN_RESOURCE_MAX chars; else -EINVAL. */
 int luks_resource_path_check(const char *path);
 
+/* A refusal of header or token content, the one helper for both: the message (control characters
+ * replaced) goes to reason and to the log as "LUKS2 header refused: ..."; returns r. */
+int luks_refuse(int r, char *reason, size_t reason_len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Replaces control characters (< 0x20, 0x7f) in s with '?': text taken from a header is
  * attacker-chosen and goes to logs and terminals. Returns s. */
 char *luks_text_printable(char *s);

@@ -235,32 +235,6 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 	return 0;
 }
 
-int json_strict_get_string(struct json_object *obj, const char *what, const char *key,
-			   size_t max_len, const char **out, char *reason, size_t reason_len)
-{
-	struct json_object *v;
-	const char *s;
-	size_t n;
-
-	if (!json_object_object_get_ex(obj, key, &v))
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is missing", what,
-					key);
-	if (!json_object_is_type(v, json_type_string))
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is not a string",
-					what, key);
-	s = json_object_get_string(v);
-	n = (size_t)json_object_get_string_len(v);
-	if (strlen(s) != n)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"%s: '%s' contains a NUL character", what, key);
-	if (n > max_len)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"%s: '%s' is %zu characters, at most %zu accepted", what,
-					key, n, max_len);
-	*out = s;
-	return 0;
-}
-
 int json_strict_get_b64url_exact(struct json_object *obj, const char *what, const char *key,
 				 uint8_t *out, size_t len, char *reason, size_t reason_len)
 {
@@ -276,21 +250,6 @@ int json_strict_get_b64url_exact(struct json_object *obj, const char *what, cons
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"%s: '%s' is not base64url of exactly %zu bytes", what, key,
 					len);
-	return 0;
-}
-
-int json_strict_get_object(struct json_object *obj, const char *what, const char *key,
-			   struct json_object **out, char *reason, size_t reason_len)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v))
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is missing", what,
-					key);
-	if (!json_object_is_type(v, json_type_object))
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: '%s' is not an object",
-					what, key);
-	*out = v;
 	return 0;
 }
 
@@ -374,8 +333,9 @@ static int field_store(const struct json_field *f, struct json_object *v, const 
 						"%s: '%s' contains a NUL character", what, f->key);
 		if (n < f->min || n > f->max)
 			return json_strict_fail(reason, reason_len, -EINVAL,
-						"%s: '%s' must be %llu to %llu characters long",
-						what, f->key, (unsigned long long)f->min,
+						"%s: '%s' is %zu characters, %llu to at most %llu "
+						"accepted",
+						what, f->key, n, (unsigned long long)f->min,
 						(unsigned long long)f->max);
 		*(const char **)f->out = s;
 		return 0;
@@ -412,6 +372,19 @@ static int field_store(const struct json_field *f, struct json_object *v, const 
 	return -EINVAL;
 }
 
+/* One member: absent (refused when required) or stored by field_store(). */
+static int field_read(struct json_object *obj, const struct json_field *f, const char *what,
+		      char *reason, size_t reason_len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, f->key, &v))
+		return f->required ? json_strict_fail(reason, reason_len, -EINVAL,
+						      "%s: '%s' is missing", what, f->key)
+				   : 0;
+	return field_store(f, v, what, reason, reason_len);
+}
+
 int json_strict_fields(struct json_object *obj, const char *what, const struct json_field *fields,
 		       size_t n_fields, char *reason, size_t reason_len)
 {
@@ -420,31 +393,31 @@ int json_strict_fields(struct json_object *obj, const char *what, const struct j
 	if (!json_object_is_type(obj, json_type_object))
 		return json_strict_fail(reason, reason_len, -EINVAL, "%s: not a JSON object", what);
 	json_object_object_foreach (obj, key, val) {
-		char name[65];
-
 		(void)val;
-		if (field_find(fields, n_fields, key))
-			continue;
-		/* The name is the sender's: no control characters into logs and terminals. */
-		snprintf(name, sizeof(name), "%s", key);
-		for (char *c = name; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: unknown member '%s'",
-					what, name);
+		if (!field_find(fields, n_fields, key))
+			return json_strict_fail(reason, reason_len, -EINVAL,
+						"%s: unknown member '%.64s'", what, key);
 	}
 	for (size_t i = 0; i < n_fields; i++) {
-		struct json_object *v;
-
-		if (!json_object_object_get_ex(obj, fields[i].key, &v)) {
-			if (fields[i].required)
-				return json_strict_fail(reason, reason_len, -EINVAL,
-							"%s: '%s' is missing", what, fields[i].key);
-			continue;
-		}
-		r = field_store(&fields[i], v, what, reason, reason_len);
+		r = field_read(obj, &fields[i], what, reason, reason_len);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+int json_strict_get_string(struct json_object *obj, const char *what, const char *key,
+			   size_t max_len, const char **out, char *reason, size_t reason_len)
+{
+	const struct json_field f = JSON_STRING(key, true, 0, max_len, out);
+
+	return field_read(obj, &f, what, reason, reason_len);
+}
+
+int json_strict_get_object(struct json_object *obj, const char *what, const char *key,
+			   struct json_object **out, char *reason, size_t reason_len)
+{
+	const struct json_field f = JSON_OBJECT(key, true, out);
+
+	return field_read(obj, &f, what, reason, reason_len);
 }

@@ -80,6 +80,10 @@ int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason
 	char msg[512];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A refusal quotes what it refused, often the sender's bytes: no control characters. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (reason && reason_len)
 		snprintf(reason, reason_len, "%s", msg);
 	return log_errno(level, r, "%s%s", prefix, msg);

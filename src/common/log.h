@@ -19,8 +19,8 @@ int log_errno(enum log_level level, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* For parsers that hand their caller the reason for a refusal as well as logging it: formats the
- * message, copies it into reason (when reason_len > 0), logs "<prefix><message>" at level and
- * returns r. */
+ * message, replaces control characters with '?', copies it into reason (when reason_len > 0),
+ * logs "<prefix><message>" at level and returns r. */
 int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
 		   const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 

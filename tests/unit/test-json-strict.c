@@ -162,8 +162,8 @@ static void test_fields(void **state)
 	} bad[] = {
 		{"{}", -EINVAL, "t: 'name' is missing"},
 		{"{\"name\":\"x\",\"nmae\":1}", -EINVAL, "t: unknown member 'nmae'"},
-		{"{\"name\":\"\"}", -EINVAL, "t: 'name' must be 1 to 8 characters long"},
-		{"{\"name\":\"123456789\"}", -EINVAL, "t: 'name' must be 1 to 8"},
+		{"{\"name\":\"\"}", -EINVAL, "t: 'name' is 0 characters, 1 to at most 8"},
+		{"{\"name\":\"123456789\"}", -EINVAL, "t: 'name' is 9 characters, 1 to at most 8"},
 		{"{\"name\":\"a\\u0000b\"}", -EINVAL, "contains a NUL"},
 		{"{\"name\":7}", -EINVAL, "t: 'name' is not a string"},
 		{"{\"name\":null}", -EINVAL, "t: 'name' is not a string"},
