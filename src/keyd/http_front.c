@@ -40,6 +40,8 @@ struct keyd_conn {
 	char addr[48];	   /* peer without the port: per-peer limits */
 	unsigned requests; /* answered on this connection */
 	bool handshake_started, handshake_done, timed_out;
+	bool replying;	      /* request_cb is writing a reply */
+	bool refusal_audited; /* evhttp answered on its own (limits) and that was recorded */
 };
 
 struct keyd_worker {
@@ -150,6 +152,39 @@ static void conn_arm_deadline(struct keyd_conn *c)
 	evtimer_add(c->deadline, &tv);
 }
 
+/* evhttp answers a request over limits.max_header_bytes / max_body_bytes (or one it cannot parse)
+ * itself, before keyd sees it, and libevent 2.1 has no hook for that: the reply is noticed as
+ * bytes written to the connection while no handler of ours is replying, and recorded. */
+static void conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct keyd_conn *c = arg;
+	const struct keyd_limits *l = &c->w->cfg->limits;
+	struct evbuffer_ptr pos;
+	char head[13] = "", reason[160];
+
+	if (!info->n_added || c->replying || c->refusal_audited ||
+	    evbuffer_ptr_set(buf, &pos, info->orig_size, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(buf, &pos, head, sizeof(head) - 1) != sizeof(head) - 1 ||
+	    strncmp(head, "HTTP/1.", 7) != 0)
+		return;
+	c->refusal_audited = true;
+	set_peer_from_fd(c, bufferevent_getfd(c->bev));
+	if (!strncmp(head + 9, "413", 3))
+		snprintf(reason, sizeof(reason),
+			 "request body over limits.max_body_bytes (%zu): HTTP 413, connection "
+			 "closed",
+			 l->max_body_bytes);
+	else if (!strncmp(head + 9, "400", 3))
+		snprintf(reason, sizeof(reason),
+			 "request line or headers over limits.max_header_bytes (%zu) or malformed: "
+			 "HTTP 400, connection closed",
+			 l->max_header_bytes);
+	else
+		snprintf(reason, sizeof(reason), "request refused by the HTTP layer: HTTP %.3s",
+			 head + 9);
+	release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL, reason);
+}
+
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
 	struct keyd_worker *w = arg;
@@ -170,6 +205,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	/* From here the SSL object owns c: freeing the bufferevent frees both. */
 	SSL_set_ex_data(ssl, conn_ex_index, c);
 	c->bev = bev;
+	evbuffer_add_cb(bufferevent_get_output(bev), conn_output_cb, c);
 	w->conns++;
 	if (w->conns >= w->max_conns && !w->paused) {
 		/* Further clients wait in the kernel backlog until a connection closes. */
@@ -251,7 +287,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	out = evbuffer_new();
 	if (out && rep.body)
 		evbuffer_add(out, rep.body, strlen(rep.body));
+	c->replying = true;
 	evhttp_send_reply(req, rep.status ? rep.status : 500, NULL, out);
+	c->replying = false;
 	if (out)
 		evbuffer_free(out);
 	/* bufferevent_openssl makes one TLS record, and one write(), per evbuffer chunk: the
@@ -475,7 +513,7 @@ int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
 	struct main_loop m = {.cfg = cfg, .svc = svc};
 	struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL, *ev_tick = NULL,
 		     *ev_pccs = NULL;
-	struct timeval tick = {.tv_sec = 10};
+	struct timeval tick = {.tv_sec = cfg->limits.auth_audit_interval_s};
 	SSL_CTX *ctx = NULL;
 	uint16_t port = 0;
 	unsigned started = 0, per_worker;

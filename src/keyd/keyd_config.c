@@ -83,6 +83,9 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 		JSON_U32("request_timeout_ms", false, 100, 600000, &l->request_timeout_ms),
 		JSON_U32("max_sessions", false, 1, 1000000, &l->max_sessions),
 		JSON_U32("session_lifetime_s", false, 1, 3600, &l->session_lifetime_s),
+		JSON_U32("auth_rate_per_s", false, 1, 1000000, &l->auth_rate_per_s),
+		JSON_U32("auth_burst", false, 1, 1000000, &l->auth_burst),
+		JSON_U32("auth_audit_interval_s", false, 1, 3600, &l->auth_audit_interval_s),
 	};
 	char what[300];
 
@@ -92,6 +95,9 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 	l->request_timeout_ms = 10000;
 	l->max_sessions = 100000;
 	l->session_lifetime_s = 300;
+	l->auth_rate_per_s = 50;
+	l->auth_burst = 200;
+	l->auth_audit_interval_s = 10;
 	if (!o)
 		return 0;
 	snprintf(what, sizeof(what), "%s: 'limits'", file);

@@ -10,8 +10,12 @@ struct keyd_limits {
 	size_t max_header_bytes;     /* request line + headers bound */
 	unsigned max_connections;    /* open TLS connections over all workers */
 	unsigned request_timeout_ms; /* whole request, from connection or previous reply */
-	unsigned max_sessions;	     /* session table size; oldest evicted beyond */
+	unsigned max_sessions;	     /* per-replica table of spent nonces (session.h) */
 	unsigned session_lifetime_s; /* KBS cookie lifetime (300) */
+	unsigned auth_rate_per_s;    /* /auth per client address: sustained rate (50) */
+	unsigned auth_burst;	     /* ... and burst (200) */
+	unsigned
+		auth_audit_interval_s; /* one aggregated auth audit line per address per interval */
 };
 
 struct keyd_config {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "auth_gate.h"
 #include "b64.h"
 #include "cleanup.h"
 #include "dcap/collateral_store.h"
@@ -39,6 +40,11 @@ struct keyd_generation {
 	struct collateral_store *collateral;
 };
 
+/* Client addresses with their own /auth bucket; beyond, they share one. */
+#define AUTH_GATE_ADDRESSES 65536
+/* Aggregated auth audit records per interval; the remaining addresses are summed in one. */
+#define AUTH_AUDIT_MAX_LINES 100
+
 /* FMSPC by SHA-256 of the quote's PCK chain: reading it means parsing the certificates, which
  * costs more than the rest of an attest. Only a lookup hint: dcap_verify() checks the chain
  * and that the collateral is the platform's. */
@@ -60,6 +66,7 @@ struct release_service {
 	struct rootkey *rootkey;
 	uint8_t *token_key; /* secmem: signs the attestation token */
 	struct session_table *sessions;
+	struct auth_gate *auth_gate;
 	struct dcap_verifier *verifier;
 	struct audit_log *audit;
 	pthread_mutex_t gen_lock;
@@ -137,6 +144,10 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 	secmem_wipe(session_key, sizeof(session_key));
 	if (r < 0)
 		goto fail;
+	r = auth_gate_new(cfg->limits.auth_rate_per_s, cfg->limits.auth_burst, AUTH_GATE_ADDRESSES,
+			  &s->auth_gate);
+	if (r < 0)
+		goto fail;
 	r = dcap_verifier_new(cfg->test_root_ca, &s->verifier);
 	if (r < 0)
 		goto fail;
@@ -163,6 +174,9 @@ void release_service_free(struct release_service *s)
 {
 	if (!s)
 		return;
+	if (s->auth_gate && s->audit)
+		release_service_flush_auth(s);
+	auth_gate_free(s->auth_gate);
 	generation_unref(s->gen);
 	audit_close(s->audit);
 	dcap_verifier_free(s->verifier);
@@ -195,10 +209,32 @@ int release_service_reload(struct release_service *s)
 	return 0;
 }
 
+static void emit_auth_counts(void *ctx, const struct auth_gate_counts *c)
+{
+	struct release_service *s = ctx;
+	struct audit_record a = {.event = "auth", .peer = c->addr};
+	char reason[384];
+
+	snprintf(reason, sizeof(reason),
+		 "%lu challenges issued, %lu refused, %lu rate-limited in the last %u s%s%s%s",
+		 c->issued, c->refused, c->limited, s->cfg->limits.auth_audit_interval_s,
+		 c->last_refusal[0] ? " (last refusal: " : "", c->last_refusal,
+		 c->last_refusal[0] ? ")" : "");
+	a.allowed = !c->refused && !c->limited;
+	a.reason = reason;
+	audit_write(s->audit, &a);
+}
+
+void release_service_flush_auth(struct release_service *s)
+{
+	auth_gate_flush(s->auth_gate, AUTH_AUDIT_MAX_LINES, emit_auth_counts, s);
+}
+
 void release_service_tick(struct release_service *s)
 {
 	uint64_t ev;
 
+	release_service_flush_auth(s);
 	session_table_expire(s->sessions);
 	/* Evictions mean live sessions were dropped: the table is too small for the load. */
 	ev = session_table_evictions(s->sessions);
@@ -330,21 +366,29 @@ static void set_session_cookie(struct release_service *s, struct keyd_reply *rep
 		 KBS_COOKIE_NAME, value, s->cfg->limits.session_lifetime_s);
 }
 
+/* Not audited one by one: the auth gate counts outcomes per client address and
+ * release_service_tick() writes one record per address per interval, so that a flood cannot
+ * fill the disk. */
 static void handle_auth(struct release_service *s, const struct keyd_request *req,
 			struct keyd_reply *rep)
 {
-	struct audit_record a = {.event = "auth", .peer = req->peer};
 	struct session sn;
 	char reason[256], cookie[SESSION_COOKIE_MAX + 1];
 	int r;
 
+	if (!auth_gate_admit(s->auth_gate, req->peer_addr)) {
+		reply_error(rep, KBS_ERR_ATTESTATION,
+			    "too many auth requests from this address; retry later");
+		rep->status = 429;
+		return;
+	}
 	r = kbs_auth_request_parse(req->body, req->body_len, reason, sizeof(reason));
 	if (r < 0) {
 		reply_error(rep,
 			    r == -EINVAL || r == -EMSGSIZE ? KBS_ERR_SERDE : KBS_ERR_ATTESTATION,
 			    reason);
-		a.reason = reason;
-		goto out;
+		auth_gate_record(s->auth_gate, req->peer_addr, false, reason);
+		return;
 	}
 	r = session_create(s->sessions, &sn, cookie);
 	if (r == 0)
@@ -352,16 +396,12 @@ static void handle_auth(struct release_service *s, const struct keyd_request *re
 	if (r < 0) {
 		snprintf(reason, sizeof(reason), "internal error creating session");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
-		a.reason = reason;
-		goto out;
+		auth_gate_record(s->auth_gate, req->peer_addr, false, reason);
+		return;
 	}
 	rep->status = 200;
 	set_session_cookie(s, rep, cookie);
-	a.session = sn.id;
-	a.allowed = true;
-	a.reason = "challenge issued";
-out:
-	audit_write(s->audit, &a);
+	auth_gate_record(s->auth_gate, req->peer_addr, true, NULL);
 }
 
 /* An HS256 JWT naming what was attested: clients treat it as opaque, the session is what

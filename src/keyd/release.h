@@ -45,5 +45,8 @@ void keyd_reply_done(struct keyd_reply *rep);
 void release_service_audit_transport(struct release_service *s, const char *peer,
 				     const char *reason);
 
-/* Periodic upkeep: expires sessions. */
+/* Periodic upkeep, every limits.auth_audit_interval_s: writes the aggregated auth audit records,
+ * expires spent nonces. */
 void release_service_tick(struct release_service *s);
+/* Writes the aggregated auth audit records now (release_service_free() does too). */
+void release_service_flush_auth(struct release_service *s);

@@ -50,7 +50,9 @@ keyd_env_setup() {
   "limits": { "request_timeout_ms": ${KEYD_REQUEST_TIMEOUT_MS:-2000},
               "session_lifetime_s": ${KEYD_SESSION_LIFETIME_S:-300},
               "max_sessions": ${KEYD_MAX_SESSIONS:-100000},
-              "max_connections": ${KEYD_MAX_CONNECTIONS:-4096} }
+              "max_connections": ${KEYD_MAX_CONNECTIONS:-4096},
+              "auth_rate_per_s": ${KEYD_AUTH_RATE:-50}, "auth_burst": ${KEYD_AUTH_BURST:-200},
+              "auth_audit_interval_s": 1 }
 }
 EOC
 	"$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" \

@@ -158,7 +158,11 @@ static int setup(void **state)
 	f->cfg.policy_dir = path_in("policies");
 	f->cfg.collateral_dir = path_in("collateral");
 	f->cfg.audit_file = path_in("audit.log");
-	f->cfg.limits = (struct keyd_limits){.max_sessions = 1000, .session_lifetime_s = 300};
+	f->cfg.limits = (struct keyd_limits){.max_sessions = 1000,
+					     .session_lifetime_s = 300,
+					     .auth_rate_per_s = 1000000,
+					     .auth_burst = 1000000,
+					     .auth_audit_interval_s = 10};
 	unlink(f->cfg.audit_file);
 	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
 	*state = f;
@@ -382,7 +386,8 @@ static void test_release_sealed_to_the_bound_key(void **state)
 	}
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
-	assert_true(check_audit(f) > 10);
+	release_service_flush_auth(f->svc); /* auth records are aggregated per address */
+	assert_true(check_audit(f) > 8);
 }
 
 static void test_release_only_under_the_covering_policy(void **state)
@@ -828,6 +833,70 @@ static void test_expiry_after_attest(void **state)
 	f->svc = saved;
 }
 
+/* /auth per address: a flood from one address is cut to its burst and rate, other addresses and
+ * an established session are untouched, and the audit gets one record per address, not one
+ * per request. */
+static void test_auth_flood(void **state)
+{
+	static const char body[] = "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}";
+	struct fixture *f = *state;
+	struct release_service *saved = f->svc;
+	char cookie[COOKIE_HDR_MAX], *buf = NULL;
+	struct keyd_reply rep;
+	size_t lines, len = 0;
+	unsigned ok = 0, limited = 0;
+	EVP_PKEY *key;
+
+	f->cfg.limits.auth_rate_per_s = 1;
+	f->cfg.limits.auth_burst = 3;
+	assert_int_equal(release_service_new(&f->cfg, &f->svc), 0);
+	key = attested_session(f, cookie); /* from 127.0.0.1: one token spent */
+	release_service_flush_auth(f->svc);
+	lines = check_audit(f);
+	for (int i = 0; i < 1000; i++) {
+		struct keyd_request req = {.method = KEYD_POST,
+					   .path = "/kbs/v0/auth",
+					   .body = body,
+					   .body_len = strlen(body),
+					   .peer = "10.9.9.9:4000",
+					   .peer_addr = "10.9.9.9"};
+
+		release_service_handle(f->svc, &req, &rep);
+		if (rep.status == 200)
+			ok++;
+		else if (rep.status == 429)
+			limited++;
+		keyd_reply_done(&rep);
+	}
+	assert_int_equal(ok, 3);
+	assert_int_equal(limited, 997);
+	/* The flood's address is refused; the established session and another address are not. */
+	expect_release(f, cookie, "a/disk/root", "a", key);
+	{
+		char c2[COOKIE_HDR_MAX], n2[KBS_NONCE_MAX_LEN + 1];
+
+		auth(f->svc, c2, n2);
+	}
+	release_service_flush_auth(f->svc);
+	/* 1000 requests, two records: the flooding address and 127.0.0.1 (an auth and a release).
+	 */
+	assert_int_equal(check_audit(f), lines + 3);
+	assert_int_equal(file_read_all(f->cfg.audit_file, 64 << 20, (uint8_t **)&buf, &len), 0);
+	buf = realloc(buf, len + 1);
+	assert_non_null(buf);
+	buf[len] = '\0';
+	assert_non_null(strstr(buf,
+			       "\"peer\":\"10.9.9.9\",\"session\":null,\"resource\":null,"
+			       "\"policy\":null,\"tcb_status\":null,\"verdict\":\"deny\","
+			       "\"reason\":\"3 challenges issued, 0 refused, 997 rate-limited"));
+	free(buf);
+	EVP_PKEY_free(key);
+	release_service_free(f->svc);
+	f->cfg.limits.auth_rate_per_s = 1000000;
+	f->cfg.limits.auth_burst = 1000000;
+	f->svc = saved;
+}
+
 /* Expired collateral is looked for again on disk once a minute: an unchanged directory must not
  * add a copy each time (the store would grow by one collateral a minute while it stays
  * expired), and newer collateral must replace it. */
@@ -932,6 +1001,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_after_attest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collateral_store_recheck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_sessions_and_reloads, setup,
 						teardown),
