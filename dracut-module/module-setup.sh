@@ -74,6 +74,24 @@ install() {
         "$systemdsystemunitdir/systemd-cryptsetup@.service.d/tdx-unlock-guard.conf"
     inst_multiple -o sed head
     inst_multiple -o dmsetup grep readlink
+
+    # No shell, ever (docs/threat-model.md): the initramfs's own command line, measured with it,
+    # says so, and because dracut reads /proc/cmdline after it, every emergency and rescue unit is
+    # replaced by a power-off as well; the debug shell is masked.
+    mkdir -p "$initdir/etc/cmdline.d" "$initdir/etc/systemd/system"
+    echo "rd.shell=0 rd.emergency=poweroff" >"$initdir/etc/cmdline.d/10tdx-unlock-noshell.conf"
+    inst_script "$moddir/tdx-unlock-poweroff.sh" /usr/lib/tdx-unlock/tdx-unlock-poweroff
+    local unit
+    for unit in emergency.service rescue.service dracut-emergency.service; do
+        inst_simple "$moddir/tdx-unlock-noshell.conf" \
+            "$systemdsystemunitdir/$unit.d/tdx-unlock-noshell.conf"
+    done
+    ln -sf /dev/null "$initdir/etc/systemd/system/debug-shell.service"
+
+    # A disk that appears late is still unlocked: the unit first waits (bounded) for the devices
+    # the initrd's systemd-cryptsetup units are bound to (crypttab, rd.luks.uuid=, rd.luks.name=).
+    inst_script "$moddir/tdx-unlock-wait-devices.sh" /usr/lib/tdx-unlock/tdx-unlock-wait-devices
+    inst_multiple -o udevadm systemd-escape
     inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
 

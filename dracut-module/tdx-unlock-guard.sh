@@ -4,7 +4,7 @@
 # pass tdx-unlock's allow-list (`tdx-unlock check-header`): a host-written header with a
 # cipher_null segment and a malformed digest opens with ANY passphrase under libcryptsetup 2.6
 # (CVE-2025-59054), so the prompt would mount the host's plaintext as root. A refusal, or a device
-# that cannot be identified, fails the unit (no prompt) and sends the initrd to emergency.target.
+# that cannot be identified, fails the unit (no prompt) and powers the TD off.
 #
 # usage: tdx-unlock-guard UNIT NAME   (from the drop-in: %n %I)
 # The devices checked: the one in the unit's own ExecStart (what systemd-cryptsetup will open)
@@ -19,23 +19,10 @@ say() {
 	echo "<2>tdx-unlock: $*" >/dev/kmsg 2>/dev/null
 	echo "tdx-unlock: $*" >&2
 }
-# A refused header means the disk was tampered with: stop the initrd now rather than wait minutes
-# for a root that cannot come. dracut-systemd's emergency.service honours rd.emergency=; an initrd
-# without it gets the same choice here (default: halt, never a shell).
+# A refused header means the disk was tampered with: power off now, never emergency.target (a shell
+# or a wait on a console the host controls; docs/threat-model.md).
 stop_boot() {
-	# shellcheck disable=SC2013,SC3043
-	local action=halt arg
-	if [ -e /usr/lib/systemd/system/emergency.service ] ||
-		[ -e /etc/systemd/system/emergency.service ]; then
-		systemctl --no-block --job-mode=replace-irreversibly start emergency.target && return
-	fi
-	for arg in $(cat /proc/cmdline); do
-		case $arg in
-		rd.emergency=reboot | rd.emergency=poweroff | rd.emergency=halt) action=${arg#*=} ;;
-		esac
-	done
-	say "stopping the boot ($action.target)"
-	systemctl --no-block --job-mode=replace-irreversibly start "$action.target"
+	/usr/lib/tdx-unlock/tdx-unlock-poweroff "guard refused $name"
 }
 refuse() {
 	say "refusing to unlock ${dev:-$name}: $*"
@@ -45,6 +32,12 @@ refuse() {
 
 [ -n "$unit" ] && [ -n "$name" ] || refuse "guard called without a unit and volume name"
 [ -x "$bin" ] || refuse "$bin is missing from the initrd"
+# Already active: the agent activated it from the header copy it validated, and systemd-cryptsetup
+# opens nothing for an active mapping. Reading the disk again would check bytes nobody will use.
+if dmsetup info "$name" >/dev/null 2>&1; then
+	echo "tdx-unlock: $name is already active; nothing to check" >&2
+	exit 0
+fi
 
 # source (UUID=, PARTUUID=, LABEL=, PATH) -> device path
 source_path() {

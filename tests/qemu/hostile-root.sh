@@ -52,6 +52,26 @@ hostile_root_make() {
 		>"$QEMU_WORK/hostile-root.log" 2>&1 || die "luks2_edit.py failed, see $QEMU_WORK/hostile-root.log"
 }
 
+# TDX_UNLOCK_TEST_SHELL=1 (test only): the no-shell defences switched off, as before issue 8 -- the
+# module without its cmdline.d and emergency drop-ins, its power-off helper starting
+# emergency.target instead, and an initramfs-tools panic script that does nothing, so
+# initramfs-tools' shell follows a panic. The boots then end in a shell or the timeout: FAIL.
+noshell_off_initrds_make() {
+	local mod=$QEMU_WORK/dracut-module-shell
+	rm -rf "$mod"
+	cp -a "$REPO/dracut-module" "$mod"
+	echo "# no-shell drop-in disabled by TDX_UNLOCK_TEST_SHELL=1 (test only)" >"$mod/tdx-unlock-noshell.conf"
+	printf '#!/bin/sh\nsystemctl --no-block --job-mode=replace-irreversibly start emergency.target\nexit 1\n' \
+		>"$mod/tdx-unlock-poweroff.sh"
+	sed -i 's/rd.shell=0 rd.emergency=poweroff/rd.tdx_unlock.test_shell=1/' "$mod/module-setup.sh"
+	grep -q rd.tdx_unlock.test_shell=1 "$mod/module-setup.sh" || die "cannot switch the cmdline.d line off"
+	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-shell.img" "$AGENT_BIN" \
+		"$QEMU_WORK/agent-conf"
+	printf '#!/bin/sh\n[ "$1" = prereqs ] && exit 0\nexit 0\n' >"$QEMU_WORK/panic-noop"
+	ITOOLS_PANIC_SCRIPT=$QEMU_WORK/panic-noop build_itools_initrd "$QEMU_WORK/initrd-itools-shell.img" \
+		"$AGENT_BIN" "$QEMU_WORK/agent-conf"
+}
+
 # The dracut module without the guard's drop-in (TDX_UNLOCK_TEST_NO_GUARD=1 only).
 noguard_initrd_make() {
 	local mod=$QEMU_WORK/dracut-module-noguard
@@ -72,6 +92,7 @@ hostile_root_boot() {
 	boot "$cur" "$2" "$3" "$RECOVERY_PASSFILE" "$HOSTILE_ROOT_IMG"
 	keyd_stop
 	check "the VM ended before the timeout" [ "$(event timed_out)" = 0 ]
+	check_powered_off_no_shell
 	check "the hostile plaintext root never ran" log_lacks "$HOSTILE_ROOT_MARKER"
 	check "no root was mounted" log_lacks "TDX-UNLOCK-TEST: real root mounted"
 	check "no passphrase prompt appeared" is_unset "$(event prompt)"
@@ -91,15 +112,21 @@ scenario_9() {
 		say "   TDX_UNLOCK_TEST_NO_GUARD=1: dracut initramfs WITHOUT the guard (this scenario must fail)"
 		initrd=$(noguard_initrd_make)
 	fi
+	if [ -z "${INITRD_ITOOLS:-}" ]; then
+		INITRD_ITOOLS=$QEMU_WORK/initrd-itools.img
+		build_itools_initrd "$INITRD_ITOOLS" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+	fi
+	local itools=$INITRD_ITOOLS
+	if [ "${TDX_UNLOCK_TEST_SHELL:-0}" = 1 ]; then
+		say "   TDX_UNLOCK_TEST_SHELL=1: initramfs images WITHOUT the no-shell defences (this scenario must fail)"
+		noshell_off_initrds_make
+		initrd=$QEMU_WORK/initrd-dracut-shell.img itools=$QEMU_WORK/initrd-itools-shell.img
+	fi
 	hostile_root_boot scenario9 "$initrd" "$(root_cmdline dracut)" 1
 	finish "hostile root refused (dracut)"
 	if [ "${TDX_UNLOCK_TEST_NO_GUARD:-0}" != 1 ]; then
 		start_scenario 9 "hostile root, initramfs-tools"
-		if [ -z "${INITRD_ITOOLS:-}" ]; then
-			INITRD_ITOOLS=$QEMU_WORK/initrd-itools.img
-			build_itools_initrd "$INITRD_ITOOLS" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
-		fi
-		hostile_root_boot scenario9-itools "$INITRD_ITOOLS" "$(root_cmdline itools)" 0
+		hostile_root_boot scenario9-itools "$itools" "$(root_cmdline itools)" 0
 		cur_n=9b finish "hostile root refused (initramfs-tools)"
 	fi
 }

@@ -107,7 +107,8 @@ build_dracut_initrd() {
 }
 
 # boot NAME INITRD CMDLINE_EXTRA PASSPHRASE_FILE|'' DISK...: one bounded boot; the serial log is
-# $QEMU_WORK/NAME.log and the summary (key=value lines) $QEMU_WORK/NAME.summary.
+# $QEMU_WORK/NAME.log and the summary (key=value lines) $QEMU_WORK/NAME.summary. The command line
+# is a production one: no rd.shell=0, rd.emergency= or panic= (the initramfs must bring its own).
 boot() {
 	local name=$1 initrd=$2 extra=$3 passfile=$4
 	shift 4
@@ -118,6 +119,9 @@ boot() {
 	net=(-netdev "user,id=n0,restrict=on,guestfwd=tcp:$GUEST_SERVER_IP:$GUEST_SERVER_PORT-cmd:socat -lf /dev/null - TCP:127.0.0.1:$keyd_port"
 		-device virtio-net-pci,netdev=n0)
 	[ "${QEMU_NO_NET:-0}" = 1 ] && net=(-nic none)
+	# QEMU_QMP=PATH: QEMU's QMP monitor on a unix socket (hot-plug scenarios).
+	local monitor=(-monitor none)
+	[ -n "${QEMU_QMP:-}" ] && monitor+=(-qmp "unix:$QEMU_QMP,server=on,wait=off")
 	for disk in "$@"; do
 		drives+=(-drive "file=$disk,if=none,id=d$i,format=raw,snapshot=on"
 			-device "virtio-blk-pci,drive=d$i,serial=tdxdisk$i")
@@ -127,9 +131,9 @@ boot() {
 	# shellcheck disable=SC2046 # accel/cpu words
 	python3 "$REPO/tests/qemu/serial-console.py" --socket "$sock" --log "$log" \
 		--timeout "$BOOT_TIMEOUT" ${passfile:+--passphrase-file "$passfile"} -- \
-		qemu-system-x86_64 $(qemu_cpu_args) -smp 1 -m "$QEMU_MEM" -nographic -monitor none \
+		qemu-system-x86_64 $(qemu_cpu_args) -smp 1 -m "$QEMU_MEM" -nographic "${monitor[@]}" \
 		-no-reboot -kernel "$KERNEL" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 rd.emergency=reboot rd.shell=0 printk.time=1 ip=dhcp rd.neednet=1 $extra" \
+		-append "console=ttyS0 printk.time=1 ip=dhcp rd.neednet=1 $extra" \
 		-chardev "socket,id=ser0,path=$sock,server=on,wait=on" -serial chardev:ser0 \
 		"${net[@]}" \
 		-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0 \
@@ -149,15 +153,18 @@ build_itools_initrd() {
 	"$REPO/tests/qemu/initramfs-tools-root.sh" || die "no initramfs-tools chroot"
 	exec {lock}>"$root.lock"
 	flock -w 600 "$lock" || die "the initramfs-tools chroot stayed locked for 10 minutes"
-	rm -rf "$root/opt/tdx-unlock" "$root/etc/tdx-unlock"
+	rm -rf "$root/opt/tdx-unlock" "$root/etc/tdx-unlock" "$root/etc/initramfs-tools/scripts/panic"
 	mkdir -p "$root/opt/tdx-unlock" "$root/etc/tdx-unlock" "$root/lib/modules/$KVER" \
 		"$root/etc/initramfs-tools/hooks" "$root/etc/initramfs-tools/scripts/local-top" \
+		"$root/etc/initramfs-tools/scripts/panic" \
 		"$root/etc/cryptsetup-initramfs"
 	install -m 0755 "$agent" "$root/opt/tdx-unlock/tdx-unlock"
 	cp -a "$confdir/." "$root/etc/tdx-unlock/"
 	install -m 0755 "$REPO/hook/hooks/tdx-unlock" "$root/etc/initramfs-tools/hooks/tdx-unlock"
 	install -m 0755 "$REPO/hook/scripts/local-top/tdx-unlock" \
 		"$root/etc/initramfs-tools/scripts/local-top/tdx-unlock"
+	install -m 0755 "${ITOOLS_PANIC_SCRIPT:-$REPO/hook/scripts/panic/tdx-unlock}" \
+		"$root/etc/initramfs-tools/scripts/panic/tdx-unlock"
 	echo "TDX_UNLOCK_BIN=/opt/tdx-unlock/tdx-unlock" >"$root/etc/tdx-unlock/initramfs.conf"
 	# No crypttab in the chroot: the root mapping comes from cryptopts= on the kernel command line.
 	echo "CRYPTSETUP=y" >"$root/etc/cryptsetup-initramfs/conf-hook"

@@ -5,12 +5,13 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9 12)
 #   1 automatic unlock                   5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
-#   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, no boot
+#   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
+#  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -19,6 +20,10 @@ set -uo pipefail
 . "$(dirname "$0")/setup.sh"
 # shellcheck source=tests/qemu/hostile-root.sh
 . "$(dirname "$0")/hostile-root.sh"
+# shellcheck source=tests/qemu/late-disk.sh
+. "$(dirname "$0")/late-disk.sh"
+# shellcheck source=tests/qemu/nbd-flip.sh
+. "$(dirname "$0")/nbd-flip.sh"
 
 demo=0
 bench=0
@@ -27,7 +32,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) demo=1 ;;
 	--bench) bench=1 ;;
-	[1-9]) scenarios+=("$1") ;;
+	[1-9] | 1[12]) scenarios+=("$1") ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 	esac
 	shift
@@ -63,6 +68,11 @@ check_reached_root() {
 	check "the root is /dev/mapper/$mapper" log_has "TDX-UNLOCK-TEST: root is /dev/mapper/$mapper\$"
 	check "the root mapping belongs to LUKS UUID $ROOT_UUID" \
 		log_has "TDX-UNLOCK-TEST: dm $mapper CRYPT-LUKS2-${ROOT_UUID//-/}-"
+}
+# The boot ended in a power-off (not a reboot, not the timeout) and no shell was ever offered.
+check_powered_off_no_shell() {
+	check "the VM powered off (kernel: reboot: Power down)" is_set "$(event power_down)"
+	check "no shell prompt appeared on the serial console" is_unset "$(event shell)"
 }
 check_automatic() {
 	check "no passphrase prompt appeared" is_unset "$(event prompt)"

@@ -41,7 +41,14 @@ EVENTS = {
     "prompt": re.compile(r"Please (enter passphrase for disk|unlock disk)"),
     "cryptsetup_done": re.compile(r"Finished systemd-cryptsetu|Reached target cryptsetup\.|cryptsetup: .*set up successfully|Begin: Running /scripts/local-premount"),
     "root_mounted": re.compile(r"TDX-UNLOCK-TEST: real root mounted"),
+    # How the VM ended: the kernel's last words for a power-off and for a reboot.
+    "power_down": re.compile(r"reboot: Power down"),
+    "restart": re.compile(r"reboot: Restarting system"),
 }
+# A shell offered on the console (dracut's emergency shell and sulogin, initramfs-tools' panic
+# shell, any sh prompt); matched on complete and on partial lines, as a prompt has no newline.
+SHELL = re.compile(r"Give root password|Press Enter for maintenance|Entering emergency mode|"
+                   r"\(initramfs\) ?$|^[a-z]*:/# ?$|^sh-[0-9.]+# ?$|Dropping to debug shell")
 
 
 def connect(path, deadline, qemu):
@@ -120,8 +127,15 @@ def main():
                     for name, rx in EVENTS.items():
                         if name not in events and rx.search(text):
                             events[name] = t
+                    if "shell" not in events and SHELL.search(text):
+                        events["shell"] = t
                 log.flush()
                 clean = ANSI.sub("", partial.decode("utf-8", "replace")).encode()
+                if "shell" not in events and SHELL.search(clean.decode("utf-8", "replace")):
+                    events["shell"] = t
+                    log.write("%9.3f %s\n" % (t, clean.decode("utf-8", "replace")))
+                    log.write("%9.3f serial-console: a shell prompt appeared\n" % t)
+                    partial = b""
                 if any(rx.search(clean) for rx in PROMPTS):
                     events.setdefault("prompt", t)
                     log.write("%9.3f %s\n" % (t, clean.decode("utf-8", "replace")))
@@ -155,9 +169,10 @@ def main():
     print("timed_out=%d" % timed_out)
     print("qemu_status=%s" % qemu.returncode)
     print("prompts_answered=%d" % prompts)
-    for name in EVENTS:
-        if name in events and offset is not None:
-            print("%s=%.2f" % (name, events[name] - offset))
+    for name in list(EVENTS) + ["shell"]:
+        if name in events:
+            # Without a kernel timestamp yet, the host time (an event must never go unreported).
+            print("%s=%.2f" % (name, events[name] - (offset or 0)))
         else:
             print("%s=" % name)
     return 0

@@ -1,0 +1,56 @@
+#!/bin/sh
+# tdx-unlock (initrd): ExecStartPre of tdx-unlock.service. Waits, bounded, for the block devices
+# this boot's systemd-cryptsetup@ units are bound to (systemd-cryptsetup-generator made them from
+# the initrd's crypttab, rd.luks.uuid= and rd.luks.name=, so nothing here parses those again),
+# so a disk that appears late is still unlocked by the agent instead of going to the fallback.
+# rd.tdx_unlock.device_timeout=SECONDS (default 30, at most 60). Never fails: a device that
+# did not come is the agent's and systemd-cryptsetup's business.
+
+say() {
+	# kmsg: on the console and in the journal, like the guard.
+	echo "<5>tdx-unlock: $*" >/dev/kmsg 2>/dev/null || echo "tdx-unlock: $*"
+}
+
+timeout=30
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	rd.tdx_unlock.device_timeout=*) timeout=${arg#*=} ;;
+	esac
+done
+case $timeout in '' | *[!0-9]*) timeout=30 ;; esac
+[ "$timeout" -le 60 ] || timeout=60
+
+devices=
+for unit in $(systemctl list-units --all --plain --no-legend --type=service 'systemd-cryptsetup@*' |
+	while read -r u _; do echo "$u"; done); do
+	for dep in $(systemctl show -p BindsTo --value "$unit"); do
+		case $dep in
+		*.device) devices="$devices $(systemd-escape --unescape --path "${dep%.device}")" ;;
+		esac
+	done
+done
+if [ -z "${devices# }" ]; then
+	say "no systemd-cryptsetup unit is bound to a device; nothing to wait for"
+	exit 0
+fi
+missing=
+for dev in $devices; do
+	[ -b "$dev" ] || missing="$missing $dev"
+done
+if [ -z "$missing" ]; then
+	say "devices present:$devices"
+	exit 0
+fi
+say "waiting up to ${timeout}s for$missing"
+# shellcheck disable=SC2086 # a word list
+udevadm wait --timeout="$timeout" $missing 2>/dev/null
+still=
+for dev in $missing; do
+	[ -b "$dev" ] || still="$still $dev"
+done
+if [ -z "$still" ]; then
+	say "all devices present"
+else
+	say "not present after ${timeout}s:$still"
+fi
+exit 0
