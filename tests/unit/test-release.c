@@ -518,7 +518,7 @@ static void test_one_field_differs(void **state)
 		{"MROWNERCONFIG mismatch (policy a)", 4},
 	};
 	struct fixture *f = *state;
-	char cookie[64], nonce[KBS_NONCE_MAX_LEN + 1];
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1];
 	struct keyd_reply rep;
 	EVP_PKEY *key;
 
