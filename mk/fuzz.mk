@@ -73,7 +73,12 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	dd if=$$l/img bs=4096 skip=1 count=3 status=none | tr -d '\000' > $$h/enrolled; \
 	sed 's/aes-xts-plain64/cipher_null-ecb/g' $$h/enrolled > $$h/cipher-null; \
 	mkdir -p $(FUZZ_DIR)/seeds/luks-allowlist; cp $$h/* $(FUZZ_DIR)/seeds/luks-allowlist/; \
-	rm -rf $$l
+	rm -rf $$l; \
+	e=$(FUZZ_DIR)/seeds/eventlog; mkdir -p $$e; \
+	python3 tests/integration/image_measure.py ccel $$e/raw $$(printf '%096d' 1) \
+		$$(printf '%096d' 2) $$(printf '%096d' 3) >/dev/null; \
+	{ printf '\000'; cat $$e/raw; } > $$e/ccel; rm -f $$e/raw; \
+	{ printf '\001INIT sha384/%096d\n' 0; printf 'tdx-unlock released 2f1c3a6e\n'; } > $$e/aael
 
 # Runs each harness for $(1) seconds on a scratch copy of its seeds (the corpus grows there).
 define fuzz_run

@@ -6,3 +6,4 @@ int cmd_serve(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_policy_from_quote(int argc, char **argv);
 int cmd_derive_secret(int argc, char **argv);
+int cmd_image_measure(int argc, char **argv);

@@ -10,6 +10,7 @@ static const struct command commands[] = {
 	{"check-config", cmd_check_config, "validate a configuration and what it names"},
 	{"policy-from-quote", cmd_policy_from_quote, "print a policy accepting a quote's TD"},
 	{"derive-secret", cmd_derive_secret, "write a disk secret for enrollment (0600 file)"},
+	{"image-measure", cmd_image_measure, "print the event digests a direct boot measures"},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,76 @@
+/* tdx-keyd image-measure: the RTMR1/RTMR2 events a TDVF direct boot measures of a kernel, initrd
+ * and command line, as the event-level stanza of a measurement set (docs/policy.md). Exit 0
+ * printed, 1 unreadable or not a PE image, 2 usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "fileio.h"
+#include "image_measure.h"
+#include "log.h"
+
+#define IMAGE_FILE_MAX (1024u * 1024 * 1024) /* kernels and initrds are far smaller */
+
+int cmd_image_measure(int argc, char **argv)
+{
+	static const struct option opts[] = {{"kernel", required_argument, NULL, 'k'},
+					     {"initrd", required_argument, NULL, 'i'},
+					     {"cmdline", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
+	static const char usage[] =
+		"usage: tdx-keyd image-measure --kernel FILE --initrd FILE --cmdline STRING\n";
+	const char *kernel_path = NULL, *initrd_path = NULL, *cmdline = NULL;
+	_cleanup_free_ uint8_t *kernel = NULL, *initrd = NULL;
+	uint8_t dk[IMAGE_DIGEST_LEN], dc[IMAGE_DIGEST_LEN], di[IMAGE_DIGEST_LEN];
+	struct json_object *stanza = NULL;
+	size_t kernel_len, initrd_len;
+	char reason[256];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'k':
+			kernel_path = optarg;
+			break;
+		case 'i':
+			initrd_path = optarg;
+			break;
+		case 'c':
+			cmdline = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!kernel_path || !initrd_path || !cmdline || optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (file_read_all(kernel_path, IMAGE_FILE_MAX, &kernel, &kernel_len) < 0 ||
+	    file_read_all(initrd_path, IMAGE_FILE_MAX, &initrd, &initrd_len) < 0)
+		return 1;
+	if (image_pe_authenticode_sha384(kernel, kernel_len, dk, reason, sizeof(reason)) < 0) {
+		log_error("%s: %s", kernel_path, reason);
+		return 1;
+	}
+	if (EVP_Digest(initrd, initrd_len, di, NULL, EVP_sha384(), NULL) != 1 ||
+	    image_cmdline_sha384(cmdline, dc) < 0 ||
+	    image_direct_boot_stanza(dk, dc, di, &stanza) < 0)
+		return 1;
+	printf("%s\n", json_object_to_json_string_ext(
+			       stanza, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(stanza);
+	return 0;
+}

@@ -1,0 +1,146 @@
+#!/bin/bash
+# Event logs and image reference values end to end (make check-eventlog):
+#  - tdx-keyd image-measure against the independent Python implementation (image_measure.py) on
+#    synthetic PE images and, when the QEMU tests' Debian guest kernel is cached, on that signed
+#    kernel (whose own Authenticode signature also confirms the Python algorithm);
+#  - a simulated direct boot: a CCEL built by the Python side from those digests, a simulator
+#    quote with the RTMRs it yields: verify-quote --eventlog replays it, one changed digest byte
+#    is a mismatch, truncated/garbage logs are refused; policy-from-quote --eventlog names the
+#    kernel/cmdline/initrd events with exactly image-measure's digests;
+#  - the real Google COS quote and CCEL ($TDX_TESTDATA/ccel, skipped when absent).
+set -u
+KEYD=${KEYD:-build/tdx-keyd}
+QUOTEGEN=${QUOTEGEN:-build/tdx-quotegen}
+PY="python3 tests/integration/image_measure.py"
+T=$(mktemp -d /tmp/eventlog-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+
+echo "== image-measure vs the Python implementation"
+head -c 300000 /dev/urandom >"$T/initrd"
+cmdline="console=ttyS0 root=/dev/vda1 ro rd.tdx_unlock.server=https://10.0.2.2:8443 é"
+for pe in "plain" "--cert 64" "--tail 3" "--cert 40 --tail 5"; do
+	# shellcheck disable=SC2086
+	$PY make-pe "$T/k.efi" $pe
+	$PY measure "$T/k.efi" "$T/initrd" "$cmdline" >"$T/py.json"
+	"$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline "$cmdline" \
+		>"$T/c.json" || { bad "image-measure failed on PE ($pe)"; continue; }
+	if [ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
+		[ "$(field "$T/c.json" 'd["rtmr2"]["events"][0]["cmdline"][0]')" = "$(field "$T/py.json" 'd["cmdline"]')" ] &&
+		[ "$(field "$T/c.json" 'd["rtmr2"]["events"][1]["initrd"][0]')" = "$(field "$T/py.json" 'd["initrd"]')" ]; then
+		ok "PE ($pe): kernel, cmdline and initrd digests equal"
+	else
+		bad "PE ($pe): digests differ"; cat "$T/c.json" "$T/py.json"
+	fi
+done
+head -c 1000 "$T/k.efi" >"$T/short.efi"
+"$KEYD" image-measure --kernel "$T/short.efi" --initrd "$T/initrd" --cmdline x >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "kernel image:" "$T/err" && ok "truncated PE refused: $(head -1 "$T/err")" ||
+	bad "truncated PE: exit $rc"
+printf 'not a kernel' >"$T/text"
+"$KEYD" image-measure --kernel "$T/text" --initrd "$T/initrd" --cmdline x >/dev/null 2>&1
+[ $? -eq 1 ] && ok "non-PE kernel refused" || bad "non-PE kernel accepted"
+
+kernel=$(ls "${GUEST_KERNEL_CACHE:-tests/qemu/work/guest-kernel}"/*/boot/vmlinuz-* 2>/dev/null | head -1)
+if [ -n "$kernel" ]; then
+	$PY measure "$kernel" "$T/initrd" "$cmdline" >"$T/py.json"
+	"$KEYD" image-measure --kernel "$kernel" --initrd "$T/initrd" --cmdline "$cmdline" >"$T/c.json"
+	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
+		ok "Debian kernel $(basename "$kernel"): C and Python Authenticode SHA-384 equal" ||
+		bad "Debian kernel: Authenticode digests differ"
+	python3 - "$kernel" <<'PY' && ok "... and the same algorithm with SHA-256 gives the digest in the kernel's own signature" || bad "Authenticode SHA-256 not in the kernel's signature"
+import hashlib, importlib.util, struct, sys
+spec = importlib.util.spec_from_file_location("im", "tests/integration/image_measure.py")
+im = importlib.util.module_from_spec(spec); spec.loader.exec_module(im)
+data = open(sys.argv[1], "rb").read()
+hashlib.sha384, orig = hashlib.sha256, hashlib.sha384
+digest = im.authenticode_sha384(data)
+hashlib.sha384 = orig
+lfanew = struct.unpack_from("<I", data, 0x3C)[0]
+off, size = struct.unpack_from("<II", data, lfanew + 24 + 112 + 32)
+sys.exit(0 if size and digest in data[off:off + size] else 1)
+PY
+else
+	echo "skipped: no cached Debian guest kernel (tests/qemu/guest-kernel.sh) for the signed-kernel check"
+fi
+
+echo "== a simulated direct boot: CCEL from the Python digests, quote with its RTMRs"
+$PY make-pe "$T/k.efi" --cert 64
+$PY measure "$T/k.efi" "$T/initrd" "$cmdline" >"$T/py.json"
+$PY ccel "$T/ccel" "$(field "$T/py.json" 'd["kernel"]')" "$(field "$T/py.json" 'd["cmdline"]')" \
+	"$(field "$T/py.json" 'd["initrd"]')" >"$T/rtmr.json"
+"$QUOTEGEN" ca --out "$T/ca" >/dev/null
+"$QUOTEGEN" quote --ca "$T/ca" --out "$T/q.bin" --rtmr0 "$(field "$T/rtmr.json" 'd["rtmr0"]')" \
+	--rtmr1 "$(field "$T/rtmr.json" 'd["rtmr1"]')" --rtmr2 "$(field "$T/rtmr.json" 'd["rtmr2"]')" \
+	--rtmr3 "$(field "$T/rtmr.json" 'd["rtmr3"]')" 2>/dev/null || bad "tdx-quotegen quote"
+"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel" >"$T/v.json" 2>/dev/null
+[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] && ok "simulated CCEL replays to the quote's RTMRs" ||
+	bad "simulated CCEL does not replay"
+[ "$(field "$T/v.json" '[e["kind"] for e in d["eventlog"]["events"] if "kind" in e]')" = "['kernel', 'cmdline', 'initrd']" ] &&
+	ok "verify-quote names the kernel, cmdline and initrd events" || bad "event kinds not named"
+"$KEYD" policy-from-quote --quote "$T/q.bin" --eventlog "$T/ccel" >"$T/pol.json" 2>/dev/null
+"$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline "$cmdline" >"$T/c.json"
+python3 - "$T/pol.json" "$T/c.json" <<'PY' && ok "policy-from-quote --eventlog RTMR1/RTMR2 events == image-measure's stanza" || bad "image-measure stanza differs from the simulated boot's events"
+import json, sys
+pol = json.load(open(sys.argv[1]))["measurements"][0]
+img = json.load(open(sys.argv[2]))
+sys.exit(0 if all(pol[r] == img[r] for r in ("rtmr1", "rtmr2")) else 1)
+PY
+# One digest byte changed (the kernel event's first digest byte): mismatch on RTMR1.
+python3 - "$T/ccel" "$T/ccel.bad" "$(field "$T/py.json" 'd["kernel"]')" <<'PY'
+import sys
+log = bytearray(open(sys.argv[1], "rb").read())
+i = log.find(bytes.fromhex(sys.argv[3]))
+log[i] ^= 1
+open(sys.argv[2], "wb").write(log)
+PY
+"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel.bad" >"$T/v.json" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && [ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr1']" ] &&
+	ok "one kernel digest byte changed: mismatch on rtmr1 (exit 1): $(tail -1 "$T/err")" ||
+	bad "tampered CCEL: exit $rc, $(cat "$T/v.json")"
+for cut in 10 70 200 333; do
+	head -c $cut "$T/ccel" >"$T/ccel.cut"
+	"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel.cut" >"$T/v.json" 2>/dev/null
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" != ok ] ||
+		bad "CCEL cut at $cut bytes: exit $rc"
+done
+ok "CCEL cut at 10/70/200/333 bytes: refused (malformed or mismatch), no crash"
+head -c 600000 /dev/zero | tr '\0' 'x' >"$T/huge"
+"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/huge" >/dev/null 2>&1
+[ $? -ne 0 ] && ok "oversized CCEL refused" || bad "oversized CCEL accepted"
+"$KEYD" policy-from-quote --quote "$T/q.bin" --eventlog "$T/ccel.bad" >/dev/null 2>"$T/err" &&
+	bad "policy-from-quote used a log that does not replay" ||
+	ok "policy-from-quote refuses a log that does not replay: $(tail -1 "$T/err")"
+grep -q "NOT verified" <("$KEYD" policy-from-quote --quote "$T/q.bin" 2>&1 >/dev/null) &&
+	ok "policy-from-quote without collateral says the quote was NOT verified" ||
+	bad "policy-from-quote silent about verification"
+
+echo "== the real Google COS TD quote and CCEL"
+d=${TDX_TESTDATA:-../shared/testdata/tdx}/ccel
+if [ -f "$d/ccel_data.bin" ]; then
+	"$KEYD" verify-quote --quote "$d/cos-113-tdx-quote.bin" --eventlog "$d/ccel_data.bin" \
+		>"$T/v.json" 2>/dev/null
+	[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
+		ok "real CCEL replays ok ($(field "$T/v.json" 'len(d["eventlog"]["events"])') events)" ||
+		bad "real CCEL does not replay"
+	python3 - "$d/ccel_data.bin" "$T/real.bad" <<'PY'
+import sys
+log = bytearray(open(sys.argv[1], "rb").read())
+log[65 + 12 + 2 + 7] ^= 0x40   # first event: a byte inside its SHA-384 digest
+open(sys.argv[2], "wb").write(log)
+PY
+	"$KEYD" verify-quote --quote "$d/cos-113-tdx-quote.bin" --eventlog "$T/real.bad" >"$T/v.json" 2>/dev/null
+	[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = mismatch ] &&
+		ok "real CCEL with one digest byte changed: mismatch $(field "$T/v.json" 'd["eventlog"]["mismatch"]')" ||
+		bad "tampered real CCEL not a mismatch"
+else
+	echo "skipped: no $d (real COS quote and CCEL)"
+fi
+
+[ $fails -eq 0 ] && echo "eventlog tests: all passed" || { echo "eventlog tests: $fails failed"; exit 1; }
