@@ -25,7 +25,8 @@ WARN_CFLAGS    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes 
                   -Wmissing-prototypes -Wno-missing-field-initializers
 HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(ALL_PKGS) 2>/dev/null)
+# keyd dlopen()s PKCS#11 modules: p11-kit's pkcs11.h only, no library to link.
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(ALL_PKGS) p11-kit-1 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(ALL_PKGS) 2>/dev/null)
 AGENT_LIBS := $(shell $(PKG_CONFIG) --libs $(COMMON_PKGS) $(AGENT_PKGS) 2>/dev/null)
 

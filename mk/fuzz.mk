@@ -78,7 +78,10 @@ fuzz-seeds: $(BUILD)/fuzz-seeds $(BUILD)/tdx-quotegen
 	python3 tests/integration/image_measure.py ccel $$e/raw $$(printf '%096d' 1) \
 		$$(printf '%096d' 2) $$(printf '%096d' 3) >/dev/null; \
 	{ printf '\000'; cat $$e/raw; } > $$e/ccel; rm -f $$e/raw; \
-	{ printf '\001INIT sha384/%096d\n' 0; printf 'tdx-unlock released 2f1c3a6e\n'; } > $$e/aael
+	{ printf '\001INIT sha384/%096d\n' 0; printf 'tdx-unlock released 2f1c3a6e\n'; } > $$e/aael; \
+	u=$(FUZZ_DIR)/seeds/pkcs11-uri; mkdir -p $$u; \
+	printf 'pkcs11:token=tdx;object=root;id=%%01;type=secret-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/tdx-keyd/pin' > $$u/full; \
+	printf 'pkcs11:token=My%%20HSM;serial=42;object=k?module-path=/m.so&pin-value=1234' > $$u/pin-value
 
 # Runs each harness for $(1) seconds on a scratch copy of its seeds (the corpus grows there).
 define fuzz_run

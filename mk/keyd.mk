@@ -2,9 +2,10 @@
 #   make check-keyd           tests/integration/keyd-test.sh (refusals, reloads, crash/restart)
 #   make check-keyd-hygiene   tests/integration/keyd-hygiene.sh (secrets in keyd's memory)
 #   make check-keyd-fleet     tests/integration/keyd-fleet.sh (3 replicas behind HAProxy, kill -9)
+#   make check-keyd-hsm       tests/integration/keyd-hsm.sh (root key in SoftHSM2 via PKCS#11)
 #   make bench-keyd           full attested releases/s at 1, 16 and 256 concurrent clients
-.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet bench-keyd
-CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet
+.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm bench-keyd
+CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm
 BENCH_TARGETS += bench-keyd
 
 KEYD_TEST_DEPS := $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/kbs-test-client $(BUILD)/kbs-bench
@@ -20,3 +21,6 @@ check-keyd-hygiene: $(KEYD_TEST_DEPS) $(BUILD)/core-scan
 
 bench-keyd: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-bench.sh
+
+check-keyd-hsm: $(KEYD_TEST_DEPS)
+	BUILD=$(BUILD) tests/integration/keyd-hsm.sh

@@ -7,8 +7,10 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KDF_PASSPHRASE_INFO_PREFIX "tdx-unlock/v1"
@@ -17,8 +19,6 @@
 
 DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
 DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
-DEFINE_CLEANUP_FUNC(EVP_MAC, EVP_MAC_free)
-DEFINE_CLEANUP_FUNC(EVP_MAC_CTX, EVP_MAC_CTX_free)
 
 /* Writes the canonical lowercase form of a textual UUID, refusing anything else. */
 static int uuid_canonical(const char *uuid, char out[KDF_UUID_STR_LEN + 1])
@@ -85,30 +85,22 @@ int kdf_luks_passphrase(const uint8_t *secret, size_t secret_len, const uint8_t 
 	return 0;
 }
 
-static int mac_update_field(EVP_MAC_CTX *ctx, const void *data, size_t len)
+static uint8_t *put_u32be(uint8_t *p, uint32_t v)
 {
-	uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-			 (uint8_t)len};
-
-	return EVP_MAC_update(ctx, be, sizeof(be)) && EVP_MAC_update(ctx, data, len);
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return p + 4;
 }
 
-int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *policy_id,
-		    const char *resource_path, uint32_t key_version,
-		    uint8_t out[KDF_DISK_SECRET_LEN])
+int kdf_disk_secret_message(const char *policy_id, const char *resource_path, uint32_t key_version,
+			    uint8_t **out, size_t *out_len)
 {
-	_cleanup_(EVP_MAC_freep) EVP_MAC *mac = NULL;
-	_cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = NULL;
-	uint8_t version_be[4] = {(uint8_t)(key_version >> 24), (uint8_t)(key_version >> 16),
-				 (uint8_t)(key_version >> 8), (uint8_t)key_version};
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	size_t pid_len, path_len, outl = 0;
+	const size_t prefix_len = sizeof(KDF_DISK_SECRET_PREFIX) - 1;
+	size_t pid_len, path_len, len;
+	uint8_t *m, *p;
 
-	if (!root_key || root_key_len == 0)
-		return log_error_errno(-EINVAL, "disk secret derivation: empty root key");
 	pid_len = policy_id ? strlen(policy_id) : 0;
 	path_len = resource_path ? strlen(resource_path) : 0;
 	if (pid_len == 0 || pid_len > KDF_FIELD_MAX)
@@ -117,18 +109,41 @@ int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *po
 	if (path_len == 0 || path_len > KDF_FIELD_MAX)
 		return log_error_errno(-EINVAL,
 				       "disk secret derivation: resource path empty or too long");
-
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	if (!ctx || !EVP_MAC_init(ctx, root_key, root_key_len, params) ||
-	    !EVP_MAC_update(ctx, (const uint8_t *)KDF_DISK_SECRET_PREFIX,
-			    strlen(KDF_DISK_SECRET_PREFIX)) ||
-	    !mac_update_field(ctx, policy_id, pid_len) ||
-	    !mac_update_field(ctx, resource_path, path_len) ||
-	    !EVP_MAC_update(ctx, version_be, sizeof(version_be)) ||
-	    !EVP_MAC_final(ctx, out, &outl, KDF_DISK_SECRET_LEN) || outl != KDF_DISK_SECRET_LEN) {
-		ERR_clear_error();
-		return log_error_errno(-EIO, "disk secret derivation: HMAC-SHA256 failed");
-	}
+	len = prefix_len + 4 + pid_len + 4 + path_len + 4;
+	m = malloc(len);
+	if (!m)
+		return -ENOMEM;
+	p = m;
+	memcpy(p, KDF_DISK_SECRET_PREFIX, prefix_len);
+	p = put_u32be(p + prefix_len, (uint32_t)pid_len);
+	memcpy(p, policy_id, pid_len);
+	p = put_u32be(p + pid_len, (uint32_t)path_len);
+	memcpy(p, resource_path, path_len);
+	put_u32be(p + path_len, key_version);
+	*out = m;
+	*out_len = len;
 	return 0;
+}
+
+int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *policy_id,
+		    const char *resource_path, uint32_t key_version,
+		    uint8_t out[KDF_DISK_SECRET_LEN])
+{
+	uint8_t *msg = NULL;
+	unsigned int outl = 0;
+	size_t len = 0;
+	int r;
+
+	if (!root_key || root_key_len == 0)
+		return log_error_errno(-EINVAL, "disk secret derivation: empty root key");
+	r = kdf_disk_secret_message(policy_id, resource_path, key_version, &msg, &len);
+	if (r < 0 || !msg)
+		return r < 0 ? r : -EINVAL;
+	if (!HMAC(EVP_sha256(), root_key, (int)root_key_len, msg, len, out, &outl) ||
+	    outl != KDF_DISK_SECRET_LEN) {
+		ERR_clear_error();
+		r = log_error_errno(-EIO, "disk secret derivation: HMAC-SHA256 failed");
+	}
+	free(msg);
+	return r;
 }

@@ -28,3 +28,8 @@ int kdf_luks_passphrase(const uint8_t *secret, size_t secret_len, const uint8_t 
 int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *policy_id,
 		    const char *resource_path, uint32_t key_version,
 		    uint8_t out[KDF_DISK_SECRET_LEN]);
+
+/* The message of that HMAC (everything but the key), malloc'ed: for root keys that stay inside a
+ * token, which computes the HMAC itself. Same checks and errors as kdf_disk_secret(). */
+int kdf_disk_secret_message(const char *policy_id, const char *resource_path, uint32_t key_version,
+			    uint8_t **out, size_t *out_len);

@@ -21,7 +21,7 @@ static int check(const struct keyd_config *cfg)
 	struct stat st;
 	int r;
 
-	r = rootkey_load(cfg->root_key_file, &rk);
+	r = rootkey_load_config(cfg, &rk);
 	if (r < 0)
 		goto out;
 	r = policy_set_load_dir(cfg->policy_dir, &ps);

@@ -67,7 +67,7 @@ int cmd_derive_secret(int argc, char **argv)
 	r = keyd_config_load(config, &cfg);
 	if (r < 0)
 		goto out;
-	r = rootkey_load(cfg->root_key_file, &rk);
+	r = rootkey_load_config(cfg, &rk);
 	if (r < 0)
 		goto out;
 	r = policy_set_load_dir(cfg->policy_dir, &ps);

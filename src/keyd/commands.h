@@ -7,3 +7,4 @@ int cmd_check_config(int argc, char **argv);
 int cmd_policy_from_quote(int argc, char **argv);
 int cmd_derive_secret(int argc, char **argv);
 int cmd_image_measure(int argc, char **argv);
+int cmd_import_root_key(int argc, char **argv);

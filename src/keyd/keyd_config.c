@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "json_strict.h"
 #include "log.h"
+#include "pkcs11_uri.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 
@@ -29,6 +30,7 @@ void keyd_config_free(struct keyd_config *c)
 	free(c->collateral_dir);
 	free(c->pccs_url);
 	free(c->root_key_file);
+	free(c->root_key_pkcs11);
 	free(c->audit_file);
 	free(c);
 }
@@ -109,7 +111,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL;
 	const char *address = NULL, *cert = NULL, *key = NULL, *test_root_ca = NULL,
 		   *policy_dir = NULL, *collateral_dir = NULL, *root_key_file = NULL,
-		   *audit_file = NULL, *pccs_url = NULL;
+		   *audit_file = NULL, *pccs_url = NULL, *root_key_pkcs11 = NULL;
 	uint32_t port = 0;
 	struct keyd_config *c = NULL;
 	_cleanup_free_ char *pathcopy = NULL;
@@ -142,7 +144,8 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 			JSON_STRING("policy_dir", true, 1, PATH_MAX, &policy_dir),
 			JSON_STRING("collateral_dir", true, 1, PATH_MAX, &collateral_dir),
 			JSON_STRING("pccs_url", false, 1, 2048, &pccs_url),
-			JSON_STRING("root_key_file", true, 1, PATH_MAX, &root_key_file),
+			JSON_STRING("root_key_file", false, 1, PATH_MAX, &root_key_file),
+			JSON_STRING("root_key_pkcs11", false, 1, PKCS11_URI_MAX, &root_key_pkcs11),
 			JSON_STRING("audit_file", false, 1, PATH_MAX, &audit_file),
 			JSON_U32("workers", false, 0, 64, &c->workers),
 			JSON_U32("pccs_refresh_s", false, 60, 7 * 86400, &c->pccs_refresh_s),
@@ -184,6 +187,29 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	    (r = set_path(dir, root_key_file, &c->root_key_file)) < 0 ||
 	    (r = set_path(dir, audit_file, &c->audit_file)) < 0)
 		goto out;
+	if (!root_key_file == !root_key_pkcs11) {
+		r = log_error_errno(-EINVAL,
+				    "%s: exactly one of 'root_key_file' and 'root_key_pkcs11' is "
+				    "required",
+				    path);
+		goto out;
+	}
+	if (root_key_pkcs11) {
+		struct pkcs11_uri u;
+		char reason[256];
+
+		r = pkcs11_uri_parse(root_key_pkcs11, &u, reason, sizeof(reason));
+		pkcs11_uri_done(&u);
+		if (r < 0) {
+			log_error("%s: field 'root_key_pkcs11': %s", path, reason);
+			goto out;
+		}
+		c->root_key_pkcs11 = strdup(root_key_pkcs11);
+		if (!c->root_key_pkcs11) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	if (pccs_url) {
 		if (!pccs_url_ok(pccs_url)) {
 			r = log_error_errno(

@@ -29,9 +29,10 @@ struct keyd_config {
 	char *collateral_dir;
 	char *pccs_url;		 /* NULL = no refresh */
 	unsigned pccs_refresh_s; /* refresh period (default 3600) */
-	char *root_key_file;
-	char *audit_file; /* NULL = stderr only */
-	unsigned workers; /* 0 = one per online CPU */
+	char *root_key_file;	 /* exactly one of these two */
+	char *root_key_pkcs11;	 /* RFC 7512 URI of the key in a PKCS#11 token */
+	char *audit_file;	 /* NULL = stderr only */
+	unsigned workers;	 /* 0 = one per online CPU */
 	struct keyd_limits limits;
 };
 

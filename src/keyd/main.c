@@ -11,6 +11,7 @@ static const struct command commands[] = {
 	{"policy-from-quote", cmd_policy_from_quote, "print a policy accepting a quote's TD"},
 	{"derive-secret", cmd_derive_secret, "write a disk secret for enrollment (0600 file)"},
 	{"image-measure", cmd_image_measure, "print the event digests a direct boot measures"},
+	{"import-root-key", cmd_import_root_key, "copy a root key file into a PKCS#11 token"},
 };
 
 int main(int argc, char **argv)

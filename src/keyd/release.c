@@ -124,7 +124,7 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 	s->cfg = cfg;
 	pthread_mutex_init(&s->gen_lock, NULL);
 	pthread_mutex_init(&s->fmspc.lock, NULL);
-	r = rootkey_load(cfg->root_key_file, &s->rootkey);
+	r = rootkey_load_config(cfg, &s->rootkey);
 	if (r < 0)
 		goto fail;
 	s->token_key = secmem_alloc(32);

@@ -10,12 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "kdf.h"
 #include "log.h"
+#include "p11_hmac_key.h"
+#include "pkcs11_uri.h"
 #include "secmem.h"
 
 struct rootkey {
-	uint8_t *key; /* secmem, ROOTKEY_LEN */
+	uint8_t *key;		  /* file backend: secmem, ROOTKEY_LEN */
+	struct p11_hmac_key *p11; /* token backend */
 };
 
 int rootkey_load(const char *path, struct rootkey **out)
@@ -75,31 +79,96 @@ out:
 	return r;
 }
 
+int rootkey_load_pkcs11(const char *uri, struct rootkey **out)
+{
+	struct pkcs11_uri u;
+	struct rootkey *k;
+	char reason[256];
+	int r;
+
+	r = pkcs11_uri_parse(uri, &u, reason, sizeof(reason));
+	if (r < 0)
+		return log_error_errno(r, "root key: root_key_pkcs11: %s", reason);
+	k = calloc(1, sizeof(*k));
+	r = k ? p11_hmac_key_open(&u, &k->p11) : -ENOMEM;
+	if (r == 0)
+		log_info("root key: key '%s' in a PKCS#11 token (module %s); every derivation "
+			 "is an HMAC inside the token",
+			 u.object, u.module_path);
+	pkcs11_uri_done(&u);
+	if (r < 0) {
+		free(k);
+		return r;
+	}
+	*out = k;
+	return 0;
+}
+
+int rootkey_load_config(const struct keyd_config *cfg, struct rootkey **out)
+{
+	if (cfg->root_key_pkcs11)
+		return rootkey_load_pkcs11(cfg->root_key_pkcs11, out);
+	return rootkey_load(cfg->root_key_file, out);
+}
+
 void rootkey_free(struct rootkey *k)
 {
 	if (!k)
 		return;
 	secmem_free(k->key);
+	p11_hmac_key_close(k->p11);
 	free(k);
+}
+
+int rootkey_hmac(const struct rootkey *k, const void *msg, size_t len, uint8_t out[32])
+{
+	unsigned int outl = 0;
+
+	if (k->p11)
+		return p11_hmac_key_sign(k->p11, msg, len, out);
+	if (!HMAC(EVP_sha256(), k->key, ROOTKEY_LEN, msg, len, out, &outl) || outl != 32)
+		return log_error_errno(-EIO, "root key: HMAC failed");
+	return 0;
 }
 
 int rootkey_disk_secret(const struct rootkey *k, const char *policy_id, const char *resource,
 			uint32_t key_version, uint8_t *out)
 {
-	return kdf_disk_secret(k->key, ROOTKEY_LEN, policy_id, resource, key_version, out);
+	_cleanup_free_ uint8_t *msg = NULL;
+	size_t len;
+	int r;
+
+	r = kdf_disk_secret_message(policy_id, resource, key_version, &msg, &len);
+	if (r < 0)
+		return r;
+	return rootkey_hmac(k, msg, len, out);
 }
 
 int rootkey_subkey(const struct rootkey *k, const char *label, uint8_t out[32])
 {
 	char msg[128];
-	unsigned int len = 0;
 	int n;
 
 	n = snprintf(msg, sizeof(msg), "tdx-unlock/%s", label);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -EINVAL;
-	if (!HMAC(EVP_sha256(), k->key, ROOTKEY_LEN, (const uint8_t *)msg, (size_t)n, out, &len) ||
-	    len != 32)
-		return log_error_errno(-EIO, "root key: HMAC failed");
-	return 0;
+	return rootkey_hmac(k, msg, (size_t)n, out);
+}
+
+int rootkey_import_pkcs11(const char *key_file, const char *uri)
+{
+	struct rootkey *k = NULL;
+	struct pkcs11_uri u;
+	char reason[256];
+	int r;
+
+	r = pkcs11_uri_parse(uri, &u, reason, sizeof(reason));
+	if (r < 0)
+		return log_error_errno(r, "root key: %s", reason);
+	r = rootkey_load(key_file, &k);
+	if (r == 0 && k)
+		r = p11_hmac_key_import(&u, k->key, ROOTKEY_LEN);
+	rootkey_free(k);
+	pkcs11_uri_done(&u);
+	return r;
 }

@@ -91,6 +91,14 @@ static void test_config_relative_and_errors(void **state)
 		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
 		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
 		"\"root_key_file\":\"k\",\"pccs_url\":\"http://example.com\"}",
+		/* Exactly one root key, and a strict PKCS#11 URI. */
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_file\":\"k\",\"root_key_pkcs11\":\"pkcs11:object=r?module-path=/"
+		"m.so\"}",
+		"{\"listen\":{\"address\":\"127.0.0.1\",\"port\":1},\"tls\":{\"certificate\":\"a\","
+		"\"private_key\":\"b\"},\"policy_dir\":\"p\",\"collateral_dir\":\"c\","
+		"\"root_key_pkcs11\":\"pkcs11:object=r;slot=1?module-path=/m.so\"}",
 		"{\"listen\":{}}",
 		"not json",
 	};
