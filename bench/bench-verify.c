@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	files.bundle = cpath;
 	if (file_read_all(qpath, 1 << 20, &quote, &len) < 0 ||
 	    dcap_time_parse_rfc3339("2025-07-01T00:00:00Z", &at) < 0 ||
-	    dcap_verifier_new(NULL, &v) < 0 || dcap_collateral_load(&files, &coll) < 0)
+	    dcap_verifier_new(NULL, &v) < 0 || dcap_collateral_load(&files, &coll, NULL, 0) < 0)
 		return 1;
 
 	/* Collateral load cost, for the record (done once per refresh in keyd). */
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	for (n = 0; n < 20; n++) {
 		struct dcap_collateral *c2 = NULL;
 
-		if (dcap_collateral_load(&files, &c2) < 0)
+		if (dcap_collateral_load(&files, &c2, NULL, 0) < 0)
 			return 1;
 		dcap_collateral_free(c2);
 	}

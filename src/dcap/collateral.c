@@ -439,13 +439,7 @@ static int expect_id_version(struct json_object *o, struct parse_ctx *what, cons
 	return 0;
 }
 
-int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t)
-{
-	return tcb_info_parse_reason(raw, len, t, NULL, 0);
-}
-
-int tcb_info_parse_reason(const char *raw, size_t len, struct tcb_info *t, char *reason,
-			  size_t reason_len)
+int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t, char *reason, size_t reason_len)
 {
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "TCB info");
 	struct parse_ctx pc = {"TCB info", reason, reason_len}, *what = &pc;
@@ -511,13 +505,8 @@ int tcb_info_parse_reason(const char *raw, size_t len, struct tcb_info *t, char 
 	return 0;
 }
 
-int qe_identity_parse(const char *raw, size_t len, struct qe_identity *q)
-{
-	return qe_identity_parse_reason(raw, len, q, NULL, 0);
-}
-
-int qe_identity_parse_reason(const char *raw, size_t len, struct qe_identity *q, char *reason,
-			     size_t reason_len)
+int qe_identity_parse(const char *raw, size_t len, struct qe_identity *q, char *reason,
+		      size_t reason_len)
 {
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "QE identity");
 	struct parse_ctx pc = {"QE identity", reason, reason_len}, *what = &pc;
@@ -885,8 +874,8 @@ void dcap_collateral_free(struct dcap_collateral *c)
 
 DEFINE_CLEANUP_FUNC(struct dcap_collateral, dcap_collateral_free)
 
-int dcap_collateral_load_reason(const struct dcap_collateral_files *f, struct dcap_collateral **out,
-				char *reason, size_t reason_len)
+int dcap_collateral_load(const struct dcap_collateral_files *f, struct dcap_collateral **out,
+			 char *reason, size_t reason_len)
 {
 	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct raw_collateral rc = {0};
@@ -941,10 +930,10 @@ int dcap_collateral_load_reason(const struct dcap_collateral_files *f, struct dc
 		r = log_error_errno(-ENOMEM, "collateral: out of memory");
 		goto out;
 	}
-	r = tcb_info_parse_reason(rc.tcb_raw, rc.tcb_len, &c->tcb, reason, reason_len);
+	r = tcb_info_parse(rc.tcb_raw, rc.tcb_len, &c->tcb, reason, reason_len);
 	if (r < 0)
 		goto out;
-	r = qe_identity_parse_reason(rc.qe_raw, rc.qe_len, &c->qe, reason, reason_len);
+	r = qe_identity_parse(rc.qe_raw, rc.qe_len, &c->qe, reason, reason_len);
 	if (r < 0)
 		goto out;
 	if ((r = check_signed_json("TCB info", rc.tcb_chain, rc.tcb_sig, rc.tcb_raw, rc.tcb_len,
@@ -995,11 +984,6 @@ int dcap_collateral_load_reason(const struct dcap_collateral_files *f, struct dc
 out:
 	raw_collateral_done(&rc);
 	return r;
-}
-
-int dcap_collateral_load(const struct dcap_collateral_files *files, struct dcap_collateral **out)
-{
-	return dcap_collateral_load_reason(files, out, NULL, 0);
 }
 
 void dcap_collateral_window(const struct dcap_collateral *c, time_t *not_before, time_t *not_after)

@@ -108,12 +108,9 @@ struct dcap_collateral {
 int json_raw_member(const char *doc, size_t len, const char *key, const char **value,
 		    size_t *value_len);
 
-/* Parses the signed JSON text of "tcbInfo" / "enclaveIdentity" (no signature check). */
-int tcb_info_parse(const char *raw, size_t len, struct tcb_info *out);
-int qe_identity_parse(const char *raw, size_t len, struct qe_identity *out);
-/* The same, copying the first problem (e.g. "TCB info: 'fmspc' is not 6 bytes of hex") into
- * reason, which must start empty. */
-int tcb_info_parse_reason(const char *raw, size_t len, struct tcb_info *out, char *reason,
-			  size_t reason_len);
-int qe_identity_parse_reason(const char *raw, size_t len, struct qe_identity *out, char *reason,
-			     size_t reason_len);
+/* Parses the signed JSON text of "tcbInfo" / "enclaveIdentity" (no signature check), copying the
+ * first problem (e.g. "TCB info: 'fmspc' is not 6 bytes of hex") into reason (may be NULL). */
+int tcb_info_parse(const char *raw, size_t len, struct tcb_info *out, char *reason,
+		   size_t reason_len);
+int qe_identity_parse(const char *raw, size_t len, struct qe_identity *out, char *reason,
+		      size_t reason_len);

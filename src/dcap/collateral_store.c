@@ -103,7 +103,7 @@ static int load_dir(const char *d, struct dcap_collateral **out)
 		f.tcb_signing_chain = chain;
 		f.pck_crl_chain = crl_chain;
 	}
-	r = dcap_collateral_load(&f, out);
+	r = dcap_collateral_load(&f, out, NULL, 0);
 	if (r < 0)
 		log_error_errno(r, "collateral: cannot load %s", d);
 out:

@@ -26,12 +26,12 @@ struct dcap_collateral_files {
 	const char *pck_crl_chain;     /* PEM: PCK CA, root (optional: the quote carries it) */
 };
 
-int dcap_collateral_load(const struct dcap_collateral_files *files, struct dcap_collateral **out);
-/* The same, copying the cause of a failure (e.g. "TCB info signature does not verify ...") into
- * reason. Returns -ENOENT (an item missing), -EBADMSG (malformed), -EKEYREJECTED (a collateral
- * signature does not verify) or another negative errno (unreadable file). */
-int dcap_collateral_load_reason(const struct dcap_collateral_files *files,
-				struct dcap_collateral **out, char *reason, size_t reason_len);
+/* Loads and checks collateral, copying the cause of a failure (e.g. "TCB info signature does not
+ * verify ...") into reason (may be NULL). Returns -ENOENT (an item missing), -EBADMSG (malformed),
+ * -EKEYREJECTED (a collateral signature does not verify) or another negative errno (unreadable
+ * file). */
+int dcap_collateral_load(const struct dcap_collateral_files *files, struct dcap_collateral **out,
+			 char *reason, size_t reason_len);
 void dcap_collateral_free(struct dcap_collateral *c);
 /* Latest issue time and earliest expiry (inclusive) over TCB info, QE identity and both CRLs
  * (for policy age checks). Certificate validity is checked per quote at its time. */

@@ -32,7 +32,7 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 	r = dcap_verifier_new(root_ca, &verifier);
 	if (r < 0)
 		return 2;
-	r = dcap_collateral_load_reason(files, &coll, why, sizeof(why));
+	r = dcap_collateral_load(files, &coll, why, sizeof(why));
 	if (r < 0) {
 		log_error("%s: collateral refused: %s", path, why);
 		ret = r == -EBADMSG || r == -EKEYREJECTED ? 1 : 2;

@@ -220,7 +220,7 @@ int cmd_verify_quote(int argc, char **argv)
 	    files.root_crl || files.tcb_signing_chain) {
 		char why[200];
 
-		r = dcap_collateral_load_reason(&files, &coll, why, sizeof(why));
+		r = dcap_collateral_load(&files, &coll, why, sizeof(why));
 		if (r < 0 && r != -EBADMSG && r != -EKEYREJECTED) {
 			ret = 2; /* unreadable or incomplete */
 			goto out;

@@ -35,11 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 5) {
 	case 0:
 		if (json_raw_member(doc, len, "tcbInfo", &raw, &raw_len) == 0)
-			tcb_info_parse(raw, raw_len, &tcb);
+			tcb_info_parse(raw, raw_len, &tcb, NULL, 0);
 		break;
 	case 1:
 		if (json_raw_member(doc, len, "enclaveIdentity", &raw, &raw_len) == 0)
-			qe_identity_parse(raw, raw_len, &qe);
+			qe_identity_parse(raw, raw_len, &qe, NULL, 0);
 		break;
 	case 2:
 		if (dcap_certs_parse(data + 1, len, 8, &certs) == 0) {

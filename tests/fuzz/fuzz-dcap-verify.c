@@ -51,7 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					       .root_crl = p[3],
 					       .tcb_signing_chain = p[4],
 					       .pck_crl_chain = p[5]};
-	if (dcap_collateral_load(&files, &collateral) < 0 || dcap_verifier_new(root, &verifier) < 0)
+	if (dcap_collateral_load(&files, &collateral, NULL, 0) < 0 ||
+	    dcap_verifier_new(root, &verifier) < 0)
 		abort();
 	verify_time = time(NULL);
 	return 0;

@@ -70,7 +70,7 @@ static int collateral_from(const char *dir, bool bundle, struct dcap_collateral 
 		f.tcb_signing_chain = p[4];
 		f.pck_crl_chain = p[5];
 	}
-	return dcap_collateral_load(&f, out);
+	return dcap_collateral_load(&f, out, NULL, 0);
 }
 
 static int verifier_for(const char *dir, struct dcap_verifier **out)
@@ -440,7 +440,7 @@ static void test_mixed_hierarchies(void **state)
 		files.pck_crl = p[2];
 		files.root_crl = p[3];
 		files.tcb_signing_chain = p[4];
-		r = dcap_collateral_load(&files, &c);
+		r = dcap_collateral_load(&files, &c, NULL, 0);
 		if (r < 0) {
 			if (r != cases[i].load_err)
 				fail_msg("%s from the other hierarchy: load %d, want %d",
@@ -470,7 +470,7 @@ static void test_mixed_hierarchies(void **state)
 		files.pck_crl = p[2];
 		files.root_crl = p[3];
 		files.tcb_signing_chain = p[4];
-		assert_int_equal(dcap_collateral_load(&files, &c), 0);
+		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
 		assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
 			       -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
 		dcap_collateral_free(c);

@@ -318,7 +318,7 @@ static struct dcap_collateral *load_set(const struct set *s)
 	f.root_crl = s->files.root_crl ? data_path(s->files.root_crl) : NULL;
 	f.tcb_signing_chain =
 		s->files.tcb_signing_chain ? data_path(s->files.tcb_signing_chain) : NULL;
-	if (dcap_collateral_load_reason(&f, &c, reason, sizeof(reason)) != 0)
+	if (dcap_collateral_load(&f, &c, reason, sizeof(reason)) != 0)
 		fail_msg("%s: collateral refused: %s", s->name, reason);
 	return c;
 }
@@ -601,7 +601,7 @@ static int load_tampered_bundle(const char *key, const char *from, const char *t
 	out = json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN);
 	path = write_temp(out, strlen(out));
 	f.bundle = path;
-	r = dcap_collateral_load_reason(&f, &c, reason, reason_len);
+	r = dcap_collateral_load(&f, &c, reason, reason_len);
 	unlink(path);
 	dcap_collateral_free(c);
 	json_object_put(b);
@@ -655,8 +655,7 @@ static void test_collateral_tampering(void **state)
 		f = (struct dcap_collateral_files){0};
 		f.tcb_info = path;
 		f.bundle = data_path(sets[0].files.bundle);
-		assert_int_equal(dcap_collateral_load_reason(&f, &c, reason, sizeof(reason)),
-				 -EBADMSG);
+		assert_int_equal(dcap_collateral_load(&f, &c, reason, sizeof(reason)), -EBADMSG);
 		unlink(path);
 		free(dup);
 		free(doc);
@@ -688,7 +687,7 @@ static void test_root_crl_swapped(void **state)
 	path = write_temp((const char *)der, der_len);
 	f.bundle = data_path(sets[0].files.bundle);
 	f.root_crl = path;
-	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	assert_int_equal(dcap_collateral_load(&f, &c, NULL, 0), 0);
 	unlink(path);
 	assert_int_equal(dcap_verifier_new(NULL, &v2), 0);
 	load_quote(sets[0].quote, &buf, &len);
@@ -895,7 +894,7 @@ static void test_tcb_info_signed_by_pck_key(void **state)
 		free(chain);
 	}
 	/* The signature itself verifies (with the PCK leaf's key)... */
-	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	assert_int_equal(dcap_collateral_load(&f, &c, NULL, 0), 0);
 	snprintf(path[1], sizeof(path[1]), "%s/%s", dir, QUOTESIM_ROOT_CA);
 	assert_int_equal(dcap_verifier_new(path[1], &v), 0);
 	quotesim_quote_opts_init(sim, &o);
@@ -908,7 +907,7 @@ static void test_tcb_info_signed_by_pck_key(void **state)
 	dcap_collateral_free(c);
 	c = NULL;
 	f = (struct dcap_collateral_files){.bundle = path[0]};
-	assert_int_equal(dcap_collateral_load(&f, &c), 0);
+	assert_int_equal(dcap_collateral_load(&f, &c, NULL, 0), 0);
 	assert_int_equal(dcap_verify(v, c, quote, quote_len, time(NULL), NULL, &res), 0);
 
 	dcap_collateral_free(c);

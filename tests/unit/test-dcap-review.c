@@ -85,7 +85,7 @@ static void hierarchy(const struct fixture *f, const char *name, const struct qu
 	assert_int_equal(quotesim_load(dir, s), 0);
 	snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_COLLATERAL);
 	files.bundle = p;
-	assert_int_equal(dcap_collateral_load(&files, c), 0);
+	assert_int_equal(dcap_collateral_load(&files, c, NULL, 0), 0);
 }
 
 static struct dcap_verifier *verifier_for(const char *dir)
@@ -533,7 +533,7 @@ static void test_pck_issuer_must_be_ca(void **state)
 		files.qe_identity = p[2];
 		files.root_crl = p[3];
 		files.tcb_signing_chain = p[4];
-		assert_int_equal(dcap_collateral_load(&files, &c), 0);
+		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
 
 		pem = chain_pem(leaf, ca, root);
 		quotesim_quote_opts_init(s, &o);
@@ -848,7 +848,7 @@ static void test_cache_then_revocation(void **state)
 		assert_int_equal(quotesim_collateral_write(s, out, &co), 0);
 		snprintf(p, sizeof(p), "%s/%s", out, QUOTESIM_COLLATERAL);
 		files.bundle = p;
-		assert_int_equal(dcap_collateral_load(&files, &revoked), 0);
+		assert_int_equal(dcap_collateral_load(&files, &revoked, NULL, 0), 0);
 		assert_int_equal(dcap_verify(v, revoked, buf, len, f->now + 60, NULL, &res),
 				 -EKEYREJECTED);
 		assert_non_null(strstr(res.reason, "revoked"));
