@@ -35,9 +35,6 @@ static size_t escape_into(const uint8_t *s, size_t len, char *out, size_t room, 
 				buf[n++] = hex[s[k] >> 4];
 				buf[n++] = hex[s[k] & 15];
 			}
-		} else if (cp == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = '\\';
 		} else {
 			n = i - start;
 			memcpy(buf, s + start, n);

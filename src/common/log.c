@@ -77,13 +77,12 @@ int log_errno(enum log_level level, int r, const char *fmt, ...)
 int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
 		   const char *fmt, va_list ap)
 {
-	char msg[512];
+	char raw[512], msg[512];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* A refusal quotes what it refused, often the sender's bytes: no control characters. */
-	for (char *c = msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/* A refusal quotes what it refused, often the sender's bytes: escaped (escape.h) before
+	 * the caller puts it anywhere. */
+	text_escape_str(raw, msg, sizeof(msg));
 	if (reason && reason_len)
 		snprintf(reason, reason_len, "%s", msg);
 	return log_errno(level, r, "%s%s", prefix, msg);

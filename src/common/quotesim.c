@@ -294,14 +294,15 @@ static int ec_pub_raw(EVP_PKEY *key, uint8_t out[64])
 
 /* ---- certificates ---- */
 
-static X509_NAME *make_name(const char *cn)
+/* cn_bmp: cn's bytes as they are, as a BMPString (hostile-input tests). */
+static X509_NAME *make_name(const char *cn, bool cn_bmp)
 {
 	X509_NAME *n = X509_NAME_new();
 
 	if (!n)
 		return NULL;
-	if (!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-					0) ||
+	if (!X509_NAME_add_entry_by_txt(n, "CN", cn_bmp ? V_ASN1_BMPSTRING : MBSTRING_UTF8,
+					(const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
 					(const unsigned char *)"tdx-unlock quotesim", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"ZZ", -1, -1,
@@ -531,12 +532,12 @@ out:
 enum cert_kind { CERT_ROOT, CERT_PCK_CA, CERT_PCK_LEAF, CERT_TCB_SIGNING };
 
 /* Issues a certificate for key under issuer (NULL issuer = self-signed root). */
-static int issue_cert(enum cert_kind kind, const char *cn, EVP_PKEY *key, X509 *issuer,
+static int issue_cert(enum cert_kind kind, const char *cn, bool cn_bmp, EVP_PKEY *key, X509 *issuer,
 		      EVP_PKEY *issuer_key, time_t nb, time_t na,
 		      const struct quotesim_platform *platform, X509 **out)
 {
 	X509 *cert = X509_new();
-	X509_NAME *name = make_name(cn);
+	X509_NAME *name = make_name(cn, cn_bmp);
 	int r = 0;
 
 	if (!cert || !name) {
@@ -1367,17 +1368,18 @@ int quotesim_ca_create(const char *dir, const struct quotesim_ca_opts *o)
 	if (r == 0)
 		r = ec_p256_generate(&s->attest_key);
 	if (r == 0)
-		r = issue_cert(CERT_ROOT, "Test SGX Root CA", s->root_key, NULL, NULL, ca_nb, ca_na,
-			       NULL, &s->root);
+		r = issue_cert(CERT_ROOT, "Test SGX Root CA", false, s->root_key, NULL, NULL, ca_nb,
+			       ca_na, NULL, &s->root);
 	if (r == 0)
-		r = issue_cert(CERT_PCK_CA, "Test SGX PCK Platform CA", s->pck_ca_key, s->root,
-			       s->root_key, ca_nb, ca_na, NULL, &s->pck_ca);
+		r = issue_cert(CERT_PCK_CA, "Test SGX PCK Platform CA", false, s->pck_ca_key,
+			       s->root, s->root_key, ca_nb, ca_na, NULL, &s->pck_ca);
 	if (r == 0)
-		r = issue_cert(CERT_PCK_LEAF, "Test SGX PCK Certificate", s->pck_leaf_key,
-			       s->pck_ca, s->pck_ca_key, leaf_nb, leaf_na, &s->platform,
-			       &s->pck_leaf);
+		r = issue_cert(CERT_PCK_LEAF,
+			       o->pck_leaf_cn ? o->pck_leaf_cn : "Test SGX PCK Certificate",
+			       o->pck_leaf_cn_bmp, s->pck_leaf_key, s->pck_ca, s->pck_ca_key,
+			       leaf_nb, leaf_na, &s->platform, &s->pck_leaf);
 	if (r == 0)
-		r = issue_cert(CERT_TCB_SIGNING, "Test SGX TCB Signing", s->tcb_key, s->root,
+		r = issue_cert(CERT_TCB_SIGNING, "Test SGX TCB Signing", false, s->tcb_key, s->root,
 			       s->root_key, ca_nb, ca_na, NULL, &s->tcb_signing);
 	if (r == 0)
 		r = quotesim_finish(s);

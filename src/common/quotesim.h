@@ -68,6 +68,10 @@ struct quotesim_ca_opts {
 	struct quotesim_window ca_validity; /* root, PCK CA, TCB signing; default [now-1d, +10y) */
 	struct quotesim_window leaf_validity; /* PCK leaf; default [now - 1 d, now + 7 y) */
 	struct quotesim_collateral_opts collateral;
+	/* PCK leaf subject CN (hostile-input tests); NULL = "Test SGX PCK Certificate". With
+	 * pck_leaf_cn_bmp its bytes are stored as they are as a BMPString. */
+	const char *pck_leaf_cn;
+	bool pck_leaf_cn_bmp;
 };
 
 /* Fills o with the defaults (FMSPC 00906ed50000, PCE-ID 0000, SGX SVNs [3,3,2,2,4,1,0,5,0...],

@@ -43,6 +43,36 @@ client valid pin wrong-pin wrong-version no-cookie foreign-cookie tampered-cooki
 	resource-no-cookie resource-not-attested ||
 	bad "refusal scenarios"
 
+step "hostile strings (certificate CNs, JSON strings) reach log, audit and body escaped"
+"$QUOTEGEN" ca --out "$T/forged-nl" \
+	--pck-leaf-cn "$(printf 'x\ntdx-keyd: FORGED released default/disk/root')" >/dev/null &&
+	"$QUOTEGEN" ca --out "$T/forged-bmp" --pck-leaf-cn "$(printf '\377\376\340\377\302A')" \
+		--pck-leaf-cn-bmp >/dev/null || bad "cannot make the forged-CN hierarchies"
+"$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/forged-nl" \
+	--audit "$T/audit.log" other-root forged-json >"$T/hostile.out" 2>&1 || bad "forged CN/JSON"
+"$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/forged-bmp" \
+	--audit "$T/audit.log" other-root >>"$T/hostile.out" 2>&1 || bad "BMPString CN"
+sed 's/^/    /' "$T/hostile.out" | grep -E "refused|HTTP 401"
+# Log lines show the escape once; audit records (JSON) with its backslash escaped.
+for what in "x\\x0atdx-keyd: FORGED" "\\xff\\xfe\\xe0\\xff\\xc2A" \
+	"0.4\\x0atdx-keyd: FORGED\\xe2\\x80\\xae"; do
+	json=$(printf '%s' "$what" | sed 's/\\/\\\\/g')
+	grep -qF "$what" "$T/keyd.stderr" || bad "log lacks the escaped form $what"
+	grep -qF "$json" "$T/audit.log" || bad "audit lacks the escaped form $what"
+	grep -qF "$what" "$T/hostile.out" || grep -qF "$json" "$T/hostile.out" ||
+		bad "error body lacks the escaped form $what"
+done
+if grep -q "^tdx-keyd: FORGED" "$T/keyd.stderr" "$T/audit.log"; then bad "a forged log line"; fi
+python3 - "$T/keyd.stderr" "$T/audit.log" "$T/hostile.out" <<'PY' || bad "invalid UTF-8 or a control character"
+import sys
+for path in sys.argv[1:]:
+    text = open(path, "rb").read().decode("utf-8")  # strict: raises on invalid UTF-8
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f
+           or c in "\u2028\u2029\u202e"]
+    assert not bad, (path, bad[:5])
+print("  log, audit and bodies: valid UTF-8, no control characters")
+PY
+
 step "expired collateral is refused"
 cp -r "$T/collateral/00906ed50000" "$T/collateral.good"
 "$QUOTEGEN" collateral --ca "$T/sim" --out "$T/expired" --not-before now-40d \

@@ -781,6 +781,10 @@ static int load_pin(struct ctx *c)
 #define MALFORMED     "{\"runtime-data\":{,}}"
 #define TRUNCATED     "{\"runtime-data\":{\"nonce\":\"AAAA"
 #define DUPLICATE     "{\"version\":\"0.4.0\",\"version\":\"0.4.0\",\"tee\":\"tdx\"}"
+/* A JSON string that would forge a log line (newline) and reverse text (U+202E) if printed raw. */
+#define FORGED_JSON                                               \
+	"{\"version\":\"0.4\\ntdx-keyd: FORGED\\u202e\",\"tee\":" \
+	"\"tdx\",\"extra-params\":{}}"
 
 /* A release with every step on a new connection, so that a round-robin balancer sends each step
  * to another replica; a step that fails in transport (a replica died under it: reset, refused,
@@ -1035,6 +1039,9 @@ static int run_scenario(struct ctx *c, const char *name)
 	if (!strcmp(name, "truncated"))
 		return raw_expect(c, "auth", "POST", "/kbs/v0/attest", TRUNCATED, strlen(TRUNCATED),
 				  401, "SerdeError", "malformed JSON");
+	if (!strcmp(name, "forged-json"))
+		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", FORGED_JSON, strlen(FORGED_JSON),
+				  401, "not supported", "not supported");
 	if (!strcmp(name, "duplicate-key"))
 		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", DUPLICATE, strlen(DUPLICATE),
 				  401, "SerdeError", "duplicate");

@@ -21,7 +21,7 @@ static int usage(void)
 	      "  tdx-quotegen quote --ca DIR --out FILE [quote options]\n"
 	      "  tdx-quotegen defaults --ca DIR [quote options]   (stored for later quotes)\n"
 	      "platform: --fmspc HEX --pce-id HEX --pce-svn N --sgx-svn N,N,... --cpusvn HEX\n"
-	      "          --ca-window T,T --leaf-window T,T\n"
+	      "          --ca-window T,T --leaf-window T,T --pck-leaf-cn TEXT [--pck-leaf-cn-bmp]\n"
 	      "collateral: --not-before T --not-after T (all items) --tcb-info-window T,T\n"
 	      "          --qe-identity-window T,T --pck-crl-window T,T --root-crl-window T,T\n"
 	      "          --tcb-status STATUS --stale-tcb --revoke-pck --revoke-pck-ca "
@@ -199,6 +199,8 @@ enum {
 	OPT_PAD_TO,
 	OPT_TAMPER,
 	OPT_HEX,
+	OPT_PCK_LEAF_CN,
+	OPT_PCK_LEAF_CN_BMP,
 };
 
 static const struct option options[] = {
@@ -252,6 +254,8 @@ static const struct option options[] = {
 	{"pad-to", required_argument, NULL, OPT_PAD_TO},
 	{"tamper", required_argument, NULL, OPT_TAMPER},
 	{"hex", no_argument, NULL, OPT_HEX},
+	{"pck-leaf-cn", required_argument, NULL, OPT_PCK_LEAF_CN},
+	{"pck-leaf-cn-bmp", no_argument, NULL, OPT_PCK_LEAF_CN_BMP},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -277,7 +281,8 @@ static int apply_option(struct args *a, int c, const char *arg)
 	time_t t = 0;
 	int r = 0;
 
-	if (c >= OPT_FMSPC && c <= OPT_LEAF_WINDOW)
+	if ((c >= OPT_FMSPC && c <= OPT_LEAF_WINDOW) || c == OPT_PCK_LEAF_CN ||
+	    c == OPT_PCK_LEAF_CN_BMP)
 		a->platform_opts = true;
 	if (c >= OPT_NOT_BEFORE && c <= OPT_TCB_EVAL)
 		a->collateral_opts = true;
@@ -302,6 +307,12 @@ static int apply_option(struct args *a, int c, const char *arg)
 		return parse_svn_list(arg, a->ca_opts.platform.sgx_tcb_svn);
 	case OPT_CPUSVN:
 		return parse_hex("cpusvn", arg, a->ca_opts.platform.cpusvn, 16);
+	case OPT_PCK_LEAF_CN:
+		a->ca_opts.pck_leaf_cn = arg;
+		return 0;
+	case OPT_PCK_LEAF_CN_BMP:
+		a->ca_opts.pck_leaf_cn_bmp = true;
+		return 0;
 	case OPT_CA_WINDOW:
 		return parse_window(arg, &a->ca_opts.ca_validity);
 	case OPT_LEAF_WINDOW:

@@ -1,6 +1,6 @@
 /* Unit tests of text_escape(): whatever bytes come in (a forged certificate CN with a newline, a
  * BMPString CN, JSON strings with control or bidi characters), what goes out is valid UTF-8
- * without control characters, bounded, and an escape cannot be forged. */
+ * without control characters, bounded, and escaping it again changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,8 +39,8 @@ static void test_escapes(void **state)
 	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");
 	/* C1 controls, line separator, bidi override (valid UTF-8, still escaped). */
 	EXPECT("\xc2\x85|\xe2\x80\xa8|\xe2\x80\xae", "\\xc2\\x85|\\xe2\\x80\\xa8|\\xe2\\x80\\xae");
-	/* A literal "\x0a" in the input stays distinguishable from an escape. */
-	EXPECT("\\x0a", "\\\\x0a");
+	/* Idempotent: escaped text passes unchanged, so sinks may escape again. */
+	EXPECT("x\\x0atdx-keyd: FORGED", "x\\x0atdx-keyd: FORGED");
 }
 
 static void test_bounds(void **state)
@@ -82,6 +82,12 @@ static void test_all_bytes(void **state)
 	assert_true(utf8_valid((const uint8_t *)out, n));
 	for (size_t i = 0; i < n; i++)
 		assert_true((uint8_t)out[i] >= 0x20 && (uint8_t)out[i] != 0x7f);
+	{
+		char again[sizeof(out)];
+
+		assert_int_equal(text_escape(out, n, again, sizeof(again)), n);
+		assert_string_equal(again, out);
+	}
 }
 
 int main(void)
