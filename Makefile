@@ -39,6 +39,7 @@ AGENT_SRCS  := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
 KEYD_SRCS   := $(filter-out src/keyd/main.c,$(wildcard src/keyd/*.c))
 DCAP_SRCS   := $(wildcard src/dcap/*.c)
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TESTSIM_SRCS := $(wildcard tests/sim/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test-*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -47,7 +48,10 @@ COMMON_LIB := $(BUILD)/libcommon.a
 AGENT_LIB  := $(BUILD)/libagent.a
 KEYD_LIB   := $(BUILD)/libkeyd.a
 DCAP_LIB   := $(BUILD)/libdcap.a
+# The quote simulator: linked into tests, test tools and benchmarks only, never into the agent.
+TESTSIM_LIB := $(BUILD)/libtestsim.a
 PROJECT_LIBS := $(AGENT_LIB) $(KEYD_LIB) $(DCAP_LIB) $(COMMON_LIB)
+TEST_LIBS    := $(TESTSIM_LIB) $(PROJECT_LIBS)
 
 AGENT_BIN  := $(BUILD)/tdx-unlock
 KEYD_BIN   := $(BUILD)/tdx-keyd
@@ -70,6 +74,8 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRCS))
 $(AGENT_LIB): $(call obj,$(AGENT_SRCS))
 $(KEYD_LIB): $(call obj,$(KEYD_SRCS))
 $(DCAP_LIB): $(call obj,$(DCAP_SRCS))
+$(TESTSIM_LIB): $(call obj,$(TESTSIM_SRCS))
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: override CFLAGS += -Itests/sim
 $(BUILD)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null 2>/dev/null || ar rcs $@)
@@ -82,12 +88,12 @@ $(AGENT_BIN): $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
 $(KEYD_BIN): $(call obj,src/keyd/main.c) $(PROJECT_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PROJECT_LIBS) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(PROJECT_LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PROJECT_LIBS) -Wl,--end-group $(LDLIBS)
+$(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROJECT_LIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PROJECT_LIBS) -Wl,--end-group \
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group \
 		$(LDLIBS) -lcmocka
 
 # Unit tests: every tests/unit/test-*.c is one cmocka program; tests that need ../shared data

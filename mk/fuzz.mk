@@ -15,10 +15,10 @@ FUZZ_DIR           := $(BUILD)/fuzz
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # Library code is built again with clang and instrumentation; warnings are gcc's job (make all).
 FUZZ_CFLAGS        := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Isrc/common -Isrc \
-                      $(PKG_CFLAGS)
+                      -Itests/sim $(PKG_CFLAGS)
 FUZZ_HARNESSES     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_BINS          := $(addprefix $(FUZZ_DIR)/,$(FUZZ_HARNESSES))
-FUZZ_LIB_SRCS      := $(COMMON_SRCS) $(AGENT_SRCS) $(KEYD_SRCS) $(DCAP_SRCS)
+FUZZ_LIB_SRCS      := $(COMMON_SRCS) $(AGENT_SRCS) $(KEYD_SRCS) $(DCAP_SRCS) $(TESTSIM_SRCS)
 FUZZ_LIB           := $(FUZZ_DIR)/libfuzzdeps.a
 
 $(FUZZ_DIR)/obj/%.o: %.c

@@ -8,11 +8,11 @@
 .PHONY: check-lint
 CHECK_TARGETS += check-lint
 LINT_TIDY_PENDING :=
-LINT_TIDY_SRCS := $(filter-out $(LINT_TIDY_PENDING),$(wildcard src/*/*.c))
+LINT_TIDY_SRCS := $(filter-out $(LINT_TIDY_PENDING),$(wildcard src/*/*.c) $(TESTSIM_SRCS))
 check-lint:
 	clang-format --dry-run --Werror $(FORMAT_FILES) $(wildcard bench/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc/common -Isrc \
-		src tests/tools tests/fuzz bench
+		--inline-suppr --suppress=missingIncludeSystem -Isrc/common -Isrc -Itests/sim \
+		src tests/sim tests/tools tests/fuzz bench
 	clang-tidy --quiet --warnings-as-errors='*' $(LINT_TIDY_SRCS) -- $(CFLAGS)
 	@echo "check-lint: clang-format, cppcheck and clang-tidy clean"

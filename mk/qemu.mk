@@ -15,7 +15,7 @@ QEMU_ENV        = BUILD=$(abspath $(BUILD)) QEMU_WORK=$(QEMU_WORK)
 check-enroll-image: all
 	$(QEMU_ENV) tests/qemu/enroll-image-test.sh
 
-check-qemu: all static
+check-qemu: all static $(BUILD)/static/tdx-tsm-sim
 	$(QEMU_ENV) $(QEMU_RUN) $(QEMU_SCENARIOS)
 
 demo:
@@ -26,7 +26,7 @@ demo:
 	@echo "== tdx-unlock demo 3/3: booting a VM whose LUKS2 root is unlocked by tdx-keyd (QEMU, ~1-2 min)"
 	$(QEMU_ENV) $(QEMU_RUN) --demo 1
 
-bench-qemu: all static
+bench-qemu: all static $(BUILD)/static/tdx-tsm-sim
 	$(QEMU_ENV) $(QEMU_RUN) --bench 1
 
 CHECK_TARGETS += check-enroll-image check-qemu

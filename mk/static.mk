@@ -76,6 +76,16 @@ $(STATIC_BIN): $(STATIC_DIR)/tdx-unlock.debug
 	objcopy --strip-all $< $@
 	@echo "static: $@ $$(stat -c %s $@) bytes"
 
+# Test only, never shipped: tdx-tsm-sim (configfs-tsm and RTMR3 emulation, tests/tools) for the
+# QEMU test initramfs, which has no libraries for a dynamic build.
+STATIC_SIM      := $(STATIC_DIR)/tdx-tsm-sim
+STATIC_SIM_SRCS := tests/tools/tdx-tsm-sim.c $(TESTSIM_SRCS) $(COMMON_SRCS)
+$(STATIC_DIR)/obj/tests/%.o: STATIC_CFLAGS += -Itests/sim
+$(STATIC_SIM): $(call static_obj,$(STATIC_SIM_SRCS)) $(STATIC_SYSTEM_ARCHIVES)
+	$(CC) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $@ $(call static_obj,$(STATIC_SIM_SRCS)) \
+		$(STATIC_LIBS) 2>$(STATIC_DIR)/sim-link-warnings.txt || \
+		{ cat $(STATIC_DIR)/sim-link-warnings.txt; exit 1; }
+
 check-static: $(STATIC_BIN) all
 	@BUILD=$(BUILD) STATIC_MAX_SIZE=$(STATIC_MAX_SIZE) STATIC_PREFIX=$(STATIC_PREFIX) \
 		AGENT_BIN=$(AGENT_BIN) bash tests/static/check-static.sh $(STATIC_BIN)

@@ -3,8 +3,8 @@
 # of two ECDSA verifications per quote.
 BENCH_VERIFY_BIN := $(BUILD)/bench-verify
 
-$(BENCH_VERIFY_BIN): $(BUILD)/obj/bench/bench-verify.o $(PROJECT_LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PROJECT_LIBS) -Wl,--end-group $(LDLIBS)
+$(BENCH_VERIFY_BIN): $(BUILD)/obj/bench/bench-verify.o $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(LDLIBS)
 
 .PHONY: bench-verify
 bench-verify: $(BENCH_VERIFY_BIN)

@@ -18,12 +18,11 @@
 #include "json_strict.h"
 #include "log.h"
 
-#define CONFIG_FILE_MAX	  (64 * 1024)
-#define CMDLINE_FILE_MAX  (64 * 1024)
-#define CONFIG_URL_MAX	  512
-#define CONFIG_PATH_MAX	  4096
-#define CMDLINE_PREFIX	  "rd.tdx_unlock"
-#define DEFAULT_RTMR_PATH "/sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
+#define CONFIG_FILE_MAX	 (64 * 1024)
+#define CMDLINE_FILE_MAX (64 * 1024)
+#define CONFIG_URL_MAX	 512
+#define CONFIG_PATH_MAX	 4096
+#define CMDLINE_PREFIX	 "rd.tdx_unlock"
 
 /* Bounds for the numeric settings: a value outside them is a configuration error. */
 struct uint_setting {
@@ -70,17 +69,6 @@ static int uint_setting_parse(struct agent_config *c, const struct uint_setting 
 	return 0;
 }
 
-const char *agent_quote_source_name(enum agent_quote_source s)
-{
-	switch (s) {
-	case AGENT_QUOTE_CONFIGFS_TSM:
-		return "configfs-tsm";
-	case AGENT_QUOTE_SIMULATOR:
-		return "simulator";
-	}
-	return "?";
-}
-
 static void server_clear(struct agent_server *s)
 {
 	free(s->url);
@@ -115,17 +103,12 @@ void agent_config_init(struct agent_config *c)
 	c->attempts = 5;
 	c->backoff_initial_ms = 500;
 	c->backoff_max_ms = 8000;
-	c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
 	c->log_level = LOG_LVL_INFO;
-	/* Defaults are static strings until overridden: keep ownership uniform by copying. */
-	c->rtmr_path = strdup(DEFAULT_RTMR_PATH);
 }
 
 void agent_config_done(struct agent_config *c)
 {
 	servers_clear(c);
-	free(c->simulator_dir);
-	free(c->rtmr_path);
 	free(c->crypttab_path);
 	crypttab_done(&c->cryptopts);
 	crypttab_done(&c->luks_names);
@@ -289,13 +272,10 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 {
 	_cleanup_(json_object_putp) struct json_object *root = NULL;
 	struct json_object *servers = NULL;
-	const char *quote_source = NULL, *simulator_dir = NULL, *rtmr_path = NULL,
-		   *log_level = NULL, *crypttab = NULL;
-	struct json_field fields[ARRAY_SIZE(uint_settings) + 6] = {
+	const char *quote_source = NULL, *log_level = NULL, *crypttab = NULL;
+	struct json_field fields[ARRAY_SIZE(uint_settings) + 4] = {
 		JSON_ARRAY("servers", false, 1, AGENT_CONFIG_MAX_SERVERS, &servers),
 		JSON_STRING("quote_source", false, 0, SIZE_MAX, &quote_source),
-		JSON_STRING("simulator_dir", false, 0, SIZE_MAX, &simulator_dir),
-		JSON_STRING("rtmr_path", false, 0, SIZE_MAX, &rtmr_path),
 		JSON_STRING("log_level", false, 0, SIZE_MAX, &log_level),
 		JSON_STRING("crypttab", false, 0, SIZE_MAX, &crypttab),
 	};
@@ -304,7 +284,7 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 
 	/* The numeric settings share their bounds with the command line's. */
 	for (size_t i = 0; i < ARRAY_SIZE(uint_settings); i++)
-		fields[6 + i] = (struct json_field){
+		fields[4 + i] = (struct json_field){
 			.key = uint_settings[i].name,
 			.type = JSON_FIELD_U32,
 			.min = uint_settings[i].min,
@@ -320,24 +300,13 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 		return r;
 	if (servers && (r = json_servers_parse(c, servers)) < 0)
 		return r;
-	if (quote_source) {
-		if (!strcmp(quote_source, "configfs-tsm"))
-			c->quote_source = AGENT_QUOTE_CONFIGFS_TSM;
-		else if (!strcmp(quote_source, "simulator"))
-			c->quote_source = AGENT_QUOTE_SIMULATOR;
-		else
-			return log_error_errno(-EINVAL,
-					       "config: 'quote_source' must be configfs-tsm or "
-					       "simulator: '%s'",
-					       quote_source);
-	}
-	if (simulator_dir && ((r = path_check(simulator_dir, "simulator_dir", where)) < 0 ||
-			      (r = set_string(&c->simulator_dir, simulator_dir)) < 0))
-		return r;
-	/* "" means: never extend (documented; for hosts without the attribute). */
-	if (rtmr_path && ((rtmr_path[0] && (r = path_check(rtmr_path, "rtmr_path", where)) < 0) ||
-			  (r = set_string(&c->rtmr_path, rtmr_path)) < 0))
-		return r;
+	/* configfs-tsm is the only source: the test quote simulator is not in the agent. */
+	if (quote_source && strcmp(quote_source, "configfs-tsm") != 0)
+		return log_error_errno(
+			-EINVAL,
+			"config: 'quote_source' must be configfs-tsm: '%s' (the test "
+			"quote simulator is not part of the agent)",
+			quote_source);
 	if (log_level && (r = log_level_parse(log_level, &c->log_level, where)) < 0)
 		return r;
 	/* "" means: no crypttab, names come from the command line or luks-<UUID>. */
@@ -484,7 +453,7 @@ static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *
 	/* Read by the initramfs scripts (how long to wait for the network), not by the agent. */
 	if (!strcmp(key, "net_timeout"))
 		return 0;
-	if (!strcmp(key, "quote_source") || !strcmp(key, "simulator_dir"))
+	if (!strcmp(key, "quote_source"))
 		return log_error_errno(-EPERM,
 				       "%s: rd.tdx_unlock.%s may only be set in the config file",
 				       where, key);
@@ -662,8 +631,6 @@ int agent_config_apply_cmdline_file(struct agent_config *c, const char *path)
 
 int agent_config_validate(const struct agent_config *c)
 {
-	if (!c->rtmr_path)
-		return log_error_errno(-ENOMEM, "config: out of memory");
 	if (c->disabled)
 		return 0;
 	if (c->n_servers == 0)
@@ -687,13 +654,6 @@ int agent_config_validate(const struct agent_config *c)
 	if (c->backoff_max_ms < c->backoff_initial_ms)
 		return log_error_errno(-EINVAL,
 				       "config: backoff_max_ms is below backoff_initial_ms");
-	if (c->quote_source == AGENT_QUOTE_SIMULATOR && !c->simulator_dir)
-		return log_error_errno(-EINVAL,
-				       "config: quote_source 'simulator' needs 'simulator_dir'");
-	if (c->quote_source != AGENT_QUOTE_SIMULATOR && c->simulator_dir)
-		return log_error_errno(
-			-EINVAL,
-			"config: 'simulator_dir' is set but quote_source is not 'simulator'");
 	return 0;
 }
 

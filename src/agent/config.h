@@ -19,11 +19,6 @@
 #define AGENT_CRYPTTAB_ITOOLS_PATH \
 	"/cryptroot/crypttab" /* initramfs-tools (cryptsetup-initramfs) */
 
-enum agent_quote_source {
-	AGENT_QUOTE_CONFIGFS_TSM, /* production: /sys/kernel/config/tsm/report */
-	AGENT_QUOTE_SIMULATOR,	  /* tests only: quotes signed by a test root */
-};
-
 struct agent_server {
 	char *url; /* https://host[:port] (no trailing slash) */
 	uint8_t pins[AGENT_CONFIG_MAX_PINS][AGENT_PIN_LEN];
@@ -40,9 +35,6 @@ struct agent_config {
 	unsigned attempts;	     /* rounds over the server list within total_timeout_s */
 	unsigned backoff_initial_ms; /* pause after the first failed round, doubled each round */
 	unsigned backoff_max_ms;
-	enum agent_quote_source quote_source;
-	char *simulator_dir; /* quote simulator material (AGENT_QUOTE_SIMULATOR only) */
-	char *rtmr_path;     /* sysfs attribute extending RTMR3; "" disables the extension */
 	enum log_level log_level;
 	bool disabled; /* rd.tdx_unlock=0 */
 	/* Where mapping names come from (docs/agent.md): NULL = AGENT_CRYPTTAB_PATH, then
@@ -76,5 +68,3 @@ int agent_config_validate(const struct agent_config *c);
 
 /* Loads file then the kernel command line (agent_config_apply_kernel_cmdline), then validates. */
 int agent_config_load(struct agent_config *c, const char *config_path);
-
-const char *agent_quote_source_name(enum agent_quote_source s);

@@ -19,7 +19,6 @@
 #include "fileio.h"
 #include "hexutil.h"
 #include "log.h"
-#include "quotesim.h"
 
 #define CONFIGFS_MOUNT	     "/sys/kernel/config"
 #define CONFIGFS_MAGIC_VALUE 0x62656570
@@ -27,10 +26,7 @@
 #define TSM_ENTRY_TRIES	     8
 
 struct quote_source {
-	enum agent_quote_source kind;
 	char *tsm_report_dir;
-	struct quotesim *sim;
-	char description[96];
 };
 
 /* ---- bounded read of outblob ---- */
@@ -360,6 +356,22 @@ static int tsm_report_dir_ensure(const char *report_dir)
 			       report_dir);
 }
 
+#define TSM_EMULATION_WAIT_MS 2000
+
+static void tsm_entry_wait(const char *entry, unsigned timeout_ms)
+{
+	unsigned bound = timeout_ms < TSM_EMULATION_WAIT_MS ? timeout_ms : TSM_EMULATION_WAIT_MS;
+	char path[4200];
+
+	if (attr_path(path, sizeof(path), entry, "provider") < 0)
+		return;
+	for (unsigned waited = 0; waited < bound && access(path, F_OK) < 0; waited += 5) {
+		struct timespec ts = {0, 5 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 int tsm_report_quote(const char *report_dir, const uint8_t report_data[QUOTE_REPORT_DATA_LEN],
 		     unsigned timeout_ms, uint8_t **quote, size_t *quote_len)
 {
@@ -389,6 +401,10 @@ int tsm_report_quote(const char *report_dir, const uint8_t report_data[QUOTE_REP
 		if (errno != EEXIST || i + 1 == TSM_ENTRY_TRIES)
 			return log_error_errno(-errno, "configfs-tsm: cannot create %s: %m", entry);
 	}
+	/* configfs has an entry's attributes the moment mkdir() returns; a user-space emulation
+	 * (tests: QUOTE_TEST_TSM_DIR_ENV) adds them a moment later. */
+	if (strcmp(report_dir, AGENT_TSM_REPORT_PATH) != 0)
+		tsm_entry_wait(entry, timeout_ms);
 	r = tsm_entry_quote(entry, report_data, timeout_ms, quote, quote_len);
 	if (rmdir(entry) < 0)
 		log_warn("configfs-tsm: cannot remove %s: %m", entry);
@@ -399,82 +415,47 @@ int tsm_report_quote(const char *report_dir, const uint8_t report_data[QUOTE_REP
 
 int quote_source_open(const struct agent_config *c, struct quote_source **out)
 {
+	const char *test_dir = getenv(QUOTE_TEST_TSM_DIR_ENV);
 	struct quote_source *qs;
-	int r;
 
+	(void)c;
 	qs = calloc(1, sizeof(*qs));
 	if (!qs)
 		return log_error_errno(-ENOMEM, "quote source: out of memory");
-	qs->kind = c->quote_source;
-	switch (c->quote_source) {
-	case AGENT_QUOTE_CONFIGFS_TSM:
-		/* Tests point it at a fake tree (docs/testing.md). */
-		qs->tsm_report_dir =
-			strdup(getenv("TDX_UNLOCK_TEST_TSM_REPORT_DIR") ?: AGENT_TSM_REPORT_PATH);
-		if (!qs->tsm_report_dir) {
-			r = log_error_errno(-ENOMEM, "quote source: out of memory");
-			goto fail;
-		}
-		snprintf(qs->description, sizeof(qs->description), "configfs-tsm");
-		break;
-	case AGENT_QUOTE_SIMULATOR:
-		/* Never quiet: a production image configured like this must be noticed. */
-		log_warn("quote source: TEST SIMULATOR from %s — quotes are signed by a test root "
-			 "and are worthless against a server that trusts only Intel's root",
-			 c->simulator_dir);
-		r = quotesim_load(c->simulator_dir, &qs->sim);
-		if (r < 0) {
-			log_error_errno(r, "quote source: cannot load the simulator from %s",
-					c->simulator_dir);
-			goto fail;
-		}
-		snprintf(qs->description, sizeof(qs->description), "simulator (TEST ONLY)");
-		break;
-	default:
-		r = log_error_errno(-EINVAL, "quote source: unknown kind %d", (int)c->quote_source);
-		goto fail;
+	/* Tests point it at an emulation (tdx-tsm-sim, docs/testing.md); never quietly. */
+	if (test_dir && test_dir[0])
+		log_warn("quote source: configfs-tsm at %s (test hook " QUOTE_TEST_TSM_DIR_ENV
+			 "), not the kernel's",
+			 test_dir);
+	else
+		test_dir = NULL;
+	qs->tsm_report_dir = strdup(test_dir ?: AGENT_TSM_REPORT_PATH);
+	if (!qs->tsm_report_dir) {
+		free(qs);
+		return log_error_errno(-ENOMEM, "quote source: out of memory");
 	}
 	*out = qs;
 	return 0;
-fail:
-	quote_source_free(qs);
-	return r;
 }
 
 void quote_source_free(struct quote_source *qs)
 {
 	if (!qs)
 		return;
-	if (qs->sim)
-		quotesim_free(qs->sim);
 	free(qs->tsm_report_dir);
 	free(qs);
 }
 
 const char *quote_source_describe(const struct quote_source *qs)
 {
-	return qs->description;
+	(void)qs;
+	return "configfs-tsm";
 }
 
 int quote_source_get(struct quote_source *qs, const uint8_t report_data[QUOTE_REPORT_DATA_LEN],
 		     unsigned timeout_ms, uint8_t **quote, size_t *quote_len)
 {
-	struct quotesim_quote_opts opts;
-	int r;
-
-	switch (qs->kind) {
-	case AGENT_QUOTE_CONFIGFS_TSM:
-		if (timeout_ms == 0 || timeout_ms > QUOTE_TIMEOUT_MS)
-			timeout_ms = QUOTE_TIMEOUT_MS;
-		return tsm_report_quote(qs->tsm_report_dir, report_data, timeout_ms, quote,
-					quote_len);
-	case AGENT_QUOTE_SIMULATOR:
-		quotesim_quote_opts_init(qs->sim, &opts);
-		r = quotesim_quote(qs->sim, &opts, report_data, quote, quote_len);
-		if (r < 0)
-			return log_error_errno(r, "quote source: the simulator failed");
-		log_warn("quote source: produced a TEST SIMULATOR quote (%zu bytes)", *quote_len);
-		return 0;
-	}
-	return -EINVAL;
+	if (timeout_ms == 0 || timeout_ms > QUOTE_TIMEOUT_MS)
+		timeout_ms = QUOTE_TIMEOUT_MS;
+	return tsm_report_quote(qs->tsm_report_dir, report_data, timeout_ms, quote, quote_len);
 }

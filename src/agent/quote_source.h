@@ -1,5 +1,6 @@
-/* TD quotes over a 64-byte REPORTDATA: configfs-tsm in production, the test quote simulator only
- * when the configuration names it explicitly. */
+/* TD quotes over a 64-byte REPORTDATA from configfs-tsm. Tests point the agent at an emulated
+ * report directory (QUOTE_TEST_TSM_DIR_ENV, tests/tools/tdx-tsm-sim.c); the agent itself has no
+ * other source. */
 #pragma once
 
 #include <stddef.h>
@@ -11,10 +12,12 @@
 #define QUOTE_MAX_LEN	      (64 * 1024) /* an outblob larger than this is refused */
 #define QUOTE_TIMEOUT_MS      30000	  /* the host's quote service may be slow, never endless */
 #define TSM_PROVIDER_TDX      "tdx_guest"
+/* Test hook (docs/testing.md): the report directory of an emulation such as tdx-tsm-sim. */
+#define QUOTE_TEST_TSM_DIR_ENV "TDX_UNLOCK_TEST_TSM_REPORT_DIR"
 
 struct quote_source;
 
-/* Opens the source the configuration selects (the simulator is logged loudly). */
+/* Opens configfs-tsm (a test hook directory is logged loudly). */
 int quote_source_open(const struct agent_config *c, struct quote_source **out);
 void quote_source_free(struct quote_source *qs);
 const char *quote_source_describe(const struct quote_source *qs);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,17 @@
 
 #include "hexutil.h"
 #include "log.h"
+
+const char *rtmr3_path(void)
+{
+	const char *test_path = getenv(RTMR_TEST_PATH_ENV);
+
+	if (!test_path || !test_path[0])
+		return RTMR3_SYSFS_PATH;
+	log_warn("rtmr: RTMR3 at %s (test hook " RTMR_TEST_PATH_ENV "), not the kernel's",
+		 test_path);
+	return test_path;
+}
 
 int rtmr_event_digest(const char *const *uuids, size_t n_uuids, uint8_t out[RTMR_DIGEST_LEN])
 {

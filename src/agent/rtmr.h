@@ -8,6 +8,12 @@
 
 #define RTMR_DIGEST_LEN	 48 /* SHA-384 */
 #define RTMR_EVENT_LABEL "tdx-unlock/v1 unlocked"
+#define RTMR3_SYSFS_PATH "/sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
+/* Test hook (docs/testing.md): the RTMR3 attribute of an emulation such as tdx-tsm-sim. */
+#define RTMR_TEST_PATH_ENV "TDX_UNLOCK_TEST_RTMR_PATH"
+
+/* The RTMR3 attribute: RTMR3_SYSFS_PATH, or $RTMR_TEST_PATH_ENV in tests (logged). */
+const char *rtmr3_path(void);
 
 /* digest = SHA-384(RTMR_EVENT_LABEL || for each uuid: 0x00 || uuid), over the UUIDs of the devices
  * whose secret was released in this run, in the order given. */

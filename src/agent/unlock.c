@@ -523,7 +523,7 @@ static void rtmr_extend_released(const struct unlock_ctx *x)
 	if (n == 0)
 		return;
 	/* Once, after every device: an earlier extension would fail the later attestations. */
-	if (rtmr_event_digest(uuids, n, digest) == 0 && rtmr_extend(x->c->rtmr_path, digest) < 0)
+	if (rtmr_event_digest(uuids, n, digest) == 0 && rtmr_extend(rtmr3_path(), digest) < 0)
 		log_warn("unlock: this boot can still obtain another release (RTMR3 not extended)");
 }
 

@@ -1,17 +1,53 @@
 #!/bin/sh
 # Sourced by the agent's loopback tests and benchmark: on top of keyd-env.sh (test quote
 # hierarchy, TLS key, root key, policy, collateral, keyd_start/keyd_stop) it makes a LUKS2 image
-# enrolled with the secret keyd derives for $RESOURCE, and writes agent configurations that use
-# the quote simulator. Needs: BUILD, T (an empty scratch directory).
+# enrolled with the secret keyd derives for $RESOURCE, writes agent configurations, and runs
+# tdx-tsm-sim, the test-only emulation of configfs-tsm and RTMR3 the agent is pointed at through
+# TDX_UNLOCK_TEST_TSM_REPORT_DIR / TDX_UNLOCK_TEST_RTMR_PATH. Needs: BUILD, T (an empty scratch directory).
 
 AGENT="${TDX_UNLOCK_BIN:-$BUILD/tdx-unlock}"
+TSM_SIM="$BUILD/tdx-tsm-sim"
+TSM_SIM_PID=""
 . "$(dirname "$0")/keyd-env.sh"
 
-# At exit (trap agent_cleanup EXIT INT TERM): keyd stopped, the scratch directory removed.
+# At exit (trap agent_cleanup EXIT INT TERM): keyd and tdx-tsm-sim stopped, the scratch directory
+# removed.
 # shellcheck disable=SC2317 # called through the trap
 agent_cleanup() {
 	keyd_stop
+	tsm_sim_stop
 	rm -rf "$T"
+}
+
+tsm_sim_stop() {
+	if [ -n "$TSM_SIM_PID" ]; then
+		kill "$TSM_SIM_PID" 2>/dev/null
+		wait "$TSM_SIM_PID" 2>/dev/null
+		TSM_SIM_PID=""
+	fi
+}
+
+# tsm_sim_boot [QUOTESIM_DIR]: a fresh emulated TD boot (RTMR3 at its pre-unlock value) in
+# $TSM (default $T/tsm); $TSM/extensions lists the digests RTMR3 was extended with, $TSM/rtmr3
+# its value.
+tsm_sim_boot() {
+	TSM=${TSM:-$T/tsm}
+	tsm_sim_stop
+	rm -rf "$TSM"
+	"$TSM_SIM" --ca "${1:-$T/sim}" --dir "$TSM" 2>>"$T/tsm-sim.log" &
+	TSM_SIM_PID=$!
+	i=0
+	while [ ! -e "$TSM/ready" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$TSM_SIM_PID" 2>/dev/null; then
+			echo "tdx-tsm-sim did not start:" >&2
+			tail -5 "$T/tsm-sim.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	export TDX_UNLOCK_TEST_TSM_REPORT_DIR="$TSM/report"
+	export TDX_UNLOCK_TEST_RTMR_PATH="$TSM/rtmr3:sha384"
 }
 
 # SHA-256 of the SPKI of a PEM certificate, as a pin.
@@ -50,10 +86,7 @@ write_agent_conf() {
   "total_timeout_s": ${AGENT_TOTAL_S:-20},
   "attempts": ${AGENT_ATTEMPTS:-3},
   "backoff_initial_ms": 100,
-  "backoff_max_ms": 400,
-  "quote_source": "simulator",
-  "simulator_dir": "$T/sim",
-  "rtmr_path": "$T/rtmr3"
+  "backoff_max_ms": 400
 }
 EOC
 }
@@ -86,10 +119,10 @@ agent_env_setup() {
 	: >"$T/cmdline"
 	# The agent reads this instead of the host's /proc/cmdline (docs/testing.md).
 	export TDX_UNLOCK_TEST_CMDLINE=
-	: >"$T/rtmr3"
 	PIN=$(spki_pin "$T/tls.crt")
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 		-subj "/CN=other" -keyout "$T/other.key" -out "$T/other.crt" 2>/dev/null
 	OTHER_PIN=$(spki_pin "$T/other.crt")
-	make_image "$T/disk.img" "$T/expected.secret"
+	make_image "$T/disk.img" "$T/expected.secret" || return 1
+	tsm_sim_boot
 }

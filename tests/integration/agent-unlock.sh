@@ -1,6 +1,6 @@
 #!/bin/sh
 # The agent end to end on loopback: tdx-keyd (test root, generated collateral) + `tdx-unlock
-# unlock` with the quote simulator, up to opening the keyslot of real LUKS2 image files
+# unlock` with configfs-tsm and RTMR3 emulated by tdx-tsm-sim, up to opening the keyslot of real LUKS2 image files
 # (--test-passphrase), and every refusal path with its documented exit code and logged reason.
 # Usage: BUILD=build tests/integration/agent-unlock.sh
 set -u
@@ -16,10 +16,12 @@ TF=${TEST_TIME_FACTOR:-1}
 BAD_LOG="$T/agent.log"
 trap agent_cleanup EXIT INT TERM
 
-# run_agent CONF [unlock options and devices]: sets RC and MS (wall time), log in $T/agent.log.
+# run_agent CONF [unlock options and devices]: a fresh emulated boot (unless SAME_BOOT=1), then
+# the agent; sets RC and MS (wall time), log in $T/agent.log.
 run_agent() {
 	conf=$1
 	shift
+	[ "${SAME_BOOT:-0}" = 1 ] || tsm_sim_boot "${SIM_DIR:-$T/sim}" || bad "tdx-tsm-sim"
 	t0=$(date +%s%N)
 	TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline") \
 		"$AGENT" unlock --config "$conf" --log-target stderr "$@" \
@@ -61,11 +63,12 @@ independent_open "$T/disk.img" "$T/expected.secret" ||
 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 0 "released secret opens the keyslot of a real LUKS2 image" \
 	"keyslot [0-9]+ opens with the derived passphrase"
-grep -q "TEST SIMULATOR" "$T/agent.log" || bad "the simulator source was not logged loudly"
-# RTMR3 was "extended" once with SHA-384("tdx-unlock/v1 unlocked" || 0x00 || UUID).
+grep -q "test hook TDX_UNLOCK_TEST_TSM_REPORT_DIR" "$T/agent.log" ||
+	bad "the emulated configfs-tsm was not logged loudly"
+# RTMR3 was extended once with SHA-384("tdx-unlock/v1 unlocked" || 0x00 || UUID).
 uuid=$(cryptsetup luksUUID "$T/disk.img")
 want=$(printf 'tdx-unlock/v1 unlocked\000%s' "$uuid" | openssl dgst -sha384 -binary | od -An -tx1 -v | tr -d ' \n')
-got=$(od -An -tx1 -v "$T/rtmr3" | tr -d ' \n')
+got=$(tr -d '\n' <"$T/tsm/extensions")
 [ "$got" = "$want" ] && ok "RTMR3 extended once with the unlocked event" ||
 	bad "RTMR3 event: got '$got', want '$want'"
 grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
@@ -74,20 +77,20 @@ grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret
 # malformed one is an error.
 cp -r "$T/sim" "$T/sim-nodefaults"
 rm -f "$T/sim-nodefaults/quote_defaults.json"
-sed 's|"'"$T"'/sim"|"'"$T"'/sim-nodefaults"|' "$T/good.conf" >"$T/nodefaults.conf"
-run_agent "$T/nodefaults.conf" --test-passphrase "$T/disk.img"
+SIM_DIR=$T/sim-nodefaults run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 0 "simulator without the optional quote_defaults.json"
-grep -q "quote_defaults" "$T/agent.log" && bad "an absent optional quote_defaults.json was logged"
+grep -q "quote_defaults" "$T/agent.log" "$T/tsm-sim.log" &&
+	bad "an absent optional quote_defaults.json was logged"
 echo '{' >"$T/sim-nodefaults/quote_defaults.json"
-run_agent "$T/nodefaults.conf" --test-passphrase "$T/disk.img"
-expect_rc 1 "a malformed quote_defaults.json is an error" "quote_defaults.json: not a JSON object"
-: >"$T/rtmr3"
+SIM_DIR=$T/sim-nodefaults run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 1 "a quote simulator failure is no quote (empty outblob)" "outblob is empty"
+grep -q "quote_defaults.json: not a JSON object" "$T/tsm-sim.log" ||
+	bad "tdx-tsm-sim did not say why it made no quote"
 
 echo "== agent: activation"
 # Real activation needs device-mapper (and a loop device for an image file): where the kernel has
 # it, the mapping appears under the name systemd/cryptroot expect; where not, the failure is the
 # documented "activation failed" after the secret was released.
-: >"$T/rtmr3"
 name="luks-$uuid"
 if dmsetup version >/dev/null 2>&1; then
 	run_agent "$T/good.conf" "$T/disk.img"
@@ -114,7 +117,7 @@ expect_name() { # NAME ORIGIN DESCRIPTION
 	fi
 	grep -q "mapping name $1 ($2)" "$T/agent.log" || bad "$3: log does not name $1 ($2)"
 }
-sed 's|"rtmr_path"|"crypttab": "'"$T"'/crypttab", "rtmr_path"|' "$T/good.conf" >"$T/names.conf"
+sed 's|"servers"|"crypttab": "'"$T"'/crypttab", "servers"|' "$T/good.conf" >"$T/names.conf"
 printf '# initramfs crypttab\n\nother UUID=00000000-0000-4000-8000-000000000000 none luks\n' >"$T/crypttab"
 printf 'vol_crypt %s none luks,discard\n' "$T/disk.img" >>"$T/crypttab"
 run_agent "$T/names.conf" "$T/disk.img"
@@ -135,16 +138,14 @@ echo "ro rd.luks.name=$uuid=a/b" >"$T/cmdline"
 run_agent "$T/names.conf" "$T/disk.img"
 expect_name "luks-$uuid" default "an invalid rd.luks.name= is ignored: luks-<UUID>"
 : >"$T/cmdline"
-: >"$T/rtmr3"
 
 echo "== agent: several devices, one attestation"
 make_image "$T/disk2.img" "$T/expected.secret" || bad "second image"
-: >"$T/rtmr3"
 run_agent "$T/good.conf" --test-passphrase "$T/disk.img" "$T/disk2.img"
 expect_rc 0 "two devices verified" "2 device\(s\) verified"
 n=$(grep -c "attested to" "$T/agent.log")
 [ "$n" -eq 1 ] && ok "one attested session served both devices" || bad "$n attestations for 2 devices"
-[ "$(stat -c %s "$T/rtmr3")" -eq 48 ] || bad "RTMR3 extended more than once"
+[ "$(wc -l <"$T/tsm/extensions")" -eq 1 ] || bad "RTMR3 extended more than once"
 
 echo "== agent: discovery"
 make_image "$T/plain.img" || bad "plain image"
@@ -210,11 +211,9 @@ expect_rc 2 "missing configuration"
 
 # configfs-tsm where there is no TDX provider (this host): one failed quote ends the run.
 mkdir -p "$T/faketsm"
-sed 's|"quote_source": "simulator"|"quote_source": "configfs-tsm"|; /simulator_dir/d' \
-	"$T/good.conf" >"$T/tsm.conf"
+tsm_sim_boot
 export TDX_UNLOCK_TEST_TSM_REPORT_DIR="$T/faketsm"
-run_agent "$T/tsm.conf" --test-passphrase "$T/disk.img"
-unset TDX_UNLOCK_TEST_TSM_REPORT_DIR
+SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 1 "configfs-tsm without a TDX provider: no quote, no retries" "no quote from configfs-tsm"
 [ "$(grep -c "no quote from" "$T/agent.log")" -eq 1 ] || bad "quote source retried although broken"
 [ -z "$(ls -A "$T/faketsm")" ] || bad "configfs-tsm entry left behind"

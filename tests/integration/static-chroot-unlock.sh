@@ -1,7 +1,8 @@
 #!/bin/bash
 # The static agent as an initramfs runs it: `tdx-unlock unlock` inside a bare chroot (only the
-# binary, /proc, /dev/random, /dev/urandom, and the test's config, simulator data and LUKS2
-# image) against tdx-keyd on loopback, up to opening the keyslot (--test-passphrase); then a
+# binary, /proc, /dev/random, /dev/urandom, the test's config and LUKS2 image, and tdx-tsm-sim's
+# emulated configfs-tsm and RTMR3 under /tsm, served from outside) against tdx-keyd on loopback,
+# up to opening the keyslot (--test-passphrase); then a
 # server whose key does not match the pin, a dead server, and a server by name (/etc/hosts, with
 # no nsswitch.conf, then with a systemd-style one naming NSS modules that are not there).
 # Usage: BUILD=build TDX_UNLOCK_BIN=build/static/tdx-unlock tests/integration/static-chroot-unlock.sh
@@ -38,7 +39,8 @@ run_in_chroot() {
 	rm -rf "${R:?}$T"
 	mkdir -p "$R$T"
 	cp -a "$T/." "$R$T/"
-	CHROOT_ENV=("TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline")")
+	tsm_sim_boot || bad "tdx-tsm-sim"
+	CHROOT_ENV=("TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline")" "${CHROOT_TSM_ENV[@]}")
 	chroot_run "$R" "/$(basename "$TDX_UNLOCK_BIN")" unlock --config "$4" \
 		--log-target stderr --test-passphrase "$T/disk.img" >"$T/chroot.log" 2>&1
 	rc=$?
@@ -53,6 +55,9 @@ run_in_chroot() {
 }
 
 chroot_prepare "$R" "$TDX_UNLOCK_BIN"
+# A fresh emulated boot for every run, seen inside the chroot as /tsm.
+TSM=$R/tsm
+CHROOT_TSM_ENV=(TDX_UNLOCK_TEST_TSM_REPORT_DIR=/tsm/report "TDX_UNLOCK_TEST_RTMR_PATH=/tsm/rtmr3:sha384")
 if [ ${#CHROOT_ENTER[@]} -eq 0 ]; then
 	echo "skipped: static chroot unlock (needs root or unprivileged user namespaces)"
 	exit 0

@@ -33,7 +33,11 @@ expect() {
 out_has() {
 	if grep -qE -- "$1" "$W/out"; then ok "$2"; else fail "$2 (output: $(head -c 300 "$W/out"))"; fi
 }
-cleanup() { [ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null; }
+sim_pid=
+cleanup() {
+	[ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+}
 trap cleanup EXIT
 
 for b in "$AGENT" "$KEYD" "$QUOTEGEN"; do
@@ -104,12 +108,19 @@ pin="sha256//$(openssl pkey -in "$W/tls/key.pem" -pubout -outform DER | openssl 
 cat >"$W/agent.json" <<EOF
 {
   "servers": [ { "url": "https://127.0.0.1:$(tr -dc 0-9 <"$W/port")", "pins": ["$pin"] } ],
-  "total_timeout_s": 20,
-  "quote_source": "simulator",
-  "simulator_dir": "$W/quotesim",
-  "rtmr_path": ""
+  "total_timeout_s": 20
 }
 EOF
+# configfs-tsm and RTMR3 emulated by tdx-tsm-sim (test hooks, docs/agent.md).
+rm -rf "$W/tsm"
+"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>"$W/tsm-sim.log" &
+sim_pid=$!
+for _ in $(seq 100); do
+	[ -e "$W/tsm/ready" ] && break
+	sleep 0.05
+done
+[ -e "$W/tsm/ready" ] || die "tdx-tsm-sim did not start (see $W/tsm-sim.log)"
+export TDX_UNLOCK_TEST_TSM_REPORT_DIR=$W/tsm/report TDX_UNLOCK_TEST_RTMR_PATH=$W/tsm/rtmr3:sha384
 expect 0 "the agent opens the enrolled keyslot with the released secret" -- \
 	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
 	--log-target stderr "$W/disk.img"

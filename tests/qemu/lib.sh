@@ -82,6 +82,7 @@ dracut_basedir_setup() {
 		ln -s "$f" "$base/modules.d/${f##*/}"
 	done
 	ln -s "${DRACUT_MODULE_DIR:-$REPO/dracut-module}" "$base/modules.d/91tdx-unlock"
+	ln -s "$REPO/tests/qemu/dracut-tsm-sim" "$base/modules.d/92tdx-tsm-sim"
 	echo "$base"
 }
 
@@ -96,9 +97,11 @@ build_dracut_initrd() {
 	local out=$1 agent=${2:-} confdir=${3:-} modules=${4:-$DRACUT_MODULES} base empty=$QEMU_WORK/empty
 	base=$(dracut_basedir_setup)
 	mkdir -p "$empty" "$QEMU_WORK/tmp"
-	[ -n "$agent" ] && modules="$modules tdx-unlock"
+	# Test only: tdx-tsm-sim emulates configfs-tsm and RTMR3 for the agent (docs/agent.md).
+	[ -n "$agent" ] && modules="$modules tdx-unlock tdx-tsm-sim"
 	# shellcheck disable=SC2086 # word lists
-	TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \
+	TDX_TSM_SIM_BIN=$TSM_SIM_BIN TDX_TSM_SIM_CA=$QEMU_WORK/quotesim \
+		TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \
 		dracut --force --quiet --no-hostonly --no-hostonly-cmdline --no-early-microcode \
 		--conf /dev/null --confdir "$empty" --tmpdir "$QEMU_WORK/tmp" \
 		--modules "$(echo $modules)" --drivers "$(echo $DRACUT_DRIVERS)" \
@@ -166,6 +169,16 @@ build_itools_initrd() {
 	install -m 0755 "${ITOOLS_PANIC_SCRIPT:-$REPO/hook/scripts/panic/tdx-unlock}" \
 		"$root/etc/initramfs-tools/scripts/panic/tdx-unlock"
 	echo "TDX_UNLOCK_BIN=/opt/tdx-unlock/tdx-unlock" >"$root/etc/tdx-unlock/initramfs.conf"
+	# Test only: tdx-tsm-sim emulates configfs-tsm and RTMR3 for the agent (docs/agent.md).
+	rm -rf "$root/etc/tdx-tsm-sim"
+	mkdir -p "$root/etc/tdx-tsm-sim" "$root/etc/initramfs-tools/scripts/init-top"
+	install -m 0755 "$TSM_SIM_BIN" "$root/opt/tdx-unlock/tdx-tsm-sim"
+	cp -a "$QEMU_WORK/quotesim" "$root/etc/tdx-tsm-sim/ca"
+	printf 'TDX_TSM_SIM_BIN=/opt/tdx-unlock/tdx-tsm-sim\nTDX_TSM_SIM_CA=/etc/tdx-tsm-sim/ca\n' \
+		>"$root/etc/tdx-tsm-sim/hook.conf"
+	install -m 0755 "$REPO/tests/qemu/itools-tsm-sim/hook" "$root/etc/initramfs-tools/hooks/tdx-tsm-sim"
+	install -m 0755 "$REPO/tests/qemu/itools-tsm-sim/init-top" \
+		"$root/etc/initramfs-tools/scripts/init-top/tdx-tsm-sim"
 	# No crypttab in the chroot: the root mapping comes from cryptopts= on the kernel command line.
 	echo "CRYPTSETUP=y" >"$root/etc/cryptsetup-initramfs/conf-hook"
 	cat >"$root/etc/initramfs-tools/modules" <<-'MODS'

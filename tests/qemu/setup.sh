@@ -147,12 +147,12 @@ keyd_audit_has() { [ -n "$KEYD_AUDIT" ] && grep -qE -- "$1" "$KEYD_AUDIT" "$QEMU
 keyd_audit_lacks() { ! keyd_audit_has "$1"; }
 
 # The agent's configuration inside the initramfs (docs/agent.md): the server URL the guestfwd
-# relay answers, the pin of the good TLS key, short test timeouts, the simulator (tests only).
+# relay answers, the pin of the good TLS key, short test timeouts. Quotes come from configfs-tsm,
+# which tdx-tsm-sim emulates in the test initramfs (lib.sh, tests/qemu/*-tsm-sim).
 agent_confdir_make() {
 	local dir=$QEMU_WORK/agent-conf
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp -a "$QEMU_WORK/quotesim" "$dir/quotesim"
 	cat >"$dir/agent.conf" <<-EOF
 		{
 		  "servers": [
@@ -164,8 +164,6 @@ agent_confdir_make() {
 		  "attempts": 3,
 		  "backoff_initial_ms": 500,
 		  "backoff_max_ms": 2000,
-		  "quote_source": "simulator",
-		  "simulator_dir": "/etc/tdx-unlock/quotesim",
 		  "log_level": "info"
 		}
 	EOF
@@ -219,6 +217,8 @@ setup_all() {
 	AGENT_BIN=$BUILD/static/tdx-unlock
 	[ -x "$AGENT_BIN" ] || AGENT_BIN=$BUILD/tdx-unlock
 	AGENT_ADMIN_BIN=$BUILD/tdx-unlock
+	TSM_SIM_BIN=$BUILD/static/tdx-tsm-sim
+	[ -x "$TSM_SIM_BIN" ] || TSM_SIM_BIN=$BUILD/tdx-tsm-sim
 	[ -x "$AGENT_ADMIN_BIN" ] || AGENT_ADMIN_BIN=$AGENT_BIN
 	KEYD_BIN=$BUILD/tdx-keyd
 	[ -x "$AGENT_BIN" ] || die "no agent binary in $BUILD (make all static)"

@@ -52,6 +52,28 @@ else
 	fail "size $size bytes > $max"
 fi
 
+# --- 1b. no test code: the quote simulator (tests/sim) is in test builds only -------------------
+# Symbols from the unstripped twin (same link), strings from the shipped file. The markers are the
+# simulator's own: its function names, its log prefix, its file names and certificate subjects.
+dbg=$bin.debug
+syms=$(nm "$dbg" 2>/dev/null || true)
+sim_syms=$(grep -E ' quotesim_|tsm_sim|tdx_tsm_sim' <<<"$syms" || true)
+if [ ! -f "$dbg" ]; then
+	fail "no $dbg to check for simulator symbols"
+elif [ -n "$sim_syms" ]; then
+	fail "the static agent links the quote simulator: $(head -3 <<<"$sim_syms" | tr '\n' ' ')"
+elif ! grep -q ' quote_source_open$' <<<"$syms"; then
+	fail "symbol check cannot see the agent's own symbols in $dbg"
+else
+	pass "no quote simulator symbols (quotesim_*, tsm-sim) in the static agent"
+fi
+sim_strings=$(strings -a "$bin" | grep -aE 'quotesim|quote_defaults\.json|Test SGX PCK|tsm-sim|TEST SIMULATOR' || true)
+if [ -n "$sim_strings" ]; then
+	fail "simulator strings in the static agent: $(head -3 <<<"$sim_strings" | tr '\n' ' ')"
+else
+	pass "no quote simulator strings in the static agent"
+fi
+
 # --- 2. bare chroot: the binary, /proc, the two random devices and LUKS2 images -------------
 # shellcheck source=tests/static/chroot.sh
 . "$(dirname "$0")/chroot.sh"
