@@ -14,8 +14,6 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
-
 static void enroll_usage(void)
 {
 	fprintf(stderr,

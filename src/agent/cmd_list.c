@@ -3,15 +3,13 @@
 #include <string.h>
 
 #include <libcryptsetup.h>
-#include <openssl/evp.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_enroll.h"
 #include "luks_header.h"
-
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
 
 static const char *keyslot_state(crypt_keyslot_info st)
 {
@@ -75,7 +73,7 @@ int cmd_list(int argc, char **argv)
 			printf("token %d: tdx-unlock, MALFORMED: %s\n", t, reason);
 			continue;
 		}
-		EVP_EncodeBlock((unsigned char *)salt, tok.salt, sizeof(tok.salt));
+		(void)b64_encode_to(B64_STD, tok.salt, sizeof(tok.salt), salt, sizeof(salt));
 		printf("token %d: tdx-unlock v%u, keyslot %d, resource %s, salt %s\n", t,
 		       tok.version, tok.keyslot, tok.resource, salt);
 	}

@@ -17,8 +17,6 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
-
 static void rotate_usage(void)
 {
 	fprintf(stderr,

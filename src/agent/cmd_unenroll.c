@@ -11,8 +11,6 @@
 #include "luks_enroll.h"
 #include "luks_header.h"
 
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
-
 int cmd_unenroll(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;

@@ -4,14 +4,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "hexutil.h"
@@ -159,19 +160,13 @@ static int pin_parse(const char *text, uint8_t out[AGENT_PIN_LEN], const char *w
 
 	if (!strncmp(text, "sha256//", 8)) {
 		const char *b64 = text + 8;
-		unsigned char buf[48];
-		int n;
 
-		/* 32 bytes = 43 base64 characters and one '=' of padding. */
-		if (strlen(b64) != 44 || b64[43] != '=' || b64[42] == '=')
+		/* Canonical only: 43 characters, one '=', zero unused bits (one text per pin). */
+		if (b64_decode_exact(B64_STD, b64, strlen(b64), out, AGENT_PIN_LEN) < 0)
 			return log_error_errno(
-				-EINVAL, "%s: pin '%s' is not sha256// and 44 base64 characters",
+				-EINVAL,
+				"%s: pin '%s' is not sha256// and the canonical base64 of 32 bytes",
 				where, text);
-		n = EVP_DecodeBlock(buf, (const unsigned char *)b64, 44);
-		if (n != 33)
-			return log_error_errno(-EINVAL, "%s: pin '%s' is not valid base64", where,
-					       text);
-		memcpy(out, buf, AGENT_PIN_LEN);
 		return 0;
 	}
 	if (len != 2 * AGENT_PIN_LEN || hex_decode_exact(text, len, out, AGENT_PIN_LEN) < 0)

@@ -17,8 +17,6 @@
 #include "luks_allowlist.h"
 #include "luks_header.h"
 
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
-
 int luks_device_has_token(const char *device)
 {
 	static const uint8_t magic[8] = {'L', 'U', 'K', 'S', 0xba, 0xbe, 0x00, 0x02};

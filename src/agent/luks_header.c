@@ -26,8 +26,6 @@
 #define AREA_COPY_MAX ((uint64_t)1 << 20) /* > the 256000 bytes of AF stripes of 512-bit key */
 #define COPY_CHUNK    ((size_t)64 << 10)
 
-DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
-
 /* What libcryptsetup said while loading a header: its validation failures are debug messages. */
 struct load_capture {
 	char error[LUKS_REASON_MAX];

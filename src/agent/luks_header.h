@@ -6,9 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <libcryptsetup.h>
+
+#include "cleanup.h"
 #include "luks_allowlist.h"
 
-struct crypt_device;
+/* The one cleanup for libcryptsetup contexts: _cleanup_(crypt_freep). */
+DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
 
 #define LUKS_UUID_LEN 36 /* canonical lowercase text form */
 

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "b64.h"
 #include "cleanup.h"
@@ -174,7 +173,7 @@ int luks_token_format(const struct luks_token *tok, char **json_out)
 		return log_error_errno(-EINVAL, "token: resource '%s' is not a repo/type/tag path",
 				       tok->resource);
 	snprintf(slot, sizeof(slot), "%d", tok->keyslot);
-	EVP_EncodeBlock((unsigned char *)salt, tok->salt, LUKS_TOKEN_SALT_LEN);
+	(void)b64_encode_to(B64_STD, tok->salt, LUKS_TOKEN_SALT_LEN, salt, sizeof(salt));
 
 	root = json_object_new_object();
 	slots = json_object_new_array();

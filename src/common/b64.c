@@ -20,19 +20,13 @@ size_t b64_decoded_max(size_t in_len)
 	return in_len / 4 * 3 + (in_len % 4 ? in_len % 4 - 1 : 0);
 }
 
-char *b64_encode(enum b64_variant v, const uint8_t *in, size_t len)
+int b64_encode_to(enum b64_variant v, const uint8_t *in, size_t len, char *out, size_t out_cap)
 {
 	const char *chars = v == B64_STD ? b64_std_chars : b64_url_chars;
-	size_t n = b64_encoded_len(v, len), i, o = 0;
-	char *out;
+	size_t i, o = 0;
 
-	if (len > (SIZE_MAX - 4) / 4 * 3) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	out = malloc(n + 1);
-	if (!out)
-		return NULL;
+	if (len > (SIZE_MAX - 4) / 4 * 3 || out_cap < b64_encoded_len(v, len) + 1)
+		return -ENOBUFS;
 	for (i = 0; i + 3 <= len; i += 3) {
 		uint32_t w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
@@ -60,6 +54,20 @@ char *b64_encode(enum b64_variant v, const uint8_t *in, size_t len)
 			out[o++] = '=';
 	}
 	out[o] = '\0';
+	return (int)o;
+}
+
+char *b64_encode(enum b64_variant v, const uint8_t *in, size_t len)
+{
+	char *out;
+
+	if (len > (SIZE_MAX - 4) / 4 * 3) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	out = malloc(b64_encoded_len(v, len) + 1);
+	if (out)
+		(void)b64_encode_to(v, in, len, out, b64_encoded_len(v, len) + 1);
 	return out;
 }
 

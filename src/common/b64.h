@@ -15,6 +15,9 @@ size_t b64_encoded_len(enum b64_variant v, size_t len);
 /* Largest number of bytes that in_len characters can decode to. */
 size_t b64_decoded_max(size_t in_len);
 
+/* Writes the NUL-terminated encoding of in into out; returns its length, or -ENOBUFS when out_cap
+ * is below b64_encoded_len() + 1. */
+int b64_encode_to(enum b64_variant v, const uint8_t *in, size_t len, char *out, size_t out_cap);
 /* Returns a malloc'ed NUL-terminated encoding of in, or NULL (errno ENOMEM). */
 char *b64_encode(enum b64_variant v, const uint8_t *in, size_t len);
 

@@ -300,7 +300,7 @@ int session_open(struct session_table *t, const char *cookie, struct session *s,
 	s->attested = *p++ & FLAG_ATTESTED;
 	hex_encode(p, ID_RAW_LEN, s->id);
 	p += ID_RAW_LEN;
-	EVP_EncodeBlock((unsigned char *)s->nonce, p, SESSION_NONCE_LEN);
+	(void)b64_encode_to(B64_STD, p, SESSION_NONCE_LEN, s->nonce, sizeof(s->nonce));
 	p += SESSION_NONCE_LEN;
 	if (s->expires <= now) {
 		*reason = "session expired";
@@ -348,7 +348,7 @@ int session_create(struct session_table *t, struct session *s, char cookie[SESSI
 	if (RAND_bytes(id, sizeof(id)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return log_error_errno(-EIO, "session: random generator failed");
 	hex_encode(id, sizeof(id), s->id);
-	EVP_EncodeBlock((unsigned char *)s->nonce, nonce, SESSION_NONCE_LEN);
+	(void)b64_encode_to(B64_STD, nonce, SESSION_NONCE_LEN, s->nonce, sizeof(s->nonce));
 	s->expires = time(NULL) + (time_t)t->lifetime_s;
 	return seal(t, s, cookie);
 }

@@ -99,6 +99,10 @@ static void test_bad_files(void **state)
 		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"sha256//"
 		 "!!ECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]}]}",
 		 -EINVAL},
+		/* Non-zero unused bits: decodes to the same pin, but only one text is accepted. */
+		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"sha256//"
+		 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=\"]}]}",
+		 -EINVAL},
 		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[1]}]}", -EINVAL},
 		{"{\"servers\":[{\"url\":\"https://a\",\"ca_file\":\"relative.pem\"}]}", -EINVAL},
 		{"{\"servers\":[{\"url\":\"https://a\",\"extra\":1}]}", -EINVAL},
