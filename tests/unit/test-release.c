@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "aael.h"
 #include "fileio.h"
 #include "jwe.h"
 #include "jwk.h"
@@ -31,6 +32,7 @@
 #include "keyd/release.h"
 #include "keyd/policy.h"
 #include "keyd/session.h"
+#include "quote.h"
 #include "quotesim.h"
 #include "secmem.h"
 #include "utf8.h"
@@ -502,6 +504,112 @@ static void test_td_attributes(void **state)
 	assert_int_equal(rep.status, 200);
 	keyd_reply_done(&rep);
 	expect_release(f, cookie, "a/disk/root", "a", key);
+	EVP_PKEY_free(key);
+}
+
+/* attest with the given event logs for a quote of body. */
+static void attest_logs(struct fixture *f, const struct tdx_td_body *body, const uint8_t *ccel,
+			size_t ccel_len, const char *aael, struct keyd_reply *rep)
+{
+	struct quotesim_quote_opts qo = f->qo;
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1], *req = NULL;
+	struct json_object *jwk = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL;
+	size_t quote_len;
+	EVP_PKEY *key;
+
+	qo.body = *body;
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	assert_int_equal(jwk_from_public_key(key, 1, &jwk), 0);
+	assert_int_equal(kbs_report_data(nonce, jwk, rd), 0);
+	assert_int_equal(quotesim_quote(f->sim, &qo, rd, &quote, &quote_len), 0);
+	assert_int_equal(
+		kbs_attest_request_build(nonce, key, quote, quote_len, ccel, ccel_len, aael, &req), 0);
+	call(f->svc, KEYD_POST, "/kbs/v0/attest", cookie, req, rep);
+	json_object_put(jwk);
+	EVP_PKEY_free(key);
+	free(quote);
+	free(req);
+}
+
+/* The event logs sent with a quote are replayed at /attest: logs that reproduce its RTMRs pass,
+ * a changed CCEL byte or AAEL line is refused naming the register, a malformed log is refused.
+ * Uses the real COS CCEL and its quote's RTMR0-2 (skipped without $TDX_TESTDATA). */
+static void test_eventlogs_replayed_at_attest(void **state)
+{
+	static const char aael[] = "INIT sha384/000000000000000000000000000000000000000000000000"
+				   "000000000000000000000000000000000000000000000000\n"
+				   "tdx-unlock released 2f1c3a6e-0000-4000-8000-000000000001\n";
+	struct fixture *f = *state;
+	struct tdx_td_body m = f->qo.body;
+	const char *td = getenv("TDX_TESTDATA");
+	uint8_t *ccel = NULL, *raw = NULL;
+	size_t ccel_len, raw_len;
+	struct tdx_quote real;
+	struct aael_log *log = NULL;
+	struct keyd_reply rep;
+	char *p = NULL, *bad;
+
+	if (!td || asprintf(&p, "%s/ccel/ccel_data.bin", td) < 0 ||
+	    file_read_all(p, 512 * 1024, &ccel, &ccel_len) < 0) {
+		free(p);
+		printf("skipped: no real CCEL under $TDX_TESTDATA/ccel\n");
+		return;
+	}
+	free(p);
+	assert_true(asprintf(&p, "%s/ccel/cos-113-tdx-quote.bin", td) > 0);
+	assert_int_equal(file_read_all(p, 65536, &raw, &raw_len), 0);
+	free(p);
+	assert_int_equal(quote_parse(raw, raw_len, &real, NULL, 0), 0);
+	memcpy(m.rtmr, real.body.rtmr, sizeof(m.rtmr));
+	assert_int_equal(aael_parse((const uint8_t *)aael, strlen(aael), &log, NULL, 0), 0);
+	assert_int_equal(aael_replay(log, m.rtmr[3]), 0);
+	aael_log_free(log);
+
+	attest_logs(f, &m, ccel, ccel_len, aael, &rep);
+	if (rep.status != 200)
+		fail_msg("consistent logs refused: %s", rep.body);
+	keyd_reply_done(&rep);
+
+	bad = strdup(aael);
+	bad[strlen(bad) - 2] ^= 1; /* last UUID digit */
+	attest_logs(f, &m, ccel, ccel_len, bad, &rep);
+	expect_error(&rep, 401, "AttestationError", "event log replay mismatch: RTMR3 (AAEL)");
+	bad[strlen(bad) - 1] = 'x'; /* no final newline */
+	attest_logs(f, &m, ccel, ccel_len, bad, &rep);
+	expect_error(&rep, 401, "AttestationError", "AAEL: line 2: truncated");
+	free(bad);
+
+	ccel[65 + 12 + 2 + 7] ^= 0x40; /* a byte of the first event's digest (RTMR0) */
+	attest_logs(f, &m, ccel, ccel_len, aael, &rep);
+	expect_error(&rep, 401, "AttestationError", "event log replay mismatch: RTMR0 (CCEL)");
+	attest_logs(f, &m, ccel, 100, aael, &rep);
+	expect_error(&rep, 401, "AttestationError", "CCEL: event 1: truncated");
+	free(ccel);
+	free(raw);
+}
+
+/* A Revoked TCB ends at /attest: no session, no token, whatever a policy lists. */
+static void test_revoked_tcb_refused_at_attest(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_collateral_opts co = {.tcb_status = "Revoked"};
+	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1];
+	struct keyd_reply rep;
+	char *d = path_in("collateral/" FMSPC_DIR);
+	EVP_PKEY *key;
+
+	assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
+	free(d);
+	assert_int_equal(release_service_reload(f->svc), 0);
+	auth(f->svc, cookie, nonce);
+	assert_int_equal(jwk_generate_p256(&key), 0);
+	attest(f, cookie, nonce, key, nonce, key, NULL, &rep);
+	expect_error(&rep, 401, "AttestationError", "TCB status Revoked refused");
+	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
+	assert_int_equal(rep.status, 401);
+	keyd_reply_done(&rep);
 	EVP_PKEY_free(key);
 }
 
@@ -996,6 +1104,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_td_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_field_differs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_tcb_refused_at_attest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eventlogs_replayed_at_attest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collateral_age_and_eval_number, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resource_paths, setup, teardown),
