@@ -143,4 +143,42 @@ else
 	echo "skipped: no $d (real COS quote and CCEL)"
 fi
 
+echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level policy releases"
+# The agent's simulator quotes carry the RTMRs of the simulated direct boot above; keyd's policy
+# is policy-from-quote --eventlog of such a quote (RTMR1/RTMR2 per event).
+(
+	BUILD=$(dirname "$KEYD")
+	T=$T/agent
+	mkdir -p "$T"
+	fail=0
+	. tests/integration/agent-env.sh
+	trap 'keyd_stop' EXIT
+	agent_env_setup >/dev/null 2>&1 || { echo "FAIL: agent setup"; exit 1; }
+	rt() { field "$T/../rtmr.json" "d[\"$1\"]"; }
+	"$QUOTEGEN" defaults --ca "$T/sim" --rtmr0 "$(rt rtmr0)" --rtmr1 "$(rt rtmr1)" \
+		--rtmr2 "$(rt rtmr2)" --rtmr3 "$(rt rtmr3)" >/dev/null 2>&1 || { echo "FAIL: defaults"; exit 1; }
+	"$QUOTEGEN" quote --ca "$T/sim" --out "$T/ref.quote" >/dev/null 2>&1
+	"$KEYD" policy-from-quote --quote "$T/ref.quote" --eventlog "$T/../ccel" --id test-image \
+		--resource "$RESOURCE" >"$T/policies/test-image.json" 2>/dev/null
+	grep -q '"kernel"' "$T/policies/test-image.json" || { echo "FAIL: no event-level policy"; exit 1; }
+	keyd_start >/dev/null 2>&1 || { echo "FAIL: keyd start"; exit 1; }
+	write_agent_conf "$T/good.conf" "$URL" "$PIN"
+	agent() { # RC-WANT DESCRIPTION GREP CCEL [AAEL]
+		TDX_UNLOCK_TEST_CCEL=$4 TDX_UNLOCK_TEST_AAEL=${5:-/nonexistent} AGENT_ATTEMPTS=1 \
+			"$AGENT" unlock --config "$T/good.conf" --log-target stderr --test-passphrase \
+			"$T/disk.img" >/dev/null 2>"$T/agent.log"
+		rc=$?
+		if [ $rc -eq "$1" ] && grep -qE "$3" "$T/agent.log" "$T/audit.log"; then ok "$2 (exit $rc)"; else
+			bad "$2: exit $rc"; tail -5 "$T/agent.log"; fi
+	}
+	agent 0 "agent sends the CCEL; keyd replays it; the event-level policy releases" \
+		'released|unlocked|opens' "$T/../ccel"
+	agent 5 "agent sends a CCEL with one changed digest byte: refused at /attest" \
+		"event log replay mismatch: RTMR1 \\(CCEL\\)" "$T/../ccel.bad"
+	printf 'INIT sha384/%096d\ntdx-unlock released forged\n' 0 >"$T/aael"
+	agent 5 "agent sends an AAEL the quote's RTMR3 does not reflect: refused" \
+		"event log replay mismatch: RTMR3 \\(AAEL\\)" "$T/../ccel" "$T/aael"
+	exit $fail
+) || fails=$((fails + 1))
+
 [ $fails -eq 0 ] && echo "eventlog tests: all passed" || { echo "eventlog tests: $fails failed"; exit 1; }

@@ -525,7 +525,8 @@ static void attest_logs(struct fixture *f, const struct tdx_td_body *body, const
 	assert_int_equal(kbs_report_data(nonce, jwk, rd), 0);
 	assert_int_equal(quotesim_quote(f->sim, &qo, rd, &quote, &quote_len), 0);
 	assert_int_equal(
-		kbs_attest_request_build(nonce, key, quote, quote_len, ccel, ccel_len, aael, &req), 0);
+		kbs_attest_request_build(nonce, key, quote, quote_len, ccel, ccel_len, aael, &req),
+		0);
 	call(f->svc, KEYD_POST, "/kbs/v0/attest", cookie, req, rep);
 	json_object_put(jwk);
 	EVP_PKEY_free(key);
@@ -1104,7 +1105,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_td_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_field_differs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_revoked_tcb_refused_at_attest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_tcb_refused_at_attest, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_eventlogs_replayed_at_attest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collateral_age_and_eval_number, setup,
 						teardown),
