@@ -152,7 +152,7 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	mkdir -p "$T"
 	fail=0
 	. tests/integration/agent-env.sh
-	trap 'keyd_stop' EXIT
+	trap 'keyd_stop; tsm_sim_stop' EXIT
 	agent_env_setup >/dev/null 2>&1 || { echo "FAIL: agent setup"; exit 1; }
 	rt() { field "$T/../rtmr.json" "d[\"$1\"]"; }
 	"$QUOTEGEN" defaults --ca "$T/sim" --rtmr0 "$(rt rtmr0)" --rtmr1 "$(rt rtmr1)" \
@@ -164,6 +164,8 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	keyd_start >/dev/null 2>&1 || { echo "FAIL: keyd start"; exit 1; }
 	write_agent_conf "$T/good.conf" "$URL" "$PIN"
 	agent() { # RC-WANT DESCRIPTION GREP CCEL [AAEL]
+		# a fresh emulated boot: RTMR3 at its pre-unlock value, RTMR0-2 from the defaults
+		tsm_sim_boot >/dev/null 2>&1 || { bad "tdx-tsm-sim"; return; }
 		TDX_UNLOCK_TEST_CCEL=$4 TDX_UNLOCK_TEST_AAEL=${5:-/nonexistent} AGENT_ATTEMPTS=1 \
 			"$AGENT" unlock --config "$T/good.conf" --log-target stderr --test-passphrase \
 			"$T/disk.img" >/dev/null 2>"$T/agent.log"
