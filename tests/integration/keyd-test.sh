@@ -43,6 +43,15 @@ client valid pin wrong-pin wrong-version no-cookie foreign-cookie tampered-cooki
 	resource-no-cookie resource-not-attested ||
 	bad "refusal scenarios"
 
+step "an /auth flood (two keep-alive connections, <= 20000 requests, <= 5 s) from another address"
+# With a session lifetime that outlasts the flood.
+keyd_stop
+sed 's/"session_lifetime_s": 3,/"session_lifetime_s": 60,/' "$T/keyd.json" >"$T/keyd-flood.json"
+KEYD_CONFIG="$T/keyd-flood.json" keyd_start || bad "keyd with a longer session lifetime"
+client auth-flood=20000 || bad "auth flood"
+keyd_stop
+keyd_start || bad "restart"
+
 step "hostile strings (certificate CNs, JSON strings) reach log, audit and body escaped"
 "$QUOTEGEN" ca --out "$T/forged-nl" \
 	--pck-leaf-cn "$(printf 'x\ntdx-keyd: FORGED released default/disk/root')" >/dev/null &&

@@ -924,6 +924,184 @@ static int scen_fleet_load(const struct ctx *c, const char *arg)
 	return 0;
 }
 
+/* One keep-alive TLS connection from 127.0.0.2 sending /auth requests back to back. */
+struct flood {
+	const struct ctx *c;
+	double until;
+	unsigned max_requests;
+	atomic_uint sent, ok, limited, other;
+};
+
+static SSL *tls_connect_from(const struct ctx *c, const char *src, SSL_CTX **ctx_out, int *fd_out)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->port)};
+	struct sockaddr_in from = {.sin_family = AF_INET};
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	SSL *ssl = NULL;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	inet_pton(AF_INET, src, &from.sin_addr);
+	if (ctx && fd >= 0 && bind(fd, (struct sockaddr *)&from, sizeof(from)) == 0 &&
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && (ssl = SSL_new(ctx))) {
+		SSL_set_fd(ssl, fd);
+		if (SSL_connect(ssl) == 1) {
+			*ctx_out = ctx;
+			*fd_out = fd;
+			return ssl;
+		}
+	}
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* Reads one HTTP response (headers, then Content-Length bytes); returns its status or -1. */
+static int read_response(SSL *ssl)
+{
+	char buf[8192];
+	size_t len = 0;
+	char *end = NULL, *cl;
+	long body = 0;
+	int status, n;
+
+	while (!end) {
+		if (len + 1 >= sizeof(buf))
+			return -1;
+		n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 - len));
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	if (cl)
+		body = strtol(cl + 17, NULL, 10);
+	body -= (long)(len - (size_t)(end + 4 - buf));
+	while (body > 0) {
+		n = SSL_read(ssl, buf, (int)(body < (long)sizeof(buf) ? body : (long)sizeof(buf)));
+		if (n <= 0)
+			return -1;
+		body -= n;
+	}
+	return status;
+}
+
+static void *flood_thread(void *arg)
+{
+	static const char req[] = "POST /kbs/v0/auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Content-Type: application/json\r\nContent-Length: 49\r\n\r\n"
+				  "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}";
+	struct flood *f = arg;
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_connect_from(f->c, "127.0.0.2", &ctx, &fd);
+
+	while (ssl && now_s() < f->until && atomic_fetch_add(&f->sent, 1) < f->max_requests) {
+		int st;
+
+		if (SSL_write(ssl, req, (int)strlen(req)) != (int)strlen(req))
+			break;
+		st = read_response(ssl);
+		if (st == 200)
+			atomic_fetch_add(&f->ok, 1);
+		else if (st == 429)
+			atomic_fetch_add(&f->limited, 1);
+		else
+			atomic_fetch_add(&f->other, 1);
+		if (st < 0)
+			break;
+	}
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* auth-flood=N: a session attests from 127.0.0.1; two keep-alive connections from 127.0.0.2 send
+ * up to N /auth requests (at most 5 s); the session's release must still work, and the audit
+ * log grow by a few aggregated records, not by one per request. */
+static int scen_auth_flood(const struct ctx *c, unsigned n)
+{
+	struct flood f = {.c = c, .max_requests = n};
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	struct quotesim_quote_opts qo;
+	struct json_object *jwk = NULL;
+	EVP_PKEY *key = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL;
+	size_t quote_len = 0, secret_len = 0, lines = 0;
+	_cleanup_free_ uint8_t *audit = NULL;
+	size_t audit_len = 0;
+	char reason[512] = "";
+	pthread_t th[2];
+	double t0;
+	long mark;
+	int r;
+
+	if (n < 1 || n > 200000)
+		FAILF("auth-flood=N needs 1 <= N <= 200000");
+	r = client_new(c, false, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	if (r == 0)
+		r = jwk_generate_p256(&key);
+	if (r == 0)
+		r = jwk_from_public_key(key, 1, &jwk);
+	if (r == 0)
+		r = kbs_report_data(ch.nonce, jwk, rd);
+	quotesim_quote_opts_init(c->sim, &qo);
+	if (r == 0)
+		r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
+	if (r == 0)
+		r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
+	free(quote);
+	json_object_put(jwk);
+	if (r < 0) {
+		kbs_client_free(cl);
+		EVP_PKEY_free(key);
+		FAILF("could not establish the session before the flood: %s", reason);
+	}
+	mark = audit_mark(c);
+	t0 = now_s();
+	f.until = t0 + 5;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, flood_thread, &f);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("  flood: %u /auth requests in %.1f s from 127.0.0.2: %u challenges, %u HTTP 429, "
+	       "%u other\n",
+	       atomic_load(&f.ok) + atomic_load(&f.limited) + atomic_load(&f.other), now_s() - t0,
+	       atomic_load(&f.ok), atomic_load(&f.limited), atomic_load(&f.other));
+	/* The session established before the flood still gets its release. */
+	r = kbs_client_resource(cl, c->resource, key, &secret, &secret_len, reason, sizeof(reason));
+	kbs_client_free(cl);
+	EVP_PKEY_free(key);
+	secmem_free(secret);
+	if (r < 0)
+		FAILF("the session established before the flood failed: %s", reason);
+	if (atomic_load(&f.limited) == 0 || atomic_load(&f.ok) + atomic_load(&f.limited) < 1000)
+		FAILF("the flood was not rate-limited (or did not run)");
+	usleep(2500 * 1000); /* the aggregated records of the flood's interval */
+	if (file_read_all(c->audit, 64 * 1024 * 1024, &audit, &audit_len) < 0 ||
+	    audit_len < (size_t)mark)
+		FAILF("cannot read the audit log");
+	for (size_t i = (size_t)mark; i < audit_len; i++)
+		lines += audit[i] == '\n';
+	printf("  session established before the flood: released; audit log grew by %zu lines "
+	       "(%zu bytes)\n",
+	       lines, audit_len - (size_t)mark);
+	if (lines > 40)
+		FAILF("the audit log grew by %zu lines for one flood", lines);
+	return audit_expect(c, mark, "\"peer\":\"127.0.0.2\"");
+}
+
 /* Attests with a quote from a file (a real Intel quote): it must be refused at attest with
  * `want` in the reason and the audit line. */
 static int scen_file_quote(const struct ctx *c, const char *arg)
@@ -1059,6 +1237,8 @@ static int run_scenario(struct ctx *c, const char *name)
 	}
 	if (!strncmp(name, "file-quote=", 11))
 		return scen_file_quote(c, name + 11);
+	if (!strncmp(name, "auth-flood=", 11))
+		return scen_auth_flood(c, (unsigned)atoi(name + 11));
 	if (!strncmp(name, "fleet-split=", 12))
 		return scen_fleet_split(c, atoi(name + 12));
 	if (!strncmp(name, "fleet-load=", 11))
