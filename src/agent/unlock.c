@@ -216,9 +216,18 @@ static void eventlogs_read(uint8_t **ccel, size_t *ccel_len, char **aael)
 	int r;
 
 	if (access(ccel_path, F_OK) == 0) {
+		struct ccel_log log;
+
 		r = file_read_all(ccel_path, CCEL_MAX_LEN, ccel, ccel_len);
 		if (r < 0)
 			log_warn("unlock: %s not sent: %s", ccel_path, strerror(-r));
+		/* The ACPI area is mostly padding (e.g. 18 KiB of records in 256 KiB): send the
+		 * records only, to stay within the server's request size. A log the agent cannot
+		 * parse goes whole: keyd names what is wrong with it. */
+		if (r == 0 && ccel_parse(*ccel, *ccel_len, &log, NULL, 0) == 0) {
+			*ccel_len = log.used_len;
+			ccel_log_done(&log);
+		}
 	}
 	if (access(aael_path, F_OK) == 0) {
 		r = file_read_all(aael_path, AAEL_MAX_LEN, (uint8_t **)aael, &len);

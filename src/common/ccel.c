@@ -281,6 +281,7 @@ int ccel_parse(const uint8_t *buf, size_t len, struct ccel_log *log, char *reaso
 		}
 		log->events[log->n_events++] = ev;
 	}
+	log->used_len = len - cbs_len(&c);
 	return 0;
 fail:
 	ccel_log_done(log);

@@ -41,6 +41,7 @@ struct ccel_event {
 struct ccel_log {
 	struct ccel_event *events; /* EV_NO_ACTION records are left out */
 	size_t n_events;
+	size_t used_len; /* bytes up to the end of the last record; the padding follows */
 };
 
 /* Parses buf (which must outlive log). Returns 0, or -EBADMSG with the reason (e.g. "event 12:

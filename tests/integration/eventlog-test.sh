@@ -121,6 +121,30 @@ grep -q "NOT verified" <("$KEYD" policy-from-quote --quote "$T/q.bin" 2>&1 >/dev
 	ok "policy-from-quote without collateral says the quote was NOT verified" ||
 	bad "policy-from-quote silent about verification"
 
+# An application event in RTMR3 (AAEL): replayed by verify-quote, an event in the policy.
+printf 'INIT sha384/%096d\nexample.org compose sha256:ab12\n' 0 >"$T/aael"
+rtmr3=$(python3 -c 'import hashlib,sys
+r=bytes(48)
+for l in open(sys.argv[1]).read().splitlines(): r=hashlib.sha384(r+hashlib.sha384(l.encode()).digest()).digest()
+print(r.hex())' "$T/aael")
+"$QUOTEGEN" quote --ca "$T/ca" --out "$T/q3.bin" --rtmr0 "$(field "$T/rtmr.json" 'd["rtmr0"]')" \
+	--rtmr1 "$(field "$T/rtmr.json" 'd["rtmr1"]')" --rtmr2 "$(field "$T/rtmr.json" 'd["rtmr2"]')" \
+	--rtmr3 "$rtmr3" 2>/dev/null
+"$KEYD" verify-quote --quote "$T/q3.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" >"$T/v.json" 2>/dev/null
+[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
+	[ "$(field "$T/v.json" 'd["eventlog"]["events"][-1]["line"]')" = "example.org compose sha256:ab12" ] &&
+	ok "CCEL + AAEL replay (RTMR3 from the AAEL's INIT through its application event)" ||
+	bad "CCEL + AAEL do not replay"
+"$KEYD" policy-from-quote --quote "$T/q3.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" \
+	>"$T/pol3.json" 2>/dev/null
+[ "$(field "$T/pol3.json" 'd["measurements"][0]["rtmr3"]["events"][0]["content"]')" = "sha256:ab12" ] &&
+	ok "policy-from-quote --aa-eventlog gives RTMR3 as its application event" ||
+	bad "no RTMR3 event in the policy"
+"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" >"$T/v.json" 2>/dev/null
+[ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr3']" ] &&
+	ok "the same AAEL against a quote whose RTMR3 never saw it: mismatch on rtmr3" ||
+	bad "AAEL not checked against RTMR3"
+
 echo "== the real Google COS TD quote and CCEL"
 d=${TDX_TESTDATA:-../shared/testdata/tdx}/ccel
 if [ -f "$d/ccel_data.bin" ]; then
