@@ -4,9 +4,10 @@
 #   make check-keyd-fleet     tests/integration/keyd-fleet.sh (3 replicas behind HAProxy, kill -9)
 #   make check-keyd-hsm       tests/integration/keyd-hsm.sh (root key in SoftHSM2 via PKCS#11)
 #   make bench-keyd           full attested releases/s at 1, 16 and 256 concurrent clients
+#   make bench-keyd-fleet     keyd CPU vs the crypto bound, /auth flood, 1,000-agent boot storm
 .PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm bench-keyd
 CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm
-BENCH_TARGETS += bench-keyd
+BENCH_TARGETS += bench-keyd bench-keyd-fleet
 
 KEYD_TEST_DEPS := $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/kbs-test-client $(BUILD)/kbs-bench
 
@@ -24,3 +25,6 @@ bench-keyd: $(KEYD_TEST_DEPS)
 
 check-keyd-hsm: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-hsm.sh
+
+bench-keyd-fleet: $(KEYD_TEST_DEPS)
+	BUILD=$(BUILD) bench/keyd-fleet.sh

@@ -16,111 +16,36 @@ KEYD_AUTH_RATE=1000000
 KEYD_AUTH_BURST=1000000
 # shellcheck source=tests/integration/keyd-env.sh
 . "$(dirname "$0")/keyd-env.sh"
+# shellcheck source=tests/integration/keyd-fleet-env.sh
+. "$(dirname "$0")/keyd-fleet-env.sh"
 CLIENT="$BUILD/kbs-test-client"
-HAPROXY=${HAPROXY:-haproxy}
 fail=0
-N=3
-PIDS=""
-PID2=""
-HAPROXY_PID=""
 
 # shellcheck disable=SC2317 # called through the trap
 cleanup() {
-	for p in $PIDS $HAPROXY_PID; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	fleet_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
 step() { echo "== keyd fleet: $*"; }
 
-if ! command -v "$HAPROXY" >/dev/null 2>&1; then
+if ! command -v "${HAPROXY:-haproxy}" >/dev/null 2>&1; then
 	echo "FAIL: haproxy not installed (deps/debian-packages.txt lists it)"
 	exit 1
 fi
 
 keyd_env_setup || { echo "FAIL: setup"; exit 1; }
-# Free loopback ports: one per replica and one for HAProxy.
-# shellcheck disable=SC2046 # word splitting wanted
-set -- $(python3 -c 'import socket
-s = [socket.socket() for _ in range(4)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-P1=$1 P2=$2 P3=$3 PH=$4
-
-# Replica i: the shared configuration with its own port and audit file.
-replica_start() {
-	i=$1
-	case $i in 1) port=$P1 ;; 2) port=$P2 ;; *) port=$P3 ;; esac
-	sed -e "s/\"port\": 0/\"port\": $port/" -e "s/\"audit.log\"/\"audit-$i.log\"/" \
-		"$T/keyd.json" >"$T/keyd-$i.json"
-	rm -f "$T/port-$i"
-	TDX_KEYD_TEST_PORT_FILE="$T/port-$i" "$KEYD" serve --config "$T/keyd-$i.json" \
-		2>>"$T/keyd-$i.stderr" &
-	[ "$i" = 2 ] && PID2=$!
-	PIDS="$PIDS $!"
-	n=0
-	while [ ! -s "$T/port-$i" ]; do
-		n=$((n + 1))
-		if [ $n -gt 100 ]; then
-			echo "replica $i did not start:" >&2
-			tail -5 "$T/keyd-$i.stderr" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-wait_port() {
-	python3 - "$1" <<'PY'
-import socket, sys, time
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-PY
-}
+fleet_ports
 
 client() {
 	"$CLIENT" --url "https://127.0.0.1:$PH" --ca "$T/tls.crt" --sim "$T/sim" \
 		--audit "$T/audit-1.log" --expect-secret "$T/expected.secret" "$@"
 }
 
-step "start $N replicas (one root key) and HAProxy (TCP, round-robin, no affinity)"
+step "start 3 replicas (one root key) and HAProxy (TCP, round-robin, no affinity)"
 for i in 1 2 3; do replica_start $i || exit 1; done
-# TCP health check (connect only: no TLS handshake, so no audit line per check); a dead
-# replica's connection attempts are retried on another one (redispatch).
-cat >"$T/haproxy.cfg" <<EOC
-global
-    maxconn 2048
-    nbthread 1
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    retries 3
-    option redispatch
-frontend kbs
-    bind 127.0.0.1:$PH
-    default_backend keyd
-backend keyd
-    balance roundrobin
-    default-server check inter 300ms fall 1 rise 2
-    server k1 127.0.0.1:$P1
-    server k2 127.0.0.1:$P2
-    server k3 127.0.0.1:$P3
-EOC
-"$HAPROXY" -c -q -f "$T/haproxy.cfg" || { echo "FAIL: haproxy configuration"; exit 1; }
-"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-HAPROXY_PID=$!
-wait_port "$PH" || { echo "FAIL: haproxy did not start"; cat "$T/haproxy.log"; exit 1; }
-sleep 1 # the first health checks
+haproxy_start 3 || { echo "FAIL: haproxy did not start"; exit 1; }
 
 step "every step of a release on a new connection: any replica serves any step"
 client fleet-split=9 || bad "releases through the balancer"

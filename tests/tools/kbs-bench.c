@@ -59,6 +59,7 @@ struct bench {
 	uint8_t *expect; /* the secret a release must return, or NULL */
 	size_t expect_len;
 	bool auth_only;
+	bool once; /* boot storm: each client makes one release, all start at once */
 	struct quotesim *sim;
 	SSL_CTX *ssl_ctx;
 	double seconds;
@@ -80,6 +81,7 @@ struct session {
 	struct loop *l;
 	struct evhttp_connection *evcon;
 	EVP_PKEY *key;
+	unsigned runs;
 	struct kbs_challenge ch;
 	char cookie[COOKIE_MAX + 1];
 	struct timespec t0;
@@ -400,7 +402,7 @@ static void session_start(struct session *s)
 {
 	struct loop *l = s->l;
 
-	if (since(&l->b->start) >= l->b->seconds) {
+	if (since(&l->b->start) >= l->b->seconds || (l->b->once && s->runs++ > 0)) {
 		if (--l->active == 0)
 			event_base_loopbreak(l->base);
 		return;
@@ -758,6 +760,7 @@ int main(int argc, char **argv)
 					     {"rate", required_argument, NULL, 'R'},
 					     {"auth-only", no_argument, NULL, 'A'},
 					     {"curl", no_argument, NULL, 'C'},
+					     {"once", no_argument, NULL, 'O'},
 					     {}};
 	struct bench b = {.resource = "default/disk/root", .seconds = 5};
 	const char *sim = NULL, *ca = NULL, *expect = NULL;
@@ -805,19 +808,23 @@ int main(int argc, char **argv)
 		case 'C':
 			curl = true;
 			break;
+		case 'O':
+			b.once = true; /* --seconds bounds the run */
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!b.url || !ca || !sim || clients < 1 || clients > 4096 || threads < 1 || threads > 64 ||
 	    b.seconds <= 0 || b.seconds > 600 || b.rate < 0 || b.rate > 1e6 ||
-	    (b.rate > 0 && curl) || parse_url(&b) < 0 ||
+	    (b.rate > 0 && curl) || (b.once && (b.rate > 0 || curl)) || parse_url(&b) < 0 ||
 	    snprintf(b.resource_path, sizeof(b.resource_path), "%s/resource/%s", KBS_URL_PREFIX,
 		     b.resource) >= (int)sizeof(b.resource_path)) {
 		fprintf(stderr,
 			"usage: kbs-bench --url https://HOST:PORT --ca CERT --sim DIR "
 			"[--clients N] [--threads N] [--seconds S] [--resource PATH] "
-			"[--expect SECRET_FILE] [--auth-only] [--rate PER_SECOND | --curl]\n");
+			"[--expect SECRET_FILE] [--auth-only] [--rate PER_SECOND | --curl | "
+			"--once]\n");
 		return 2;
 	}
 	if (quotesim_load(sim, &b.sim) < 0 || load_pin(ca, b.pin) < 0)
@@ -830,6 +837,9 @@ int main(int argc, char **argv)
 	r = curl ? run_threads(&b, clients, &st, &n_st)
 		 : run_loops(&b, clients, threads, &st, &n_st);
 	cpu0 = cpu_seconds() - cpu0;
+	/* --once: the storm's own duration (every client's one release, or the bound). */
+	if (b.once)
+		b.seconds = since(&b.start);
 	for (unsigned i = 0; i < n_st; i++) {
 		total += st[i].n;
 		failures += st[i].failures;

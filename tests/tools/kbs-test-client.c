@@ -1237,6 +1237,22 @@ static int run_scenario(struct ctx *c, const char *name)
 	}
 	if (!strncmp(name, "file-quote=", 11))
 		return scen_file_quote(c, name + 11);
+	if (!strncmp(name, "flood-only=", 11)) {
+		/* make bench: load beside a measurement, nothing asserted. */
+		struct flood f = {
+			.c = c, .max_requests = 10000000, .until = now_s() + atoi(name + 11)};
+		pthread_t th[2];
+
+		if (atoi(name + 11) < 1 || atoi(name + 11) > 60)
+			FAILF("flood-only=SECONDS with 1..60 s");
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, flood_thread, &f);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		printf("  flood from 127.0.0.2: %u challenges, %u HTTP 429, %u other\n",
+		       atomic_load(&f.ok), atomic_load(&f.limited), atomic_load(&f.other));
+		return 0;
+	}
 	if (!strncmp(name, "auth-flood=", 11))
 		return scen_auth_flood(c, (unsigned)atoi(name + 11));
 	if (!strncmp(name, "fleet-split=", 12))
