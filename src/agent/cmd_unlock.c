@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "agent/luks_discover.h"
 #include "agent/luks_header.h"
+#include "agent/phase_timing.h"
 #include "agent/unlock.h"
 #include "commands.h"
 #include "log.h"
@@ -82,6 +83,7 @@ int cmd_unlock(int argc, char **argv)
 	};
 	const char *config_path = AGENT_CONFIG_DEFAULT_PATH;
 	struct unlock_options o = {0};
+	struct phase_timing timing;
 	enum log_target target;
 	struct agent_config config;
 	bool verbose = false;
@@ -89,6 +91,7 @@ int cmd_unlock(int argc, char **argv)
 	enum unlock_exit ret;
 	int c;
 
+	phase_timing_init(&timing);
 	/* Before anything else: no core dumps, no ptrace by others, a locked heap for OpenSSL. */
 	if (secmem_harden_process() < 0)
 		return UNLOCK_EXIT_FAILURE;
@@ -165,9 +168,14 @@ int cmd_unlock(int argc, char **argv)
 		return UNLOCK_EXIT_DISABLED;
 	}
 	o.config = &config;
+	o.timing = &timing;
 	ret = unlock_run(&o);
+	if (!timing.work_done_us)
+		timing.work_done_us = phase_now_us();
 	agent_config_done(&config);
 	/* Whatever OpenSSL kept in its secure heap is cleansed as the heap is torn down. */
 	CRYPTO_secure_malloc_done();
+	phase_end(&timing, PHASE_WIPE_EXIT, timing.work_done_us);
+	phase_timing_log_summary(&timing, unlock_exit_name(ret));
 	return ret;
 }

@@ -12,6 +12,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "agent/phase_timing.h"
 #include "jwe.h"
 #include "log.h"
 #include "secmem.h"
@@ -30,6 +31,7 @@ struct kbs_client {
 	const uint8_t *ccel; /* borrowed: sent with the next attest */
 	size_t ccel_len;
 	const char *aael;
+	uint64_t jwe_us; /* the last JWE decryption (phase timing) */
 };
 
 struct exchange {
@@ -401,6 +403,7 @@ int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_ke
 	_cleanup_free_ char *url = NULL, *resp = NULL;
 	size_t len = 0;
 	long status = 0;
+	uint64_t t0;
 	int r;
 
 	if (asprintf(&url, "%s/resource/%s", KBS_URL_PREFIX, path) < 0) {
@@ -412,7 +415,14 @@ int kbs_client_resource(struct kbs_client *c, const char *path, EVP_PKEY *tee_ke
 		return r;
 	if (status != 200)
 		return refusal(status, resp, len, reason, reason_len);
+	t0 = phase_now_us();
 	/* NOLINTNEXTLINE(*unix.Malloc): resp is _cleanup_free_ */
 	r = jwe_decrypt(tee_key, resp, len, secret, secret_len, reason, reason_len);
+	c->jwe_us = phase_now_us() - t0;
 	return r < 0 ? -EPROTO : 0;
+}
+
+uint64_t kbs_client_jwe_us(const struct kbs_client *c)
+{
+	return c->jwe_us;
 }

@@ -32,6 +32,8 @@ struct kbs_client;
 /* Needs a pin or a CA file, and an https URL. */
 int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out);
 void kbs_client_free(struct kbs_client *c);
+/* Microseconds the last kbs_client_resource() spent decrypting the JWE (phase timing). */
+uint64_t kbs_client_jwe_us(const struct kbs_client *c);
 
 /* Errors of the calls below, with reason filled in:
  *   -EHOSTUNREACH  connect failed      -ETIMEDOUT  a time bound passed

@@ -17,6 +17,7 @@
 #include "agent/luks_activate.h"
 #include "agent/luks_discover.h"
 #include "agent/luks_header.h"
+#include "agent/phase_timing.h"
 #include "agent/quote_source.h"
 #include "agent/rtmr.h"
 #include "aael.h"
@@ -148,11 +149,17 @@ static bool device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	char reason[512] = "";
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
-	uint64_t t_secret;
+	uint64_t t_secret, t0 = phase_now_us();
 	int r;
 
 	r = kbs_client_resource(kc, d->h->token.resource, key, &secret, &secret_len, reason,
 				sizeof(reason));
+	/* The resource phase is the HTTP exchange; the JWE decryption in it is its own phase. */
+	t0 = phase_end(x->o->timing, PHASE_KBS_RESOURCE, t0 + (r == 0 ? kbs_client_jwe_us(kc) : 0));
+	if (r == 0 && x->o->timing) {
+		x->o->timing->total_us[PHASE_JWE] += kbs_client_jwe_us(kc);
+		log_debug("timing: jwe %llu us", (unsigned long long)kbs_client_jwe_us(kc));
+	}
 	if (r < 0) {
 		enum server_outcome so = kbs_error_outcome(r);
 
@@ -166,6 +173,9 @@ static bool device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	t_secret = now_ms();
 	r = luks_unlock(d->h, secret, secret_len, d->name[0] ? d->name : NULL, 0);
 	secmem_free(secret); /* wiped as soon as the keyslot has been tried */
+	t0 = phase_end(x->o->timing, PHASE_ACTIVATION, t0);
+	if (x->o->timing)
+		x->o->timing->work_done_us = t0;
 	if (r < 0) {
 		d->state = DEVICE_FAILED;
 		d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
@@ -266,7 +276,9 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 	if (r < 0)
 		return SERVER_FAILED;
 
+	t0 = phase_now_us();
 	r = kbs_client_auth(kc, &ch, reason, sizeof(reason));
+	phase_end(x->o->timing, PHASE_KBS_AUTH, t0);
 	if (r < 0) {
 		out = kbs_error_outcome(r);
 		log_error("unlock: %s: auth failed: %s", s->url, reason[0] ? reason : strerror(-r));
@@ -284,7 +296,7 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 		out = SERVER_FAILED;
 		goto out;
 	}
-	t0 = now_ms();
+	t0 = phase_now_us();
 	r = quote_source_get(x->qs, report_data, remaining_ms(x), &quote, &quote_len);
 	if (r < 0) {
 		log_error("unlock: no quote from %s", quote_source_describe(x->qs));
@@ -293,10 +305,12 @@ static enum server_outcome server_attempt(struct unlock_ctx *x, const struct age
 		out = SERVER_FAILED;
 		goto out;
 	}
-	x->quote_ms += now_ms() - t0;
+	x->quote_ms += (phase_now_us() - t0) / 1000u;
+	t0 = phase_end(x->o->timing, PHASE_QUOTE, t0);
 	eventlogs_read(&ccel, &ccel_len, &aael);
 	kbs_client_set_eventlogs(kc, ccel, ccel_len, aael);
 	r = kbs_client_attest(kc, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
+	phase_end(x->o->timing, PHASE_KBS_ATTEST, t0);
 	if (r < 0) {
 		out = kbs_error_outcome(r);
 		log_error("unlock: %s: attestation failed: %s", s->url,
@@ -444,9 +458,10 @@ static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t 
 		d->path = found[i];
 		d->state = DEVICE_PENDING;
 		d->code = UNLOCK_EXIT_UNREACHABLE;
-		t0 = now_ms();
+		t0 = phase_now_us();
 		r = luks_header_load(d->path, &d->h, reason, sizeof(reason));
-		x->header_ms += now_ms() - t0;
+		x->header_ms += (phase_now_us() - t0) / 1000u;
+		phase_end(x->o->timing, PHASE_HEADERS, t0);
 		if (r == -ENOENT) {
 			log_error("%s: no tdx-unlock token", d->path);
 			d->state = DEVICE_FAILED;

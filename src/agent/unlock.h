@@ -25,12 +25,15 @@ enum unlock_exit {
 
 const char *unlock_exit_name(enum unlock_exit code);
 
+struct phase_timing;
+
 struct unlock_options {
 	const struct agent_config *config;
 	char *const *devices; /* explicit devices/image files; NULL or empty = discover */
 	size_t n_devices;
 	const char *name;     /* mapping name for a single device; NULL = unlock_mapping_name() */
 	bool test_passphrase; /* verify the passphrase opens the keyslot; create no mapping */
+	struct phase_timing *timing; /* per-phase times (agent/phase_timing.h); may be NULL */
 };
 
 /* Runs the whole unlock and returns its exit code. */

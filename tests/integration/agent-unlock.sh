@@ -72,6 +72,13 @@ got=$(tr -d '\n' <"$T/tsm/extensions")
 [ "$got" = "$want" ] && ok "RTMR3 extended once with the unlocked event" ||
 	bad "RTMR3 event: got '$got', want '$want'"
 grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
+# One info line says where the time went (docs/agent.md); -v adds one debug line per phase.
+grep -qE "timing: all unlocked after [0-9]+ ms \(ms per phase: network [0-9]+, headers [0-9]+, quote [0-9]+, auth [0-9]+, attest [0-9]+, resource [0-9]+, jwe [0-9]+, activation [0-9]+, wipe\+exit [0-9]+\)" \
+	"$T/agent.log" || bad "no phase timing summary at info level"
+run_agent "$T/good.conf" --test-passphrase -v "$T/disk.img"
+for p in headers quote auth attest resource jwe activation wipe+exit; do
+	grep -q "timing: $p [0-9.]* [mu]s" "$T/agent.log" || bad "no debug timing line for phase $p"
+done
 
 # quote_defaults.json is optional in the simulator directory: its absence is silent, a
 # malformed one is an error.
