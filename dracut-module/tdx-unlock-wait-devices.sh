@@ -1,7 +1,8 @@
 #!/bin/sh
 # tdx-unlock (initrd): ExecStartPre of tdx-unlock.service. Waits, bounded, for the block devices
-# this boot's systemd-cryptsetup@ units are bound to (systemd-cryptsetup-generator made them from
-# the initrd's crypttab, rd.luks.uuid= and rd.luks.name=, so nothing here parses those again),
+# this boot's systemd-cryptsetup@ units are bound to: the BindsTo= lines of the units
+# systemd-cryptsetup-generator wrote to /run/systemd/generator from the initrd's crypttab,
+# rd.luks.uuid= and rd.luks.name= (so nothing here parses those again),
 # so a disk that appears late is still unlocked by the agent instead of going to the fallback.
 # rd.tdx_unlock.device_timeout=SECONDS (default 30, at most 60). Never fails: a device that
 # did not come is the agent's and systemd-cryptsetup's business.
@@ -21,9 +22,9 @@ case $timeout in '' | *[!0-9]*) timeout=30 ;; esac
 [ "$timeout" -le 60 ] || timeout=60
 
 devices=
-for unit in $(systemctl list-units --all --plain --no-legend --type=service 'systemd-cryptsetup@*' |
-	while read -r u _; do echo "$u"; done); do
-	for dep in $(systemctl show -p BindsTo --value "$unit"); do
+for unit in /run/systemd/generator/systemd-cryptsetup@*.service; do
+	[ -r "$unit" ] || continue
+	for dep in $(sed -n 's/^BindsTo=//p' "$unit"); do
 		case $dep in
 		*.device) devices="$devices $(systemd-escape --unescape --path "${dep%.device}")" ;;
 		esac

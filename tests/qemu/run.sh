@@ -12,6 +12,8 @@
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
 #   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
 #  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
+#  not in the default list yet (docs/threat-model.md, "Status"): 10 disk swap -> power-off,
+#  11 NBD second-read flip, 13 agent killed by its unit's timeout -> power-off
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -24,6 +26,10 @@ set -uo pipefail
 . "$(dirname "$0")/late-disk.sh"
 # shellcheck source=tests/qemu/nbd-flip.sh
 . "$(dirname "$0")/nbd-flip.sh"
+# shellcheck source=tests/qemu/agent-timeout.sh
+. "$(dirname "$0")/agent-timeout.sh"
+# shellcheck source=tests/qemu/disk-swap.sh
+. "$(dirname "$0")/disk-swap.sh"
 
 demo=0
 bench=0
@@ -32,12 +38,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) demo=1 ;;
 	--bench) bench=1 ;;
-	[1-9] | 1[12]) scenarios+=("$1") ;;
+	[1-9] | 1[0-3]) scenarios+=("$1") ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 12)
 
 results=()
 failed=0
