@@ -10,6 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
 #include "b64.h"
 #include "cleanup.h"
 #include "agent/phase_timing.h"
@@ -63,6 +67,24 @@ static int fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
 		va_end(ap);
 	}
 	return r;
+}
+
+int kbs_client_pin_from_cert(const char *cert_path, uint8_t pin[KBS_CLIENT_PIN_LEN])
+{
+	FILE *f = fopen(cert_path, "re");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n = x ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : -1;
+
+	if (f)
+		fclose(f);
+	if (n > 0)
+		SHA256(der, (size_t)n, pin);
+	OPENSSL_free(der);
+	X509_free(x);
+	if (n <= 0)
+		return log_error_errno(-EINVAL, "%s: not a readable PEM certificate", cert_path);
+	return 0;
 }
 
 int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out)

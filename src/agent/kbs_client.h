@@ -29,6 +29,10 @@ struct kbs_client_opts {
 
 struct kbs_client;
 
+/* The pin of the server whose PEM certificate is at cert_path: SHA-256 of its SubjectPublicKeyInfo
+ * (DER), what "pins" hold. Returns 0, or -EINVAL (unreadable or not a certificate), logged. */
+int kbs_client_pin_from_cert(const char *cert_path, uint8_t pin[KBS_CLIENT_PIN_LEN]);
+
 /* Needs a pin or a CA file, and an https URL. */
 int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out);
 void kbs_client_free(struct kbs_client *c);

@@ -595,22 +595,6 @@ static void *worker_main(void *arg)
 
 /* ---- main ---- */
 
-static int load_pin(const char *cert, uint8_t pin[KBS_CLIENT_PIN_LEN])
-{
-	FILE *f = fopen(cert, "re");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	unsigned char *der = NULL;
-	int n = x ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : -1;
-
-	if (f)
-		fclose(f);
-	if (n > 0)
-		SHA256(der, (size_t)n, pin);
-	OPENSSL_free(der);
-	X509_free(x);
-	return n > 0 ? 0 : -1;
-}
-
 static int parse_url(struct bench *b)
 {
 	struct evhttp_uri *u = evhttp_uri_parse(b->url);
@@ -827,7 +811,7 @@ int main(int argc, char **argv)
 			"--once]\n");
 		return 2;
 	}
-	if (quotesim_load(sim, &b.sim) < 0 || load_pin(ca, b.pin) < 0)
+	if (quotesim_load(sim, &b.sim) < 0 || kbs_client_pin_from_cert(ca, b.pin) < 0)
 		return 1;
 	if (expect && file_read_all(expect, 4096, &b.expect, &b.expect_len) < 0)
 		return 1;

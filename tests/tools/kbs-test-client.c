@@ -761,22 +761,6 @@ static int scen_wrong_pin(const struct ctx *c)
 	return 0;
 }
 
-static int load_pin(struct ctx *c)
-{
-	FILE *f = fopen(c->ca, "re");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	unsigned char *der = NULL;
-	int n = x ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : -1;
-
-	if (f)
-		fclose(f);
-	if (n > 0)
-		SHA256(der, (size_t)n, c->pin);
-	OPENSSL_free(der);
-	X509_free(x);
-	return n > 0 ? 0 : -1;
-}
-
 #define WRONG_VERSION "{\"version\":\"0.3.0\",\"tee\":\"tdx\",\"extra-params\":{}}"
 #define MALFORMED     "{\"runtime-data\":{,}}"
 #define TRUNCATED     "{\"runtime-data\":{\"nonce\":\"AAAA"
@@ -1341,7 +1325,7 @@ int main(int argc, char **argv)
 	colon = strrchr(c.url, ':');
 	c.port = colon ? (uint16_t)atoi(colon + 1) : 443;
 	if (quotesim_load(sim, &c.sim) < 0 || (other && quotesim_load(other, &c.other) < 0) ||
-	    load_pin(&c) < 0) {
+	    kbs_client_pin_from_cert(c.ca, c.pin) < 0) {
 		fprintf(stderr, "cannot load the test hierarchy or the server certificate\n");
 		return 2;
 	}
