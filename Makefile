@@ -3,7 +3,7 @@
 #   make static   statically linked tdx-unlock for the initramfs (see mk/static.mk)
 #   make check    every test (unit, integration, boot)     make bench   performance figures
 #   make demo     scenario 1 of the boot tests, with progress output
-#   make lint     clang-format check, cppcheck, clang-tidy
+#   make lint     = make check-lint (mk/lint.mk): clang-format, cppcheck, clang-tidy
 # Module fragments live in mk/*.mk; each adds its targets to CHECK_TARGETS / BENCH_TARGETS.
 
 # Debian's own tools first: the tests' python3 must be Debian's (python3-cryptography from
@@ -113,14 +113,11 @@ check: check-unit $(CHECK_TARGETS)
 
 bench: all $(BENCH_TARGETS)
 
-FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/*/*.c tests/*/*.h)
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/*/*.c tests/*/*.h bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
-lint:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc/common -Isrc src tests/tools
-	clang-tidy --quiet $(wildcard src/*/*.c) -- $(CFLAGS)
+# One lint definition: check-lint in mk/lint.mk (also part of make check).
+lint: check-lint
 
 clean:
 	rm -rf $(BUILD)
