@@ -19,16 +19,6 @@
 
 #define refuse(reason, reason_len, ...) luks_refuse(-EINVAL, reason, reason_len, __VA_ARGS__)
 
-int luks_refuse(int r, char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, r, "LUKS2 header refused: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 char *luks_text_printable(char *s)
 {
 	for (char *c = s; *c; c++)

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 #define LUKS_TOKEN_TYPE		"tdx-unlock"
 #define LUKS_TOKEN_VERSION	1
 #define LUKS_TOKEN_SALT_LEN	32  /* bytes; "salt" is their standard base64 (44 chars) */
@@ -33,8 +35,8 @@ int luks_resource_path_check(const char *path);
 
 /* A refusal of header or token content, the one helper for both: the message (control characters
  * replaced) goes to reason and to the log as "LUKS2 header refused: ..."; returns r. */
-int luks_refuse(int r, char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+#define luks_refuse(r, reason, reason_len, ...) \
+	log_refusal(LOG_LVL_ERR, r, "LUKS2 header refused: ", reason, reason_len, __VA_ARGS__)
 
 /* Replaces control characters (< 0x20, 0x7f) in s with '?': text taken from a header is
  * attacker-chosen and goes to logs and terminals. Returns s. */

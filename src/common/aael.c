@@ -15,19 +15,8 @@
 
 static const char init_prefix[] = "INIT sha384/";
 
-static int aael_fail(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int aael_fail(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, -EBADMSG, "aael: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define aael_fail(reason, reason_len, ...) \
+	log_refusal(LOG_LVL_ERR, -EBADMSG, "aael: ", reason, reason_len, __VA_ARGS__)
 
 static bool field_char_ok(char c)
 {

@@ -20,19 +20,8 @@ struct alg_size {
 	uint16_t size;
 };
 
-static int ccel_fail(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int ccel_fail(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, -EBADMSG, "ccel: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define ccel_fail(reason, reason_len, ...) \
+	log_refusal(LOG_LVL_ERR, -EBADMSG, "ccel: ", reason, reason_len, __VA_ARGS__)
 
 static const struct {
 	uint32_t type;

@@ -13,16 +13,6 @@
 #include <string.h>
 #include <sys/types.h>
 
-int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, r, "", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* Value of the 4 hex digits at text[i], or 0x10000 when there are not 4 of them. */
 static unsigned hex4(const char *text, size_t len, size_t i)
 {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cleanup.h"
+#include "log.h"
 
 #define JSON_STRICT_MAX_DEPTH 16
 
@@ -25,8 +26,8 @@ int json_strict_parse(const char *text, size_t len, size_t max_len, struct json_
 
 /* Formats a reason into reason (if non-NULL), logs it at error level and returns r (a negative
  * errno): the one helper the protocol parsers use to fail with a named cause. */
-int json_strict_fail(char *reason, size_t reason_len, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+#define json_strict_fail(reason, reason_len, r, ...) \
+	log_refusal(LOG_LVL_ERR, r, "", reason, reason_len, __VA_ARGS__)
 
 /* Member getters for parsers of untrusted messages. `what` names the object in messages
  * (e.g. "attest request"). Absent or mistyped members give -EINVAL with the reason filled in;

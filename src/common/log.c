@@ -87,3 +87,14 @@ int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason
 		snprintf(reason, reason_len, "%s", msg);
 	return log_errno(level, r, "%s%s", prefix, msg);
 }
+
+int log_refusal(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = log_refusal_va(level, r, prefix, reason, reason_len, fmt, ap);
+	va_end(ap);
+	return r;
+}

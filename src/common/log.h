@@ -23,6 +23,11 @@ int log_errno(enum log_level level, int r, const char *fmt, ...)
  * logs "<prefix><message>" at level and returns r. */
 int log_refusal_va(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
 		   const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+/* The one refusal helper (a module wraps it in a macro with its level, errno and prefix):
+ *   #define quote_refuse(reason, len, ...) \
+ *           log_refusal(LOG_LVL_ERR, -EBADMSG, "quote: ", reason, len, __VA_ARGS__) */
+int log_refusal(enum log_level level, int r, const char *prefix, char *reason, size_t reason_len,
+		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 #define log_error(...)		log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)		log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -21,17 +21,8 @@
 #define CERT_TYPE_QE_REPORT	6
 
 /* Logs the refusal and copies it for the caller; always returns -EBADMSG. */
-static int __attribute__((format(printf, 3, 4)))
-quote_refuse(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, -EBADMSG, "quote: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define quote_refuse(reason, reason_len, ...) \
+	log_refusal(LOG_LVL_ERR, -EBADMSG, "quote: ", reason, reason_len, __VA_ARGS__)
 
 static bool parse_td_body(struct cbs *c, enum tdx_body_kind kind, struct tdx_td_body *b)
 {

@@ -569,16 +569,8 @@ static void raw_collateral_done(struct raw_collateral *rc)
 	X509_CRL_free(rc->root_crl);
 }
 
-static int __attribute__((format(printf, 4, 5)))
-refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, r, "", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define refuse(reason, reason_len, r, ...) \
+	log_refusal(LOG_LVL_ERR, r, "", reason, reason_len, __VA_ARGS__)
 
 static char *dup_bytes(const char *p, size_t n)
 {

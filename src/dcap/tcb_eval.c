@@ -10,16 +10,8 @@
 
 #include "log.h"
 
-static int __attribute__((format(printf, 4, 5)))
-refuse(char *reason, size_t reason_len, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_INFO, r, "dcap: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define refuse(reason, reason_len, r, ...) \
+	log_refusal(LOG_LVL_INFO, r, "dcap: ", reason, reason_len, __VA_ARGS__)
 
 void tcb_advisories_merge(struct tcb_advisories *dst, const struct tcb_advisories *src)
 {

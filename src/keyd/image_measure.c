@@ -18,19 +18,8 @@
 
 #define PE_MAX_SECTIONS 96 /* the PE/COFF specification's loader limit */
 
-static int pe_fail(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int pe_fail(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_ERR, -EBADMSG, "kernel image: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define pe_fail(reason, reason_len, ...) \
+	log_refusal(LOG_LVL_ERR, -EBADMSG, "kernel image: ", reason, reason_len, __VA_ARGS__)
 
 /* Little-endian fields at a fixed offset, through the bounded reader. */
 static bool read_u16(const uint8_t *img, size_t len, size_t off, uint16_t *v)

@@ -15,18 +15,8 @@
 
 #define URI_SCHEME "pkcs11:"
 
-static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int refuse(char *reason, size_t reason_len, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = log_refusal_va(LOG_LVL_DEBUG, -EINVAL, "pkcs11 URI: ", reason, reason_len, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define refuse(reason, reason_len, ...) \
+	log_refusal(LOG_LVL_DEBUG, -EINVAL, "pkcs11 URI: ", reason, reason_len, __VA_ARGS__)
 
 static bool is_unreserved(char c)
 {
