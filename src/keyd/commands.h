@@ -8,3 +8,4 @@ int cmd_policy_from_quote(int argc, char **argv);
 int cmd_derive_secret(int argc, char **argv);
 int cmd_image_measure(int argc, char **argv);
 int cmd_import_root_key(int argc, char **argv);
+int cmd_audit_verify(int argc, char **argv);

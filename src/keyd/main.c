@@ -12,6 +12,7 @@ static const struct command commands[] = {
 	{"derive-secret", cmd_derive_secret, "write a disk secret for enrollment (0600 file)"},
 	{"image-measure", cmd_image_measure, "print the event digests a direct boot measures"},
 	{"import-root-key", cmd_import_root_key, "copy a root key file into a PKCS#11 token"},
+	{"audit-verify", cmd_audit_verify, "check the audit log's HMAC chain"},
 };
 
 int main(int argc, char **argv)

@@ -155,7 +155,14 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 		log_warn("!!! TEST ROOT CA IN USE (%s): quotes from a simulator will be trusted. "
 			 "Never run this configuration in production. !!!",
 			 cfg->test_root_ca);
-	r = audit_open(cfg->audit_file, &s->audit);
+	{
+		uint8_t *audit_key = secmem_alloc(AUDIT_KEY_LEN);
+
+		r = audit_key ? rootkey_subkey(s->rootkey, "audit/v1", audit_key) : -ENOMEM;
+		if (r == 0)
+			r = audit_open(cfg->audit_file, audit_key, &s->audit);
+		secmem_free(audit_key);
+	}
 	if (r < 0)
 		goto fail;
 	r = generation_load(cfg, &s->gen);
@@ -193,6 +200,8 @@ int release_service_reload(struct release_service *s)
 	struct keyd_generation *g, *old;
 	int r;
 
+	/* SIGHUP also follows a rotated audit file (logrotate's postrotate). */
+	(void)audit_reopen(s->audit);
 	r = generation_load(s->cfg, &g);
 	if (r < 0) {
 		log_error("keyd: reload failed (%s); the previous %zu policies stay in force",
