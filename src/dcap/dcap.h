@@ -1,7 +1,7 @@
 /* Intel DCAP verification of TDX quotes over OpenSSL 3: PCK chain to the Intel SGX Root CA, CRLs,
  * QE report and its binding, quote signature, TCB info / QE identity signatures, QE identity and
- * TDX TCB evaluation, collateral validity at a given time. See docs/ and
- * ../shared/testdata/tdx/VERIFY.md. */
+ * TDX TCB evaluation, collateral validity at a given time (docs/verify.md). The verifier's one
+ * public header: libdcap.a (src/dcap/) is used through it only. */
 #pragma once
 
 #include <stdbool.h>

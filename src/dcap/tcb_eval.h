@@ -1,4 +1,4 @@
-/* QE identity and TDX TCB evaluation (Intel QVL rules, VERIFY.md 3.8 and 3.9) over collateral
+/* QE identity and TDX TCB evaluation (Intel QVL rules, docs/verify.md) over collateral
  * that has already been authenticated. */
 #pragma once
 

@@ -457,7 +457,7 @@ static bool push_pair(STACK_OF(ASN1_TYPE) * items, const char *oid, ASN1_TYPE *v
 	return true;
 }
 
-/* The DER of the SGX extension (VERIFY.md 3.3), as Intel's Platform-CA PCK leaves lay it out. */
+/* The DER of the SGX extension (docs/verify.md), as Intel's Platform-CA PCK leaves lay it out. */
 static int sgx_extension_der(const struct quotesim_platform *p, unsigned char **out, int *out_len)
 {
 	STACK_OF(ASN1_TYPE) *top = sk_ASN1_TYPE_new_null(), *tcb = sk_ASN1_TYPE_new_null(),
@@ -1540,7 +1540,7 @@ static void put_td_body(struct qbuf *b, const struct tdx_td_body *t, bool td15)
 	}
 }
 
-/* The TD QE's SGX report body (VERIFY.md 1.3), binding the attestation key. */
+/* The TD QE's SGX report body (docs/verify.md), binding the attestation key. */
 static int qe_report_build(const struct quotesim *s, const struct quotesim_quote_opts *o,
 			   const uint8_t *auth, size_t auth_len, uint8_t rep[QE_REPORT_LEN])
 {

@@ -37,7 +37,7 @@ struct quotesim_window {
 	time_t not_after;
 };
 
-/* What the PCK leaf certificate claims about the platform (VERIFY.md 3.3). */
+/* What the PCK leaf certificate claims about the platform (docs/verify.md). */
 struct quotesim_platform {
 	uint8_t fmspc[6];
 	uint8_t pce_id[2];

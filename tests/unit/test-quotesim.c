@@ -400,7 +400,8 @@ static void test_pck_leaf_extension(void **state)
 	X509_free(leaf);
 }
 
-/* The chain verifies to the generated root with both CRLs; the names match VERIFY.md 3.2. */
+/* The chain verifies to the generated root with both CRLs; the names are Intel's (docs/verify.md).
+ */
 static void test_chain_and_crls(void **state)
 {
 	struct fixture *f = *state;
@@ -569,7 +570,7 @@ static void test_pcs_response_form(void **state)
 	X509_free(signer);
 }
 
-/* The QE report matches the QE identity as VERIFY.md 3.8 checks it. */
+/* The QE report matches the QE identity as the verifier checks it (docs/verify.md). */
 static void test_qe_report_matches_identity(void **state)
 {
 	struct fixture *f = *state;
