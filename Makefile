@@ -39,6 +39,7 @@ AGENT_SRCS  := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
 KEYD_SRCS   := $(filter-out src/keyd/main.c,$(wildcard src/keyd/*.c))
 DCAP_SRCS   := $(wildcard src/dcap/*.c)
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
+BENCH_SRCS  := $(wildcard bench/*.c)
 TESTSIM_SRCS := $(wildcard tests/sim/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/test-*.c)
 
@@ -56,6 +57,7 @@ TEST_LIBS    := $(TESTSIM_LIB) $(PROJECT_LIBS)
 AGENT_BIN  := $(BUILD)/tdx-unlock
 KEYD_BIN   := $(BUILD)/tdx-keyd
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRCS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 CHECK_TARGETS :=
@@ -64,7 +66,7 @@ BENCH_TARGETS :=
 .PHONY: all check check-unit bench lint format clean demo
 # Keep object files of tools and tests (make would delete them as intermediates).
 .SECONDARY:
-all: $(AGENT_BIN) $(KEYD_BIN) $(TOOL_BINS)
+all: $(AGENT_BIN) $(KEYD_BIN) $(TOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,6 +89,11 @@ $(AGENT_BIN): $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
 
 $(KEYD_BIN): $(call obj,src/keyd/main.c) $(PROJECT_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PROJECT_LIBS) -Wl,--end-group $(LDLIBS)
+
+# Every benchmark lives under bench/ (C programs, scripts) and runs from make bench. A static
+# pattern rule: a stale object of a benchmark that once lived in tests/tools is never picked.
+$(BENCH_BINS): $(BUILD)/%: $(BUILD)/obj/bench/%.o $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(LDLIBS)
 
 $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(TEST_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(LDLIBS)

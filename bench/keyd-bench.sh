@@ -12,7 +12,8 @@ KEYD_REQUEST_TIMEOUT_MS=30000
 KEYD_AUTH_RATE=1000000
 # shellcheck disable=SC2034
 KEYD_AUTH_BURST=1000000
-. "$(dirname "$0")/keyd-env.sh"
+# shellcheck source=tests/integration/keyd-env.sh
+. "$(dirname "$0")/../tests/integration/keyd-env.sh"
 trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 
 keyd_env_setup || exit 1
@@ -26,7 +27,7 @@ openssl speed -seconds 2 ecdsap256 2>/dev/null | grep -E "^ *256 bits ecdsa" |
 tck=$(getconf CLK_TCK)
 keyd_cpu() { awk '{print $14 + $15}' "/proc/$KEYD_PID/stat"; }
 rc=0
-# The load generator is an event loop per core with one SSL_CTX (see tests/tools/kbs-bench.c).
+# The load generator is an event loop per core with one SSL_CTX (see bench/kbs-bench.c).
 # Closed loop first (N clients, each starting its next release when the last one ends: at 256
 # clients the latency is 256 / throughput by Little's law, whatever keyd does); then open loop
 # (releases start at a fixed rate, at most 256 in flight, latency from the scheduled start): at

@@ -1,4 +1,4 @@
-# The agent's unlock path (h5b): loopback integration with tdx-keyd and the quote simulator,
+# The agent's unlock path: loopback integration with tdx-keyd and the quote simulator,
 # the secret-hygiene test (gcore at exit, scanned for secrets) and the agent benchmark.
 #   make check-agent            tests/integration/agent-unlock.sh (every exit code and refusal)
 #   make check-agent-hygiene    tests/integration/agent-hygiene.sh

@@ -22,7 +22,7 @@ check-keyd-hygiene: $(KEYD_TEST_DEPS) $(BUILD)/core-scan
 	BUILD=$(BUILD) tests/integration/keyd-hygiene.sh
 
 bench-keyd: $(KEYD_TEST_DEPS)
-	BUILD=$(BUILD) tests/integration/keyd-bench.sh
+	BUILD=$(BUILD) bench/keyd-bench.sh
 
 check-keyd-hsm: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-hsm.sh

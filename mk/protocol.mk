@@ -1,4 +1,4 @@
-# Protocol (h3): docs/protocol.md's test vectors must match tests/vectors/protocol-vectors.json,
+# Protocol: docs/protocol.md's test vectors must match tests/vectors/protocol-vectors.json,
 # the file the protocol unit tests read; and the C protocol code must agree with an independent
 # implementation (Python cryptography) on random inputs.
 .PHONY: check-protocol-doc protocol-doc check-protocol-interop

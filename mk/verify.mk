@@ -1,14 +1,9 @@
-# Quote verification benchmark (h1): verifications/s with collateral reused, beside
+# Quote verification benchmark: verifications/s with collateral reused, beside
 # `openssl speed -seconds 2 ecdsap256` verify/s from the same run, and the ratio to the bound
 # of two ECDSA verifications per quote.
-BENCH_VERIFY_BIN := $(BUILD)/bench-verify
-
-$(BENCH_VERIFY_BIN): $(BUILD)/obj/bench/bench-verify.o $(TEST_LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(LDLIBS)
-
 .PHONY: bench-verify
-bench-verify: $(BENCH_VERIFY_BIN)
-	@sh bench/bench-verify.sh $(BENCH_VERIFY_BIN)
+bench-verify: $(BUILD)/bench-verify
+	@sh bench/bench-verify.sh $(BUILD)/bench-verify
 
 BENCH_TARGETS += bench-verify
 
