@@ -24,6 +24,7 @@
 #include "kbs_msg.h"
 #include "keyd/keyd_config.h"
 #include "keyd/release.h"
+#include "keyd/session.h"
 #include "keyd/policy.h"
 #include "quotesim.h"
 #include "secmem.h"
@@ -127,7 +128,10 @@ static void handle(enum keyd_method m, const char *path, const char *cookie, con
 }
 
 /* auth; fills cookie ("kbs-session-id=...") and the challenge. */
-static int start_session(char cookie[128], struct kbs_challenge *ch)
+/* "kbs-session-id=" and a sealed session: a shorter copy would cut the cookie. */
+#define COOKIE_HDR_MAX (SESSION_COOKIE_MAX + 64)
+
+static int start_session(char cookie[COOKIE_HDR_MAX], struct kbs_challenge *ch)
 {
 	struct keyd_reply rep;
 	char *body = NULL;
@@ -139,7 +143,8 @@ static int start_session(char cookie[128], struct kbs_challenge *ch)
 	free(body);
 	if (rep.status == 200 &&
 	    kbs_challenge_parse(rep.body, strlen(rep.body), ch, NULL, 0) == 0) {
-		snprintf(cookie, 128, "%.*s", (int)strcspn(rep.set_cookie, ";"), rep.set_cookie);
+		snprintf(cookie, COOKIE_HDR_MAX, "%.*s", (int)strcspn(rep.set_cookie, ";"),
+			 rep.set_cookie);
 		r = 0;
 	}
 	keyd_reply_done(&rep);
@@ -150,7 +155,7 @@ static void scenario_attest(const uint8_t *data, size_t size)
 {
 	struct kbs_challenge ch;
 	struct keyd_reply rep;
-	char cookie[128], *body;
+	char cookie[COOKIE_HDR_MAX], *body;
 	const char *mark;
 	size_t n = 0, nl;
 
@@ -213,7 +218,7 @@ static void scenario_resource(const uint8_t *data, size_t size)
 	EVP_PKEY *tee = NULL;
 	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL;
 	size_t quote_len = 0, secret_len = 0;
-	char cookie[128], *body = NULL, *path = NULL;
+	char cookie[COOKIE_HDR_MAX], *body = NULL, *path = NULL;
 
 	if (start_session(cookie, &ch) < 0)
 		return;
