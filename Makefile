@@ -13,6 +13,8 @@ export PATH := /usr/sbin:/usr/bin:/sbin:/bin:$(PATH)
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 BUILD      ?= build
+# The one version of both binaries and the Debian packages (mk/install.mk, debian/changelog).
+VERSION    := $(shell cat VERSION)
 
 COMMON_PKGS := openssl json-c
 AGENT_PKGS  := libcryptsetup libcurl

@@ -4,9 +4,14 @@
 
 #include "cmd_dispatch.h"
 
+/* From the VERSION file, through the Makefile (mk/install.mk). */
+#ifndef PROJECT_VERSION
+#define PROJECT_VERSION "unknown"
+#endif
+
 static void usage(FILE *f, const char *prog, const struct command *commands, size_t n_commands)
 {
-	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\ncommands:\n", prog);
+	fprintf(f, "usage: %s COMMAND [OPTIONS]\n       %s --version\n\ncommands:\n", prog, prog);
 	for (size_t i = 0; i < n_commands; i++)
 		fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].help);
 }
@@ -17,6 +22,10 @@ int cmd_dispatch(const char *prog, const struct command *commands, size_t n_comm
 	if (argc < 2) {
 		usage(stderr, prog, commands, n_commands);
 		return 2;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("%s %s\n", prog, PROJECT_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout, prog, commands, n_commands);

@@ -10,7 +10,7 @@ struct command {
 };
 
 /* Runs the command named by argv[1] with argv shifted by one and returns its exit code; "help" and
- * "--help" print the table to stdout (exit 0); a missing or unknown name prints it to stderr
- * (exit 2). */
+ * "--help" print the table to stdout (exit 0); "--version" prints "<prog> <PROJECT_VERSION>" (exit
+ * 0); a missing or unknown name prints it to stderr (exit 2). */
 int cmd_dispatch(const char *prog, const struct command *commands, size_t n_commands, int argc,
 		 char **argv);

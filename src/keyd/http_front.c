@@ -28,6 +28,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "pccs_fetch.h"
+#include "sd_notify.h"
 
 struct keyd_worker;
 
@@ -455,7 +456,9 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig, (void)what;
 	log_info("keyd: SIGHUP, reloading policies");
+	sd_notify_send("RELOADING=1");
 	release_service_reload(m->svc);
+	sd_notify_send("READY=1");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -464,6 +467,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("keyd: signal %d, stopping", (int)sig);
+	sd_notify_send("STOPPING=1");
 	for (unsigned i = 0; i < m->n_workers; i++)
 		event_base_loopexit(m->workers[i].base, NULL);
 	event_base_loopexit(m->base, NULL);
@@ -593,6 +597,8 @@ int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
 			goto out;
 		}
 	}
+	/* Only now may systemd order dependent units after this one (Type=notify). */
+	sd_notify_send("READY=1");
 	event_base_dispatch(m.base);
 	r = 0;
 out:

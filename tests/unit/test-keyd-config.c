@@ -55,11 +55,11 @@ static void test_example_config(void **state)
 
 	(void)state;
 	/* The documented example must stay loadable. */
-	if (access("etc/tdx-keyd.conf.example", R_OK) < 0) {
+	if (access("etc/keyd.json.example", R_OK) < 0) {
 		print_message("skipped: run from the repository root\n");
 		return;
 	}
-	assert_int_equal(keyd_config_load("etc/tdx-keyd.conf.example", &c), 0);
+	assert_int_equal(keyd_config_load("etc/keyd.json.example", &c), 0);
 	assert_string_equal(c->listen_address, "0.0.0.0");
 	assert_int_equal(c->listen_port, 8443);
 	assert_string_equal(c->root_key_file, "/etc/tdx-keyd/root.key");
