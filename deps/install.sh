@@ -5,7 +5,7 @@
 #
 # It leaves the host's boot alone: the list names dracut-core and dracut-network (which do not
 # conflict with initramfs-tools), never dracut or a kernel image; the boot tests download their
-# guest kernel into a cache (tests/qemu/guest-kernel.sh). deps/check-install-list.sh checks that.
+# guest kernel into a cache (tests/qemu/guest-kernel.sh). tests/pkg/check-deps.sh checks that.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=

@@ -14,9 +14,9 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-static void enroll_usage(void)
+static void enroll_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: tdx-unlock enroll DEVICE --resource REPO/TYPE/TAG --secret-file FILE "
 		"[--keyslot N] [--key-file FILE]\n");
 }
@@ -56,15 +56,15 @@ int cmd_enroll(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			enroll_usage();
+			enroll_usage(stdout);
 			return 0;
 		default:
-			enroll_usage();
+			enroll_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind + 1 != argc || !resource || !secret_file) {
-		enroll_usage();
+		enroll_usage(stderr);
 		return 2;
 	}
 	device = argv[optind];

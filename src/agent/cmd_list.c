@@ -30,9 +30,13 @@ int cmd_list(int argc, char **argv)
 	const char *device;
 	int found = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: tdx-unlock list DEVICE\n");
+		return 0;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: tdx-unlock list DEVICE\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+		return 2;
 	}
 	device = argv[1];
 	if (luks_device_open(device, &cd) < 0)

@@ -17,9 +17,9 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-static void rotate_usage(void)
+static void rotate_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
 		"[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n");
 }
@@ -66,15 +66,15 @@ int cmd_rotate(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			rotate_usage();
+			rotate_usage(stdout);
 			return 0;
 		default:
-			rotate_usage();
+			rotate_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind + 1 != argc || !secret_file || (old_file && key_file)) {
-		rotate_usage();
+		rotate_usage(stderr);
 		return 2;
 	}
 	device = argv[optind];

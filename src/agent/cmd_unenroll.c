@@ -17,9 +17,13 @@ int cmd_unenroll(int argc, char **argv)
 	const char *device;
 	int removed = 0, failed = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: tdx-unlock unenroll DEVICE\n");
+		return 0;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: tdx-unlock unenroll DEVICE\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+		return 2;
 	}
 	device = argv[1];
 	if (luks_device_open(device, &cd) < 0)

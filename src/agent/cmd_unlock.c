@@ -35,21 +35,29 @@ static void usage(FILE *f)
 		")\n"
 		"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
 		"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
-		"  --log-target T      stderr, kmsg or auto (default auto: stderr under systemd "
-		"or\n"
-		"                      on a terminal, else /dev/kmsg)\n"
+		"  --log-target T      stderr, kmsg or auto (default auto: /dev/kmsg in an "
+		"initramfs\n"
+		"                      without systemd, else stderr)\n"
 		"  -v, --verbose       debug logging\n"
 		"\n"
-		"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration,\n"
-		"3 no token, 4 servers unreachable, 5 refused, 6 header invalid,\n"
-		"7 activation failed, 8 disabled (docs/agent.md).\n");
+		"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration\n"
+		"or a DEVICE that cannot be opened, 3 no token, 4 servers unreachable, 5 refused,\n"
+		"6 header invalid, 7 activation failed, 8 disabled (docs/agent.md).\n");
+}
+
+/* Inside an initramfs: dracut's and systemd's carry /etc/initrd-release, initramfs-tools' its
+ * /conf/initramfs.conf. */
+static bool in_initrd(void)
+{
+	return access("/etc/initrd-release", F_OK) == 0 || access("/conf/initramfs.conf", F_OK) == 0;
 }
 
 static enum log_target log_target_auto(void)
 {
 	/* systemd (dracut) collects stderr into the journal; initramfs-tools has only the kernel
-	 * log, which is also what reaches the console. */
-	if (getenv("JOURNAL_STREAM") || isatty(STDERR_FILENO))
+	 * log, which is also what reaches the console. Run by hand, the host's kernel log is
+	 * nobody's business: stderr. */
+	if (getenv("JOURNAL_STREAM") || isatty(STDERR_FILENO) || !in_initrd())
 		return LOG_TARGET_STDERR;
 	if (access("/dev/kmsg", W_OK) == 0)
 		return LOG_TARGET_KMSG;

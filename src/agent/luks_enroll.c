@@ -21,7 +21,7 @@ int luks_device_open(const char *device, struct crypt_device **out)
 
 	r = crypt_init(&cd, device);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot open: %s", device, strerror(-r));
+		return luks_open_error(device, r);
 	luks_log_attach(cd);
 	r = crypt_load(cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {

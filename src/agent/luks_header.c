@@ -81,6 +81,15 @@ void luks_log_attach(struct crypt_device *cd)
 	crypt_set_log_callback(cd, cryptsetup_log, NULL);
 }
 
+int luks_open_error(const char *device, int r)
+{
+	/* libcryptsetup reports a path that does not exist as ENOTBLK; the path's own error is
+	 * the cause an operator can act on. */
+	if (access(device, F_OK) < 0)
+		r = -errno;
+	return log_error_errno(r, "%s: cannot open: %m", device);
+}
+
 static bool uuid_canonical(const char *u)
 {
 	if (!u || strlen(u) != LUKS_UUID_LEN)
@@ -349,9 +358,10 @@ static int header_load_validated(const char *device, enum luks_token_need need,
 		reason[0] = '\0';
 	r = crypt_init(&src, device);
 	if (r < 0) {
+		r = luks_open_error(device, r);
 		if (reason && reason_len)
-			snprintf(reason, reason_len, "cannot open %s", device);
-		return log_error_errno(-ENODEV, "%s: cannot open device (%d)", device, r);
+			snprintf(reason, reason_len, "cannot open %s: %s", device, strerror(-r));
+		return -ENODEV;
 	}
 	r = header_load_explained(src, device, reason, reason_len);
 	if (r < 0)

@@ -51,5 +51,10 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 			 char uuid[LUKS_UUID_LEN + 1], int *token_id, struct luks_token *token,
 			 char *reason, size_t reason_len);
 
-/* Routes libcryptsetup's messages for cd into our log (debug level). */
+/* Routes libcryptsetup's messages for cd into our log (debug level); cd NULL: for every context
+ * created afterwards, and for crypt_init()'s own messages. */
 void luks_log_attach(struct crypt_device *cd);
+
+/* Logs "<device>: cannot open: <cause>" for a failed crypt_init() (r) and returns the cause as a
+ * negative errno (ENOENT, EACCES, ... when the path itself is the problem). */
+int luks_open_error(const char *device, int r);

@@ -1,4 +1,5 @@
 /* tdx-unlock: initramfs agent (unlock) and disk-side admin commands. */
+#include "agent/luks_header.h"
 #include "cleanup.h"
 #include "cmd_dispatch.h"
 #include "commands.h"
@@ -17,5 +18,7 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	log_setup("tdx-unlock", LOG_TARGET_STDERR, LOG_LVL_INFO);
+	/* libcryptsetup speaks through our log, also before a device context exists. */
+	luks_log_attach(NULL);
 	return cmd_dispatch("tdx-unlock", commands, ARRAY_SIZE(commands), argc, argv);
 }

@@ -78,7 +78,7 @@ const char *unlock_exit_name(enum unlock_exit code)
 	case UNLOCK_EXIT_FAILURE:
 		return "internal error or no quote";
 	case UNLOCK_EXIT_USAGE:
-		return "usage or configuration error";
+		return "bad arguments, configuration, or a device that cannot be opened";
 	case UNLOCK_EXIT_NO_TOKEN:
 		return "no tdx-unlock token";
 	case UNLOCK_EXIT_UNREACHABLE:
@@ -466,6 +466,10 @@ static enum unlock_exit devices_load(struct unlock_ctx *x, char **found, size_t 
 			log_error("%s: no tdx-unlock token", d->path);
 			d->state = DEVICE_FAILED;
 			d->code = UNLOCK_EXIT_NO_TOKEN;
+		} else if (r == -ENODEV) {
+			/* Logged with its cause; not a header verdict. */
+			d->state = DEVICE_FAILED;
+			d->code = UNLOCK_EXIT_USAGE;
 		} else if (r < 0) {
 			log_error("%s: header refused: %s", d->path,
 				  reason[0] ? reason : strerror(-r));

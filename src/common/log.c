@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "escape.h"
@@ -11,6 +14,20 @@
 static const char *log_ident = "tdx-unlock";
 static enum log_target log_target_cur = LOG_TARGET_STDERR;
 static enum log_level log_max = LOG_LVL_INFO;
+static bool log_to_journal;
+
+/* systemd sets JOURNAL_STREAM to "<dev>:<inode>" of the stream it connected to stdout/stderr;
+ * only when stderr is still that stream does journald read our lines (see systemd.exec(5)). */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_setup(const char *ident, enum log_target target, enum log_level max_level)
 {
@@ -18,6 +35,7 @@ void log_setup(const char *ident, enum log_target target, enum log_level max_lev
 		log_ident = ident;
 	log_target_cur = target;
 	log_max = max_level;
+	log_to_journal = stderr_is_journal();
 }
 
 static void log_write(enum log_level level, const char *fmt, va_list ap)
@@ -44,7 +62,11 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 		}
 		/* No /dev/kmsg: fall through to stderr so the reason is never lost. */
 	}
-	n = snprintf(line, sizeof(line), "%s: ", log_ident);
+	/* journald takes the priority from a "<N>" prefix and adds the ident itself. */
+	if (log_to_journal)
+		n = snprintf(line, sizeof(line), "<%d>", level);
+	else
+		n = snprintf(line, sizeof(line), "%s: ", log_ident);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	text_escape_str(msg, line + n, sizeof(line) - (size_t)n);

@@ -8,7 +8,9 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DE
 
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_KMSG };
 
-/* Configuration only: set once at start-up before threads exist. */
+/* Configuration only: set once at start-up before threads exist. When stderr is the journal
+ * stream systemd connected ($JOURNAL_STREAM), lines carry a "<N>" priority prefix instead of the
+ * ident, which journald adds. */
 void log_setup(const char *ident, enum log_target target, enum log_level max_level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

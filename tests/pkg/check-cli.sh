@@ -1,0 +1,96 @@
+#!/bin/bash
+# The command-line contract of both binaries (issue 11): --version prints the VERSION file's
+# version; `--help` of every subcommand (taken from the binary's own command list) exits 0,
+# prints to stdout only, and names every long option of that subcommand's getopt table (read
+# from its src/*/cmd_*.c); errors about a device name the device and the cause, with exit 2.
+# Usage: check-cli.sh AGENT_BIN KEYD_BIN   (run from the top of the checkout)
+set -u
+AGENT=$1 KEYD=$2
+VERSION=$(cat VERSION)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+
+for bin in "$AGENT" "$KEYD"; do
+	name=$(basename "$bin")
+	out=$("$bin" --version 2>"$T/err") && [ ! -s "$T/err" ] &&
+		[ "$out" = "$name $VERSION" ] && ok "$name --version: $out" ||
+		bad "$name --version printed '$out' (want '$name $VERSION')"
+done
+
+# The subcommands a binary lists under "commands:" in its --help.
+commands() { "$1" --help | sed -n '/^commands:/,$p' | awk 'NR > 1 && NF { print $1 }'; }
+
+# The long options of a subcommand: every {"name", *_argument ...} of the file defining it.
+options_of() {
+	local src
+	src=$(grep -l "^int cmd_${2//-/_}(int argc" src/"$1"/cmd_*.c) || return 1
+	grep -o '{"[a-z0-9-]*", *\(no\|required\|optional\)_argument' "$src" | sed 's/{"\([^"]*\)".*/\1/'
+}
+
+for pair in "agent:$AGENT" "keyd:$KEYD"; do
+	dir=${pair%%:*} bin=${pair#*:}
+	name=$(basename "$bin")
+	n=0
+	for cmd in $(commands "$bin"); do
+		n=$((n + 1))
+		"$bin" "$cmd" --help >"$T/out" 2>"$T/err"
+		rc=$?
+		if [ $rc -ne 0 ] || [ ! -s "$T/out" ] || [ -s "$T/err" ]; then
+			bad "$name $cmd --help: exit $rc, stdout $(wc -c <"$T/out") bytes, stderr: $(head -c 200 "$T/err")"
+			continue
+		fi
+		opts=$(options_of "$dir" "$cmd") || {
+			bad "$name $cmd: no src/$dir/cmd_*.c defines cmd_${cmd//-/_}()"
+			continue
+		}
+		missing=
+		for o in $opts; do
+			[ "$o" = help ] && continue
+			grep -q -- "--$o\b" "$T/out" || missing="$missing --$o"
+		done
+		[ -z "$missing" ] && ok "$name $cmd --help: stdout, exit 0, lists its $(echo "$opts" | wc -w) options" ||
+			bad "$name $cmd --help does not mention:$missing"
+	done
+	[ $n -ge 5 ] || bad "$name --help lists only $n commands"
+done
+
+# A device that does not exist: named, with the system's reason, exit 2 (not 6 "header invalid").
+missing=$T/no-such-disk
+for cmd in list check check-header unenroll "unlock --config etc/agent.conf.example"; do
+	# shellcheck disable=SC2086 # cmd carries its options
+	"$AGENT" $cmd "$missing" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q "$missing: cannot open: No such file or directory" "$T/err" &&
+		! grep -q "(-[0-9]*)" "$T/err" "$T/out"; then
+		ok "tdx-unlock $cmd on a missing device: exit 2, '$(grep -m1 "cannot open" "$T/err")'"
+	else
+		bad "tdx-unlock $cmd on a missing device: exit $rc, $(cat "$T/err" "$T/out" | head -5)"
+	fi
+done
+# libcryptsetup's own words go through our log (debug level), never straight to stderr.
+if grep -q "does not exist or access denied" "$T/err"; then
+	bad "libcryptsetup printed to stderr itself: $(cat "$T/err")"
+else
+	ok "libcryptsetup's messages go through the project's log"
+fi
+
+# Under systemd (stderr is the stream $JOURNAL_STREAM names): "<N>" priority, no ident.
+: >"$T/journal" # JOURNAL_STREAM names this very file, which stderr then points to
+JOURNAL_STREAM=$(stat -c '%d:%i' "$T/journal") "$AGENT" list "$missing" 2>"$T/journal" >/dev/null
+if grep -q "^<3>$missing: cannot open" "$T/journal" && ! grep -q "tdx-unlock:" "$T/journal"; then
+	ok "under JOURNAL_STREAM: '$(head -1 "$T/journal")'"
+else
+	bad "under JOURNAL_STREAM: $(cat "$T/journal")"
+fi
+JOURNAL_STREAM=1:1 "$AGENT" list "$missing" 2>"$T/plain" >/dev/null
+grep -q "^tdx-unlock: $missing" "$T/plain" && ok "a JOURNAL_STREAM naming another file: plain lines" ||
+	bad "JOURNAL_STREAM not matching stderr still changed the format: $(cat "$T/plain")"
+
+[ $fail -eq 0 ] && echo "check-cli: all passed"
+exit $fail

@@ -1,0 +1,74 @@
+#!/bin/bash
+# The Debian packages (make deb): lintian reports no error; the two packages hold exactly the
+# files of `make install DESTDIR=... PREFIX=/usr` (same paths, modes and contents; the binaries
+# compared by --version, as they are built twice), plus only what dpkg adds (changelog,
+# copyright, lintian overrides, compressed man pages); one version everywhere (VERSION,
+# debian/changelog, the packages, both binaries); the agent in the package is static.
+# Usage: check-deb.sh UNLOCK_DEB KEYD_DEB   (from the top of the checkout; env BUILD, VERSION)
+set -u
+UNLOCK_DEB=$1 KEYD_DEB=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/check-deb.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+
+# lintian: errors fail (overrides carry their reasons in debian/*.lintian-overrides).
+changes=${UNLOCK_DEB%/*}/tdx-unlock_${VERSION}_$(dpkg --print-architecture).changes
+lintian --fail-on error "$changes" >"$T/lintian" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && ! grep -q '^E:' "$T/lintian"; then
+	ok "lintian: no errors ($(grep -c '^W:' "$T/lintian") warnings$(grep '^W:' "$T/lintian" | cut -d' ' -f2-3 | sort -u | tr '\n' ' ' | sed 's/^/: /'))"
+else
+	bad "lintian (exit $rc): $(cat "$T/lintian")"
+fi
+
+# The same run without the overrides must see the static binary: lintian really looked.
+lintian --no-override "$changes" 2>/dev/null | grep -q '^E: tdx-unlock: statically-linked-binary' &&
+	ok "without debian/tdx-unlock.lintian-overrides lintian reports the static agent (the check can fail)" ||
+	bad "lintian --no-override does not see the static agent"
+
+# versions
+v_changelog=$(dpkg-parsechangelog -S Version)
+[ "$v_changelog" = "$VERSION" ] && ok "debian/changelog version $v_changelog = VERSION" ||
+	bad "debian/changelog says $v_changelog, VERSION says $VERSION"
+for deb in "$UNLOCK_DEB" "$KEYD_DEB"; do
+	v=$(dpkg-deb -f "$deb" Version)
+	[ "$v" = "$VERSION" ] || bad "$deb has version $v"
+	mkdir -p "$T/pkg" && dpkg-deb -x "$deb" "$T/pkg"
+done
+for b in tdx-unlock tdx-keyd; do
+	out=$("$T/pkg/usr/sbin/$b" --version 2>&1)
+	[ "$out" = "$b $VERSION" ] && ok "packaged $b --version: $out" || bad "packaged $b --version: $out"
+done
+file "$T/pkg/usr/sbin/tdx-unlock" | grep -Eq 'static(-pie)? linked|statically linked' &&
+	ok "the packaged agent is static" || bad "the packaged agent is not static: $(file "$T/pkg/usr/sbin/tdx-unlock")"
+
+# file lists: what dpkg adds is left out, man pages are compared uncompressed
+for p in tdx-unlock tdx-keyd; do
+	rm -f "$T/pkg/usr/share/doc/$p/changelog.gz" "$T/pkg/usr/share/doc/$p/copyright" \
+		"$T/pkg/usr/share/lintian/overrides/$p"
+done
+rmdir -p "$T/pkg/usr/share/lintian/overrides" 2>/dev/null
+gunzip -q "$T"/pkg/usr/share/man/man*/*.gz
+make --no-print-directory -s install DESTDIR="$T/inst" PREFIX=/usr >"$T/install.log" 2>&1 ||
+	bad "make install: $(tail -5 "$T/install.log")"
+listing() { (cd "$1" && find . -mindepth 1 \( -type f -o -type l \) -printf '%M %p\n' | sort); }
+if diff <(listing "$T/inst") <(listing "$T/pkg") >"$T/diff"; then
+	ok "package file lists = make install DESTDIR (PREFIX=/usr): $(listing "$T/pkg" | wc -l) files, same modes"
+else
+	bad "package file lists differ from make install (< install, > packages): $(cat "$T/diff")"
+fi
+diff -r -q -x tdx-unlock -x tdx-keyd "$T/inst" "$T/pkg" >"$T/cdiff" 2>&1 &&
+	ok "every file but the two binaries has the same content" ||
+	bad "contents differ: $(cat "$T/cdiff")"
+# every path of the package lists is claimed by exactly one package
+both=$(comm -12 <(dpkg-deb -c "$UNLOCK_DEB" | awk '$1 !~ /^d/ {print $6}' | sort) \
+	<(dpkg-deb -c "$KEYD_DEB" | awk '$1 !~ /^d/ {print $6}' | sort))
+[ -z "$both" ] && ok "no file is in both packages" || bad "in both packages: $both"
+
+[ $fail -eq 0 ] && echo "check-deb: all passed"
+exit $fail

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Every man page renders without a warning: groff with all warnings (-ww) and man(1)'s own
+# pass must print nothing, and the page must render. A page with a
+# broken macro is rendered first to show the check can fail.
+# Usage: check-man.sh PAGE...
+set -u
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+warnings() { # page -> the warnings groff and man print for it
+	groff -man -ww -z "$1" 2>&1
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=all -l "$1" 2>&1 >/dev/null
+}
+
+printf '.TH T 8\n.SH NAME\nt \\- t\n.BOGUS x\n.SH DESCRIPTION\n\\fBunclosed\n' >"$T/broken.8"
+[ -n "$(warnings "$T/broken.8")" ] && ok "a broken page is caught: $(warnings "$T/broken.8" | head -1)" ||
+	bad "the warning check sees nothing wrong in a broken page"
+
+for page in "$@"; do
+	w=$(warnings "$page")
+	lines=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page" 2>/dev/null | wc -l)
+	if [ -n "$w" ]; then
+		bad "$page: $w"
+	elif [ "$lines" -lt 15 ]; then
+		bad "$page renders only $lines lines"
+	else
+		ok "$page: $lines lines, no warnings"
+	fi
+done
+[ $fail -eq 0 ] && echo "check-man: all passed"
+exit $fail
