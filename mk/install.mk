@@ -29,8 +29,9 @@ INITRAMFSTOOLSDIR ?= /usr/share/initramfs-tools
 AGENT_INSTALL ?= $(BUILD)/static/tdx-unlock
 
 DRACUT_MODULE_DIR := $(DRACUTMODULESDIR)/91tdx-unlock
-DRACUT_SCRIPTS    := module-setup.sh tdx-unlock-guard.sh tdx-unlock-names.sh
-DRACUT_DATA       := tdx-unlock.service tdx-unlock-guard.conf 99-tdx-unlock-dhcp.network
+# Every file of dracut-module/ (scripts *.sh executable) and of hook/.
+DRACUT_SCRIPTS    := $(notdir $(wildcard dracut-module/*.sh))
+DRACUT_DATA       := $(filter-out %.sh,$(notdir $(wildcard dracut-module/*)))
 MAN_AGENT := man/tdx-unlock.8 man/tdx-enroll-image.8 man/tdx-unlock-agent.conf.5
 MAN_KEYD  := man/tdx-keyd.8 man/tdx-keyd.json.5 man/tdx-keyd-policy.5
 
@@ -50,9 +51,10 @@ install-agent: $(AGENT_INSTALL)
 	for f in $(DRACUT_SCRIPTS); do $(sbin_subst) dracut-module/$$f >$(DESTDIR)$(DRACUT_MODULE_DIR)/$$f \
 		&& chmod 0755 $(DESTDIR)$(DRACUT_MODULE_DIR)/$$f || exit 1; done
 	install -m 0644 $(addprefix dracut-module/,$(DRACUT_DATA)) $(DESTDIR)$(DRACUT_MODULE_DIR)/
-	$(sbin_subst) hook/hooks/tdx-unlock >$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/tdx-unlock
-	install -m 0755 hook/scripts/local-top/tdx-unlock $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/local-top/
-	chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/tdx-unlock
+	for f in $(notdir $(wildcard hook/hooks/*)); do $(sbin_subst) hook/hooks/$$f \
+		>$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/$$f && chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/$$f \
+		|| exit 1; done
+	install -m 0755 $(wildcard hook/scripts/local-top/*) $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/local-top/
 	install -m 0644 etc/agent.conf.example $(DESTDIR)$(DOCDIR)/tdx-unlock/examples/agent.conf
 	install -m 0644 $(filter %.5,$(MAN_AGENT)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(filter %.8,$(MAN_AGENT)) $(DESTDIR)$(MANDIR)/man8/

@@ -19,7 +19,7 @@ deb: $(DEBS)
 
 # Rebuilt when a file of the checkout changes (tracked or new, not ignored: what a commit holds).
 DEB_SOURCES = git ls-files -z --cached --others --exclude-standard
-$(DEBS) &: $(shell $(DEB_SOURCES) 2>/dev/null | tr '\0' ' ') $(STATIC_DEPS)
+$(DEBS) &: $(filter-out tests/%,$(shell $(DEB_SOURCES) 2>/dev/null | tr '\0' ' ')) $(STATIC_DEPS)
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	$(DEB_SOURCES) | xargs -0 cp --parents -t $(DEB_DIR)/src
 	ln -s $(STATIC_PREFIX) $(DEB_DIR)/src/deps/prefix-static

@@ -16,9 +16,8 @@
 
 static void enroll_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tdx-unlock enroll DEVICE --resource REPO/TYPE/TAG --secret-file FILE "
-		"[--keyslot N] [--key-file FILE]\n");
+	fprintf(f, "usage: tdx-unlock enroll DEVICE --resource REPO/TYPE/TAG --secret-file FILE "
+		   "[--keyslot N] [--key-file FILE]\n");
 }
 
 int cmd_enroll(int argc, char **argv)

@@ -19,9 +19,8 @@
 
 static void rotate_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
-		"[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n");
+	fprintf(f, "usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
+		   "[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n");
 }
 
 int cmd_rotate(int argc, char **argv)

@@ -49,7 +49,8 @@ static void usage(FILE *f)
  * /conf/initramfs.conf. */
 static bool in_initrd(void)
 {
-	return access("/etc/initrd-release", F_OK) == 0 || access("/conf/initramfs.conf", F_OK) == 0;
+	return access("/etc/initrd-release", F_OK) == 0 ||
+	       access("/conf/initramfs.conf", F_OK) == 0;
 }
 
 static enum log_target log_target_auto(void)

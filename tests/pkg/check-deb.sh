@@ -27,8 +27,8 @@ else
 fi
 
 # The same run without the overrides must see the static binary: lintian really looked.
-lintian --no-override "$changes" 2>/dev/null | grep -q '^E: tdx-unlock: statically-linked-binary' &&
-	ok "without debian/tdx-unlock.lintian-overrides lintian reports the static agent (the check can fail)" ||
+lintian --no-override "$changes" 2>/dev/null | grep -q '^E: tdx-unlock: embedded-library' &&
+	ok "without debian/tdx-unlock.lintian-overrides lintian reports the embedded libcurl (the check can fail)" ||
 	bad "lintian --no-override does not see the static agent"
 
 # versions
@@ -65,6 +65,16 @@ fi
 diff -r -q -x tdx-unlock -x tdx-keyd "$T/inst" "$T/pkg" >"$T/cdiff" 2>&1 &&
 	ok "every file but the two binaries has the same content" ||
 	bad "contents differ: $(cat "$T/cdiff")"
+# PREFIX: binaries under it, and the unit, hook and dracut module name them there
+make --no-print-directory -s install DESTDIR="$T/local" PREFIX=/opt/tdx >"$T/install.log" 2>&1 &&
+	[ -x "$T/local/opt/tdx/sbin/tdx-unlock" ] && [ -x "$T/local/opt/tdx/sbin/tdx-keyd" ] &&
+	grep -q '^ExecStart=/opt/tdx/sbin/tdx-keyd serve' "$T/local/lib/systemd/system/tdx-keyd.service" &&
+	grep -q ':-/opt/tdx/sbin/tdx-unlock}' "$T/local/usr/share/initramfs-tools/hooks/tdx-unlock" &&
+	grep -q ':-/opt/tdx/sbin/tdx-unlock}' "$T/local/usr/lib/dracut/modules.d/91tdx-unlock/module-setup.sh" &&
+	[ -f "$T/local/opt/tdx/share/man/man8/tdx-keyd.8" ] &&
+	ok "make install PREFIX=/opt/tdx: binaries and man pages under it; unit, hook and dracut module point there" ||
+	bad "make install PREFIX=/opt/tdx: $(cd "$T/local" 2>/dev/null && find . -type f | head -30)"
+
 # every path of the package lists is claimed by exactly one package
 both=$(comm -12 <(dpkg-deb -c "$UNLOCK_DEB" | awk '$1 !~ /^d/ {print $6}' | sort) \
 	<(dpkg-deb -c "$KEYD_DEB" | awk '$1 !~ /^d/ {print $6}' | sort))
