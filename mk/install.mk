@@ -44,7 +44,7 @@ install: install-agent install-keyd
 
 install-agent: $(AGENT_INSTALL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DRACUT_MODULE_DIR) \
-		$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/local-top \
+		$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks \
 		$(DESTDIR)$(DOCDIR)/tdx-unlock/examples $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(AGENT_INSTALL) $(DESTDIR)$(SBINDIR)/tdx-unlock
 	install -m 0755 scripts/tdx-enroll-image $(DESTDIR)$(SBINDIR)/tdx-enroll-image
@@ -54,7 +54,8 @@ install-agent: $(AGENT_INSTALL)
 	for f in $(notdir $(wildcard hook/hooks/*)); do $(sbin_subst) hook/hooks/$$f \
 		>$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/$$f && chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/$$f \
 		|| exit 1; done
-	install -m 0755 $(wildcard hook/scripts/local-top/*) $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/local-top/
+	for f in $(patsubst hook/%,%,$(wildcard hook/scripts/*/*)); do \
+		install -D -m 0755 hook/$$f $(DESTDIR)$(INITRAMFSTOOLSDIR)/$$f || exit 1; done
 	install -m 0644 etc/agent.conf.example $(DESTDIR)$(DOCDIR)/tdx-unlock/examples/agent.conf
 	install -m 0644 $(filter %.5,$(MAN_AGENT)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(filter %.8,$(MAN_AGENT)) $(DESTDIR)$(MANDIR)/man8/

@@ -38,8 +38,11 @@ check-cli: $(AGENT_BIN) $(KEYD_BIN)
 check-man:
 	@bash tests/pkg/check-man.sh $(wildcard man/*.[1-8])
 
+# The hook as make install puts it (the dynamic agent is enough for the hook's decisions).
 check-hook: $(AGENT_BIN)
-	@bash tests/pkg/check-hook.sh hook/hooks/tdx-unlock $(AGENT_BIN)
+	@rm -rf $(BUILD)/hook-root && $(MAKE) --no-print-directory -s install-agent \
+		DESTDIR=$(CURDIR)/$(BUILD)/hook-root PREFIX=/usr AGENT_INSTALL=$(AGENT_BIN) >/dev/null
+	@bash tests/pkg/check-hook.sh $(BUILD)/hook-root/usr/share/initramfs-tools/hooks/tdx-unlock $(AGENT_BIN)
 
 check-deps:
 	@bash tests/pkg/check-deps.sh

@@ -4,7 +4,7 @@
 # initramfs (configuration private to root, initramfs.conf left out). It runs against a
 # stand-in hook-functions (copy_exec, manual_add_modules, auto_add_modules), mounted over
 # /usr/share/initramfs-tools in a private mount namespace: the host is not touched.
-# Usage: check-hook.sh HOOK AGENT_BIN
+# Usage: check-hook.sh HOOK AGENT_BIN   (HOOK in an initramfs-tools tree: ../scripts beside it)
 set -u
 HOOK=$1 AGENT=$2
 if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
@@ -30,9 +30,11 @@ echo '{"servers":[{"url":"https://127.0.0.1:1","pins":["'"$(printf '%064d' 0)"'"
 echo 'TDX_UNLOCK_BIN=/nowhere' >"$T/conf/initramfs.conf"
 chmod 0644 "$T/conf/agent.conf"
 
-# run_hook NAME AGENT CONFDIR: runs the hook as mkinitramfs does; output in $T/NAME.log.
+# run_hook NAME AGENT CONFDIR: runs the hook as mkinitramfs does (its boot scripts, installed
+# beside it, already copied); output in $T/NAME.log.
 run_hook() {
 	rm -rf "$T/initramfs-$1" && mkdir -p "$T/initramfs-$1"
+	cp -a "$(dirname "$HOOK")/../scripts" "$T/initramfs-$1/"
 	unshare -m sh -c 'mount -t tmpfs tmpfs /usr/share/initramfs-tools &&
 		cp "$0/hook-functions" /usr/share/initramfs-tools/ && exec "$@"' "$T/itools" \
 		env -u TDX_UNLOCK_BIN -u TDX_UNLOCK_CONFDIR DESTDIR="$T/initramfs-$1" verbose=n \
