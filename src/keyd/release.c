@@ -32,6 +32,7 @@
 #include "rootkey.h"
 #include "secmem.h"
 #include "session.h"
+#include "token.h"
 
 /* What SIGHUP replaces as one unit: readers hold a reference while they use it. */
 struct keyd_generation {
@@ -413,51 +414,6 @@ static void handle_auth(struct release_service *s, const struct keyd_request *re
 	auth_gate_record(s->auth_gate, req->peer_addr, true, NULL);
 }
 
-/* An HS256 JWT naming what was attested: clients treat it as opaque, the session is what
- * authorises resources. */
-static int token_build(struct release_service *s, const struct session_attestation *att, char **out)
-{
-	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	struct json_object *claims = json_object_new_object();
-	_cleanup_free_ char *h64 = NULL, *c64 = NULL, *signing = NULL, *s64 = NULL;
-	char mrtd[2 * TDX_MR_LEN + 1];
-	uint8_t mac[32];
-	unsigned int mac_len = 0;
-	const char *ctext;
-	time_t now = time(NULL);
-	int r = -ENOMEM;
-
-	if (!claims)
-		return -ENOMEM;
-	hex_encode(att->body.mrtd, TDX_MR_LEN, mrtd);
-	json_object_object_add(claims, "iss", json_object_new_string("tdx-keyd"));
-	json_object_object_add(claims, "iat", json_object_new_int64(now));
-	json_object_object_add(claims, "exp",
-			       json_object_new_int64(now + s->cfg->limits.session_lifetime_s));
-	json_object_object_add(claims, "tee", json_object_new_string("tdx"));
-	json_object_object_add(claims, "tcb-status", json_object_new_string(att->tcb_status));
-	json_object_object_add(claims, "mrtd", json_object_new_string(mrtd));
-	ctext = json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN);
-	h64 = b64_encode(B64_URL, (const uint8_t *)header, strlen(header));
-	c64 = b64_encode(B64_URL, (const uint8_t *)ctext, strlen(ctext));
-	if (!h64 || !c64 || asprintf(&signing, "%s.%s", h64, c64) < 0) {
-		signing = NULL;
-		goto out;
-	}
-	if (!HMAC(EVP_sha256(), s->token_key, 32, (const uint8_t *)signing, strlen(signing), mac,
-		  &mac_len)) {
-		r = -EIO;
-		goto out;
-	}
-	s64 = b64_encode(B64_URL, mac, mac_len);
-	if (!s64 || asprintf(out, "%s.%s", signing, s64) < 0)
-		goto out;
-	r = 0;
-out:
-	json_object_put(claims);
-	return r;
-}
-
 /* The event logs sent with a quote must reproduce its RTMRs; a log that does not is a lie
  * about the boot, refused with the register it misstates. */
 static int eventlogs_check(const struct kbs_attest_request *areq, const struct tdx_td_body *b,
@@ -578,7 +534,8 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	att.tee_key = areq.tee_key;
 	r = session_attest_finish(s->sessions, &sess, &att, cookie);
 	if (r == 0)
-		r = token_build(s, &att, &token);
+		r = token_build(s->token_key, s->cfg->limits.session_lifetime_s, att.tcb_status,
+				att.body.mrtd, &token);
 	if (r == 0)
 		r = kbs_attest_response_build(token, &rep->body);
 	if (r < 0) {
