@@ -12,6 +12,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "json_build.h"
 #include "json_strict.h"
 #include "log.h"
 
@@ -167,16 +168,18 @@ int luks_token_format(const struct luks_token *tok, char **json_out)
 
 	root = json_object_new_object();
 	slots = json_object_new_array();
-	if (!root || !slots) {
+	if (!root || !slots || json_object_array_add(slots, json_object_new_string(slot)) < 0 ||
+	    !json_object_array_get_idx(slots, 0)) {
 		json_object_put(slots);
 		return log_error_errno(-ENOMEM, "token: out of memory");
 	}
-	json_object_object_add(root, "type", json_object_new_string(LUKS_TOKEN_TYPE));
-	json_object_array_add(slots, json_object_new_string(slot));
-	json_object_object_add(root, "keyslots", slots);
-	json_object_object_add(root, "resource", json_object_new_string(tok->resource));
-	json_object_object_add(root, "salt", json_object_new_string(salt));
-	json_object_object_add(root, "version", json_object_new_int(LUKS_TOKEN_VERSION));
+	/* Checked adders: a member lost to an allocation failure fails the token. */
+	if (json_add_string(root, "type", LUKS_TOKEN_TYPE) < 0 ||
+	    json_add_member(root, "keyslots", slots) < 0 ||
+	    json_add_string(root, "resource", tok->resource) < 0 ||
+	    json_add_string(root, "salt", salt) < 0 ||
+	    json_add_member(root, "version", json_object_new_int(LUKS_TOKEN_VERSION)) < 0)
+		return log_error_errno(-ENOMEM, "token: out of memory");
 
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
 	if (!text || !(*json_out = strdup(text)))
