@@ -14,7 +14,7 @@
 CHECK_TARGETS += check-asan
 
 ASAN_BUILD  ?= build-asan
-ASAN_SUITES ?= check-unit check-keyd check-agent check-luks check-protocol-interop
+ASAN_SUITES ?= check-unit check-keyd check-keyd-fleet check-agent check-luks check-protocol-interop
 # -O1 and no _FORTIFY_SOURCE: fortified libc calls would bypass ASan's own checks. Warnings stay
 # on but not errors: gcc's flow-based warnings give false positives on instrumented code, and the
 # -Werror gate is the normal build.
