@@ -16,12 +16,15 @@ struct entry {
 	double tokens, last; /* bucket level, and when it was last filled (monotonic seconds) */
 	unsigned long issued, refused, limited;
 	char last_refusal[160];
+	double audit_tokens, audit_last; /* the same for refusals recorded one by one */
+	unsigned long unrecorded;
+	char last_unrecorded[160];
 	struct entry *hnext, *prev, *next;
 };
 
 struct auth_gate {
 	pthread_mutex_t lock;
-	double rate, burst;
+	double rate, burst, audit_rate, audit_burst;
 	unsigned max, count;
 	size_t n_buckets;
 	uint64_t seed; /* keyed hash: an attacker cannot aim addresses at one bucket chain */
@@ -47,8 +50,8 @@ static size_t bucket_of(const struct auth_gate *g, const char *addr)
 	return (size_t)(h % g->n_buckets);
 }
 
-int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned max_addresses,
-		  struct auth_gate **out)
+int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned audit_rate_per_s,
+		  unsigned audit_burst, unsigned max_addresses, struct auth_gate **out)
 {
 	struct auth_gate *g = calloc(1, sizeof(*g));
 
@@ -56,6 +59,8 @@ int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned max_addresses,
 		return -ENOMEM;
 	g->rate = rate_per_s;
 	g->burst = burst ? burst : 1;
+	g->audit_rate = audit_rate_per_s;
+	g->audit_burst = audit_burst ? audit_burst : 1;
 	g->max = max_addresses;
 	g->n_buckets = 4096;
 	g->buckets = calloc(g->n_buckets, sizeof(struct entry *));
@@ -66,7 +71,8 @@ int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned max_addresses,
 	}
 	snprintf(g->others.addr, sizeof(g->others.addr), OTHERS);
 	g->others.tokens = g->burst;
-	g->others.last = mono();
+	g->others.last = g->others.audit_last = mono();
+	g->others.audit_tokens = g->audit_burst;
 	pthread_mutex_init(&g->lock, NULL);
 	*out = g;
 	return 0;
@@ -98,7 +104,8 @@ static struct entry *lookup(struct auth_gate *g, const char *addr, double now)
 		return &g->others;
 	snprintf(e->addr, sizeof(e->addr), "%s", addr);
 	e->tokens = g->burst;
-	e->last = now;
+	e->audit_tokens = g->audit_burst;
+	e->last = e->audit_last = now;
 	e->hnext = g->buckets[b];
 	g->buckets[b] = e;
 	e->next = g->all;
@@ -115,6 +122,10 @@ static void refill(const struct auth_gate *g, struct entry *e, double now)
 	if (e->tokens > g->burst)
 		e->tokens = g->burst;
 	e->last = now;
+	e->audit_tokens += (now - e->audit_last) * g->audit_rate;
+	if (e->audit_tokens > g->audit_burst)
+		e->audit_tokens = g->audit_burst;
+	e->audit_last = now;
 }
 
 bool auth_gate_admit(struct auth_gate *g, const char *addr)
@@ -131,6 +142,27 @@ bool auth_gate_admit(struct auth_gate *g, const char *addr)
 		e->tokens -= 1;
 	else
 		e->limited++;
+	pthread_mutex_unlock(&g->lock);
+	return ok;
+}
+
+bool auth_gate_audit_one(struct auth_gate *g, const char *addr, const char *reason)
+{
+	double now = mono();
+	struct entry *e;
+	bool ok;
+
+	pthread_mutex_lock(&g->lock);
+	e = lookup(g, addr && *addr ? addr : "?", now);
+	refill(g, e, now);
+	ok = e->audit_tokens >= 1;
+	if (ok) {
+		e->audit_tokens -= 1;
+	} else {
+		e->unrecorded++;
+		snprintf(e->last_unrecorded, sizeof(e->last_unrecorded), "%s",
+			 reason ? reason : "");
+	}
 	pthread_mutex_unlock(&g->lock);
 	return ok;
 }
@@ -170,29 +202,31 @@ static void forget(struct auth_gate *g, struct entry *e)
 
 static bool active(const struct entry *e)
 {
-	return e->issued || e->refused || e->limited;
+	return e->issued || e->refused || e->limited || e->unrecorded;
 }
 
 static void reset(struct entry *e)
 {
-	e->issued = e->refused = e->limited = 0;
+	e->issued = e->refused = e->limited = e->unrecorded = 0;
 	e->last_refusal[0] = '\0';
+	e->last_unrecorded[0] = '\0';
 }
 
 void auth_gate_flush(struct auth_gate *g, unsigned max_lines,
 		     void (*emit)(void *ctx, const struct auth_gate_counts *c), void *ctx)
 {
-	struct auth_gate_counts rest = {.addr = OTHERS, .last_refusal = ""};
+	struct auth_gate_counts rest = {.addr = OTHERS};
 	double now = mono();
 	unsigned lines = 0;
-	char rest_reason[160] = "";
+	char rest_reason[160] = "", rest_unrecorded[160] = "";
 
 	pthread_mutex_lock(&g->lock);
 	for (struct entry *e = g->all, *n; e; e = n) {
 		n = e->next;
 		if (active(e) && lines < max_lines) {
-			struct auth_gate_counts c = {e->addr, e->issued, e->refused, e->limited,
-						     e->last_refusal};
+			struct auth_gate_counts c = {
+				e->addr,	 e->issued,	e->refused,	   e->limited,
+				e->last_refusal, e->unrecorded, e->last_unrecorded};
 
 			emit(ctx, &c);
 			lines++;
@@ -200,23 +234,31 @@ void auth_gate_flush(struct auth_gate *g, unsigned max_lines,
 			rest.issued += e->issued;
 			rest.refused += e->refused;
 			rest.limited += e->limited;
+			rest.unrecorded += e->unrecorded;
 			if (e->last_refusal[0])
 				snprintf(rest_reason, sizeof(rest_reason), "%s", e->last_refusal);
+			if (e->last_unrecorded[0])
+				snprintf(rest_unrecorded, sizeof(rest_unrecorded), "%s",
+					 e->last_unrecorded);
 		}
 		reset(e);
 		/* A full bucket and nothing counted: the entry carries nothing worth keeping. */
 		refill(g, e, now);
-		if (e->tokens >= g->burst)
+		if (e->tokens >= g->burst && e->audit_tokens >= g->audit_burst)
 			forget(g, e);
 	}
 	rest.issued += g->others.issued;
 	rest.refused += g->others.refused;
 	rest.limited += g->others.limited;
+	rest.unrecorded += g->others.unrecorded;
 	if (g->others.last_refusal[0])
 		snprintf(rest_reason, sizeof(rest_reason), "%s", g->others.last_refusal);
+	if (g->others.last_unrecorded[0])
+		snprintf(rest_unrecorded, sizeof(rest_unrecorded), "%s", g->others.last_unrecorded);
 	reset(&g->others);
 	rest.last_refusal = rest_reason;
-	if (rest.issued || rest.refused || rest.limited)
+	rest.last_unrecorded = rest_unrecorded;
+	if (rest.issued || rest.refused || rest.limited || rest.unrecorded)
 		emit(ctx, &rest);
 	pthread_mutex_unlock(&g->lock);
 }

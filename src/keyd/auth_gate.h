@@ -9,8 +9,10 @@
 
 struct auth_gate;
 
-int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned max_addresses,
-		  struct auth_gate **out);
+/* rate_per_s, burst: /auth per address. audit_rate_per_s, audit_burst: refusals per address
+ * recorded one by one (auth_gate_audit_one()). */
+int auth_gate_new(unsigned rate_per_s, unsigned burst, unsigned audit_rate_per_s,
+		  unsigned audit_burst, unsigned max_addresses, struct auth_gate **out);
 void auth_gate_free(struct auth_gate *g);
 
 /* One /auth from addr: true when admitted (a token taken), false when over the limit (counted
@@ -19,10 +21,17 @@ bool auth_gate_admit(struct auth_gate *g, const char *addr);
 /* The outcome of an admitted /auth: a challenge issued, or refused with reason. */
 void auth_gate_record(struct auth_gate *g, const char *addr, bool issued, const char *reason);
 
+/* A refusal (attest, resource, unknown endpoint) from addr: true when it may be recorded on its
+ * own, false when the address is over its audit budget (then it is only counted, with reason,
+ * for the aggregated record): a refusal costs its sender nothing to repeat. */
+bool auth_gate_audit_one(struct auth_gate *g, const char *addr, const char *reason);
+
 struct auth_gate_counts {
 	const char *addr;
 	unsigned long issued, refused, limited;
 	const char *last_refusal; /* "" when none */
+	unsigned long unrecorded; /* refusals over the audit budget */
+	const char *last_unrecorded;
 };
 
 /* Hands each address with activity since the last flush to emit (at most max_lines; the rest

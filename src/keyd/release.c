@@ -45,6 +45,9 @@ struct keyd_generation {
 #define AUTH_GATE_ADDRESSES 65536
 /* Aggregated auth audit records per interval; the remaining addresses are summed in one. */
 #define AUTH_AUDIT_MAX_LINES 100
+/* Refusals recorded one by one per address (burst, then per second); beyond, counted. */
+#define AUDIT_DENY_BURST 100
+#define AUDIT_DENY_RATE	 20u
 
 /* FMSPC by SHA-256 of the quote's PCK chain: reading it means parsing the certificates, which
  * costs more than the rest of an attest. Only a lookup hint: dcap_verify() checks the chain
@@ -145,8 +148,8 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 	secmem_wipe(session_key, sizeof(session_key));
 	if (r < 0)
 		goto fail;
-	r = auth_gate_new(cfg->limits.auth_rate_per_s, cfg->limits.auth_burst, AUTH_GATE_ADDRESSES,
-			  &s->auth_gate);
+	r = auth_gate_new(cfg->limits.auth_rate_per_s, cfg->limits.auth_burst, AUDIT_DENY_RATE,
+			  AUDIT_DENY_BURST, AUTH_GATE_ADDRESSES, &s->auth_gate);
 	if (r < 0)
 		goto fail;
 	r = dcap_verifier_new(cfg->test_root_ca, &s->verifier);
@@ -225,6 +228,18 @@ static void emit_auth_counts(void *ctx, const struct auth_gate_counts *c)
 	struct audit_record a = {.event = "auth", .peer = c->addr};
 	char reason[384];
 
+	if (c->unrecorded) {
+		struct audit_record u = {.event = "request", .peer = c->addr, .reason = reason};
+
+		snprintf(reason, sizeof(reason),
+			 "%lu further refusals in the last %u s, over the %u/s audit budget of an "
+			 "address, recorded only as this count (last: %s)",
+			 c->unrecorded, s->cfg->limits.auth_audit_interval_s, AUDIT_DENY_RATE,
+			 c->last_unrecorded);
+		audit_write(s->audit, &u);
+		if (!c->issued && !c->refused && !c->limited)
+			return;
+	}
 	snprintf(reason, sizeof(reason),
 		 "%lu challenges issued, %lu refused, %lu rate-limited in the last %u s%s%s%s",
 		 c->issued, c->refused, c->limited, s->cfg->limits.auth_audit_interval_s,
@@ -233,6 +248,17 @@ static void emit_auth_counts(void *ctx, const struct auth_gate_counts *c)
 	a.allowed = !c->refused && !c->limited;
 	a.reason = reason;
 	audit_write(s->audit, &a);
+}
+
+/* Releases are always recorded; a refusal costs its sender nothing to repeat, so each address
+ * gets AUDIT_DENY_BURST records at once and AUDIT_DENY_RATE a second, and the rest are counted
+ * in its aggregated record. */
+static int audit_decision(struct release_service *s, const struct keyd_request *req,
+			  const struct audit_record *a)
+{
+	if (!a->allowed && !auth_gate_audit_one(s->auth_gate, req->peer_addr, a->reason))
+		return 0;
+	return audit_write(s->audit, a);
 }
 
 void release_service_flush_auth(struct release_service *s)
@@ -549,7 +575,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	snprintf(reason, sizeof(reason), "attested");
 out:
 	a.reason = reason;
-	audit_write(s->audit, &a);
+	audit_decision(s, req, &a);
 	generation_unref(g);
 	session_done(&sess);
 	kbs_attest_request_done(&areq);
@@ -623,7 +649,7 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	snprintf(reason, sizeof(reason), "released (key version %u)", p->key_version);
 out:
 	a.reason = reason;
-	if (audit_write(s->audit, &a) < 0 && a.allowed) {
+	if (audit_decision(s, req, &a) < 0 && a.allowed) {
 		/* No release without its audit record. */
 		keyd_reply_done(rep);
 		reply_error(rep, KBS_ERR_POLICY_DENY, "audit log unavailable");
@@ -652,6 +678,6 @@ void release_service_handle(struct release_service *s, const struct keyd_request
 					 .reason = "no such endpoint or method"};
 
 		reply_error(rep, KBS_ERR_PLUGIN_NOT_FOUND, "no such endpoint or method");
-		audit_write(s->audit, &a);
+		audit_decision(s, req, &a);
 	}
 }

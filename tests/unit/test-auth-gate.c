@@ -16,8 +16,8 @@
 struct seen {
 	unsigned n;
 	char addr[8][48];
-	unsigned long issued[8], refused[8], limited[8];
-	char last[8][160];
+	unsigned long issued[8], refused[8], limited[8], unrecorded[8];
+	char last[8][160], last_unrecorded[8][160];
 };
 
 static void collect(void *ctx, const struct auth_gate_counts *c)
@@ -31,6 +31,9 @@ static void collect(void *ctx, const struct auth_gate_counts *c)
 	s->refused[s->n] = c->refused;
 	s->limited[s->n] = c->limited;
 	snprintf(s->last[s->n], sizeof(s->last[0]), "%s", c->last_refusal);
+	s->unrecorded[s->n] = c->unrecorded;
+	snprintf(s->last_unrecorded[s->n], sizeof(s->last_unrecorded[0]), "%s",
+		 c->last_unrecorded ? c->last_unrecorded : "");
 	s->n++;
 }
 
@@ -41,7 +44,7 @@ static void test_bucket(void **state)
 	unsigned ok = 0;
 
 	(void)state;
-	assert_int_equal(auth_gate_new(10, 5, 100, &g), 0);
+	assert_int_equal(auth_gate_new(10, 5, 1, 2, 100, &g), 0);
 	for (int i = 0; i < 100; i++)
 		ok += auth_gate_admit(g, "10.0.0.9");
 	assert_int_equal(ok, 5); /* the burst */
@@ -65,6 +68,16 @@ static void test_bucket(void **state)
 			assert_int_equal(s.limited[i], 0);
 		}
 	}
+	/* Refusals recorded one by one: the audit burst (2), then counted with the last reason. */
+	assert_true(auth_gate_audit_one(g, "10.0.0.9", "a"));
+	assert_true(auth_gate_audit_one(g, "10.0.0.9", "b"));
+	assert_false(auth_gate_audit_one(g, "10.0.0.9", "c"));
+	assert_false(auth_gate_audit_one(g, "10.0.0.9", "d"));
+	memset(&s, 0, sizeof(s));
+	auth_gate_flush(g, 100, collect, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.unrecorded[0], 2);
+	assert_string_equal(s.last_unrecorded[0], "d");
 	/* Counted once: nothing new, nothing handed out. */
 	memset(&s, 0, sizeof(s));
 	auth_gate_flush(g, 100, collect, &s);
@@ -80,7 +93,7 @@ static void test_bounds(void **state)
 
 	(void)state;
 	/* Two addresses fit; the others share one bucket of burst 2. */
-	assert_int_equal(auth_gate_new(1, 2, 2, &g), 0);
+	assert_int_equal(auth_gate_new(1, 2, 1, 2, 2, &g), 0);
 	assert_true(auth_gate_admit(g, "10.0.0.1"));
 	assert_true(auth_gate_admit(g, "10.0.0.2"));
 	auth_gate_record(g, "10.0.0.1", true, NULL);
