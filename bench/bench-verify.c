@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	t0 = now();
 	r = dcap_verify(v, coll, quote, len, at, &q, &res);
 	printf("first verification (chain + CRLs, cache miss): %.2f ms, %s\n",
-	       (now() - t0) * 1000.0, r == 0 ? res.tcb_status : res.reason);
+	       (now() - t0) * 1000.0, r == 0 ? tcb_status_name(res.tcb_status) : res.reason);
 	if (r != 0)
 		return 1;
 

@@ -16,22 +16,6 @@
 #define TCB_MAX_MODULE_LEVELS 32
 #define TCB_ADVISORY_LEN      24
 
-enum tcb_status {
-	TCB_UP_TO_DATE,
-	TCB_SW_HARDENING_NEEDED,
-	TCB_CONFIGURATION_NEEDED,
-	TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
-	TCB_OUT_OF_DATE,
-	TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
-	TCB_REVOKED,
-	TCB_TD_RELAUNCH_ADVISED,
-	TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
-	TCB_NOT_SUPPORTED,
-};
-
-/* Intel's status name ("UpToDate", ...; "NotSupported" for no matching level). */
-const char *tcb_status_name(enum tcb_status s);
-
 struct tcb_advisories {
 	size_t n;
 	char id[DCAP_MAX_ADVISORIES][TCB_ADVISORY_LEN];

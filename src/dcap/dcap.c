@@ -518,7 +518,8 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 		goto out;
 	r = tdx_tcb_evaluate(&c->tcb, &ext, q, qe_status, &status, &adv, res->reason,
 			     sizeof(res->reason));
-	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", tcb_status_name(status));
+	res->tcb_status = status;
+	res->has_tcb_status = true;
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < adv.n; i++)

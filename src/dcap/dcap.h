@@ -49,10 +49,28 @@ bool dcap_verifier_is_test_root(const struct dcap_verifier *v);
 
 #define DCAP_MAX_ADVISORIES 32
 
+/* Intel's TCB status of a platform, as the verifier found it. */
+enum tcb_status {
+	TCB_UP_TO_DATE,
+	TCB_SW_HARDENING_NEEDED,
+	TCB_CONFIGURATION_NEEDED,
+	TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
+	TCB_OUT_OF_DATE,
+	TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
+	TCB_REVOKED,
+	TCB_TD_RELAUNCH_ADVISED,
+	TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
+	TCB_NOT_SUPPORTED,
+};
+
+/* Intel's status name ("UpToDate", ...; "NotSupported" for no matching level). */
+const char *tcb_status_name(enum tcb_status s);
+
 struct dcap_result {
 	bool verified;	     /* every signature, chain and collateral check passed at the time */
 	char reason[256];    /* why not verified (empty when verified) */
-	char tcb_status[48]; /* Intel's name: UpToDate, SWHardeningNeeded, ..., or "NotSupported" */
+	bool has_tcb_status; /* the TCB levels were evaluated: tcb_status is set */
+	enum tcb_status tcb_status; /* tcb_status_name() gives Intel's name for reports */
 	char advisory_ids[DCAP_MAX_ADVISORIES][24];
 	size_t n_advisory_ids;
 	uint8_t fmspc[6];

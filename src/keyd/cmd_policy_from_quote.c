@@ -43,7 +43,8 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 		log_error("%s: quote NOT verified: %s", path, res.reason);
 		goto out;
 	}
-	log_info("%s: quote verified against the collateral (TCB status %s)", path, res.tcb_status);
+	log_info("%s: quote verified against the collateral (TCB status %s)", path,
+		 tcb_status_name(res.tcb_status));
 	ret = 0;
 out:
 	dcap_collateral_free(coll);

@@ -52,7 +52,9 @@ static struct json_object *result_json(const struct dcap_result *res, const stru
 	if (test_root)
 		json_object_object_add(o, "test_root", json_object_new_boolean(true));
 	json_object_object_add(o, "tcb_status",
-			       res->tcb_status[0] ? json_object_new_string(res->tcb_status) : NULL);
+			       res->has_tcb_status
+				       ? json_object_new_string(tcb_status_name(res->tcb_status))
+				       : NULL);
 	for (size_t i = 0; i < res->n_advisory_ids; i++)
 		json_object_array_add(adv, json_object_new_string(res->advisory_ids[i]));
 	json_object_object_add(o, "advisory_ids", adv);

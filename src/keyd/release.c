@@ -527,8 +527,8 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
-	a.tcb_status = res.tcb_status;
-	if (!strcmp(res.tcb_status, "Revoked")) {
+	a.tcb_status = tcb_status_name(res.tcb_status);
+	if (res.tcb_status == TCB_REVOKED) {
 		/* No policy can accept it: refuse before a session exists that claims otherwise. */
 		snprintf(reason, sizeof(reason), "TCB status Revoked refused");
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
@@ -554,7 +554,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		}
 	}
 	att.body = q.body;
-	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", res.tcb_status);
+	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", tcb_status_name(res.tcb_status));
 	att.collateral_issued = dcap_collateral_oldest_issue(coll);
 	att.tcb_eval_number = res.tcb_eval_number;
 	att.tee_key = areq.tee_key;

@@ -146,9 +146,9 @@ static void assert_refused(int r, const struct dcap_result *res, int err, const 
 static void assert_verified(int r, const struct dcap_result *res, const char *status,
 			    const char *label)
 {
-	if (r != 0 || !res->verified || strcmp(res->tcb_status, status) != 0)
+	if (r != 0 || !res->verified || strcmp(tcb_status_name(res->tcb_status), status) != 0)
 		fail_msg("%s: want verified %s, got %d verified=%d status '%s' reason '%s'", label,
-			 status, r, res->verified, res->tcb_status, res->reason);
+			 status, r, res->verified, tcb_status_name(res->tcb_status), res->reason);
 }
 
 static void test_generated_quotes_verify(void **state)
