@@ -572,7 +572,12 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	rep->status = 200;
 	set_session_cookie(s, rep, cookie);
 	a.allowed = true;
-	snprintf(reason, sizeof(reason), "attested");
+	snprintf(reason, sizeof(reason), "attested%s%s%s",
+		 areq.cc_eventlog || areq.aa_eventlog ? " (event logs replayed:" : "",
+		 areq.cc_eventlog ? " CCEL" : "",
+		 areq.aa_eventlog   ? " AAEL)"
+		 : areq.cc_eventlog ? ")"
+				    : "");
 out:
 	a.reason = reason;
 	audit_decision(s, req, &a);

@@ -125,6 +125,8 @@ scenario_1() {
 	keyd_stop
 	check_automatic
 	check "the agent reported success" log_has "$AGENT_SUCCESS_RX"
+	check "tdx-keyd replayed the agent's CCEL against its quote" \
+		keyd_audit_has '"event":"attest".*attested \(event logs replayed: CCEL'
 	finish "automatic unlock"
 }
 

@@ -44,6 +44,14 @@ quotesim_make() {
 	local dir=$QEMU_WORK/quotesim fmspc
 	"$BUILD/tdx-quotegen" ca --out "$dir" >"$QEMU_WORK/quotegen.log" 2>&1 ||
 		die "tdx-quotegen ca failed, see $QEMU_WORK/quotegen.log"
+	# A simulated direct boot's CCEL and quotes whose RTMR0-3 it explains: the guest's agent
+	# sends it (TDX_UNLOCK_TEST_CCEL), keyd replays it, the policy gives RTMR1/2 per event.
+	python3 "$REPO/tests/integration/image_measure.py" ccel "$dir/ccel" "$(printf '%096d' 1)" \
+		"$(printf '%096d' 2)" "$(printf '%096d' 3)" >"$QEMU_WORK/ccel-rtmrs.json" &&
+		"$BUILD/tdx-quotegen" defaults --ca "$dir" $(python3 -c 'import json,sys
+print(" ".join("--%s %s" % kv for kv in sorted(json.load(open(sys.argv[1])).items())))' \
+			"$QEMU_WORK/ccel-rtmrs.json") >>"$QEMU_WORK/quotegen.log" 2>&1 ||
+		die "cannot write the simulated boot's CCEL and quote defaults"
 	"$BUILD/tdx-quotegen" quote --ca "$dir" --out "$QEMU_WORK/sample-quote.bin" \
 		>>"$QEMU_WORK/quotegen.log" 2>&1 || die "tdx-quotegen quote failed"
 	# keyd reads collateral from COLLATERAL_DIR/<fmspc>/.
@@ -58,6 +66,7 @@ policies_make() {
 	local good=$QEMU_WORK/policies-good bad=$QEMU_WORK/policies-wrong
 	mkdir -p "$good" "$bad"
 	"$KEYD_BIN" policy-from-quote --quote "$QEMU_WORK/sample-quote.bin" --id test-image \
+		--eventlog "$QEMU_WORK/quotesim/ccel" \
 		--resource "$ROOT_RESOURCE" >"$QEMU_WORK/policy-generated.json" 2>"$QEMU_WORK/policy.log" ||
 		die "tdx-keyd policy-from-quote failed, see $QEMU_WORK/policy.log"
 	python3 - "$QEMU_WORK/policy-generated.json" "$good/test-image.json" "$bad/test-image.json" <<-'PY' ||

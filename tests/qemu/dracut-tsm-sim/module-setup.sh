@@ -23,8 +23,9 @@ install() {
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target tdx-tsm-sim.service
     # Every unit (the agent, the guard) sees the emulation through the test hooks.
     mkdir -p "$initdir/etc/systemd/system.conf.d"
-    printf '[Manager]\nDefaultEnvironment=%s %s\n' \
+    printf '[Manager]\nDefaultEnvironment=%s %s %s\n' \
         TDX_UNLOCK_TEST_TSM_REPORT_DIR=/run/tdx-tsm-sim/report \
         TDX_UNLOCK_TEST_RTMR_PATH=/run/tdx-tsm-sim/rtmr3:sha384 \
+        TDX_UNLOCK_TEST_CCEL=/etc/tdx-tsm-sim/ca/ccel \
         >"$initdir/etc/systemd/system.conf.d/tdx-tsm-sim.conf"
 }
