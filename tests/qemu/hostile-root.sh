@@ -54,8 +54,8 @@ hostile_root_make() {
 
 # TDX_UNLOCK_TEST_SHELL=1 (test only): the no-shell defences switched off, as before issue 8 -- the
 # module without its cmdline.d and emergency drop-ins, its power-off helper starting
-# emergency.target instead, and an initramfs-tools panic script that does nothing, so
-# initramfs-tools' shell follows a panic. The boots then end in a shell or the timeout: FAIL.
+# emergency.target instead, an initramfs-tools panic script that does nothing and a local-top
+# guard that panics instead of powering off, so initramfs-tools' shell follows its refusal. The boots then end in a shell or the timeout: FAIL.
 noshell_off_initrds_make() {
 	local mod=$QEMU_WORK/dracut-module-shell
 	rm -rf "$mod"
@@ -68,8 +68,12 @@ noshell_off_initrds_make() {
 	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-shell.img" "$AGENT_BIN" \
 		"$QEMU_WORK/agent-conf"
 	printf '#!/bin/sh\n[ "$1" = prereqs ] && exit 0\nexit 0\n' >"$QEMU_WORK/panic-noop"
-	ITOOLS_PANIC_SCRIPT=$QEMU_WORK/panic-noop build_itools_initrd "$QEMU_WORK/initrd-itools-shell.img" \
-		"$AGENT_BIN" "$QEMU_WORK/agent-conf"
+	# The local-top guard panics again, as it did before it powered off itself.
+	sed 's/^\ttdx_unlock_poweroff$/\tpanic "tdx-unlock: refusing to unlock $1: $2"/' \
+		"$REPO/hook/scripts/local-top/tdx-unlock" >"$QEMU_WORK/local-top-panic"
+	grep -q '^	panic "tdx-unlock: refusing' "$QEMU_WORK/local-top-panic" || die "cannot switch the guard's power-off off"
+	ITOOLS_PANIC_SCRIPT=$QEMU_WORK/panic-noop ITOOLS_LOCALTOP_SCRIPT=$QEMU_WORK/local-top-panic \
+		build_itools_initrd "$QEMU_WORK/initrd-itools-shell.img" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
 }
 
 # The dracut module without the guard's drop-in (TDX_UNLOCK_TEST_NO_GUARD=1 only).

@@ -164,7 +164,7 @@ build_itools_initrd() {
 	install -m 0755 "$agent" "$root/opt/tdx-unlock/tdx-unlock"
 	cp -a "$confdir/." "$root/etc/tdx-unlock/"
 	install -m 0755 "$REPO/hook/hooks/tdx-unlock" "$root/etc/initramfs-tools/hooks/tdx-unlock"
-	install -m 0755 "$REPO/hook/scripts/local-top/tdx-unlock" \
+	install -m 0755 "${ITOOLS_LOCALTOP_SCRIPT:-$REPO/hook/scripts/local-top/tdx-unlock}" \
 		"$root/etc/initramfs-tools/scripts/local-top/tdx-unlock"
 	install -m 0755 "${ITOOLS_PANIC_SCRIPT:-$REPO/hook/scripts/panic/tdx-unlock}" \
 		"$root/etc/initramfs-tools/scripts/panic/tdx-unlock"

@@ -5,15 +5,16 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9 12)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9 12 13)
 #   1 automatic unlock                   5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
 #   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
 #  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
+#  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt
 #  not in the default list yet (docs/threat-model.md, "Status"): 10 disk swap -> power-off,
-#  11 NBD second-read flip, 13 agent killed by its unit's timeout -> power-off
+#  11 NBD second-read flip
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 12)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 12 13)
 
 results=()
 failed=0
