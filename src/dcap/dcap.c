@@ -26,8 +26,9 @@
 #include "pck_ext.h"
 #include "tcb_eval.h"
 
-#define PCK_CACHE_SLOTS 64
-#define ROOT_FILE_MAX	(64 * 1024)
+#define PCK_CACHE_SLOTS	  64
+#define ROOT_FILE_MAX	  (64 * 1024)
+#define FMSPC_CACHE_SLOTS 64
 
 static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
 					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
@@ -50,6 +51,15 @@ struct dcap_verifier {
 	pthread_mutex_t lock;
 	uint64_t clock;
 	struct pck_cache_entry cache[PCK_CACHE_SLOTS];
+	/* FMSPC by SHA-256 of a quote's PCK chain: reading it means parsing the certificates,
+	 * which costs more than the rest of an attest. Only a collateral lookup hint: dcap_verify()
+	 * checks the chain and that the collateral is the platform's. */
+	unsigned fmspc_next;
+	struct {
+		bool used;
+		uint8_t chain_digest[32];
+		uint8_t fmspc[6];
+	} fmspc_cache[FMSPC_CACHE_SLOTS];
 };
 
 static int __attribute__((format(printf, 4, 5)))
@@ -407,7 +417,7 @@ int dcap_quote_pck_info(const struct tdx_quote *q, struct dcap_result *res)
 	return 0;
 }
 
-int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
+static int quote_fmspc_read(const struct tdx_quote *q, uint8_t fmspc[6])
 {
 	struct dcap_result res;
 	int r;
@@ -416,6 +426,37 @@ int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6])
 	if (r < 0)
 		return r;
 	memcpy(fmspc, res.fmspc, 6);
+	return 0;
+}
+
+int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6])
+{
+	/* The cache is the verifier's only mutable part and has its own lock. */
+	struct dcap_verifier *vm = (struct dcap_verifier *)v;
+	uint8_t d[32];
+	int r;
+
+	if (!vm)
+		return quote_fmspc_read(q, fmspc);
+	if (!EVP_Digest(q->pck_chain_pem, q->pck_chain_len, d, NULL, EVP_sha256(), NULL))
+		return -EIO;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < FMSPC_CACHE_SLOTS; i++)
+		if (vm->fmspc_cache[i].used && !memcmp(vm->fmspc_cache[i].chain_digest, d, 32)) {
+			memcpy(fmspc, vm->fmspc_cache[i].fmspc, 6);
+			pthread_mutex_unlock(&vm->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&vm->lock);
+	r = quote_fmspc_read(q, fmspc);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&vm->lock);
+	vm->fmspc_cache[vm->fmspc_next].used = true;
+	memcpy(vm->fmspc_cache[vm->fmspc_next].chain_digest, d, 32);
+	memcpy(vm->fmspc_cache[vm->fmspc_next].fmspc, fmspc, 6);
+	vm->fmspc_next = (vm->fmspc_next + 1) % FMSPC_CACHE_SLOTS;
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 

@@ -92,8 +92,9 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q,
 		struct dcap_result *res);
 
-/* FMSPC from the quote's PCK leaf certificate, to look up collateral before verifying. */
-int dcap_quote_fmspc(const struct tdx_quote *q, uint8_t fmspc[6]);
+/* FMSPC from the quote's PCK leaf certificate, to look up collateral before verifying; v (may be
+ * NULL) caches it by the chain's digest, beside its PCK-chain cache. Not verified: only a hint. */
+int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6]);
 /* Unverified platform facts for reports: fills res->fmspc, pce_id, pce_svn from the PCK leaf's
  * SGX extension and res->qe_svn from the QE report. Does not touch verified or reason. */
 int dcap_quote_pck_info(const struct tdx_quote *q, struct dcap_result *res);

@@ -49,24 +49,8 @@ struct keyd_generation {
 #define AUDIT_DENY_BURST 100
 #define AUDIT_DENY_RATE	 20u
 
-/* FMSPC by SHA-256 of the quote's PCK chain: reading it means parsing the certificates, which
- * costs more than the rest of an attest. Only a lookup hint: dcap_verify() checks the chain
- * and that the collateral is the platform's. */
-#define FMSPC_CACHE_SIZE 64
-
-struct fmspc_cache {
-	pthread_mutex_t lock;
-	unsigned next;
-	struct {
-		bool used;
-		uint8_t chain_digest[32];
-		uint8_t fmspc[6];
-	} e[FMSPC_CACHE_SIZE];
-};
-
 struct release_service {
 	const struct keyd_config *cfg;
-	struct fmspc_cache fmspc;
 	struct rootkey *rootkey;
 	uint8_t *token_key; /* secmem: signs the attestation token */
 	struct session_table *sessions;
@@ -127,7 +111,6 @@ int release_service_new(const struct keyd_config *cfg, struct release_service **
 		return -ENOMEM;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->gen_lock, NULL);
-	pthread_mutex_init(&s->fmspc.lock, NULL);
 	r = rootkey_load_config(cfg, &s->rootkey);
 	if (r < 0)
 		goto fail;
@@ -195,7 +178,6 @@ void release_service_free(struct release_service *s)
 	secmem_free(s->token_key);
 	rootkey_free(s->rootkey);
 	pthread_mutex_destroy(&s->gen_lock);
-	pthread_mutex_destroy(&s->fmspc.lock);
 	free(s);
 }
 
@@ -279,35 +261,6 @@ void release_service_tick(struct release_service *s)
 			 (unsigned long long)ev, s->cfg->limits.max_sessions);
 		s->evictions_logged = ev;
 	}
-}
-
-static int quote_fmspc_cached(struct release_service *s, const struct tdx_quote *q,
-			      uint8_t fmspc[6])
-{
-	struct fmspc_cache *c = &s->fmspc;
-	uint8_t d[32];
-	int r;
-
-	if (!EVP_Digest(q->pck_chain_pem, q->pck_chain_len, d, NULL, EVP_sha256(), NULL))
-		return -EIO;
-	pthread_mutex_lock(&c->lock);
-	for (unsigned i = 0; i < FMSPC_CACHE_SIZE; i++)
-		if (c->e[i].used && !memcmp(c->e[i].chain_digest, d, sizeof(d))) {
-			memcpy(fmspc, c->e[i].fmspc, 6);
-			pthread_mutex_unlock(&c->lock);
-			return 0;
-		}
-	pthread_mutex_unlock(&c->lock);
-	r = dcap_quote_fmspc(q, fmspc);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&c->lock);
-	c->e[c->next].used = true;
-	memcpy(c->e[c->next].chain_digest, d, sizeof(d));
-	memcpy(c->e[c->next].fmspc, fmspc, 6);
-	c->next = (c->next + 1) % FMSPC_CACHE_SIZE;
-	pthread_mutex_unlock(&c->lock);
-	return 0;
 }
 
 void keyd_reply_done(struct keyd_reply *rep)
@@ -503,7 +456,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		goto out;
 	}
 	a.body = &q.body;
-	r = quote_fmspc_cached(s, &q, fmspc);
+	r = dcap_quote_fmspc(s->verifier, &q, fmspc);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason),
 			 "quote: cannot read FMSPC from the PCK certificate");

@@ -159,7 +159,8 @@ static void test_encrypted_pem_chain_no_prompt(void **state)
 		    dup2(fds[0], STDIN_FILENO) < 0)
 			_exit(3);
 		r1 = dcap_verify(v, c, buf, len, f->now, &q, &res);
-		r2 = quote_parse(buf, len, &q, NULL, 0) == 0 ? dcap_quote_fmspc(&q, fmspc) : 0;
+		r2 = quote_parse(buf, len, &q, NULL, 0) == 0 ? dcap_quote_fmspc(NULL, &q, fmspc)
+							     : 0;
 		if (ioctl(STDIN_FILENO, FIONREAD, &left) < 0)
 			_exit(4);
 		fprintf(stderr, "child: verify %d (%s), fmspc %d, %d stdin bytes left\n", r1,
@@ -799,7 +800,7 @@ static void test_pck_extension_malformed(void **state)
 		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
 		r = dcap_verify(v, c, buf, len, f->now, NULL, &res);
 		assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
-		r_info = dcap_quote_fmspc(&q, fmspc);
+		r_info = dcap_quote_fmspc(NULL, &q, fmspc);
 		if (m == EXT_UNCHANGED) {
 			if (r != 0 || r_info != 0)
 				fail_msg("%s: got %d '%s', fmspc %d", name, r, res.reason, r_info);
