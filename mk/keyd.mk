@@ -4,10 +4,12 @@
 #   make check-keyd-fleet     tests/integration/keyd-fleet.sh (3 replicas behind HAProxy, kill -9)
 #   make check-keyd-hsm       tests/integration/keyd-hsm.sh (root key in SoftHSM2 via PKCS#11)
 #   make check-keyd-audit     tests/integration/keyd-audit.sh (audit HMAC chain, audit-verify)
+#   make check-keyd-admin     tests/integration/keyd-admin.sh (mTLS admin endpoint, fetch-secret)
 #   make bench-keyd           full attested releases/s at 1, 16 and 256 concurrent clients
 #   make bench-keyd-fleet     keyd CPU vs the crypto bound, /auth flood, 1,000-agent boot storm
-.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit bench-keyd
-CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit
+.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit check-keyd-admin bench-keyd
+CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit \
+	check-keyd-admin
 BENCH_TARGETS += bench-keyd bench-keyd-fleet
 
 KEYD_TEST_DEPS := $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/kbs-test-client $(BUILD)/kbs-bench
@@ -32,3 +34,6 @@ bench-keyd-fleet: $(KEYD_TEST_DEPS)
 
 check-keyd-audit: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-audit.sh
+
+check-keyd-admin: $(KEYD_TEST_DEPS)
+	BUILD=$(BUILD) tests/integration/keyd-admin.sh

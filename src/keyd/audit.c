@@ -362,6 +362,8 @@ int audit_write(struct audit_log *a, const struct audit_record *rec)
 	if (!o)
 		return -ENOMEM;
 	add_str(o, "peer", rec->peer);
+	if (rec->client)
+		add_str(o, "client", rec->client);
 	add_str(o, "session", rec->session);
 	add_str(o, "resource", rec->resource);
 	add_str(o, "policy", rec->policy_id);

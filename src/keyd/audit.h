@@ -23,6 +23,7 @@ struct audit_record {
 	const char *tcb_status;
 	bool allowed;
 	const char *reason; /* why refused (or "released"); never a secret */
+	const char *client; /* admin endpoint: the client certificate (member only when set) */
 };
 
 #define AUDIT_KEY_LEN 32

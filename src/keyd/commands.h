@@ -9,3 +9,4 @@ int cmd_derive_secret(int argc, char **argv);
 int cmd_image_measure(int argc, char **argv);
 int cmd_import_root_key(int argc, char **argv);
 int cmd_audit_verify(int argc, char **argv);
+int cmd_fetch_secret(int argc, char **argv);

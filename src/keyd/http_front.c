@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin_front.h"
 #include "cleanup.h"
 #include "log.h"
 #include "pccs_fetch.h"
@@ -521,6 +522,7 @@ int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
 	SSL_CTX *ctx = NULL;
 	uint16_t port = 0;
 	unsigned started = 0, per_worker;
+	struct admin_front *admin = NULL;
 	int listen_fd = -1, r;
 	long ncpu;
 
@@ -578,6 +580,9 @@ int http_front_run(const struct keyd_config *cfg, struct release_service *svc,
 		}
 		pccs_refresh(&m);
 	}
+	r = admin_front_start(m.base, cfg, svc, &admin);
+	if (r < 0)
+		goto out;
 	for (; started < m.n_workers; started++) {
 		r = -pthread_create(&m.workers[started].thread, NULL, worker_main,
 				    &m.workers[started]);
@@ -614,6 +619,7 @@ out:
 				event_base_free(m.workers[i].base);
 		}
 	free(m.workers);
+	admin_front_free(admin);
 	if (ev_hup)
 		event_free(ev_hup);
 	if (ev_term)

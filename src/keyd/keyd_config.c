@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "json_strict.h"
+#include "hexutil.h"
 #include "log.h"
 #include "pkcs11_uri.h"
 
@@ -31,6 +32,10 @@ void keyd_config_free(struct keyd_config *c)
 	free(c->pccs_url);
 	free(c->root_key_file);
 	free(c->root_key_pkcs11);
+	free(c->admin.address);
+	free(c->admin.client_ca);
+	for (size_t i = 0; i < c->admin.n_subjects; i++)
+		free(c->admin.subjects[i]);
 	free(c->audit_file);
 	free(c);
 }
@@ -76,6 +81,79 @@ static bool pccs_url_ok(const char *s)
 	return *p == '\0' || *p == '/';
 }
 
+static int load_admin(const char *file, const char *dir, struct json_object *o,
+		      struct keyd_admin *a)
+{
+	struct json_object *listen = NULL, *pins = NULL, *subjects = NULL;
+	const char *address = NULL, *ca = NULL;
+	uint32_t port = 0;
+	char what[300];
+	int r;
+	const struct json_field fields[] = {
+		JSON_OBJECT("listen", true, &listen),
+		JSON_ARRAY("client_spki_sha256", false, 1, KEYD_ADMIN_MAX_CLIENTS, &pins),
+		JSON_STRING("client_ca", false, 1, PATH_MAX, &ca),
+		JSON_ARRAY("client_subjects", false, 1, KEYD_ADMIN_MAX_CLIENTS, &subjects),
+	};
+	const struct json_field listen_fields[] = {
+		JSON_STRING("address", true, 1, 255, &address),
+		JSON_U32("port", true, 0, 65535, &port),
+	};
+
+	if (!o)
+		return 0;
+	snprintf(what, sizeof(what), "%s: 'admin'", file);
+	r = json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "%s: 'admin.listen'", file);
+	r = json_strict_fields(listen, what, listen_fields, ARRAY_SIZE(listen_fields), NULL, 0);
+	if (r < 0)
+		return r;
+	/* An admin endpoint that lets nobody in is a mistake; one that lets anyone in, worse. */
+	if (!pins && !(ca && subjects))
+		return log_error_errno(-EINVAL,
+				       "%s: 'admin' needs client_spki_sha256, or client_ca with "
+				       "client_subjects",
+				       file);
+	if (!!ca != !!subjects)
+		return log_error_errno(
+			-EINVAL, "%s: 'admin': client_ca and client_subjects go together", file);
+	a->port = (uint16_t)port;
+	a->address = strdup(address);
+	if (!a->address)
+		return -ENOMEM;
+	r = set_path(dir, ca, &a->client_ca);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; pins && i < json_object_array_length(pins); i++) {
+		struct json_object *e = json_object_array_get_idx(pins, i);
+		const char *hex =
+			json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+
+		if (!hex || strlen(hex) != 64 || hex_decode_exact(hex, 64, a->pins[i], 32) < 0)
+			return log_error_errno(-EINVAL,
+					       "%s: 'admin.client_spki_sha256'[%zu] is not 64 hex "
+					       "digits",
+					       file, i);
+		a->n_pins++;
+	}
+	for (size_t i = 0; subjects && i < json_object_array_length(subjects); i++) {
+		struct json_object *e = json_object_array_get_idx(subjects, i);
+
+		if (!json_object_is_type(e, json_type_string) || !json_object_get_string_len(e))
+			return log_error_errno(-EINVAL,
+					       "%s: 'admin.client_subjects'[%zu] is not a subject "
+					       "string",
+					       file, i);
+		a->subjects[i] = strdup(json_object_get_string(e));
+		if (!a->subjects[i])
+			return -ENOMEM;
+		a->n_subjects++;
+	}
+	return 0;
+}
+
 static int load_limits(const char *file, struct json_object *o, struct keyd_limits *l)
 {
 	const struct json_field fields[] = {
@@ -108,7 +186,7 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 
 int keyd_config_load(const char *path, struct keyd_config **out)
 {
-	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL;
+	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL, *admin = NULL;
 	const char *address = NULL, *cert = NULL, *key = NULL, *test_root_ca = NULL,
 		   *policy_dir = NULL, *collateral_dir = NULL, *root_key_file = NULL,
 		   *audit_file = NULL, *pccs_url = NULL, *root_key_pkcs11 = NULL;
@@ -150,6 +228,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 			JSON_U32("workers", false, 0, 64, &c->workers),
 			JSON_U32("pccs_refresh_s", false, 60, 7 * 86400, &c->pccs_refresh_s),
 			JSON_OBJECT("limits", false, &limits),
+			JSON_OBJECT("admin", false, &admin),
 		};
 		const struct json_field listen_fields[] = {
 			JSON_STRING("address", true, 1, 255, &address),
@@ -226,6 +305,9 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 		}
 	}
 	r = load_limits(path, limits, &c->limits);
+	if (r < 0)
+		goto out;
+	r = load_admin(path, dir, admin, &c->admin);
 	if (r < 0)
 		goto out;
 	*out = TAKE_PTR(c);

@@ -18,6 +18,21 @@ struct keyd_limits {
 		auth_audit_interval_s; /* one aggregated auth audit line per address per interval */
 };
 
+#define KEYD_ADMIN_MAX_CLIENTS 64
+
+/* The admin endpoint (enrollment without the root key on the builder): a second listener that
+ * requires a client certificate on the allow-list: an SPKI SHA-256 pin, or a chain to client_ca
+ * with a subject (RFC 2253 form) on the list. */
+struct keyd_admin {
+	char *address; /* NULL = no admin endpoint */
+	uint16_t port; /* 0 = ephemeral (tests) */
+	size_t n_pins;
+	uint8_t pins[KEYD_ADMIN_MAX_CLIENTS][32];
+	char *client_ca;
+	size_t n_subjects;
+	char *subjects[KEYD_ADMIN_MAX_CLIENTS];
+};
+
 struct keyd_config {
 	char *path;
 	char *listen_address;
@@ -34,6 +49,7 @@ struct keyd_config {
 	char *audit_file;	 /* NULL = stderr only */
 	unsigned workers;	 /* 0 = one per online CPU */
 	struct keyd_limits limits;
+	struct keyd_admin admin;
 };
 
 /* Loads path; relative paths inside are taken relative to the config file's directory. */

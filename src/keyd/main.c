@@ -13,6 +13,7 @@ static const struct command commands[] = {
 	{"image-measure", cmd_image_measure, "print the event digests a direct boot measures"},
 	{"import-root-key", cmd_import_root_key, "copy a root key file into a PKCS#11 token"},
 	{"audit-verify", cmd_audit_verify, "check the audit log's HMAC chain"},
+	{"fetch-secret", cmd_fetch_secret, "get a disk secret from keyd's admin endpoint (mTLS)"},
 };
 
 int main(int argc, char **argv)

@@ -24,6 +24,8 @@
 #include "eventlog.h"
 #include "hexutil.h"
 #include "jwe.h"
+#include "jwk.h"
+#include "json_strict.h"
 #include "kbs_msg.h"
 #include "kdf.h"
 #include "log.h"
@@ -638,4 +640,94 @@ void release_service_handle(struct release_service *s, const struct keyd_request
 		reply_error(rep, KBS_ERR_PLUGIN_NOT_FOUND, "no such endpoint or method");
 		audit_decision(s, req, &a);
 	}
+}
+
+#define ADMIN_SECRET_PATH "/admin/v0/secret"
+
+void release_service_admin(struct release_service *s, const struct keyd_admin_request *req,
+			   struct keyd_reply *rep)
+{
+	struct audit_record a = {.event = "admin-secret",
+				 .peer = req->peer,
+				 .client = req->client ? req->client : "(no client certificate)"};
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct json_object *jwk = NULL;
+	struct keyd_generation *g = NULL;
+	const struct policy *p;
+	const char *resource = NULL;
+	EVP_PKEY *key = NULL;
+	uint8_t *secret = NULL;
+	char reason[384];
+	size_t len;
+	int r;
+	const struct json_field fields[] = {
+		JSON_STRING("resource", true, 1, 4096, &resource),
+		JSON_OBJECT("jwk", true, &jwk),
+	};
+
+	memset(rep, 0, sizeof(*rep));
+	if (req->refusal) {
+		snprintf(reason, sizeof(reason), "%s", req->refusal);
+		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+		rep->status = 403;
+		goto out;
+	}
+	if (!req->path || strcmp(req->path, ADMIN_SECRET_PATH) != 0 || req->method != KEYD_POST) {
+		snprintf(reason, sizeof(reason), "no such admin endpoint or method");
+		reply_error(rep, KBS_ERR_PLUGIN_NOT_FOUND, reason);
+		goto out;
+	}
+	r = json_strict_parse(req->body, req->body_len, 16 * 1024, &o, reason, sizeof(reason));
+	if (r == 0)
+		r = json_strict_fields(o, "admin request", fields, ARRAY_SIZE(fields), reason,
+				       sizeof(reason));
+	if (r == 0)
+		r = jwk_to_public_key(jwk, "admin request 'jwk'", JWK_ALG_REQUIRED, &key, reason,
+				      sizeof(reason));
+	if (r < 0) {
+		reply_error(rep, KBS_ERR_SERDE, reason);
+		rep->status = 400;
+		goto out;
+	}
+	if (!policy_resource_path_valid(resource)) {
+		snprintf(reason, sizeof(reason), "resource path is not repo/type/tag");
+		reply_error(rep, KBS_ERR_INVALID_REQUEST_PATH, reason);
+		goto out;
+	}
+	a.resource = resource;
+	g = generation_get(s);
+	p = policy_set_find(g->policies, resource);
+	if (!p) {
+		snprintf(reason, sizeof(reason), "resource %s is not covered by any policy",
+			 resource);
+		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+		rep->status = 404;
+		goto out;
+	}
+	a.policy_id = p->id;
+	secret = secmem_alloc(KDF_DISK_SECRET_LEN);
+	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
+		   : -ENOMEM;
+	if (r == 0)
+		r = jwe_encrypt(key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
+	secmem_free(secret);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "cannot seal the secret to the caller's key");
+		reply_error(rep, KBS_ERR_JWE, reason);
+		goto out;
+	}
+	rep->status = 200;
+	a.allowed = true;
+	snprintf(reason, sizeof(reason),
+		 "enrollment secret sealed to the caller (policy %s, key "
+		 "version %u)",
+		 p->id, p->key_version);
+out:
+	a.reason = reason;
+	if (audit_write(s->audit, &a) < 0 && a.allowed) {
+		keyd_reply_done(rep);
+		reply_error(rep, KBS_ERR_POLICY_DENY, "audit log unavailable");
+	}
+	generation_unref(g);
+	EVP_PKEY_free(key);
 }

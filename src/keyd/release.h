@@ -41,6 +41,23 @@ void release_service_handle(struct release_service *s, const struct keyd_request
 			    struct keyd_reply *rep);
 void keyd_reply_done(struct keyd_reply *rep);
 
+/* The admin endpoint (POST /admin/v0/secret, mutual TLS, docs/keyd.md): body
+ * {"resource":"repo/type/tag","jwk":{P-256 public JWK}}; the reply is the resource's disk secret
+ * as a flattened JWE (ECDH-ES+A256KW, A256GCM) to that key. client names the certificate
+ * ("subject=...; spki-sha256=...", NULL = none); refusal, set by the transport when the
+ * certificate is missing or not on the allow-list, is answered 403. Every call is audited. */
+struct keyd_admin_request {
+	enum keyd_method method;
+	const char *path;
+	const char *body; /* not NUL-terminated */
+	size_t body_len;
+	const char *peer;
+	const char *client;
+	const char *refusal;
+};
+void release_service_admin(struct release_service *s, const struct keyd_admin_request *req,
+			   struct keyd_reply *rep);
+
 /* Writes one audit record for a refusal decided by the transport (timeout, TLS failure). */
 void release_service_audit_transport(struct release_service *s, const char *peer,
 				     const char *reason);

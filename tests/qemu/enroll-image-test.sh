@@ -49,7 +49,14 @@ mkdir -p "$W/policies" "$W/collateral" "$W/tls"
 "$QUOTEGEN" quote --ca "$W/quotesim" --out "$W/td.quote" >/dev/null 2>&1 || die "tdx-quotegen quote failed"
 ln -s "$W/quotesim" "$W/collateral/00906ed50000"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=keyd \
+	-addext "subjectAltName=IP:127.0.0.1" \
 	-keyout "$W/tls/key.pem" -out "$W/tls/cert.pem" 2>/dev/null || die "openssl req failed"
+# Image builders without the root key: a pinned one, and one keyd does not know.
+for b in builder stranger; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$b" -keyout "$W/$b.key" -out "$W/$b.crt" 2>/dev/null || die "openssl req"
+done
+builder_pin=$(openssl pkey -in "$W/builder.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)
 head -c 32 /dev/urandom >"$W/root.key"
 chmod 0600 "$W/root.key" "$W/tls/key.pem"
 cat >"$W/keyd.json" <<EOF
@@ -61,24 +68,27 @@ cat >"$W/keyd.json" <<EOF
   "collateral_dir": "collateral",
   "root_key_file": "root.key",
   "audit_file": "audit.log",
+  "admin": { "listen": { "address": "127.0.0.1", "port": 0 },
+             "client_spki_sha256": [ "$builder_pin" ] },
   "workers": 1
 }
 EOF
 printf 'enroll test passphrase' >"$W/pass"
 "$REPO/scripts/make-test-root.sh" --data --size 8 "$W/pass" "$W/disk.img" >/dev/null || die "image"
+"$REPO/scripts/make-test-root.sh" --data --size 8 "$W/pass" "$W/disk2.img" >/dev/null || die "image"
 head -c 1M /dev/zero >"$W/plain.img"
 
 expect 2 "no arguments is a usage error" -- "$HELPER"
 expect 2 "a missing --resource is a usage error" -- "$HELPER" --keyd-config "$W/keyd.json" "$W/disk.img"
 expect 1 "a file that is not LUKS2 is refused" -- "$HELPER" --keyd-config "$W/keyd.json" \
-	--resource "$RESOURCE" --key-file "$W/pass" --keyd "$KEYD" --agent "$AGENT" "$W/plain.img"
+	--resource "$RESOURCE" --key-file "$W/pass" --keyd-bin "$KEYD" --agent "$AGENT" "$W/plain.img"
 out_has "is not a LUKS2 image" "... saying so"
 expect 1 "a resource no policy covers is refused" -- "$HELPER" --keyd-config "$W/keyd.json" \
-	--resource "$RESOURCE" --key-file "$W/pass" --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+	--resource "$RESOURCE" --key-file "$W/pass" --keyd-bin "$KEYD" --agent "$AGENT" "$W/disk.img"
 out_has "not covered by any policy|no \\*\\.json policy files" "... naming the cause (tdx-keyd's message)"
 expect 0 "enrollment with a policy generated from the TD's quote" -- "$HELPER" \
 	--keyd-config "$W/keyd.json" --resource "$RESOURCE" --key-file "$W/pass" --quote "$W/td.quote" \
-	--policy-id test-image --write-policy --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+	--policy-id test-image --write-policy --keyd-bin "$KEYD" --agent "$AGENT" "$W/disk.img"
 out_has '"id": "test-image"' "the printed policy stanza names its id"
 out_has "\"$RESOURCE\"" "... and the resource"
 out_has '"mrtd": "1{96}"' "... and the TD's MRTD"
@@ -87,7 +97,7 @@ expect 0 "the image's token names the resource" -- "$AGENT" check "$W/disk.img"
 out_has "resource $RESOURCE" "... (tdx-unlock check)"
 expect 1 "an existing policy file is never overwritten" -- "$HELPER" --keyd-config "$W/keyd.json" \
 	--resource "$RESOURCE" --key-file "$W/pass" --quote "$W/td.quote" --policy-id test-image \
-	--write-policy --keyd "$KEYD" --agent "$AGENT" "$W/disk.img"
+	--write-policy --keyd-bin "$KEYD" --agent "$AGENT" "$W/disk.img"
 out_has "not overwriting" "... saying so"
 if compgen -G "/run/tdx-enroll.*" >/dev/null || compgen -G "${XDG_RUNTIME_DIR:-/nonexistent}/tdx-enroll.*" >/dev/null; then
 	fail "a tdx-enroll secret directory was left behind"
@@ -125,6 +135,34 @@ expect 0 "the agent opens the enrolled keyslot with the released secret" -- \
 	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
 	--log-target stderr "$W/disk.img"
 if grep -q '"reason":"released' "$W/audit.log"; then ok "keyd's audit log records the release"; else fail "no release in keyd's audit log"; fi
+
+# Enrollment from a builder without the root key: keyd's admin endpoint (mutual TLS).
+aport=$(sed -n 's/.*admin endpoint listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$W/keyd.log")
+admin_args=(--keyd "https://127.0.0.1:$aport" --keyd-ca "$W/tls/cert.pem" --resource "$RESOURCE"
+	--key-file "$W/pass" --keyd-bin "$KEYD" --agent "$AGENT")
+expect 1 "a builder certificate off keyd's allow-list gets nothing" -- "$HELPER" "${admin_args[@]}" \
+	--client-cert "$W/stranger.crt" --client-key "$W/stranger.key" "$W/disk2.img"
+out_has "HTTP 403.*not on the admin allow-list" "... keyd says why"
+expect 0 "enrollment through keyd's admin endpoint (--keyd URL)" -- "$HELPER" "${admin_args[@]}" \
+	--client-cert "$W/builder.crt" --client-key "$W/builder.key" "$W/disk2.img"
+out_has "enrolled for resource $RESOURCE via keyd admin endpoint" "... saying how"
+# A fresh boot (the first unlock extended RTMR3): a new emulated TD.
+kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+rm -rf "$W/tsm"
+"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>>"$W/tsm-sim.log" &
+sim_pid=$!
+for _ in $(seq 100); do
+	[ -e "$W/tsm/ready" ] && break
+	sleep 0.05
+done
+expect 0 "the agent opens the keyslot enrolled through the admin endpoint" -- \
+	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
+	--log-target stderr "$W/disk2.img"
+if grep -q '"event":"admin-secret".*"client":"subject=CN=builder; spki-sha256='"$builder_pin"'".*"verdict":"allow"' "$W/audit.log"; then
+	ok "keyd's audit log names the builder's certificate"
+else
+	fail "no admin-secret audit line naming the builder's certificate"
+fi
 
 [ "$failed" = 0 ] && echo "enroll-image-test: all passed" || echo "enroll-image-test: FAILED"
 exit "$failed"

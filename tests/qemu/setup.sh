@@ -181,7 +181,7 @@ agent_confdir_make() {
 
 # enroll_image IMG RESOURCE: the tdx-unlock keyslot and token for RESOURCE (scripts/tdx-enroll-image).
 enroll_image() {
-	"$REPO/scripts/tdx-enroll-image" --keyd-config "$(keyd_config_write good)" --keyd "$KEYD_BIN" \
+	"$REPO/scripts/tdx-enroll-image" --keyd-config "$(keyd_config_write good)" --keyd-bin "$KEYD_BIN" \
 		--agent "$AGENT_ADMIN_BIN" --resource "$2" --key-file "$RECOVERY_PASSFILE" "$1" \
 		>"$QEMU_WORK/enroll-${1##*/}.log" 2>&1 ||
 		die "enrolling $1 failed, see $QEMU_WORK/enroll-${1##*/}.log"
