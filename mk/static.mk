@@ -61,8 +61,8 @@ STATIC_SYSTEM_ARCHIVES := $(wildcard $(addprefix /usr/lib/$(shell $(CC) -print-m
 STATIC_ALLOWED_NSS := dlopen getaddrinfo gethostbyname
 
 $(STATIC_DIR)/tdx-unlock.debug: $(call static_obj,$(STATIC_SRCS)) $(STATIC_SYSTEM_ARCHIVES)
-	$(CC) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $@ $(call static_obj,$(STATIC_SRCS)) \
-		$(STATIC_LIBS) 2>$(STATIC_DIR)/link-warnings.txt || { cat $(STATIC_DIR)/link-warnings.txt; exit 1; }
+	$(CC) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -Wl,-Map=$(STATIC_DIR)/tdx-unlock.map \
+		-o $@ $(call static_obj,$(STATIC_SRCS)) $(STATIC_LIBS) 2>$(STATIC_DIR)/link-warnings.txt || { cat $(STATIC_DIR)/link-warnings.txt; exit 1; }
 	@used=$$(sed -n "s/.*warning: Using '\([a-z_0-9]*\)'.*/\1/p" $(STATIC_DIR)/link-warnings.txt | sort -u); \
 	bad=$$(echo "$$used" | grep -vxF $(addprefix -e ,$(STATIC_ALLOWED_NSS)) || true); \
 	if [ -n "$$bad" ]; then \
@@ -93,6 +93,7 @@ check-static: $(STATIC_BIN) all
 bench-static: $(STATIC_BIN)
 	@echo "static binary: $$(stat -c %s $(STATIC_BIN)) bytes," \
 		"zstd -19: $$(zstd -19 -q -c $(STATIC_BIN) | wc -c) bytes"
+	@python3 tests/static/size-by-component.py $(STATIC_DIR)/tdx-unlock.map $(STATIC_BIN)
 
 CHECK_TARGETS += check-static
 BENCH_TARGETS += bench-static

@@ -19,6 +19,7 @@
 #include "agent/luks_header.h"
 #include "agent/phase_timing.h"
 #include "agent/quote_source.h"
+#include "agent/route_wait.h"
 #include "agent/rtmr.h"
 #include "aael.h"
 #include "ccel.h"
@@ -539,6 +540,16 @@ static void servers_run(struct unlock_ctx *x)
 				x->devs[j].code = UNLOCK_EXIT_FAILURE;
 }
 
+/* Starts the moment the kernel can route to a server, within the time budget. */
+static bool network_ready(struct unlock_ctx *x)
+{
+	uint64_t t0 = phase_now_us();
+	int r = route_wait(x->c->servers, x->c->n_servers, remaining_ms(x));
+
+	phase_end(x->o->timing, PHASE_NETWORK_WAIT, t0);
+	return r == 0;
+}
+
 static void rtmr_extend_released(const struct unlock_ctx *x)
 {
 	const char *uuids[LUKS_DISCOVER_MAX];
@@ -592,7 +603,9 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 			ret = UNLOCK_EXIT_FAILURE;
 			goto out;
 		}
-		servers_run(&x);
+		/* Pending devices stay "servers unreachable" when no route ever appears. */
+		if (network_ready(&x))
+			servers_run(&x);
 		rtmr_extend_released(&x);
 	}
 

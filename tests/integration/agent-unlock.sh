@@ -260,6 +260,32 @@ wait "$HUNG_PID" 2>/dev/null
 expect_rc 0 "failover from a server that never answers" "unreachable, trying the next server"
 [ "$MS" -lt $((3000 * TF)) ] || bad "failover from a hung server took $MS ms (500 ms connect timeout)"
 
+# The agent starts the moment a route to a server exists: in a network namespace whose loopback
+# comes up 1 s late it waits that long (not its whole budget); with no route ever it gives up
+# within its budget as "servers unreachable".
+if unshare -n true 2>/dev/null; then
+	TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline") unshare -n sh -c "\"$AGENT\" unlock \
+		--config \"$T/dead.conf\" --log-target stderr --test-passphrase \"$T/disk.img\" \
+		2>\"$T/agent.log\" & sleep 1; ip link set lo up; wait \$!"
+	RC=$?
+	MS=$(sed -n 's/.*network: route to .* after \([0-9]*\) ms/\1/p' "$T/agent.log")
+	if [ "$RC" = 4 ] && grep -q "waiting up to" "$T/agent.log" && [ -n "$MS" ] &&
+		[ "$MS" -ge 800 ] && [ "$MS" -lt $((5000 * TF)) ]; then
+		ok "route wait: started ${MS} ms after the route appeared (exit 4: nothing listens there)"
+	else
+		bad "route wait: exit $RC, route after '${MS}' ms"
+	fi
+	AGENT_TOTAL_S=2 write_agent_conf "$T/noroute.conf" "$DEAD" "$PIN"
+	TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline") unshare -n "$AGENT" unlock \
+		--config "$T/noroute.conf" --log-target stderr --test-passphrase "$T/disk.img" \
+		2>"$T/agent.log"
+	RC=$?
+	MS=0
+	expect_rc 4 "no route at all: bounded by the time budget" "no route to any server after"
+else
+	echo "  skipped: route wait (unshare -n needs CAP_SYS_ADMIN)"
+fi
+
 # Kernel command line replaces the file's servers.
 echo "quiet rd.tdx_unlock.server=$URL rd.tdx_unlock.pin=$PIN" >"$T/cmdline"
 run_agent "$T/dead.conf" --test-passphrase "$T/disk.img"
