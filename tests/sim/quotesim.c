@@ -57,6 +57,11 @@ struct quotesim {
 	uint8_t qe_mrsigner[32];
 	bool has_quote_defaults; /* quote_defaults.json was present */
 	struct quotesim_quote_opts quote_defaults;
+	/* The QE report and its PCK signature, made once at load as a real QE's is at its start:
+	 * a quote then costs one ECDSA signature, as a TD's does. */
+	bool qe_presigned;
+	uint16_t qe_presigned_isvsvn;
+	uint8_t qe_presigned_report[QE_REPORT_LEN], qe_presigned_sig[64];
 };
 
 static int ossl_fail(const char *what)
@@ -1422,6 +1427,33 @@ out:
 	return r;
 }
 
+static int qe_report_build(const struct quotesim *s, const struct quotesim_quote_opts *o,
+			   const uint8_t *auth, size_t auth_len, uint8_t rep[QE_REPORT_LEN]);
+
+static void qe_auth_fill(uint8_t auth[QE_AUTH_LEN])
+{
+	for (size_t i = 0; i < QE_AUTH_LEN; i++)
+		auth[i] = (uint8_t)i; /* as Intel's QE: 00 01 .. 1f */
+}
+
+/* Signs the QE report of the default QE ISVSVN once (quotesim_quote() reuses it). */
+static int qe_presign(struct quotesim *s)
+{
+	struct quotesim_quote_opts o;
+	uint8_t auth[QE_AUTH_LEN];
+	int r;
+
+	quotesim_quote_opts_init(s, &o);
+	qe_auth_fill(auth);
+	r = qe_report_build(s, &o, auth, sizeof(auth), s->qe_presigned_report);
+	if (r == 0)
+		r = sign_raw(s->pck_leaf_key, s->qe_presigned_report, QE_REPORT_LEN,
+			     s->qe_presigned_sig);
+	s->qe_presigned = r == 0;
+	s->qe_presigned_isvsvn = o.qe_isvsvn;
+	return r;
+}
+
 int quotesim_load(const char *dir, struct quotesim **out)
 {
 	struct quotesim *s = calloc(1, sizeof(*s));
@@ -1457,6 +1489,8 @@ int quotesim_load(const char *dir, struct quotesim **out)
 		r = quotesim_finish(s);
 	if (r == 0)
 		r = quote_defaults_read(s);
+	if (r == 0)
+		r = qe_presign(s);
 	if (r < 0)
 		goto out;
 	*out = s;
@@ -1594,16 +1628,21 @@ int quotesim_quote(const struct quotesim *s, const struct quotesim_quote_opts *o
 	else
 		memset(body.report_data, 0, TDX_REPORT_DATA_LEN);
 
-	for (size_t i = 0; i < QE_AUTH_LEN; i++)
-		auth[i] = (uint8_t)i; /* as Intel's QE: 00 01 .. 1f */
-	r = qe_report_build(s, o, auth, sizeof(auth), qe_report);
-	if (r < 0)
-		return r;
-	if (o->tamper & QUOTESIM_TAMPER_QE_REPORT_DATA)
-		qe_report[320] ^= 0x01;
-	r = sign_raw(s->pck_leaf_key, qe_report, sizeof(qe_report), qe_sig);
-	if (r < 0)
-		return r;
+	qe_auth_fill(auth);
+	if (s->qe_presigned && o->qe_isvsvn == s->qe_presigned_isvsvn &&
+	    !(o->tamper & QUOTESIM_TAMPER_QE_REPORT_DATA)) {
+		memcpy(qe_report, s->qe_presigned_report, QE_REPORT_LEN);
+		memcpy(qe_sig, s->qe_presigned_sig, sizeof(qe_sig));
+	} else {
+		r = qe_report_build(s, o, auth, sizeof(auth), qe_report);
+		if (r < 0)
+			return r;
+		if (o->tamper & QUOTESIM_TAMPER_QE_REPORT_DATA)
+			qe_report[320] ^= 0x01;
+		r = sign_raw(s->pck_leaf_key, qe_report, sizeof(qe_report), qe_sig);
+		if (r < 0)
+			return r;
+	}
 
 	chain = o->chain_pem_override ? o->chain_pem_override : s->pck_chain_pem;
 	chain_len = strlen(chain);

@@ -595,6 +595,31 @@ static void test_qe_report_matches_identity(void **state)
 	free(buf);
 }
 
+/* The QE report is signed once at load, as a real QE's is at its start: two quotes carry the same
+ * QE report signature (ECDSA is randomised) while each has its own quote signature; a QE ISVSVN
+ * other than the default still gets a fresh, matching QE report. */
+static void test_qe_report_presigned(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim_quote_opts o;
+	struct tdx_quote q1, q2, q3;
+	uint8_t *b1 = NULL, *b2 = NULL, *b3 = NULL;
+	size_t l1, l2, l3;
+
+	make_quote(f, NULL, NULL, &b1, &l1, &q1);
+	make_quote(f, NULL, NULL, &b2, &l2, &q2);
+	assert_memory_equal(q1.qe_report_sig, q2.qe_report_sig, 64);
+	assert_memory_not_equal(q1.signature, q2.signature, 64);
+	quotesim_quote_opts_init(f->sim, &o);
+	o.qe_isvsvn++;
+	make_quote(f, &o, NULL, &b3, &l3, &q3);
+	assert_int_equal(q3.qe_report.isvsvn, o.qe_isvsvn);
+	assert_memory_not_equal(q1.qe_report_sig, q3.qe_report_sig, 64);
+	free(b1);
+	free(b2);
+	free(b3);
+}
+
 /* Stored quote defaults come back from quotesim_quote_opts_init() after a reload; a malformed
  * defaults file is refused at load. */
 static void test_quote_defaults(void **state)
@@ -687,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_collateral_variants),
 		cmocka_unit_test(test_pcs_response_form),
 		cmocka_unit_test(test_qe_report_matches_identity),
+		cmocka_unit_test(test_qe_report_presigned),
 		cmocka_unit_test(test_quote_defaults),
 		cmocka_unit_test(test_load_errors),
 	};
