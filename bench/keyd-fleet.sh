@@ -64,8 +64,12 @@ bench "$URL" --clients 16 --seconds "$S" | tee "$T/flooded.out" || rc=1
 wait "$FLOOD_PID"
 grep "flood from" "$T/flood.out"
 flooded=$(rate_of "$T/flooded.out")
-awk -v f="$flooded" -v p="$plain" \
-	'BEGIN {printf "releases/s under the flood: %d of %d unflooded = %.2f (goal >= 0.5)\n", f, p, f / p}'
+# Unflooded again right after: the baseline is the mean of the runs before and after, so that
+# the other jobs on the machine move both sides alike.
+bench "$URL" --clients 16 --seconds "$S" | tee "$T/plain2.out" || rc=1
+plain2=$(rate_of "$T/plain2.out")
+awk -v f="$flooded" -v p="$plain" -v q="$plain2" \
+	'BEGIN {printf "releases/s under the flood: %d of %d unflooded (mean of %d before, %d after) = %.2f (goal >= 0.5)\n", f, (p + q) / 2, p, q, 2 * f / (p + q)}'
 keyd_stop
 
 echo "== keyd: boot storm, 1,000 agents at once through HAProxy (TCP, round-robin) to 2 replicas"
