@@ -84,29 +84,23 @@ static int get_typed(struct refusal *rf, json_object *o, const char *what, const
 	return 0;
 }
 
-static int get_str(struct refusal *rf, json_object *o, const char *what, const char *key,
-		   const char **out)
+/* A string or integer member: out is set ("" or 0 on refusal, so callers never read garbage). */
+static int get_scalar(struct refusal *rf, json_object *o, const char *what, const char *key,
+		      json_type type, void *out)
 {
 	json_object *v;
-	int r = get_typed(rf, o, what, key, json_type_string, &v);
+	int r = get_typed(rf, o, what, key, type, &v);
 
-	*out = "";
-	if (r == 0)
-		*out = json_object_get_string(v);
+	if (type == json_type_string)
+		*(const char **)out = r == 0 ? json_object_get_string(v) : "";
+	else
+		*(int64_t *)out = r == 0 ? json_object_get_int64(v) : 0;
 	return r;
 }
-
-static int get_int(struct refusal *rf, json_object *o, const char *what, const char *key,
-		   int64_t *out)
-{
-	json_object *v;
-	int r = get_typed(rf, o, what, key, json_type_int, &v);
-
-	*out = 0;
-	if (r == 0)
-		*out = json_object_get_int64(v);
-	return r;
-}
+#define get_str(rf, o, what, key, out) \
+	get_scalar(rf, o, what, key, json_type_string, (void *)(1 ? (out) : (const char **)0))
+#define get_int(rf, o, what, key, out) \
+	get_scalar(rf, o, what, key, json_type_int, (void *)(1 ? (out) : (int64_t *)0))
 
 /* LUKS2 writes 64-bit sizes and offsets as decimal strings. */
 static int get_u64_str(struct refusal *rf, json_object *o, const char *what, const char *key,
