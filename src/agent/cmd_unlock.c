@@ -167,7 +167,8 @@ int cmd_unlock(int argc, char **argv)
 		log_error("unlock: no usable configuration; leaving the disks to the passphrase "
 			  "prompt");
 		agent_config_done(&config);
-		return UNLOCK_EXIT_USAGE;
+		/* Whether a kernel without RTMR3 is acceptable is unknown: it is not. */
+		return unlock_record_failure(false, UNLOCK_EXIT_USAGE, NULL);
 	}
 	if (!verbose)
 		log_setup("tdx-unlock", target, config.log_level);

@@ -35,7 +35,8 @@ struct uint_setting {
 static const struct uint_setting uint_settings[] = {
 	{"connect_timeout_ms", offsetof(struct agent_config, connect_timeout_ms), 50, 60000},
 	{"request_timeout_ms", offsetof(struct agent_config, request_timeout_ms), 100, 300000},
-	{"total_timeout_s", offsetof(struct agent_config, total_timeout_s), 1, 3600},
+	{"total_timeout_s", offsetof(struct agent_config, total_timeout_s), 1,
+	 AGENT_TOTAL_TIMEOUT_MAX_S},
 	{"attempts", offsetof(struct agent_config, attempts), 1, 100},
 	{"backoff_initial_ms", offsetof(struct agent_config, backoff_initial_ms), 0, 60000},
 	{"backoff_max_ms", offsetof(struct agent_config, backoff_max_ms), 0, 600000},
@@ -268,8 +269,10 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 	_cleanup_(json_object_putp) struct json_object *root = NULL;
 	struct json_object *servers = NULL;
 	const char *quote_source = NULL, *log_level = NULL, *crypttab = NULL;
-	struct json_field fields[ARRAY_SIZE(uint_settings) + 4] = {
+	struct json_field fields[ARRAY_SIZE(uint_settings) + 5] = {
 		JSON_ARRAY("servers", false, 1, AGENT_CONFIG_MAX_SERVERS, &servers),
+		/* The measured configuration's explicit acknowledgement (docs/agent.md). */
+		JSON_BOOL("allow_missing_rtmr", false, &c->allow_missing_rtmr),
 		JSON_STRING("quote_source", false, 0, SIZE_MAX, &quote_source),
 		JSON_STRING("log_level", false, 0, SIZE_MAX, &log_level),
 		JSON_STRING("crypttab", false, 0, SIZE_MAX, &crypttab),
@@ -279,7 +282,7 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 
 	/* The numeric settings share their bounds with the command line's. */
 	for (size_t i = 0; i < ARRAY_SIZE(uint_settings); i++)
-		fields[4 + i] = (struct json_field){
+		fields[5 + i] = (struct json_field){
 			.key = uint_settings[i].name,
 			.type = JSON_FIELD_U32,
 			.min = uint_settings[i].min,
@@ -431,6 +434,17 @@ static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *
 					       where, value);
 		return 0;
 	}
+	if (!strcmp(key, "recovery")) {
+		/* Recovery mode: no release is tried, the prompt is allowed (docs/agent.md). */
+		if (!value || !strcmp(value, "1"))
+			c->recovery = true;
+		else if (!strcmp(value, "0"))
+			c->recovery = false;
+		else
+			return log_error_errno(-EINVAL, "%s: rd.tdx_unlock.recovery must be 0 or 1",
+					       where);
+		return 0;
+	}
 	if (!value)
 		return log_error_errno(-EINVAL, "%s: rd.tdx_unlock.%s needs a value", where, key);
 	us = uint_setting_find(key);
@@ -448,7 +462,7 @@ static int cmdline_option_apply(struct agent_config *c, struct cmdline_servers *
 	/* Read by the initramfs scripts (how long to wait for the network), not by the agent. */
 	if (!strcmp(key, "net_timeout"))
 		return 0;
-	if (!strcmp(key, "quote_source"))
+	if (!strcmp(key, "quote_source") || !strcmp(key, "allow_missing_rtmr"))
 		return log_error_errno(-EPERM,
 				       "%s: rd.tdx_unlock.%s may only be set in the config file",
 				       where, key);

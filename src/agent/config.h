@@ -13,9 +13,12 @@
 #define AGENT_CMDLINE_DEFAULT_PATH "/proc/cmdline"
 #define AGENT_TSM_REPORT_PATH	   "/sys/kernel/config/tsm/report"
 #define AGENT_CONFIG_MAX_SERVERS   8
-#define AGENT_CONFIG_MAX_PINS	   4
-#define AGENT_PIN_LEN		   32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
-#define AGENT_CRYPTTAB_PATH	   "/etc/crypttab" /* dracut, systemd */
+/* The whole run's budget; the unit's TimeoutStartSec must exceed it by the time one activation
+ * takes (docs/agent.md: 60 s + 30 s = the dracut unit's 90 s). */
+#define AGENT_TOTAL_TIMEOUT_MAX_S 60
+#define AGENT_CONFIG_MAX_PINS	  4
+#define AGENT_PIN_LEN		  32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
+#define AGENT_CRYPTTAB_PATH	  "/etc/crypttab" /* dracut, systemd */
 #define AGENT_CRYPTTAB_ITOOLS_PATH \
 	"/cryptroot/crypttab" /* initramfs-tools (cryptsetup-initramfs) */
 
@@ -36,7 +39,9 @@ struct agent_config {
 	unsigned backoff_initial_ms; /* pause after the first failed round, doubled each round */
 	unsigned backoff_max_ms;
 	enum log_level log_level;
-	bool disabled; /* rd.tdx_unlock=0 */
+	bool disabled;		 /* rd.tdx_unlock=0 */
+	bool recovery;		 /* rd.tdx_unlock.recovery=1: record "recovery", release nothing */
+	bool allow_missing_rtmr; /* config: a kernel without RTMR3 may unlock and fall back */
 	/* Where mapping names come from (docs/agent.md): NULL = AGENT_CRYPTTAB_PATH, then
 	 * AGENT_CRYPTTAB_ITOOLS_PATH; "" = no crypttab. */
 	char *crypttab_path;

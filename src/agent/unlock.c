@@ -92,8 +92,72 @@ const char *unlock_exit_name(enum unlock_exit code)
 		return "activation failed";
 	case UNLOCK_EXIT_DISABLED:
 		return "disabled";
+	case UNLOCK_EXIT_RECOVERY:
+		return "recovery mode";
+	case UNLOCK_EXIT_NO_RTMR:
+		return "RTMR3 cannot record the outcome";
 	}
 	return "?";
+}
+
+/* The reason word of an "error" event (an AAEL field: no spaces). */
+static const char *unlock_exit_word(enum unlock_exit code)
+{
+	switch (code) {
+	case UNLOCK_EXIT_OK:
+		return "ok";
+	case UNLOCK_EXIT_FAILURE:
+		return "no-quote-or-internal";
+	case UNLOCK_EXIT_USAGE:
+		return "configuration";
+	case UNLOCK_EXIT_NO_TOKEN:
+		return "no-token";
+	case UNLOCK_EXIT_UNREACHABLE:
+		return "unreachable";
+	case UNLOCK_EXIT_REFUSED:
+		return "refused";
+	case UNLOCK_EXIT_HEADER_INVALID:
+		return "header-invalid";
+	case UNLOCK_EXIT_ACTIVATION_FAILED:
+		return "activation-failed";
+	case UNLOCK_EXIT_DISABLED:
+		return "disabled";
+	case UNLOCK_EXIT_RECOVERY:
+		return "recovery";
+	case UNLOCK_EXIT_NO_RTMR:
+		return "no-rtmr";
+	}
+	return "internal";
+}
+
+/* Records o in RTMR3; a kernel without RTMR3 is acceptable only when the measured configuration
+ * says so. Returns code, or UNLOCK_EXIT_NO_RTMR. */
+static enum unlock_exit outcome_record(bool allow_missing_rtmr, enum rtmr_outcome o,
+				       const char *content, enum unlock_exit code)
+{
+	int r = rtmr_record(o, content);
+
+	if (r == 0)
+		return code;
+	if (r == -EOPNOTSUPP && allow_missing_rtmr) {
+		log_warn("unlock: '%s' not measured: no RTMR3 on this kernel, accepted by "
+			 "allow_missing_rtmr",
+			 rtmr_outcome_name(o));
+		return code;
+	}
+	log_error("unlock: RTMR3 does not record this boot's outcome ('%s'): the boot must not "
+		  "go on to a passphrase prompt",
+		  rtmr_outcome_name(o));
+	return UNLOCK_EXIT_NO_RTMR;
+}
+
+enum unlock_exit unlock_record_failure(bool allow_missing_rtmr, enum unlock_exit code,
+				       const char *content)
+{
+	enum rtmr_outcome o = code == UNLOCK_EXIT_NO_TOKEN ? RTMR_NO_TOKEN : RTMR_ERROR;
+
+	return outcome_record(allow_missing_rtmr, o, content ? content : unlock_exit_word(code),
+			      code);
 }
 
 static uint64_t now_ms(void)
@@ -171,6 +235,14 @@ static bool device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 		return so != SERVER_REFUSED;
 	}
 	d->released = true;
+	/* Before anything else, even before this keyslot is tried: the boot has had its release. */
+	if (outcome_record(x->c->allow_missing_rtmr, RTMR_RELEASED, d->h->uuid, UNLOCK_EXIT_OK) !=
+	    UNLOCK_EXIT_OK) {
+		secmem_free(secret);
+		d->state = DEVICE_FAILED;
+		d->code = UNLOCK_EXIT_NO_RTMR;
+		return false;
+	}
 	t_secret = now_ms();
 	r = luks_unlock(d->h, secret, secret_len, d->name[0] ? d->name : NULL, 0);
 	secmem_free(secret); /* wiped as soon as the keyslot has been tried */
@@ -215,14 +287,13 @@ static int ephemeral_key_new(EVP_PKEY **key, struct json_object **jwk)
 }
 
 #define AGENT_CCEL_PATH "/sys/firmware/acpi/tables/data/CCEL"
-#define AGENT_AAEL_PATH "/run/tdx-unlock/rtmr3.log"
 
 /* The event logs that explain the quote's RTMRs, sent with it: the firmware's CCEL and this
  * boot's runtime RTMR3 log (AAEL). Either may be absent (no CCEL table; nothing extended yet). */
 static void eventlogs_read(uint8_t **ccel, size_t *ccel_len, char **aael)
 {
 	const char *ccel_path = getenv("TDX_UNLOCK_TEST_CCEL") ?: AGENT_CCEL_PATH;
-	const char *aael_path = getenv("TDX_UNLOCK_TEST_AAEL") ?: AGENT_AAEL_PATH;
+	const char *aael_path = rtmr_event_log_path();
 	size_t len;
 	int r;
 
@@ -550,22 +621,6 @@ static bool network_ready(struct unlock_ctx *x)
 	return r == 0;
 }
 
-static void rtmr_extend_released(const struct unlock_ctx *x)
-{
-	const char *uuids[LUKS_DISCOVER_MAX];
-	uint8_t digest[RTMR_DIGEST_LEN];
-	size_t n = 0;
-
-	for (size_t i = 0; i < x->n_devs && n < LUKS_DISCOVER_MAX; i++)
-		if (x->devs[i].released)
-			uuids[n++] = x->devs[i].h->uuid;
-	if (n == 0)
-		return;
-	/* Once, after every device: an earlier extension would fail the later attestations. */
-	if (rtmr_event_digest(uuids, n, digest) == 0 && rtmr_extend(rtmr3_path(), digest) < 0)
-		log_warn("unlock: this boot can still obtain another release (RTMR3 not extended)");
-}
-
 enum unlock_exit unlock_run(const struct unlock_options *o)
 {
 	struct unlock_ctx x = {.o = o, .c = o->config};
@@ -575,6 +630,25 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 
 	x.start_ms = now_ms();
 	x.deadline_ms = x.start_ms + (uint64_t)o->config->total_timeout_s * 1000u;
+	/* Decided before any disk is read: recovery releases nothing, and a kernel that cannot
+	 * record the outcome gets no release (unless the measured configuration accepts that). */
+	if (x.c->recovery) {
+		log_warn("unlock: recovery mode (rd.tdx_unlock.recovery=1): no release is tried");
+		return outcome_record(x.c->allow_missing_rtmr, RTMR_RECOVERY, "cmdline",
+				      UNLOCK_EXIT_RECOVERY);
+	}
+	if (!rtmr_available()) {
+		if (!x.c->allow_missing_rtmr) {
+			log_error(
+				"unlock: the kernel offers no RTMR3 (%s): no release, and the boot "
+				"must not go on to a prompt (set allow_missing_rtmr to accept "
+				"this, docs/agent.md)",
+				rtmr3_path());
+			return UNLOCK_EXIT_NO_RTMR;
+		}
+		log_warn("unlock: no RTMR3 on this kernel, accepted by allow_missing_rtmr: this "
+			 "boot's outcome is not measured");
+	}
 	/* An unreadable crypttab costs the names, not the unlock: the rename fallback remains. */
 	if (!o->test_passphrase && !o->name && unlock_crypttab_load(x.c, &x.crypttab) < 0)
 		log_warn("unlock: crypttab unusable; mappings are named from the command line or "
@@ -586,12 +660,13 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 
 		if (r < 0) {
 			log_error("unlock: cannot list block devices");
-			return UNLOCK_EXIT_FAILURE;
+			ret = UNLOCK_EXIT_FAILURE;
+			goto out;
 		}
 		if (n_found == 0) {
 			log_info("unlock: no LUKS2 device carries a tdx-unlock token");
-			luks_device_list_free(discovered);
-			return UNLOCK_EXIT_NO_TOKEN;
+			ret = UNLOCK_EXIT_NO_TOKEN;
+			goto out;
 		}
 		ret = devices_load(&x, discovered, n_found);
 	}
@@ -606,7 +681,6 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 		/* Pending devices stay "servers unreachable" when no route ever appears. */
 		if (network_ready(&x))
 			servers_run(&x);
-		rtmr_extend_released(&x);
 	}
 
 	ret = UNLOCK_EXIT_OK;
@@ -617,7 +691,7 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 			continue;
 		log_error("%s: not unlocked (%s); the passphrase prompt takes over", d->path,
 			  unlock_exit_name(d->code));
-		if (ret == UNLOCK_EXIT_OK)
+		if (ret == UNLOCK_EXIT_OK || d->code == UNLOCK_EXIT_NO_RTMR)
 			ret = d->code;
 	}
 	if (ret == UNLOCK_EXIT_OK)
@@ -626,6 +700,10 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 			 (unsigned long long)(now_ms() - x.start_ms),
 			 (unsigned long long)x.quote_ms);
 out:
+	/* Before the prompt may follow: the failure is measured, or the boot stops there. */
+	if (ret != UNLOCK_EXIT_OK && ret != UNLOCK_EXIT_NO_RTMR)
+		ret = unlock_record_failure(x.c->allow_missing_rtmr, ret,
+					    ret == UNLOCK_EXIT_NO_TOKEN ? "none" : NULL);
 	for (size_t i = 0; i < x.n_devs; i++)
 		luks_header_free(x.devs[i].h);
 	free(x.devs);

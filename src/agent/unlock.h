@@ -9,8 +9,10 @@
 #include "agent/config.h"
 #include "agent/crypttab.h"
 
-/* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Any non-zero code means: let the
- * normal passphrase prompt take over. With several devices the first failing device decides. */
+/* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Codes 1-9 mean: the outcome is in
+ * RTMR3 (or the configuration acknowledges a kernel without it); the normal passphrase prompt may
+ * take over. UNLOCK_EXIT_NO_RTMR means it is not: the boot must not reach a prompt (the unit powers
+ * off). With several devices the first failing device decides. */
 enum unlock_exit {
 	UNLOCK_EXIT_OK = 0,		   /* every device with a token was unlocked */
 	UNLOCK_EXIT_FAILURE = 1,	   /* internal error, or no quote (not a TDX guest) */
@@ -21,9 +23,18 @@ enum unlock_exit {
 	UNLOCK_EXIT_HEADER_INVALID = 6,	   /* LUKS2 header or token failed validation */
 	UNLOCK_EXIT_ACTIVATION_FAILED = 7, /* secret released but the keyslot did not open */
 	UNLOCK_EXIT_DISABLED = 8,	   /* rd.tdx_unlock=0 on the kernel command line */
+	UNLOCK_EXIT_RECOVERY = 9,	   /* rd.tdx_unlock.recovery=1: "recovery" recorded */
+	UNLOCK_EXIT_NO_RTMR = 10, /* RTMR3 cannot record the outcome: no prompt, power off */
 };
 
 const char *unlock_exit_name(enum unlock_exit code);
+
+/* Records a failed run's outcome in RTMR3 before anything else may happen ("no-token" for
+ * UNLOCK_EXIT_NO_TOKEN, else "error" with the reason word of code): returns code, or
+ * UNLOCK_EXIT_NO_RTMR when it cannot be recorded and allow_missing_rtmr does not acknowledge a
+ * kernel without RTMR3. content NULL: the reason word. */
+enum unlock_exit unlock_record_failure(bool allow_missing_rtmr, enum unlock_exit code,
+				       const char *content);
 
 struct phase_timing;
 

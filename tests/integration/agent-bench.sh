@@ -20,15 +20,33 @@ agent_env_setup >/dev/null 2>&1 || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1
 write_agent_conf "$T/agent.conf" "$URL" "$PIN"
 
-python3 - "$AGENT" "$T" "${AGENT_BENCH_RUNS:-20}" <<'EOF'
-import os, re, statistics, subprocess, sys, time
+python3 - "$AGENT" "$T" "${AGENT_BENCH_RUNS:-20}" "$TSM_SIM_PID" "$TSM" <<'EOF'
+import os, re, signal, statistics, subprocess, sys, time
 agent, t, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sim_pid, tsm = int(sys.argv[4]), sys.argv[5]
+
+def sim_reboot():
+    """A new emulated boot (tdx-tsm-sim SIGHUP): one release per boot."""
+    def boots():
+        try:
+            return open(f"{tsm}/boots").read()
+        except FileNotFoundError:
+            return "0"
+    before = boots()
+    os.kill(sim_pid, signal.SIGHUP)
+    for _ in range(200):
+        if boots() != before:
+            return
+        time.sleep(0.01)
+    sys.exit("FAIL: tdx-tsm-sim did not reboot")
+
 with open(f"{t}/cmdline") as f:
     os.environ["TDX_UNLOCK_TEST_CMDLINE"] = f.read()
 cmd = [agent, "unlock", "--config", f"{t}/agent.conf",
        "--test-passphrase", "-v", "--log-target", "stderr", f"{t}/disk.img"]
 wall, secret, quote, header, opened, rss = [], [], [], [], [], []
 for i in range(runs + 1):
+    sim_reboot()
     with open(f"{t}/bench.log", "w") as log:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)

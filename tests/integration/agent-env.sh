@@ -19,6 +19,18 @@ agent_cleanup() {
 	rm -rf "$T"
 }
 
+# tsm_sim_reboot: a new emulated boot of the running tdx-tsm-sim (SIGHUP; cheaper than a restart).
+tsm_sim_reboot() {
+	before=$(cat "$TSM/boots" 2>/dev/null || echo 0)
+	kill -HUP "$TSM_SIM_PID" || return 1
+	i=0
+	while [ "$(cat "$TSM/boots" 2>/dev/null || echo 0)" = "$before" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && return 1
+		sleep 0.02
+	done
+}
+
 tsm_sim_stop() {
 	if [ -n "$TSM_SIM_PID" ]; then
 		kill "$TSM_SIM_PID" 2>/dev/null
@@ -27,14 +39,15 @@ tsm_sim_stop() {
 	fi
 }
 
-# tsm_sim_boot [QUOTESIM_DIR]: a fresh emulated TD boot (RTMR3 at its pre-unlock value) in
+# tsm_sim_boot [QUOTESIM_DIR]: a fresh emulated TD boot (TSM_SIM_ARGS: more tdx-tsm-sim options) (RTMR3 at its pre-unlock value) in
 # $TSM (default $T/tsm); $TSM/extensions lists the digests RTMR3 was extended with, $TSM/rtmr3
-# its value.
+# its value; the agent's runtime event log goes to $TSM/rtmr3.log.
 tsm_sim_boot() {
 	TSM=${TSM:-$T/tsm}
 	tsm_sim_stop
 	rm -rf "$TSM"
-	"$TSM_SIM" --ca "${1:-$T/sim}" --dir "$TSM" 2>>"$T/tsm-sim.log" &
+	# shellcheck disable=SC2086 # TSM_SIM_ARGS: words
+	"$TSM_SIM" --ca "${1:-$T/sim}" --dir "$TSM" ${TSM_SIM_ARGS:-} 2>>"$T/tsm-sim.log" &
 	TSM_SIM_PID=$!
 	i=0
 	while [ ! -e "$TSM/ready" ]; do
@@ -48,6 +61,7 @@ tsm_sim_boot() {
 	done
 	export TDX_UNLOCK_TEST_TSM_REPORT_DIR="$TSM/report"
 	export TDX_UNLOCK_TEST_RTMR_PATH="$TSM/rtmr3:sha384"
+	export TDX_UNLOCK_TEST_AAEL="$TSM/rtmr3.log"
 }
 
 # SHA-256 of the SPKI of a PEM certificate, as a pin.
@@ -115,6 +129,13 @@ dead_port() {
 
 agent_env_setup() {
 	keyd_env_setup || return 1
+	# A plain boot starts with RTMR3 zero (the agent's event log then replays to it exactly);
+	# the policy is made from a quote of that boot.
+	"$QUOTEGEN" defaults --ca "$T/sim" \
+		--rtmr3 "$(printf '0%.0s' $(seq 96))" >/dev/null || return 1
+	"$QUOTEGEN" quote --ca "$T/sim" --out "$T/ref.quote" >/dev/null || return 1
+	"$KEYD" policy-from-quote --quote "$T/ref.quote" --id test-image \
+		--resource "$RESOURCE" >"$T/policies/test-image.json" || return 1
 	printf 'recovery passphrase' >"$T/recovery.key"
 	: >"$T/cmdline"
 	# The agent reads this instead of the host's /proc/cmdline (docs/testing.md).

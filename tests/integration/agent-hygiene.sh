@@ -70,6 +70,7 @@ fi
 # every mapping (also MADV_DONTDUMP ones: secmem and OpenSSL's secure heap are scanned too).
 # With DUMP_DEFAULT=1 the dump honours MADV_DONTDUMP, as a kernel core dump would.
 run_under_gdb() {
+	tsm_sim_reboot || bad "tdx-tsm-sim reboot"
 	bps=""
 	for b in $1; do bps="$bps -ex 'break $b'"; done
 	excluded=on

@@ -53,6 +53,35 @@ independent_open() { # IMAGE SECRET
 	return $r
 }
 
+# expect_events DESCRIPTION EVENT...: the emulated boot's event log holds an INIT line and then
+# exactly EVENT... (lines), and RTMR3 was extended with the SHA-384 of each line, in order.
+expect_events() {
+	desc=$1
+	shift
+	want=$(printf '%s\n' "$@")
+	log=$T/tsm/rtmr3.log
+	n=$(($# + 1))
+	i=0 # the emulation reads its FIFO asynchronously
+	while [ "$(wc -l <"$T/tsm/extensions")" -lt "$n" ] && [ $i -lt 40 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	got=$(sed 1d "$log" 2>/dev/null)
+	digests=$(while IFS= read -r l; do
+		printf '%s' "$l" | openssl dgst -sha384 -binary | od -An -tx1 -v | tr -d ' \n'
+		echo
+	done <"$log")
+	if [ "$got" != "$want" ]; then
+		bad "$desc: events '$got', want '$want'"
+	elif ! head -1 "$log" | grep -q '^INIT sha384/[0-9a-f]\{96\}$'; then
+		bad "$desc: the event log does not start with an INIT line"
+	elif [ "$digests" != "$(cat "$T/tsm/extensions")" ]; then
+		bad "$desc: RTMR3 was not extended with exactly the event log's lines"
+	else
+		ok "$desc: RTMR3 and the event log say: $(echo "$want" | tr '\n' ';')"
+	fi
+}
+
 agent_env_setup || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1
 write_agent_conf "$T/good.conf" "$URL" "$PIN"
@@ -65,12 +94,8 @@ expect_rc 0 "released secret opens the keyslot of a real LUKS2 image" \
 	"keyslot [0-9]+ opens with the derived passphrase"
 grep -q "test hook TDX_UNLOCK_TEST_TSM_REPORT_DIR" "$T/agent.log" ||
 	bad "the emulated configfs-tsm was not logged loudly"
-# RTMR3 was extended once with SHA-384("tdx-unlock/v1 unlocked" || 0x00 || UUID).
 uuid=$(cryptsetup luksUUID "$T/disk.img")
-want=$(printf 'tdx-unlock/v1 unlocked\000%s' "$uuid" | openssl dgst -sha384 -binary | od -An -tx1 -v | tr -d ' \n')
-got=$(tr -d '\n' <"$T/tsm/extensions")
-[ "$got" = "$want" ] && ok "RTMR3 extended once with the unlocked event" ||
-	bad "RTMR3 event: got '$got', want '$want'"
+expect_events "the release is measured" "tdx-unlock released $uuid"
 grep -Eq "secret|passphrase" "$T/agent.out" && bad "agent wrote something secret-looking to stdout"
 # One info line says where the time went (docs/agent.md); -v adds one debug line per phase.
 grep -qE "timing: all unlocked after [0-9]+ ms \(ms per phase: network [0-9]+, headers [0-9]+, quote [0-9]+, auth [0-9]+, attest [0-9]+, resource [0-9]+, jwe [0-9]+, activation [0-9]+, wipe\+exit [0-9]+\)" \
@@ -84,7 +109,8 @@ done
 # malformed one is an error.
 cp -r "$T/sim" "$T/sim-nodefaults"
 rm -f "$T/sim-nodefaults/quote_defaults.json"
-SIM_DIR=$T/sim-nodefaults run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+ZERO96=$(printf '0%.0s' $(seq 96))
+TSM_SIM_ARGS="--rtmr3 $ZERO96" SIM_DIR=$T/sim-nodefaults run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 0 "simulator without the optional quote_defaults.json"
 grep -q "quote_defaults" "$T/agent.log" "$T/tsm-sim.log" &&
 	bad "an absent optional quote_defaults.json was logged"
@@ -152,7 +178,9 @@ run_agent "$T/good.conf" --test-passphrase "$T/disk.img" "$T/disk2.img"
 expect_rc 0 "two devices verified" "2 device\(s\) verified"
 n=$(grep -c "attested to" "$T/agent.log")
 [ "$n" -eq 1 ] && ok "one attested session served both devices" || bad "$n attestations for 2 devices"
-[ "$(wc -l <"$T/tsm/extensions")" -eq 1 ] || bad "RTMR3 extended more than once"
+uuid2=$(cryptsetup luksUUID "$T/disk2.img")
+expect_events "each release is measured as it happens" "tdx-unlock released $uuid" \
+	"tdx-unlock released $uuid2"
 
 echo "== agent: discovery"
 make_image "$T/plain.img" || bad "plain image"
@@ -224,6 +252,48 @@ SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
 expect_rc 1 "configfs-tsm without a TDX provider: no quote, no retries" "no quote from configfs-tsm"
 [ "$(grep -c "no quote from" "$T/agent.log")" -eq 1 ] || bad "quote source retried although broken"
 [ -z "$(ls -A "$T/faketsm")" ] || bad "configfs-tsm entry left behind"
+
+echo "== agent: RTMR3 outcome events (one release per boot, nothing unmeasured before a prompt)"
+run_agent "$T/good.conf" --test-passphrase "$T/plain.img"
+expect_rc 3 "no token" "no tdx-unlock token"
+expect_events "no token" "tdx-unlock no-token none"
+run_agent "$T/good.conf" --test-passphrase "$T/twotokens.img"
+expect_rc 6 "refused header" "header refused"
+expect_events "refused header" "tdx-unlock error header-invalid"
+run_agent "$T/nonexistent.conf" --test-passphrase "$T/disk.img"
+expect_rc 2 "no configuration" "no usable configuration"
+expect_events "no configuration" "tdx-unlock error configuration"
+
+# After a release, the same boot gets nothing more: RTMR3 left its pre-unlock value.
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "first release of the boot"
+SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 5 "a second release in the same boot is refused" "did not release.*RTMR3 mismatch"
+expect_events "second release refused" "tdx-unlock released $uuid" "tdx-unlock error refused"
+tail -1 "$T/audit.log" | grep -qv '"released' || bad "keyd's last audit line is a release"
+
+# Recovery mode: measured, and no release is tried.
+echo "ro rd.tdx_unlock.recovery=1" >"$T/cmdline"
+run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 9 "rd.tdx_unlock.recovery=1: no release tried" "recovery mode"
+expect_events "recovery mode" "tdx-unlock recovery cmdline"
+grep -q "attested" "$T/agent.log" && bad "recovery mode attested"
+: >"$T/cmdline"
+
+# A kernel without the RTMR3 attribute: no release and no prompt unless the configuration says so.
+tsm_sim_boot
+export TDX_UNLOCK_TEST_RTMR_PATH="$T/no-such-rtmr3"
+SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase "$T/disk.img"
+expect_rc 10 "no RTMR3 attribute: refused, the unit powers off" "offers no RTMR3"
+grep -q "attested" "$T/agent.log" && bad "attested without a way to measure the release"
+SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase "$T/plain.img"
+expect_rc 10 "no RTMR3 attribute, no token: still no prompt" "offers no RTMR3"
+sed 's|"servers"|"allow_missing_rtmr": true, "servers"|' "$T/good.conf" >"$T/norTMR.conf"
+SAME_BOOT=1 run_agent "$T/norTMR.conf" --test-passphrase "$T/disk.img"
+expect_rc 0 "no RTMR3 attribute, acknowledged by allow_missing_rtmr" "accepted by allow_missing_rtmr"
+SAME_BOOT=1 run_agent "$T/norTMR.conf" --test-passphrase "$T/plain.img"
+expect_rc 3 "no RTMR3, acknowledged: no token falls back to the prompt" "not measured"
+[ -e "$T/tsm/rtmr3.log" ] && bad "an event log was written without RTMR3"
 
 echo "== agent: servers"
 DEAD="https://127.0.0.1:$(dead_port)"

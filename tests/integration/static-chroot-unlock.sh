@@ -57,7 +57,8 @@ run_in_chroot() {
 chroot_prepare "$R" "$TDX_UNLOCK_BIN"
 # A fresh emulated boot for every run, seen inside the chroot as /tsm.
 TSM=$R/tsm
-CHROOT_TSM_ENV=(TDX_UNLOCK_TEST_TSM_REPORT_DIR=/tsm/report "TDX_UNLOCK_TEST_RTMR_PATH=/tsm/rtmr3:sha384")
+CHROOT_TSM_ENV=(TDX_UNLOCK_TEST_TSM_REPORT_DIR=/tsm/report "TDX_UNLOCK_TEST_RTMR_PATH=/tsm/rtmr3:sha384"
+	TDX_UNLOCK_TEST_AAEL=/tsm/rtmr3.log)
 if [ ${#CHROOT_ENTER[@]} -eq 0 ]; then
 	echo "skipped: static chroot unlock (needs root or unprivileged user namespaces)"
 	exit 0

@@ -10,6 +10,8 @@
  *   DIR/rtmr3            the current RTMR3 (96 hex digits and a newline), rewritten atomically
  *   DIR/extensions       every extension digest, one hex line each, in order
  *   DIR/ready            written once all of the above exist
+ *   SIGHUP               a new emulated boot: RTMR3 back to its boot value, DIR/extensions
+ *                        emptied, DIR/rtmr3.log removed, then DIR/boots = the boot count
  *
  * The quote fields come from the simulator directory's defaults (reloaded for every quote, so a
  * test can change them with tdx-quotegen defaults); RTMR3 starts at --rtmr3 or the defaults' RTMR3.
@@ -48,6 +50,8 @@ struct sim {
 	const char *dir;
 	pthread_mutex_t lock; /* rtmr3 and the files that mirror it */
 	uint8_t rtmr3[RTMR_LEN];
+	uint8_t rtmr3_boot[RTMR_LEN]; /* the value at (emulated) boot */
+	unsigned long boots;
 	unsigned long quotes;
 };
 
@@ -328,6 +332,7 @@ static int sim_setup(struct sim *s, const char *rtmr3_hex)
 	if (rtmr3_hex && hex_decode_exact(rtmr3_hex, strlen(rtmr3_hex), s->rtmr3, RTMR_LEN) < 0)
 		return log_error_errno(-EINVAL, "tsm-sim: --rtmr3 needs %d hex digits",
 				       2 * RTMR_LEN);
+	memcpy(s->rtmr3_boot, s->rtmr3, RTMR_LEN);
 
 	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "tsm-sim: cannot create %s: %m", s->dir);
@@ -346,6 +351,30 @@ static int sim_setup(struct sim *s, const char *rtmr3_hex)
 	if (r < 0)
 		return r;
 	return rtmr3_publish(s);
+}
+
+/* SIGHUP: a new emulated boot. RTMR3 returns to its boot value, the extension list empties and
+ * DIR/rtmr3.log (where tests keep the agent's event log, as /run would be) is removed; DIR/boots
+ * then holds the new boot count for the caller to wait on. */
+static int sim_reboot(struct sim *s)
+{
+	char path[PATH_MAX_SIM], num[32];
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->rtmr3, s->rtmr3_boot, RTMR_LEN);
+	r = rtmr3_publish(s);
+	if (r == 0 && path_join(path, sizeof(path), s->dir, "extensions") == 0)
+		r = file_write_private(path, "", 0, 1);
+	if (r == 0 && path_join(path, sizeof(path), s->dir, "rtmr3.log") == 0)
+		unlink(path);
+	s->boots++;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(num, sizeof(num), "%lu\n", s->boots);
+	if (r == 0)
+		r = write_atomic(s->dir, "boots", num, strlen(num));
+	log_info("tsm-sim: emulated boot %lu", s->boots);
+	return r;
 }
 
 /* Reads whole 48-byte records from the RTMR FIFO (held open read-write, so it never sees EOF). */
@@ -411,6 +440,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL); /* threads inherit it: EPIPE instead of a kill */
 	sigdelset(&mask, SIGPIPE);
@@ -450,8 +480,19 @@ int main(int argc, char **argv)
 			log_error("tsm-sim: poll: %m");
 			return 1;
 		}
-		if (pfd[0].revents)
-			break;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(pfd[0].fd, &si, sizeof(si)) != sizeof(si) ||
+			    si.ssi_signo != SIGHUP)
+				break;
+			/* Extensions written before the signal belong to the old boot. */
+			rtmr_fifo_drain(&s, pfd[2].fd, pending, &n_pending);
+			n_pending = 0;
+			if (sim_reboot(&s) < 0)
+				return 1;
+			continue;
+		}
 		if (pfd[1].revents) {
 			/* Aligned for struct inotify_event, as inotify(7) shows. */
 			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));

@@ -48,10 +48,11 @@ static void test_full_file(void **state)
 		"\"connect_timeout_ms\":700,\"request_timeout_ms\":5000,"
 		"\"total_timeout_s\":30,\"attempts\":4,\"backoff_initial_ms\":100,"
 		"\"backoff_max_ms\":1000,\"quote_source\":\"configfs-tsm\","
-		"\"log_level\":\"debug\"}";
+		"\"log_level\":\"debug\",\"allow_missing_rtmr\":true}";
 
 	(void)state;
 	assert_int_equal(parse(&c, json), 0);
+	assert_true(c.allow_missing_rtmr);
 	assert_int_equal(agent_config_validate(&c), 0);
 	assert_int_equal(c.n_servers, 2);
 	/* The trailing slash is dropped so URLs compare exactly. */
@@ -118,6 +119,8 @@ static void test_bad_files(void **state)
 		{"{\"log_level\":\"loud\"}", -EINVAL},
 		/* The test quote simulator is not in the agent; test hooks are not config keys. */
 		{"{\"quote_source\":\"simulator\"}", -EINVAL},
+		{"{\"allow_missing_rtmr\":\"yes\"}", -EINVAL},
+		{"{\"total_timeout_s\":61}", -ERANGE},
 		{"{\"simulator_dir\":\"sim\"}", -EINVAL},
 		/* A second "servers" would silently replace the first with json-c's own parser. */
 		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
@@ -185,6 +188,12 @@ static void test_cmdline(void **state)
 	assert_int_equal(c.n_servers, 1);
 	assert_string_equal(c.servers[0].url, "https://file");
 	assert_false(c.disabled);
+	assert_false(c.recovery);
+	assert_false(c.allow_missing_rtmr);
+	assert_int_equal(agent_config_apply_cmdline(&c, "ro rd.tdx_unlock.recovery=1"), 0);
+	assert_true(c.recovery);
+	assert_int_equal(agent_config_apply_cmdline(&c, "rd.tdx_unlock.recovery=0"), 0);
+	assert_false(c.recovery);
 
 	/* Command-line servers replace the file's and take the command-line pins and CA. */
 	assert_int_equal(agent_config_apply_cmdline(
@@ -228,6 +237,11 @@ static void test_cmdline_bad(void **state)
 		{"rd.tdx_unlock.server=https://a rd.tdx_unlock.pin=abcd", -EINVAL},
 		{"rd.tdx_unlock.server=https://a rd.tdx_unlock.ca_file=ca.pem", -EINVAL},
 		{"rd.tdx_unlock.quote_source=simulator", -EPERM},
+		/* Only the file can accept a kernel without RTMR3. */
+		{"rd.tdx_unlock.allow_missing_rtmr=true", -EPERM},
+		{"rd.tdx_unlock.recovery=yes", -EINVAL},
+		/* The budget stays below the unit's TimeoutStartSec. */
+		{"rd.tdx_unlock.total_timeout_s=61", -ERANGE},
 		{"rd.tdx_unlock.simulator_dir=/tmp", -EINVAL},
 		{"rd.tdx_unlock.nonsense=1", -EINVAL},
 		{"rd.tdx_unlock.=1", -EINVAL},
