@@ -1,4 +1,4 @@
-# make install: the files of both Debian packages, under DESTDIR and PREFIX (docs/install.md).
+# make install: the files of both Debian packages, under DESTDIR and PREFIX (README, "Install").
 #   make install [DESTDIR=/tmp/root] [PREFIX=/usr/local]   both halves below
 #   make install-agent    tdx-unlock (static), tdx-enroll-image, dracut module, initramfs-tools
 #                         hook and script, agent.conf example, the agent's man pages
