@@ -15,8 +15,10 @@ QEMU_ENV        = BUILD=$(abspath $(BUILD)) QEMU_WORK=$(QEMU_WORK)
 check-enroll-image: all
 	$(QEMU_ENV) tests/qemu/enroll-image-test.sh
 
-check-qemu: all static $(BUILD)/static/tdx-tsm-sim
-	$(QEMU_ENV) $(QEMU_RUN) $(QEMU_SCENARIOS)
+# The boots use the tdx-unlock package's files (QEMU_DEB, mk/pkg.mk), so the package is what
+# they prove.
+check-qemu: all static $(BUILD)/static/tdx-tsm-sim $(DEBS)
+	$(QEMU_ENV) QEMU_DEB=$(abspath $(firstword $(DEBS))) $(QEMU_RUN) $(QEMU_SCENARIOS)
 
 demo:
 	@echo "== tdx-unlock demo 1/3: installing the Debian packages (deps/install.sh)"

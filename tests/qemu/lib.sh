@@ -163,10 +163,12 @@ build_itools_initrd() {
 		"$root/etc/cryptsetup-initramfs"
 	install -m 0755 "$agent" "$root/opt/tdx-unlock/tdx-unlock"
 	cp -a "$confdir/." "$root/etc/tdx-unlock/"
-	install -m 0755 "$REPO/hook/hooks/tdx-unlock" "$root/etc/initramfs-tools/hooks/tdx-unlock"
-	install -m 0755 "${ITOOLS_LOCALTOP_SCRIPT:-$REPO/hook/scripts/local-top/tdx-unlock}" \
+	# ITOOLS_DIR: the package's /usr/share/initramfs-tools (setup.sh, QEMU_DEB), else the tree's.
+	local hookdir=${ITOOLS_DIR:-$REPO/hook}
+	install -m 0755 "$hookdir/hooks/tdx-unlock" "$root/etc/initramfs-tools/hooks/tdx-unlock"
+	install -m 0755 "${ITOOLS_LOCALTOP_SCRIPT:-$hookdir/scripts/local-top/tdx-unlock}" \
 		"$root/etc/initramfs-tools/scripts/local-top/tdx-unlock"
-	install -m 0755 "${ITOOLS_PANIC_SCRIPT:-$REPO/hook/scripts/panic/tdx-unlock}" \
+	install -m 0755 "${ITOOLS_PANIC_SCRIPT:-$hookdir/scripts/panic/tdx-unlock}" \
 		"$root/etc/initramfs-tools/scripts/panic/tdx-unlock"
 	echo "TDX_UNLOCK_BIN=/opt/tdx-unlock/tdx-unlock" >"$root/etc/tdx-unlock/initramfs.conf"
 	# Test only: tdx-tsm-sim emulates configfs-tsm and RTMR3 for the agent (docs/agent.md).

@@ -230,6 +230,16 @@ setup_all() {
 	[ -x "$TSM_SIM_BIN" ] || TSM_SIM_BIN=$BUILD/tdx-tsm-sim
 	[ -x "$AGENT_ADMIN_BIN" ] || AGENT_ADMIN_BIN=$AGENT_BIN
 	KEYD_BIN=$BUILD/tdx-keyd
+	# QEMU_DEB (make check-qemu): the initramfs is built from what the tdx-unlock package installs
+	# (agent, dracut module, initramfs-tools hook and scripts), extracted into a staging root.
+	if [ -n "${QEMU_DEB:-}" ]; then
+		rm -rf "$QEMU_WORK/pkgroot"
+		dpkg-deb -x "$QEMU_DEB" "$QEMU_WORK/pkgroot" || die "cannot extract $QEMU_DEB"
+		AGENT_BIN=$QEMU_WORK/pkgroot/usr/sbin/tdx-unlock
+		DRACUT_MODULE_DIR=$QEMU_WORK/pkgroot/usr/lib/dracut/modules.d/91tdx-unlock
+		ITOOLS_DIR=$QEMU_WORK/pkgroot/usr/share/initramfs-tools
+		say "   from the package $(basename "$QEMU_DEB")"
+	fi
 	[ -x "$AGENT_BIN" ] || die "no agent binary in $BUILD (make all static)"
 	say "   agent in the initramfs: $AGENT_BIN"
 
