@@ -92,5 +92,11 @@ JOURNAL_STREAM=1:1 "$AGENT" list "$missing" 2>"$T/plain" >/dev/null
 grep -q "^tdx-unlock: $missing" "$T/plain" && ok "a JOURNAL_STREAM naming another file: plain lines" ||
 	bad "JOURNAL_STREAM not matching stderr still changed the format: $(cat "$T/plain")"
 
+# Run by hand with stderr on a pipe (no terminal, no journal): the lines come back on stderr,
+# not into the host's kernel log (the agent uses /dev/kmsg only inside an initramfs).
+out=$(env -u JOURNAL_STREAM "$AGENT" unlock --config "$T/no-such.conf" "$missing" 2>&1 </dev/null | cat)
+grep -q "no-such.conf" <<<"$out" && ok "unlock by hand, stderr on a pipe: its lines stay on stderr" ||
+	bad "unlock by hand printed nothing on stderr (to /dev/kmsg?): '$out'"
+
 [ $fail -eq 0 ] && echo "check-cli: all passed"
 exit $fail

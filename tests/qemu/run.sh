@@ -172,7 +172,7 @@ scenario_5() {
 	keyd_stop
 	ROOT_MAPPER=$DRACUT_ROOT_NAME check_automatic
 	check "the agent named the root mapping by rd.luks.name= itself (no rename)" \
-		log_has "tdx-unlock: /dev/vda: unlocked as /dev/mapper/$DRACUT_ROOT_NAME "
+		log_has "$AGENT_LINE_RX/dev/vda: unlocked as /dev/mapper/$DRACUT_ROOT_NAME "
 	check "the rename fallback had nothing to do" log_lacks "is now $DRACUT_ROOT_NAME"
 	check "the data disk was unlocked as luks-$DATA_UUID" log_has "TDX-UNLOCK-TEST: dm luks-$DATA_UUID "
 	check "the data disk's filesystem is readable" log_has "TDX-UNLOCK-TEST: data disk luks-$DATA_UUID readable"

@@ -13,11 +13,14 @@ ITOOLS_ROOT_NAME=vda_crypt
 # Scenario 5's root name given by rd.luks.name= (dracut): the unit renames the agent's mapping.
 DRACUT_ROOT_NAME=tdxroot
 
-# What the serial log and keyd's audit log say (asserted by the scenarios).
-AGENT_SUCCESS_RX="tdx-unlock: .*unlocked as /dev/mapper/luks-"
-AGENT_PIN_FAIL_RX="tdx-unlock: .*(does not match pinned public key|pin)"
-AGENT_UNREACHABLE_RX="tdx-unlock: .*not unlocked \(servers unreachable\)"
-AGENT_HEADER_REFUSED_RX="tdx-unlock: .*header refused: .*cipher_null"
+# What the serial log and keyd's audit log say (asserted by the scenarios). The agent's lines read
+# "tdx-unlock[PID]: ..." from the journal (dracut: its priority prefix, no ident of its own) and
+# "tdx-unlock: ..." from the kernel log (initramfs-tools).
+AGENT_LINE_RX="tdx-unlock(\[[0-9]+\])?: "
+AGENT_SUCCESS_RX="$AGENT_LINE_RX.*unlocked as /dev/mapper/luks-"
+AGENT_PIN_FAIL_RX="$AGENT_LINE_RX.*(does not match pinned public key|pin)"
+AGENT_UNREACHABLE_RX="$AGENT_LINE_RX.*not unlocked \(servers unreachable\)"
+AGENT_HEADER_REFUSED_RX="$AGENT_LINE_RX.*header refused: .*cipher_null"
 KEYD_POLICY_DENY_RX="mismatch"
 KEYD_RELEASE_RX="\"reason\":\"released"
 
