@@ -14,7 +14,7 @@
 #include "cleanup.h"
 #include "hexutil.h"
 #include "json_build.h"
-#include "keyd_json.h"
+#include "json_strict.h"
 #include "log.h"
 
 #define POLICY_FILE_MAX	 (256 * 1024)
@@ -295,6 +295,16 @@ static int parse_aael_alternatives(const char *file, const char *where, struct j
 	return 0;
 }
 
+/* Refuses members of a nested object that keys (NULL-terminated) does not name. */
+static int policy_only_keys(const char *file, const char *where, struct json_object *o,
+			    const char *const *keys)
+{
+	char what[256];
+
+	snprintf(what, sizeof(what), "%s: %s", file, where);
+	return json_strict_only_members(o, what, keys, NULL, 0);
+}
+
 /* {"events": [...]} for an RTMR: the accepted digests of each event, in the order the boot
  * measures them. RTMR0-2 start from zero; RTMR3 from "init" (default zero) through the AAEL's
  * INIT line. Conveniences: {"kernel"|"initrd"|"cmdline": digests} for the TDVF direct boot's
@@ -310,11 +320,11 @@ static int parse_register_events(const char *file, const char *where, enum polic
 	uint8_t digests[POLICY_MAX_DIGESTS][TDX_MR_LEN];
 	struct reg_values rv = {0};
 	struct json_object *arr, *v;
-	char ewhere[96];
+	char ewhere[128];
 	size_t n = 0;
 	int r;
 
-	r = keyd_json_check_keys(file, where, o, keys);
+	r = policy_only_keys(file, where, o, keys);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(o, "events", &arr) ||
@@ -357,7 +367,7 @@ static int parse_register_events(const char *file, const char *where, enum polic
 			r = log_error_errno(-EINVAL, "%s: field %s is not an object", file, ewhere);
 			goto out;
 		}
-		r = keyd_json_check_keys(file, ewhere, ev, ev_keys);
+		r = policy_only_keys(file, ewhere, ev, ev_keys);
 		if (r < 0)
 			goto out;
 		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
@@ -431,7 +441,7 @@ static int parse_waiver(const char *file, const char *where, struct json_object 
 	size_t len;
 	int r;
 
-	r = keyd_json_check_keys(file, where, o, keys);
+	r = policy_only_keys(file, where, o, keys);
 	if (r < 0)
 		return r;
 	json_object_object_get_ex(o, "waive", &v);
@@ -546,23 +556,21 @@ static bool tcb_status_known(const char *s)
 
 static int policy_parse(const char *file, struct json_object *root, struct policy *p)
 {
-	static const char *const keys[] = {"id",
-					   "comment",
-					   "resources",
-					   "measurements",
-					   "tcb_statuses",
-					   "max_collateral_age_days",
-					   "key_version",
-					   "min_tcb_eval_number",
-					   NULL};
-	struct json_object *arr;
-	const char *s;
-	uint64_t v;
+	struct json_object *resources = NULL, *measurements = NULL, *statuses = NULL, *arr;
+	const char *s = NULL, *comment = NULL;
+	uint64_t age_days = 0, eval_number = 0, key_version = 1;
+	const struct json_field fields[] = {
+		JSON_STRING("id", true, 1, POLICY_ID_MAX, &s),
+		JSON_STRING("comment", false, 0, SIZE_MAX, &comment),
+		JSON_ARRAY("resources", true, 1, 1024, &resources),
+		JSON_ARRAY("measurements", true, 1, 256, &measurements),
+		JSON_ARRAY("tcb_statuses", false, 1, POLICY_MAX_TCB_STATUSES, &statuses),
+		JSON_U64("max_collateral_age_days", false, 1, 3650, &age_days),
+		JSON_U64("key_version", false, 1, UINT32_MAX, &key_version),
+		JSON_U64("min_tcb_eval_number", false, 1, UINT32_MAX, &eval_number),
+	};
 	int r;
 
-	r = keyd_json_check_keys(file, "the top level", root, keys);
-	if (r < 0)
-		return r;
 	/* null is never "absent": an optional field is left out, not nulled. */
 	json_object_object_foreach (root, key, val)
 		if (!val)
@@ -570,11 +578,11 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 					       "%s: field '%s' is null: give its value or leave it "
 					       "out",
 					       file, key);
-	r = keyd_json_get_string(file, root, "id", true, &s);
+	r = json_strict_fields(root, file, fields, ARRAY_SIZE(fields), NULL, 0);
 	if (r < 0)
 		return r;
 	for (const char *c = s; *c; c++)
-		if (!name_char_ok(*c) || c - s >= POLICY_ID_MAX)
+		if (!name_char_ok(*c))
 			return log_error_errno(-EINVAL,
 					       "%s: field 'id' must be 1-%d of [A-Za-z0-9._-]",
 					       file, POLICY_ID_MAX);
@@ -583,13 +591,8 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 	if (!p->id || !p->file)
 		return -ENOMEM;
 
-	r = keyd_json_get_array(file, root, "resources", true, &arr);
-	if (r < 0)
-		return r;
+	arr = resources;
 	p->n_resources = json_object_array_length(arr);
-	if (p->n_resources == 0 || p->n_resources > 1024)
-		return log_error_errno(-EINVAL, "%s: field 'resources' must hold 1-1024 entries",
-				       file);
 	p->resources = calloc(p->n_resources, sizeof(char *));
 	if (!p->resources)
 		return -ENOMEM;
@@ -604,13 +607,8 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 			return r;
 	}
 
-	r = keyd_json_get_array(file, root, "measurements", true, &arr);
-	if (r < 0)
-		return r;
+	arr = measurements;
 	p->n_sets = json_object_array_length(arr);
-	if (p->n_sets == 0 || p->n_sets > 256)
-		return log_error_errno(-EINVAL, "%s: field 'measurements' must hold 1-256 sets",
-				       file);
 	p->sets = calloc(p->n_sets, sizeof(*p->sets));
 	if (!p->sets)
 		return -ENOMEM;
@@ -620,21 +618,15 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 			return r;
 	}
 
-	r = keyd_json_get_array(file, root, "tcb_statuses", false, &arr);
-	if (r == -ENOENT) {
+	if (!statuses) {
 		p->tcb_statuses[0] = strdup("UpToDate");
 		if (!p->tcb_statuses[0])
 			return -ENOMEM;
 		p->n_tcb_statuses = 1;
-	} else if (r < 0) {
-		return r;
 	} else {
-		size_t n = json_object_array_length(arr);
+		size_t n = json_object_array_length(statuses);
 
-		if (n == 0 || n > POLICY_MAX_TCB_STATUSES)
-			return log_error_errno(-EINVAL,
-					       "%s: field 'tcb_statuses' must hold 1-%d entries",
-					       file, POLICY_MAX_TCB_STATUSES);
+		arr = statuses;
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *e = json_object_array_get_idx(arr, i);
 
@@ -659,22 +651,9 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 		}
 	}
 
-	r = keyd_json_get_u64(file, root, "max_collateral_age_days", false, 1, 3650, &v);
-	if (r == 0)
-		p->max_collateral_age_s = v * 86400;
-	else if (r != -ENOENT)
-		return r;
-	r = keyd_json_get_u64(file, root, "min_tcb_eval_number", false, 1, UINT32_MAX, &v);
-	if (r == 0)
-		p->min_tcb_eval_number = (uint32_t)v;
-	else if (r != -ENOENT)
-		return r;
-	p->key_version = 1;
-	r = keyd_json_get_u64(file, root, "key_version", false, 1, UINT32_MAX, &v);
-	if (r == 0)
-		p->key_version = (uint32_t)v;
-	else if (r != -ENOENT)
-		return r;
+	p->max_collateral_age_s = age_days * 86400;
+	p->min_tcb_eval_number = (uint32_t)eval_number;
+	p->key_version = (uint32_t)key_version;
 	return 0;
 }
 
@@ -764,7 +743,7 @@ int policy_set_load_dir(const char *dir, struct policy_set **out)
 	for (size_t i = 0; i < n_files; i++) {
 		struct json_object *root = NULL;
 
-		r = keyd_json_load_file(files[i], POLICY_FILE_MAX, &root);
+		r = json_strict_load_file(files[i], POLICY_FILE_MAX, &root);
 		if (r < 0)
 			goto out;
 		s->n = i + 1;

@@ -230,9 +230,9 @@ static void test_validation(void **state)
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"zz\"}]}",
 		 "bad.json: field 'measurements'[0].mrtd must be 96 hex digits"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[]}",
-		 "bad.json: field 'measurements' must hold 1-256 sets"},
+		 "bad.json: 'measurements' must hold 1 to 256 entries"},
 		{"{\"id\":\"x\",\"resources\":[],\"measurements\":[{\"mrtd\":\"" MRTD96 "\"}]}",
-		 "bad.json: field 'resources' must hold 1-1024 entries"},
+		 "bad.json: 'resources' must hold 1 to 1024 entries"},
 		{"{\"id\":\"x y\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
 		 "\"}]}",
 		 "bad.json: field 'id' must be"},
@@ -241,7 +241,7 @@ static void test_validation(void **state)
 		 "entry 'a/../c' is not repo/type/tag"},
 		{"{\"id\":\"x\",\"resource\":[\"a/b/c\"],\"measurements\":[{\"mrtd\":\"" MRTD96
 		 "\"}]}",
-		 "bad.json: unknown field 'resource'"},
+		 "bad.json: unknown member 'resource'"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"measurements\":[{\"rtmr0\":\"" MRTD96
 		 "\"}]}",
 		 "bad.json: field 'measurements'[0].mrtd is missing: pin it, or waive it "
@@ -278,8 +278,8 @@ static void test_validation(void **state)
 		 "bad.json: field 'tcb_statuses'[0] is not a TCB status name"},
 		{"{\"id\":\"x\",\"resources\":[\"a/b/c\"],\"key_version\":0,"
 		 "\"measurements\":[{\"mrtd\":\"" MRTD96 "\"" REST96 "}]}",
-		 "bad.json: field 'key_version' must be in [1, 4294967295]"},
-		{"{\"id\": 5}", "bad.json: field 'id' is not a string"},
+		 "bad.json: 'key_version' must be in [1, 4294967295]"},
+		{"{\"id\": 5}", "bad.json: 'id' is not a string"},
 		{"[1,2]", "bad.json: top level is not a JSON object"},
 		{"{\"id\":\"x\"", "bad.json: malformed JSON"},
 	};
