@@ -5,11 +5,12 @@
 #   make check-keyd-hsm       tests/integration/keyd-hsm.sh (root key in SoftHSM2 via PKCS#11)
 #   make check-keyd-audit     tests/integration/keyd-audit.sh (audit HMAC chain, audit-verify)
 #   make check-keyd-admin     tests/integration/keyd-admin.sh (mTLS admin endpoint, fetch-secret)
+#   make check-keyd-rollback  tests/integration/keyd-rollback.sh (older collateral refused)
 #   make bench-keyd           full attested releases/s at 1, 16 and 256 concurrent clients
 #   make bench-keyd-fleet     keyd CPU vs the crypto bound, /auth flood, 1,000-agent boot storm
-.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit check-keyd-admin bench-keyd
+.PHONY: check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit check-keyd-admin check-keyd-rollback bench-keyd
 CHECK_TARGETS += check-keyd check-keyd-hygiene check-keyd-fleet check-keyd-hsm check-keyd-audit \
-	check-keyd-admin
+	check-keyd-admin check-keyd-rollback
 BENCH_TARGETS += bench-keyd bench-keyd-fleet
 
 KEYD_TEST_DEPS := $(KEYD_BIN) $(BUILD)/tdx-quotegen $(BUILD)/kbs-test-client $(BUILD)/kbs-bench
@@ -37,3 +38,6 @@ check-keyd-audit: $(KEYD_TEST_DEPS)
 
 check-keyd-admin: $(KEYD_TEST_DEPS)
 	BUILD=$(BUILD) tests/integration/keyd-admin.sh
+
+check-keyd-rollback: $(KEYD_TEST_DEPS)
+	BUILD=$(BUILD) tests/integration/keyd-rollback.sh

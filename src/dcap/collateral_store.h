@@ -14,6 +14,10 @@ void collateral_store_free(struct collateral_store *s);
 
 /* Collateral for fmspc, valid until the store is freed. Loads <dir>/<fmspc hex>/ when it is not
  * cached or the cached copy has expired at `now`; expired collateral is still returned (the
- * verifier refuses it, with its reason). Returns -ENOENT (logged) when there is none. */
+ * verifier refuses it, with its reason). Returns -ENOENT (logged) when there is none, and
+ * -ESTALE with the reason when what is on disk is older than collateral accepted before (a
+ * lower tcbEvaluationDataNumber per FMSPC or QE identity, a lower CRL number per CA: the
+ * highest accepted are kept in <dir>/.rollback-state.json); a cached copy keeps being served
+ * in both cases. */
 int collateral_store_get(struct collateral_store *s, const uint8_t fmspc[6], time_t now,
-			 const struct dcap_collateral **out);
+			 const struct dcap_collateral **out, char *reason, size_t reason_len);

@@ -426,7 +426,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	struct dcap_result res = {0};
 	struct tdx_quote q;
 	uint8_t fmspc[6], rd[KBS_REPORT_DATA_LEN];
-	char reason[384], cookie[SESSION_COOKIE_MAX + 1];
+	char reason[384], cookie[SESSION_COOKIE_MAX + 1], coll_why[256];
 	_cleanup_free_ char *token = NULL;
 	const char *why;
 	time_t now = time(NULL);
@@ -466,12 +466,13 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		goto out;
 	}
 	g = generation_get(s);
-	r = collateral_store_get(g->collateral, fmspc, now, &coll);
+	r = collateral_store_get(g->collateral, fmspc, now, &coll, coll_why, sizeof(coll_why));
 	if (r < 0) {
 		char hex[13];
 
 		hex_encode(fmspc, 6, hex);
-		snprintf(reason, sizeof(reason), "no collateral for FMSPC %s", hex);
+		snprintf(reason, sizeof(reason), "no collateral for FMSPC %s%s%.250s", hex,
+			 coll_why[0] ? ": " : "", coll_why);
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}

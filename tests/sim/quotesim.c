@@ -622,8 +622,8 @@ static int crl_add_serial(X509_CRL *crl, const ASN1_INTEGER *serial, time_t when
 
 /* Issues a DER CRL by issuer, listing `revoked` (may be NULL) and `filler` unrelated serials. */
 static int issue_crl(X509 *issuer, EVP_PKEY *issuer_key, time_t this_update, time_t next_update,
-		     const ASN1_INTEGER *revoked, unsigned filler, unsigned char **der,
-		     int *der_len)
+		     const ASN1_INTEGER *revoked, unsigned filler, uint32_t number,
+		     unsigned char **der, int *der_len)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *tu = ASN1_TIME_set(NULL, this_update), *tn = ASN1_TIME_set(NULL, next_update);
@@ -653,7 +653,8 @@ static int issue_crl(X509 *issuer, EVP_PKEY *issuer_key, time_t this_update, tim
 		goto out;
 	X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
 	aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
-	if (!aki || !X509_CRL_add_ext(crl, aki, -1) || !ASN1_INTEGER_set(num, 1) ||
+	if (!aki || !X509_CRL_add_ext(crl, aki, -1) ||
+	    !ASN1_INTEGER_set(num, number ? (long)number : 1) ||
 	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0)) {
 		r = ossl_fail("CRL extensions");
 		goto out;
@@ -965,14 +966,14 @@ int quotesim_collateral_write(const struct quotesim *s, const char *out_dir,
 
 	window_or_default(&o->pck_crl, now, 3600, 30 * DAY, &nb, &na);
 	r = issue_crl(s->pck_ca, s->pck_ca_key, nb, na,
-		      o->revoke_pck ? X509_get0_serialNumber(s->pck_leaf) : NULL, 3, &pck_crl,
-		      &pck_crl_len);
+		      o->revoke_pck ? X509_get0_serialNumber(s->pck_leaf) : NULL, 3, o->crl_number,
+		      &pck_crl, &pck_crl_len);
 	if (r < 0)
 		goto out;
 	window_or_default(&o->root_crl, now, 3600, 30 * DAY, &nb, &na);
 	r = issue_crl(s->root, s->root_key, nb, na,
-		      o->revoke_pck_ca ? X509_get0_serialNumber(s->pck_ca) : NULL, 0, &root_crl,
-		      &root_crl_len);
+		      o->revoke_pck_ca ? X509_get0_serialNumber(s->pck_ca) : NULL, 0, o->crl_number,
+		      &root_crl, &root_crl_len);
 	if (r < 0)
 		goto out;
 

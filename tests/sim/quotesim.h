@@ -60,6 +60,7 @@ struct quotesim_collateral_opts {
 	bool revoke_pck_ca;	/* root CRL lists the PCK CA's serial */
 	bool qe_mismatch;	/* QE identity names another MRSIGNER than the QE report carries */
 	uint32_t tcb_eval_number; /* tcbEvaluationDataNumber; 0 = 17 */
+	uint32_t crl_number;	  /* cRLNumber of both CRLs; 0 = 1 */
 	const uint8_t *tcb_fmspc; /* 6 bytes: TCB info for another FMSPC; NULL = the platform's */
 };
 

@@ -26,7 +26,7 @@ static int usage(void)
 	      "          --qe-identity-window T,T --pck-crl-window T,T --root-crl-window T,T\n"
 	      "          --tcb-status STATUS --stale-tcb --revoke-pck --revoke-pck-ca "
 	      "--qe-mismatch\n"
-	      "          --tcb-fmspc HEX --tcb-eval N     (T: RFC 3339 UTC like "
+	      "          --tcb-fmspc HEX --tcb-eval N --crl-number N     (T: RFC 3339 UTC like "
 	      "2026-01-01T00:00:00Z, or "
 	      "now[+-]N[smhd])\n"
 	      "quote: --version 4|5 --body-type 2|3 --report-data HEX --mrtd HEX --rtmr0..3 HEX\n"
@@ -171,6 +171,7 @@ enum {
 	OPT_QE_MISMATCH,
 	OPT_TCB_FMSPC,
 	OPT_TCB_EVAL,
+	OPT_CRL_NUMBER,
 	OPT_VERSION,
 	OPT_BODY_TYPE,
 	OPT_REPORT_DATA,
@@ -226,6 +227,7 @@ static const struct option options[] = {
 	{"qe-mismatch", no_argument, NULL, OPT_QE_MISMATCH},
 	{"tcb-fmspc", required_argument, NULL, OPT_TCB_FMSPC},
 	{"tcb-eval", required_argument, NULL, OPT_TCB_EVAL},
+	{"crl-number", required_argument, NULL, OPT_CRL_NUMBER},
 	{"version", required_argument, NULL, OPT_VERSION},
 	{"body-type", required_argument, NULL, OPT_BODY_TYPE},
 	{"report-data", required_argument, NULL, OPT_REPORT_DATA},
@@ -284,7 +286,7 @@ static int apply_option(struct args *a, int c, const char *arg)
 	if ((c >= OPT_FMSPC && c <= OPT_LEAF_WINDOW) || c == OPT_PCK_LEAF_CN ||
 	    c == OPT_PCK_LEAF_CN_BMP)
 		a->platform_opts = true;
-	if (c >= OPT_NOT_BEFORE && c <= OPT_TCB_EVAL)
+	if (c >= OPT_NOT_BEFORE && c <= OPT_CRL_NUMBER)
 		a->collateral_opts = true;
 	if (c >= OPT_VERSION && c <= OPT_HEX)
 		a->quote_opts = true;
@@ -358,6 +360,10 @@ static int apply_option(struct args *a, int c, const char *arg)
 	case OPT_TCB_EVAL:
 		r = parse_uint("tcb-eval", arg, UINT32_MAX, &v);
 		co->tcb_eval_number = (uint32_t)v;
+		break;
+	case OPT_CRL_NUMBER:
+		r = parse_uint("crl-number", arg, UINT32_MAX, &v);
+		co->crl_number = (uint32_t)v;
 		break;
 	case OPT_VERSION:
 		r = parse_uint("version", arg, UINT16_MAX, &v);

@@ -1018,11 +1018,11 @@ static void test_collateral_store_recheck(void **state)
 	time_t nb, na, nb2, na2, now = time(NULL);
 
 	assert_int_equal(collateral_store_new(f->cfg.collateral_dir, &st), 0);
-	assert_int_equal(collateral_store_get(st, fmspc, now, &c1), 0);
+	assert_int_equal(collateral_store_get(st, fmspc, now, &c1, NULL, 0), 0);
 	dcap_collateral_window(c1, &nb, &na);
 	for (int i = 1; i <= 5; i++) {
 		/* Expired at these times, checked over a minute ago each time. */
-		assert_int_equal(collateral_store_get(st, fmspc, na + i * 100, &c), 0);
+		assert_int_equal(collateral_store_get(st, fmspc, na + i * 100, &c, NULL, 0), 0);
 		assert_ptr_equal(c, c1);
 	}
 	/* Newer collateral on disk is picked up at the next check. */
@@ -1035,7 +1035,7 @@ static void test_collateral_store_recheck(void **state)
 		assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
 		free(d);
 	}
-	assert_int_equal(collateral_store_get(st, fmspc, na + 700, &c), 0);
+	assert_int_equal(collateral_store_get(st, fmspc, na + 700, &c, NULL, 0), 0);
 	assert_ptr_not_equal(c, c1);
 	dcap_collateral_window(c, &nb2, &na2);
 	assert_true(na2 > na);
