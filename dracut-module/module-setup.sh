@@ -66,7 +66,6 @@ install() {
     # curl resolves through /etc/hosts and /etc/resolv.conf only (no NSS modules in a static build).
     [[ -e $initdir/etc/hosts ]] || inst_simple /etc/hosts
 
-    inst_script "$moddir/tdx-unlock-names.sh" /usr/lib/tdx-unlock/tdx-unlock-names
     # The guard: every systemd-cryptsetup@ unit validates its header before it may prompt or open
     # (CVE-2025-59054 through the passphrase prompt); a refusal fails the unit (docs/boot.md).
     inst_script "$moddir/tdx-unlock-guard.sh" /usr/lib/tdx-unlock/tdx-unlock-guard
