@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static int hex_nibble(char c)
+int hex_nibble(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';

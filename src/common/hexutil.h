@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of one hex digit (either case), or -1. */
+int hex_nibble(char c);
 /* Writes 2*len+1 bytes (NUL-terminated) into out. */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Returns a malloc'ed NUL-terminated lowercase string, or NULL. */

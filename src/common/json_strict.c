@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "cleanup.h"
 #include "fileio.h"
+#include "hexutil.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -22,17 +23,11 @@ static unsigned hex4(const char *text, size_t len, size_t i)
 	if (i + 4 > len)
 		return 0x10000;
 	for (k = i; k < i + 4; k++) {
-		char c = text[k];
+		int d = hex_nibble(text[k]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
+		if (d < 0)
 			return 0x10000;
+		v = v << 4 | (unsigned)d;
 	}
 	return v;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hexutil.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -32,17 +33,6 @@ static bool is_value_char(char c, bool query)
 	return query ? (c == '/' || c == '?' || c == '|' || c == ';') : c == '&';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes value[0..len) into a new buffer (NUL-terminated, *out_len without it); secret
  * values go to secure memory. */
 static int decode(const char *name, const char *v, size_t len, bool query, bool secret, char **out,
@@ -58,8 +48,8 @@ static int decode(const char *name, const char *v, size_t len, bool query, bool 
 		return -ENOMEM;
 	for (size_t i = 0; i < len; i++) {
 		if (v[i] == '%') {
-			int hi = i + 2 < len ? hexval(v[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(v[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_nibble(v[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_nibble(v[i + 2]) : -1;
 
 			if (lo < 0 || (hi == 0 && lo == 0)) {
 				if (secret)
