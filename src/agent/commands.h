@@ -8,3 +8,4 @@ int cmd_list(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_check_header(int argc, char **argv);
+int cmd_guard(int argc, char **argv);

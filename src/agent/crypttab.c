@@ -185,34 +185,55 @@ static bool same_device(const char *a, const char *b)
 	return false;
 }
 
+static const struct {
+	const char *tag, *dir;
+} source_tags[] = {
+	{"UUID=", BY_UUID},
+	{"PARTUUID=", "/dev/disk/by-partuuid/"},
+	{"LABEL=", "/dev/disk/by-label/"},
+	{"PARTLABEL=", "/dev/disk/by-partlabel/"},
+};
+
+int crypttab_source_path(const char *source, char *path, size_t size)
+{
+	int n = -1;
+
+	for (size_t i = 0; i < ARRAY_SIZE(source_tags); i++) {
+		size_t k = strlen(source_tags[i].tag);
+
+		if (!strncmp(source, source_tags[i].tag, k)) {
+			if (!source[k] || strchr(source + k, '/'))
+				return -EINVAL;
+			n = snprintf(path, size, "%s%s", source_tags[i].dir, source + k);
+			break;
+		}
+	}
+	if (n < 0 && source[0] == '/')
+		n = snprintf(path, size, "%s", source);
+	if (n < 0)
+		return -EINVAL;
+	return (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
 bool crypttab_source_matches(const char *source, const char *uuid, const char *device)
 {
-	static const struct {
-		const char *tag, *dir;
-	} tags[] = {
-		{"PARTUUID=", "/dev/disk/by-partuuid/"},
-		{"LABEL=", "/dev/disk/by-label/"},
-		{"PARTLABEL=", "/dev/disk/by-partlabel/"},
-	};
 	char path[sizeof(BY_UUID) + CRYPTTAB_SOURCE_MAX + 32];
 
 	if (!strncmp(source, "UUID=", 5))
 		return uuid && !strcasecmp(source + 5, uuid);
 	if (!strncmp(source, BY_UUID, strlen(BY_UUID)))
 		return uuid && !strcasecmp(source + strlen(BY_UUID), uuid);
-	if (!device)
+	if (!device || crypttab_source_path(source, path, sizeof(path)) < 0)
 		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
-		size_t n = strlen(tags[i].tag);
+	return same_device(path, device);
+}
 
-		if (!strncmp(source, tags[i].tag, n)) {
-			if (!source[n] || strchr(source + n, '/'))
-				return false;
-			snprintf(path, sizeof(path), "%s%s", tags[i].dir, source + n);
-			return same_device(path, device);
-		}
-	}
-	return source[0] == '/' && same_device(source, device);
+const char *crypttab_source_of(const struct crypttab *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->entries[i].name, name))
+			return t->entries[i].source;
+	return NULL;
 }
 
 const char *crypttab_find(const struct crypttab *t, const char *uuid, const char *device)

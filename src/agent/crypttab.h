@@ -44,5 +44,12 @@ int crypttab_load(struct crypttab *t, const char *path);
  * resolves to the same block device (or the same file, for image files). */
 bool crypttab_source_matches(const char *source, const char *uuid, const char *device);
 
+/* The device path a source names: UUID= and the other tags under /dev/disk/by-*, a path as is.
+ * -EINVAL for a source that names no device path. */
+int crypttab_source_path(const char *source, char *path, size_t size);
+
+/* The source of the entry named name, or NULL. */
+const char *crypttab_source_of(const struct crypttab *t, const char *name);
+
 /* The name of the first entry matching the device, or NULL. */
 const char *crypttab_find(const struct crypttab *t, const char *uuid, const char *device);

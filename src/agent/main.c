@@ -13,6 +13,7 @@ static const struct command commands[] = {
 	{"rotate", cmd_rotate, "replace the tdx-unlock keyslot for a new secret"},
 	{"check", cmd_check, "validate header and token exactly as unlock does"},
 	{"check-header", cmd_check_header, "validate any LUKS2 header against the allow-list"},
+	{"guard", cmd_guard, "before a passphrase prompt: check the volume, record the fallback"},
 };
 
 int main(int argc, char **argv)

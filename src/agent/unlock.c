@@ -130,9 +130,7 @@ static const char *unlock_exit_word(enum unlock_exit code)
 	return "internal";
 }
 
-/* Records o in RTMR3; a kernel without RTMR3 is acceptable only when the measured configuration
- * says so. Returns code, or UNLOCK_EXIT_NO_RTMR. */
-static enum unlock_exit outcome_record(bool allow_missing_rtmr, enum rtmr_outcome o,
+enum unlock_exit unlock_record_outcome(bool allow_missing_rtmr, enum rtmr_outcome o,
 				       const char *content, enum unlock_exit code)
 {
 	int r = rtmr_record(o, content);
@@ -156,8 +154,8 @@ enum unlock_exit unlock_record_failure(bool allow_missing_rtmr, enum unlock_exit
 {
 	enum rtmr_outcome o = code == UNLOCK_EXIT_NO_TOKEN ? RTMR_NO_TOKEN : RTMR_ERROR;
 
-	return outcome_record(allow_missing_rtmr, o, content ? content : unlock_exit_word(code),
-			      code);
+	return unlock_record_outcome(allow_missing_rtmr, o,
+				     content ? content : unlock_exit_word(code), code);
 }
 
 static uint64_t now_ms(void)
@@ -236,8 +234,8 @@ static bool device_receive(struct unlock_ctx *x, struct unlock_device *d, struct
 	}
 	d->released = true;
 	/* Before anything else, even before this keyslot is tried: the boot has had its release. */
-	if (outcome_record(x->c->allow_missing_rtmr, RTMR_RELEASED, d->h->uuid, UNLOCK_EXIT_OK) !=
-	    UNLOCK_EXIT_OK) {
+	if (unlock_record_outcome(x->c->allow_missing_rtmr, RTMR_RELEASED, d->h->uuid,
+				  UNLOCK_EXIT_OK) != UNLOCK_EXIT_OK) {
 		secmem_free(secret);
 		d->state = DEVICE_FAILED;
 		d->code = UNLOCK_EXIT_NO_RTMR;
@@ -469,6 +467,35 @@ int unlock_mapping_name(const struct agent_config *c, const struct crypttab *fil
 	return 0;
 }
 
+const char *unlock_volume_source(const struct agent_config *c, const struct crypttab *files,
+				 const char *name, char *buf, size_t size, const char **origin)
+{
+	const struct {
+		const struct crypttab *t;
+		const char *origin;
+	} sources[] = {
+		{&c->cryptopts, "cryptopts="},
+		{files, "crypttab"},
+		{&c->luks_names, "rd.luks.name="},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+		const char *found = sources[i].t ? crypttab_source_of(sources[i].t, name) : NULL;
+
+		if (found) {
+			*origin = sources[i].origin;
+			return found;
+		}
+	}
+	/* The name systemd and the agent give a volume nothing else names. */
+	if (!strncmp(name, "luks-", 5) && name[5] &&
+	    (size_t)snprintf(buf, size, "UUID=%s", name + 5) < size) {
+		*origin = "default";
+		return buf;
+	}
+	return NULL;
+}
+
 /* The mapping name; a device already mapped under it (an earlier run, or a human at the
  * prompt) counts as unlocked and costs no release. */
 static void device_name_set(struct unlock_ctx *x, struct unlock_device *d)
@@ -634,8 +661,8 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 	 * record the outcome gets no release (unless the measured configuration accepts that). */
 	if (x.c->recovery) {
 		log_warn("unlock: recovery mode (rd.tdx_unlock.recovery=1): no release is tried");
-		return outcome_record(x.c->allow_missing_rtmr, RTMR_RECOVERY, "cmdline",
-				      UNLOCK_EXIT_RECOVERY);
+		return unlock_record_outcome(x.c->allow_missing_rtmr, RTMR_RECOVERY, "cmdline",
+					     UNLOCK_EXIT_RECOVERY);
 	}
 	if (!rtmr_available()) {
 		if (!x.c->allow_missing_rtmr) {

@@ -8,6 +8,7 @@
 
 #include "agent/config.h"
 #include "agent/crypttab.h"
+#include "agent/rtmr.h"
 
 /* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Codes 1-9 mean: the outcome is in
  * RTMR3 (or the configuration acknowledges a kernel without it); the normal passphrase prompt may
@@ -28,6 +29,11 @@ enum unlock_exit {
 };
 
 const char *unlock_exit_name(enum unlock_exit code);
+
+/* Records o with content in RTMR3 (rtmr_record()); a kernel without RTMR3 is acceptable only when
+ * the measured configuration says so (allow_missing_rtmr). Returns code, or UNLOCK_EXIT_NO_RTMR. */
+enum unlock_exit unlock_record_outcome(bool allow_missing_rtmr, enum rtmr_outcome o,
+				       const char *content, enum unlock_exit code);
 
 /* Records a failed run's outcome in RTMR3 before anything else may happen ("no-token" for
  * UNLOCK_EXIT_NO_TOKEN, else "error" with the reason word of code): returns code, or
@@ -54,6 +60,12 @@ enum unlock_exit unlock_run(const struct unlock_options *o);
  * /etc/crypttab and then /cryptroot/crypttab (skipped when cryptopts= are on the command line:
  * Debian's cryptroot replaces it with them). Absent files are skipped silently. */
 int unlock_crypttab_load(const struct agent_config *c, struct crypttab *t);
+
+/* The other direction, for the guard: the source the boot's cryptsetup opens for a mapping name
+ * (cryptopts=, the crypttab files, rd.luks.name=, in unlock_mapping_name()'s order; "luks-<UUID>"
+ * names UUID=<UUID>). NULL when no configuration names it. *origin says which. */
+const char *unlock_volume_source(const struct agent_config *c, const struct crypttab *files,
+				 const char *name, char *buf, size_t size, const char **origin);
 
 /* The name the boot's cryptsetup expects for the device: the first match in cryptopts=, the
  * crypttab files, rd.luks.name=, else "luks-<UUID>". *origin says which (for the log). */

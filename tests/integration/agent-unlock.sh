@@ -295,6 +295,45 @@ SAME_BOOT=1 run_agent "$T/norTMR.conf" --test-passphrase "$T/plain.img"
 expect_rc 3 "no RTMR3, acknowledged: no token falls back to the prompt" "not measured"
 [ -e "$T/tsm/rtmr3.log" ] && bad "an event log was written without RTMR3"
 
+echo "== agent: guard (before any passphrase prompt)"
+# run_guard ARGS...: `tdx-unlock guard` in a fresh emulated boot (unless SAME_BOOT=1); sets RC.
+run_guard() {
+	[ "${SAME_BOOT:-0}" = 1 ] || tsm_sim_boot || bad "tdx-tsm-sim"
+	MS=0
+	TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline") "$AGENT" guard --config "$T/names.conf" "$@" \
+		>"$T/agent.out" 2>"$T/agent.log"
+	RC=$?
+}
+cp "$T/disk.img" "$T/hostile.img"
+python3 "$(dirname "$0")/../luks/luks2_edit.py" mutate "$T/hostile.img" cipher-null-segment \
+	>/dev/null 2>&1 || bad "cannot make the hostile header"
+printf 'vol_crypt %s none luks\nevil_crypt %s none luks\n' "$T/disk.img" "$T/hostile.img" >"$T/crypttab"
+run_guard vol_crypt
+expect_rc 0 "guard: a valid header may go on to the prompt" "passes the allow-list"
+expect_events "guard: the fallback is measured before the prompt" "tdx-unlock fallback $uuid"
+run_guard evil_crypt
+expect_rc 20 "guard: a cipher_null header is refused (power off)" "refusing evil_crypt"
+[ -s "$T/tsm/rtmr3.log" ] && bad "guard: a refused volume recorded a fallback"
+run_guard nobody_crypt
+expect_rc 20 "guard: a name nothing maps to is refused" "cannot tell which device"
+run_guard --device "$T/hostile.img" vol_crypt
+expect_rc 20 "guard: the unit's own device is checked too" "refusing vol_crypt"
+run_guard --all
+expect_rc 20 "guard --all: one hostile volume stops the boot" "refusing evil_crypt"
+run_guard --device "$T/disk.img" "luks-$uuid"
+expect_rc 0 "guard: luks-<UUID> with the unit's device" "passes the allow-list"
+echo "ro rd.luks.name=$uuid=named_crypt" >"$T/cmdline"
+run_guard --device "$T/disk.img" named_crypt
+expect_rc 0 "guard: rd.luks.name= names the unit's device" "passes the allow-list"
+run_guard --device "$T/hostile.img" named_crypt
+expect_rc 20 "guard: rd.luks.name= with another device in the unit" "refusing named_crypt"
+: >"$T/cmdline"
+tsm_sim_boot
+export TDX_UNLOCK_TEST_RTMR_PATH="$T/no-such-rtmr3"
+SAME_BOOT=1 run_guard vol_crypt
+expect_rc 10 "guard: no RTMR3 to record the fallback: no prompt" "cannot record|offers no"
+: >"$T/crypttab"
+
 echo "== agent: servers"
 DEAD="https://127.0.0.1:$(dead_port)"
 write_agent_conf "$T/dead.conf" "$DEAD" "$PIN"
