@@ -32,6 +32,7 @@
 
 /* Configuration: set up once before fuzzing starts. */
 static struct release_service *service;
+static struct keyd_config *service_cfg; /* for a fresh service when the table is full */
 static struct quotesim *sim;
 static struct quotesim_quote_opts quote_opts;
 
@@ -107,6 +108,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (file_write_private(path, conf, strlen(conf), 1) < 0 ||
 	    keyd_config_load(path, &cfg) < 0 || release_service_new(cfg, &service) < 0)
 		abort();
+	service_cfg = cfg;
 	free(conf);
 	return 0; /* cfg and dir stay for the life of the process */
 }
@@ -228,6 +230,16 @@ static void scenario_resource(const uint8_t *data, size_t size)
 	    kbs_attest_request_build(ch.nonce, tee, quote, quote_len, NULL, 0, NULL, &body) < 0)
 		abort();
 	handle(KEYD_POST, "/kbs/v0/attest", cookie, body, strlen(body), &rep);
+	if (rep.status != 200 && strstr(rep.body, "session table full")) {
+		/* Attested sessions are never evicted (they expire): every valid session this
+		 * scenario makes stays in the table, so a long run fills it by design. Start a
+		 * fresh service and go on; any other refusal of a valid session is a bug. */
+		keyd_reply_done(&rep);
+		release_service_free(service);
+		if (release_service_new(service_cfg, &service) < 0)
+			abort();
+		goto out;
+	}
 	if (rep.status != 200)
 		__builtin_trap(); /* the valid session must attest */
 	keyd_reply_done(&rep);
