@@ -7,16 +7,8 @@
 # Usage: BUILD=build tests/integration/keyd-admin.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-admin.XXXXXX)
 . "$(dirname "$0")/keyd-env.sh"
-fail=0
-
-# shellcheck disable=SC2317 # called through the trap
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+keyd_scratch keyd-admin
 
 keyd_env_setup || { echo "FAIL: setup"; exit 1; }
 newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }

@@ -5,16 +5,8 @@
 # Usage: BUILD=build tests/integration/keyd-audit.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-audit.XXXXXX)
 . "$(dirname "$0")/keyd-env.sh"
-fail=0
-
-# shellcheck disable=SC2317 # called through the trap
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+keyd_scratch keyd-audit
 
 client() {
 	"$BUILD/kbs-test-client" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" \

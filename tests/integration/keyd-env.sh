@@ -21,6 +21,13 @@ bad() {
 # A file's bytes as lowercase hex, for the memory scans.
 hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 
+# keyd_scratch NAME: a scratch directory $T, removed at exit with keyd stopped, and fail=0.
+keyd_scratch() {
+	T=$(mktemp -d "/tmp/$1.XXXXXX")
+	fail=0
+	trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
+}
+
 keyd_env_setup() {
 	mkdir -p "$T/policies" "$T/collateral"
 	"$QUOTEGEN" ca --out "$T/sim" >/dev/null

@@ -5,16 +5,8 @@
 # Usage: BUILD=build tests/integration/keyd-hsm.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-hsm.XXXXXX)
 . "$(dirname "$0")/keyd-env.sh"
-fail=0
-
-# shellcheck disable=SC2317 # called through the trap
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+keyd_scratch keyd-hsm
 
 MODULE=""
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do

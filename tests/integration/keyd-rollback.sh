@@ -5,16 +5,8 @@
 # Usage: BUILD=build tests/integration/keyd-rollback.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-rollback.XXXXXX)
 . "$(dirname "$0")/keyd-env.sh"
-fail=0
-
-# shellcheck disable=SC2317 # called through the trap
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+keyd_scratch keyd-rollback
 
 C="$T/collateral/00906ed50000"
 client() {
