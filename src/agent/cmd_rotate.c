@@ -118,7 +118,15 @@ int cmd_rotate(int argc, char **argv)
 	secmem_free(TAKE_PTR(secret));
 	if (r < 0)
 		return 1;
-	r = luks_keyslot_remove(cd, old.keyslot);
+	/* Only a keyslot tdx-unlock enrolled: a token naming the recovery keyslot loses the token,
+	 * never the keyslot. */
+	if (luks_keyslot_enrolled_check(cd, old.keyslot, reason, sizeof(reason)) < 0) {
+		printf("rotate: kept old keyslot %d: tdx-unlock did not enroll it (%s)\n",
+		       old.keyslot, reason);
+		r = 0;
+	} else {
+		r = luks_keyslot_remove(cd, old.keyslot);
+	}
 	if (r < 0) {
 		log_error("rotate: old keyslot %d could not be removed; the disk unlocks with the "
 			  "new one, remove the old keyslot by hand",

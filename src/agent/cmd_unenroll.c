@@ -33,6 +33,7 @@ int cmd_unenroll(int argc, char **argv)
 	for (int t = 0; t < 32; t++) {
 		const char *type = NULL, *json = NULL;
 		char reason[LUKS_REASON_MAX];
+		bool kept = false;
 		struct luks_token tok;
 		crypt_token_info ti = crypt_token_status(cd, t, &type);
 
@@ -44,17 +45,23 @@ int cmd_unenroll(int argc, char **argv)
 		    luks_token_parse(json, &tok, reason, sizeof(reason)) < 0) {
 			log_warn("unenroll: token %d is malformed; removing it, keeping keyslots",
 				 t);
-			if (luks_enroll_remove(cd, t, NULL) < 0)
+			if (luks_enroll_remove(cd, t, NULL, &kept) < 0)
 				failed++;
 			else
 				removed++;
 			continue;
 		}
-		if (luks_enroll_remove(cd, t, &tok) < 0) {
+		if (luks_enroll_remove(cd, t, &tok, &kept) < 0) {
 			failed++;
 			continue;
 		}
-		printf("removed token %d and keyslot %d from %s\n", t, tok.keyslot, device);
+		if (kept)
+			printf("removed token %d from %s; kept keyslot %d: tdx-unlock did not "
+			       "enroll "
+			       "it\n",
+			       t, device, tok.keyslot);
+		else
+			printf("removed token %d and keyslot %d from %s\n", t, tok.keyslot, device);
 		removed++;
 	}
 	if (failed)

@@ -139,11 +139,44 @@ undo:
 	return r;
 }
 
-int luks_enroll_remove(struct crypt_device *cd, int token_id, const struct luks_token *tok)
+int luks_keyslot_enrolled_check(struct crypt_device *cd, int keyslot, char *why, size_t why_len)
 {
+	struct crypt_pbkdf_type pbkdf;
+	crypt_keyslot_info st = crypt_keyslot_status(cd, keyslot);
+
+	if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST) {
+		snprintf(why, why_len, "keyslot %d is not an active keyslot", keyslot);
+		return -EPERM;
+	}
+	if (crypt_keyslot_get_pbkdf(cd, keyslot, &pbkdf) < 0 || !pbkdf.type) {
+		snprintf(why, why_len, "keyslot %d has no readable PBKDF", keyslot);
+		return -EPERM;
+	}
+	if (strcmp(pbkdf.type, CRYPT_KDF_PBKDF2) != 0 || !pbkdf.hash ||
+	    strcmp(pbkdf.hash, "sha256") != 0 || pbkdf.iterations != LUKS_PBKDF2_ITER) {
+		snprintf(why, why_len,
+			 "keyslot %d uses %s%s%s with %u iterations, not the PBKDF2-SHA256 x %d "
+			 "tdx-unlock enrolls",
+			 keyslot, pbkdf.type, pbkdf.hash ? "/" : "", pbkdf.hash ? pbkdf.hash : "",
+			 pbkdf.iterations, LUKS_PBKDF2_ITER);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int luks_enroll_remove(struct crypt_device *cd, int token_id, const struct luks_token *tok,
+		       bool *keyslot_kept)
+{
+	char why[256];
 	int r;
 
-	if (tok) {
+	*keyslot_kept = false;
+	if (tok && luks_keyslot_enrolled_check(cd, tok->keyslot, why, sizeof(why)) < 0) {
+		log_warn("token %d names keyslot %d, which tdx-unlock did not enroll (%s): keeping "
+			 "the keyslot, removing only the token",
+			 token_id, tok->keyslot, why);
+		*keyslot_kept = true;
+	} else if (tok) {
 		r = luks_keyslot_remove(cd, tok->keyslot);
 		if (r < 0)
 			return r;

@@ -2,6 +2,8 @@
  * keyslots, so the recovery passphrase always survives. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +24,16 @@ int luks_enroll_add(struct crypt_device *cd, int keyslot, const char *existing, 
 		    const uint8_t *secret, size_t secret_len, const char *resource, int token_id,
 		    struct luks_token *out, int *out_token_id);
 
-/* Removes the token's keyslot (when it exists and is not the last active keyslot) and then the
- * token itself. */
-int luks_enroll_remove(struct crypt_device *cd, int token_id, const struct luks_token *tok);
+/* 0 when keyslot is one tdx-unlock enrolled: active, PBKDF2-SHA256 with exactly LUKS_PBKDF2_ITER
+ * iterations (enroll never benchmarks; a human passphrase never looks like that). Otherwise
+ * -EPERM with the reason in why: a token naming any other keyslot must not get it destroyed. */
+int luks_keyslot_enrolled_check(struct crypt_device *cd, int keyslot, char *why, size_t why_len);
+
+/* Removes the token's keyslot (when it exists, is one tdx-unlock enrolled and is not the last
+ * active keyslot) and then the token itself. *keyslot_kept says the keyslot was not ours and stays
+ * (the reason is logged). */
+int luks_enroll_remove(struct crypt_device *cd, int token_id, const struct luks_token *tok,
+		       bool *keyslot_kept);
 
 /* Destroys one keyslot unless it is the last active one (that would lock the disk for good). */
 int luks_keyslot_remove(struct crypt_device *cd, int keyslot);

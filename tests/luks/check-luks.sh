@@ -239,6 +239,21 @@ cryptsetup open --test-passphrase --key-slot 0 --key-file recovery.key disk.img 
 	fail "recovery passphrase lost by unenroll"
 ok "unenroll removes token and keyslot, keeps the recovery keyslot"
 
+# A hostile token naming the recovery keyslot: unenroll and rotate destroy only a keyslot that
+# tdx-unlock enrolled (PBKDF2-SHA256 x 1000); here they remove just the token and say so.
+expect 0 "token 0" -- "$bin" enroll disk.img --resource default/disk/root --secret-file secret \
+	--key-file recovery.key
+cryptsetup token export --token-id 0 disk.img |
+	python3 -c 'import json,sys; t=json.load(sys.stdin); t["keyslots"]=["0"]; print(json.dumps(t))' \
+		>hostile-token.json
+cryptsetup token remove --token-id 0 disk.img
+cryptsetup token import --json-file hostile-token.json --token-id 0 disk.img
+expect 0 "kept keyslot 0: tdx-unlock did not enroll it" -- "$bin" unenroll disk.img
+cryptsetup open --test-passphrase --key-slot 0 --key-file recovery.key disk.img ||
+	fail "unenroll destroyed the recovery keyslot a hostile token named"
+expect 0 "no tdx-unlock token" -- "$bin" list disk.img
+ok "unenroll with a token naming the recovery keyslot keeps that keyslot"
+
 expect 2 "cannot be opened" -- "$bin" check does-not-exist.img
 expect 2 "usage" -- "$bin" check
 ok "check usage errors"
