@@ -1,14 +1,14 @@
 #!/bin/sh
 # tdx-unlock guard (initrd): ExecStartPre of every systemd-cryptsetup@ unit. Before
 # systemd-cryptsetup may prompt for a passphrase or open anything, the device's LUKS2 header must
-# pass tdx-unlock's allow-list (`tdx-unlock check-header`): a host-written header with a
+# pass tdx-unlock's allow-list (`tdx-unlock guard`): a host-written header with a
 # cipher_null segment and a malformed digest opens with ANY passphrase under libcryptsetup 2.6
 # (CVE-2025-59054), so the prompt would mount the host's plaintext as root. A refusal, or a device
 # that cannot be identified, fails the unit (no prompt) and powers the TD off.
 #
 # usage: tdx-unlock-guard UNIT NAME   (from the drop-in: %n %I)
 # The devices checked: the one in the unit's own ExecStart (what systemd-cryptsetup will open)
-# and the one NAME maps to (/etc/crypttab, rd.luks.name=UUID=NAME, luks-<UUID>); all must pass.
+# and the one NAME maps to (the agent's name resolution); all must pass.
 
 unit=$1
 name=$2
@@ -32,22 +32,6 @@ refuse() {
 
 [ -n "$unit" ] && [ -n "$name" ] || refuse "guard called without a unit and volume name"
 [ -x "$bin" ] || refuse "$bin is missing from the initrd"
-# Already active: the agent activated it from the header copy it validated, and systemd-cryptsetup
-# opens nothing for an active mapping. Reading the disk again would check bytes nobody will use.
-if dmsetup info "$name" >/dev/null 2>&1; then
-	echo "tdx-unlock: $name is already active; nothing to check" >&2
-	exit 0
-fi
-
-# source (UUID=, PARTUUID=, LABEL=, PATH) -> device path
-source_path() {
-	case $1 in
-	UUID=*) echo "/dev/disk/by-uuid/${1#UUID=}" ;;
-	PARTUUID=*) echo "/dev/disk/by-partuuid/${1#PARTUUID=}" ;;
-	LABEL=*) echo "/dev/disk/by-label/${1#LABEL=}" ;;
-	/*) echo "$1" ;;
-	esac
-}
 
 # What systemd-cryptsetup itself was told to open:
 # argv[]=/usr/lib/systemd/systemd-cryptsetup attach NAME DEVICE KEY OPTIONS ; ...
@@ -56,49 +40,13 @@ unit_device() {
 		sed -n 's/.*argv\[\]=[^ ]* attach [^ ]* \([^ ;]*\).*/\1/p' | head -n 1
 }
 
-# What NAME maps to: crypttab in the initrd, then rd.luks.name=, then luks-<UUID>.
-name_device() {
-	# shellcheck disable=SC2034 # key and options are not needed
-	if [ -r /etc/crypttab ]; then
-		while read -r n src _; do
-			case $n in '' | '#'*) continue ;; esac
-			if [ "$n" = "$name" ]; then
-				source_path "$src"
-				return
-			fi
-		done </etc/crypttab
-	fi
-	for arg in $(cat /proc/cmdline); do
-		case $arg in
-		rd.luks.name=*=* | luks.name=*=*)
-			arg=${arg#*luks.name=}
-			if [ "${arg#*=}" = "$name" ]; then
-				echo "/dev/disk/by-uuid/${arg%%=*}"
-				return
-			fi
-			;;
-		esac
-	done
-	case $name in
-	luks-*) echo "/dev/disk/by-uuid/${name#luks-}" ;;
-	esac
-}
-
-checked=
-for dev in "$(unit_device)" "$(name_device)"; do
-	[ -n "$dev" ] || continue
-	real=$(readlink -f "$dev" 2>/dev/null) || real=
-	[ -n "$real" ] && [ -b "$real" ] || refuse "device $dev not found"
-	case " $checked " in *" $real "*) continue ;; esac
-	out=$("$bin" check-header "$real" 2>/dev/null)
-	rc=$?
-	out=${out#"$real: "}
-	[ "$rc" = 0 ] || refuse "${out#refused: }"
-	# Notice level: on the console too, so a boot log shows the guard ran.
-	echo "<5>tdx-unlock: $dev ($name): LUKS2 header passes the allow-list" >/dev/kmsg 2>/dev/null ||
-		echo "tdx-unlock: $dev ($name): LUKS2 header passes the allow-list"
-	checked="$checked $real"
-done
-dev=
-[ -n "$checked" ] || refuse "cannot tell which device it is (no crypttab entry, rd.luks.name= or luks-<UUID> name, and no device in $unit)"
-exit 0
+# The check, the name resolution and the fallback event are the agent's (`tdx-unlock guard`,
+# docs/agent.md): nothing for an active mapping; else every device must pass the allow-list and
+# RTMR3 must record the fallback before the prompt. Any non-zero exit powers off.
+dev=$(unit_device)
+out=$("$bin" guard ${dev:+--device "$dev"} "$name" 2>&1)
+rc=$?
+[ -n "$out" ] && printf '%s\n' "$out" >&2
+[ "$rc" = 0 ] && exit 0
+reason=$(printf '%s\n' "$out" | grep -m 1 'refused' || printf '%s\n' "$out" | tail -n 1)
+refuse "tdx-unlock guard exit $rc: ${reason#<[0-7]>}"
