@@ -35,7 +35,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Console events whose kernel-clock time the boot tests report.
 EVENTS = {
-    "network_wait": re.compile(r"Starting systemd-networkd-.*(it for Network|Configured)|Waiting up to .* for any network device|tdx-unlock: network: waiting up to"),
+    "network_wait": re.compile(r"Starting systemd-networkd-.*(it for Network|Configured)|Waiting up to .* for any network device|tdx-unlock(\[\d+\])?: network: waiting up to"),
     "agent_started": re.compile(r"Starting tdx-unlock|Begin: tdx-unlock"),
     "agent_finished": re.compile(r"Finished tdx-unlock|tdx-unlock: (devices unlocked|automatic unlock failed)"),
     "prompt": re.compile(r"Please (enter passphrase for disk|unlock disk)"),
