@@ -221,40 +221,54 @@ static int copy_range(int in, int out, uint64_t offset, uint64_t len)
  * sealed memfd. Without /proc (a bare chroot) a memfd has no path libcryptsetup could open: the
  * copy then is a read-only file in a private 0700 directory on a tmpfs until
  * luks_header_free(). copy_path receives the path libcryptsetup is to use. */
-static int header_copy(struct crypt_device *src, struct luks_header *h, char *copy_path,
-		       size_t copy_path_len)
+/* The primary binary header's size, read raw: libcryptsetup never sees the device itself, so its
+ * header "recovery" (crypt_load() rewriting a header whose checksum fails) cannot write to it. */
+#define KEYSLOTS_SIZE_MAX (128u << 20)
+
+static int raw_header_size(int in, const char *device, uint64_t *hdr_size, char *reason,
+			   size_t reason_len)
+{
+	uint8_t b[16];
+	uint64_t size = 0;
+	ssize_t n;
+
+	do
+		n = pread(in, b, sizeof(b), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(b) || memcmp(b, "LUKS\xba\xbe", 6) != 0 || b[6] != 0 || b[7] != 2)
+		return luks_refuse(-EBADMSG, reason, reason_len,
+				   "%s: not a valid LUKS2 header: no LUKS2 primary header at "
+				   "offset 0",
+				   device);
+	for (int i = 8; i < 16; i++)
+		size = size << 8 | b[i];
+	/* LUKS2 header sizes: 16 KiB .. 4 MiB, powers of two. */
+	if (size < (16u << 10) || size > (4u << 20) || (size & (size - 1)))
+		return luks_refuse(-EBADMSG, reason, reason_len,
+				   "%s: not a valid LUKS2 header: header size %llu out of range",
+				   device, (unsigned long long)size);
+	*hdr_size = size;
+	return 0;
+}
+
+static int header_copy(struct luks_header *h, char *copy_path, size_t copy_path_len, char *reason,
+		       size_t reason_len)
 {
 	static const char *const bases[] = {"/run", "/dev/shm", "/tmp"};
-	char dir[64] = "", path[80] = "";
-	uint64_t hdr_size = 0, keyslots_size = 0, total, area_off = 0, area_len = 0;
+	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
+	char dir[64] = "", path[80] = "", probe[96];
+	uint64_t hdr_size = 0, keyslots_size = 0, total, area_off = 0, area_len = 0, raw_size = 0;
 	bool no_proc = access("/proc/self/fd", X_OK) < 0;
 	int in = -1, fd = -1, slot, r;
-
-	r = crypt_get_metadata_size(src, &hdr_size, &keyslots_size);
-	if (r < 0 || hdr_size < 4096 || hdr_size > (4u << 20) + 4096 ||
-	    keyslots_size > (128u << 20)) {
-		r = log_error_errno(-EFBIG, "%s: LUKS2 header sizes out of range", h->device);
-		goto out;
-	}
-	total = 2 * hdr_size + keyslots_size;
-	slot = token_keyslot(src);
-	if (slot >= 0 && crypt_keyslot_area(src, slot, &area_off, &area_len) == 0 &&
-	    area_off >= 2 * hdr_size && area_off < total) {
-		/* libcryptsetup reads only the AF stripes at the start of the area. */
-		uint64_t room = total - area_off;
-		if (area_len > AREA_COPY_MAX)
-			area_len = AREA_COPY_MAX;
-		if (area_len > room)
-			area_len = room;
-	} else {
-		area_len = 0;
-	}
 
 	in = open(h->device, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		r = log_error_errno(-errno, "%s: cannot open: %m", h->device);
 		goto out;
 	}
+	r = raw_header_size(in, h->device, &raw_size, reason, reason_len);
+	if (r < 0)
+		goto out;
 	if (no_proc) {
 		/* A RAM-backed place first (the copy must not touch a disk), then anything
 		 * writable. */
@@ -283,13 +297,54 @@ static int header_copy(struct crypt_device *src, struct luks_header *h, char *co
 		r = log_error_errno(-errno, "header copy: %m");
 		goto out;
 	}
+	/* Both binary headers first, raw; libcryptsetup reads (and may "repair") only this copy.
+	 * It wants room for the largest keyslot area allowed: a hole, no memory. */
+	if (ftruncate(fd, (off_t)(2 * raw_size + KEYSLOTS_SIZE_MAX)) < 0) {
+		r = log_error_errno(-errno, "header copy: %m");
+		goto out;
+	}
+	r = copy_range(in, fd, 0, 2 * raw_size);
+	if (r < 0) {
+		log_error_errno(r, "%s: copying the LUKS2 header failed: %s", h->device,
+				strerror(-r));
+		goto out;
+	}
+	if (no_proc)
+		snprintf(probe, sizeof(probe), "%s", path);
+	else
+		snprintf(probe, sizeof(probe), "/proc/self/fd/%d", fd);
+	r = crypt_init_data_device(&src, probe, h->device);
+	if (r < 0) {
+		log_error_errno(r, "%s: libcryptsetup cannot use the header copy", h->device);
+		goto out;
+	}
+	r = header_load_explained(src, h->device, reason, reason_len);
+	if (r < 0)
+		goto out;
+	r = crypt_get_metadata_size(src, &hdr_size, &keyslots_size);
+	if (r < 0 || hdr_size != raw_size || keyslots_size > KEYSLOTS_SIZE_MAX) {
+		r = log_error_errno(-EFBIG, "%s: LUKS2 header sizes out of range", h->device);
+		goto out;
+	}
+	total = 2 * hdr_size + keyslots_size;
+	slot = token_keyslot(src);
+	if (slot >= 0 && crypt_keyslot_area(src, slot, &area_off, &area_len) == 0 &&
+	    area_off >= 2 * hdr_size && area_off < total) {
+		/* libcryptsetup reads only the AF stripes at the start of the area. */
+		uint64_t room = total - area_off;
+		if (area_len > AREA_COPY_MAX)
+			area_len = AREA_COPY_MAX;
+		if (area_len > room)
+			area_len = room;
+	} else {
+		area_len = 0;
+	}
+	crypt_free(TAKE_PTR(src));
 	if (ftruncate(fd, (off_t)total) < 0) {
 		r = log_error_errno(-errno, "header copy: %m");
 		goto out;
 	}
-	r = copy_range(in, fd, 0, 2 * hdr_size);
-	if (r == 0)
-		r = copy_range(in, fd, area_off, area_len);
+	r = copy_range(in, fd, area_off, area_len);
 	if (r < 0) {
 		log_error_errno(r, "%s: copying the LUKS2 header failed: %s", h->device,
 				strerror(-r));
@@ -349,23 +404,21 @@ void luks_header_free(struct luks_header *h)
 static int header_load_validated(const char *device, enum luks_token_need need,
 				 struct luks_header **out, char *reason, size_t reason_len)
 {
-	_cleanup_(crypt_freep) struct crypt_device *src = NULL;
 	struct luks_header *h = NULL;
 	char copy_path[96];
-	int r;
+	int r, fd;
 
 	if (reason && reason_len)
 		reason[0] = '\0';
-	r = crypt_init(&src, device);
-	if (r < 0) {
-		r = luks_open_error(device, r);
+	/* Readable at all? (The same message as before for a missing or unreadable device.) */
+	fd = open(device, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = luks_open_error(device, -errno);
 		if (reason && reason_len)
 			snprintf(reason, reason_len, "cannot open %s: %s", device, strerror(-r));
 		return -ENODEV;
 	}
-	r = header_load_explained(src, device, reason, reason_len);
-	if (r < 0)
-		return r;
+	close(fd);
 
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -376,13 +429,12 @@ static int header_load_validated(const char *device, enum luks_token_need need,
 		r = log_error_errno(-ENOMEM, "out of memory");
 		goto out;
 	}
-	r = header_copy(src, h, copy_path, sizeof(copy_path));
+	r = header_copy(h, copy_path, sizeof(copy_path), reason, reason_len);
 	if (r < 0) {
-		if (reason && reason_len)
+		if (reason && reason_len && !reason[0])
 			snprintf(reason, reason_len, "could not copy the header of %s", device);
 		goto out;
 	}
-	crypt_free(TAKE_PTR(src));
 
 	r = crypt_init_data_device(&h->cd, copy_path, device);
 	if (r < 0) {

@@ -254,6 +254,24 @@ cryptsetup open --test-passphrase --key-slot 0 --key-file recovery.key disk.img 
 expect 0 "no tdx-unlock token" -- "$bin" list disk.img
 ok "unenroll with a token naming the recovery keyslot keeps that keyslot"
 
+# Read-only commands never write: a damaged secondary header checksum makes libcryptsetup's
+# crypt_load() "repair" the header it loads; the agent loads only its copy, so the image stays
+# byte-identical.
+truncate -s 20M damaged.img
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file recovery.key damaged.img
+python3 -c '
+import struct, sys
+f = open(sys.argv[1], "r+b"); hdr = f.read(4096)
+size = struct.unpack(">Q", hdr[8:16])[0]
+f.seek(size + 0x1c0); c = f.read(1); f.seek(size + 0x1c0); f.write(bytes([c[0] ^ 0xff]))' damaged.img
+before=$(sha256sum <damaged.img)
+expect 0 "acceptable" -- "$bin" check-header damaged.img
+[ "$(sha256sum <damaged.img)" = "$before" ] || fail "check-header wrote to the image"
+expect 1 "no tdx-unlock token" -- "$bin" check damaged.img --secret-file secret
+[ "$(sha256sum <damaged.img)" = "$before" ] || fail "check wrote to the image"
+ok "check-header and check leave an image with a damaged secondary header byte-identical"
+
 expect 2 "cannot be opened" -- "$bin" check does-not-exist.img
 expect 2 "usage" -- "$bin" check
 ok "check usage errors"
