@@ -190,7 +190,10 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	agent() { # RC-WANT DESCRIPTION GREP CCEL [AAEL]
 		# a fresh emulated boot: RTMR3 at its pre-unlock value, RTMR0-2 from the defaults
 		tsm_sim_boot >/dev/null 2>&1 || { bad "tdx-tsm-sim"; return; }
-		TDX_UNLOCK_TEST_CCEL=$4 TDX_UNLOCK_TEST_AAEL=${5:-/nonexistent} AGENT_ATTEMPTS=1 \
+		# Without a given AAEL the boot's runtime log starts empty, in the scratch directory (the
+		# agent appends its outcome event to it; never a path outside $T).
+		rm -f "$T/boot-rtmr3.log"
+		TDX_UNLOCK_TEST_CCEL=$4 TDX_UNLOCK_TEST_AAEL=${5:-$T/boot-rtmr3.log} AGENT_ATTEMPTS=1 \
 			"$AGENT" unlock --config "$T/good.conf" --log-target stderr --test-passphrase \
 			"$T/disk.img" >/dev/null 2>"$T/agent.log"
 		rc=$?

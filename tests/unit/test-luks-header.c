@@ -387,7 +387,9 @@ static void test_enroll_failures_leave_no_trace(void **state)
 		assert_int_equal(luks_unlock(h, secret, sizeof(secret), NULL, 0), 0);
 		assert_int_equal(crypt_init(&cd, path), 0);
 		assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
-		assert_int_equal(luks_enroll_remove(cd, h->token_id, &h->token), 0);
+		bool kept = true;
+		assert_int_equal(luks_enroll_remove(cd, h->token_id, &h->token, &kept), 0);
+		assert_false(kept); /* its own keyslot: destroyed */
 		assert_int_equal(crypt_keyslot_status(cd, 1), CRYPT_SLOT_INACTIVE);
 		assert_int_equal(crypt_keyslot_status(cd, 0), CRYPT_SLOT_ACTIVE_LAST);
 		crypt_free(cd);
