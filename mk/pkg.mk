@@ -19,11 +19,13 @@ deb: $(DEBS)
 
 # Rebuilt when a file of the checkout changes (tracked or new, not ignored: what a commit holds).
 DEB_SOURCES = git ls-files -z --cached --others --exclude-standard
-$(DEBS) &: $(filter-out tests/%,$(shell $(DEB_SOURCES) 2>/dev/null | tr '\0' ' ')) $(STATIC_DEPS)
+# The static libraries by file name: mk/static.mk (which defines STATIC_DEPS) is read after this.
+$(DEBS) &: $(filter-out tests/%,$(shell $(DEB_SOURCES) 2>/dev/null | tr '\0' ' ')) \
+		$(CURDIR)/deps/prefix-static/.complete
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	$(DEB_SOURCES) | xargs -0 cp --parents -t $(DEB_DIR)/src
 	ln -s $(STATIC_PREFIX) $(DEB_DIR)/src/deps/prefix-static
-	ln -s $(CURDIR)/deps/cache $(DEB_DIR)/src/deps/cache
+	mkdir -p $(CURDIR)/deps/cache && ln -s $(CURDIR)/deps/cache $(DEB_DIR)/src/deps/cache
 	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=2 noddebs" \
 		dpkg-buildpackage -b -us -uc --no-pre-clean >../dpkg-buildpackage.log 2>&1 \
 		|| { tail -30 ../dpkg-buildpackage.log; exit 1; }

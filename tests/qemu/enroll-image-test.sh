@@ -130,7 +130,9 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [ -e "$W/tsm/ready" ] || die "tdx-tsm-sim did not start (see $W/tsm-sim.log)"
-export TDX_UNLOCK_TEST_TSM_REPORT_DIR=$W/tsm/report TDX_UNLOCK_TEST_RTMR_PATH=$W/tsm/rtmr3:sha384
+# The boot's runtime event log lives with the emulated RTMR3 (never /run/tdx-unlock on the host).
+export TDX_UNLOCK_TEST_TSM_REPORT_DIR=$W/tsm/report TDX_UNLOCK_TEST_RTMR_PATH=$W/tsm/rtmr3:sha384 \
+	TDX_UNLOCK_TEST_AAEL=$W/tsm/rtmr3.log
 expect 0 "the agent opens the enrolled keyslot with the released secret" -- \
 	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
 	--log-target stderr "$W/disk.img"
