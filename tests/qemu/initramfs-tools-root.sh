@@ -1,13 +1,17 @@
 #!/bin/bash
 # Prepares a Debian 12 chroot with initramfs-tools and cryptsetup-initramfs, for building the
 # scenario-7 initramfs: the host uses dracut, and the two cannot be installed side by side.
-# Only deb.debian.org is contacted; the chroot is cached in $ITOOLS_ROOT (tests/qemu/work/itools-root).
+# The mirror is the machine's own (its apt sources' Debian bookworm entry, via
+# deps/debsrc-from-sources.sh); the chroot is cached in $ITOOLS_ROOT (tests/qemu/work/itools-root).
 #
 # usage: initramfs-tools-root.sh [MIRROR]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-mirror=${1:-http://deb.debian.org/debian}
+# The first URI of a stanza whose suites include plain "bookworm" (not -security/-updates).
+mirror=${1:-$(APT_SOURCES_DIR=${APT_SOURCES_DIR:-/etc/apt} sh "$REPO/deps/debsrc-from-sources.sh" |
+	awk '/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") { print uri; exit } }')}
+[ -n "$mirror" ] || die "no Debian bookworm entry in the machine's apt sources to debootstrap from"
 root=$ITOOLS_ROOT
 [ -f "$root/.complete" ] && exit 0
 mkdir -p "$(dirname "$root")"
