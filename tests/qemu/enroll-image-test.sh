@@ -1,6 +1,6 @@
 #!/bin/bash
 # Host-side test of scripts/tdx-enroll-image (no VM): usage and input errors, policy generation
-# from a quote, enrollment, no secret left behind, and the enrolled keyslot opened with the secret
+# from a quote, enrollment, no secret left behind, the enrolled keyslot opened with the secret
 # a loopback tdx-keyd releases to the agent (tdx-unlock unlock --test-passphrase).
 #
 # usage: tests/qemu/enroll-image-test.sh        (BUILD = the binaries' directory)
@@ -164,6 +164,99 @@ if grep -q '"event":"admin-secret".*"client":"subject=CN=builder; spki-sha256='"
 	ok "keyd's audit log names the builder's certificate"
 else
 	fail "no admin-secret audit line naming the builder's certificate"
+fi
+
+# Reference values computed from the image before it boots (--kernel/--initrd/--cmdline): the
+# stanza equals the independent Python implementation's digests and the events of a simulated
+# direct boot of the same files (its CCEL, tests/integration/image_measure.py); keyd releases under
+# the policy to that boot and refuses a boot of another kernel.
+PY=$REPO/tests/integration/image_measure.py
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+python3 "$PY" make-pe "$W/vmlinuz" --cert 64 --tail 3
+python3 "$PY" make-pe "$W/vmlinuz.other" --cert 40
+head -c 200000 /dev/urandom >"$W/initrd.img"
+cmdline="console=ttyS0 root=/dev/mapper/root ro rd.tdx_unlock.server=https://10.0.2.2:8443"
+python3 "$PY" measure "$W/vmlinuz" "$W/initrd.img" "$cmdline" >"$W/py.json"
+python3 "$PY" measure "$W/vmlinuz.other" "$W/initrd.img" "$cmdline" >"$W/py-other.json"
+# sim_boot NAME DIGESTS: the simulated direct boot of those digests: its CCEL and the quote defaults.
+sim_boot() {
+	local args
+	python3 "$PY" ccel "$W/$1.ccel" "$(jget "$2" 'd["kernel"]')" "$(jget "$2" 'd["cmdline"]')" \
+		"$(jget "$2" 'd["initrd"]')" >"$W/$1.rtmrs" || return 1
+	args=$(jget "$W/$1.rtmrs" '" ".join("--%s %s" % kv for kv in sorted(d.items()))')
+	# shellcheck disable=SC2086 # --rtmrN VALUE words
+	"$QUOTEGEN" defaults --ca "$W/quotesim" $args >/dev/null 2>&1
+}
+# The reference boot: the fleet's firmware running the image of the previous release.
+sim_boot old "$W/py-other.json" || die "simulated boot"
+"$QUOTEGEN" quote --ca "$W/quotesim" --out "$W/ref.quote" >/dev/null 2>&1 || die "reference quote"
+"$REPO/scripts/make-test-root.sh" --data --size 8 "$W/pass" "$W/disk3.img" >/dev/null || die "image"
+expect 2 "--kernel without --initrd and --cmdline is a usage error" -- "$HELPER" \
+	--keyd-config "$W/keyd.json" --resource image/disk/new --kernel "$W/vmlinuz" "$W/disk3.img"
+out_has "go together" "... saying the three go together"
+expect 1 "a kernel that is not a PE image is refused before the disk is touched" -- "$HELPER" \
+	--keyd-config "$W/keyd.json" --resource image/disk/new --key-file "$W/pass" \
+	--kernel "$W/pass" --initrd "$W/initrd.img" --cmdline "$cmdline" --keyd-bin "$KEYD" \
+	--agent "$AGENT" "$W/disk3.img"
+out_has "kernel image: not a PE/COFF image" "... with image-measure's reason"
+if [[ $("$AGENT" check "$W/disk3.img" 2>&1) == *"no tdx-unlock token"* ]]; then ok "... and the disk stays unenrolled"; else fail "... yet the disk was enrolled"; fi
+expect 0 "enrollment with the image's event-level values and a reference boot's quote" -- \
+	"$HELPER" --keyd-config "$W/keyd.json" --resource image/disk/new --key-file "$W/pass" \
+	--quote "$W/ref.quote" --policy-id new-image --write-policy --kernel "$W/vmlinuz" \
+	--initrd "$W/initrd.img" --cmdline "$cmdline" --keyd-bin "$KEYD" --agent "$AGENT" "$W/disk3.img"
+pol=$W/policies/new-image.json
+if [ "$(jget "$pol" 'd["measurements"][0]["rtmr1"]["events"][0]["kernel"]')" = "['$(jget "$W/py.json" 'd["kernel"]')']" ] &&
+	[ "$(jget "$pol" 'd["measurements"][0]["rtmr2"]["events"][0]["cmdline"]')" = "['$(jget "$W/py.json" 'd["cmdline"]')']" ] &&
+	[ "$(jget "$pol" 'd["measurements"][0]["rtmr2"]["events"][1]["initrd"]')" = "['$(jget "$W/py.json" 'd["initrd"]')']" ]; then
+	ok "the written policy's kernel, cmdline and initrd digests are the Python implementation's"
+else
+	fail "the policy's image digests differ from the Python implementation's"
+fi
+# The boot of the new image, simulated: its CCEL's events are what the policy names.
+sim_boot new "$W/py.json" || die "simulated boot"
+"$QUOTEGEN" quote --ca "$W/quotesim" --out "$W/new.quote" >/dev/null 2>&1 || die "quote"
+"$KEYD" policy-from-quote --quote "$W/new.quote" --eventlog "$W/new.ccel" >"$W/boot-pol.json" 2>/dev/null
+if python3 - "$pol" "$W/boot-pol.json" <<'PYEOF'; then
+import json, sys
+pol, boot = (json.load(open(f))["measurements"][0] for f in sys.argv[1:])
+sys.exit(0 if all(pol[r] == boot[r] for r in ("rtmr1", "rtmr2")) else 1)
+PYEOF
+	ok "its RTMR1/RTMR2 event lists equal the simulated boot's (policy-from-quote --eventlog of its CCEL)"
+else
+	fail "the image's events differ from the simulated boot's"
+fi
+out_has '"mrtd": "1{96}"' "MRTD (and RTMR0, RTMR3, TD attributes) come from the reference boot"
+kill -HUP "$keyd_pid"
+for _ in $(seq 50); do
+	grep -q "reloaded, 2 policies" "$W/keyd.log" && break
+	sleep 0.1
+done
+grep -q "reloaded, 2 policies" "$W/keyd.log" || fail "keyd did not load the new policy"
+# boot_unlock CCEL DESCRIPTION CODE: a fresh emulated boot whose agent sends CCEL and unlocks disk3.
+boot_unlock() {
+	kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	rm -rf "$W/tsm"
+	"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>>"$W/tsm-sim.log" &
+	sim_pid=$!
+	for _ in $(seq 100); do
+		[ -e "$W/tsm/ready" ] && break
+		sleep 0.05
+	done
+	expect "$3" "$2" -- env TDX_UNLOCK_TEST_CMDLINE= TDX_UNLOCK_TEST_CCEL="$1" \
+		"$AGENT" unlock --config "$W/agent.json" --test-passphrase --log-target stderr "$W/disk3.img"
+}
+boot_unlock "$W/new.ccel" "the new image's first boot gets the secret under the pre-boot policy" 0
+if grep -q '"resource":"image/disk/new".*"reason":"released' "$W/audit.log"; then
+	ok "... keyd's audit records the release"
+else
+	fail "no release of image/disk/new in keyd's audit log"
+fi
+sim_boot old "$W/py-other.json" || die "simulated boot"
+boot_unlock "$W/old.ccel" "a boot of another kernel (same firmware, initrd, command line) is refused" 5
+if grep -q '"resource":"image/disk/new".*RTMR1 mismatch (no accepted event sequence' "$W/audit.log"; then
+	ok "... keyd's audit names RTMR1 and the event-level policy"
+else
+	fail "no RTMR1 refusal in keyd's audit log"
 fi
 
 [ "$failed" = 0 ] && echo "enroll-image-test: all passed" || echo "enroll-image-test: FAILED"
