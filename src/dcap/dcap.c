@@ -461,12 +461,10 @@ int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, u
 }
 
 int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
-		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q_out,
-		struct dcap_result *res)
+		const struct tdx_quote *q, time_t at, struct dcap_result *res)
 {
 	/* The cache is the verifier's only mutable part and has its own lock. */
 	struct dcap_verifier *vm = (struct dcap_verifier *)v;
-	struct tdx_quote qbuf = {0}, *q = q_out ? q_out : &qbuf;
 	struct pck_cache_entry fresh = {0};
 	struct tcb_advisories adv = {0};
 	enum tcb_status qe_status, status;
@@ -476,8 +474,6 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if (quote_parse(quote, quote_len, q, res->reason, sizeof(res->reason)) < 0)
-		return -EBADMSG;
 	res->qe_svn = q->qe_report.isvsvn;
 	if (memcmp(q->qe_vendor_id, intel_qe_vendor_id, sizeof(intel_qe_vendor_id)) != 0)
 		return refuse(res, -EBADMSG, LOG_LVL_INFO, "QE vendor ID is not Intel's");

@@ -82,15 +82,13 @@ struct dcap_result {
 	uint32_t tcb_eval_number;
 };
 
-/* Parses and verifies quote at time `at` against collateral. Returns 0 when verified, a negative
- * errno (-EBADMSG malformed, -EKEYREJECTED signature/chain/revocation, -EKEYEXPIRED validity,
- * -EACCES other refusal such as TCB not supported, -ENOKEY c is NULL) with res->reason set
- * otherwise. Thread-safe for concurrent calls on the same verifier and collateral. q (optional)
- * receives the parsed quote; it points into `quote`, which must outlive it. A TCB status other than
- * UpToDate is reported, not refused. */
+/* Verifies a parsed quote (quote_parse(); the caller parses each quote once) at time `at` against
+ * collateral. Returns 0 when verified, a negative errno (-EBADMSG malformed, -EKEYREJECTED
+ * signature/chain/revocation, -EKEYEXPIRED validity, -EACCES other refusal such as TCB not
+ * supported, -ENOKEY c is NULL) with res->reason set otherwise. Thread-safe for concurrent calls on
+ * the same verifier and collateral. A TCB status other than UpToDate is reported, not refused. */
 int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
-		const uint8_t *quote, size_t quote_len, time_t at, struct tdx_quote *q,
-		struct dcap_result *res);
+		const struct tdx_quote *q, time_t at, struct dcap_result *res);
 
 /* FMSPC from the quote's PCK leaf certificate, to look up collateral before verifying; v (may be
  * NULL) caches it by the chain's digest, beside its PCK-chain cache. Not verified: only a hint. */

@@ -20,12 +20,11 @@
 
 /* Verifies the quote against the given collateral: 0 verified, 1 refused, 2 unreadable. */
 static int verify_reference(const struct dcap_collateral_files *files, const char *root_ca,
-			    const char *path, const uint8_t *quote, size_t quote_len)
+			    const char *path, const struct tdx_quote *q)
 {
 	struct dcap_collateral *coll = NULL;
 	struct dcap_verifier *verifier = NULL;
 	struct dcap_result res = {0};
-	struct tdx_quote q;
 	char why[200];
 	int r, ret = 1;
 
@@ -38,7 +37,7 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 		ret = r == -EBADMSG || r == -EKEYREJECTED ? 1 : 2;
 		goto out;
 	}
-	r = dcap_verify(verifier, coll, quote, quote_len, time(NULL), &q, &res);
+	r = dcap_verify(verifier, coll, q, time(NULL), &res);
 	if (r < 0) {
 		log_error("%s: quote NOT verified: %s", path, res.reason);
 		goto out;
@@ -137,7 +136,7 @@ int cmd_policy_from_quote(int argc, char **argv)
 		return 1;
 	}
 	if (files.bundle) {
-		r = verify_reference(&files, root_ca, quote_path, quote, quote_len);
+		r = verify_reference(&files, root_ca, quote_path, &q);
 		if (r != 0)
 			return r;
 	} else {

@@ -235,9 +235,8 @@ int cmd_verify_quote(int argc, char **argv)
 			goto print;
 		}
 	}
-	r = dcap_verify(verifier, coll, quote, quote_len, at, &q, &res);
-	parsed = q.total_len != 0; /* set only by a successful parse */
-	ret = r == 0 ? 0 : 1;
+	parsed = quote_parse(quote, quote_len, &q, res.reason, sizeof(res.reason)) == 0;
+	ret = parsed && dcap_verify(verifier, coll, &q, at, &res) == 0 ? 0 : 1;
 print:
 	/* Platform facts not established by the verification are read (unverified) for the
 	 * report; `verified` stays false in that case. */

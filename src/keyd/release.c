@@ -476,7 +476,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
-	r = dcap_verify(s->verifier, coll, areq.quote, areq.quote_len, now, &q, &res);
+	r = dcap_verify(s->verifier, coll, &q, now, &res);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason), "quote verification failed: %s",
 			 res.reason[0] ? res.reason : strerror(-r));

@@ -1,5 +1,5 @@
-/* libFuzzer harness: DCAP verification of an untrusted quote (dcap_verify: parsing, the PCK
- * chain carried in the quote, QE report, signatures, TCB evaluation) against fixed test
+/* libFuzzer harness: DCAP verification of an untrusted quote (quote_parse, then dcap_verify: the
+ * PCK chain carried in the quote, QE report, signatures, TCB evaluation) against fixed test
  * collateral. The test hierarchy comes from $FUZZ_DCAP_CA (made by make fuzz-seeds, so that the
  * seed quotes chain to it) or, without it, is generated at start-up. */
 #include <stddef.h>
@@ -64,7 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tdx_quote q;
 
 	memset(&res, 0, sizeof(res));
-	if (dcap_verify(verifier, collateral, data, size, verify_time, &q, &res) == 0) {
+	if (quote_parse(data, size, &q, res.reason, sizeof(res.reason)) < 0) {
+		if (!res.reason[0])
+			__builtin_trap(); /* a refusal always names its reason */
+		return 0;
+	}
+	if (dcap_verify(verifier, collateral, &q, verify_time, &res) == 0) {
 		if (!res.verified || q.total_len > size)
 			__builtin_trap();
 	} else if (res.verified || !res.reason[0]) {

@@ -26,6 +26,7 @@
 
 #include "fileio.h"
 #include "dcap/dcap.h"
+#include "dcap-test.h"
 #include "quote.h"
 #include "quotesim.h"
 
@@ -173,8 +174,8 @@ static void test_generated_quotes_verify(void **state)
 		memset(o.body.mrtd, 0x5a, sizeof(o.body.mrtd));
 		gen(f->sim, &o, &buf, &len);
 		for (int form = 0; form < 2; form++) {
-			r = dcap_verify(f->test_root, form ? f->files : f->bundle, buf, len, f->now,
-					&q, &res);
+			r = dcap_test_verify(f->test_root, form ? f->files : f->bundle, buf, len,
+					     f->now, &q, &res);
 			assert_verified(r, &res, "UpToDate", "generated quote");
 			assert_int_equal(res.n_advisory_ids, 0);
 			assert_int_equal(q.version, kinds[i].version);
@@ -187,7 +188,7 @@ static void test_generated_quotes_verify(void **state)
 		}
 		/* The same quote with the compiled-in Intel root: refused, names the root.
 		 */
-		r = dcap_verify(f->intel_root, f->bundle, buf, len, f->now, &q, &res);
+		r = dcap_test_verify(f->intel_root, f->bundle, buf, len, f->now, &q, &res);
 		assert_refused(r, &res, -EKEYREJECTED, "root", "Intel root");
 		free(buf);
 	}
@@ -220,16 +221,16 @@ static void test_tamper_each_part(void **state)
 			o.version = (uint16_t)v;
 			o.body_type = TDX_BODY_TD15;
 			gen(f->sim, &o, &buf, &len);
-			assert_verified(
-				dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
-				&res, "UpToDate", "untampered");
+			assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now,
+							 NULL, &res),
+					&res, "UpToDate", "untampered");
 			free(buf);
 			assert_int_equal(quotesim_tamper_from_name(cases[i].tamper, &flag), 0);
 			o.tamper = flag;
 			gen(f->sim, &o, &buf, &len);
-			assert_refused(
-				dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
-				&res, -EKEYREJECTED, cases[i].reason, cases[i].tamper);
+			assert_refused(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now,
+							NULL, &res),
+				       &res, -EKEYREJECTED, cases[i].reason, cases[i].tamper);
 			free(buf);
 		}
 	}
@@ -249,14 +250,14 @@ static void test_flip_every_region(void **state)
 
 	quotesim_quote_opts_init(f->sim, &o);
 	gen(f->sim, &o, &buf, &len);
-	assert_int_equal(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), 0);
+	assert_int_equal(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), 0);
 	total = q.total_len;
 	/* Every byte up to the end of the QE auth data (the PEM chain is covered by
 	 * the chain tests), in strides to keep the run short. */
 	step = 7;
 	for (size_t i = 0; i < 636 + 134 + 384 + 64 + 2 + 32; i += step) {
 		buf[i] ^= 0x04;
-		r = dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res);
+		r = dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res);
 		buf[i] ^= 0x04;
 		tried++;
 		if (r < 0 && !res.verified && res.reason[0])
@@ -282,10 +283,10 @@ static void test_truncated_and_oversized(void **state)
 	gen(f->sim, &o, &buf, &len);
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		assert_refused(
-			dcap_verify(f->test_root, f->bundle, buf, cuts[i], f->now, NULL, &res),
+			dcap_test_verify(f->test_root, f->bundle, buf, cuts[i], f->now, NULL, &res),
 			&res, -EBADMSG, "", "truncated");
-	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len - 1, f->now, NULL, &res), &res,
-		       -EBADMSG, "", "one byte short");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, buf, len - 1, f->now, NULL, &res),
+		       &res, -EBADMSG, "", "one byte short");
 
 	/* Trailing zeros (as 5006/8000-byte guest buffers) are allowed and never
 	 * hashed. */
@@ -293,15 +294,15 @@ static void test_truncated_and_oversized(void **state)
 	o.pad_to = 8000;
 	gen(f->sim, &o, &buf, &len);
 	assert_int_equal(len, 8000);
-	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
 			"UpToDate", "padded");
 	assert_true(q.total_len < len);
 
 	big = calloc(1, TDX_QUOTE_MAX_LEN + 1);
 	assert_non_null(big);
 	memcpy(big, buf, len);
-	assert_refused(dcap_verify(f->test_root, f->bundle, big, TDX_QUOTE_MAX_LEN + 1, f->now,
-				   NULL, &res),
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, big, TDX_QUOTE_MAX_LEN + 1, f->now,
+					NULL, &res),
 		       &res, -EBADMSG, "larger", "oversized");
 	free(big);
 	free(buf);
@@ -323,8 +324,9 @@ static void test_certification_data_types(void **state)
 		o.cert_data_type = cases[i].outer;
 		o.inner_cert_data_type = cases[i].inner;
 		gen(f->sim, &o, &buf, &len);
-		assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
-			       &res, -EBADMSG, "certification data type", "cert data type");
+		assert_refused(
+			dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+			&res, -EBADMSG, "certification data type", "cert data type");
 		free(buf);
 	}
 }
@@ -344,19 +346,19 @@ static void test_other_root(void **state)
 	 * collateral. */
 	quotesim_quote_opts_init(f->other_sim, &o);
 	gen(f->other_sim, &o, &buf, &len);
-	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-		       -EKEYREJECTED, "root", "other hierarchy's quote");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+		       &res, -EKEYREJECTED, "root", "other hierarchy's quote");
 	/* ... and with its own collateral, still under the wrong root. */
 	assert_int_equal(collateral_from(f->other, true, &other_col), 0);
-	assert_int_equal(dcap_verify(f->test_root, other_col, buf, len, f->now, NULL, &res),
+	assert_int_equal(dcap_test_verify(f->test_root, other_col, buf, len, f->now, NULL, &res),
 			 -EKEYREJECTED);
 	assert_false(res.verified);
 	/* With its own root everything fits. */
 	assert_int_equal(verifier_for(f->other, &other_v), 0);
-	assert_verified(dcap_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
+	assert_verified(dcap_test_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
 			"UpToDate", "other hierarchy, own root");
 	/* The first hierarchy's collateral is signed by another TCB signing key. */
-	assert_int_equal(dcap_verify(other_v, f->bundle, buf, len, f->now, NULL, &res),
+	assert_int_equal(dcap_test_verify(other_v, f->bundle, buf, len, f->now, NULL, &res),
 			 -EKEYREJECTED);
 	free(buf);
 
@@ -378,11 +380,11 @@ static void test_other_root(void **state)
 	quotesim_quote_opts_init(f->sim, &o);
 	o.chain_pem_override = (const char *)chain;
 	gen(f->sim, &o, &buf, &len);
-	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-		       -EKEYREJECTED, "root", "foreign chain in quote");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+		       &res, -EKEYREJECTED, "root", "foreign chain in quote");
 	/* Under the second root the chain is fine but the QE report was signed by
 	 * another key. */
-	assert_refused(dcap_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
+	assert_refused(dcap_test_verify(other_v, other_col, buf, len, f->now, NULL, &res), &res,
 		       -EKEYREJECTED, "QE report signature", "foreign chain, its own root");
 	free(buf);
 	free(chain);
@@ -448,7 +450,7 @@ static void test_mixed_hierarchies(void **state)
 			continue;
 		}
 		assert_int_equal(cases[i].load_err, 0);
-		r = dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+		r = dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res);
 		if (r != cases[i].verify_err || res.verified)
 			fail_msg("%s from the other hierarchy: verify %d (%s), want %d",
 				 cases[i].item, r, res.reason, cases[i].verify_err);
@@ -471,8 +473,8 @@ static void test_mixed_hierarchies(void **state)
 		files.root_crl = p[3];
 		files.tcb_signing_chain = p[4];
 		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
-		assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
-			       -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
+		assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+			       &res, -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
 		dcap_collateral_free(c);
 	}
 	free(buf);
@@ -491,8 +493,8 @@ static void test_wrong_fmspc(void **state)
 
 	c = variant(f, "wrong-fmspc", &co, true);
 	gen(f->sim, NULL, &buf, &len);
-	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res, -EACCES,
-		       "FMSPC", "TCB info for another FMSPC");
+	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+		       -EACCES, "FMSPC", "TCB info for another FMSPC");
 	free(buf);
 	dcap_collateral_free(c);
 }
@@ -586,7 +588,7 @@ static void test_collateral_signatures(void **state)
 			patch_file(dir, cases[i].file, cases[i].pos, cases[i].find, cases[i].repl);
 		r = collateral_from(dir, cases[i].bundle, &c);
 		if (r == 0) {
-			r = dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+			r = dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res);
 			dcap_collateral_free(c);
 			if (r == 0 || res.verified)
 				fail_msg("%s: tampered collateral accepted", cases[i].label);
@@ -611,20 +613,20 @@ static void test_revoked(void **state)
 	co.revoke_pck = true;
 	for (int form = 0; form < 2; form++) {
 		c = variant(f, "revoked-pck", &co, form);
-		assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
-			       -EKEYREJECTED, "revoked", "revoked PCK leaf");
+		assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+			       &res, -EKEYREJECTED, "revoked", "revoked PCK leaf");
 		dcap_collateral_free(c);
 	}
 	co.revoke_pck = false;
 	co.revoke_pck_ca = true;
 	c = variant(f, "revoked-pck-ca", &co, true);
-	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
 		       -EKEYREJECTED, "revoked", "revoked PCK CA");
 	dcap_collateral_free(c);
 	/* Back on the unrevoked collateral, the same verifier (and its chain cache)
 	 * accepts. */
-	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-			"UpToDate", "unrevoked again");
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+			&res, "UpToDate", "unrevoked again");
 	free(buf);
 }
 
@@ -652,8 +654,9 @@ static void test_collateral_windows(void **state)
 			*item[i] = w;
 			snprintf(name, sizeof(name), "window-%zu-%d", i, future);
 			c = variant(f, name, &co, i % 2);
-			assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res),
-				       &res, -EKEYEXPIRED, items[i], name);
+			assert_refused(
+				dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+				&res, -EKEYEXPIRED, items[i], name);
 			assert_non_null(strstr(res.reason, future ? "not yet valid" : "expired"));
 			dcap_collateral_free(c);
 		}
@@ -661,11 +664,11 @@ static void test_collateral_windows(void **state)
 	/* The default collateral is valid for 30 days from now - 1 h, and no longer.
 	 */
 	assert_refused(
-		dcap_verify(f->test_root, f->bundle, buf, len, f->now + 31 * DAY, NULL, &res), &res,
-		-EKEYEXPIRED, "expired", "31 days later");
+		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now + 31 * DAY, NULL, &res),
+		&res, -EKEYEXPIRED, "expired", "31 days later");
 	assert_refused(
-		dcap_verify(f->test_root, f->bundle, buf, len, f->now - 2 * 3600, NULL, &res), &res,
-		-EKEYEXPIRED, "not yet valid", "2 hours earlier");
+		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now - 2 * 3600, NULL, &res),
+		&res, -EKEYEXPIRED, "not yet valid", "2 hours earlier");
 	free(buf);
 }
 
@@ -698,10 +701,10 @@ static void test_expired_pck_leaf(void **state)
 	assert_int_equal(verifier_for(dir, &v), 0);
 	assert_int_equal(collateral_from(dir, true, &c), 0);
 	gen(s, NULL, &buf, &len);
-	assert_refused(dcap_verify(v, c, buf, len, f->now, NULL, &res), &res, -EKEYEXPIRED,
+	assert_refused(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), &res, -EKEYEXPIRED,
 		       "PCK chain", "expired PCK leaf");
-	assert_verified(dcap_verify(v, c, buf, len, f->now - 2 * DAY, NULL, &res), &res, "UpToDate",
-			"inside the leaf's window");
+	assert_verified(dcap_test_verify(v, c, buf, len, f->now - 2 * DAY, NULL, &res), &res,
+			"UpToDate", "inside the leaf's window");
 	free(buf);
 	dcap_collateral_free(c);
 	dcap_verifier_free(v);
@@ -721,7 +724,7 @@ static void test_debug_td(void **state)
 	o.body.td_attributes[0] |= 0x01;
 	gen(f->sim, &o, &buf, &len);
 	/* DCAP verifies a debug TD; refusing it is the key-release policy's job. */
-	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, &q, &res), &res,
 			"UpToDate", "debug TD");
 	assert_true(quote_td_debug(&q));
 	assert_true(quote_td_attributes(&q) & TDX_ATTR_DEBUG);
@@ -746,8 +749,9 @@ static void test_stale_tcb(void **state)
 			o.version = (uint16_t)v;
 			o.body_type = TDX_BODY_TD15;
 			gen(f->sim, &o, &buf, &len);
-			assert_verified(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res),
-					&res, "OutOfDate", "stale TCB");
+			assert_verified(
+				dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+				&res, "OutOfDate", "stale TCB");
 			assert_int_equal(res.n_advisory_ids, 1);
 			assert_string_equal(res.advisory_ids[0], "INTEL-SA-00000");
 			free(buf);
@@ -760,20 +764,20 @@ static void test_stale_tcb(void **state)
 	quotesim_quote_opts_init(f->sim, &o);
 	o.body.tee_tcb_svn[0] = 1;
 	gen(f->sim, &o, &buf, &len);
-	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-			"OutOfDate", "old TDX module");
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+			&res, "OutOfDate", "old TDX module");
 	free(buf);
 	quotesim_quote_opts_init(f->sim, &o);
 	o.qe_isvsvn = 5;
 	gen(f->sim, &o, &buf, &len);
-	assert_verified(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-			"OutOfDate", "old QE");
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+			&res, "OutOfDate", "old QE");
 	free(buf);
 	/* Other statuses are reported by name. */
 	co = (struct quotesim_collateral_opts){.tcb_status = "SWHardeningNeeded"};
 	c = variant(f, "swhardening", &co, true);
 	gen(f->sim, NULL, &buf, &len);
-	assert_verified(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+	assert_verified(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
 			"SWHardeningNeeded", "SWHardeningNeeded");
 	free(buf);
 	dcap_collateral_free(c);
@@ -793,22 +797,23 @@ static void test_tcb_not_supported_and_qe_mismatch(void **state)
 	quotesim_quote_opts_init(f->sim, &o);
 	o.body.tee_tcb_svn[1] = 2;
 	gen(f->sim, &o, &buf, &len);
-	assert_refused(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), &res,
-		       -EACCES, "", "unknown TDX module");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+		       &res, -EACCES, "", "unknown TDX module");
 	free(buf);
 	/* QE older than every QE identity level. */
 	quotesim_quote_opts_init(f->sim, &o);
 	o.qe_isvsvn = 1;
 	gen(f->sim, &o, &buf, &len);
-	assert_int_not_equal(dcap_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), 0);
+	assert_int_not_equal(
+		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res), 0);
 	assert_false(res.verified);
 	free(buf);
 
 	co.qe_mismatch = true;
 	c = variant(f, "qe-mismatch", &co, true);
 	gen(f->sim, NULL, &buf, &len);
-	assert_refused(dcap_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res, -EACCES,
-		       "MRSIGNER", "QE identity mismatch");
+	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
+		       -EACCES, "MRSIGNER", "QE identity mismatch");
 	free(buf);
 	dcap_collateral_free(c);
 }

@@ -23,6 +23,7 @@
 
 #include "dcap/collateral.h"
 #include "dcap/dcap.h"
+#include "dcap-test.h"
 #include "dcap/dcap_util.h"
 #include "fileio.h"
 #include "hexutil.h"
@@ -341,7 +342,7 @@ static void test_sets_inside_and_outside(void **state)
 		int r;
 
 		load_quote(s->quote, &buf, &len);
-		r = dcap_verify(v, c, buf, len, at(s->inside), &q, &res);
+		r = dcap_test_verify(v, c, buf, len, at(s->inside), &q, &res);
 		if (r != s->result)
 			fail_msg("%s: dcap_verify = %d (%s), expected %d", s->name, r, res.reason,
 				 s->result);
@@ -351,13 +352,14 @@ static void test_sets_inside_and_outside(void **state)
 		if (s->result != 0)
 			assert_non_null(strstr(res.reason, "TCB not supported"));
 		/* Twice: the second run uses the cached chain and must agree. */
-		assert_int_equal(dcap_verify(v, c, buf, len, at(s->inside), &q, &res), s->result);
+		assert_int_equal(dcap_test_verify(v, c, buf, len, at(s->inside), &q, &res),
+				 s->result);
 		/* Outside the window every set is refused as expired, cached or not. */
-		r = dcap_verify(v, c, buf, len, at(s->before), &q, &res);
+		r = dcap_test_verify(v, c, buf, len, at(s->before), &q, &res);
 		if (r != -EKEYEXPIRED)
 			fail_msg("%s before: %d (%s)", s->name, r, res.reason);
 		assert_false(res.verified);
-		r = dcap_verify(v, c, buf, len, at(s->after), &q, &res);
+		r = dcap_test_verify(v, c, buf, len, at(s->after), &q, &res);
 		if (r != -EKEYEXPIRED)
 			fail_msg("%s after: %d (%s)", s->name, r, res.reason);
 		assert_false(res.verified);
@@ -384,7 +386,7 @@ static void test_result_fields(void **state)
 	assert_int_equal(dcap_verifier_new(NULL, &v), 0);
 	c = load_set(&sets[0]);
 	load_quote(sets[0].quote, &buf, &len);
-	assert_int_equal(dcap_verify(v, c, buf, len, at(sets[0].inside), NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, buf, len, at(sets[0].inside), NULL, &res), 0);
 	assert_true(res.verified);
 	assert_string_equal(res.reason, "");
 	assert_memory_equal(res.fmspc, fmspc, 6);
@@ -395,7 +397,8 @@ static void test_result_fields(void **state)
 	assert_int_equal(nb, at("2025-06-19T10:32:27Z"));
 	assert_int_equal(na, at("2025-07-19T10:00:34Z"));
 	/* Without collateral: parsed, not verified, and it says why. */
-	assert_int_not_equal(dcap_verify(v, NULL, buf, len, at(sets[0].inside), NULL, &res), 0);
+	assert_int_not_equal(dcap_test_verify(v, NULL, buf, len, at(sets[0].inside), NULL, &res),
+			     0);
 	assert_false(res.verified);
 	assert_non_null(strstr(res.reason, "collateral missing"));
 	assert_memory_equal(res.fmspc, fmspc, 6);
@@ -457,7 +460,7 @@ static void test_byte_flips(void **state)
 		int r;
 
 		buf[f->offset] ^= 0x01;
-		r = dcap_verify(v, c, buf, len, at(sets[0].inside), NULL, &res);
+		r = dcap_test_verify(v, c, buf, len, at(sets[0].inside), NULL, &res);
 		buf[f->offset] ^= 0x01;
 		if (r != f->result || !strstr(res.reason, f->reason))
 			fail_msg("flip %s: %d '%s', expected %d '%s'", f->what, r, res.reason,
@@ -469,12 +472,13 @@ static void test_byte_flips(void **state)
 	{
 		struct dcap_result res;
 
-		assert_int_equal(dcap_verify(v, c, buf, len, at(sets[0].inside), NULL, &res), 0);
+		assert_int_equal(dcap_test_verify(v, c, buf, len, at(sets[0].inside), NULL, &res),
+				 0);
 		/* Truncated and oversized input. */
-		assert_int_equal(dcap_verify(v, c, buf, 4935, at(sets[0].inside), NULL, &res),
+		assert_int_equal(dcap_test_verify(v, c, buf, 4935, at(sets[0].inside), NULL, &res),
 				 -EBADMSG);
 		assert_non_null(strstr(res.reason, "signature data length 4300 exceeds"));
-		assert_int_equal(dcap_verify(v, c, buf, 100, at(sets[0].inside), NULL, &res),
+		assert_int_equal(dcap_test_verify(v, c, buf, 100, at(sets[0].inside), NULL, &res),
 				 -EBADMSG);
 	}
 	{
@@ -482,8 +486,8 @@ static void test_byte_flips(void **state)
 		struct dcap_result res;
 
 		memcpy(big, buf, len);
-		assert_int_equal(dcap_verify(v, c, big, TDX_QUOTE_MAX_LEN + 1, at(sets[0].inside),
-					     NULL, &res),
+		assert_int_equal(dcap_test_verify(v, c, big, TDX_QUOTE_MAX_LEN + 1,
+						  at(sets[0].inside), NULL, &res),
 				 -EBADMSG);
 		assert_non_null(strstr(res.reason, "larger than"));
 		free(big);
@@ -533,7 +537,7 @@ static void test_other_root_refused(void **state)
 	assert_true(dcap_verifier_is_test_root(v));
 	c = load_set(&sets[0]);
 	load_quote(sets[0].quote, &buf, &len);
-	assert_int_equal(dcap_verify(v, c, buf, len, at(sets[0].inside), NULL, &res),
+	assert_int_equal(dcap_test_verify(v, c, buf, len, at(sets[0].inside), NULL, &res),
 			 -EKEYREJECTED);
 	assert_non_null(strstr(res.reason, "root other than the trusted test root"));
 	free(buf);
@@ -557,7 +561,7 @@ static void test_collateral_for_other_platform(void **state)
 	 * at a time valid for that collateral; its PCK CRL is the same platform CA's. */
 	c = load_set(&sets[1]);
 	load_quote(sets[0].quote, &buf, &len);
-	r = dcap_verify(v, c, buf, len, at(sets[1].inside), NULL, &res);
+	r = dcap_test_verify(v, c, buf, len, at(sets[1].inside), NULL, &res);
 	if (r != -EACCES || !strstr(res.reason, "FMSPC"))
 		fail_msg("%d %s", r, res.reason);
 	free(buf);
@@ -691,7 +695,7 @@ static void test_root_crl_swapped(void **state)
 	unlink(path);
 	assert_int_equal(dcap_verifier_new(NULL, &v2), 0);
 	load_quote(sets[0].quote, &buf, &len);
-	r = dcap_verify(v2, c, buf, len, at(sets[0].inside), NULL, &res);
+	r = dcap_test_verify(v2, c, buf, len, at(sets[0].inside), NULL, &res);
 	if (r != -EKEYREJECTED || !strstr(res.reason, "CRL"))
 		fail_msg("%d %s", r, res.reason);
 	free(buf);
@@ -900,7 +904,7 @@ static void test_tcb_info_signed_by_pck_key(void **state)
 	quotesim_quote_opts_init(sim, &o);
 	assert_int_equal(quotesim_quote(sim, &o, NULL, &quote, &quote_len), 0);
 	/* ...but a PCK key is not a TCB signing key. */
-	r = dcap_verify(v, c, quote, quote_len, time(NULL), NULL, &res);
+	r = dcap_test_verify(v, c, quote, quote_len, time(NULL), NULL, &res);
 	if (r != -EKEYREJECTED || !strstr(res.reason, "TCB info signer"))
 		fail_msg("%d %s", r, res.reason);
 	/* Sanity: the generated collateral as issued verifies. */
@@ -908,7 +912,7 @@ static void test_tcb_info_signed_by_pck_key(void **state)
 	c = NULL;
 	f = (struct dcap_collateral_files){.bundle = path[0]};
 	assert_int_equal(dcap_collateral_load(&f, &c, NULL, 0), 0);
-	assert_int_equal(dcap_verify(v, c, quote, quote_len, time(NULL), NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, quote, quote_len, time(NULL), NULL, &res), 0);
 
 	dcap_collateral_free(c);
 	dcap_verifier_free(v);
@@ -942,7 +946,7 @@ static void *worker_run(void *arg)
 	for (int i = 0; i < 200; i++) {
 		struct dcap_result res;
 
-		if (dcap_verify(w->v, w->c, w->quote, w->len, w->at, NULL, &res) != 0)
+		if (dcap_test_verify(w->v, w->c, w->quote, w->len, w->at, NULL, &res) != 0)
 			w->failures++;
 	}
 	return NULL;

@@ -30,6 +30,7 @@
 #include "fileio.h"
 #include "dcap/collateral.h"
 #include "dcap/dcap.h"
+#include "dcap-test.h"
 #include "quote.h"
 #include "quotesim.h"
 
@@ -158,7 +159,7 @@ static void test_encrypted_pem_chain_no_prompt(void **state)
 		if (setsid() < 0 || pipe(fds) < 0 || write(fds[1], "secret\n", 7) != 7 ||
 		    dup2(fds[0], STDIN_FILENO) < 0)
 			_exit(3);
-		r1 = dcap_verify(v, c, buf, len, f->now, &q, &res);
+		r1 = dcap_test_verify(v, c, buf, len, f->now, &q, &res);
 		r2 = quote_parse(buf, len, &q, NULL, 0) == 0 ? dcap_quote_fmspc(NULL, &q, fmspc)
 							     : 0;
 		if (ioctl(STDIN_FILENO, FIONREAD, &left) < 0)
@@ -212,9 +213,9 @@ static void test_cache_matches_full_verification(void **state)
 
 		/* Fill the cache inside the window, then ask at the probe. */
 		warm = verifier_for(dir);
-		assert_int_equal(dcap_verify(warm, c, buf, len, f->now, NULL, &res), 0);
-		r_warm = dcap_verify(warm, c, buf, len, probes[i], NULL, &res);
-		r_cold = dcap_verify(cold, c, buf, len, probes[i], NULL, &res);
+		assert_int_equal(dcap_test_verify(warm, c, buf, len, f->now, NULL, &res), 0);
+		r_warm = dcap_test_verify(warm, c, buf, len, probes[i], NULL, &res);
+		r_cold = dcap_test_verify(cold, c, buf, len, probes[i], NULL, &res);
 		if (r_warm != r_cold)
 			fail_msg("at leaf notBefore%+lld / notAfter%+lld: cached %d, full %d",
 				 (long long)(probes[i] - nb), (long long)(probes[i] - na), r_warm,
@@ -224,10 +225,10 @@ static void test_cache_matches_full_verification(void **state)
 	}
 	/* And the full verification's own answers at the edges. */
 	warm = verifier_for(dir);
-	assert_int_equal(dcap_verify(warm, c, buf, len, nb, NULL, &res), 0);
-	assert_int_equal(dcap_verify(warm, c, buf, len, na - 1, NULL, &res), 0);
-	assert_int_equal(dcap_verify(warm, c, buf, len, na, NULL, &res), -EKEYEXPIRED);
-	assert_int_equal(dcap_verify(warm, c, buf, len, nb - 1, NULL, &res), -EKEYEXPIRED);
+	assert_int_equal(dcap_test_verify(warm, c, buf, len, nb, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(warm, c, buf, len, na - 1, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(warm, c, buf, len, na, NULL, &res), -EKEYEXPIRED);
+	assert_int_equal(dcap_test_verify(warm, c, buf, len, nb - 1, NULL, &res), -EKEYEXPIRED);
 	dcap_verifier_free(warm);
 
 	free(buf);
@@ -298,7 +299,8 @@ static void *evict_run(void *arg)
 		struct dcap_result res;
 		size_t k = (size_t)(rand_r(&w->seed) % EVICT_QUOTES);
 
-		if (dcap_verify(w->v, w->c, w->quotes[k], w->lens[k], w->at, NULL, &res) != 0 ||
+		if (dcap_test_verify(w->v, w->c, w->quotes[k], w->lens[k], w->at, NULL, &res) !=
+			    0 ||
 		    !res.verified)
 			w->failures++;
 	}
@@ -540,7 +542,7 @@ static void test_pck_issuer_must_be_ca(void **state)
 		quotesim_quote_opts_init(s, &o);
 		o.chain_pem_override = pem;
 		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
-		r = dcap_verify(v, c, buf, len, f->now, NULL, &res);
+		r = dcap_test_verify(v, c, buf, len, f->now, NULL, &res);
 		if (r != cases[i].want || (r < 0 && strcmp(res.reason, refusal) != 0))
 			fail_msg("issuer with basic constraints '%s': got %d '%s', want %d",
 				 cases[i].bc ? cases[i].bc : "(none)", r, res.reason,
@@ -798,7 +800,7 @@ static void test_pck_extension_malformed(void **state)
 		quotesim_quote_opts_init(s, &o);
 		o.chain_pem_override = pem;
 		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
-		r = dcap_verify(v, c, buf, len, f->now, NULL, &res);
+		r = dcap_test_verify(v, c, buf, len, f->now, NULL, &res);
 		assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
 		r_info = dcap_quote_fmspc(NULL, &q, fmspc);
 		if (m == EXT_UNCHANGED) {
@@ -840,7 +842,7 @@ static void test_cache_then_revocation(void **state)
 	hierarchy(f, "revoke", NULL, dir, sizeof(dir), &s, &c);
 	v = verifier_for(dir);
 	assert_int_equal(quotesim_quote(s, NULL, NULL, &buf, &len), 0);
-	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
 
 	for (int which = 0; which < 2; which++) {
 		co.revoke_pck = which == 0;
@@ -850,7 +852,7 @@ static void test_cache_then_revocation(void **state)
 		snprintf(p, sizeof(p), "%s/%s", out, QUOTESIM_COLLATERAL);
 		files.bundle = p;
 		assert_int_equal(dcap_collateral_load(&files, &revoked, NULL, 0), 0);
-		assert_int_equal(dcap_verify(v, revoked, buf, len, f->now + 60, NULL, &res),
+		assert_int_equal(dcap_test_verify(v, revoked, buf, len, f->now + 60, NULL, &res),
 				 -EKEYREJECTED);
 		assert_non_null(strstr(res.reason, "revoked"));
 		dcap_collateral_free(revoked);
