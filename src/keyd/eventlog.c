@@ -87,6 +87,30 @@ int eventlog_replay(const struct eventlog *el, const struct tdx_td_body *b, unsi
 	return -EACCES;
 }
 
+void eventlog_rtmr3_summary(const struct eventlog *el, char *out, size_t out_len)
+{
+	const struct aael_event *e;
+	size_t n;
+
+	if (!out_len)
+		return;
+	out[0] = '\0';
+	if (!el->aael)
+		return;
+	n = el->aael->n_events;
+	if (n == 0) {
+		snprintf(out, out_len, "no event after INIT");
+		return;
+	}
+	/* AAEL fields are printable ASCII without spaces (aael_parse): safe to quote as they are.
+	 */
+	e = &el->aael->events[n - 1];
+	if (snprintf(out, out_len, "%zu event%s, last '%s %s %s'", n, n == 1 ? "" : "s", e->domain,
+		     e->operation, e->content) >= (int)out_len &&
+	    out_len > 5)
+		memcpy(out + out_len - 5, "...'", 5);
+}
+
 static int add_event(struct json_object *arr, int mr, const char *type, const uint8_t *digest,
 		     const char *key, const char *val)
 {

@@ -31,6 +31,10 @@ void eventlog_done(struct eventlog *el);
 int eventlog_replay(const struct eventlog *el, const struct tdx_td_body *b, unsigned *mismatch,
 		    char *reason, size_t reason_len);
 
+/* What the runtime log (AAEL) says happened to RTMR3 since its INIT line, for a refusal on RTMR3:
+ * "1 event, last 'tdx-unlock released vda'" (the line cut to fit); "" without an AAEL. */
+void eventlog_rtmr3_summary(const struct eventlog *el, char *out, size_t out_len);
+
 /* {"replay": "ok"|"mismatch", "mismatch": ["rtmr1", ...], "events": [{"mr": "rtmr1", "type":
  * "EV_...", "digest": hex, "kind": "kernel"}, ..., {"mr": "rtmr3", "type": "aael", "digest": hex,
  * "line": "INIT ..."|"domain op content"}]}. */

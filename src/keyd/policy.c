@@ -899,7 +899,7 @@ static bool field_accepts(const struct policy_measurements *m, enum policy_field
 int policy_evaluate(const struct policy *p, const struct policy_td *td, char *reason,
 		    size_t reason_len)
 {
-	char best_why[128] = "measurement mismatch";
+	char best_why[320] = "measurement mismatch";
 	int best_field = -1;
 	bool ok = false;
 
@@ -940,7 +940,13 @@ int policy_evaluate(const struct policy *p, const struct policy_td *td, char *re
 			return 0;
 		if (f > best_field) {
 			best_field = f;
-			snprintf(best_why, sizeof(best_why), "%s", why);
+			if (f == POLICY_RTMR3 && td->rtmr3_log && td->rtmr3_log[0])
+				/* The runtime log, verified at attest, says what moved RTMR3. */
+				snprintf(best_why, sizeof(best_why),
+					 "%s (runtime log replayed at attest: %s)", why,
+					 td->rtmr3_log);
+			else
+				snprintf(best_why, sizeof(best_why), "%s", why);
 		}
 	}
 	snprintf(reason, reason_len, "%s (policy %s)", best_why, p->id);

@@ -77,6 +77,7 @@ struct policy_td {
 	const char *tcb_status;
 	time_t collateral_issued; /* latest issue date over the collateral used */
 	uint32_t tcb_eval_number; /* tcbEvaluationDataNumber of that collateral */
+	const char *rtmr3_log; /* the replayed runtime log's summary, named by an RTMR3 refusal */
 	time_t now;
 };
 

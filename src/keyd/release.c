@@ -398,7 +398,7 @@ static void handle_auth(struct release_service *s, const struct keyd_request *re
 /* The event logs sent with a quote must reproduce its RTMRs; a log that does not is a lie
  * about the boot, refused with the register it misstates. */
 static int eventlogs_check(const struct kbs_attest_request *areq, const struct tdx_td_body *b,
-			   char *reason, size_t reason_len)
+			   struct session_attestation *att, char *reason, size_t reason_len)
 {
 	struct eventlog el;
 	unsigned mismatch;
@@ -410,6 +410,8 @@ static int eventlogs_check(const struct kbs_attest_request *areq, const struct t
 	if (r < 0)
 		return r;
 	r = eventlog_replay(&el, b, &mismatch, reason, reason_len);
+	if (r == 0)
+		eventlog_rtmr3_summary(&el, att->rtmr3_log, sizeof(att->rtmr3_log));
 	eventlog_done(&el);
 	return r;
 }
@@ -503,7 +505,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		goto out;
 	}
 	if (areq.cc_eventlog || areq.aa_eventlog) {
-		r = eventlogs_check(&areq, &q.body, reason, sizeof(reason));
+		r = eventlogs_check(&areq, &q.body, &att, reason, sizeof(reason));
 		if (r < 0) {
 			reply_error(rep, KBS_ERR_ATTESTATION, reason);
 			goto out;
@@ -588,6 +590,7 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 				.tcb_status = att->tcb_status,
 				.collateral_issued = att->collateral_issued,
 				.tcb_eval_number = att->tcb_eval_number,
+				.rtmr3_log = att->rtmr3_log,
 				.now = time(NULL)};
 	r = policy_evaluate(p, &td, reason, sizeof(reason));
 	if (r < 0) {

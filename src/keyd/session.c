@@ -21,10 +21,11 @@
  *   base64url(header || AES-256-GCM(key, IV, aad = header, plaintext) || tag (16))
  * plaintext = flags (1, bit 0 attested) || id (16) || nonce (32)
  *             [attested: TD body || len (1) || TCB status || collateral issue date (8)
- *              || TCB evaluation number (4) || tee-pubkey x || y (64)]
+ *              || TCB evaluation number (4) || tee-pubkey x || y (64)
+ *              || len (1) || runtime-log summary]
  * The expiry is authenticated (aad), so a cookie cannot outlive it; the key id tells a cookie
  * of another fleet (or of a rotated root key) from a tampered one. */
-#define COOKIE_VERSION 1
+#define COOKIE_VERSION 2 /* 2: the runtime-log summary after the tee key */
 #define KEY_ID_LEN     4
 #define IV_LEN	       12
 #define TAG_LEN	       16
@@ -33,7 +34,7 @@
 #define FLAG_ATTESTED  1
 #define PLAIN_MAX                                                                           \
 	(1 + ID_RAW_LEN + SESSION_NONCE_LEN + sizeof(struct tdx_td_body) + 1 + 47 + 8 + 4 + \
-	 2 * JWK_P256_COORD_LEN)
+	 2 * JWK_P256_COORD_LEN + 1 + SESSION_RTMR3_LOG_MAX)
 #define SEALED_MAX (HEADER_LEN + PLAIN_MAX + TAG_LEN)
 
 _Static_assert(SEALED_MAX * 4 / 3 + 4 <= SESSION_COOKIE_MAX, "cookie bound too small");
@@ -233,6 +234,10 @@ static int seal(struct session_table *t, const struct session *s,
 		if (r < 0)
 			return r;
 		p += 2 * JWK_P256_COORD_LEN;
+		sl = strnlen(s->att.rtmr3_log, SESSION_RTMR3_LOG_MAX);
+		*p++ = (uint8_t)sl;
+		memcpy(p, s->att.rtmr3_log, sl);
+		p += sl;
 		r = -EIO;
 	}
 	plen = (size_t)(p - plain);
@@ -317,7 +322,7 @@ int session_open(struct session_table *t, const char *cookie, struct session *s,
 		memcpy(&s->att.body, p, sizeof(s->att.body));
 		p += sizeof(s->att.body);
 		sl = *p++;
-		if (sl >= sizeof(s->att.tcb_status) || (size_t)(end - p) != sl + 8 + 4 + 64)
+		if (sl >= sizeof(s->att.tcb_status) || (size_t)(end - p) < sl + 8 + 4 + 64 + 1)
 			goto out;
 		memcpy(s->att.tcb_status, p, sl);
 		p += sl;
@@ -327,6 +332,12 @@ int session_open(struct session_table *t, const char *cookie, struct session *s,
 		p += 4;
 		if (tee_key_from_coords(p, &s->att.tee_key) < 0)
 			goto out;
+		p += 2 * JWK_P256_COORD_LEN;
+		sl = *p++;
+		if (sl > SESSION_RTMR3_LOG_MAX || (size_t)(end - p) != sl)
+			goto out;
+		memcpy(s->att.rtmr3_log, p, sl);
+		s->att.rtmr3_log[sl] = '\0';
 	} else if (p != end) {
 		*reason = "malformed kbs-session-id cookie (unknown layout)";
 		r = -EINVAL;

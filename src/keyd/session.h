@@ -19,7 +19,8 @@
 #define SESSION_NONCE_B64 44 /* standard base64 of 32 bytes, without the NUL */
 #define SESSION_COOKIE_MAX \
 	2048 /* base64url characters of a sealed cookie (an attested one ~1150) */
-#define SESSION_KEY_LEN 32
+#define SESSION_KEY_LEN	      32
+#define SESSION_RTMR3_LOG_MAX 127
 
 struct session_table;
 
@@ -30,6 +31,9 @@ struct session_attestation {
 	time_t collateral_issued;
 	uint32_t tcb_eval_number;
 	EVP_PKEY *tee_key; /* the key the JWE is sealed to */
+	/* What the replayed runtime log (AAEL) says moved RTMR3 this boot ("" without one): named
+	 * by an RTMR3 refusal at /resource. */
+	char rtmr3_log[SESSION_RTMR3_LOG_MAX + 1];
 };
 
 /* An opened (or new) session. */

@@ -202,6 +202,19 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	}
 	agent 0 "agent sends the CCEL; keyd replays it; the event-level policy releases" \
 		'released|unlocked|opens' "$T/../ccel"
+	# The same boot asks again: the agent's runtime log now holds INIT and its 'released' event.
+	# It replays to the quote's RTMR3 (attest passes, both logs replayed); the policy's
+	# pre-unlock RTMR3 refuses the release and names what the runtime log recorded.
+	TDX_UNLOCK_TEST_CCEL=$T/../ccel TDX_UNLOCK_TEST_AAEL=$T/boot-rtmr3.log "$AGENT" unlock \
+		--config "$T/good.conf" --log-target stderr --test-passphrase "$T/disk.img" \
+		>/dev/null 2>"$T/agent.log"
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q '"event":"attest".*event logs replayed: CCEL AAEL' "$T/audit.log" &&
+		grep -q '"event":"resource".*RTMR3 mismatch (runtime log replayed at attest: 1 event, last .tdx-unlock released ' "$T/audit.log"; then
+		ok "a second release in the same boot: both logs replayed, refused (exit $rc): $(grep -o '"event":"resource".*RTMR3 mismatch[^"]*' "$T/audit.log" | sed 's/.*"reason":"//' | tail -1)"
+	else
+		bad "second release in the same boot: exit $rc"; tail -3 "$T/audit.log"
+	fi
 	agent 5 "agent sends a CCEL with one changed digest byte: refused at /attest" \
 		"event log replay mismatch: RTMR1 \\(CCEL\\)" "$T/../ccel.bad"
 	printf 'INIT sha384/%096d\ntdx-unlock released forged\n' 0 >"$T/aael"

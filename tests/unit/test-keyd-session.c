@@ -61,6 +61,7 @@ static void test_attest_once(void **state)
 	att.collateral_issued = 1700000000;
 	att.tcb_eval_number = 17;
 	strcpy(att.tcb_status, "UpToDate");
+	strcpy(att.rtmr3_log, "1 event, last 'tdx-unlock released x'");
 	assert_int_equal(session_attest_finish(t, &b, &att, cat), 0);
 	assert_true(b.attested);
 	assert_int_equal(session_attest_begin(t, &b, "10.0.0.1", b.nonce, &why), -EALREADY);
@@ -74,6 +75,7 @@ static void test_attest_once(void **state)
 	assert_int_equal(o.att.collateral_issued, 1700000000);
 	assert_int_equal(o.att.tcb_eval_number, 17);
 	assert_string_equal(o.att.tcb_status, "UpToDate");
+	assert_string_equal(o.att.rtmr3_log, "1 event, last 'tdx-unlock released x'");
 	assert_int_equal(EVP_PKEY_eq(o.att.tee_key, att.tee_key), 1);
 	/* An attested cookie does not attest again, on any replica. */
 	assert_int_equal(session_attest_begin(replica, &o, "10.0.0.1", o.nonce, &why), -EALREADY);
