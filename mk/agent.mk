@@ -2,7 +2,7 @@
 # the secret-hygiene test (gcore at exit, scanned for secrets) and the agent benchmark.
 #   make check-agent            tests/integration/agent-unlock.sh (every exit code and refusal)
 #   make check-agent-hygiene    tests/integration/agent-hygiene.sh
-#   make bench-agent            wall time to passphrase ready (quote excluded) and peak RSS
+#   make bench-agent            bench/agent-bench.sh: wall time to passphrase ready (quote excluded) and peak RSS
 # TDX_UNLOCK_BIN picks another agent binary (e.g. the static one).
 .PHONY: check-agent check-agent-hygiene bench-agent
 CHECK_TARGETS += check-agent check-agent-hygiene
@@ -17,4 +17,4 @@ check-agent-hygiene: $(AGENT_TEST_DEPS)
 	BUILD=$(BUILD) sh tests/integration/agent-hygiene.sh
 
 bench-agent: $(AGENT_TEST_DEPS)
-	BUILD=$(BUILD) sh tests/integration/agent-bench.sh
+	BUILD=$(BUILD) sh bench/agent-bench.sh

@@ -3,12 +3,13 @@
 # hierarchy, TLS key, root key, policy, collateral, keyd_start/keyd_stop) it makes a LUKS2 image
 # enrolled with the secret keyd derives for $RESOURCE, writes agent configurations, and runs
 # tdx-tsm-sim, the test-only emulation of configfs-tsm and RTMR3 the agent is pointed at through
-# TDX_UNLOCK_TEST_TSM_REPORT_DIR / TDX_UNLOCK_TEST_RTMR_PATH. Needs: BUILD, T (an empty scratch directory).
+# TDX_UNLOCK_TEST_TSM_REPORT_DIR / TDX_UNLOCK_TEST_RTMR_PATH. Needs: BUILD, T (an empty scratch directory);
+# INTEGRATION_DIR (default: the sourcing script's directory) is where keyd-env.sh is.
 
 AGENT="${TDX_UNLOCK_BIN:-$BUILD/tdx-unlock}"
 TSM_SIM="$BUILD/tdx-tsm-sim"
 TSM_SIM_PID=""
-. "$(dirname "$0")/keyd-env.sh"
+. "${INTEGRATION_DIR:-$(dirname "$0")}/keyd-env.sh"
 
 # At exit (trap agent_cleanup EXIT INT TERM): keyd and tdx-tsm-sim stopped, the scratch directory
 # removed.

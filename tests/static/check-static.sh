@@ -179,11 +179,11 @@ else
 fi
 
 # --- 4. the agent's integration tests against the static binary --------------------------
-# agent-env.sh is sourced by the tests (it reads TDX_UNLOCK_BIN), agent-bench.sh is make bench's.
+# agent-env.sh is sourced by the tests (it reads TDX_UNLOCK_BIN).
 shopt -s nullglob
 agent_tests=()
 for t in tests/integration/agent-*.sh; do
-	case $t in *-env.sh | *-bench.sh) continue ;; esac
+	case $t in *-env.sh) continue ;; esac
 	agent_tests+=("$t")
 done
 if [ ${#agent_tests[@]} -eq 0 ]; then

@@ -7,11 +7,15 @@
 # been received and decrypted (the HKDF that follows takes microseconds); opening the keyslot
 # after it is libcryptsetup's work, dominated by the volume-key digest's PBKDF2 (its iteration
 # count was fixed by luksFormat, not by tdx-unlock).
-# Usage: BUILD=build tests/integration/agent-bench.sh
+# Each run is a fresh emulated boot (tdx-tsm-sim SIGHUP: RTMR3 back to its boot value, the
+# runtime event log emptied), all in the scratch directory: keyd releases once per boot.
+# Usage: BUILD=build bench/agent-bench.sh
 set -u
 BUILD=${BUILD:-build}
 T=$(mktemp -d /tmp/agent-bench.XXXXXX)
-. "$(dirname "$0")/agent-env.sh"
+INTEGRATION_DIR=$(dirname "$0")/../tests/integration
+# shellcheck source=tests/integration/agent-env.sh
+. "$INTEGRATION_DIR/agent-env.sh"
 umask 077
 
 trap agent_cleanup EXIT INT TERM
