@@ -1,7 +1,8 @@
 /* DCAP verification of TDX quotes: the PCK chain to the pinned root with both CRLs, the QE
  * report and its binding, the quote signature, and the TCB rating (tcb_eval.c). Chain and CRL
- * results are cached per (PCK chain bytes, collateral) so a quote from a known platform costs
- * two ECDSA verifications. */
+ * results are cached per (the PCK certificates' DER, collateral), the TCB signing chains per
+ * collateral, so a quote from a known platform costs two ECDSA verifications. */
+#define _GNU_SOURCE /* memmem */
 #include "dcap.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "collateral.h"
 #include "dcap_util.h"
@@ -26,9 +28,11 @@
 #include "pck_ext.h"
 #include "tcb_eval.h"
 
-#define PCK_CACHE_SLOTS	  64
-#define ROOT_FILE_MAX	  (64 * 1024)
-#define FMSPC_CACHE_SLOTS 64
+#define PCK_CACHE_SLOTS	   64
+#define ROOT_FILE_MAX	   (64 * 1024)
+#define FMSPC_CACHE_SLOTS  64
+#define SIGNER_CACHE_SLOTS 16
+#define PCK_CHAIN_DER_MAX  (3 * 4096)
 
 static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
 					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
@@ -36,10 +40,19 @@ static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9
 /* A verified PCK chain under one collateral: valid for every time in [not_before, not_after]. */
 struct pck_cache_entry {
 	bool used;
-	uint8_t key[32]; /* SHA-256(PCK chain bytes || collateral digest) */
+	uint8_t key[32]; /* SHA-256(chain DER digest || collateral digest) */
 	time_t not_before, not_after;
 	EVP_PKEY *leaf_key;
 	struct pck_ext ext;
+	uint64_t last_use;
+};
+
+/* A collateral whose TCB info and QE identity signing chains verified to the root with its own
+ * CRLs: the chains hold for every time in [not_before, not_after]. */
+struct signer_cache_entry {
+	bool used;
+	uint8_t collateral[32]; /* the collateral's digest */
+	time_t not_before, not_after;
 	uint64_t last_use;
 };
 
@@ -51,13 +64,15 @@ struct dcap_verifier {
 	pthread_mutex_t lock;
 	uint64_t clock;
 	struct pck_cache_entry cache[PCK_CACHE_SLOTS];
-	/* FMSPC by SHA-256 of a quote's PCK chain: reading it means parsing the certificates,
-	 * which costs more than the rest of an attest. Only a collateral lookup hint: dcap_verify()
-	 * checks the chain and that the collateral is the platform's. */
+	struct signer_cache_entry signers[SIGNER_CACHE_SLOTS];
+	struct dcap_verifier_stats stats;
+	/* FMSPC by the digest of a quote's PCK chain DER: reading it means parsing the
+	 * certificates, which costs more than the rest of an attest. Only a collateral lookup hint:
+	 * dcap_verify() checks the chain and that the collateral is the platform's. */
 	unsigned fmspc_next;
 	struct {
 		bool used;
-		uint8_t chain_digest[32];
+		uint8_t chain_digest[32]; /* chain_der_digest() */
 		uint8_t fmspc[6];
 	} fmspc_cache[FMSPC_CACHE_SLOTS];
 };
@@ -151,6 +166,15 @@ bool dcap_verifier_is_test_root(const struct dcap_verifier *v)
 	return v->test_root;
 }
 
+void dcap_verifier_stats(const struct dcap_verifier *v, struct dcap_verifier_stats *out)
+{
+	struct dcap_verifier *vm = (struct dcap_verifier *)v; /* the lock only */
+
+	pthread_mutex_lock(&vm->lock);
+	*out = v->stats;
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static bool same_cert(X509 *a, X509 *b)
 {
 	unsigned char *da = NULL, *db = NULL;
@@ -162,8 +186,10 @@ static bool same_cert(X509 *a, X509 *b)
 	return same;
 }
 
-/* Verifies chain[0] up to the pinned root at `at`, with both CRLs covering every certificate.
- * Narrows the window to the validity of every certificate and CRL involved. */
+/* Verifies chain[0] up to the pinned root at `at` (or at no particular time when at is
+ * CHAIN_ANY_TIME: the caller checks the window), with both CRLs covering every certificate.
+ * Narrows the window to the validity of every certificate involved. */
+#define CHAIN_ANY_TIME ((time_t)-1)
 static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
 			const struct dcap_collateral *c, time_t at, const char *what, int length,
 			time_t *nb, time_t *na, struct dcap_result *res)
@@ -198,7 +224,11 @@ static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
 				    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 					    X509_V_FLAG_X509_STRICT);
 	/* The caller's time, never the machine clock. */
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+	if (at == CHAIN_ANY_TIME)
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+					    X509_V_FLAG_NO_CHECK_TIME);
+	else
+		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
 	if (X509_verify_cert(ctx) != 1) {
 		err = X509_STORE_CTX_get_error(ctx);
 		r = err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID ||
@@ -250,10 +280,107 @@ static int tcb_signer_check(STACK_OF(X509) * chain, const char *what, struct dca
 	return 0;
 }
 
-/* Full check of a PCK chain under collateral c at time `at` (cache miss). */
+/* SHA-256 over the concatenated DER of a chain's certificates (each one TLV, so the
+ * concatenation is unambiguous): the same certificates give the same digest however their PEM
+ * is wrapped. */
+static int chain_der_digest(STACK_OF(X509) * chain, uint8_t out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int r = -EIO;
+
+	if (!md)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(sk_X509_value(chain, i), &der);
+		int ok = n > 0 && EVP_DigestUpdate(md, der, (size_t)n) == 1;
+
+		OPENSSL_free(der);
+		if (!ok)
+			goto out;
+	}
+	r = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : -EIO;
+out:
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* Length of the DER element (tag, length, contents) at the start of der, 0 when malformed. */
+static size_t der_element_len(const uint8_t *der, size_t len)
+{
+	size_t n, hdr;
+
+	if (len < 2 || der[0] != 0x30)
+		return 0;
+	if (der[1] < 0x80) {
+		n = der[1];
+		hdr = 2;
+	} else {
+		size_t k = der[1] & 0x7f;
+
+		if (k == 0 || k > 3 || len < 2 + k)
+			return 0;
+		n = 0;
+		for (size_t i = 0; i < k; i++)
+			n = n << 8 | der[2 + i];
+		hdr = 2 + k;
+	}
+	return n <= len - hdr ? hdr + n : 0;
+}
+
+/* chain_der_digest() of a quote's PEM chain without parsing a certificate: each
+ * "-----BEGIN CERTIFICATE-----" block's base64 decoded and cut to its DER element, as OpenSSL's
+ * PEM reader does. Only a cache key: it never decides acceptance. A chain it reads differently
+ * from OpenSSL (-EBADMSG) just misses the cache and is verified in full; one it maps onto a
+ * verified chain's DER gets exactly that chain's result. */
+static int pem_chain_der_digest(const uint8_t *pem, size_t len, uint8_t out[32])
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----",
+			  end[] = "-----END CERTIFICATE-----";
+	const uint8_t *p = pem, *stop = pem + len;
+	size_t der_len = 0;
+	unsigned n = 0;
+	uint8_t *buf;
+	int r = -EBADMSG;
+
+	if (len > PCK_CHAIN_DER_MAX * 2)
+		return -EBADMSG;
+	/* The DER, then one block's base64. */
+	buf = calloc(1, PCK_CHAIN_DER_MAX + len);
+	if (!buf)
+		return -ENOMEM;
+	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof(begin) - 1))) {
+		const uint8_t *body = p + sizeof(begin) - 1;
+		const uint8_t *e = memmem(body, (size_t)(stop - body), end, sizeof(end) - 1);
+		char *b64 = (char *)buf + PCK_CHAIN_DER_MAX;
+		size_t b64_len = 0, got = 0, el;
+
+		if (!e || ++n > 3)
+			goto out;
+		for (const uint8_t *c = body; c < e; c++)
+			if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+				b64[b64_len++] = (char)*c;
+		if (b64_decode(B64_STD, b64, b64_len, buf + der_len, PCK_CHAIN_DER_MAX - der_len,
+			       &got) < 0 ||
+		    !(el = der_element_len(buf + der_len, got)))
+			goto out;
+		der_len += el;
+		p = e + sizeof(end) - 1;
+	}
+	if (n == 3)
+		r = dcap_sha256(buf, der_len, NULL, 0, out);
+out:
+	free(buf);
+	return r;
+}
+
+/* Full check of a PCK chain under collateral c at time `at` (cache miss); *chain_digest gets
+ * chain_der_digest() of the certificates checked. */
 static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quote *q,
 			    const struct dcap_collateral *c, time_t at, struct pck_cache_entry *e,
-			    struct dcap_result *res)
+			    uint8_t chain_digest[32], struct dcap_result *res)
 {
 	STACK_OF(X509) *chain = NULL;
 	char cn[128];
@@ -264,6 +391,10 @@ static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quot
 	    sk_X509_num(chain) != 3) {
 		r = refuse(res, -EBADMSG, LOG_LVL_INFO,
 			   "PCK certificate chain is not 3 PEM certificates");
+		goto out;
+	}
+	if (chain_der_digest(chain, chain_digest) < 0) {
+		r = refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
 		goto out;
 	}
 	dcap_cert_cn(sk_X509_value(chain, 0), cn, sizeof(cn));
@@ -294,20 +425,6 @@ static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quot
 	r = chain_verify(v, chain, c, at, "PCK chain", 3, &e->not_before, &e->not_after, res);
 	if (r < 0)
 		goto out;
-	r = tcb_signer_check(c->tcb_chain, "TCB info", res);
-	if (r < 0)
-		goto out;
-	r = tcb_signer_check(c->qe_chain, "QE identity", res);
-	if (r < 0)
-		goto out;
-	r = chain_verify(v, c->tcb_chain, c, at, "TCB info signing chain", 2, &e->not_before,
-			 &e->not_after, res);
-	if (r < 0)
-		goto out;
-	r = chain_verify(v, c->qe_chain, c, at, "QE identity signing chain", 2, &e->not_before,
-			 &e->not_after, res);
-	if (r < 0)
-		goto out;
 	if (pck_ext_parse(sk_X509_value(chain, 0), &e->ext) < 0) {
 		r = refuse(res, -EBADMSG, LOG_LVL_INFO, "PCK leaf SGX extension malformed");
 		goto out;
@@ -323,9 +440,69 @@ out:
 	return r;
 }
 
-static int cache_key(const struct tdx_quote *q, const struct dcap_collateral *c, uint8_t out[32])
+static int cache_key(const uint8_t chain_digest[32], const struct dcap_collateral *c,
+		     uint8_t out[32])
 {
-	return dcap_sha256(q->pck_chain_pem, q->pck_chain_len, c->digest, sizeof(c->digest), out);
+	return dcap_sha256(chain_digest, 32, c->digest, sizeof(c->digest), out);
+}
+
+/* The TCB info and QE identity signing chains of c, to the root with c's CRLs, whatever the
+ * time: once per collateral (cached by its digest); `at` is checked against the chains' window
+ * on every call. */
+static int signers_verify(struct dcap_verifier *v, const struct dcap_collateral *c, time_t at,
+			  struct dcap_result *res)
+{
+	struct signer_cache_entry fresh = {.used = true}, *slot = NULL;
+	bool hit = false;
+	int r;
+
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < SIGNER_CACHE_SLOTS; i++)
+		if (v->signers[i].used && !memcmp(v->signers[i].collateral, c->digest, 32)) {
+			fresh = v->signers[i];
+			v->signers[i].last_use = ++v->clock;
+			hit = true;
+			break;
+		}
+	pthread_mutex_unlock(&v->lock);
+	if (!hit) {
+		fresh.not_before = 0;
+		fresh.not_after = (time_t)INT64_MAX;
+		if ((r = tcb_signer_check(c->tcb_chain, "TCB info", res)) < 0 ||
+		    (r = tcb_signer_check(c->qe_chain, "QE identity", res)) < 0 ||
+		    (r = chain_verify(v, c->tcb_chain, c, CHAIN_ANY_TIME, "TCB info signing chain",
+				      2, &fresh.not_before, &fresh.not_after, res)) < 0 ||
+		    (r = chain_verify(v, c->qe_chain, c, CHAIN_ANY_TIME,
+				      "QE identity signing chain", 2, &fresh.not_before,
+				      &fresh.not_after, res)) < 0)
+			return r;
+		memcpy(fresh.collateral, c->digest, 32);
+		pthread_mutex_lock(&v->lock);
+		v->stats.signer_chain_verifications++;
+		for (size_t i = 0; i < SIGNER_CACHE_SLOTS && !slot; i++)
+			if (!v->signers[i].used || !memcmp(v->signers[i].collateral, c->digest, 32))
+				slot = &v->signers[i];
+		if (!slot) {
+			slot = &v->signers[0];
+			for (size_t i = 1; i < SIGNER_CACHE_SLOTS; i++)
+				if (v->signers[i].last_use < slot->last_use)
+					slot = &v->signers[i];
+		}
+		*slot = fresh;
+		slot->last_use = ++v->clock;
+		pthread_mutex_unlock(&v->lock);
+	}
+	if (at < fresh.not_before || at > fresh.not_after) {
+		char a[32], b[32];
+
+		dcap_time_format(fresh.not_before, a, sizeof(a));
+		dcap_time_format(fresh.not_after, b, sizeof(b));
+		return refuse(res, -EKEYEXPIRED, LOG_LVL_INFO,
+			      "TCB info / QE identity signing chain %s at the verification time "
+			      "(valid %s .. %s)",
+			      at < fresh.not_before ? "not yet valid" : "expired", a, b);
+	}
+	return 0;
 }
 
 /* On a hit valid at `at`, takes a reference to the leaf key. */
@@ -350,6 +527,8 @@ static bool cache_lookup(struct dcap_verifier *v, const uint8_t key[32], time_t 
 		hit = true;
 		break;
 	}
+	if (hit)
+		v->stats.pck_cache_hits++;
 	pthread_mutex_unlock(&v->lock);
 	return hit;
 }
@@ -380,6 +559,7 @@ static void cache_insert(struct dcap_verifier *v, const uint8_t key[32],
 	memcpy(slot->key, key, 32);
 	slot->used = true;
 	slot->last_use = ++v->clock;
+	v->stats.pck_full_verifications++;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -436,10 +616,8 @@ int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, u
 	uint8_t d[32];
 	int r;
 
-	if (!vm)
+	if (!vm || pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, d) < 0)
 		return quote_fmspc_read(q, fmspc);
-	if (!EVP_Digest(q->pck_chain_pem, q->pck_chain_len, d, NULL, EVP_sha256(), NULL))
-		return -EIO;
 	pthread_mutex_lock(&vm->lock);
 	for (unsigned i = 0; i < FMSPC_CACHE_SLOTS; i++)
 		if (vm->fmspc_cache[i].used && !memcmp(vm->fmspc_cache[i].chain_digest, d, 32)) {
@@ -470,7 +648,7 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	enum tcb_status qe_status, status;
 	EVP_PKEY *leaf_key = NULL, *att_key = NULL;
 	struct pck_ext ext;
-	uint8_t key[32], binding[32];
+	uint8_t key[32], binding[32], chain_digest[32];
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -492,18 +670,26 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	    (r = time_check("root CA CRL", c->root_crl_this_update, c->root_crl_next_update, at,
 			    res)) < 0)
 		return r;
-	if (cache_key(q, c, key) < 0)
-		return refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
-	if (!cache_lookup(vm, key, at, &leaf_key, &ext)) {
-		r = pck_chain_verify(v, q, c, at, &fresh, res);
+	/* A chain the cheap reading cannot key goes to the full check, then into the cache under
+	 * the DER of the certificates it parsed. */
+	if (pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, chain_digest) < 0 ||
+	    cache_key(chain_digest, c, key) < 0 || !cache_lookup(vm, key, at, &leaf_key, &ext)) {
+		r = pck_chain_verify(v, q, c, at, &fresh, chain_digest, res);
 		if (r < 0) {
 			EVP_PKEY_free(fresh.leaf_key);
 			return r;
+		}
+		if (cache_key(chain_digest, c, key) < 0) {
+			EVP_PKEY_free(fresh.leaf_key);
+			return refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
 		}
 		cache_insert(vm, key, &fresh);
 		leaf_key = fresh.leaf_key; /* our reference */
 		ext = fresh.ext;
 	}
+	r = signers_verify(vm, c, at, res);
+	if (r < 0)
+		goto out;
 	memcpy(res->fmspc, ext.fmspc, 6);
 	memcpy(res->pce_id, ext.pce_id, 2);
 	res->pce_svn = ext.pce_svn;

@@ -47,6 +47,15 @@ int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out);
 void dcap_verifier_free(struct dcap_verifier *v);
 bool dcap_verifier_is_test_root(const struct dcap_verifier *v);
 
+/* What the verifier's caches did so far (tests and benchmarks). */
+struct dcap_verifier_stats {
+	uint64_t pck_full_verifications; /* PCK chains verified in full and cached */
+	uint64_t pck_cache_hits;	 /* quotes whose PCK chain came from the cache */
+	uint64_t
+		signer_chain_verifications; /* collaterals whose TCB signing chains were verified */
+};
+void dcap_verifier_stats(const struct dcap_verifier *v, struct dcap_verifier_stats *out);
+
 #define DCAP_MAX_ADVISORIES 32
 
 /* Intel's TCB status of a platform, as the verifier found it. */

@@ -4,7 +4,8 @@
  * under newer collateral that revokes it; the cache holds up under eviction by 4 threads; the
  * raw "tcbInfo" text is the literal top-level member whatever else the document holds; a PCK
  * issuer that is not a CA, and a PCK leaf with a malformed SGX extension, are refused even when
- * correctly signed. */
+ * correctly signed; the cache is keyed on the certificates' DER (a re-wrapped PEM chain hits it)
+ * and the TCB signing chains are verified once per collateral. */
 #define _GNU_SOURCE /* nftw, FTW_DEPTH */
 #include <errno.h>
 #include <fcntl.h>
@@ -863,6 +864,142 @@ static void test_cache_then_revocation(void **state)
 	quotesim_free(s);
 }
 
+/* The hierarchy's PCK chain with its base64 re-wrapped: CRLF lines of `width` characters,
+ * text before the first block and between blocks (as OpenSSL's PEM reader skips it). */
+static char *rewrap_chain(const char *dir, size_t width)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----",
+			  end[] = "-----END CERTIFICATE-----";
+	_cleanup_free_ uint8_t *chain = NULL;
+	const char *p, *e;
+	char path[200], *out, *o;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, QUOTESIM_PCK_CHAIN);
+	assert_int_equal(file_read_all(path, 65536, &chain, &len), 0);
+	out = o = calloc(1, 2 * len + 256);
+	assert_non_null(out);
+	o += sprintf(o, "re-wrapped by a test\r\n");
+	for (p = (const char *)chain; (p = strstr(p, begin)); p = e + sizeof(end) - 1) {
+		size_t col = 0;
+
+		e = strstr(p, end);
+		assert_non_null(e);
+		o += sprintf(o, "%s\r\n", begin);
+		for (const char *c = p + sizeof(begin) - 1; c < e; c++) {
+			if (*c == '\n' || *c == '\r')
+				continue;
+			*o++ = *c;
+			if (++col % width == 0)
+				o += sprintf(o, "\r\n");
+		}
+		o += sprintf(o, "%s%s\r\nsome text between certificates\r\n",
+			     col % width ? "\r\n" : "", end);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The PCK chain cache is keyed on the certificates' DER: the same chain with its PEM re-wrapped
+ * is a cache hit (no full verification, no new entry that would evict another platform's), a
+ * different certificate is not. The TCB info / QE identity signing chains are verified once per
+ * collateral: not again for another quote, another platform or a reload of the same collateral,
+ * but for new collateral. Shown by the verifier's counters. */
+static void test_cache_keys_der_and_signers_once(void **state)
+{
+	struct fixture *f = *state;
+	struct dcap_collateral_files files = {0};
+	struct quotesim_collateral_opts co = {.crl_number = 2};
+	struct dcap_collateral *c = NULL, *again = NULL, *newer = NULL;
+	struct dcap_verifier_stats st;
+	struct quotesim_quote_opts o;
+	struct quotesim *s = NULL;
+	struct dcap_verifier *v, *cold;
+	struct dcap_result res;
+	X509 *leaf, *ca, *root, *other_leaf;
+	EVP_PKEY *ca_key;
+	char dir[128], p[200], out[160], *pem;
+	uint8_t *buf = NULL;
+	size_t len;
+
+	hierarchy(f, "derkey", NULL, dir, sizeof(dir), &s, &c);
+	v = verifier_for(dir);
+	assert_int_equal(quotesim_quote(s, NULL, NULL, &buf, &len), 0);
+	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	dcap_verifier_stats(v, &st);
+	assert_int_equal(st.pck_full_verifications, 1);
+	assert_int_equal(st.pck_cache_hits, 1);
+	assert_int_equal(st.signer_chain_verifications, 1);
+
+	/* Re-wrapped PEM, two widths: the same certificates, so cache hits. */
+	for (size_t width = 76; width >= 40; width -= 36) {
+		free(buf);
+		pem = rewrap_chain(dir, width);
+		quotesim_quote_opts_init(s, &o);
+		o.chain_pem_override = pem;
+		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+		free(pem);
+		assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+		/* and OpenSSL reads it: a cold verifier parses and verifies it in full */
+		cold = verifier_for(dir);
+		assert_int_equal(dcap_verify(cold, c, buf, len, f->now, NULL, &res), 0);
+		dcap_verifier_free(cold);
+	}
+	dcap_verifier_stats(v, &st);
+	if (st.pck_full_verifications != 1)
+		fail_msg("a re-wrapped PEM chain was verified in full (%llu full verifications)",
+			 (unsigned long long)st.pck_full_verifications);
+	assert_int_equal(st.pck_cache_hits, 3);
+
+	/* Another platform's certificate (the leaf re-issued: new DER, same key): verified in
+	 * full, but the collateral's signing chains are not verified again. */
+	leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
+	ca = read_cert(dir, QUOTESIM_PCK_CA);
+	root = read_cert(dir, QUOTESIM_ROOT_CA);
+	ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
+	other_leaf = reissue_leaf(leaf, ca, ca_key);
+	pem = chain_pem(other_leaf, ca, root);
+	free(buf);
+	quotesim_quote_opts_init(s, &o);
+	o.chain_pem_override = pem;
+	assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	dcap_verifier_stats(v, &st);
+	assert_int_equal(st.pck_full_verifications, 2);
+	if (st.signer_chain_verifications != 1)
+		fail_msg("TCB signing chains verified again for another platform (%llu times)",
+			 (unsigned long long)st.signer_chain_verifications);
+
+	/* The same collateral loaded again: no new signing-chain verification; newer collateral
+	 * (another CRL number): one. */
+	snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_COLLATERAL);
+	files.bundle = p;
+	assert_int_equal(dcap_collateral_load(&files, &again, NULL, 0), 0);
+	assert_int_equal(dcap_verify(v, again, buf, len, f->now, NULL, &res), 0);
+	snprintf(out, sizeof(out), "%s/newer", dir);
+	assert_int_equal(quotesim_collateral_write(s, out, &co), 0);
+	snprintf(p, sizeof(p), "%s/%s", out, QUOTESIM_COLLATERAL);
+	assert_int_equal(dcap_collateral_load(&files, &newer, NULL, 0), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(dcap_verify(v, newer, buf, len, f->now, NULL, &res), 0);
+	dcap_verifier_stats(v, &st);
+	assert_int_equal(st.signer_chain_verifications, 2);
+
+	free(pem);
+	free(buf);
+	X509_free(leaf);
+	X509_free(ca);
+	X509_free(root);
+	X509_free(other_leaf);
+	EVP_PKEY_free(ca_key);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c);
+	dcap_collateral_free(again);
+	dcap_collateral_free(newer);
+	quotesim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -873,6 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_cache_then_revocation),
 		cmocka_unit_test(test_pck_issuer_must_be_ca),
 		cmocka_unit_test(test_pck_extension_malformed),
+		cmocka_unit_test(test_cache_keys_der_and_signers_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
