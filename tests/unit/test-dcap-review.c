@@ -925,8 +925,8 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	hierarchy(f, "derkey", NULL, dir, sizeof(dir), &s, &c);
 	v = verifier_for(dir);
 	assert_int_equal(quotesim_quote(s, NULL, NULL, &buf, &len), 0);
-	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
-	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
 	dcap_verifier_stats(v, &st);
 	assert_int_equal(st.pck_full_verifications, 1);
 	assert_int_equal(st.pck_cache_hits, 1);
@@ -940,10 +940,10 @@ static void test_cache_keys_der_and_signers_once(void **state)
 		o.chain_pem_override = pem;
 		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
 		free(pem);
-		assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+		assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
 		/* and OpenSSL reads it: a cold verifier parses and verifies it in full */
 		cold = verifier_for(dir);
-		assert_int_equal(dcap_verify(cold, c, buf, len, f->now, NULL, &res), 0);
+		assert_int_equal(dcap_test_verify(cold, c, buf, len, f->now, NULL, &res), 0);
 		dcap_verifier_free(cold);
 	}
 	dcap_verifier_stats(v, &st);
@@ -964,7 +964,7 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	quotesim_quote_opts_init(s, &o);
 	o.chain_pem_override = pem;
 	assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
-	assert_int_equal(dcap_verify(v, c, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
 	dcap_verifier_stats(v, &st);
 	assert_int_equal(st.pck_full_verifications, 2);
 	if (st.signer_chain_verifications != 1)
@@ -976,13 +976,13 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_COLLATERAL);
 	files.bundle = p;
 	assert_int_equal(dcap_collateral_load(&files, &again, NULL, 0), 0);
-	assert_int_equal(dcap_verify(v, again, buf, len, f->now, NULL, &res), 0);
+	assert_int_equal(dcap_test_verify(v, again, buf, len, f->now, NULL, &res), 0);
 	snprintf(out, sizeof(out), "%s/newer", dir);
 	assert_int_equal(quotesim_collateral_write(s, out, &co), 0);
 	snprintf(p, sizeof(p), "%s/%s", out, QUOTESIM_COLLATERAL);
 	assert_int_equal(dcap_collateral_load(&files, &newer, NULL, 0), 0);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(dcap_verify(v, newer, buf, len, f->now, NULL, &res), 0);
+		assert_int_equal(dcap_test_verify(v, newer, buf, len, f->now, NULL, &res), 0);
 	dcap_verifier_stats(v, &st);
 	assert_int_equal(st.signer_chain_verifications, 2);
 
