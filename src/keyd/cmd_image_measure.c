@@ -1,6 +1,7 @@
 /* tdx-keyd image-measure: the RTMR1/RTMR2 events a TDVF direct boot measures of a kernel, initrd
- * and command line, as the event-level stanza of a measurement set (docs/policy.md). Exit 0
- * printed, 1 unreadable or not a PE image, 2 usage. */
+ * and command line, as the event-level stanza of a measurement set (docs/policy.md);
+ * --qemu-patched-header RAM: the kernel as QEMU 8.0-10.0 hands it to the firmware of a guest with
+ * RAM of memory. Exit 0 printed, 1 unreadable or not a PE image, 2 usage. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,20 +19,50 @@
 
 #define IMAGE_FILE_MAX (1024u * 1024 * 1024) /* kernels and initrds are far smaller */
 
+/* QEMU's -m syntax: a number of bytes with an optional K, M, G or T suffix (a bare number is
+ * taken as bytes here, not MiB, so that nothing is guessed). */
+static int parse_ram_size(const char *s, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	const char *sfx;
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	if (*end) {
+		sfx = strchr(suffixes, *end);
+		if (!sfx || end[1])
+			return -EINVAL;
+		for (const char *k = suffixes; k <= sfx; k++) {
+			if (v > UINT64_MAX / 1024)
+				return -ERANGE;
+			v *= 1024;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
 int cmd_image_measure(int argc, char **argv)
 {
 	static const struct option opts[] = {{"kernel", required_argument, NULL, 'k'},
 					     {"initrd", required_argument, NULL, 'i'},
 					     {"cmdline", required_argument, NULL, 'c'},
+					     {"qemu-patched-header", required_argument, NULL, 'q'},
 					     {"help", no_argument, NULL, 'h'},
 					     {}};
 	static const char usage[] =
-		"usage: tdx-keyd image-measure --kernel FILE --initrd FILE --cmdline STRING\n";
+		"usage: tdx-keyd image-measure --kernel FILE --initrd FILE --cmdline STRING\n"
+		"         [--qemu-patched-header RAM]   (QEMU 8.0-10.0 direct boot, RAM e.g. 4G)\n";
 	const char *kernel_path = NULL, *initrd_path = NULL, *cmdline = NULL;
 	_cleanup_free_ uint8_t *kernel = NULL, *initrd = NULL;
 	uint8_t dk[IMAGE_DIGEST_LEN], dc[IMAGE_DIGEST_LEN], di[IMAGE_DIGEST_LEN];
 	struct json_object *stanza = NULL;
 	size_t kernel_len, initrd_len;
+	uint64_t ram_size = 0;
 	char reason[256];
 	int c;
 
@@ -45,6 +76,15 @@ int cmd_image_measure(int argc, char **argv)
 			break;
 		case 'c':
 			cmdline = optarg;
+			break;
+		case 'q':
+			if (parse_ram_size(optarg, &ram_size) < 0 || ram_size == 0) {
+				log_error(
+					"image-measure: --qemu-patched-header '%s' is not a memory "
+					"size (bytes, or with K, M, G, T)",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -60,6 +100,11 @@ int cmd_image_measure(int argc, char **argv)
 	if (file_read_all(kernel_path, IMAGE_FILE_MAX, &kernel, &kernel_len) < 0 ||
 	    file_read_all(initrd_path, IMAGE_FILE_MAX, &initrd, &initrd_len) < 0)
 		return 1;
+	if (ram_size && image_qemu_patch_setup_header(kernel, kernel_len, ram_size, initrd_len,
+						      cmdline, reason, sizeof(reason)) < 0) {
+		log_error("%s: %s", kernel_path, reason);
+		return 1;
+	}
 	if (image_pe_authenticode_sha384(kernel, kernel_len, dk, reason, sizeof(reason)) < 0) {
 		log_error("%s: %s", kernel_path, reason);
 		return 1;

@@ -147,6 +147,116 @@ out:
 	return r;
 }
 
+/* Linux boot protocol (Documentation/arch/x86/boot.rst) offsets of the setup header. */
+#define SETUP_VID_MODE	     0x1fa
+#define SETUP_HDRS	     0x202 /* "HdrS" */
+#define SETUP_VERSION	     0x206
+#define SETUP_LOADER_TYPE    0x210
+#define SETUP_LOADFLAGS	     0x211
+#define SETUP_RAMDISK_IMAGE  0x218
+#define SETUP_RAMDISK_SIZE   0x21c
+#define SETUP_HEAP_END_PTR   0x224
+#define SETUP_CMD_LINE_PTR   0x228
+#define SETUP_INITRD_MAX     0x22c
+#define SETUP_XLOADFLAGS     0x236
+#define SETUP_HEADER_END     0x268
+#define LOADED_HIGH	     0x01
+#define CAN_USE_HEAP	     0x80
+#define XLF_CAN_LOAD_ABOVE4G 0x02
+/* QEMU's choices for a "high and recent" kernel (protocol >= 2.02, LOADED_HIGH) on q35. */
+#define QEMU_REAL_ADDR	    0x10000u
+#define QEMU_CMDLINE_ADDR   0x20000u
+#define QEMU_LOADER_TYPE    0xb0
+#define QEMU_ACPI_DATA_SIZE 0x28000u
+
+static void put_le(uint8_t *p, uint32_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le(const uint8_t *p, int n)
+{
+	uint32_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* QEMU's parsing of "vga=" (normal, ext, ask or a number ended by a space or the end). */
+static int vga_mode(const char *cmdline, uint32_t *mode)
+{
+	const char *v = strstr(cmdline, "vga=");
+	char *end;
+	unsigned long m;
+
+	if (!v)
+		return 0;
+	v += 4;
+	if (!strncmp(v, "normal", 6))
+		*mode = 0xffff;
+	else if (!strncmp(v, "ext", 3))
+		*mode = 0xfffe;
+	else if (!strncmp(v, "ask", 3))
+		*mode = 0xfffd;
+	else {
+		errno = 0;
+		m = strtoul(v, &end, 0);
+		if (errno || end == v || (*end && *end != ' ') || m > UINT32_MAX)
+			return -EINVAL;
+		*mode = (uint32_t)m;
+	}
+	return 1;
+}
+
+int image_qemu_patch_setup_header(uint8_t *img, size_t len, uint64_t ram_size, uint64_t initrd_size,
+				  const char *cmdline, char *reason, size_t reason_len)
+{
+	uint64_t low_mem, below_4g, initrd_max, initrd_addr;
+	uint32_t protocol, vga = 0;
+	int r;
+
+	if (len < SETUP_HEADER_END || memcmp(img + SETUP_HDRS, "HdrS", 4) != 0)
+		return pe_fail(reason, reason_len, "no Linux boot-protocol setup header (HdrS)");
+	protocol = get_le(img + SETUP_VERSION, 2);
+	if (protocol < 0x202 || !(img[SETUP_LOADFLAGS] & LOADED_HIGH))
+		return pe_fail(reason, reason_len,
+			       "boot protocol %u.%02u or a low kernel: QEMU loads it differently "
+			       "(not modelled)",
+			       protocol >> 8, protocol & 0xff);
+	/* q35: low memory ends at 2 GiB when the RAM reaches 2.75 GiB, else at 2.75 GiB. */
+	low_mem = ram_size >= 0xb0000000u ? 0x80000000u : 0xb0000000u;
+	below_4g = ram_size < low_mem ? ram_size : low_mem;
+	if (below_4g <= QEMU_ACPI_DATA_SIZE)
+		return pe_fail(reason, reason_len, "guest memory size %llu too small",
+			       (unsigned long long)ram_size);
+	if (protocol >= 0x20c && (get_le(img + SETUP_XLOADFLAGS, 2) & XLF_CAN_LOAD_ABOVE4G))
+		initrd_max = UINT32_MAX;
+	else
+		initrd_max = get_le(img + SETUP_INITRD_MAX, 4);
+	if (initrd_max >= below_4g - QEMU_ACPI_DATA_SIZE)
+		initrd_max = below_4g - QEMU_ACPI_DATA_SIZE - 1;
+	if (initrd_size >= initrd_max)
+		return pe_fail(reason, reason_len, "initrd of %llu bytes does not fit below %#llx",
+			       (unsigned long long)initrd_size, (unsigned long long)initrd_max);
+	initrd_addr = (initrd_max - initrd_size) & ~(uint64_t)4095;
+	r = vga_mode(cmdline, &vga);
+	if (r < 0)
+		return log_refusal(LOG_LVL_ERR, -EINVAL, "command line: ", reason, reason_len,
+				   "invalid 'vga=' value (QEMU refuses it)");
+
+	put_le(img + SETUP_CMD_LINE_PTR, QEMU_CMDLINE_ADDR, 4);
+	if (r > 0)
+		put_le(img + SETUP_VID_MODE, vga, 2);
+	img[SETUP_LOADER_TYPE] = QEMU_LOADER_TYPE;
+	img[SETUP_LOADFLAGS] |= CAN_USE_HEAP;
+	put_le(img + SETUP_HEAP_END_PTR, QEMU_CMDLINE_ADDR - QEMU_REAL_ADDR - 0x200, 2);
+	put_le(img + SETUP_RAMDISK_IMAGE, (uint32_t)initrd_addr, 4);
+	put_le(img + SETUP_RAMDISK_SIZE, (uint32_t)initrd_size, 4);
+	return 0;
+}
+
 int image_cmdline_sha384(const char *cmdline, uint8_t out[IMAGE_DIGEST_LEN])
 {
 	const uint8_t *s = (const uint8_t *)cmdline;

@@ -5,8 +5,9 @@
  *          "Exit Boot Services Invocation", "Exit Boot Services Returned with Success";
  *   RTMR2: the command line as UTF-16LE with its NUL, then the initrd (the Linux EFI stub's
  *          tagged events), each SHA-384.
- * What depends on the VMM and firmware (QEMU patching the kernel's setup header, the OVMF
- * version's event layout) is not computed here: docs/policy.md says how to pin it. */
+ * QEMU before 10.1 patches the kernel's setup header before the firmware measures it: modelled by
+ * image_qemu_patch_setup_header(). The OVMF version's event layout is not computed here:
+ * docs/policy.md says how to pin it from one reference boot. */
 #pragma once
 
 #include <json-c/json.h>
@@ -21,6 +22,16 @@
  * Returns 0, or -EBADMSG with the reason ("section 2 extends past the end of the file"). */
 int image_pe_authenticode_sha384(const uint8_t *img, size_t len, uint8_t out[IMAGE_DIGEST_LEN],
 				 char *reason, size_t reason_len);
+
+/* The setup-header fields QEMU 8.0-10.0's direct boot (x86_load_linux(), q35 machine) writes into
+ * the kernel it hands the firmware, which then measures the patched image (QEMU 10.1 and later
+ * leave a confidential guest's kernel untouched): cmd_line_ptr, vid_mode for "vga=",
+ * type_of_loader, loadflags CAN_USE_HEAP, heap_end_ptr, ramdisk_image and ramdisk_size, the
+ * ramdisk at the top of low memory (ram_size bytes of RAM, 0x28000 bytes of ACPI tables above
+ * it). Patches img in place. Returns 0, or -EBADMSG/-EINVAL with the reason (no bzImage setup
+ * header, a protocol QEMU loads differently, an initrd too large, a bad "vga="). */
+int image_qemu_patch_setup_header(uint8_t *img, size_t len, uint64_t ram_size, uint64_t initrd_size,
+				  const char *cmdline, char *reason, size_t reason_len);
 
 /* SHA-384 of cmdline (UTF-8) as UTF-16LE with a terminating NUL; -EINVAL if not UTF-8. */
 int image_cmdline_sha384(const char *cmdline, uint8_t out[IMAGE_DIGEST_LEN]);

@@ -45,8 +45,52 @@ printf 'not a kernel' >"$T/text"
 "$KEYD" image-measure --kernel "$T/text" --initrd "$T/initrd" --cmdline x >/dev/null 2>&1
 [ $? -eq 1 ] && ok "non-PE kernel refused" || bad "non-PE kernel accepted"
 
+echo "== --qemu-patched-header: the kernel as QEMU 8.0-10.0 hands it to the firmware"
+$PY make-pe "$T/bz.efi" --cert 64 --bzimage
+qcmd="console=ttyS0 root=/dev/vda1 vga=ask"
+# RAM sizes on both sides of q35's 2.75 GiB low-memory switch
+before=$fails
+for ram in 1073741824 2147483648 2952790016 8589934592; do
+	$PY measure "$T/bz.efi" "$T/initrd" "$qcmd" --qemu-ram $ram >"$T/py.json"
+	"$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "$qcmd" \
+		--qemu-patched-header $ram >"$T/c.json" || { bad "image-measure --qemu-patched-header $ram failed"; continue; }
+	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] ||
+		bad "RAM $ram: C and Python patched-kernel digests differ"
+done
+[ $fails -eq "$before" ] && ok "synthetic bzImage, RAM 1/2/2.75/8 GiB: C and Python patched-kernel digests equal"
+"$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "$qcmd" --qemu-patched-header 4G >"$T/c4.json"
+"$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "$qcmd" >"$T/c0.json"
+[ "$(field "$T/c4.json" 'd["rtmr1"]')" != "$(field "$T/c0.json" 'd["rtmr1"]')" ] &&
+	[ "$(field "$T/c4.json" 'd["rtmr2"]')" = "$(field "$T/c0.json" 'd["rtmr2"]')" ] &&
+	ok "... the patched kernel's digest differs from the file's, RTMR2 (cmdline, initrd) does not" ||
+	bad "--qemu-patched-header did not change the kernel digest alone"
+python3 - "$T/bz.efi" "$(stat -c %s "$T/initrd")" "$qcmd" <<'PY' && ok "... Python's model writes only the setup-header fields QEMU writes" || bad "the model touches other bytes"
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("im", "tests/integration/image_measure.py")
+im = importlib.util.module_from_spec(spec); spec.loader.exec_module(im)
+k = open(sys.argv[1], "rb").read()
+p = im.qemu_patch(k, 4 << 30, int(sys.argv[2]), sys.argv[3])
+changed = {i for i in range(len(k)) if k[i] != p[i]}
+fields = {0x1fa, 0x1fb, 0x210, 0x211} | set(range(0x218, 0x220)) | {0x224, 0x225} | set(range(0x228, 0x22c))
+sys.exit(0 if changed and changed <= fields and len(p) == len(k) else 1)
+PY
+"$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline x --qemu-patched-header 4G >/dev/null 2>"$T/err"
+[ $? -eq 1 ] && grep -q "no Linux boot-protocol setup header" "$T/err" &&
+	ok "a PE without a setup header is refused: $(head -1 "$T/err")" || bad "PE without HdrS accepted"
+"$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "vga=bogus" --qemu-patched-header 4G >/dev/null 2>"$T/err"
+[ $? -eq 1 ] && grep -q "vga=" "$T/err" && ok "an invalid vga= is refused (QEMU refuses it too)" || bad "vga=bogus accepted"
+"$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline x --qemu-patched-header 4X >/dev/null 2>&1
+[ $? -eq 2 ] && ok "a memory size that is not one is a usage error" || bad "--qemu-patched-header 4X accepted"
+
 kernel=$(ls "${GUEST_KERNEL_CACHE:-tests/qemu/work/guest-kernel}"/*/boot/vmlinuz-* 2>/dev/null | head -1)
 if [ -n "$kernel" ]; then
+	$PY measure "$kernel" "$T/initrd" "$qcmd" --qemu-ram 2147483648 >"$T/py.json"
+	"$KEYD" image-measure --kernel "$kernel" --initrd "$T/initrd" --cmdline "$qcmd" \
+		--qemu-patched-header 2G >"$T/c.json"
+	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
+		ok "Debian kernel, QEMU-patched header (2 GiB): C and Python digests equal" ||
+		bad "Debian kernel: patched-header digests differ"
+
 	$PY measure "$kernel" "$T/initrd" "$cmdline" >"$T/py.json"
 	"$KEYD" image-measure --kernel "$kernel" --initrd "$T/initrd" --cmdline "$cmdline" >"$T/c.json"
 	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
@@ -153,6 +197,16 @@ if [ -f "$d/ccel_data.bin" ]; then
 	[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
 		ok "real CCEL replays ok ($(field "$T/v.json" 'len(d["eventlog"]["events"])') events)" ||
 		bad "real CCEL does not replay"
+	# Its boot is shim + grub (no direct-boot kernel event), but the firmware's own RTMR1 events
+	# are those image-measure lists: the boot-option action, the separator, Exit Boot Services x2.
+	"$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline x >"$T/c.json"
+	python3 - "$T/v.json" "$T/c.json" <<'PY' && ok "real CCEL: image-measure's 4 fixed RTMR1 firmware events appear in its RTMR1, in order" || bad "image-measure's fixed RTMR1 events are not the real firmware's"
+import json, sys
+real = [(e["type"], e["digest"]) for e in json.load(open(sys.argv[1]))["eventlog"]["events"] if e["mr"] == "rtmr1"]
+mine = [(e["type"], e["digest"][0]) for e in json.load(open(sys.argv[2]))["rtmr1"]["events"] if "type" in e]
+it = iter(real)
+sys.exit(0 if len(mine) == 4 and all(ev in it for ev in mine) else 1)
+PY
 	python3 - "$d/ccel_data.bin" "$T/real.bad" <<'PY'
 import sys
 log = bytearray(open(sys.argv[1], "rb").read())

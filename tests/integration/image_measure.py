@@ -3,8 +3,11 @@
 `tdx-keyd image-measure`): PE Authenticode SHA-384 of the kernel, SHA-384 of the initrd, SHA-384
 of the command line as UTF-16LE with its NUL; and a tiny PE/COFF writer for test images.
 
-  image_measure.py measure KERNEL INITRD CMDLINE   -> JSON {"kernel","initrd","cmdline"} (hex)
-  image_measure.py make-pe OUT [--cert N] [--tail N] -> writes a small PE32+ image
+  image_measure.py measure KERNEL INITRD CMDLINE [--qemu-ram BYTES]
+                                                  -> JSON {"kernel","initrd","cmdline"} (hex);
+                     --qemu-ram: the kernel as QEMU 8.0-10.0 patches its setup header (q35)
+  image_measure.py make-pe OUT [--cert N] [--tail N] [--bzimage] -> writes a small PE32+ image
+                     (--bzimage: with a Linux boot-protocol 2.15 setup header)
   image_measure.py ccel OUT KERNEL_HEX CMDLINE_HEX INITRD_HEX -> a direct-boot CCEL; prints RTMRs
 """
 import hashlib
@@ -54,11 +57,43 @@ def authenticode_sha384(data: bytes) -> bytes:
     return h.digest()
 
 
+def qemu_patch(kernel: bytes, ram: int, initrd_size: int, cmdline: str) -> bytes:
+    """QEMU's x86_load_linux() (8.0-10.0) edits of the setup header for a bzImage with boot
+    protocol >= 2.02 loaded high, on a q35 machine with `ram` bytes."""
+    k = bytearray(kernel)
+    if k[0x202:0x206] != b"HdrS":
+        raise ValueError("no setup header")
+    version, = struct.unpack_from("<H", k, 0x206)
+    if version < 0x202 or not k[0x211] & 1:
+        raise ValueError("not modelled")
+    lowmem = 0x80000000 if ram >= 0xB0000000 else 0xB0000000
+    below_4g = min(ram, lowmem)
+    acpi = 0x20000 + 0x8000
+    if version >= 0x20C and struct.unpack_from("<H", k, 0x236)[0] & 2:
+        initrd_max = 0xFFFFFFFF
+    else:
+        initrd_max, = struct.unpack_from("<I", k, 0x22C)
+    initrd_max = min(initrd_max, below_4g - acpi - 1)
+    real_addr, cmdline_addr = 0x10000, 0x20000
+    struct.pack_into("<I", k, 0x228, cmdline_addr)
+    i = cmdline.find("vga=")
+    if i >= 0:
+        word = cmdline[i + 4:].split(" ")[0]
+        named = {"normal": 0xFFFF, "ext": 0xFFFE, "ask": 0xFFFD}
+        mode = next((v for n, v in named.items() if cmdline[i + 4:].startswith(n)), None)
+        struct.pack_into("<H", k, 0x1FA, mode if mode is not None else int(word, 0))
+    k[0x210] = 0xB0
+    k[0x211] |= 0x80
+    struct.pack_into("<H", k, 0x224, cmdline_addr - real_addr - 0x200)
+    struct.pack_into("<II", k, 0x218, (initrd_max - initrd_size) & ~4095, initrd_size)
+    return bytes(k)
+
+
 def cmdline_sha384(cmdline: str) -> bytes:
     return hashlib.sha384(cmdline.encode("utf-16-le") + b"\0\0").digest()
 
 
-def make_pe(cert: int, tail: int) -> bytes:
+def make_pe(cert: int, tail: int, bzimage: bool = False) -> bytes:
     """A PE32+ image: DOS stub, headers (0x200), two sections, optional trailing data and an
     attribute certificate table at the end."""
     sections = [(b".text\0\0\0", b"\xcc" * 0x300), (b".data\0\0\0", bytes(range(256)) * 2)]
@@ -84,6 +119,13 @@ def make_pe(cert: int, tail: int) -> bytes:
     img = bytearray(bytes(dos) + coff + bytes(opt) + table)
     img += bytes(headers - len(img))
     img += body + bytes(range(7)) * tail
+    if bzimage:  # a setup header over the first section, as a real bzImage has
+        img[0x1F1] = 1
+        img[0x202:0x206] = b"HdrS"
+        struct.pack_into("<H", img, 0x206, 0x20F)
+        img[0x211] = 0x01  # LOADED_HIGH
+        struct.pack_into("<I", img, 0x22C, 0x7FFFFFFF)
+        struct.pack_into("<H", img, 0x236, 0x7F)  # XLF_* incl. CAN_BE_LOADED_ABOVE_4G
     if cert:
         cert_off = len(img)
         img += b"\xab" * cert
@@ -118,13 +160,15 @@ def main(argv):
     if argv[1] == "measure":
         kernel = open(argv[2], "rb").read()
         initrd = open(argv[3], "rb").read()
+        if "--qemu-ram" in argv:
+            kernel = qemu_patch(kernel, int(argv[argv.index("--qemu-ram") + 1]), len(initrd), argv[4])
         print(json.dumps({"kernel": authenticode_sha384(kernel).hex(),
                           "initrd": hashlib.sha384(initrd).hexdigest(),
                           "cmdline": cmdline_sha384(argv[4]).hex()}))
     elif argv[1] == "make-pe":
         cert = int(argv[argv.index("--cert") + 1]) if "--cert" in argv else 0
         tail = int(argv[argv.index("--tail") + 1]) if "--tail" in argv else 0
-        open(argv[2], "wb").write(make_pe(cert, tail))
+        open(argv[2], "wb").write(make_pe(cert, tail, "--bzimage" in argv))
     elif argv[1] == "ccel":
         log, rtmr = build_ccel(*(bytes.fromhex(x) for x in argv[3:6]))
         open(argv[2], "wb").write(log)

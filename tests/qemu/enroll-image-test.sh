@@ -194,6 +194,8 @@ sim_boot old "$W/py-other.json" || die "simulated boot"
 expect 2 "--kernel without --initrd and --cmdline is a usage error" -- "$HELPER" \
 	--keyd-config "$W/keyd.json" --resource image/disk/new --kernel "$W/vmlinuz" "$W/disk3.img"
 out_has "go together" "... saying the three go together"
+expect 2 "--qemu-patched-header without the image's files is a usage error" -- "$HELPER" \
+	--keyd-config "$W/keyd.json" --resource image/disk/new --qemu-patched-header 4G "$W/disk3.img"
 expect 1 "a kernel that is not a PE image is refused before the disk is touched" -- "$HELPER" \
 	--keyd-config "$W/keyd.json" --resource image/disk/new --key-file "$W/pass" \
 	--kernel "$W/pass" --initrd "$W/initrd.img" --cmdline "$cmdline" --keyd-bin "$KEYD" \
