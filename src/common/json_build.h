@@ -8,5 +8,5 @@
  * allocation failed) gives -ENOMEM. */
 int json_add_member(struct json_object *obj, const char *key, struct json_object *val);
 
-/* Adds the string val as member key of obj. */
+/* Adds the string val as member key of obj; a NULL val adds null. */
 int json_add_string(struct json_object *obj, const char *key, const char *val);

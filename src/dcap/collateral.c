@@ -44,6 +44,16 @@ const char *tcb_status_name(enum tcb_status s)
 	return "Unknown";
 }
 
+int tcb_status_from_name(const char *name, enum tcb_status *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(status_names); i++)
+		if (i != TCB_NOT_SUPPORTED && !strcmp(name, status_names[i])) {
+			*out = (enum tcb_status)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* ---- raw member location ---------------------------------------------------------------- */
 
 static size_t skip_ws(const char *d, size_t len, size_t i)
@@ -261,11 +271,9 @@ static int get_status(struct json_object *o, struct parse_ctx *what, enum tcb_st
 	if (r < 0)
 		return r;
 	s = json_object_get_string(v);
-	for (size_t i = 0; i < ARRAY_SIZE(status_names); i++)
-		if (i != TCB_NOT_SUPPORTED && !strcmp(s, status_names[i])) {
-			*out = (enum tcb_status)i;
-			return 0;
-		}
+	if (tcb_status_from_name(s, out) == 0)
+		return 0;
+	*out = TCB_NOT_SUPPORTED;
 	return parse_fail(what, "unknown tcbStatus '%s'", s);
 }
 

@@ -74,6 +74,9 @@ enum tcb_status {
 
 /* Intel's status name ("UpToDate", ...; "NotSupported" for no matching level). */
 const char *tcb_status_name(enum tcb_status s);
+/* The status of a TCB level named as Intel names it (every status but NotSupported); -EINVAL for
+ * any other text. */
+int tcb_status_from_name(const char *name, enum tcb_status *out);
 
 struct dcap_result {
 	bool verified;	     /* every signature, chain and collateral check passed at the time */

@@ -19,6 +19,7 @@
 #include "escape.h"
 #include "cleanup.h"
 #include "hexutil.h"
+#include "json_build.h"
 #include "json_strict.h"
 #include "log.h"
 #include "secmem.h"
@@ -119,21 +120,22 @@ static void read_tail(struct audit_log *a)
 
 /* Every string may come from a request or a quote: escaped (escape.h), so that the record is
  * valid UTF-8 and bounded whatever it holds. */
-static void add_str(struct json_object *o, const char *k, const char *v)
+static int add_str(struct json_object *o, const char *k, const char *v)
 {
 	char esc[512];
 
-	if (v)
-		text_escape_str(v, esc, sizeof(esc));
-	json_object_object_add(o, k, v ? json_object_new_string(esc) : NULL);
+	if (!v)
+		return json_add_string(o, k, NULL);
+	text_escape_str(v, esc, sizeof(esc));
+	return json_add_string(o, k, esc);
 }
 
-static void add_hex(struct json_object *o, const char *k, const uint8_t *v, size_t len)
+static int add_hex(struct json_object *o, const char *k, const uint8_t *v, size_t len)
 {
 	char hex[2 * TDX_MR_LEN + 1];
 
 	hex_encode(v, len, hex);
-	json_object_object_add(o, k, json_object_new_string(hex));
+	return json_add_string(o, k, hex);
 }
 
 /* One write(); *torn is set when only part of buf went out. */
@@ -167,8 +169,10 @@ static struct json_object *record_new(const char *event)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03ldZ", now.tv_nsec / 1000000);
-	add_str(o, "time", ts);
-	add_str(o, "event", event);
+	if (add_str(o, "time", ts) < 0 || add_str(o, "event", event) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -240,20 +244,16 @@ static int chain_start_locked(struct audit_log *a, const char *why, char **copy,
 	if (!o)
 		return -ENOMEM;
 	/* The members every record has (null here: not a decision), then the link. */
-	add_str(o, "peer", NULL);
-	add_str(o, "session", NULL);
-	add_str(o, "resource", NULL);
-	add_str(o, "policy", NULL);
-	add_str(o, "tcb_status", NULL);
-	add_str(o, "verdict", NULL);
-	if (a->have_prev) {
+	if (a->have_prev)
 		hex_encode(a->prev, 32, hex);
-		json_object_object_add(o, "prev_mac", json_object_new_string(hex));
-	} else {
-		json_object_object_add(o, "prev_mac", NULL);
-	}
-	add_str(o, "reason", why);
-	r = emit_locked(a, o, copy, copy_len);
+	if (add_str(o, "peer", NULL) < 0 || add_str(o, "session", NULL) < 0 ||
+	    add_str(o, "resource", NULL) < 0 || add_str(o, "policy", NULL) < 0 ||
+	    add_str(o, "tcb_status", NULL) < 0 || add_str(o, "verdict", NULL) < 0 ||
+	    json_add_string(o, "prev_mac", a->have_prev ? hex : NULL) < 0 ||
+	    add_str(o, "reason", why) < 0)
+		r = -ENOMEM;
+	else
+		r = emit_locked(a, o, copy, copy_len);
 	json_object_put(o);
 	return r;
 }
@@ -349,6 +349,30 @@ int audit_reopen(struct audit_log *a)
 	return r;
 }
 
+/* A decision's members after "time" and "event"; -ENOMEM when one could not be added. */
+static int record_fill(struct json_object *o, const struct audit_record *rec)
+{
+	static const char *const rtmr_names[] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
+
+	if (add_str(o, "peer", rec->peer) < 0 ||
+	    (rec->client && add_str(o, "client", rec->client) < 0) ||
+	    add_str(o, "session", rec->session) < 0 || add_str(o, "resource", rec->resource) < 0 ||
+	    add_str(o, "policy", rec->policy_id) < 0)
+		return -ENOMEM;
+	if (rec->body) {
+		if (add_hex(o, "mrtd", rec->body->mrtd, TDX_MR_LEN) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < 4; i++)
+			if (add_hex(o, rtmr_names[i], rec->body->rtmr[i], TDX_MR_LEN) < 0)
+				return -ENOMEM;
+	}
+	if (add_str(o, "tcb_status", rec->tcb_status) < 0 ||
+	    add_str(o, "verdict", rec->allowed ? "allow" : "deny") < 0 ||
+	    add_str(o, "reason", rec->reason) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int audit_write(struct audit_log *a, const struct audit_record *rec)
 {
 	struct json_object *o;
@@ -361,25 +385,12 @@ int audit_write(struct audit_log *a, const struct audit_record *rec)
 	o = record_new(rec->event);
 	if (!o)
 		return -ENOMEM;
-	add_str(o, "peer", rec->peer);
-	if (rec->client)
-		add_str(o, "client", rec->client);
-	add_str(o, "session", rec->session);
-	add_str(o, "resource", rec->resource);
-	add_str(o, "policy", rec->policy_id);
-	if (rec->body) {
-		add_hex(o, "mrtd", rec->body->mrtd, TDX_MR_LEN);
-		add_hex(o, "rtmr0", rec->body->rtmr[0], TDX_MR_LEN);
-		add_hex(o, "rtmr1", rec->body->rtmr[1], TDX_MR_LEN);
-		add_hex(o, "rtmr2", rec->body->rtmr[2], TDX_MR_LEN);
-		add_hex(o, "rtmr3", rec->body->rtmr[3], TDX_MR_LEN);
+	r = record_fill(o, rec);
+	if (r == 0) {
+		pthread_mutex_lock(&a->lock);
+		r = emit_locked(a, o, &copy, &n);
+		pthread_mutex_unlock(&a->lock);
 	}
-	add_str(o, "tcb_status", rec->tcb_status);
-	add_str(o, "verdict", rec->allowed ? "allow" : "deny");
-	add_str(o, "reason", rec->reason);
-	pthread_mutex_lock(&a->lock);
-	r = emit_locked(a, o, &copy, &n);
-	pthread_mutex_unlock(&a->lock);
 	copy_to_stderr(copy, n);
 	json_object_put(o);
 	return r;

@@ -10,9 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "escape.h"
 #include "jwe.h"
+#include "json_build.h"
+#include "json_strict.h"
 #include "jwk.h"
 #include "log.h"
 #include "policy.h"
@@ -107,7 +110,8 @@ int cmd_fetch_secret(int argc, char **argv)
 		"--client-key FILE --resource REPO/TYPE/TAG | tdx-unlock enroll ... --secret-file "
 		"/dev/stdin\n";
 	const char *url = NULL, *ca = NULL, *cert = NULL, *key = NULL, *resource = NULL;
-	struct json_object *req = NULL, *jwk = NULL;
+	_cleanup_(json_object_putp) struct json_object *jwk = NULL;
+	struct json_object *req = NULL;
 	struct response *resp = NULL;
 	EVP_PKEY *pk = NULL;
 	uint8_t *secret = NULL;
@@ -172,8 +176,11 @@ int cmd_fetch_secret(int argc, char **argv)
 		r = jwk_from_public_key(pk, 1, &jwk);
 	if (r < 0)
 		goto out;
-	json_object_object_add(req, "resource", json_object_new_string(resource));
-	json_object_object_add(req, "jwk", jwk);
+	r = json_add_string(req, "resource", resource);
+	if (r == 0)
+		r = json_add_member(req, "jwk", TAKE_PTR(jwk));
+	if (r < 0)
+		goto out;
 	r = post(full_url, ca, cert, key,
 		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), resp, &status);
 	if (r < 0)

@@ -2,6 +2,7 @@
  * as one JSON object, with the replay of the event logs given. Exit 0 verified (and the logs
  * replay), 1 refused, 2 usage error or unreadable input. */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,54 +33,89 @@ static void usage(FILE *f)
 		"         [--eventlog CCEL-FILE] [--aa-eventlog AAEL-FILE]\n");
 }
 
-static void add_hex(struct json_object *o, const char *key, const uint8_t *p, size_t n)
+static int add_hex(struct json_object *o, const char *key, const uint8_t *p, size_t n)
 {
-	char *s = hex_encode_alloc(p, n);
+	_cleanup_free_ char *s = hex_encode_alloc(p, n);
 
-	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
-	free(s);
+	return s ? json_add_string(o, key, s) : -ENOMEM;
 }
 
+#define BODY_FIELD(key, member)                                   \
+	{                                                         \
+		key, offsetof(struct tdx_td_body, member),        \
+			sizeof(((struct tdx_td_body *)0)->member) \
+	}
+
+/* The TD's measurements in the report, in this order. */
+static const struct {
+	const char *key;
+	size_t offset, len;
+} body_fields[] = {
+	BODY_FIELD("tee_tcb_svn", tee_tcb_svn),
+	BODY_FIELD("mrseam", mrseam),
+	BODY_FIELD("mrtd", mrtd),
+	BODY_FIELD("rtmr0", rtmr[0]),
+	BODY_FIELD("rtmr1", rtmr[1]),
+	BODY_FIELD("rtmr2", rtmr[2]),
+	BODY_FIELD("rtmr3", rtmr[3]),
+	BODY_FIELD("mrconfigid", mrconfigid),
+	BODY_FIELD("mrowner", mrowner),
+	BODY_FIELD("mrownerconfig", mrownerconfig),
+	BODY_FIELD("report_data", report_data),
+	BODY_FIELD("td_attributes", td_attributes),
+	BODY_FIELD("xfam", xfam),
+};
+
+/* The members of the report; -ENOMEM when one could not be added. */
+static int result_fill(struct json_object *o, const struct dcap_result *res,
+		       const struct tdx_quote *q, bool parsed, bool test_root)
+{
+	struct json_object *adv = json_object_new_array();
+	int r;
+
+	r = json_add_member(o, "verified", json_object_new_boolean(res->verified));
+	if (r == 0 && !res->verified)
+		r = json_add_string(o, "reason", res->reason);
+	if (r == 0 && test_root)
+		r = json_add_member(o, "test_root", json_object_new_boolean(true));
+	if (r == 0)
+		r = json_add_string(o, "tcb_status",
+				    res->has_tcb_status ? tcb_status_name(res->tcb_status) : NULL);
+	for (size_t i = 0; adv && r == 0 && i < res->n_advisory_ids; i++)
+		if (json_object_array_add(adv, json_object_new_string(res->advisory_ids[i])) < 0)
+			r = -ENOMEM;
+	if (r < 0) {
+		json_object_put(adv);
+		return r;
+	}
+	r = json_add_member(o, "advisory_ids", adv);
+	if (r < 0 || !parsed)
+		return r;
+	r = json_add_member(o, "quote_version", json_object_new_int(q->version));
+	for (size_t i = 0; r == 0 && i < sizeof(body_fields) / sizeof(body_fields[0]); i++)
+		r = add_hex(o, body_fields[i].key,
+			    (const uint8_t *)&q->body + body_fields[i].offset, body_fields[i].len);
+	if (r == 0)
+		r = json_add_member(o, "debug", json_object_new_boolean(quote_td_debug(q)));
+	if (r == 0)
+		r = add_hex(o, "fmspc", res->fmspc, sizeof(res->fmspc));
+	if (r == 0)
+		r = json_add_member(o, "qe_svn", json_object_new_int(res->qe_svn));
+	if (r == 0)
+		r = json_add_member(o, "pce_svn", json_object_new_int(res->pce_svn));
+	return r;
+}
+
+/* The report of one verification; NULL when out of memory. */
 static struct json_object *result_json(const struct dcap_result *res, const struct tdx_quote *q,
 				       bool parsed, bool test_root)
 {
-	struct json_object *o = json_object_new_object(), *adv = json_object_new_array();
-	const struct tdx_td_body *b = &q->body;
+	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "verified", json_object_new_boolean(res->verified));
-	if (!res->verified)
-		json_object_object_add(o, "reason", json_object_new_string(res->reason));
-	if (test_root)
-		json_object_object_add(o, "test_root", json_object_new_boolean(true));
-	json_object_object_add(o, "tcb_status",
-			       res->has_tcb_status
-				       ? json_object_new_string(tcb_status_name(res->tcb_status))
-				       : NULL);
-	for (size_t i = 0; i < res->n_advisory_ids; i++)
-		json_object_array_add(adv, json_object_new_string(res->advisory_ids[i]));
-	json_object_object_add(o, "advisory_ids", adv);
-	if (!parsed)
-		return o;
-	json_object_object_add(o, "quote_version", json_object_new_int(q->version));
-	add_hex(o, "tee_tcb_svn", b->tee_tcb_svn, sizeof(b->tee_tcb_svn));
-	add_hex(o, "mrseam", b->mrseam, sizeof(b->mrseam));
-	add_hex(o, "mrtd", b->mrtd, sizeof(b->mrtd));
-	for (int i = 0; i < 4; i++) {
-		char key[8];
-
-		snprintf(key, sizeof(key), "rtmr%d", i);
-		add_hex(o, key, b->rtmr[i], TDX_MR_LEN);
+	if (o && result_fill(o, res, q, parsed, test_root) < 0) {
+		json_object_put(o);
+		o = NULL;
 	}
-	add_hex(o, "mrconfigid", b->mrconfigid, sizeof(b->mrconfigid));
-	add_hex(o, "mrowner", b->mrowner, sizeof(b->mrowner));
-	add_hex(o, "mrownerconfig", b->mrownerconfig, sizeof(b->mrownerconfig));
-	add_hex(o, "report_data", b->report_data, sizeof(b->report_data));
-	add_hex(o, "td_attributes", b->td_attributes, sizeof(b->td_attributes));
-	add_hex(o, "xfam", b->xfam, sizeof(b->xfam));
-	json_object_object_add(o, "debug", json_object_new_boolean(quote_td_debug(q)));
-	add_hex(o, "fmspc", res->fmspc, sizeof(res->fmspc));
-	json_object_object_add(o, "qe_svn", json_object_new_int(res->qe_svn));
-	json_object_object_add(o, "pce_svn", json_object_new_int(res->pce_svn));
 	return o;
 }
 
@@ -243,6 +279,11 @@ print:
 	if (parsed && !res.verified)
 		(void)dcap_quote_pck_info(&q, &res);
 	out = result_json(&res, &q, parsed, dcap_verifier_is_test_root(verifier));
+	if (!out) {
+		log_error("verify-quote: out of memory");
+		ret = 2;
+		goto out;
+	}
 	if (parsed && (ccel_path || aael_path)) {
 		r = eventlog_json(ccel_path, aael_path, &q.body, out);
 		if (r == -EIO) {

@@ -125,8 +125,6 @@ static void policy_clear(struct policy *p)
 	for (size_t i = 0; i < p->n_sets; i++)
 		measurements_clear(&p->sets[i]);
 	free(p->sets);
-	for (size_t i = 0; i < p->n_tcb_statuses; i++)
-		free(p->tcb_statuses[i]);
 }
 
 static bool name_char_ok(char c)
@@ -536,24 +534,6 @@ static int parse_measurement_set(const char *file, size_t idx, struct json_objec
 	return 0;
 }
 
-static bool tcb_status_known(const char *s)
-{
-	static const char *const known[] = {"UpToDate",
-					    "SWHardeningNeeded",
-					    "ConfigurationNeeded",
-					    "ConfigurationAndSWHardeningNeeded",
-					    "OutOfDate",
-					    "OutOfDateConfigurationNeeded",
-					    "TDRelaunchAdvised",
-					    "TDRelaunchAdvisedConfigurationNeeded",
-					    NULL};
-
-	for (size_t i = 0; known[i]; i++)
-		if (!strcmp(s, known[i]))
-			return true;
-	return false;
-}
-
 static int policy_parse(const char *file, struct json_object *root, struct policy *p)
 {
 	struct json_object *resources = NULL, *measurements = NULL, *statuses = NULL, *arr;
@@ -619,9 +599,7 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 	}
 
 	if (!statuses) {
-		p->tcb_statuses[0] = strdup("UpToDate");
-		if (!p->tcb_statuses[0])
-			return -ENOMEM;
+		p->tcb_statuses[0] = TCB_UP_TO_DATE;
 		p->n_tcb_statuses = 1;
 	} else {
 		size_t n = json_object_array_length(statuses);
@@ -629,24 +607,23 @@ static int policy_parse(const char *file, struct json_object *root, struct polic
 		arr = statuses;
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *e = json_object_array_get_idx(arr, i);
+			enum tcb_status st = TCB_NOT_SUPPORTED;
 
-			if (json_object_is_type(e, json_type_string) &&
-			    !strcmp(json_object_get_string(e), "Revoked"))
+			if (json_object_is_type(e, json_type_string))
+				(void)tcb_status_from_name(json_object_get_string(e), &st);
+			if (st == TCB_REVOKED)
 				return log_error_errno(
 					-EINVAL,
 					"%s: field 'tcb_statuses'[%zu]: a Revoked TCB "
 					"is never accepted",
 					file, i);
-			if (!json_object_is_type(e, json_type_string) ||
-			    !tcb_status_known(json_object_get_string(e)))
+			if (st == TCB_NOT_SUPPORTED)
 				return log_error_errno(
 					-EINVAL,
 					"%s: field 'tcb_statuses'[%zu] is not a TCB "
 					"status name (UpToDate, SWHardeningNeeded, ...)",
 					file, i);
-			p->tcb_statuses[i] = strdup(json_object_get_string(e));
-			if (!p->tcb_statuses[i])
-				return -ENOMEM;
+			p->tcb_statuses[i] = st;
 			p->n_tcb_statuses = i + 1;
 		}
 	}
@@ -909,11 +886,11 @@ int policy_evaluate(const struct policy *p, const struct policy_td *td, char *re
 		return -EACCES;
 	}
 	for (size_t i = 0; i < p->n_tcb_statuses; i++)
-		if (!strcmp(p->tcb_statuses[i], td->tcb_status))
+		if (p->tcb_statuses[i] == td->tcb_status)
 			ok = true;
 	if (!ok) {
 		snprintf(reason, reason_len, "TCB status %s not accepted by policy %s",
-			 td->tcb_status, p->id);
+			 tcb_status_name(td->tcb_status), p->id);
 		return -EACCES;
 	}
 	if (p->max_collateral_age_s &&

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "dcap/dcap.h"
 #include "quote.h"
 
 struct ccel_log;
@@ -62,7 +63,7 @@ struct policy {
 	size_t n_resources;
 	struct policy_measurements *sets;
 	size_t n_sets;
-	char *tcb_statuses[POLICY_MAX_TCB_STATUSES]; /* default {"UpToDate"} */
+	enum tcb_status tcb_statuses[POLICY_MAX_TCB_STATUSES]; /* default {TCB_UP_TO_DATE} */
 	size_t n_tcb_statuses;
 	uint64_t max_collateral_age_s; /* 0 = no bound beyond the collateral's own validity */
 	uint32_t min_tcb_eval_number;  /* 0 = any tcbEvaluationDataNumber */
@@ -74,7 +75,7 @@ struct policy_set;
 /* What the verifier established about a TD, as the policy sees it. */
 struct policy_td {
 	const struct tdx_td_body *body;
-	const char *tcb_status;
+	enum tcb_status tcb_status;
 	time_t collateral_issued; /* latest issue date over the collateral used */
 	uint32_t tcb_eval_number; /* tcbEvaluationDataNumber of that collateral */
 	const char *rtmr3_log; /* the replayed runtime log's summary, named by an RTMR3 refusal */

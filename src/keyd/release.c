@@ -587,11 +587,12 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	}
 	a.policy_id = p->id;
 	td = (struct policy_td){.body = &att->body,
-				.tcb_status = att->tcb_status,
+				.tcb_status = TCB_NOT_SUPPORTED, /* no policy accepts it */
 				.collateral_issued = att->collateral_issued,
 				.tcb_eval_number = att->tcb_eval_number,
 				.rtmr3_log = att->rtmr3_log,
 				.now = time(NULL)};
+	(void)tcb_status_from_name(att->tcb_status, &td.tcb_status); /* set at attest */
 	r = policy_evaluate(p, &td, reason, sizeof(reason));
 	if (r < 0) {
 		reply_error(rep, KBS_ERR_POLICY_DENY, reason);

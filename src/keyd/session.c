@@ -12,6 +12,7 @@
 
 #include "b64.h"
 #include "hexutil.h"
+#include "json_build.h"
 #include "jwk.h"
 #include "log.h"
 #include "secmem.h"
@@ -180,15 +181,12 @@ static int tee_key_from_coords(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKE
 	char reason[128];
 	int r = -ENOMEM;
 
-	if (jwk && x && y) {
-		json_object_object_add(jwk, "kty", json_object_new_string("EC"));
-		json_object_object_add(jwk, "crv", json_object_new_string("P-256"));
-		json_object_object_add(jwk, "alg", json_object_new_string(JWK_ALG_ECDH_ES_A256KW));
-		json_object_object_add(jwk, "x", json_object_new_string(x));
-		json_object_object_add(jwk, "y", json_object_new_string(y));
+	if (jwk && x && y && json_add_string(jwk, "kty", "EC") == 0 &&
+	    json_add_string(jwk, "crv", "P-256") == 0 &&
+	    json_add_string(jwk, "alg", JWK_ALG_ECDH_ES_A256KW) == 0 &&
+	    json_add_string(jwk, "x", x) == 0 && json_add_string(jwk, "y", y) == 0)
 		r = jwk_to_public_key(jwk, "sealed tee-pubkey", JWK_ALG_REQUIRED, out, reason,
 				      sizeof(reason));
-	}
 	json_object_put(jwk);
 	free(x);
 	free(y);

@@ -24,7 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct tdx_td_body body = {.mrtd = {1}};
-	struct policy_td td = {.body = &body, .tcb_status = "UpToDate", .now = 1764000000};
+	struct policy_td td = {.body = &body, .tcb_status = TCB_UP_TO_DATE, .now = 1764000000};
 	struct policy_set *set = NULL;
 	const struct policy *p;
 	char reason[256];

@@ -72,7 +72,7 @@ static void test_roundtrip_and_evaluate(void **state)
 	struct tdx_td_body b, other;
 	struct policy_set *s = NULL;
 	const struct policy *p;
-	struct policy_td td = {.body = &b, .tcb_status = "UpToDate", .now = 1000};
+	struct policy_td td = {.body = &b, .tcb_status = TCB_UP_TO_DATE, .now = 1000};
 	char reason[256];
 
 	(void)state;
@@ -108,7 +108,7 @@ static void test_roundtrip_and_evaluate(void **state)
 	assert_string_equal(reason, "debug TD refused");
 
 	td.body = &b;
-	td.tcb_status = "OutOfDate";
+	td.tcb_status = TCB_OUT_OF_DATE;
 	assert_int_equal(policy_evaluate(p, &td, reason, sizeof(reason)), -EACCES);
 	assert_string_equal(reason, "TCB status OutOfDate not accepted by policy image-a");
 	policy_set_unref(s);
@@ -133,7 +133,7 @@ static void test_several_sets_and_prefix(void **state)
 	struct tdx_td_body b, b2;
 	struct policy_set *s = NULL;
 	const struct policy *p;
-	struct policy_td td = {.tcb_status = "SWHardeningNeeded", .now = 100 * 86400};
+	struct policy_td td = {.tcb_status = TCB_SW_HARDENING_NEEDED, .now = 100 * 86400};
 	char *m1 = hex_of(0x11, 48), *m2 = hex_of(0x99, 48), *r0 = hex_of(0x20, 48),
 	     *r1 = hex_of(0x21, 48), *r2 = hex_of(0x22, 48), *r3 = hex_of(0x23, 48), *doc;
 	char reason[256];
@@ -331,7 +331,7 @@ static void test_waivers_and_defaults(void **state)
 {
 	struct policy_set *s = NULL;
 	struct tdx_td_body b;
-	struct policy_td td = {.body = &b, .tcb_status = "TDRelaunchAdvised", .now = 1000};
+	struct policy_td td = {.body = &b, .tcb_status = TCB_TD_RELAUNCH_ADVISED, .now = 1000};
 	const struct policy *p;
 	char *log, reason[256];
 	int r;
