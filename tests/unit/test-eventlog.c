@@ -175,7 +175,7 @@ static void test_event_level_policy_from_real_log(void **state)
 	struct real r;
 	struct eventlog el;
 	struct policy_set *s;
-	struct policy_td td = {.tcb_status = "UpToDate", .now = 1000};
+	struct policy_td td = {.tcb_status = TCB_UP_TO_DATE, .now = 1000};
 	char *doc = NULL, *hit, reason[256];
 
 	(void)state;
@@ -223,7 +223,7 @@ static void test_event_level_conveniences(void **state)
 	uint8_t A[48], B[48], C[48], sep[48], reg[48];
 	char a[97], b[97], sp[97], z[97], *doc;
 	struct tdx_td_body body = {0};
-	struct policy_td td = {.body = &body, .tcb_status = "UpToDate", .now = 1000};
+	struct policy_td td = {.body = &body, .tcb_status = TCB_UP_TO_DATE, .now = 1000};
 	struct policy_set *s;
 	char reason[256], line[AAEL_LINE_MAX + 1];
 
