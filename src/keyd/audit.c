@@ -238,7 +238,7 @@ static void copy_to_stderr(char *buf, size_t n)
 static int chain_start_locked(struct audit_log *a, const char *why, char **copy, size_t *copy_len)
 {
 	struct json_object *o = record_new("chain-start");
-	char hex[65];
+	char hex[65] = "";
 	int r;
 
 	if (!o)
