@@ -29,6 +29,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "pccs_fetch.h"
+#include "proxy_proto.h"
 #include "sd_notify.h"
 
 struct keyd_worker;
@@ -38,8 +39,8 @@ struct keyd_conn {
 	struct keyd_worker *w;
 	struct bufferevent *bev;
 	struct event *deadline;
-	char peer[64];
-	char addr[48];	   /* peer without the port: per-peer limits */
+	char peer[128];	   /* "ADDR:PORT", or "CLIENT:PORT via BALANCER:PORT" (PROXY header) */
+	char addr[48];	   /* the client's address without the port: per-peer limits */
 	unsigned requests; /* answered on this connection */
 	bool handshake_started, handshake_done, timed_out;
 	bool replying;	      /* request_cb is writing a reply */
@@ -88,8 +89,8 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 		return;
 	/* A client that sent bytes that were not a TLS handshake is recorded; a bare TCP
 	 * connect and close (port probe, health check) is not. */
-	if (c->handshake_started && !c->handshake_done && !c->timed_out && rbio &&
-	    BIO_number_read(rbio) > 0)
+	if (c->handshake_started && !c->handshake_done && !c->timed_out && !c->refusal_audited &&
+	    rbio && BIO_number_read(rbio) > 0)
 		release_service_audit_transport(
 			c->w->svc, c->peer[0] ? c->peer : NULL,
 			"TLS handshake failed (not TLS, e.g. plain HTTP, or no "
@@ -101,6 +102,70 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 		c->w->paused = false;
 	}
 	free(c);
+}
+
+/* The balancer told us who the client is: limits and audit lines see the client. */
+static void proxy_done(void *arg, const struct proxy_header *h, const char *reason)
+{
+	struct keyd_conn *c = arg;
+	char via[64];
+
+	if (!h) {
+		c->refusal_audited = true; /* not again as a failed TLS handshake */
+		release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL, reason);
+		return;
+	}
+	if (h->local)
+		return; /* the balancer's own connection (health check): its address stays */
+	snprintf(via, sizeof(via), "%.63s", c->peer);
+	snprintf(c->peer, sizeof(c->peer), "%s%s%s:%u via %s", strchr(h->addr, ':') ? "[" : "",
+		 h->addr, strchr(h->addr, ':') ? "]" : "", h->port, via);
+	snprintf(c->addr, sizeof(c->addr), "%s", h->addr);
+}
+
+static bool proxy_listed(const struct keyd_proxy *p, int fd)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl = sizeof(ss);
+	const uint8_t *a;
+	int family;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		family = AF_INET;
+		a = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+		a = family == AF_INET ? a6->s6_addr + 12 : a6->s6_addr;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < p->n_from; i++)
+		if (p->from[i].family == family &&
+		    !memcmp(p->from[i].addr, a, family == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
+/* Before the handshake reads a byte: a listed balancer's connection must start with a PROXY
+ * header, anyone else's must not. Without proxy_protocol nothing is added (a header is then
+ * just not TLS, and the handshake fails). */
+static void proxy_setup(struct keyd_conn *c, int fd)
+{
+	const struct keyd_proxy *p = &c->w->cfg->proxy;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (!p->n_from || !ssl)
+		return;
+	if (proxy_filter_push(ssl, proxy_listed(p, fd) ? PROXY_REQUIRE : PROXY_REFUSE, p->v1,
+			      proxy_done, c) < 0) {
+		log_error("keyd: cannot set up the PROXY header filter (out of memory): "
+			  "connection closed");
+		shutdown(fd, SHUT_RDWR);
+	}
 }
 
 static void ssl_info_cb(const SSL *ssl, int where, int ret)
@@ -115,6 +180,7 @@ static void ssl_info_cb(const SSL *ssl, int where, int ret)
 
 		c->handshake_started = true;
 		set_peer_from_fd(c, SSL_get_fd(ssl));
+		proxy_setup(c, SSL_get_fd(ssl));
 		/* Replies leave as several TLS records: without this, Nagle holds the last one
 		 * for the client's delayed ACK (40 ms per request). */
 		setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "keyd_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <libgen.h>
@@ -154,6 +155,41 @@ static int load_admin(const char *file, const char *dir, struct json_object *o,
 	return 0;
 }
 
+static int load_proxy(const char *file, struct json_object *o, struct keyd_proxy *p)
+{
+	struct json_object *from = NULL;
+	char what[300];
+	int r;
+	const struct json_field fields[] = {
+		JSON_ARRAY("from", true, 1, KEYD_PROXY_MAX_FROM, &from),
+		JSON_BOOL("v1", false, &p->v1),
+	};
+
+	if (!o)
+		return 0;
+	snprintf(what, sizeof(what), "%s: 'proxy_protocol'", file);
+	r = json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(from); i++) {
+		struct json_object *e = json_object_array_get_idx(from, i);
+		const char *a =
+			json_object_is_type(e, json_type_string) ? json_object_get_string(e) : "";
+
+		if (inet_pton(AF_INET, a, p->from[i].addr) == 1)
+			p->from[i].family = AF_INET;
+		else if (inet_pton(AF_INET6, a, p->from[i].addr) == 1)
+			p->from[i].family = AF_INET6;
+		else
+			return log_error_errno(-EINVAL,
+					       "%s: 'proxy_protocol.from'[%zu] is not a numeric "
+					       "IPv4 or IPv6 address",
+					       file, i);
+		p->n_from++;
+	}
+	return 0;
+}
+
 static int load_limits(const char *file, struct json_object *o, struct keyd_limits *l)
 {
 	const struct json_field fields[] = {
@@ -186,7 +222,8 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 
 int keyd_config_load(const char *path, struct keyd_config **out)
 {
-	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL, *admin = NULL;
+	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL, *admin = NULL,
+			   *proxy = NULL;
 	const char *address = NULL, *cert = NULL, *key = NULL, *test_root_ca = NULL,
 		   *policy_dir = NULL, *collateral_dir = NULL, *root_key_file = NULL,
 		   *audit_file = NULL, *pccs_url = NULL, *root_key_pkcs11 = NULL;
@@ -229,6 +266,7 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 			JSON_U32("pccs_refresh_s", false, 60, 7 * 86400, &c->pccs_refresh_s),
 			JSON_OBJECT("limits", false, &limits),
 			JSON_OBJECT("admin", false, &admin),
+			JSON_OBJECT("proxy_protocol", false, &proxy),
 		};
 		const struct json_field listen_fields[] = {
 			JSON_STRING("address", true, 1, 255, &address),
@@ -308,6 +346,9 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	if (r < 0)
 		goto out;
 	r = load_admin(path, dir, admin, &c->admin);
+	if (r < 0)
+		goto out;
+	r = load_proxy(path, proxy, &c->proxy);
 	if (r < 0)
 		goto out;
 	*out = TAKE_PTR(c);

@@ -33,6 +33,19 @@ struct keyd_admin {
 	char *subjects[KEYD_ADMIN_MAX_CLIENTS];
 };
 
+#define KEYD_PROXY_MAX_FROM 32
+
+/* PROXY protocol: only connections from these balancer addresses carry (and must carry) a
+ * header naming the client; a header from any other address is refused. Off when n_from = 0. */
+struct keyd_proxy {
+	size_t n_from;
+	struct {
+		int family; /* AF_INET or AF_INET6 */
+		uint8_t addr[16];
+	} from[KEYD_PROXY_MAX_FROM];
+	bool v1; /* also accept the v1 text header */
+};
+
 struct keyd_config {
 	char *path;
 	char *listen_address;
@@ -50,6 +63,7 @@ struct keyd_config {
 	unsigned workers;	 /* 0 = one per online CPU */
 	struct keyd_limits limits;
 	struct keyd_admin admin;
+	struct keyd_proxy proxy;
 };
 
 /* Loads path; relative paths inside are taken relative to the config file's directory. */
