@@ -4,17 +4,11 @@
 # prints to stdout only, and names every long option of that subcommand's getopt table (read
 # from its src/*/cmd_*.c); errors about a device name the device and the cause, with exit 2.
 # Usage: check-cli.sh AGENT_BIN KEYD_BIN   (run from the top of the checkout)
-set -u
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
 AGENT=$1 KEYD=$2
 VERSION=$(cat VERSION)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+pkg_scratch
 
 for bin in "$AGENT" "$KEYD"; do
 	name=$(basename "$bin")
@@ -109,5 +103,4 @@ out=$(env -u JOURNAL_STREAM "$AGENT" unlock --config "$T/no-such.conf" "$missing
 grep -q "no-such.conf" <<<"$out" && ok "unlock by hand, stderr on a pipe: its lines stay on stderr" ||
 	bad "unlock by hand printed nothing on stderr (to /dev/kmsg?): '$out'"
 
-[ $fail -eq 0 ] && echo "check-cli: all passed"
-exit $fail
+pkg_done

@@ -5,16 +5,10 @@
 # copyright, lintian overrides, compressed man pages); one version everywhere (VERSION,
 # debian/changelog, the packages, both binaries); the agent in the package is static.
 # Usage: check-deb.sh UNLOCK_DEB KEYD_DEB   (from the top of the checkout; env BUILD, VERSION)
-set -u
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
 UNLOCK_DEB=$1 KEYD_DEB=$2
-T=$(mktemp -d "${TMPDIR:-/tmp}/check-deb.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+pkg_scratch
 
 # lintian: errors fail (overrides carry their reasons in debian/*.lintian-overrides).
 changes=${UNLOCK_DEB%/*}/tdx-unlock_${VERSION}_$(dpkg --print-architecture).changes
@@ -80,5 +74,4 @@ both=$(comm -12 <(dpkg-deb -c "$UNLOCK_DEB" | awk '$1 !~ /^d/ {print $6}' | sort
 	<(dpkg-deb -c "$KEYD_DEB" | awk '$1 !~ /^d/ {print $6}' | sort))
 [ -z "$both" ] && ok "no file is in both packages" || bad "in both packages: $both"
 
-[ $fail -eq 0 ] && echo "check-deb: all passed"
-exit $fail
+pkg_done

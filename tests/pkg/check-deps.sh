@@ -7,15 +7,9 @@
 #    file: mirror, options, a disabled stanza, a non-Debian suite, an existing deb-src line),
 #    prints deb-src stanzas that apt itself parses into exactly the expected Sources indexes.
 # Usage: check-deps.sh   (from the top of the checkout)
-set -u
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
+pkg_scratch
 
 # --- 1. the install list against initramfs-tools ---
 pkgs=$(sed -e 's/#.*//' deps/debian-packages.txt | tr -s ' \n' ' ')
@@ -94,5 +88,4 @@ fi
 [ "$(grep -c '^Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' "$T/parts/derived.sources")" = 2 ] &&
 	ok "the keyring of each entry is kept" || bad "Signed-By lost: $(cat "$T/parts/derived.sources")"
 
-[ $fail -eq 0 ] && echo "check-deps: all passed"
-exit $fail
+pkg_done

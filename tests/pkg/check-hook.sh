@@ -5,20 +5,14 @@
 # stand-in hook-functions (copy_exec, manual_add_modules, auto_add_modules), mounted over
 # /usr/share/initramfs-tools in a private mount namespace: the host is not touched.
 # Usage: check-hook.sh HOOK AGENT_BIN   (HOOK in an initramfs-tools tree: ../scripts beside it)
-set -u
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
 HOOK=$1 AGENT=$2
 if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
 	echo "check-hook: skipped (needs root for a private mount namespace)"
 	exit 0
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+pkg_scratch
 
 mkdir -p "$T/itools" "$T/conf"
 cat >"$T/itools/hook-functions" <<'FN'
@@ -71,5 +65,4 @@ expect_fail no-confdir "$AGENT" "$T/no-conf" "configuration directory '$T/no-con
 mkdir -p "$T/conf-empty"
 expect_fail no-agent-conf "$AGENT" "$T/conf-empty" "'$T/conf-empty/agent.conf' not found"
 
-[ $fail -eq 0 ] && echo "check-hook: all passed"
-exit $fail
+pkg_done

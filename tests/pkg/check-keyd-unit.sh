@@ -8,7 +8,8 @@
 # policy on reload is refused and shows in `journalctl -p err` with priority 3 and no
 # duplicated ident, stop, and the restart after kill -9.
 # Usage: check-keyd-unit.sh TDX_KEYD_DEB   (env BUILD; needs root and systemd-container)
-set -u
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
 DEB=$(realpath "$1")
 BUILD=${BUILD:-build}
 QUOTEGEN=$BUILD/tdx-quotegen
@@ -19,12 +20,6 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 fi
 W=$(realpath -m "$BUILD/keyd-unit")
 ROOT=$W/root
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
 NSPAWN_PID= PID1=
 cleanup() {
 	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
@@ -197,5 +192,4 @@ else
 	bad "after kill -9: MainPID $(show MainPID), $(show ActiveState), NRestarts $(show NRestarts)"
 fi
 
-[ $fail -eq 0 ] && echo "check-keyd-unit: all passed"
-exit $fail
+pkg_done

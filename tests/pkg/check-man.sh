@@ -3,15 +3,9 @@
 # pass must print nothing, and the page must render. A page with a
 # broken macro is rendered first to show the check can fail.
 # Usage: check-man.sh PAGE...
-set -u
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+# shellcheck source=tests/pkg/env.sh
+. "$(dirname "$0")/env.sh"
+pkg_scratch
 warnings() { # page -> the warnings groff and man print for it
 	groff -man -ww -z "$1" 2>&1
 	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=all -l "$1" 2>&1 >/dev/null
@@ -32,5 +26,4 @@ for page in "$@"; do
 		ok "$page: $lines lines, no warnings"
 	fi
 done
-[ $fail -eq 0 ] && echo "check-man: all passed"
-exit $fail
+pkg_done
