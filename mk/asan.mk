@@ -2,14 +2,14 @@
 # UndefinedBehaviorSanitizer (leak detection on) into their own build folder. Part of make check.
 #   make check-asan              build (incrementally) into $(ASAN_BUILD), run the suites below
 #   make check-asan ASAN_SUITES="check-keyd"   only some of them
-# Every sanitizer report goes to $(ASAN_BUILD)/san-reports/ (log_path), also from background
-# servers and from processes whose exit code a test expects to be non-zero; any file there fails
-# the run and is printed. Wall-time bounds in the suites scale by TEST_TIME_FACTOR=3 (ASan code is
-# slower). Not run under ASan: check-keyd-hygiene and check-agent-hygiene (gcore of
-# an ASan process would have to walk its shadow mappings, terabytes of address space, and ASan's
-# quarantine changes what freed memory holds, so the scan would not test the real binary), the
-# static agent (ASan needs the dynamic runtime) and the QEMU boots (the initramfs carries the
-# static agent).
+# tests/asan/run.sh runs the suites: every sanitizer report goes to $(ASAN_BUILD)/san-reports/
+# (log_path), also from background servers and from processes whose exit code a test expects to
+# be non-zero; any file there fails the run and is printed. Wall-time bounds in the suites scale
+# by TEST_TIME_FACTOR=3 (ASan code is slower). Not run under ASan: check-keyd-hygiene and
+# check-agent-hygiene (gcore of an ASan process would have to walk its shadow mappings, terabytes
+# of address space, and ASan's quarantine changes what freed memory holds, so the scan would not
+# test the real binary), the static agent (ASan needs the dynamic runtime) and the QEMU boots (the
+# initramfs carries the static agent).
 .PHONY: check-asan
 CHECK_TARGETS += check-asan
 
@@ -28,15 +28,6 @@ check-asan:
 	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_FLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" all $(ASAN_BUILD)/protocol-interop \
 		$(patsubst tests/unit/%.c,$(ASAN_BUILD)/tests/%,$(UNIT_SRCS))
-	@fail=0; \
-	TEST_TIME_FACTOR=3 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:log_path=$(ASAN_REPORTS)/asan \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(ASAN_REPORTS)/ubsan \
-	LSAN_OPTIONS=log_path=$(ASAN_REPORTS)/lsan \
-	$(MAKE) --no-print-directory -k BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_FLAGS)" \
-		LDFLAGS="-fsanitize=address,undefined" $(ASAN_SUITES) || fail=1; \
-	if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
-		for f in $(ASAN_REPORTS)/*; do echo "== sanitizer report $$f"; head -60 "$$f"; done; \
-		fail=1; \
-	fi; \
-	if [ $$fail = 0 ]; then echo "check-asan: $(ASAN_SUITES) passed, no sanitizer report"; \
-	else echo "check-asan: FAILED"; fi; exit $$fail
+	@ASAN_REPORTS=$(ASAN_REPORTS) ASAN_SUITES="$(ASAN_SUITES)" sh tests/asan/run.sh \
+		$(MAKE) --no-print-directory -k BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" $(ASAN_SUITES)
