@@ -12,8 +12,9 @@ KEYD_REQUEST_TIMEOUT_MS=30000
 KEYD_AUTH_RATE=1000000
 # shellcheck disable=SC2034
 KEYD_AUTH_BURST=1000000
+INTEGRATION_DIR=$(dirname "$0")/../tests/integration
 # shellcheck source=tests/integration/keyd-env.sh
-. "$(dirname "$0")/../tests/integration/keyd-env.sh"
+. "$INTEGRATION_DIR/keyd-env.sh"
 trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 
 keyd_env_setup || exit 1

@@ -15,6 +15,7 @@ KEYD_AUTH_RATE=2000
 # shellcheck disable=SC2034
 KEYD_AUTH_BURST=2000
 TESTS=tests/integration
+INTEGRATION_DIR=$TESTS
 # shellcheck source=tests/integration/keyd-env.sh
 . "$TESTS/keyd-env.sh"
 # shellcheck source=tests/integration/keyd-fleet-env.sh

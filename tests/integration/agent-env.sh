@@ -50,16 +50,7 @@ tsm_sim_boot() {
 	# shellcheck disable=SC2086 # TSM_SIM_ARGS: words
 	"$TSM_SIM" --ca "${1:-$T/sim}" --dir "$TSM" ${TSM_SIM_ARGS:-} 2>>"$T/tsm-sim.log" &
 	TSM_SIM_PID=$!
-	i=0
-	while [ ! -e "$TSM/ready" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$TSM_SIM_PID" 2>/dev/null; then
-			echo "tdx-tsm-sim did not start:" >&2
-			tail -5 "$T/tsm-sim.log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_started tdx-tsm-sim "$TSM_SIM_PID" "$T/tsm-sim.log" -e "$TSM/ready" || return 1
 	export TDX_UNLOCK_TEST_TSM_REPORT_DIR="$TSM/report"
 	export TDX_UNLOCK_TEST_RTMR_PATH="$TSM/rtmr3:sha384"
 	export TDX_UNLOCK_TEST_AAEL="$TSM/rtmr3.log"

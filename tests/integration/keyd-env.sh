@@ -8,6 +8,8 @@ KEYD="$BUILD/tdx-keyd"
 QUOTEGEN="$BUILD/tdx-quotegen"
 RESOURCE="default/disk/root"
 KEYD_PID=""
+# shellcheck source=tests/integration/keyd-conf.sh
+. "${INTEGRATION_DIR:-$(dirname "$0")}/keyd-conf.sh"
 
 # Reporting for the scripts that source this: bad also shows the last lines of $BAD_LOG when that
 # file exists, and sets fail=1.
@@ -45,25 +47,32 @@ keyd_env_setup() {
 	"$QUOTEGEN" quote --ca "$T/sim" --out "$T/ref.quote" >/dev/null
 	"$KEYD" policy-from-quote --quote "$T/ref.quote" --id test-image \
 		--resource "$RESOURCE" >"$T/policies/test-image.json"
-	cat >"$T/keyd.json" <<EOC
-{
-  "listen": { "address": "127.0.0.1", "port": 0 },
-  "tls": { "certificate": "tls.crt", "private_key": "tls.key" },
+	keyd_conf_write "$T/keyd.json" 0 tls.crt tls.key policies collateral root.key audit.log <<EOC
   "test_root_ca": "sim/root_ca.pem",
-  "policy_dir": "policies",
-  "collateral_dir": "collateral",
-  "root_key_file": "root.key",
-  "audit_file": "audit.log",
   "limits": { "request_timeout_ms": ${KEYD_REQUEST_TIMEOUT_MS:-2000},
               "session_lifetime_s": ${KEYD_SESSION_LIFETIME_S:-300},
               "max_sessions": ${KEYD_MAX_SESSIONS:-100000},
               "max_connections": ${KEYD_MAX_CONNECTIONS:-4096},
               "auth_rate_per_s": ${KEYD_AUTH_RATE:-50}, "auth_burst": ${KEYD_AUTH_BURST:-200},
               "auth_audit_interval_s": 1 }
-}
 EOC
 	"$KEYD" derive-secret --config "$T/keyd.json" --resource "$RESOURCE" \
 		--out "$T/expected.secret" 2>/dev/null
+}
+
+# wait_started NAME PID LOG TEST FILE: waits (10 s at most) until `[ TEST FILE ]` holds while PID
+# lives; else says NAME did not start, with the end of its LOG.
+wait_started() {
+	i=0
+	while [ ! "$4" "$5" ]; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$2" 2>/dev/null; then
+			echo "$1 did not start:" >&2
+			tail -5 "$3" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
 }
 
 # Starts keyd in the background and waits (bounded) for its port.
@@ -72,16 +81,7 @@ keyd_start() {
 	TDX_KEYD_TEST_PORT_FILE="$T/port" "$KEYD" serve --config "${KEYD_CONFIG:-$T/keyd.json}" \
 		2>>"$T/keyd.stderr" &
 	KEYD_PID=$!
-	i=0
-	while [ ! -s "$T/port" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$KEYD_PID" 2>/dev/null; then
-			echo "keyd did not start:" >&2
-			tail -5 "$T/keyd.stderr" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_started keyd "$KEYD_PID" "$T/keyd.stderr" -s "$T/port" || return 1
 	PORT=$(cat "$T/port")
 	# shellcheck disable=SC2034 # used by the scripts that source this file
 	URL="https://127.0.0.1:$PORT"

@@ -7,12 +7,10 @@
 # Usage: BUILD=build tests/integration/keyd-hygiene.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-hygiene.XXXXXX)
 . "$(dirname "$0")/keyd-env.sh"
+keyd_scratch keyd-hygiene
 SCAN="$BUILD/core-scan"
-fail=0
 umask 077
-trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 
 
 if ! command -v gdb >/dev/null; then

@@ -5,20 +5,12 @@
 # Usage: BUILD=build tests/integration/keyd-test.sh
 set -u
 BUILD=${BUILD:-build}
-T=$(mktemp -d /tmp/keyd-test.XXXXXX)
 KEYD_SESSION_LIFETIME_S=3
 KEYD_REQUEST_TIMEOUT_MS=2000
 KEYD_MAX_CONNECTIONS=8
 . "$(dirname "$0")/keyd-env.sh"
+keyd_scratch keyd-test
 CLIENT="$BUILD/kbs-test-client"
-fail=0
-
-# shellcheck disable=SC2317 # called through the trap
-cleanup() {
-	keyd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
 
 step() { echo "== keyd: $*"; }
 

@@ -10,6 +10,8 @@
 # Usage: check-keyd-unit.sh TDX_KEYD_DEB   (env BUILD; needs root and systemd-container)
 # shellcheck source=tests/pkg/env.sh
 . "$(dirname "$0")/env.sh"
+# shellcheck source=tests/integration/keyd-conf.sh
+. "$(dirname "$0")/../integration/keyd-conf.sh"
 DEB=$(realpath "$1")
 BUILD=${BUILD:-build}
 QUOTEGEN=$BUILD/tdx-quotegen
@@ -71,17 +73,8 @@ head -c 32 /dev/urandom >"$C/root.key"
 "$QUOTEGEN" ca --out "$W/sim" >/dev/null && "$QUOTEGEN" quote --ca "$W/sim" --out "$W/q" >/dev/null &&
 	"$KEYD_HOST" policy-from-quote --quote "$W/q" --id unit-test >"$C/policies/unit-test.json" ||
 	bad "could not make a policy"
-cat >"$C/keyd.json" <<'CONF'
-{
-  "listen": { "address": "127.0.0.1", "port": 8443 },
-  "tls": { "certificate": "tls.crt", "private_key": "tls.key" },
-  "policy_dir": "policies",
-  "collateral_dir": "/var/cache/tdx-keyd",
-  "root_key_file": "root.key",
-  "audit_file": "/var/log/tdx-keyd/audit.log",
-  "workers": 1
-}
-CONF
+keyd_conf_write "$C/keyd.json" 8443 tls.crt tls.key policies /var/cache/tdx-keyd root.key \
+	/var/log/tdx-keyd/audit.log <<<'  "workers": 1'
 uid=$(awk -F: '$1 == "tdx-keyd" { print $3 }' "$ROOT/etc/passwd")
 chown "$uid" "$C/root.key" "$C/tls.key" && chmod 0600 "$C/root.key" "$C/tls.key"
 chmod 0640 "$C/keyd.json" "$C/tls.crt" "$C/policies/unit-test.json"

@@ -7,6 +7,8 @@
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/keyd-conf.sh
+. "$REPO/tests/integration/keyd-conf.sh"
 
 W=$QEMU_WORK/enroll-test
 HELPER=$REPO/scripts/tdx-enroll-image
@@ -33,7 +35,25 @@ expect() {
 out_has() {
 	if grep -qE -- "$1" "$W/out"; then ok "$2"; else fail "$2 (output: $(head -c 300 "$W/out"))"; fi
 }
+# wait_until TRIES TEST...: polls `[ TEST ]` every 0.1 s, TRIES times at most.
+wait_until() {
+	local tries=$1
+	shift
+	for _ in $(seq "$tries"); do
+		[ "$@" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 sim_pid=
+# tsm_sim_boot: a fresh emulated TD boot (tdx-tsm-sim restarted on an empty $W/tsm).
+tsm_sim_boot() {
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	rm -rf "$W/tsm"
+	"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>>"$W/tsm-sim.log" &
+	sim_pid=$!
+	wait_until 100 -e "$W/tsm/ready" || die "tdx-tsm-sim did not start (see $W/tsm-sim.log)"
+}
 cleanup() {
 	[ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
@@ -59,19 +79,11 @@ done
 builder_pin=$(openssl pkey -in "$W/builder.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)
 head -c 32 /dev/urandom >"$W/root.key"
 chmod 0600 "$W/root.key" "$W/tls/key.pem"
-cat >"$W/keyd.json" <<EOF
-{
-  "listen": { "address": "127.0.0.1", "port": 0 },
-  "tls": { "certificate": "tls/cert.pem", "private_key": "tls/key.pem" },
+keyd_conf_write "$W/keyd.json" 0 tls/cert.pem tls/key.pem policies collateral root.key audit.log <<EOF
   "test_root_ca": "quotesim/root_ca.pem",
-  "policy_dir": "policies",
-  "collateral_dir": "collateral",
-  "root_key_file": "root.key",
-  "audit_file": "audit.log",
   "admin": { "listen": { "address": "127.0.0.1", "port": 0 },
              "client_spki_sha256": [ "$builder_pin" ] },
   "workers": 1
-}
 EOF
 printf 'enroll test passphrase' >"$W/pass"
 "$REPO/scripts/make-test-root.sh" --data --size 8 "$W/pass" "$W/disk.img" >/dev/null || die "image"
@@ -109,11 +121,7 @@ fi
 rm -f "$W/port"
 TDX_KEYD_TEST_PORT_FILE="$W/port" "$KEYD" serve --config "$W/keyd.json" >"$W/keyd.log" 2>&1 &
 keyd_pid=$!
-for _ in $(seq 100); do
-	[ -s "$W/port" ] && break
-	sleep 0.1
-done
-[ -s "$W/port" ] || die "tdx-keyd did not start (see $W/keyd.log)"
+wait_until 100 -s "$W/port" || die "tdx-keyd did not start (see $W/keyd.log)"
 pin="sha256//$(openssl pkey -in "$W/tls/key.pem" -pubout -outform DER | openssl dgst -sha256 -binary | base64)"
 cat >"$W/agent.json" <<EOF
 {
@@ -122,14 +130,7 @@ cat >"$W/agent.json" <<EOF
 }
 EOF
 # configfs-tsm and RTMR3 emulated by tdx-tsm-sim (test hooks, docs/agent.md).
-rm -rf "$W/tsm"
-"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>"$W/tsm-sim.log" &
-sim_pid=$!
-for _ in $(seq 100); do
-	[ -e "$W/tsm/ready" ] && break
-	sleep 0.05
-done
-[ -e "$W/tsm/ready" ] || die "tdx-tsm-sim did not start (see $W/tsm-sim.log)"
+tsm_sim_boot
 # The boot's runtime event log lives with the emulated RTMR3 (never /run/tdx-unlock on the host).
 export TDX_UNLOCK_TEST_TSM_REPORT_DIR=$W/tsm/report TDX_UNLOCK_TEST_RTMR_PATH=$W/tsm/rtmr3:sha384 \
 	TDX_UNLOCK_TEST_AAEL=$W/tsm/rtmr3.log
@@ -149,14 +150,7 @@ expect 0 "enrollment through keyd's admin endpoint (--keyd URL)" -- "$HELPER" "$
 	--client-cert "$W/builder.crt" --client-key "$W/builder.key" "$W/disk2.img"
 out_has "enrolled for resource $RESOURCE via keyd admin endpoint" "... saying how"
 # A fresh boot (the first unlock extended RTMR3): a new emulated TD.
-kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-rm -rf "$W/tsm"
-"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>>"$W/tsm-sim.log" &
-sim_pid=$!
-for _ in $(seq 100); do
-	[ -e "$W/tsm/ready" ] && break
-	sleep 0.05
-done
+tsm_sim_boot
 expect 0 "the agent opens the keyslot enrolled through the admin endpoint" -- \
 	env TDX_UNLOCK_TEST_CMDLINE= "$AGENT" unlock --config "$W/agent.json" --test-passphrase \
 	--log-target stderr "$W/disk2.img"
@@ -236,14 +230,7 @@ done
 grep -q "reloaded, 2 policies" "$W/keyd.log" || fail "keyd did not load the new policy"
 # boot_unlock CCEL DESCRIPTION CODE: a fresh emulated boot whose agent sends CCEL and unlocks disk3.
 boot_unlock() {
-	kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-	rm -rf "$W/tsm"
-	"$BUILD/tdx-tsm-sim" --ca "$W/quotesim" --dir "$W/tsm" 2>>"$W/tsm-sim.log" &
-	sim_pid=$!
-	for _ in $(seq 100); do
-		[ -e "$W/tsm/ready" ] && break
-		sleep 0.05
-	done
+	tsm_sim_boot
 	expect "$3" "$2" -- env TDX_UNLOCK_TEST_CMDLINE= TDX_UNLOCK_TEST_CCEL="$1" \
 		"$AGENT" unlock --config "$W/agent.json" --test-passphrase --log-target stderr "$W/disk3.img"
 }

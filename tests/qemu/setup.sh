@@ -94,22 +94,17 @@ policies_make() {
 		die "cannot write the test policies"
 }
 
+# shellcheck source=tests/integration/keyd-conf.sh
+. "$REPO/tests/integration/keyd-conf.sh"
 # keyd_config_write VARIANT: the configuration of one keyd run (docs/keyd.md).
 keyd_config_write() {
 	local variant=$1 conf=$QEMU_WORK/keyd-$1.json tls=$QEMU_WORK/tls-good policies=$QEMU_WORK/policies-good
 	[ "$variant" = wrong-cert ] && tls=$QEMU_WORK/tls-wrong
 	[ "$variant" = wrong-policy ] && policies=$QEMU_WORK/policies-wrong
-	cat >"$conf" <<-EOF
-		{
-		  "listen": { "address": "127.0.0.1", "port": 0 },
-		  "tls": { "certificate": "$tls/cert.pem", "private_key": "$tls/key.pem" },
+	keyd_conf_write "$conf" 0 "$tls/cert.pem" "$tls/key.pem" "$policies" "$QEMU_WORK/collateral" \
+		"$QEMU_WORK/root.key" "$QEMU_WORK/audit-$variant.log" <<-EOF
 		  "test_root_ca": "$QEMU_WORK/quotesim/root_ca.pem",
-		  "policy_dir": "$policies",
-		  "collateral_dir": "$QEMU_WORK/collateral",
-		  "root_key_file": "$QEMU_WORK/root.key",
-		  "audit_file": "$QEMU_WORK/audit-$variant.log",
 		  "workers": 1
-		}
 	EOF
 	echo "$conf"
 }
