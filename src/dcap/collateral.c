@@ -563,6 +563,7 @@ struct raw_collateral {
 	STACK_OF(X509) * qe_chain;
 	STACK_OF(X509) * pck_crl_chain;
 	X509_CRL *pck_crl;
+	X509_CRL *pck_crl_other;
 	X509_CRL *root_crl;
 };
 
@@ -574,6 +575,7 @@ static void raw_collateral_done(struct raw_collateral *rc)
 	sk_X509_pop_free(rc->qe_chain, X509_free);
 	sk_X509_pop_free(rc->pck_crl_chain, X509_free);
 	X509_CRL_free(rc->pck_crl);
+	X509_CRL_free(rc->pck_crl_other);
 	X509_CRL_free(rc->root_crl);
 }
 
@@ -834,6 +836,8 @@ static int collateral_digest(const struct raw_collateral *rc, uint8_t out[32])
 	    digest_add(md, rc->qe_sig, sizeof(rc->qe_sig)) < 0 ||
 	    digest_add_chain(md, rc->tcb_chain) < 0 || digest_add_chain(md, rc->qe_chain) < 0 ||
 	    digest_add_chain(md, rc->pck_crl_chain) < 0 || digest_add_crl(md, rc->pck_crl) < 0 ||
+	    (rc->pck_crl_other ? digest_add_crl(md, rc->pck_crl_other) : digest_add(md, "", 0)) <
+		    0 ||
 	    digest_add_crl(md, rc->root_crl) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
@@ -868,6 +872,7 @@ void dcap_collateral_free(struct dcap_collateral *c)
 	sk_X509_pop_free(c->qe_chain, X509_free);
 	sk_X509_pop_free(c->pck_crl_chain, X509_free);
 	X509_CRL_free(c->pck_crl);
+	X509_CRL_free(c->pck_crl_other);
 	X509_CRL_free(c->root_crl);
 	free(c);
 }
@@ -896,6 +901,9 @@ int dcap_collateral_load(const struct dcap_collateral_files *f, struct dcap_coll
 	if (f->pck_crl && (r = load_file_crl(f->pck_crl, &rc.pck_crl, reason, reason_len)) < 0)
 		goto out;
 	if (f->root_crl && (r = load_file_crl(f->root_crl, &rc.root_crl, reason, reason_len)) < 0)
+		goto out;
+	if (f->pck_crl_other &&
+	    (r = load_file_crl(f->pck_crl_other, &rc.pck_crl_other, reason, reason_len)) < 0)
 		goto out;
 	if (f->tcb_signing_chain) {
 		if ((r = load_file_certs(f->tcb_signing_chain, &chain, reason, reason_len)) < 0)
@@ -964,6 +972,15 @@ int dcap_collateral_load(const struct dcap_collateral_files *f, struct dcap_coll
 		refuse(reason, reason_len, r, "CRL validity period unreadable");
 		goto out;
 	}
+	if (rc.pck_crl_other &&
+	    ((r = dcap_asn1_time_to_time(X509_CRL_get0_lastUpdate(rc.pck_crl_other),
+					 &c->pck_crl_other_this_update)) < 0 ||
+	     (r = dcap_asn1_time_to_time(X509_CRL_get0_nextUpdate(rc.pck_crl_other),
+					 &c->pck_crl_other_next_update)) < 0 ||
+	     (r = dcap_window_add_crl(rc.pck_crl_other, &c->not_before, &c->not_after)) < 0)) {
+		refuse(reason, reason_len, r, "second PCK CA CRL: validity period unreadable");
+		goto out;
+	}
 
 	/* Fill OpenSSL's per-certificate extension caches now: the chains are shared read-only by
 	 * concurrent verifications, which would otherwise race to fill them. */
@@ -976,9 +993,10 @@ int dcap_collateral_load(const struct dcap_collateral_files *f, struct dcap_coll
 	c->qe_chain = rc.qe_chain;
 	c->pck_crl_chain = rc.pck_crl_chain;
 	c->pck_crl = rc.pck_crl;
+	c->pck_crl_other = rc.pck_crl_other;
 	c->root_crl = rc.root_crl;
 	rc.tcb_chain = rc.qe_chain = rc.pck_crl_chain = NULL;
-	rc.pck_crl = rc.root_crl = NULL;
+	rc.pck_crl = rc.pck_crl_other = rc.root_crl = NULL;
 	*out = TAKE_PTR(c);
 	r = 0;
 out:

@@ -77,8 +77,10 @@ struct dcap_collateral {
 	STACK_OF(X509) * qe_chain;	/* signer first: signed the QE identity */
 	STACK_OF(X509) * pck_crl_chain; /* optional */
 	X509_CRL *pck_crl;
+	X509_CRL *pck_crl_other; /* optional: a platform has its PCK from one of two CAs */
 	X509_CRL *root_crl;
 	time_t pck_crl_this_update, pck_crl_next_update;
+	time_t pck_crl_other_this_update, pck_crl_other_next_update;
 	time_t root_crl_this_update, root_crl_next_update;
 	/* SHA-256 over every input byte: part of the verifier's cache key. */
 	uint8_t digest[32];

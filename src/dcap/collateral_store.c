@@ -136,7 +136,7 @@ struct rollback_item {
 static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
 			  const struct dcap_collateral *c, char *reason, size_t reason_len)
 {
-	struct rollback_item items[4] = {
+	struct rollback_item items[5] = {
 		{.section = "tcb_eval",
 		 .what = "TCB info tcbEvaluationDataNumber",
 		 .value = c->tcb.eval_number},
@@ -146,13 +146,20 @@ static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
 		 .value = c->qe.eval_number},
 		{.section = "crl", .what = "PCK CA CRL number", .value = crl_number(c->pck_crl)},
 		{.section = "crl", .what = "root CA CRL number", .value = crl_number(c->root_crl)},
+		{.section = "crl", .what = "PCK CA CRL number"},
 	};
+	size_t n = c->pck_crl_other ? 5 : 4;
 	bool raised = false;
 
 	hex_encode(fmspc, 6, items[0].key);
 	X509_NAME_oneline(X509_CRL_get_issuer(c->pck_crl), items[2].key, sizeof(items[2].key));
 	X509_NAME_oneline(X509_CRL_get_issuer(c->root_crl), items[3].key, sizeof(items[3].key));
-	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+	if (c->pck_crl_other) {
+		items[4].value = crl_number(c->pck_crl_other);
+		X509_NAME_oneline(X509_CRL_get_issuer(c->pck_crl_other), items[4].key,
+				  sizeof(items[4].key));
+	}
+	for (size_t i = 0; i < n; i++) {
 		uint64_t have = state_get(s, items[i].section, items[i].key);
 
 		if (items[i].value < have) {
@@ -164,7 +171,7 @@ static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
 			return log_error_errno(-ESTALE, "collateral: %s", reason);
 		}
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(items); i++)
+	for (size_t i = 0; i < n; i++)
 		raised |= state_raise(s, items[i].section, items[i].key, items[i].value);
 	if (raised)
 		state_save(s);
@@ -228,7 +235,7 @@ static int load_dir(const char *d, struct dcap_collateral **out)
 	struct dcap_collateral_files f = {0};
 	char *bundle = pick(d, "collateral.json", NULL);
 	char *tcb = NULL, *qe = NULL, *pck_crl = NULL, *root_crl = NULL, *chain = NULL,
-	     *crl_chain = NULL;
+	     *crl_chain = NULL, *processor_crl = NULL;
 	int r;
 
 	if (bundle) {
@@ -240,6 +247,7 @@ static int load_dir(const char *d, struct dcap_collateral **out)
 		root_crl = pick(d, "root_crl.der", "root_crl.pem");
 		chain = pick(d, "tcb_signing_chain.pem", NULL);
 		crl_chain = pick(d, "pck_crl_chain.pem", NULL);
+		processor_crl = pick(d, "pck_processor_crl.der", "pck_processor_crl.pem");
 		if (!tcb || !qe || !pck_crl || !root_crl || !chain) {
 			r = log_error_errno(-ENOENT,
 					    "collateral: %s lacks collateral.json or one of "
@@ -254,6 +262,7 @@ static int load_dir(const char *d, struct dcap_collateral **out)
 		f.root_crl = root_crl;
 		f.tcb_signing_chain = chain;
 		f.pck_crl_chain = crl_chain;
+		f.pck_crl_other = processor_crl;
 	}
 	r = dcap_collateral_load(&f, out, NULL, 0);
 	if (r < 0)
@@ -266,6 +275,7 @@ out:
 	free(root_crl);
 	free(chain);
 	free(crl_chain);
+	free(processor_crl);
 	return r;
 }
 

@@ -191,8 +191,9 @@ static bool same_cert(X509 *a, X509 *b)
  * Narrows the window to the validity of every certificate involved. */
 #define CHAIN_ANY_TIME ((time_t)-1)
 static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
-			const struct dcap_collateral *c, time_t at, const char *what, int length,
-			time_t *nb, time_t *na, struct dcap_result *res)
+			const struct dcap_collateral *c, X509_CRL *pck_crl, time_t at,
+			const char *what, int length, time_t *nb, time_t *na,
+			struct dcap_result *res)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -205,7 +206,7 @@ static int chain_verify(const struct dcap_verifier *v, STACK_OF(X509) * chain,
 	crls = sk_X509_CRL_new_null();
 	untrusted = sk_X509_new_null();
 	if (!store || !ctx || !crls || !untrusted || !X509_STORE_add_cert(store, v->root) ||
-	    !sk_X509_CRL_push(crls, c->pck_crl) || !sk_X509_CRL_push(crls, c->root_crl)) {
+	    !sk_X509_CRL_push(crls, pck_crl) || !sk_X509_CRL_push(crls, c->root_crl)) {
 		r = log_error_errno(-ENOMEM, "dcap: out of memory");
 		snprintf(res->reason, sizeof(res->reason), "out of memory");
 		goto out;
@@ -384,7 +385,8 @@ static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quot
 {
 	STACK_OF(X509) *chain = NULL;
 	char cn[128];
-	X509_NAME *crl_issuer;
+	X509_NAME *leaf_issuer;
+	X509_CRL *crl;
 	int r;
 
 	if (dcap_certs_parse(q->pck_chain_pem, q->pck_chain_len, 3, &chain) < 0 ||
@@ -413,16 +415,22 @@ static int pck_chain_verify(const struct dcap_verifier *v, const struct tdx_quot
 			   v->test_root ? "test root" : "Intel SGX Root CA");
 		goto out;
 	}
-	/* QVL compares the raw issuer names of the PCK CRL and the leaf. */
-	crl_issuer = X509_CRL_get_issuer(c->pck_crl);
-	if (X509_NAME_cmp(crl_issuer, X509_get_issuer_name(sk_X509_value(chain, 0))) != 0) {
+	/* QVL compares the raw issuer names of the PCK CRL and the leaf: the platform CA's or
+	 * the processor CA's CRL, whichever issued this leaf. */
+	leaf_issuer = X509_get_issuer_name(sk_X509_value(chain, 0));
+	crl = !X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), leaf_issuer) ? c->pck_crl
+	      : c->pck_crl_other &&
+			      !X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl_other), leaf_issuer)
+		      ? c->pck_crl_other
+		      : NULL;
+	if (!crl) {
 		r = refuse(res, -EKEYREJECTED, LOG_LVL_INFO,
 			   "PCK CRL is not issued by the PCK leaf's issuer");
 		goto out;
 	}
 	e->not_before = c->not_before;
 	e->not_after = c->not_after;
-	r = chain_verify(v, chain, c, at, "PCK chain", 3, &e->not_before, &e->not_after, res);
+	r = chain_verify(v, chain, c, crl, at, "PCK chain", 3, &e->not_before, &e->not_after, res);
 	if (r < 0)
 		goto out;
 	if (pck_ext_parse(sk_X509_value(chain, 0), &e->ext) < 0) {
@@ -470,9 +478,10 @@ static int signers_verify(struct dcap_verifier *v, const struct dcap_collateral 
 		fresh.not_after = (time_t)INT64_MAX;
 		if ((r = tcb_signer_check(c->tcb_chain, "TCB info", res)) < 0 ||
 		    (r = tcb_signer_check(c->qe_chain, "QE identity", res)) < 0 ||
-		    (r = chain_verify(v, c->tcb_chain, c, CHAIN_ANY_TIME, "TCB info signing chain",
-				      2, &fresh.not_before, &fresh.not_after, res)) < 0 ||
-		    (r = chain_verify(v, c->qe_chain, c, CHAIN_ANY_TIME,
+		    (r = chain_verify(v, c->tcb_chain, c, c->pck_crl, CHAIN_ANY_TIME,
+				      "TCB info signing chain", 2, &fresh.not_before,
+				      &fresh.not_after, res)) < 0 ||
+		    (r = chain_verify(v, c->qe_chain, c, c->pck_crl, CHAIN_ANY_TIME,
 				      "QE identity signing chain", 2, &fresh.not_before,
 				      &fresh.not_after, res)) < 0)
 			return r;
@@ -668,7 +677,9 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	    (r = time_check("PCK CRL", c->pck_crl_this_update, c->pck_crl_next_update, at, res)) <
 		    0 ||
 	    (r = time_check("root CA CRL", c->root_crl_this_update, c->root_crl_next_update, at,
-			    res)) < 0)
+			    res)) < 0 ||
+	    (c->pck_crl_other && (r = time_check("second PCK CA CRL", c->pck_crl_other_this_update,
+						 c->pck_crl_other_next_update, at, res)) < 0))
 		return r;
 	/* A chain the cheap reading cannot key goes to the full check, then into the cache under
 	 * the DER of the certificates it parsed. */

@@ -21,6 +21,7 @@ struct dcap_collateral_files {
 	const char *tcb_info;	       /* {"tcbInfo":{...},"signature":"..."} */
 	const char *qe_identity;       /* {"enclaveIdentity":{...},"signature":"..."} */
 	const char *pck_crl;	       /* PEM or DER CRL of the PCK issuer CA */
+	const char *pck_crl_other;     /* optional: the other PCK CA's CRL (platform / processor) */
 	const char *root_crl;	       /* PEM or DER CRL of the root CA */
 	const char *tcb_signing_chain; /* PEM: TCB signing cert, root */
 	const char *pck_crl_chain;     /* PEM: PCK CA, root (optional: the quote carries it) */

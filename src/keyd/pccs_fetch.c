@@ -156,13 +156,14 @@ static int root_crl_der(struct fetch *f)
 	return 0;
 }
 
-int pccs_fetch_collateral(const char *base_url, const char *pck_ca, const uint8_t fmspc[6],
-			  const char *collateral_dir, unsigned timeout_ms)
+int pccs_fetch_collateral(const char *base_url, const uint8_t fmspc[6], const char *collateral_dir,
+			  unsigned timeout_ms)
 {
 	struct fetch tcb = {.chain_header = "TCB-Info-Issuer-Chain"},
 		     qe = {.chain_header = "SGX-Enclave-Identity-Issuer-Chain"},
-		     crl = {.chain_header = "SGX-PCK-CRL-Issuer-Chain"}, root = {0};
-	_cleanup_free_ char *dir = NULL, *u1 = NULL, *u2 = NULL, *u3 = NULL, *u4 = NULL;
+		     crl = {.chain_header = "SGX-PCK-CRL-Issuer-Chain"},
+		     pcrl = {.chain_header = "SGX-PCK-CRL-Issuer-Chain"}, root = {0};
+	_cleanup_free_ char *dir = NULL, *u1 = NULL, *u2 = NULL, *u3 = NULL, *u4 = NULL, *u5 = NULL;
 	char hex[13];
 	int r;
 
@@ -170,7 +171,9 @@ int pccs_fetch_collateral(const char *base_url, const char *pck_ca, const uint8_
 	if (asprintf(&dir, "%s/%s", collateral_dir, hex) < 0 ||
 	    asprintf(&u1, "%s/tdx/certification/v4/tcb?fmspc=%s", base_url, hex) < 0 ||
 	    asprintf(&u2, "%s/tdx/certification/v4/qe/identity", base_url) < 0 ||
-	    asprintf(&u3, "%s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", base_url, pck_ca) <
+	    asprintf(&u3, "%s/sgx/certification/v4/pckcrl?ca=platform&encoding=der", base_url) <
+		    0 ||
+	    asprintf(&u5, "%s/sgx/certification/v4/pckcrl?ca=processor&encoding=der", base_url) <
 		    0 ||
 	    asprintf(&u4, "%s/sgx/certification/v4/rootcacrl", base_url) < 0)
 		return -ENOMEM;
@@ -178,14 +181,15 @@ int pccs_fetch_collateral(const char *base_url, const char *pck_ca, const uint8_
 		return log_error_errno(-errno, "pccs: cannot create %s: %m", dir);
 	/* Everything is fetched before anything is replaced. */
 	if ((r = get(u1, timeout_ms, &tcb)) < 0 || (r = get(u2, timeout_ms, &qe)) < 0 ||
-	    (r = get(u3, timeout_ms, &crl)) < 0 || (r = get(u4, timeout_ms, &root)) < 0 ||
-	    (r = root_crl_der(&root)) < 0)
+	    (r = get(u3, timeout_ms, &crl)) < 0 || (r = get(u5, timeout_ms, &pcrl)) < 0 ||
+	    (r = get(u4, timeout_ms, &root)) < 0 || (r = root_crl_der(&root)) < 0)
 		goto out;
 	if ((r = replace_file(dir, "tcb_signing_chain.pem", tcb.chain, strlen(tcb.chain))) < 0 ||
 	    (r = replace_file(dir, "pck_crl_chain.pem", crl.chain, strlen(crl.chain))) < 0 ||
 	    (r = replace_file(dir, "tcb_info.json", tcb.body, tcb.len)) < 0 ||
 	    (r = replace_file(dir, "qe_identity.json", qe.body, qe.len)) < 0 ||
 	    (r = replace_file(dir, "pck_crl.der", crl.body, crl.len)) < 0 ||
+	    (r = replace_file(dir, "pck_processor_crl.der", pcrl.body, pcrl.len)) < 0 ||
 	    (r = replace_file(dir, "root_crl.der", root.body, root.len)) < 0)
 		goto out;
 	{
@@ -203,6 +207,8 @@ out:
 	free(qe.chain);
 	free(crl.body);
 	free(crl.chain);
+	free(pcrl.body);
+	free(pcrl.chain);
 	free(root.body);
 	return r;
 }
@@ -220,8 +226,7 @@ int pccs_refresh_all(const char *base_url, const char *collateral_dir, unsigned 
 
 		if (strlen(de->d_name) != 12 || hex_decode_exact(de->d_name, 12, fmspc, 6) < 0)
 			continue;
-		if (pccs_fetch_collateral(base_url, "platform", fmspc, collateral_dir,
-					  timeout_ms) == 0)
+		if (pccs_fetch_collateral(base_url, fmspc, collateral_dir, timeout_ms) == 0)
 			n++;
 	}
 	closedir(d);

@@ -28,6 +28,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                   "tcb_signing_chain.pem"),
             "/sgx/certification/v4/pckcrl": ("pck_crl.der", "SGX-PCK-CRL-Issuer-Chain",
                                              "pck_crl_chain.pem"),
+            "processor": ("pck_processor_crl.der", "SGX-PCK-CRL-Issuer-Chain",
+                          "pck_processor_crl_chain.pem"),
             "/sgx/certification/v4/rootcacrl": ("root_crl.der", None, None),
         }
         if url.path not in routes:
@@ -36,7 +38,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path.endswith("/tcb") and q.get("fmspc") != ["00906ed50000"]:
             self.send_error(404)
             return
-        body_file, header, chain_file = routes[url.path]
+        if url.path.endswith("/pckcrl") and q.get("ca") not in (["platform"], ["processor"]):
+            self.send_error(400)
+            return
+        route = "processor" if q.get("ca") == ["processor"] else url.path
+        body_file, header, chain_file = routes[route]
         body = read(body_file)
         if url.path.endswith("rootcacrl"):
             body = binascii.hexlify(body)  # PCCS answers with the hex text

@@ -136,6 +136,23 @@ keyd_stop
 cp "$T/expired/tcb_info.json" "$T/expired/qe_identity.json" "$T/expired/pck_crl.der" \
 	"$T/expired/root_crl.der" "$T/collateral/00906ed50000/"
 "$QUOTEGEN" collateral --ca "$T/sim" --out "$T/fresh" >/dev/null || bad "fresh collateral"
+# The PCK Processor CA's CRL (CRL number 5) beside the platform CA's: quotegen makes only the
+# platform CA, so a processor CA under the same test root is made here.
+P="$T/processor"
+mkdir -p "$P"
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+	"$P" "$P" >"$P/ca.cnf"
+: >"$P/index"
+echo 05 >"$P/crlnumber"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$P/ext"
+{ openssl ecparam -name prime256v1 -genkey -noout -out "$P/ca.key" &&
+	openssl req -new -key "$P/ca.key" -subj "/CN=Test SGX PCK Processor CA/O=Test" -out "$P/ca.csr" &&
+	openssl x509 -req -in "$P/ca.csr" -CA "$T/sim/root_ca.pem" -CAkey "$T/sim/root_ca_key.pem" \
+		-set_serial 77 -days 30 -extfile "$P/ext" -out "$P/ca.pem" &&
+	openssl ca -batch -config "$P/ca.cnf" -gencrl -keyfile "$P/ca.key" -cert "$P/ca.pem" -out "$P/crl.pem" &&
+	openssl crl -in "$P/crl.pem" -outform DER -out "$T/fresh/pck_processor_crl.der" &&
+	cat "$P/ca.pem" "$T/sim/root_ca.pem" >"$T/fresh/pck_processor_crl_chain.pem"; } \
+	>"$P/log" 2>&1 || bad "processor CA CRL: $(tail -3 "$P/log")"
 python3 "$(dirname "$0")/keyd-fake-pccs.py" "$T/fresh" "$T/pccs.port" "$T/pccs.log" &
 PCCS_PID=$!
 i=0
@@ -148,6 +165,14 @@ sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", 
 KEYD_CONFIG="$T/keyd-pccs.json" keyd_start || bad "keyd with pccs_url did not start"
 client valid || bad "no release after the PCCS refresh"
 grep -q "tcb?fmspc=00906ed50000" "$T/pccs.log" || bad "PCCS not asked for the platform's TCB info"
+grep -q "pckcrl?ca=platform" "$T/pccs.log" || bad "PCCS not asked for the platform CA's CRL"
+grep -q "pckcrl?ca=processor" "$T/pccs.log" || bad "PCCS not asked for the processor CA's CRL"
+cmp -s "$T/fresh/pck_processor_crl.der" "$T/collateral/00906ed50000/pck_processor_crl.der" ||
+	bad "cache directory does not hold the fetched processor CA CRL"
+python3 -c 'import json, sys
+sys.exit(json.load(open(sys.argv[1]))["crl"].get("/CN=Test SGX PCK Processor CA/O=Test") != 5)' \
+	"$T/collateral/.rollback-state.json" ||
+	bad "keyd did not load the processor CA CRL (its CRL number is not in the rollback state)"
 grep -q "pccs: refreshed collateral of FMSPC 00906ed50000" "$T/keyd.stderr" || bad "no refresh log"
 cmp -s "$T/fresh/tcb_info.json" "$T/collateral/00906ed50000/tcb_info.json" ||
 	bad "cache directory does not hold the fetched TCB info"

@@ -440,8 +440,9 @@ static X509 *reissue_leaf(X509 *leaf, X509 *issuer, EVP_PKEY *issuer_key)
 	return x;
 }
 
-/* An empty CRL of `issuer`, valid around now, as DER in path. */
-static void write_crl(X509 *issuer, EVP_PKEY *key, time_t now, const char *path)
+/* A CRL of `issuer`, valid around now, revoking `revoked` (may be NULL: empty), as DER in path. */
+static void write_crl_revoking(X509 *issuer, EVP_PKEY *key, time_t now, X509 *revoked,
+			       const char *path)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *from = ASN1_TIME_adj(NULL, now, -1, 0), *until = ASN1_TIME_adj(NULL, now, 30, 0);
@@ -453,6 +454,15 @@ static void write_crl(X509 *issuer, EVP_PKEY *key, time_t now, const char *path)
 	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)), 1);
 	assert_int_equal(X509_CRL_set1_lastUpdate(crl, from), 1);
 	assert_int_equal(X509_CRL_set1_nextUpdate(crl, until), 1);
+	if (revoked) {
+		X509_REVOKED *rev = X509_REVOKED_new();
+
+		assert_non_null(rev);
+		assert_int_equal(X509_REVOKED_set_serialNumber(rev, X509_get_serialNumber(revoked)),
+				 1);
+		assert_int_equal(X509_REVOKED_set_revocationDate(rev, from), 1);
+		assert_int_equal(X509_CRL_add0_revoked(crl, rev), 1);
+	}
 	add_ext(issuer, NULL, crl, NID_authority_key_identifier, "keyid:always");
 	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
 	n = i2d_X509_CRL(crl, &der);
@@ -462,6 +472,11 @@ static void write_crl(X509 *issuer, EVP_PKEY *key, time_t now, const char *path)
 	ASN1_TIME_free(from);
 	ASN1_TIME_free(until);
 	X509_CRL_free(crl);
+}
+
+static void write_crl(X509 *issuer, EVP_PKEY *key, time_t now, const char *path)
+{
+	write_crl_revoking(issuer, key, now, NULL, path);
 }
 
 static char *chain_pem(X509 *leaf, X509 *ca, X509 *root)
@@ -1000,6 +1015,118 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	quotesim_free(s);
 }
 
+/* A PCK leaf from the Processor CA (not the Platform CA) under the same root: verified against
+ * the processor CA's CRL when the collateral has it (pck_crl_other, what the PCCS refresh now
+ * fetches), refused without it (no CRL of the leaf's issuer), and refused when that CRL revokes
+ * the leaf. The platform CA's quotes still verify under the same collateral. */
+static void test_processor_ca_crl(void **state)
+{
+	struct fixture *f = *state;
+	struct quotesim *s = NULL;
+	struct dcap_collateral *c0 = NULL;
+	struct dcap_verifier *v;
+	struct quotesim_quote_opts o;
+	X509 *root, *real_leaf, *named, *proc_ca, *renamed, *leaf;
+	EVP_PKEY *root_key, *proc_key;
+	X509_NAME *name;
+	char dir[128], *pem;
+	uint8_t *buf = NULL, *plain = NULL;
+	size_t len, plain_len;
+
+	hierarchy(f, "processor", NULL, dir, sizeof(dir), &s, &c0);
+	v = verifier_for(dir);
+	root = read_cert(dir, QUOTESIM_ROOT_CA);
+	real_leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
+	root_key = read_key(dir, QUOTESIM_ROOT_CA_KEY);
+	proc_key = EVP_EC_gen("P-256");
+	assert_non_null(proc_key);
+	/* the Processor CA: forge_issuer() takes its subject from a certificate */
+	named = X509_new();
+	name = X509_NAME_new();
+	assert_non_null(named);
+	assert_non_null(name);
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+				 name, "CN", MBSTRING_ASC,
+				 (const unsigned char *)"Test SGX PCK Processor CA", -1, -1, 0),
+			 1);
+	assert_int_equal(X509_set_subject_name(named, name), 1);
+	proc_ca =
+		forge_issuer(root, root_key, named, proc_key, "critical,CA:TRUE,pathlen:0", f->now);
+	/* the real leaf (same key and SGX extension) named and signed as the Processor CA's: the
+	 * new issuer name is encoded by the signing (X509_dup() would copy the old encoding) */
+	renamed = X509_dup(real_leaf);
+	assert_non_null(renamed);
+	assert_int_equal(X509_set_issuer_name(renamed, name), 1);
+	leaf = reissue_leaf(renamed, proc_ca, proc_key);
+	assert_int_equal(X509_set_issuer_name(leaf, name), 1);
+	assert_true(X509_sign(leaf, proc_key, EVP_sha256()) > 0);
+	pem = chain_pem(leaf, proc_ca, root);
+	quotesim_quote_opts_init(s, &o);
+	o.chain_pem_override = pem;
+	assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+	assert_int_equal(quotesim_quote(s, NULL, NULL, &plain, &plain_len), 0);
+
+	for (int which = 0; which < 3; which++) {
+		struct dcap_collateral_files files = {0};
+		struct dcap_collateral *c = NULL;
+		struct dcap_result res;
+		char p[6][200];
+		int r;
+
+		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_PCK_CRL);
+		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_TCB_INFO);
+		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
+		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
+		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
+		snprintf(p[5], sizeof(p[5]), "%s/processor_crl_%d.der", dir, which);
+		files.pck_crl = p[0];
+		files.tcb_info = p[1];
+		files.qe_identity = p[2];
+		files.root_crl = p[3];
+		files.tcb_signing_chain = p[4];
+		if (which > 0) {
+			write_crl_revoking(proc_ca, proc_key, f->now, which == 2 ? leaf : NULL,
+					   p[5]);
+			files.pck_crl_other = p[5];
+		}
+		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
+		r = dcap_test_verify(v, c, buf, len, f->now, NULL, &res);
+		switch (which) {
+		case 0:
+			if (r != -EKEYREJECTED || !strstr(res.reason, "not issued by the PCK leaf"))
+				fail_msg("processor leaf without its CA's CRL: %d '%s'", r,
+					 res.reason);
+			break;
+		case 1:
+			if (r != 0)
+				fail_msg("processor leaf with its CA's CRL refused: %s",
+					 res.reason);
+			break;
+		default:
+			if (r != -EKEYREJECTED || !strstr(res.reason, "revoked"))
+				fail_msg("processor leaf revoked by its CA's CRL: %d '%s'", r,
+					 res.reason);
+		}
+		assert_int_equal(dcap_test_verify(v, c, plain, plain_len, f->now, NULL, &res), 0);
+		dcap_collateral_free(c);
+	}
+	free(buf);
+	free(plain);
+	free(pem);
+	X509_NAME_free(name);
+	X509_free(named);
+	X509_free(renamed);
+	X509_free(leaf);
+	X509_free(proc_ca);
+	X509_free(real_leaf);
+	X509_free(root);
+	EVP_PKEY_free(proc_key);
+	EVP_PKEY_free(root_key);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c0);
+	quotesim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1011,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_pck_issuer_must_be_ca),
 		cmocka_unit_test(test_pck_extension_malformed),
 		cmocka_unit_test(test_cache_keys_der_and_signers_once),
+		cmocka_unit_test(test_processor_ca_crl),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
