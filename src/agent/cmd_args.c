@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cmd_args.h"
+#include "cmd_dispatch.h"
 #include "log.h"
 #include "luks_header.h"
 #include "secmem.h"
@@ -49,14 +50,10 @@ int cmd_header_load(const char *device, bool token_optional, struct luks_header 
 		r = luks_header_load_any(device, out, reason, sizeof(reason));
 	else
 		r = luks_header_load(device, out, reason, sizeof(reason));
-	if (r == -ENODEV) {
+	if (r == -ENODEV)
 		printf("%s: cannot be opened\n", device);
-		return 2;
-	}
-	if (r < 0) {
+	else if (r < 0)
 		printf("%s: refused: %s\n", device,
 		       reason[0] ? reason : "header could not be read");
-		return 1;
-	}
-	return 0;
+	return cmd_exit_code(r);
 }

@@ -2,13 +2,13 @@
  * keyslot is added and proven first, the token is rewritten in one header write, and only then is
  * the old keyslot removed: a crash at any point leaves a disk that unlocks. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
 #include "cmd_args.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_activate.h"
@@ -17,84 +17,57 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-static void rotate_usage(FILE *f)
-{
-	fprintf(f, "usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
-		   "[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n");
-}
-
 int cmd_rotate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"secret-file", required_argument, NULL, 's'},
-		{"old-secret-file", required_argument, NULL, 'o'},
-		{"resource", required_argument, NULL, 'r'},
-		{"keyslot", required_argument, NULL, 'k'},
-		{"key-file", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	static const char usage[] =
+		"usage: tdx-unlock rotate DEVICE --secret-file NEW [--resource REPO/TYPE/TAG] "
+		"[--keyslot N] [--old-secret-file OLD | --key-file FILE]\n";
+	const char *resource = NULL, *secret_file = NULL, *old_file = NULL, *key_file = NULL;
+	const char *keyslot_arg = NULL, *device;
+	const struct cmd_option opts[] = {
+		CMD_OPT("secret-file", 0, true, &secret_file),
+		CMD_OPT("old-secret-file", 0, false, &old_file),
+		CMD_OPT("resource", 0, false, &resource),
+		CMD_OPT("keyslot", 0, false, &keyslot_arg),
+		CMD_OPT("key-file", 0, false, &key_file),
 	};
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
 	_cleanup_secmem_ uint8_t *secret = NULL;
 	_cleanup_secmem_ uint8_t *old_secret = NULL;
 	_cleanup_secmem_ char *existing = NULL;
-	const char *resource = NULL, *secret_file = NULL, *old_file = NULL, *key_file = NULL;
-	const char *device;
 	char reason[LUKS_REASON_MAX], uuid[LUKS_UUID_LEN + 1],
 		resource_buf[LUKS_TOKEN_RESOURCE_MAX + 1];
 	struct luks_token old, tok;
 	size_t secret_len = 0, old_len = 0, existing_len = 0;
-	int keyslot = -1, token_id = -1, new_id = -1, c, r;
+	int keyslot = -1, token_id = -1, new_id = -1, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			secret_file = optarg;
-			break;
-		case 'o':
-			old_file = optarg;
-			break;
-		case 'r':
-			resource = optarg;
-			break;
-		case 'f':
-			key_file = optarg;
-			break;
-		case 'k':
-			if (cmd_keyslot_parse("rotate", optarg, &keyslot) < 0)
-				return 2;
-			break;
-		case 'h':
-			rotate_usage(stdout);
-			return 0;
-		default:
-			rotate_usage(stderr);
-			return 2;
-		}
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), &device, 1);
+	if (r >= 0)
+		return r;
+	if (old_file && key_file) {
+		fputs(usage, stderr);
+		return CMD_EXIT_USAGE;
 	}
-	if (optind + 1 != argc || !secret_file || (old_file && key_file)) {
-		rotate_usage(stderr);
-		return 2;
-	}
-	device = argv[optind];
+	if (keyslot_arg && cmd_keyslot_parse("rotate", keyslot_arg, &keyslot) < 0)
+		return CMD_EXIT_USAGE;
 	if (resource && luks_resource_path_check(resource) < 0) {
 		log_error("rotate: --resource '%s' is not a repo/type/tag path", resource);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	if (cmd_new_secret_read("rotate", secret_file, &secret, &secret_len) < 0)
-		return 2;
+		return CMD_EXIT_USAGE;
 	if (luks_device_open(device, &cd) < 0)
-		return 2;
+		return CMD_EXIT_USAGE;
 	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &token_id, &old, reason,
 				 sizeof(reason));
 	if (r < 0) {
 		log_error("rotate: %s: %s", device, reason);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	if (keyslot == old.keyslot) {
 		log_error("rotate: the new keyslot must differ from the current keyslot %d",
 			  old.keyslot);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	snprintf(resource_buf, sizeof(resource_buf), "%s", resource ? resource : old.resource);
 
@@ -103,13 +76,13 @@ int cmd_rotate(int argc, char **argv)
 		uint8_t *pass = NULL;
 		size_t pass_len = 0;
 		if (secret_file_read(old_file, CMD_SECRET_MAX, &old_secret, &old_len) < 0)
-			return 2;
+			return CMD_EXIT_USAGE;
 		if (luks_passphrase_derive(old_secret, old_len, &old, uuid, &pass, &pass_len) < 0)
-			return 1;
+			return CMD_EXIT_FAILED;
 		existing = (char *)pass;
 		existing_len = pass_len;
 	} else if (secret_passphrase_get(key_file, &existing, &existing_len) < 0) {
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 
 	r = luks_enroll_add(cd, keyslot, existing, existing_len, secret, secret_len, resource_buf,
@@ -117,7 +90,7 @@ int cmd_rotate(int argc, char **argv)
 	secmem_free(TAKE_PTR(existing));
 	secmem_free(TAKE_PTR(secret));
 	if (r < 0)
-		return 1;
+		return CMD_EXIT_FAILED;
 	/* Only a keyslot tdx-unlock enrolled: a token naming the recovery keyslot loses the token,
 	 * never the keyslot. */
 	if (luks_keyslot_enrolled_check(cd, old.keyslot, reason, sizeof(reason)) < 0) {
@@ -131,15 +104,15 @@ int cmd_rotate(int argc, char **argv)
 		log_error("rotate: old keyslot %d could not be removed; the disk unlocks with the "
 			  "new one, remove the old keyslot by hand",
 			  old.keyslot);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &new_id, &tok, reason,
 				 sizeof(reason));
 	if (r < 0) {
 		log_error("rotate: %s: rotated header fails validation: %s", device, reason);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	printf("rotated %s: keyslot %d -> %d, token %d, resource %s\n", device, old.keyslot,
 	       tok.keyslot, new_id, tok.resource);
-	return 0;
+	return CMD_EXIT_OK;
 }

@@ -1,11 +1,11 @@
 /* tdx-unlock unenroll: remove the tdx-unlock token and its keyslot; other keyslots stay. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_enroll.h"
@@ -15,19 +15,14 @@ int cmd_unenroll(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
 	const char *device;
-	int removed = 0, failed = 0;
+	int removed = 0, failed = 0, r;
 
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: tdx-unlock unenroll DEVICE\n");
-		return 0;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: tdx-unlock unenroll DEVICE\n");
-		return 2;
-	}
-	device = argv[1];
+	r = cmd_options_parse(argc, argv, "usage: tdx-unlock unenroll DEVICE\n", NULL, 0, &device,
+			      1);
+	if (r >= 0)
+		return r;
 	if (luks_device_open(device, &cd) < 0)
-		return 2;
+		return CMD_EXIT_USAGE;
 
 	/* Works on broken tokens too: a token that does not parse is removed, its keyslot kept. */
 	for (int t = 0; t < 32; t++) {
@@ -65,10 +60,10 @@ int cmd_unenroll(int argc, char **argv)
 		removed++;
 	}
 	if (failed)
-		return 1;
+		return CMD_EXIT_FAILED;
 	if (!removed) {
 		log_error("unenroll: %s has no tdx-unlock token", device);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
-	return 0;
+	return CMD_EXIT_OK;
 }

@@ -9,17 +9,19 @@
 #include "agent/config.h"
 #include "agent/crypttab.h"
 #include "agent/rtmr.h"
+#include "cmd_dispatch.h"
 
-/* Process exit codes of `tdx-unlock unlock` (docs/agent.md). Codes 1-9 mean: the outcome is in
- * RTMR3 (or the configuration acknowledges a kernel without it); the normal passphrase prompt may
- * take over. UNLOCK_EXIT_NO_RTMR means it is not: the boot must not reach a prompt (the unit powers
- * off). With several devices the first failing device decides. */
+/* Process exit codes of `tdx-unlock unlock` (docs/agent.md): the shared ones (cmd_dispatch.h),
+ * then its own. Codes 1-9 mean: the outcome is in RTMR3 (or the configuration acknowledges a
+ * kernel without it); the normal passphrase prompt may take over. UNLOCK_EXIT_NO_RTMR means it is
+ * not: the boot must not reach a prompt (the unit powers off). With several devices the first
+ * failing device decides. */
 enum unlock_exit {
-	UNLOCK_EXIT_OK = 0,		   /* every device with a token was unlocked */
-	UNLOCK_EXIT_FAILURE = 1,	   /* internal error, or no quote (not a TDX guest) */
-	UNLOCK_EXIT_USAGE = 2,		   /* bad arguments or configuration */
-	UNLOCK_EXIT_NO_TOKEN = 3,	   /* no device carries a tdx-unlock token */
-	UNLOCK_EXIT_UNREACHABLE = 4,	   /* no configured server answered in time */
+	UNLOCK_EXIT_OK = CMD_EXIT_OK,	       /* every device with a token was unlocked */
+	UNLOCK_EXIT_FAILURE = CMD_EXIT_FAILED, /* internal error, or no quote (not a TDX guest) */
+	UNLOCK_EXIT_USAGE = CMD_EXIT_USAGE,    /* bad arguments or configuration */
+	UNLOCK_EXIT_NO_TOKEN = 3,	       /* no device carries a tdx-unlock token */
+	UNLOCK_EXIT_UNREACHABLE = 4,	       /* no configured server answered in time */
 	UNLOCK_EXIT_REFUSED = 5,	   /* refused (attestation, policy, or server key != pin) */
 	UNLOCK_EXIT_HEADER_INVALID = 6,	   /* LUKS2 header or token failed validation */
 	UNLOCK_EXIT_ACTIVATION_FAILED = 7, /* secret released but the keyslot did not open */

@@ -1,29 +1,25 @@
 #include <errno.h>
-#include <getopt.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "cmd_env.h"
 #include "commands.h"
 #include "dcap/dcap.h"
 #include "keyd_config.h"
 #include "log.h"
 #include "policy.h"
-#include "rootkey.h"
 
 /* Loads everything serve would load, without listening or writing the audit log. */
-static int check(const struct keyd_config *cfg)
+static int check(const struct cmd_env *env)
 {
+	const struct keyd_config *cfg = env->cfg;
 	struct policy_set *ps = NULL;
-	struct rootkey *rk = NULL;
 	struct dcap_verifier *v = NULL;
 	SSL_CTX *ctx = NULL;
 	struct stat st;
 	int r;
 
-	r = rootkey_load_config(cfg, &rk);
-	if (r < 0)
-		goto out;
 	r = policy_set_load_dir(cfg->policy_dir, &ps);
 	if (r < 0)
 		goto out;
@@ -50,37 +46,12 @@ out:
 	SSL_CTX_free(ctx);
 	dcap_verifier_free(v);
 	policy_set_unref(ps);
-	rootkey_free(rk);
 	return r;
 }
 
 int cmd_check_config(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {}};
-	const char *config = NULL;
-	struct keyd_config *cfg = NULL;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			printf("usage: tdx-keyd check-config --config FILE\n");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (!config || optind != argc) {
-		fprintf(stderr, "usage: tdx-keyd check-config --config FILE\n");
-		return 2;
-	}
-	r = keyd_config_load(config, &cfg);
-	if (r == 0)
-		r = check(cfg);
-	keyd_config_free(cfg);
-	return r < 0 ? 1 : 0;
+	/* The root key too: everything serve would load. */
+	return cmd_env_main(argc, argv, "usage: tdx-keyd check-config --config FILE\n", true,
+			    check);
 }

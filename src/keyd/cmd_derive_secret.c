@@ -1,8 +1,10 @@
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "cmd_dispatch.h"
+#include "cmd_env.h"
 #include "commands.h"
 #include "fileio.h"
 #include "kdf.h"
@@ -16,67 +18,41 @@
  * file (never to the terminal), with the policy id and key version that resource falls under. */
 int cmd_derive_secret(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"resource", required_argument, NULL, 'r'},
-					     {"out", required_argument, NULL, 'o'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
 	static const char usage[] = "usage: tdx-keyd derive-secret --config FILE --resource "
 				    "REPO/TYPE/TAG --out FILE\n";
 	const char *config = NULL, *resource = NULL, *out = NULL;
-	struct keyd_config *cfg = NULL;
+	const struct cmd_option opts[] = {
+		CMD_OPT("config", 'c', true, &config),
+		CMD_OPT("resource", 'r', true, &resource),
+		CMD_OPT("out", 'o', true, &out),
+	};
+	struct cmd_env env;
 	struct policy_set *ps = NULL;
-	struct rootkey *rk = NULL;
 	const struct policy *p;
 	uint8_t *secret = NULL;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "c:r:o:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'r':
-			resource = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (!config || !resource || !out || optind != argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), NULL, 0);
+	if (r >= 0)
+		return r;
 	if (!strcmp(out, "-") || !strncmp(out, "/dev/", 5) || !strncmp(out, "/proc/", 6)) {
 		log_error("--out must name a new regular file, not %s", out);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	if (!policy_resource_path_valid(resource)) {
 		log_error("--resource '%s' is not repo/type/tag", resource);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
-	r = secmem_harden_process();
-	if (r < 0)
-		return 1;
-	r = keyd_config_load(config, &cfg);
+	r = cmd_env_load(config, true, &env);
 	if (r < 0)
 		goto out;
-	r = rootkey_load_config(cfg, &rk);
-	if (r < 0)
-		goto out;
-	r = policy_set_load_dir(cfg->policy_dir, &ps);
+	r = policy_set_load_dir(env.cfg->policy_dir, &ps);
 	if (r < 0)
 		goto out;
 	p = policy_set_find(ps, resource);
 	if (!p) {
 		r = log_error_errno(-ENOENT, "resource %s is not covered by any policy in %s",
-				    resource, cfg->policy_dir);
+				    resource, env.cfg->policy_dir);
 		goto out;
 	}
 	secret = secmem_alloc(KDF_DISK_SECRET_LEN);
@@ -84,7 +60,7 @@ int cmd_derive_secret(int argc, char **argv)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = rootkey_disk_secret(rk, p->id, resource, p->key_version, secret);
+	r = rootkey_disk_secret(env.rk, p->id, resource, p->key_version, secret);
 	if (r < 0)
 		goto out;
 	r = file_write_private(out, secret, KDF_DISK_SECRET_LEN, 0);
@@ -95,7 +71,6 @@ int cmd_derive_secret(int argc, char **argv)
 out:
 	secmem_free(secret);
 	policy_set_unref(ps);
-	rootkey_free(rk);
-	keyd_config_free(cfg);
-	return r < 0 ? 1 : 0;
+	cmd_env_done(&env);
+	return cmd_exit_code(r);
 }

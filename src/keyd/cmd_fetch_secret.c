@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "escape.h"
 #include "jwe.h"
@@ -98,18 +98,16 @@ static int stdout_is_pipe(void)
  * disk secret sealed to a fresh key held only here, and writes it to stdout (a pipe). */
 int cmd_fetch_secret(int argc, char **argv)
 {
-	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-					     {"ca", required_argument, NULL, 'a'},
-					     {"client-cert", required_argument, NULL, 'c'},
-					     {"client-key", required_argument, NULL, 'k'},
-					     {"resource", required_argument, NULL, 'r'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
 	static const char usage[] =
 		"usage: tdx-keyd fetch-secret --url https://KEYD:PORT --ca FILE --client-cert FILE "
 		"--client-key FILE --resource REPO/TYPE/TAG | tdx-unlock enroll ... --secret-file "
 		"/dev/stdin\n";
 	const char *url = NULL, *ca = NULL, *cert = NULL, *key = NULL, *resource = NULL;
+	const struct cmd_option opts[] = {
+		CMD_OPT("url", 'u', true, &url),	   CMD_OPT("ca", 'a', true, &ca),
+		CMD_OPT("client-cert", 'c', true, &cert),  CMD_OPT("client-key", 'k', true, &key),
+		CMD_OPT("resource", 'r', true, &resource),
+	};
 	_cleanup_(json_object_putp) struct json_object *jwk = NULL;
 	struct json_object *req = NULL;
 	struct response *resp = NULL;
@@ -118,52 +116,27 @@ int cmd_fetch_secret(int argc, char **argv)
 	char *full_url = NULL, reason[256];
 	size_t secret_len = 0;
 	long status = 0;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "u:a:c:k:r:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'u':
-			url = optarg;
-			break;
-		case 'a':
-			ca = optarg;
-			break;
-		case 'c':
-			cert = optarg;
-			break;
-		case 'k':
-			key = optarg;
-			break;
-		case 'r':
-			resource = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (!url || !ca || !cert || !key || !resource || optind != argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), NULL, 0);
+	if (r >= 0)
+		return r;
 	if (strncmp(url, "https://", 8) != 0) {
 		log_error("--url must be https://");
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	if (!policy_resource_path_valid(resource)) {
 		log_error("--resource is not repo/type/tag");
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	if (!stdout_is_pipe()) {
 		log_error("fetch-secret writes the secret to a pipe only (| tdx-unlock enroll ... "
 			  "--secret-file /dev/stdin), not to a terminal or a file");
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	r = secmem_harden_process();
 	if (r < 0)
-		return 1;
+		return cmd_exit_code(r);
 	resp = calloc(1, sizeof(*resp));
 	req = json_object_new_object();
 	if (!resp || !req || asprintf(&full_url, "%s/admin/v0/secret", url) < 0) {
@@ -219,5 +192,5 @@ out:
 	json_object_put(req);
 	free(full_url);
 	free(resp);
-	return r < 0 ? 1 : 0;
+	return cmd_exit_code(r);
 }

@@ -3,13 +3,13 @@
  * verified first; without, stderr says plainly that it was not. Exit 0 printed, 1 refused,
  * 2 usage. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "dcap/dcap.h"
 #include "eventlog.h"
@@ -26,15 +26,15 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 	struct dcap_verifier *verifier = NULL;
 	struct dcap_result res = {0};
 	char why[200];
-	int r, ret = 1;
+	int r, ret = CMD_EXIT_FAILED;
 
 	r = dcap_verifier_new(root_ca, &verifier);
 	if (r < 0)
-		return 2;
+		return CMD_EXIT_USAGE;
 	r = dcap_collateral_load(files, &coll, why, sizeof(why));
 	if (r < 0) {
 		log_error("%s: collateral refused: %s", path, why);
-		ret = r == -EBADMSG || r == -EKEYREJECTED ? 1 : 2;
+		ret = r == -EBADMSG || r == -EKEYREJECTED ? CMD_EXIT_FAILED : CMD_EXIT_USAGE;
 		goto out;
 	}
 	r = dcap_verify(verifier, coll, q, time(NULL), &res);
@@ -44,7 +44,7 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 	}
 	log_info("%s: quote verified against the collateral (TCB status %s)", path,
 		 tcb_status_name(res.tcb_status));
-	ret = 0;
+	ret = CMD_EXIT_OK;
 out:
 	dcap_collateral_free(coll);
 	dcap_verifier_free(verifier);
@@ -53,15 +53,6 @@ out:
 
 int cmd_policy_from_quote(int argc, char **argv)
 {
-	static const struct option opts[] = {{"quote", required_argument, NULL, 'q'},
-					     {"id", required_argument, NULL, 'i'},
-					     {"resource", required_argument, NULL, 'r'},
-					     {"eventlog", required_argument, NULL, 'l'},
-					     {"aa-eventlog", required_argument, NULL, 'L'},
-					     {"collateral", required_argument, NULL, 'c'},
-					     {"root-ca", required_argument, NULL, 'R'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
 	static const char usage[] =
 		"usage: tdx-keyd policy-from-quote --quote FILE [--id ID] [--resource "
 		"REPO/TYPE/TAG]\n"
@@ -70,6 +61,15 @@ int cmd_policy_from_quote(int argc, char **argv)
 	const char *quote_path = NULL, *id = "image", *resource = "default/disk/root";
 	const char *ccel_path = NULL, *aael_path = NULL, *root_ca = NULL;
 	struct dcap_collateral_files files = {0};
+	const struct cmd_option opts[] = {
+		CMD_OPT("quote", 'q', true, &quote_path),
+		CMD_OPT("id", 'i', false, &id),
+		CMD_OPT("resource", 'r', false, &resource),
+		CMD_OPT("eventlog", 0, false, &ccel_path),
+		CMD_OPT("aa-eventlog", 0, false, &aael_path),
+		CMD_OPT("collateral", 0, false, &files.bundle),
+		CMD_OPT("root-ca", 0, false, &root_ca),
+	};
 	_cleanup_free_ uint8_t *raw = NULL, *quote = NULL, *ccel = NULL, *aael = NULL;
 	_cleanup_free_ char *doc = NULL;
 	size_t raw_len, quote_len, ccel_len = 0, aael_len = 0;
@@ -77,63 +77,32 @@ int cmd_policy_from_quote(int argc, char **argv)
 	struct tdx_quote q;
 	char reason[320];
 	unsigned mismatch;
-	int c, r, ret = 1;
+	int r, ret = CMD_EXIT_FAILED;
 
-	while ((c = getopt_long(argc, argv, "q:i:r:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'q':
-			quote_path = optarg;
-			break;
-		case 'i':
-			id = optarg;
-			break;
-		case 'r':
-			resource = optarg;
-			break;
-		case 'l':
-			ccel_path = optarg;
-			break;
-		case 'L':
-			aael_path = optarg;
-			break;
-		case 'c':
-			files.bundle = optarg;
-			break;
-		case 'R':
-			root_ca = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (!quote_path || optind != argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), NULL, 0);
+	if (r >= 0)
+		return r;
 	if (!policy_resource_path_valid(resource)) {
 		log_error("--resource '%s' is not repo/type/tag", resource);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	r = file_read_all(quote_path, 4 * TDX_QUOTE_MAX_LEN, &raw, &raw_len);
 	if (r < 0)
-		return 1;
+		return CMD_EXIT_FAILED;
 	r = quote_decode_file_bytes(raw, raw_len, &quote, &quote_len);
 	if (r < 0) {
 		log_error_errno(r, "%s: neither a binary nor a hex quote", quote_path);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	r = quote_parse(quote, quote_len, &q, reason, sizeof(reason));
 	if (r < 0) {
 		log_error("%s: %s", quote_path, reason);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	if (quote_td_debug(&q)) {
 		log_error("%s: the TD has DEBUG set; tdx-keyd never releases to a debug TD",
 			  quote_path);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	if (files.bundle) {
 		r = verify_reference(&files, root_ca, quote_path, &q);
@@ -146,11 +115,11 @@ int cmd_policy_from_quote(int argc, char **argv)
 	}
 	if ((ccel_path && file_read_all(ccel_path, CCEL_MAX_LEN, &ccel, &ccel_len) < 0) ||
 	    (aael_path && file_read_all(aael_path, AAEL_MAX_LEN, &aael, &aael_len) < 0))
-		return 1;
+		return CMD_EXIT_FAILED;
 	r = eventlog_parse(&el, ccel, ccel_len, aael, aael_len, reason, sizeof(reason));
 	if (r < 0) {
 		log_error("%s", reason);
-		return 1;
+		return CMD_EXIT_FAILED;
 	}
 	/* Event-level values are only as good as the log: it must reproduce the quote. */
 	if (eventlog_replay(&el, &q.body, &mismatch, reason, sizeof(reason)) < 0) {
@@ -162,7 +131,7 @@ int cmd_policy_from_quote(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	printf("%s\n", doc);
-	ret = 0;
+	ret = CMD_EXIT_OK;
 out:
 	eventlog_done(&el);
 	return ret;

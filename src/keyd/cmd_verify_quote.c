@@ -3,7 +3,6 @@
  * replay), 1 refused, 2 usage error or unreadable input. */
 #include <errno.h>
 #include <stddef.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "dcap/dcap.h"
 #include "dcap/dcap_util.h"
@@ -24,14 +24,11 @@
 
 #define QUOTE_FILE_MAX (2 * TDX_QUOTE_MAX_LEN + 4096) /* hex text of the largest quote */
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: tdx-keyd verify-quote --quote FILE [--collateral FILE] [--tcb-info FILE]\n"
-		"         [--qe-identity FILE] [--pck-crl FILE] [--root-crl FILE]\n"
-		"         [--tcb-signing-chain FILE] [--root-ca FILE] [--at RFC3339]\n"
-		"         [--eventlog CCEL-FILE] [--aa-eventlog AAEL-FILE]\n");
-}
+static const char usage[] =
+	"usage: tdx-keyd verify-quote --quote FILE [--collateral FILE] [--tcb-info FILE]\n"
+	"         [--qe-identity FILE] [--pck-crl FILE] [--root-crl FILE]\n"
+	"         [--tcb-signing-chain FILE] [--root-ca FILE] [--at RFC3339]\n"
+	"         [--eventlog CCEL-FILE] [--aa-eventlog AAEL-FILE]\n";
 
 static int add_hex(struct json_object *o, const char *key, const uint8_t *p, size_t n)
 {
@@ -160,99 +157,55 @@ static int eventlog_json(const char *ccel_path, const char *aael_path, const str
 
 int cmd_verify_quote(int argc, char **argv)
 {
-	static const struct option options[] = {{"quote", required_argument, NULL, 'q'},
-						{"collateral", required_argument, NULL, 'c'},
-						{"tcb-info", required_argument, NULL, 't'},
-						{"qe-identity", required_argument, NULL, 'e'},
-						{"pck-crl", required_argument, NULL, 'p'},
-						{"root-crl", required_argument, NULL, 'r'},
-						{"tcb-signing-chain", required_argument, NULL, 's'},
-						{"root-ca", required_argument, NULL, 'R'},
-						{"at", required_argument, NULL, 'a'},
-						{"eventlog", required_argument, NULL, 'l'},
-						{"aa-eventlog", required_argument, NULL, 'L'},
-						{"help", no_argument, NULL, 'h'},
-						{}};
+	const char *quote_path = NULL, *root_ca = NULL, *ccel_path = NULL, *aael_path = NULL;
+	const char *at_text = NULL;
 	struct dcap_collateral_files files = {0};
+	const struct cmd_option opts[] = {
+		CMD_OPT("quote", 0, true, &quote_path),
+		CMD_OPT("collateral", 0, false, &files.bundle),
+		CMD_OPT("tcb-info", 0, false, &files.tcb_info),
+		CMD_OPT("qe-identity", 0, false, &files.qe_identity),
+		CMD_OPT("pck-crl", 0, false, &files.pck_crl),
+		CMD_OPT("root-crl", 0, false, &files.root_crl),
+		CMD_OPT("tcb-signing-chain", 0, false, &files.tcb_signing_chain),
+		CMD_OPT("root-ca", 0, false, &root_ca),
+		CMD_OPT("at", 0, false, &at_text),
+		CMD_OPT("eventlog", 0, false, &ccel_path),
+		CMD_OPT("aa-eventlog", 0, false, &aael_path),
+	};
 	struct dcap_collateral *coll = NULL;
 	struct dcap_verifier *verifier = NULL;
 	struct dcap_result res = {0};
 	struct tdx_quote q = {0};
 	struct json_object *out = NULL;
 	_cleanup_free_ uint8_t *raw = NULL, *quote = NULL;
-	const char *quote_path = NULL, *root_ca = NULL, *ccel_path = NULL, *aael_path = NULL;
 	size_t raw_len, quote_len;
 	time_t at = time(NULL);
 	bool parsed = false;
-	int opt, r, ret = 2;
+	int r, ret = CMD_EXIT_USAGE;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (opt) {
-		case 'q':
-			quote_path = optarg;
-			break;
-		case 'c':
-			files.bundle = optarg;
-			break;
-		case 't':
-			files.tcb_info = optarg;
-			break;
-		case 'e':
-			files.qe_identity = optarg;
-			break;
-		case 'p':
-			files.pck_crl = optarg;
-			break;
-		case 'r':
-			files.root_crl = optarg;
-			break;
-		case 's':
-			files.tcb_signing_chain = optarg;
-			break;
-		case 'R':
-			root_ca = optarg;
-			break;
-		case 'a':
-			if (dcap_time_parse_rfc3339(optarg, &at) < 0) {
-				log_error("verify-quote: --at '%s' is not an RFC 3339 time",
-					  optarg);
-				return 2;
-			}
-			break;
-		case 'l':
-			ccel_path = optarg;
-			break;
-		case 'L':
-			aael_path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!quote_path || optind != argc) {
-		usage(stderr);
-		return 2;
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), NULL, 0);
+	if (r >= 0)
+		return r;
+	if (at_text && dcap_time_parse_rfc3339(at_text, &at) < 0) {
+		log_error("verify-quote: --at '%s' is not an RFC 3339 time", at_text);
+		return CMD_EXIT_USAGE;
 	}
 
 	r = file_read_all(quote_path, QUOTE_FILE_MAX, &raw, &raw_len);
 	if (r < 0) {
 		log_error_errno(r, "verify-quote: cannot read %s", quote_path);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	r = quote_decode_file_bytes(raw, raw_len, &quote, &quote_len);
 	if (r < 0) {
 		log_error_errno(r, "verify-quote: %s is neither a binary quote nor hex text",
 				quote_path);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	r = dcap_verifier_new(root_ca, &verifier);
 	if (r < 0)
-		return 2;
+		return CMD_EXIT_USAGE;
 
 	if (files.bundle || files.tcb_info || files.qe_identity || files.pck_crl ||
 	    files.root_crl || files.tcb_signing_chain) {
@@ -260,19 +213,20 @@ int cmd_verify_quote(int argc, char **argv)
 
 		r = dcap_collateral_load(&files, &coll, why, sizeof(why));
 		if (r < 0 && r != -EBADMSG && r != -EKEYREJECTED) {
-			ret = 2; /* unreadable or incomplete */
+			ret = CMD_EXIT_USAGE; /* unreadable or incomplete */
 			goto out;
 		}
 		if (r < 0) {
 			/* Refused collateral: still report what the quote says. */
 			parsed = quote_parse(quote, quote_len, &q, NULL, 0) == 0;
 			snprintf(res.reason, sizeof(res.reason), "collateral refused: %s", why);
-			ret = 1;
+			ret = CMD_EXIT_FAILED;
 			goto print;
 		}
 	}
 	parsed = quote_parse(quote, quote_len, &q, res.reason, sizeof(res.reason)) == 0;
-	ret = parsed && dcap_verify(verifier, coll, &q, at, &res) == 0 ? 0 : 1;
+	ret = parsed && dcap_verify(verifier, coll, &q, at, &res) == 0 ? CMD_EXIT_OK
+								       : CMD_EXIT_FAILED;
 print:
 	/* Platform facts not established by the verification are read (unverified) for the
 	 * report; `verified` stays false in that case. */
@@ -281,18 +235,18 @@ print:
 	out = result_json(&res, &q, parsed, dcap_verifier_is_test_root(verifier));
 	if (!out) {
 		log_error("verify-quote: out of memory");
-		ret = 2;
+		ret = CMD_EXIT_USAGE;
 		goto out;
 	}
 	if (parsed && (ccel_path || aael_path)) {
 		r = eventlog_json(ccel_path, aael_path, &q.body, out);
 		if (r == -EIO) {
-			ret = 2;
+			ret = CMD_EXIT_USAGE;
 			json_object_put(out);
 			goto out;
 		}
 		if (r < 0)
-			ret = 1;
+			ret = CMD_EXIT_FAILED;
 	}
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
