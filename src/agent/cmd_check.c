@@ -14,8 +14,6 @@
 #include "secmem.h"
 #include "secret_input.h"
 
-DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
-
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {

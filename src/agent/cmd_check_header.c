@@ -11,8 +11,6 @@
 #include "log.h"
 #include "luks_header.h"
 
-DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
-
 static void check_header_usage(FILE *f)
 {
 	fprintf(f, "usage: tdx-unlock check-header DEVICE\n"

@@ -400,9 +400,10 @@ void luks_header_free(struct luks_header *h)
 	free(h);
 }
 
-/* The one intake path of unlock, check and check-header: copy, load the copy, validate it. */
-static int header_load_validated(const char *device, enum luks_token_need need,
-				 struct luks_header **out, char *reason, size_t reason_len)
+/* The one intake path of unlock, check, check-header, list and discovery: copy, load the copy,
+ * validate it (validate false: list and discovery only read the copy's metadata). */
+static int header_load_copy(const char *device, bool validate, enum luks_token_need need,
+			    struct luks_header **out, char *reason, size_t reason_len)
 {
 	struct luks_header *h = NULL;
 	char copy_path[96];
@@ -447,7 +448,10 @@ static int header_load_validated(const char *device, enum luks_token_need need,
 	if (r < 0)
 		goto out;
 
-	r = luks_header_validate(h->cd, need, h->uuid, &h->token_id, &h->token, reason, reason_len);
+	h->token_id = -1;
+	if (validate)
+		r = luks_header_validate(h->cd, need, h->uuid, &h->token_id, &h->token, reason,
+					 reason_len);
 	if (r == -ENOENT)
 		log_debug_errno(r, "%s: no tdx-unlock token", device);
 	if (r < 0)
@@ -461,11 +465,17 @@ out:
 
 int luks_header_load(const char *device, struct luks_header **out, char *reason, size_t reason_len)
 {
-	return header_load_validated(device, LUKS_TOKEN_REQUIRED, out, reason, reason_len);
+	return header_load_copy(device, true, LUKS_TOKEN_REQUIRED, out, reason, reason_len);
 }
 
 int luks_header_load_any(const char *device, struct luks_header **out, char *reason,
 			 size_t reason_len)
 {
-	return header_load_validated(device, LUKS_TOKEN_ANY, out, reason, reason_len);
+	return header_load_copy(device, true, LUKS_TOKEN_ANY, out, reason, reason_len);
+}
+
+int luks_header_load_unchecked(const char *device, struct luks_header **out, char *reason,
+			       size_t reason_len)
+{
+	return header_load_copy(device, false, LUKS_TOKEN_ANY, out, reason, reason_len);
 }

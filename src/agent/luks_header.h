@@ -41,7 +41,13 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
  * says why), or another negative errno (-ENODEV: cannot be opened). */
 int luks_header_load_any(const char *device, struct luks_header **out, char *reason,
 			 size_t reason_len);
+/* The same raw copy, loaded by libcryptsetup, without the allow-list: for commands that only
+ * read metadata (list, discovery). uuid, token_id (-1) and token are not filled; read h->cd. The
+ * device is never written. Returns 0, -EBADMSG (not a LUKS2 header: reason says why), -ENODEV. */
+int luks_header_load_unchecked(const char *device, struct luks_header **out, char *reason,
+			       size_t reason_len);
 void luks_header_free(struct luks_header *h);
+DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
 
 /* Checks a loaded LUKS2 context: LUKS2 with a canonical lowercase UUID, its metadata passes
  * luks_allowlist_check(), libcryptsetup sees no reencryption or requirement flags, and the

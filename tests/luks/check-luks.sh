@@ -270,7 +270,9 @@ expect 0 "acceptable" -- "$bin" check-header damaged.img
 [ "$(sha256sum <damaged.img)" = "$before" ] || fail "check-header wrote to the image"
 expect 1 "no tdx-unlock token" -- "$bin" check damaged.img --secret-file secret
 [ "$(sha256sum <damaged.img)" = "$before" ] || fail "check wrote to the image"
-ok "check-header and check leave an image with a damaged secondary header byte-identical"
+expect 0 "keyslot 0: active, pbkdf2" -- "$bin" list damaged.img
+[ "$(sha256sum <damaged.img)" = "$before" ] || fail "list wrote to the image"
+ok "check-header, check and list leave an image with a damaged secondary header byte-identical"
 
 expect 2 "cannot be opened" -- "$bin" check does-not-exist.img
 expect 2 "usage" -- "$bin" check
