@@ -2,8 +2,11 @@
 # Builds a small LUKS2-encrypted root (or data) disk image for the boot tests, without device-mapper:
 # a busybox tree is written into ext4 with mkfs.ext4 -d, then encrypted offline in place.
 #
-# usage: make-test-root.sh [--data] [--size MiB] [--label L] PASSPHRASE_FILE OUT.img
+# usage: make-test-root.sh [--data] [--size MiB] [--label L] [--extra DIR] PASSPHRASE_FILE OUT.img
 #   --data   a data disk: a marker file instead of an init (mounted by the root's init if unlocked)
+#   --extra  DIR's contents are copied into the root; its init runs DIR's tdx-test/ask-keyd (a
+#            program in the real root asking keyd, tests/qemu/ask-keyd.sh) when the kernel command
+#            line says tdx_unlock_test.ask_keyd=1
 # Prints the LUKS UUID on stdout. The recovery passphrase keyslot uses argon2id with a fixed, small
 # cost (t=4, 64 MiB) so a 1 GiB guest can open it; the host's calibration would pick ~1 GiB.
 set -euo pipefail
@@ -13,17 +16,20 @@ die() { echo "make-test-root: $*" >&2; exit 1; }
 kind=root
 size_mib=48
 label=tdxroot
+extra=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--data) kind=data; label=tdxdata; shift ;;
 	--size) size_mib=$2; shift 2 ;;
 	--label) label=$2; shift 2 ;;
+	--extra) extra=$2; shift 2 ;;
 	--) shift; break ;;
 	-*) die "unknown option '$1'" ;;
 	*) break ;;
 	esac
 done
-[ $# -eq 2 ] || die "usage: make-test-root.sh [--data] [--size MiB] [--label L] PASSPHRASE_FILE OUT.img"
+[ $# -eq 2 ] || die "usage: make-test-root.sh [--data] [--size MiB] [--label L] [--extra DIR] PASSPHRASE_FILE OUT.img"
+[ -z "$extra" ] || [ -d "$extra" ] || die "--extra '$extra' is not a directory"
 passfile=$1
 out=$2
 [ -r "$passfile" ] || die "passphrase file '$passfile' is not readable"
@@ -81,6 +87,9 @@ make_root_tree() {
 				umount /mnt
 			fi
 		done
+		if [ -x /tdx-test/ask-keyd ] && grep -q 'tdx_unlock_test.ask_keyd=1' /proc/cmdline; then
+			/tdx-test/ask-keyd
+		fi
 		echo "TDX-UNLOCK-TEST: done"
 		sync
 		poweroff -f
@@ -93,6 +102,7 @@ make_data_tree() {
 }
 
 if [ "$kind" = root ]; then make_root_tree; else make_data_tree; fi
+[ -z "$extra" ] || cp -a "$extra/." "$tree/"
 
 # The filesystem leaves 32 MiB free at the end of the file: reencrypt moves the data forward by that
 # much to make room for the LUKS2 header (in-place encryption, no device-mapper needed).

@@ -5,16 +5,18 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1 2 3 4 5 6 7 8 9 12 13)
-#   1 automatic unlock                   5 root and data disks both unlocked automatically
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-10, 12, 13)
+#   1 automatic unlock, then a second release asked from the real root is refused (RTMR3)
+#                                        5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
 #   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
 #  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
+#  10 disk swap: host-made root without a token, host's passphrase at the prompt; its root asks
+#     keyd with the agent's attestation -> refused (RTMR3), both initramfs kinds
 #  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt
-#  not in the default list yet (docs/threat-model.md, "Status"): 10 disk swap -> power-off,
-#  11 NBD second-read flip
+#  not in the default list yet (docs/threat-model.md, "Status"): 11 NBD second-read flip
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -44,7 +46,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 12 13)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 12 13)
 
 results=()
 failed=0
@@ -119,16 +121,38 @@ start_scenario() {
 	say "== scenario $1: $2"
 }
 
+# A program in the real root (tests/qemu/ask-keyd.sh) asked keyd with the agent's attestation, after
+# the boot's outcome was recorded in RTMR3, and keyd refused it on RTMR3, releasing nothing to it.
+# RELEASES: how many releases keyd's audit may hold in all (the agent's own, if any).
+check_asked_keyd_refused() {
+	local releases=$1 n
+	check "the real root's program asked keyd with the boot's runtime log (RTMR3 emulation survived switch-root)" \
+		log_has "TDX-UNLOCK-TEST: ask-keyd: runtime log: "
+	check "the real root's program got no secret (refused, exit 5)" log_has "TDX-UNLOCK-TEST: ask-keyd exit 5"
+	check "tdx-keyd refused it with an RTMR3 mismatch in its audit line" \
+		keyd_audit_has "\"event\":\"resource\".*\"resource\":\"$ROOT_RESOURCE\".*\"reason\":\"[^\"]*RTMR3[^\"]*mismatch"
+	check "tdx-keyd replayed both logs of the real root's request (CCEL and the runtime log)" \
+		keyd_audit_has '"event":"attest".*"reason":"attested \(event logs replayed: CCEL AAEL\)'
+	check "its RTMR3 refusal names what the replayed runtime log recorded" \
+		keyd_audit_has "\"event\":\"resource\".*RTMR3 mismatch \\(runtime log replayed at attest: [0-9]+ events?, last 'tdx-unlock [a-z-]+ "
+	n=$(grep -c "$KEYD_RELEASE_RX" "$KEYD_AUDIT" 2>/dev/null)
+	check "tdx-keyd released $releases time(s) in this boot, not more (audit: ${n:-0})" [ "${n:-0}" = "$releases" ]
+}
+
 scenario_1() {
-	start_scenario 1 "automatic unlock (dracut)"
+	start_scenario 1 "automatic unlock (dracut); then a second release from the real root is refused"
 	keyd_start good || return
-	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
+	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut) tdx_unlock_test.ask_keyd=1" \
+		"$RECOVERY_PASSFILE" "$ROOT_IMG"
 	keyd_stop
 	check_automatic
 	check "the agent reported success" log_has "$AGENT_SUCCESS_RX"
 	check "tdx-keyd replayed the agent's CCEL against its quote" \
 		keyd_audit_has '"event":"attest".*attested \(event logs replayed: CCEL'
-	finish "automatic unlock"
+	check "the runtime log records the agent's release" \
+		log_has "TDX-UNLOCK-TEST: ask-keyd: runtime log: .*tdx-unlock released $ROOT_UUID"
+	check_asked_keyd_refused 1
+	finish "automatic unlock, second release refused"
 }
 
 scenario_2() {

@@ -72,11 +72,17 @@ policies_make() {
 		--eventlog "$QEMU_WORK/quotesim/ccel" \
 		--resource "$ROOT_RESOURCE" >"$QEMU_WORK/policy-generated.json" 2>"$QEMU_WORK/policy.log" ||
 		die "tdx-keyd policy-from-quote failed, see $QEMU_WORK/policy.log"
-	python3 - "$QEMU_WORK/policy-generated.json" "$good/test-image.json" "$bad/test-image.json" <<-'PY' ||
+	# TDX_UNLOCK_TEST_WAIVE_RTMR3=1 (test only): the good policy waives RTMR3, so keyd no longer
+	# requires the pre-unlock value; scenarios 1 (second release) and 10 (disk swap) must then FAIL.
+	python3 - "$QEMU_WORK/policy-generated.json" "$good/test-image.json" "$bad/test-image.json" \
+		"${TDX_UNLOCK_TEST_WAIVE_RTMR3:-0}" <<-'PY' ||
 		import json, sys
 		doc = json.load(open(sys.argv[1]))
 		# One policy for every test disk (a prefix), as an image's root and data disks share one TD.
 		doc["resources"] = ["tdx-unlock/disk/*"]
+		if sys.argv[4] == "1":
+		    for m in doc["measurements"]:
+		        m["rtmr3"] = {"waive": "TDX_UNLOCK_TEST_WAIVE_RTMR3: test knob, must make QEMU 1 and 10 fail"}
 		json.dump(doc, open(sys.argv[2], "w"), indent=2)
 		# Same document with every MRTD value replaced: the measurements no longer match.
 		def flip(o):
@@ -177,6 +183,17 @@ agent_confdir_make() {
 	echo "$dir"
 }
 
+# root_extras_make DIR: what a test root carries for tests/qemu/ask-keyd.sh (make-test-root.sh
+# --extra): the static agent and its configuration (both public: they are in the initramfs).
+root_extras_make() {
+	local dir=$1
+	rm -rf "$dir"
+	mkdir -p "$dir/tdx-test"
+	install -m 0755 "$AGENT_BIN" "$dir/tdx-test/tdx-unlock"
+	install -m 0600 "$QEMU_WORK/agent-conf/agent.conf" "$dir/tdx-test/agent.conf"
+	install -m 0755 "$REPO/tests/qemu/ask-keyd.sh" "$dir/tdx-test/ask-keyd"
+}
+
 # enroll_image IMG RESOURCE: the tdx-unlock keyslot and token for RESOURCE (scripts/tdx-enroll-image).
 enroll_image() {
 	"$REPO/scripts/tdx-enroll-image" --keyd-config "$(keyd_config_write good)" --keyd-bin "$KEYD_BIN" \
@@ -257,7 +274,11 @@ setup_all() {
 	ROOT_IMG=$QEMU_WORK/root.img
 	DATA_IMG=$QEMU_WORK/data.img
 	HOSTILE_IMG=$QEMU_WORK/hostile.img
-	ROOT_UUID=$("$REPO/scripts/make-test-root.sh" "$RECOVERY_PASSFILE" "$ROOT_IMG") || die "root image"
+	confdir=$(agent_confdir_make)
+	ROOT_EXTRAS=$QEMU_WORK/root-extras
+	root_extras_make "$ROOT_EXTRAS"
+	ROOT_UUID=$("$REPO/scripts/make-test-root.sh" --extra "$ROOT_EXTRAS" "$RECOVERY_PASSFILE" \
+		"$ROOT_IMG") || die "root image"
 	enroll_image "$ROOT_IMG" "$ROOT_RESOURCE"
 	if [ "$need_data" = 1 ]; then
 		DATA_UUID=$("$REPO/scripts/make-test-root.sh" --data --size 16 "$RECOVERY_PASSFILE" "$DATA_IMG") ||
@@ -269,7 +290,6 @@ setup_all() {
 		HOSTILE_UUID=$(cryptsetup luksUUID "$HOSTILE_IMG" 2>/dev/null || echo "$DATA_UUID")
 	fi
 
-	confdir=$(agent_confdir_make)
 	if [ "$need_dracut" = 1 ]; then
 		say "   dracut initramfs with the tdx-unlock module"
 		INITRD_DRACUT=$QEMU_WORK/initrd-dracut.img

@@ -14,6 +14,7 @@ depends() {
 
 install() {
     inst_binary "$TDX_TSM_SIM_BIN" /usr/sbin/tdx-tsm-sim || return 1
+    inst_multiple cp
     local f
     inst_dir /etc/tdx-tsm-sim/ca
     for f in "$TDX_TSM_SIM_CA"/*; do
@@ -26,6 +27,6 @@ install() {
     printf '[Manager]\nDefaultEnvironment=%s %s %s\n' \
         TDX_UNLOCK_TEST_TSM_REPORT_DIR=/run/tdx-tsm-sim/report \
         TDX_UNLOCK_TEST_RTMR_PATH=/run/tdx-tsm-sim/rtmr3:sha384 \
-        TDX_UNLOCK_TEST_CCEL=/etc/tdx-tsm-sim/ca/ccel \
+        TDX_UNLOCK_TEST_CCEL=/run/tdx-tsm-sim/ca/ccel \
         >"$initdir/etc/systemd/system.conf.d/tdx-tsm-sim.conf"
 }
