@@ -110,10 +110,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 TDX_TESTDATA ?= $(abspath ../shared/testdata/tdx)
 export TDX_TESTDATA
 check-unit: $(UNIT_BINS) all
-	@fail=0; for t in $(UNIT_BINS); do \
-		echo "== $$t"; \
-		if ! $$t; then echo "FAIL: $$t"; fail=1; fi; \
-	done; exit $$fail
+	@sh tests/unit/run.sh $(UNIT_BINS)
 
 -include $(wildcard mk/*.mk)
 
