@@ -33,7 +33,8 @@ check() {
 
 # called by dracut
 depends() {
-    echo crypt network systemd
+    # systemd-ask-password: the agent asks for the passphrase itself, through systemd's agents.
+    echo crypt network systemd systemd-ask-password
     return 0
 }
 

@@ -1,10 +1,12 @@
 /* tdx-unlock guard: runs before anything in the initramfs may prompt for a passphrase or open a
  * LUKS volume (systemd-cryptsetup@NAME's ExecStartPre, initramfs-tools' local-top before
  * cryptroot). For a volume that is already active it does nothing and reads nothing. Otherwise it
- * finds the device the boot's cryptsetup will open for NAME (the same name resolution the agent
- * uses), validates its LUKS2 header against the allow-list, and records the "fallback" event in
- * RTMR3 before the prompt may follow. Any other outcome is a non-zero exit the unit turns into a
- * power-off, never a shell (docs/agent.md, docs/threat-model.md). */
+ * finds the device the boot's cryptsetup would open for NAME (the same name resolution the agent
+ * uses), validates its LUKS2 header against the allow-list, records the "fallback" event in RTMR3,
+ * asks for the passphrase itself and activates NAME from that validated header copy on the pinned
+ * device, so systemd-cryptsetup / cryptroot find it active and never read the header again. Any
+ * other outcome is a non-zero exit the unit turns into a power-off, never a shell (docs/agent.md,
+ * docs/threat-model.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "agent/config.h"
 #include "agent/crypttab.h"
 #include "agent/luks_header.h"
+#include "agent/passphrase_unlock.h"
 #include "agent/rtmr.h"
 #include "agent/unlock.h"
 #include "cleanup.h"
@@ -24,10 +27,11 @@
 #include "log.h"
 
 enum guard_exit {
-	GUARD_EXIT_OK = 0,	 /* active, or checked and "fallback" recorded: go on */
-	GUARD_EXIT_USAGE = 2,	 /* bad arguments */
-	GUARD_EXIT_NO_RTMR = 10, /* the fallback cannot be measured: power off */
-	GUARD_EXIT_REFUSED = 20, /* header refused, or no device to check: power off */
+	GUARD_EXIT_OK = 0,	    /* active already, or opened here: go on */
+	GUARD_EXIT_USAGE = 2,	    /* bad arguments */
+	GUARD_EXIT_NO_RTMR = 10,    /* the fallback cannot be measured: power off */
+	GUARD_EXIT_NOT_OPENED = 11, /* the passphrase did not open it: power off */
+	GUARD_EXIT_REFUSED = 20,    /* header refused, or no device to check: power off */
 };
 
 #define GUARD_MAX_DEVICES 2 /* the unit's own device and the one NAME maps to */
@@ -37,14 +41,13 @@ static void guard_usage(FILE *f)
 	fprintf(f,
 		"usage: tdx-unlock guard [--config FILE] [--device DEVICE] NAME\n"
 		"       tdx-unlock guard [--config FILE] --all\n"
-		"Before a passphrase prompt may open volume NAME (or every volume the initramfs's\n"
-		"crypttab, cryptopts= and rd.luks.name= name): nothing for an active mapping; "
-		"else\n"
-		"the header must pass the allow-list and the \"fallback\" event is recorded in "
-		"RTMR3.\n"
-		"exit 0: go on; 2: usage; 10: RTMR3 cannot record it; 20: refused. Any non-zero "
-		"exit\n"
-		"must end the boot (power off).\n");
+		"Opens volume NAME (or every volume the initramfs's crypttab, cryptopts= and\n"
+		"rd.luks.name= name) before anything else could: nothing for an active mapping;\n"
+		"else the header must pass the allow-list, the \"fallback\" event is recorded in\n"
+		"RTMR3, and the passphrase asked for here opens the validated header copy.\n"
+		"exit 0: go on; 2: usage; 10: RTMR3 cannot record it; 11: not opened; 20: "
+		"refused.\n"
+		"Any non-zero exit must end the boot (power off).\n");
 }
 
 static bool mapping_active(const char *name)
@@ -54,38 +57,38 @@ static bool mapping_active(const char *name)
 	return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
 }
 
-/* Validates one device; *uuid gets its LUKS UUID. */
-static enum guard_exit device_check(const char *name, const char *source, char *uuid,
-				    size_t uuid_size)
+/* Validates one device; *out keeps its validated header copy (device pinned). */
+static enum guard_exit device_check(const char *name, const char *source, struct luks_header **out)
 {
 	char path[CRYPTTAB_SOURCE_MAX + 64], reason[LUKS_REASON_MAX] = "";
-	struct luks_header *h = NULL;
 	int r;
 
 	if (crypttab_source_path(source, path, sizeof(path)) < 0) {
 		log_error("guard: %s: '%s' names no device", name, source);
 		return GUARD_EXIT_REFUSED;
 	}
-	r = luks_header_load_any(path, &h, reason, sizeof(reason));
+	r = luks_header_load_any(path, out, reason, sizeof(reason));
 	if (r < 0) {
 		log_error("guard: refusing %s (%s): %s", name, path,
 			  reason[0] ? reason : "the device cannot be read");
 		return GUARD_EXIT_REFUSED;
 	}
-	snprintf(uuid, uuid_size, "%s", h->uuid);
-	log_info("guard: %s (%s): LUKS2 header %s passes the allow-list", name, path, h->uuid);
-	luks_header_free(h);
+	log_info("guard: %s (%s): LUKS2 header %s passes the allow-list", name, path, (*out)->uuid);
 	return GUARD_EXIT_OK;
 }
 
-static enum guard_exit guard_volume(const struct agent_config *c, const struct crypttab *files,
-				    const char *name, const char *device)
+/* Checks volume NAME before anything may open it. *h gets the validated copy of the device the
+ * boot's cryptsetup would open (NULL: the mapping is active, nothing to do). */
+static enum guard_exit guard_check(const struct agent_config *c, const struct crypttab *files,
+				   const char *name, const char *device, struct luks_header **h)
 {
-	char buf[CRYPTTAB_SOURCE_MAX + 8], uuid[64] = "", first_uuid[64] = "";
+	char buf[CRYPTTAB_SOURCE_MAX + 8];
 	const char *sources[GUARD_MAX_DEVICES], *origin = "--device";
+	struct luks_header *other = NULL;
+	enum guard_exit ret = GUARD_EXIT_OK;
 	size_t n = 0;
-	enum guard_exit ret;
 
+	*h = NULL;
 	if (!volume_name_valid(name)) {
 		log_error("guard: '%.*s' is not a volume name", VOLUME_NAME_MAX, name);
 		return GUARD_EXIT_REFUSED;
@@ -107,49 +110,80 @@ static enum guard_exit guard_volume(const struct agent_config *c, const struct c
 			  name);
 		return GUARD_EXIT_REFUSED;
 	}
-	for (size_t i = 0; i < n; i++) {
-		/* UUID=<the device already checked>: the same volume, whatever by-uuid points at
-		 * (the unit opens its own device, which was checked). */
-		if (first_uuid[0] && crypttab_source_matches(sources[i], first_uuid, NULL))
-			continue;
-		ret = device_check(name, sources[i], uuid, sizeof(uuid));
-		if (ret != GUARD_EXIT_OK)
-			return ret;
-		if (!first_uuid[0])
-			snprintf(first_uuid, sizeof(first_uuid), "%s", uuid);
+	/* The first is what the boot's cryptsetup would have opened: it is kept to open it. The
+	 * second (what NAME resolves to) must pass too, unless it is UUID=<the first's UUID>. */
+	ret = device_check(name, sources[0], h);
+	if (ret == GUARD_EXIT_OK && n > 1 &&
+	    !crypttab_source_matches(sources[1], (*h)->uuid, NULL)) {
+		ret = device_check(name, sources[1], &other);
+		luks_header_free(other);
 	}
-	/* Before the prompt: this boot is leaving the agent's path, and RTMR3 says so. */
-	if (unlock_record_outcome(c->allow_missing_rtmr, RTMR_FALLBACK, first_uuid,
-				  UNLOCK_EXIT_OK) != UNLOCK_EXIT_OK)
-		return GUARD_EXIT_NO_RTMR;
-	return GUARD_EXIT_OK;
+	if (ret != GUARD_EXIT_OK) {
+		luks_header_free(*h);
+		*h = NULL;
+	}
+	return ret;
 }
 
-/* Every volume the configuration names, each once, in resolution order. */
+/* Opens NAME from its validated copy after the fallback event; nothing reads its header again. */
+static enum guard_exit guard_open(const struct agent_config *c, const char *name,
+				  const struct luks_header *h, uint64_t deadline_ms)
+{
+	switch (passphrase_unlock(c, h, name, deadline_ms)) {
+	case UNLOCK_EXIT_OK:
+		return GUARD_EXIT_OK;
+	case UNLOCK_EXIT_NO_RTMR:
+		return GUARD_EXIT_NO_RTMR;
+	default:
+		return GUARD_EXIT_NOT_OPENED;
+	}
+}
+
+static enum guard_exit guard_volume(const struct agent_config *c, const struct crypttab *files,
+				    const char *name, const char *device)
+{
+	struct luks_header *h = NULL;
+	enum guard_exit ret = guard_check(c, files, name, device, &h);
+
+	if (ret == GUARD_EXIT_OK && h)
+		ret = guard_open(c, name, h, passphrase_deadline_ms(c));
+	luks_header_free(h);
+	return ret;
+}
+
+/* Every volume the configuration names, each once, in resolution order: all are checked before
+ * the first prompt, so one refused header stops the boot before anything is asked or opened. */
 static enum guard_exit guard_all(const struct agent_config *c, const struct crypttab *files)
 {
 	const struct crypttab *lists[] = {&c->cryptopts, files, &c->luks_names};
 	const char *seen[3 * CRYPTTAB_MAX_ENTRIES];
+	struct luks_header *h[3 * CRYPTTAB_MAX_ENTRIES] = {NULL};
+	enum guard_exit ret = GUARD_EXIT_OK;
+	uint64_t deadline;
 	size_t n_seen = 0;
 
-	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
-		for (size_t i = 0; i < lists[l]->n; i++) {
+	for (size_t l = 0; l < ARRAY_SIZE(lists) && ret == GUARD_EXIT_OK; l++) {
+		for (size_t i = 0; i < lists[l]->n && ret == GUARD_EXIT_OK; i++) {
 			const char *name = lists[l]->entries[i].name;
 			bool dup = false;
-			enum guard_exit ret;
 
 			for (size_t j = 0; j < n_seen; j++)
 				dup = dup || !strcmp(seen[j], name);
 			if (dup)
 				continue;
+			ret = guard_check(c, files, name, NULL, &h[n_seen]);
 			seen[n_seen++] = name;
-			ret = guard_volume(c, files, name, NULL);
-			if (ret != GUARD_EXIT_OK)
-				return ret;
 		}
 	}
-	log_info("guard: %zu volume(s) checked", n_seen);
-	return GUARD_EXIT_OK;
+	deadline = passphrase_deadline_ms(c);
+	for (size_t j = 0; j < n_seen && ret == GUARD_EXIT_OK; j++)
+		if (h[j])
+			ret = guard_open(c, seen[j], h[j], deadline);
+	for (size_t j = 0; j < n_seen; j++)
+		luks_header_free(h[j]);
+	if (ret == GUARD_EXIT_OK)
+		log_info("guard: %zu volume(s) checked and open", n_seen);
+	return ret;
 }
 
 int cmd_guard(int argc, char **argv)
@@ -211,7 +245,8 @@ int cmd_guard(int argc, char **argv)
 
 	ret = all ? guard_all(&c, &files) : guard_volume(&c, &files, argv[optind], device);
 	if (ret != GUARD_EXIT_OK)
-		log_error("guard: the boot must stop here (exit %d): no passphrase prompt", ret);
+		log_error("guard: the boot must stop here (exit %d): nothing else may open it",
+			  ret);
 	crypttab_done(&files);
 	agent_config_done(&c);
 	return ret;

@@ -35,6 +35,11 @@ static void usage(FILE *f)
 		")\n"
 		"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
 		"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
+		"  --ask-passphrase    when the automatic unlock fails (outcome in RTMR3), ask "
+		"for\n"
+		"                      the passphrase and open from the validated header copy\n"
+		"                      (default in an initramfs, without --test-passphrase)\n"
+		"  --no-ask-passphrase never ask\n"
 		"  --log-target T      stderr, kmsg or auto (default auto: /dev/kmsg in an "
 		"initramfs\n"
 		"                      without systemd, else stderr)\n"
@@ -42,7 +47,11 @@ static void usage(FILE *f)
 		"\n"
 		"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration\n"
 		"or a DEVICE that cannot be opened, 3 no token, 4 servers unreachable, 5 refused,\n"
-		"6 header invalid, 7 activation failed, 8 disabled (docs/agent.md).\n");
+		"6 header invalid, 7 activation failed, 8 disabled, 9 recovery mode (1-9: the\n"
+		"outcome is in RTMR3 and what the agent validated is open); 10 RTMR3 cannot "
+		"record\n"
+		"the outcome, 11 not opened with the passphrase (10, 11: power off; "
+		"docs/agent.md).\n");
 }
 
 /* Inside an initramfs: dracut's and systemd's carry /etc/initrd-release, initramfs-tools' its
@@ -85,6 +94,8 @@ int cmd_unlock(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"name", required_argument, NULL, 'n'},
 		{"test-passphrase", no_argument, NULL, 't'},
+		{"ask-passphrase", no_argument, NULL, 'a'},
+		{"no-ask-passphrase", no_argument, NULL, 'A'},
 		{"log-target", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -97,6 +108,7 @@ int cmd_unlock(int argc, char **argv)
 	struct agent_config config;
 	bool verbose = false;
 	const char *target_name = "auto";
+	int ask = -1; /* -1: in an initramfs unless --test-passphrase */
 	enum unlock_exit ret;
 	int c;
 
@@ -119,6 +131,12 @@ int cmd_unlock(int argc, char **argv)
 			break;
 		case 't':
 			o.test_passphrase = true;
+			break;
+		case 'a':
+			ask = 1;
+			break;
+		case 'A':
+			ask = 0;
 			break;
 		case 'l':
 			target_name = optarg;
@@ -179,6 +197,8 @@ int cmd_unlock(int argc, char **argv)
 	}
 	o.config = &config;
 	o.timing = &timing;
+	/* In the initramfs the agent is the only opener (docs/threat-model.md, path 9). */
+	o.ask_passphrase = ask >= 0 ? ask == 1 : in_initrd() && !o.test_passphrase;
 	ret = unlock_run(&o);
 	if (!timing.work_done_us)
 		timing.work_done_us = phase_now_us();

@@ -40,6 +40,9 @@ static const struct uint_setting uint_settings[] = {
 	{"attempts", offsetof(struct agent_config, attempts), 1, 100},
 	{"backoff_initial_ms", offsetof(struct agent_config, backoff_initial_ms), 0, 60000},
 	{"backoff_max_ms", offsetof(struct agent_config, backoff_max_ms), 0, 600000},
+	{"passphrase_tries", offsetof(struct agent_config, passphrase_tries), 1, 10},
+	{"passphrase_timeout_s", offsetof(struct agent_config, passphrase_timeout_s), 10,
+	 AGENT_PASSPHRASE_TIMEOUT_MAX_S},
 };
 
 static const struct uint_setting *uint_setting_find(const char *name)
@@ -105,6 +108,8 @@ void agent_config_init(struct agent_config *c)
 	c->attempts = 5;
 	c->backoff_initial_ms = 500;
 	c->backoff_max_ms = 8000;
+	c->passphrase_tries = 3;
+	c->passphrase_timeout_s = 120;
 	c->log_level = LOG_LVL_INFO;
 }
 

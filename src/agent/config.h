@@ -16,9 +16,11 @@
 /* The whole run's budget; the unit's TimeoutStartSec must exceed it by the time one activation
  * takes (docs/agent.md: 60 s + 30 s = the dracut unit's 90 s). */
 #define AGENT_TOTAL_TIMEOUT_MAX_S 60
-#define AGENT_CONFIG_MAX_PINS	  4
-#define AGENT_PIN_LEN		  32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
-#define AGENT_CRYPTTAB_PATH	  "/etc/crypttab" /* dracut, systemd */
+/* All passphrase prompts of one run together (after the outcome is recorded; docs/agent.md). */
+#define AGENT_PASSPHRASE_TIMEOUT_MAX_S 300
+#define AGENT_CONFIG_MAX_PINS	       4
+#define AGENT_PIN_LEN		       32 /* SHA-256 of the server's SubjectPublicKeyInfo (DER) */
+#define AGENT_CRYPTTAB_PATH	       "/etc/crypttab" /* dracut, systemd */
 #define AGENT_CRYPTTAB_ITOOLS_PATH \
 	"/cryptroot/crypttab" /* initramfs-tools (cryptsetup-initramfs) */
 
@@ -38,6 +40,8 @@ struct agent_config {
 	unsigned attempts;	     /* rounds over the server list within total_timeout_s */
 	unsigned backoff_initial_ms; /* pause after the first failed round, doubled each round */
 	unsigned backoff_max_ms;
+	unsigned passphrase_tries;     /* per volume, when the agent asks for the passphrase */
+	unsigned passphrase_timeout_s; /* every prompt of the run together */
 	enum log_level log_level;
 	bool disabled;		 /* rd.tdx_unlock=0 */
 	bool recovery;		 /* rd.tdx_unlock.recovery=1: record "recovery", release nothing */

@@ -48,6 +48,9 @@ int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secre
 
 	if (name && (!name[0] || strlen(name) > LUKS_NAME_MAX || strchr(name, '/')))
 		return log_error_errno(-EINVAL, "%s: invalid device-mapper name", h->device);
+	r = luks_header_pinned(h);
+	if (r < 0)
+		return r;
 	r = luks_passphrase_derive(secret, secret_len, &h->token, h->uuid, &pass, &pass_len);
 	if (r < 0)
 		return r;
@@ -69,5 +72,37 @@ int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secre
 	else
 		log_info("%s: keyslot %d opens with the derived passphrase", h->device,
 			 h->token.keyslot);
+	return 0;
+}
+
+int luks_open_passphrase(const struct luks_header *h, const char *passphrase, size_t len,
+			 const char *name, uint32_t flags)
+{
+	int r;
+
+	if (name && (!name[0] || strlen(name) > LUKS_NAME_MAX || strchr(name, '/')))
+		return log_error_errno(-EINVAL, "%s: invalid device-mapper name", h->device);
+	r = luks_header_pinned(h);
+	if (r < 0)
+		return r;
+	/* Any keyslot of the validated copy: the human's recovery passphrase, on the bytes that
+	 * were checked, and the data device pinned by its descriptor. */
+	r = crypt_activate_by_passphrase(h->cd, name, CRYPT_ANY_SLOT, passphrase, len, flags);
+	if (r == -EPERM)
+		return log_error_errno(r, "%s: the passphrase opens no keyslot", h->device);
+	if (r == -EEXIST)
+		return log_error_errno(r, "%s: a device named %s is already active", h->device,
+				       name ? name : "?");
+	if (r < 0)
+		return log_error_errno(r, "%s: activation as %s failed: %s", h->device,
+				       name ? name : "(verification only)", strerror(-r));
+	if (name)
+		log_info(
+			"%s: unlocked as /dev/mapper/%s with the passphrase (keyslot %d), from the "
+			"validated header copy",
+			h->device, name, r);
+	else
+		log_info("%s: the passphrase opens keyslot %d of the validated header copy",
+			 h->device, r);
 	return 0;
 }

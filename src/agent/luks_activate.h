@@ -1,5 +1,6 @@
 /* Unlocking a validated LUKS2 header copy: derive the keyslot passphrase from the released
- * secret and open exactly the token's keyslot, wiping every secret on the way out. */
+ * secret and open exactly the token's keyslot, or open any keyslot with a human's passphrase;
+ * always on the data device pinned when the header was read (luks_header_pinned()). */
 #pragma once
 
 #include <stddef.h>
@@ -24,3 +25,9 @@ int luks_passphrase_derive(const uint8_t *secret, size_t secret_len, const struc
  * errno (activation failed). */
 int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
 		const char *name, uint32_t flags);
+
+/* Opens any keyslot of the validated copy with a typed passphrase (len bytes) and activates the
+ * pinned data device as name (NULL: verify only). Returns 0, -EPERM (no keyslot opens), -EEXIST,
+ * -ESTALE (the data device changed), or another negative errno (activation failed). */
+int luks_open_passphrase(const struct luks_header *h, const char *passphrase, size_t len,
+			 const char *name, uint32_t flags);

@@ -24,6 +24,7 @@
 
 /* LUKS2 caps the keyslot area at 128 MiB and each JSON copy at 4 MiB. */
 #define AREA_COPY_MAX ((uint64_t)1 << 20) /* > the 256000 bytes of AF stripes of 512-bit key */
+#define AF_STRIPES    4000u		  /* LUKS2 "luks1" anti-forensic splitter */
 #define COPY_CHUNK    ((size_t)64 << 10)
 
 /* What libcryptsetup said while loading a header: its validation failures are debug messages. */
@@ -152,34 +153,6 @@ int luks_header_validate(struct crypt_device *cd, enum luks_token_need need,
 	return 0;
 }
 
-/* The keyslot the device's tdx-unlock token names, as the device's own header says; -1 when
- * there is no such token, or more than one (validation of the copy then refuses). */
-static int token_keyslot(struct crypt_device *cd)
-{
-	int slot = -1;
-
-	for (int t = 0; t < LUKS2_MAX_TOKEN; t++) {
-		_cleanup_(json_object_putp) json_object *o = NULL;
-		json_object *type, *slots;
-		const char *json;
-
-		if (crypt_token_json_get(cd, t, &json) < 0)
-			continue;
-		o = json_tokener_parse(json);
-		if (!o || !json_object_object_get_ex(o, "type", &type) ||
-		    !json_object_is_type(type, json_type_string) ||
-		    strcmp(json_object_get_string(type), LUKS_TOKEN_TYPE) != 0)
-			continue;
-		if (slot >= 0 || !json_object_object_get_ex(o, "keyslots", &slots) ||
-		    !json_object_is_type(slots, json_type_array) ||
-		    json_object_array_length(slots) != 1 ||
-		    !json_object_is_type(json_object_array_get_idx(slots, 0), json_type_string))
-			return -1;
-		slot = luks_object_id(json_object_get_string(json_object_array_get_idx(slots, 0)));
-	}
-	return slot;
-}
-
 static int copy_range(int in, int out, uint64_t offset, uint64_t len)
 {
 	uint8_t *buf = malloc(COPY_CHUNK);
@@ -215,9 +188,10 @@ static int copy_range(int in, int out, uint64_t offset, uint64_t len)
 }
 
 /* Copies what validation and activation read: both binary headers with their JSON areas, and
- * the area of the keyslot the token names, at their offsets in a file as long as header plus
- * keyslot area. The rest stays a hole that reads as zeros and takes no memory, so a hostile
- * 128 MiB keyslot area on each of many disks cannot exhaust the TD's memory. The copy is a
+ * the AF stripes of every active keyslot (at most 32, each bounded by its key size), at their
+ * offsets in a file as long as header plus keyslot area. The rest stays a hole that reads as
+ * zeros and takes no memory, so a hostile 128 MiB keyslot area on each of many disks cannot
+ * exhaust the TD's memory. The copy is a
  * sealed memfd. Without /proc (a bare chroot) a memfd has no path libcryptsetup could open: the
  * copy then is a read-only file in a private 0700 directory on a tmpfs until
  * luks_header_free(). copy_path receives the path libcryptsetup is to use. */
@@ -259,13 +233,8 @@ static int header_copy(struct luks_header *h, char *copy_path, size_t copy_path_
 	char dir[64] = "", path[80] = "", probe[96];
 	uint64_t hdr_size = 0, keyslots_size = 0, total, area_off = 0, area_len = 0, raw_size = 0;
 	bool no_proc = access("/proc/self/fd", X_OK) < 0;
-	int in = -1, fd = -1, slot, r;
+	int in = h->data_fd, fd = -1, r;
 
-	in = open(h->device, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		r = log_error_errno(-errno, "%s: cannot open: %m", h->device);
-		goto out;
-	}
 	r = raw_header_size(in, h->device, &raw_size, reason, reason_len);
 	if (r < 0)
 		goto out;
@@ -313,7 +282,7 @@ static int header_copy(struct luks_header *h, char *copy_path, size_t copy_path_
 		snprintf(probe, sizeof(probe), "%s", path);
 	else
 		snprintf(probe, sizeof(probe), "/proc/self/fd/%d", fd);
-	r = crypt_init_data_device(&src, probe, h->device);
+	r = crypt_init_data_device(&src, probe, h->data_path);
 	if (r < 0) {
 		log_error_errno(r, "%s: libcryptsetup cannot use the header copy", h->device);
 		goto out;
@@ -327,29 +296,34 @@ static int header_copy(struct luks_header *h, char *copy_path, size_t copy_path_
 		goto out;
 	}
 	total = 2 * hdr_size + keyslots_size;
-	slot = token_keyslot(src);
-	if (slot >= 0 && crypt_keyslot_area(src, slot, &area_off, &area_len) == 0 &&
-	    area_off >= 2 * hdr_size && area_off < total) {
-		/* libcryptsetup reads only the AF stripes at the start of the area. */
-		uint64_t room = total - area_off;
-		if (area_len > AREA_COPY_MAX)
-			area_len = AREA_COPY_MAX;
-		if (area_len > room)
-			area_len = room;
-	} else {
-		area_len = 0;
-	}
-	crypt_free(TAKE_PTR(src));
 	if (ftruncate(fd, (off_t)total) < 0) {
 		r = log_error_errno(-errno, "header copy: %m");
 		goto out;
 	}
-	r = copy_range(in, fd, area_off, area_len);
-	if (r < 0) {
-		log_error_errno(r, "%s: copying the LUKS2 header failed: %s", h->device,
-				strerror(-r));
-		goto out;
+	/* Every active keyslot's AF stripes (what libcryptsetup reads of its area), so the token's
+	 * keyslot and a human's passphrase both open from this copy and nothing is read later. */
+	for (int slot = 0; slot < crypt_keyslot_max(CRYPT_LUKS2); slot++) {
+		crypt_keyslot_info st = crypt_keyslot_status(src, slot);
+		int key_size = crypt_keyslot_get_key_size(src, slot);
+
+		if ((st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST) || key_size <= 0 ||
+		    crypt_keyslot_area(src, slot, &area_off, &area_len) < 0 ||
+		    area_off < 2 * hdr_size || area_off >= total)
+			continue;
+		if (area_len > ((uint64_t)key_size * AF_STRIPES + 4095) / 4096 * 4096)
+			area_len = ((uint64_t)key_size * AF_STRIPES + 4095) / 4096 * 4096;
+		if (area_len > AREA_COPY_MAX)
+			area_len = AREA_COPY_MAX;
+		if (area_len > total - area_off)
+			area_len = total - area_off;
+		r = copy_range(in, fd, area_off, area_len);
+		if (r < 0) {
+			log_error_errno(r, "%s: copying keyslot %d's area failed: %s", h->device,
+					slot, strerror(-r));
+			goto out;
+		}
 	}
+	crypt_free(TAKE_PTR(src));
 	if (no_proc) {
 		if (fchmod(fd, 0400) < 0 || !(h->copy_dir = strdup(dir))) {
 			r = log_error_errno(-errno, "header copy: %m");
@@ -371,8 +345,6 @@ static int header_copy(struct luks_header *h, char *copy_path, size_t copy_path_
 	fd = -1;
 	r = 0;
 out:
-	if (in >= 0)
-		close(in);
 	if (fd >= 0)
 		close(fd);
 	if (path[0])
@@ -382,6 +354,64 @@ out:
 	return r;
 }
 
+/* The one open of the data device: every later read (the header copy) and libcryptsetup's use
+ * (activation, through /proc/self/fd/N) go through this descriptor. -ENODEV: cannot be opened or
+ * is neither a block device nor a regular file (reason says why). */
+static int data_device_open(struct luks_header *h, char *reason, size_t reason_len)
+{
+	struct stat st;
+	int r;
+
+	h->data_fd = open(h->device, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (h->data_fd < 0) {
+		r = luks_open_error(h->device, -errno);
+		if (reason && reason_len)
+			snprintf(reason, reason_len, "cannot open %s: %s", h->device, strerror(-r));
+		return -ENODEV;
+	}
+	if (fstat(h->data_fd, &st) < 0 || !(S_ISBLK(st.st_mode) || S_ISREG(st.st_mode))) {
+		log_error("%s: neither a block device nor an image file", h->device);
+		if (reason && reason_len)
+			snprintf(reason, reason_len, "%s is neither a block device nor a file",
+				 h->device);
+		return -ENODEV;
+	}
+	h->data_is_blk = S_ISBLK(st.st_mode);
+	h->data_rdev = h->data_is_blk ? st.st_rdev : st.st_dev;
+	h->data_ino = st.st_ino;
+	/* Without /proc (a bare chroot: tests, admin commands) the path is all there is. */
+	if (access("/proc/self/fd", X_OK) == 0) {
+		snprintf(h->data_path, sizeof(h->data_path), "/proc/self/fd/%d", h->data_fd);
+	} else {
+		log_debug("%s: no /proc: libcryptsetup gets the path, not the pinned descriptor",
+			  h->device);
+		if ((size_t)snprintf(h->data_path, sizeof(h->data_path), "%s", h->device) >=
+		    sizeof(h->data_path))
+			return log_error_errno(-ENAMETOOLONG, "%s: path too long", h->device);
+	}
+	return 0;
+}
+
+static bool stat_is_pinned(const struct luks_header *h, const struct stat *st)
+{
+	if (h->data_is_blk)
+		return S_ISBLK(st->st_mode) && st->st_rdev == h->data_rdev;
+	return S_ISREG(st->st_mode) && st->st_dev == h->data_rdev && st->st_ino == h->data_ino;
+}
+
+int luks_header_pinned(const struct luks_header *h)
+{
+	struct stat st;
+
+	if (h->data_fd < 0 || fstat(h->data_fd, &st) < 0 || !stat_is_pinned(h, &st) ||
+	    stat(h->data_path, &st) < 0 || !stat_is_pinned(h, &st))
+		return log_error_errno(-ESTALE,
+				       "%s: the data device is no longer the one whose header was "
+				       "validated; not activated",
+				       h->device);
+	return 0;
+}
+
 void luks_header_free(struct luks_header *h)
 {
 	if (!h)
@@ -389,6 +419,8 @@ void luks_header_free(struct luks_header *h)
 	crypt_free(h->cd);
 	if (h->copy_fd >= 0)
 		close(h->copy_fd);
+	if (h->data_fd >= 0)
+		close(h->data_fd);
 	if (h->copy_dir) {
 		char path[80];
 		snprintf(path, sizeof(path), "%s/header", h->copy_dir);
@@ -407,29 +439,23 @@ static int header_load_copy(const char *device, bool validate, enum luks_token_n
 {
 	struct luks_header *h = NULL;
 	char copy_path[96];
-	int r, fd;
+	int r;
 
 	if (reason && reason_len)
 		reason[0] = '\0';
-	/* Readable at all? (The same message as before for a missing or unreadable device.) */
-	fd = open(device, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = luks_open_error(device, -errno);
-		if (reason && reason_len)
-			snprintf(reason, reason_len, "cannot open %s: %s", device, strerror(-r));
-		return -ENODEV;
-	}
-	close(fd);
-
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return log_error_errno(-ENOMEM, "out of memory");
 	h->copy_fd = -1;
+	h->data_fd = -1;
 	h->device = strdup(device);
 	if (!h->device) {
-		r = log_error_errno(-ENOMEM, "out of memory");
-		goto out;
+		free(h);
+		return log_error_errno(-ENOMEM, "out of memory");
 	}
+	r = data_device_open(h, reason, reason_len);
+	if (r < 0)
+		goto out;
 	r = header_copy(h, copy_path, sizeof(copy_path), reason, reason_len);
 	if (r < 0) {
 		if (reason && reason_len && !reason[0])
@@ -437,7 +463,7 @@ static int header_load_copy(const char *device, bool validate, enum luks_token_n
 		goto out;
 	}
 
-	r = crypt_init_data_device(&h->cd, copy_path, device);
+	r = crypt_init_data_device(&h->cd, copy_path, h->data_path);
 	if (r < 0) {
 		if (reason && reason_len)
 			snprintf(reason, reason_len, "cannot use the header copy");

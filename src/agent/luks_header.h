@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <libcryptsetup.h>
 
@@ -14,13 +15,24 @@
 /* The one cleanup for libcryptsetup contexts: _cleanup_(crypt_freep). */
 DEFINE_CLEANUP_FUNC(struct crypt_device, crypt_free)
 
-#define LUKS_UUID_LEN 36 /* canonical lowercase text form */
+#define LUKS_UUID_LEN	   36 /* canonical lowercase text form */
+#define LUKS_DATA_PATH_MAX 4096
 
 /* A validated header copy bound to its data device. */
 struct luks_header {
-	char *device; /* data device (or image file) the header was read from */
-	/* libcryptsetup context on the sealed copy + the data device. The copy holds the token's
-	 * keyslot area only: other keyslots read as zeros and never open from it. */
+	char *device; /* data device (or image file) the header was read from, for messages */
+	/* The data device, opened once: the header copy was read from this descriptor, and
+	 * libcryptsetup reaches the device only through it (data_path = /proc/self/fd/N), so a node
+	 * or symlink swapped after validation changes nothing. data_rdev/data_ino: what fstat()
+	 * said when the header was read (luks_header_pinned() checks it again before activation).
+	 */
+	int data_fd;
+	bool data_is_blk;
+	dev_t data_rdev; /* block device: st_rdev; image file: st_dev */
+	ino_t data_ino;
+	char data_path[LUKS_DATA_PATH_MAX];
+	/* libcryptsetup context on the sealed copy + the data device. The copy holds the areas of
+	 * the active keyslots (each bounded), so a passphrase opens from it as the token does. */
 	struct crypt_device *cd;
 	char uuid[LUKS_UUID_LEN + 1];
 	int token_id;
@@ -29,8 +41,9 @@ struct luks_header {
 	char *copy_dir; /* without /proc only: private directory holding the copy instead */
 };
 
-/* Copies device's LUKS2 header (binary headers, JSON areas, the token keyslot's area; the rest
- * of the keyslot area is a hole) into a sealed memfd, loads it with libcryptsetup as a detached
+/* Opens device once (a block device or an image file) and copies its LUKS2 header from that
+ * descriptor (binary headers, JSON areas, the areas of the active keyslots; the rest of the
+ * keyslot area is a hole) into a sealed memfd, loads it with libcryptsetup as a detached
  * header for device, and validates it (luks_header_validate, LUKS_TOKEN_REQUIRED).
  * Returns 0, -ENOENT (no tdx-unlock token), -EBADMSG (header refused: reason says why), or another
  * negative errno (I/O, not LUKS2). reason may be NULL. */
@@ -48,6 +61,11 @@ int luks_header_load_unchecked(const char *device, struct luks_header **out, cha
 			       size_t reason_len);
 void luks_header_free(struct luks_header *h);
 DEFINE_CLEANUP_FUNC(struct luks_header, luks_header_free)
+
+/* 0 when h's data descriptor is still the device (or file) whose header was validated: same
+ * st_rdev (st_dev and inode for a file), and /proc/self/fd/N resolves to it; else -ESTALE
+ * (logged). Called right before every activation. */
+int luks_header_pinned(const struct luks_header *h);
 
 /* Checks a loaded LUKS2 context: LUKS2 with a canonical lowercase UUID, its metadata passes
  * luks_allowlist_check(), libcryptsetup sees no reencryption or requirement flags, and the

@@ -17,6 +17,7 @@
 #include "agent/luks_activate.h"
 #include "agent/luks_discover.h"
 #include "agent/luks_header.h"
+#include "agent/passphrase_unlock.h"
 #include "agent/phase_timing.h"
 #include "agent/quote_source.h"
 #include "agent/route_wait.h"
@@ -96,6 +97,8 @@ const char *unlock_exit_name(enum unlock_exit code)
 		return "recovery mode";
 	case UNLOCK_EXIT_NO_RTMR:
 		return "RTMR3 cannot record the outcome";
+	case UNLOCK_EXIT_NOT_OPENED:
+		return "not opened with the passphrase";
 	}
 	return "?";
 }
@@ -126,6 +129,8 @@ static const char *unlock_exit_word(enum unlock_exit code)
 		return "recovery";
 	case UNLOCK_EXIT_NO_RTMR:
 		return "no-rtmr";
+	case UNLOCK_EXIT_NOT_OPENED:
+		return "not-opened";
 	}
 	return "internal";
 }
@@ -139,7 +144,7 @@ enum unlock_exit unlock_record_outcome(bool allow_missing_rtmr, enum rtmr_outcom
 		return code;
 	if (r == -EOPNOTSUPP && allow_missing_rtmr) {
 		log_warn("unlock: '%s' not measured: no RTMR3 on this kernel, accepted by "
-			 "allow_missing_rtmr",
+			 "allow_missing_rtmr or recovery mode",
 			 rtmr_outcome_name(o));
 		return code;
 	}
@@ -648,6 +653,54 @@ static bool network_ready(struct unlock_ctx *x)
 	return r == 0;
 }
 
+/* The passphrase path, once the outcome is in RTMR3: every device whose header the agent
+ * validated and could not open is opened here with a passphrase, from that validated copy. The
+ * others (no token, refused header, unreadable) are not ours to open: the guard stops the boot
+ * before anything else would open them. Returns ret, or UNLOCK_EXIT_NO_RTMR /
+ * UNLOCK_EXIT_NOT_OPENED when the boot must stop. */
+static enum unlock_exit passphrase_phase(struct unlock_ctx *x, enum unlock_exit ret)
+{
+	uint64_t deadline = passphrase_deadline_ms(x->c);
+
+	for (size_t i = 0; i < x->n_devs; i++) {
+		struct unlock_device *d = &x->devs[i];
+		enum unlock_exit r;
+
+		if (d->state == DEVICE_UNLOCKED || !d->h || d->code == UNLOCK_EXIT_NO_RTMR ||
+		    (!x->o->test_passphrase && !d->name[0]))
+			continue;
+		r = passphrase_unlock(x->c, d->h, d->name[0] ? d->name : NULL, deadline);
+		if (r != UNLOCK_EXIT_OK)
+			return r;
+		d->state = DEVICE_UNLOCKED;
+	}
+	return ret;
+}
+
+/* rd.tdx_unlock.recovery=1: "recovery" is recorded and no release is tried; with the passphrase
+ * path the agent still is the only opener of its devices. A kernel without RTMR3 is accepted here:
+ * the recovery word is on the measured command line, so no normal policy matches this boot. */
+static enum unlock_exit recovery_run(struct unlock_ctx *x, char ***discovered, size_t *n_found)
+{
+	enum unlock_exit ret;
+
+	log_warn("unlock: recovery mode (rd.tdx_unlock.recovery=1): no release is tried");
+	ret = unlock_record_outcome(true, RTMR_RECOVERY, "cmdline", UNLOCK_EXIT_RECOVERY);
+	if (ret != UNLOCK_EXIT_RECOVERY || !x->o->ask_passphrase)
+		return ret;
+	if (x->o->n_devices > 0) {
+		ret = devices_load(x, (char **)x->o->devices, x->o->n_devices);
+	} else if (luks_discover(NULL, NULL, discovered, n_found) < 0) {
+		log_error("unlock: cannot list block devices");
+		return UNLOCK_EXIT_NOT_OPENED;
+	} else {
+		ret = devices_load(x, *discovered, *n_found);
+	}
+	if (ret != UNLOCK_EXIT_OK)
+		return UNLOCK_EXIT_NOT_OPENED;
+	return passphrase_phase(x, UNLOCK_EXIT_RECOVERY);
+}
+
 enum unlock_exit unlock_run(const struct unlock_options *o)
 {
 	struct unlock_ctx x = {.o = o, .c = o->config};
@@ -660,9 +713,10 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 	/* Decided before any disk is read: recovery releases nothing, and a kernel that cannot
 	 * record the outcome gets no release (unless the measured configuration accepts that). */
 	if (x.c->recovery) {
-		log_warn("unlock: recovery mode (rd.tdx_unlock.recovery=1): no release is tried");
-		return unlock_record_outcome(x.c->allow_missing_rtmr, RTMR_RECOVERY, "cmdline",
-					     UNLOCK_EXIT_RECOVERY);
+		if (!o->test_passphrase && !o->name)
+			(void)unlock_crypttab_load(x.c, &x.crypttab);
+		ret = recovery_run(&x, &discovered, &n_found);
+		goto done;
 	}
 	if (!rtmr_available()) {
 		if (!x.c->allow_missing_rtmr) {
@@ -716,8 +770,8 @@ enum unlock_exit unlock_run(const struct unlock_options *o)
 
 		if (d->state == DEVICE_UNLOCKED)
 			continue;
-		log_error("%s: not unlocked (%s); the passphrase prompt takes over", d->path,
-			  unlock_exit_name(d->code));
+		log_error("%s: not unlocked (%s)%s", d->path, unlock_exit_name(d->code),
+			  o->ask_passphrase && d->h ? "; asking for its passphrase" : "");
 		if (ret == UNLOCK_EXIT_OK || d->code == UNLOCK_EXIT_NO_RTMR)
 			ret = d->code;
 	}
@@ -731,6 +785,10 @@ out:
 	if (ret != UNLOCK_EXIT_OK && ret != UNLOCK_EXIT_NO_RTMR)
 		ret = unlock_record_failure(x.c->allow_missing_rtmr, ret,
 					    ret == UNLOCK_EXIT_NO_TOKEN ? "none" : NULL);
+	/* Only now, with the outcome in RTMR3: the agent asks, and opens what it validated. */
+	if (o->ask_passphrase && ret != UNLOCK_EXIT_OK && ret != UNLOCK_EXIT_NO_RTMR)
+		ret = passphrase_phase(&x, ret);
+done:
 	for (size_t i = 0; i < x.n_devs; i++)
 		luks_header_free(x.devs[i].h);
 	free(x.devs);

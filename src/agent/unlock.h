@@ -12,10 +12,12 @@
 #include "cmd_dispatch.h"
 
 /* Process exit codes of `tdx-unlock unlock` (docs/agent.md): the shared ones (cmd_dispatch.h),
- * then its own. Codes 1-9 mean: the outcome is in RTMR3 (or the configuration acknowledges a
- * kernel without it); the normal passphrase prompt may take over. UNLOCK_EXIT_NO_RTMR means it is
- * not: the boot must not reach a prompt (the unit powers off). With several devices the first
- * failing device decides. */
+ * then its own. Codes 1-9 say why the automatic unlock did not open everything; the outcome is in
+ * RTMR3 (or the configuration acknowledges a kernel without it), and every device the agent
+ * validated was then opened with the passphrase it asked for itself (when it asks:
+ * ask_passphrase). UNLOCK_EXIT_NO_RTMR: the outcome is not recorded, UNLOCK_EXIT_NOT_OPENED: a
+ * validated device stayed closed; both mean power off. With several devices the first failing
+ * device decides. */
 enum unlock_exit {
 	UNLOCK_EXIT_OK = CMD_EXIT_OK,	       /* every device with a token was unlocked */
 	UNLOCK_EXIT_FAILURE = CMD_EXIT_FAILED, /* internal error, or no quote (not a TDX guest) */
@@ -27,7 +29,8 @@ enum unlock_exit {
 	UNLOCK_EXIT_ACTIVATION_FAILED = 7, /* secret released but the keyslot did not open */
 	UNLOCK_EXIT_DISABLED = 8,	   /* rd.tdx_unlock=0 on the kernel command line */
 	UNLOCK_EXIT_RECOVERY = 9,	   /* rd.tdx_unlock.recovery=1: "recovery" recorded */
-	UNLOCK_EXIT_NO_RTMR = 10, /* RTMR3 cannot record the outcome: no prompt, power off */
+	UNLOCK_EXIT_NO_RTMR = 10,    /* RTMR3 cannot record the outcome: no prompt, power off */
+	UNLOCK_EXIT_NOT_OPENED = 11, /* the passphrase did not open a validated volume: power off */
 };
 
 const char *unlock_exit_name(enum unlock_exit code);
@@ -52,6 +55,7 @@ struct unlock_options {
 	size_t n_devices;
 	const char *name;     /* mapping name for a single device; NULL = unlock_mapping_name() */
 	bool test_passphrase; /* verify the passphrase opens the keyslot; create no mapping */
+	bool ask_passphrase;  /* after a recorded failure, ask for the passphrase and open */
 	struct phase_timing *timing; /* per-phase times (agent/phase_timing.h); may be NULL */
 };
 

@@ -61,8 +61,8 @@ expect_events() {
 	want=$(printf '%s\n' "$@")
 	log=$T/tsm/rtmr3.log
 	n=$(($# + 1))
-	i=0 # the emulation reads its FIFO asynchronously
-	while [ "$(wc -l <"$T/tsm/extensions")" -lt "$n" ] && [ $i -lt 40 ]; do
+	i=0 # the emulation reads its FIFO asynchronously: up to 10 s under load
+	while [ "$(wc -l <"$T/tsm/extensions")" -lt "$n" ] && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -85,6 +85,8 @@ expect_events() {
 agent_env_setup || { echo "FAIL: setup"; exit 1; }
 keyd_start || exit 1
 write_agent_conf "$T/good.conf" "$URL" "$PIN"
+DEAD="https://127.0.0.1:$(dead_port)"
+write_agent_conf "$T/dead.conf" "$DEAD" "$PIN"
 
 echo "== agent: unlock up to the passphrase"
 independent_open "$T/disk.img" "$T/expected.secret" ||
@@ -295,7 +297,161 @@ SAME_BOOT=1 run_agent "$T/norTMR.conf" --test-passphrase "$T/plain.img"
 expect_rc 3 "no RTMR3, acknowledged: no token falls back to the prompt" "not measured"
 [ -e "$T/tsm/rtmr3.log" ] && bad "an event log was written without RTMR3"
 
-echo "== agent: guard (before any passphrase prompt)"
+echo "== agent: the passphrase path (the agent is the only opener)"
+# A stand-in for systemd-ask-password (test hook TDX_UNLOCK_TEST_ASK_PASSWORD), reached the same
+# way (argv, its stdout on a pipe): answers with line N of $ASK/answers on its Nth call ("<cancel>":
+# gives up, "<hang>": never answers), keeps its argv and the event log as it was when asked, and
+# runs $ASK/hook first when present (a host changing the disk while the human types).
+ASK=$T/ask
+mkdir -p "$ASK"
+cat >"$ASK/ask-password" <<'EOF_ASK'
+#!/bin/sh
+d=$(dirname "$0")
+n=$(($(cat "$d/count" 2>/dev/null || echo 0) + 1))
+echo "$n" >"$d/count"
+printf '%s\n' "$*" >>"$d/argv"
+cp "$TDX_UNLOCK_TEST_AAEL" "$d/events-at-ask-$n" 2>/dev/null || : >"$d/events-at-ask-$n"
+[ -f "$d/hook" ] && sh "$d/hook"
+answer=$(sed -n "${n}p" "$d/answers")
+case $answer in
+"<cancel>") exit 1 ;;
+"<hang>") exec sleep 60 ;;
+esac
+printf '%s\n' "$answer"
+EOF_ASK
+chmod 0755 "$ASK/ask-password"
+# ask_reset ANSWER...: the answers for the next run; the call count back to zero.
+ask_reset() {
+	rm -f "$ASK"/count "$ASK"/argv "$ASK"/events-at-ask-* "$ASK"/hook
+	printf '%s\n' "$@" >"$ASK/answers"
+}
+asked() { cat "$ASK/count" 2>/dev/null || echo 0; }
+export TDX_UNLOCK_TEST_ASK_PASSWORD="$ASK/ask-password"
+RECOVERY=$(cat "$T/recovery.key")
+
+# keyd unreachable: the outcome is recorded, then the agent asks and opens from its copy.
+ask_reset "$RECOVERY"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 4 "server down: the agent asks for the passphrase itself, it opens the validated copy" \
+	"the passphrase opens keyslot 0 of the validated header copy"
+expect_events "server down, then the passphrase" "tdx-unlock error unreachable" "tdx-unlock fallback $uuid"
+if grep -qx "tdx-unlock fallback $uuid" "$ASK/events-at-ask-1" 2>/dev/null &&
+	grep -qx "tdx-unlock error unreachable" "$ASK/events-at-ask-1"; then
+	ok "no prompt before the event: RTMR3's log held error + fallback when the passphrase was asked"
+else
+	bad "the passphrase was asked before the outcome was recorded"
+fi
+grep -q -- "--timeout=[0-9]* --id=tdx-unlock:$uuid --icon=drive-harddisk Please enter passphrase for disk $uuid ($T/disk.img):" \
+	"$ASK/argv" || bad "systemd-ask-password's arguments: $(cat "$ASK/argv")"
+grep -q "$RECOVERY" "$ASK/argv" "$T/agent.log" "$T/agent.out" && bad "the passphrase reached argv or a log"
+
+ask_reset "wrong one" "$RECOVERY"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 4 "a wrong passphrase, then the right one" "opens no keyslot"
+[ "$(asked)" = 2 ] || bad "asked $(asked) times, expected 2"
+
+ask_reset "wrong 1" "wrong 2" "wrong 3" "$RECOVERY"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 11 "three wrong passphrases: not opened, the boot powers off" "no keyslot opened in the allowed tries"
+[ "$(asked)" = 3 ] && ok "bounded tries: asked exactly 3 times" || bad "asked $(asked) times, expected 3"
+
+ask_reset "<cancel>" "$RECOVERY"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 11 "the prompt cancelled: not opened, no second prompt" "gave no passphrase"
+[ "$(asked)" = 1 ] || bad "asked $(asked) times after a cancel"
+
+sed 's|"servers"|"passphrase_timeout_s": 10, "servers"|' "$T/dead.conf" >"$T/prompt10.conf"
+ask_reset "<hang>"
+run_agent "$T/prompt10.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 11 "a prompt nobody answers: bounded by passphrase_timeout_s" "no answer in time"
+[ "$MS" -lt $((16000 * TF)) ] || bad "a 10 s prompt budget took $MS ms"
+
+# The host changes the disk while the human types: a rewritten header (cipher_null segment and a
+# malformed digest: any passphrase "opens" it for a reader of the new bytes), then the path
+# renamed to another file. The agent opens only the copy it validated, on the file it opened.
+cp "$T/disk.img" "$T/flip-good.img"
+cp "$T/disk.img" "$T/flip-bad.img"
+python3 "$(dirname "$0")/../luks/luks2_edit.py" mutate "$T/flip-bad.img" cipher-null-segment \
+	digest-hash-mismatch >/dev/null 2>&1 || bad "cannot make the flipped header"
+if cryptsetup open --test-passphrase --key-file - "$T/flip-bad.img" <<EOF_PASS >/dev/null 2>&1; then
+not the passphrase
+EOF_PASS
+	ok "(libcryptsetup here opens the flipped header with a wrong passphrase: the attack is real)"
+fi
+cp "$T/flip-good.img" "$T/flip.img"
+ask_reset "not the passphrase" "not the passphrase" "not the passphrase"
+echo "cat '$T/flip-bad.img' >'$T/flip.img'" >"$ASK/hook"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/flip.img"
+expect_rc 11 "header rewritten after validation: a wrong passphrase still opens nothing" "opens no keyslot"
+cmp -s "$T/flip.img" "$T/flip-bad.img" || bad "the hook did not rewrite the image"
+cp "$T/flip-good.img" "$T/flip.img"
+ask_reset "$RECOVERY"
+echo "cat '$T/flip-bad.img' >'$T/flip.img'" >"$ASK/hook"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/flip.img"
+expect_rc 4 "header rewritten after validation: the right passphrase opens the validated copy" \
+	"opens keyslot 0 of the validated header copy"
+cp "$T/flip-good.img" "$T/flip.img"
+ask_reset "not the passphrase" "not the passphrase" "not the passphrase"
+echo "cp '$T/flip-bad.img' '$T/flip.new' && mv '$T/flip.new' '$T/flip.img'" >"$ASK/hook"
+run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/flip.img"
+expect_rc 11 "path swapped to another file after validation: still the pinned one" "opens no keyslot"
+rm -f "$T/flip.img" "$T/flip-good.img" "$T/flip-bad.img"
+
+# The console (initramfs-tools): a pseudo-terminal stands for /dev/console.
+tsm_sim_boot
+python3 - "$AGENT" "$T/dead.conf" "$T/disk.img" "$RECOVERY" "$T/agent.log" >"$T/console.out" 2>&1 <<'EOF_PY'
+import os, select, subprocess, sys, termios, time
+agent, conf, img, secret, log = sys.argv[1:6]
+master, slave = os.openpty()
+env = dict(os.environ, TDX_UNLOCK_TEST_CONSOLE=os.ttyname(slave))
+env.pop("TDX_UNLOCK_TEST_ASK_PASSWORD", None)
+p = subprocess.Popen([agent, "unlock", "--config", conf, "--log-target", "stderr",
+                      "--test-passphrase", "--ask-passphrase", img], env=env,
+                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+seen, echo_off, deadline = b"", None, time.monotonic() + 60
+while time.monotonic() < deadline and b"Please enter passphrase" not in seen:
+    if select.select([master], [], [], 0.2)[0]:
+        seen += os.read(master, 4096)
+    if p.poll() is not None:
+        break
+if b"Please enter passphrase" in seen:
+    time.sleep(0.2)
+    echo_off = not (termios.tcgetattr(slave)[3] & termios.ECHO)
+    os.write(master, secret.encode() + b"\r")
+rc = p.wait(timeout=60)
+while select.select([master], [], [], 0.5)[0]:
+    seen += os.read(master, 4096)
+print("rc=%d echo_off=%s prompt=%s echoed=%s" % (rc, echo_off, b"Please enter passphrase" in seen,
+                                                 secret.encode() in seen))
+EOF_PY
+if grep -q "rc=4 echo_off=True prompt=True echoed=False" "$T/console.out"; then
+	ok "console: prompt with echo off, the passphrase read and never echoed, the copy opened"
+else
+	bad "console prompt: $(cat "$T/console.out")"
+fi
+
+# Recovery mode: "recovery" recorded, no release tried, and the agent still opens its devices.
+echo "ro rd.tdx_unlock.recovery=1" >"$T/cmdline"
+ask_reset "$RECOVERY"
+run_agent "$T/good.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 9 "recovery mode: the agent asks and opens its validated copy" "opens keyslot 0"
+expect_events "recovery mode with the passphrase" "tdx-unlock recovery cmdline" "tdx-unlock fallback $uuid"
+grep -q "attested" "$T/agent.log" && bad "recovery mode attested"
+tsm_sim_boot
+export TDX_UNLOCK_TEST_RTMR_PATH="$T/no-such-rtmr3"
+ask_reset "$RECOVERY"
+SAME_BOOT=1 run_agent "$T/good.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 9 "recovery mode without RTMR3: the measured command line says recovery, the prompt may come" \
+	"opens keyslot 0"
+: >"$T/cmdline"
+tsm_sim_boot
+export TDX_UNLOCK_TEST_RTMR_PATH="$T/no-such-rtmr3"
+ask_reset "$RECOVERY"
+SAME_BOOT=1 run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
+expect_rc 10 "no RTMR3 (not acknowledged): no prompt at all" "offers no RTMR3"
+[ "$(asked)" = 0 ] || bad "asked for a passphrase without a recorded outcome"
+
+echo "== agent: guard (before anything else may open a volume)"
 # run_guard ARGS...: `tdx-unlock guard` in a fresh emulated boot (unless SAME_BOOT=1); sets RC.
 run_guard() {
 	[ "${SAME_BOOT:-0}" = 1 ] || tsm_sim_boot || bad "tdx-tsm-sim"
@@ -304,39 +460,63 @@ run_guard() {
 		>"$T/agent.out" 2>"$T/agent.log"
 	RC=$?
 }
+# expect_guard_opened NAME DESCRIPTION: the guard asked (after the fallback event) and activated
+# NAME from its validated copy; without device-mapper that activation is the documented exit 11.
+expect_guard_opened() {
+	if dmsetup version >/dev/null 2>&1; then
+		expect_rc 0 "$2" "unlocked as /dev/mapper/$1 with the passphrase"
+		cryptsetup close "$1" 2>/dev/null
+	else
+		expect_rc 11 "$2 (no device-mapper here: the activation itself fails)" "activation as $1 failed"
+	fi
+	grep -q "tdx-unlock fallback" "$ASK/events-at-ask-1" 2>/dev/null ||
+		bad "$2: the guard asked before the fallback event"
+}
 cp "$T/disk.img" "$T/hostile.img"
 python3 "$(dirname "$0")/../luks/luks2_edit.py" mutate "$T/hostile.img" cipher-null-segment \
 	>/dev/null 2>&1 || bad "cannot make the hostile header"
 printf 'vol_crypt %s none luks\nevil_crypt %s none luks\n' "$T/disk.img" "$T/hostile.img" >"$T/crypttab"
+ask_reset "$RECOVERY"
 run_guard vol_crypt
-expect_rc 0 "guard: a valid header may go on to the prompt" "passes the allow-list"
+expect_guard_opened vol_crypt "guard: a valid header, the guard itself asks and opens"
 expect_events "guard: the fallback is measured before the prompt" "tdx-unlock fallback $uuid"
+ask_reset "$RECOVERY"
 run_guard evil_crypt
 expect_rc 20 "guard: a cipher_null header is refused (power off)" "refusing evil_crypt"
 [ -s "$T/tsm/rtmr3.log" ] && bad "guard: a refused volume recorded a fallback"
+[ "$(asked)" = 0 ] || bad "guard: asked for the passphrase of a refused volume"
 run_guard nobody_crypt
 expect_rc 20 "guard: a name nothing maps to is refused" "cannot tell which device"
 run_guard --device "$T/hostile.img" vol_crypt
 expect_rc 20 "guard: the unit's own device is checked too" "refusing vol_crypt"
+ask_reset "$RECOVERY"
 run_guard --all
 expect_rc 20 "guard --all: one hostile volume stops the boot" "refusing evil_crypt"
+[ "$(asked)" = 0 ] && ok "guard --all: every volume checked before the first prompt" ||
+	bad "guard --all asked for vol_crypt before checking evil_crypt"
+ask_reset "$RECOVERY"
 run_guard --device "$T/disk.img" "luks-$uuid"
-expect_rc 0 "guard: luks-<UUID> with the unit's device" "passes the allow-list"
+expect_guard_opened "luks-$uuid" "guard: luks-<UUID> with the unit's device"
 echo "ro rd.luks.name=$uuid=named_crypt" >"$T/cmdline"
+ask_reset "$RECOVERY"
 run_guard --device "$T/disk.img" named_crypt
-expect_rc 0 "guard: rd.luks.name= names the unit's device" "passes the allow-list"
+expect_guard_opened named_crypt "guard: rd.luks.name= names the unit's device"
 run_guard --device "$T/hostile.img" named_crypt
 expect_rc 20 "guard: rd.luks.name= with another device in the unit" "refusing named_crypt"
 : >"$T/cmdline"
+ask_reset "<cancel>"
+run_guard vol_crypt
+expect_rc 11 "guard: nobody gives the passphrase: not opened, power off" "not opened with a passphrase"
 tsm_sim_boot
 export TDX_UNLOCK_TEST_RTMR_PATH="$T/no-such-rtmr3"
+ask_reset "$RECOVERY"
 SAME_BOOT=1 run_guard vol_crypt
 expect_rc 10 "guard: no RTMR3 to record the fallback: no prompt" "cannot record|offers no"
+[ "$(asked)" = 0 ] || bad "guard: asked without a recorded fallback"
 : >"$T/crypttab"
+unset TDX_UNLOCK_TEST_ASK_PASSWORD
 
 echo "== agent: servers"
-DEAD="https://127.0.0.1:$(dead_port)"
-write_agent_conf "$T/dead.conf" "$DEAD" "$PIN"
 run_agent "$T/dead.conf" --test-passphrase "$T/disk.img"
 expect_rc 4 "server down" "not unlocked \(servers unreachable\)"
 [ "$MS" -lt $((5000 * TF)) ] || bad "server down took $MS ms (3 rounds, 500 ms connect timeouts)"

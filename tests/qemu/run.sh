@@ -5,18 +5,19 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-10, 12, 13)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-13)
 #   1 automatic unlock, then a second release asked from the real root is refused (RTMR3)
 #                                        5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
 #   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
-#  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
 #  10 disk swap: host-made root without a token, host's passphrase at the prompt; its root asks
 #     keyd with the agent's attestation -> refused (RTMR3), both initramfs kinds
+#  11 root over NBD flips to a cipher_null header after the agent validated it -> the agent opens
+#     only its validated copy: the host's plaintext never mounted
+#  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
 #  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt
-#  not in the default list yet (docs/threat-model.md, "Status"): 11 NBD second-read flip
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 12 13)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 11 12 13)
 
 results=()
 failed=0

@@ -31,6 +31,8 @@ static void test_defaults(void **state)
 	(void)state;
 	agent_config_init(&c);
 	assert_int_equal(c.total_timeout_s, 60);
+	assert_int_equal(c.passphrase_tries, 3);
+	assert_int_equal(c.passphrase_timeout_s, 120);
 	assert_int_equal(c.n_servers, 0);
 	/* No server is not a usable configuration. */
 	assert_int_equal(agent_config_validate(&c), -EINVAL);
@@ -121,6 +123,11 @@ static void test_bad_files(void **state)
 		{"{\"quote_source\":\"simulator\"}", -EINVAL},
 		{"{\"allow_missing_rtmr\":\"yes\"}", -EINVAL},
 		{"{\"total_timeout_s\":61}", -ERANGE},
+		/* The agent's own prompt: bounded tries and time. */
+		{"{\"passphrase_tries\":0}", -ERANGE},
+		{"{\"passphrase_tries\":11}", -ERANGE},
+		{"{\"passphrase_timeout_s\":9}", -ERANGE},
+		{"{\"passphrase_timeout_s\":301}", -ERANGE},
 		{"{\"simulator_dir\":\"sim\"}", -EINVAL},
 		/* A second "servers" would silently replace the first with json-c's own parser. */
 		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX
