@@ -49,6 +49,13 @@ struct sim {
 	const char *ca_dir;
 	const char *dir;
 	pthread_mutex_t lock; /* rtmr3 and the files that mirror it */
+	/* The RTMR3 FIFO and a partly read digest: drained by the event loop and, before every
+	 * quote, by the entry thread (fifo_lock), so a quote carries every extension written
+	 * before it was asked for, as with the kernel's synchronous write. */
+	pthread_mutex_t fifo_lock;
+	int rtmr_fd;
+	uint8_t pending[RTMR_LEN];
+	size_t n_pending;
 	uint8_t rtmr3[RTMR_LEN];
 	uint8_t rtmr3_boot[RTMR_LEN]; /* the value at (emulated) boot */
 	unsigned long boots;
@@ -126,6 +133,34 @@ static int rtmr3_extend(struct sim *s, const uint8_t digest[RTMR_LEN])
 	return r;
 }
 
+/* Reads whole 48-byte records from the RTMR FIFO (held open read-write, so it never sees EOF). */
+static int rtmr_fifo_drain(struct sim *s)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&s->fifo_lock);
+	for (;;) {
+		ssize_t k = read(s->rtmr_fd, s->pending + s->n_pending, RTMR_LEN - s->n_pending);
+
+		if (k < 0) {
+			r = errno == EAGAIN || errno == EINTR ? 0 : -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		s->n_pending += (size_t)k;
+		if (s->n_pending == RTMR_LEN) {
+			s->n_pending = 0;
+			if (rtmr3_extend(s, s->pending) < 0) {
+				r = -EIO;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->fifo_lock);
+	return r;
+}
+
 /* Opens the FIFO for writing once a reader has it open (the agent reading the attribute), or
  * gives up after ENTRY_STEP_TIMEOUT_S. */
 static int fifo_open_writer(const char *path)
@@ -195,6 +230,8 @@ static int quote_make(struct sim *s, const uint8_t report_data[INBLOB_LEN], uint
 	if (r < 0)
 		return log_error_errno(r, "tsm-sim: cannot load the simulator from %s", s->ca_dir);
 	quotesim_quote_opts_init(qs, &o);
+	/* Extensions the agent wrote before it asked for this quote are in the FIFO by now. */
+	(void)rtmr_fifo_drain(s);
 	pthread_mutex_lock(&s->lock);
 	memcpy(o.body.rtmr[3], s->rtmr3, RTMR_LEN);
 	s->quotes++;
@@ -377,25 +414,6 @@ static int sim_reboot(struct sim *s)
 	return r;
 }
 
-/* Reads whole 48-byte records from the RTMR FIFO (held open read-write, so it never sees EOF). */
-static int rtmr_fifo_drain(struct sim *s, int fd, uint8_t *pending, size_t *n_pending)
-{
-	for (;;) {
-		ssize_t k = read(fd, pending + *n_pending, RTMR_LEN - *n_pending);
-
-		if (k < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		if (k == 0)
-			return 0;
-		*n_pending += (size_t)k;
-		if (*n_pending == RTMR_LEN) {
-			*n_pending = 0;
-			if (rtmr3_extend(s, pending) < 0)
-				return -EIO;
-		}
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -403,10 +421,10 @@ int main(int argc, char **argv)
 		{"rtmr3", required_argument, NULL, 'r'}, {"background", no_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
 	};
-	struct sim s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct sim s = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			.fifo_lock = PTHREAD_MUTEX_INITIALIZER,
+			.rtmr_fd = -1};
 	char report[PATH_MAX_SIM], path[PATH_MAX_SIM];
-	uint8_t pending[RTMR_LEN];
-	size_t n_pending = 0;
 	const char *rtmr3_hex = NULL;
 	bool background = false;
 	struct pollfd pfd[3];
@@ -448,7 +466,7 @@ int main(int argc, char **argv)
 	pfd[1].fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	path_join(report, sizeof(report), s.dir, "report");
 	path_join(path, sizeof(path), s.dir, "rtmr3:sha384");
-	pfd[2].fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	pfd[2].fd = s.rtmr_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (pfd[0].fd < 0 || pfd[1].fd < 0 || pfd[2].fd < 0 ||
 	    inotify_add_watch(pfd[1].fd, report, IN_CREATE | IN_ONLYDIR) < 0) {
 		log_error("tsm-sim: cannot set up the event loop: %m");
@@ -487,8 +505,10 @@ int main(int argc, char **argv)
 			    si.ssi_signo != SIGHUP)
 				break;
 			/* Extensions written before the signal belong to the old boot. */
-			rtmr_fifo_drain(&s, pfd[2].fd, pending, &n_pending);
-			n_pending = 0;
+			rtmr_fifo_drain(&s);
+			pthread_mutex_lock(&s.fifo_lock);
+			s.n_pending = 0;
+			pthread_mutex_unlock(&s.fifo_lock);
 			if (sim_reboot(&s) < 0)
 				return 1;
 			continue;
@@ -507,7 +527,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (pfd[2].revents) {
-			r = rtmr_fifo_drain(&s, pfd[2].fd, pending, &n_pending);
+			r = rtmr_fifo_drain(&s);
 			if (r < 0)
 				return 1;
 		}
