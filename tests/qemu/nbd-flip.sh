@@ -8,7 +8,8 @@
 # (CVE-2025-59054). The agent opens only its validated copy, on the device it opened once.
 # Asserted: the flip happened before the passphrase was typed and hostile bytes were read after
 # it; the agent itself asked and opened from its copy; the host's plaintext root never ran, no
-# root was mounted (the data decrypts to garbage), no shell, the VM powered off.
+# root was mounted and the initramfs never switched root (the data decrypts to garbage: it waits
+# for a root device that never becomes ready, until the test's NBD_FLIP_TIMEOUT), no shell.
 
 NBD_FLIP_RX=${NBD_FLIP_RX:-tdx-unlock token for keyslot}
 
@@ -42,10 +43,11 @@ scenario_11() {
 		done
 	) &
 	watcher=$!
-	# rd.timeout=20: the root mapping decrypts to garbage, which systemd never marks ready; dracut
-	# would wait for it up to 180 s (rd.retry) before its emergency path powers off.
-	KEYD_PORT=$(free_port) boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut) rd.timeout=20" \
-		"$RECOVERY_PASSFILE" "nbd:127.0.0.1:$port"
+	# The root mapping then decrypts to garbage, which systemd never marks ready: the initramfs
+	# waits for its root device (no shell, nothing mounted) until the test stops it. The boot
+	# reaches the prompt well within this bound; a mountable plaintext would come seconds later.
+	BOOT_TIMEOUT=${NBD_FLIP_TIMEOUT:-180} KEYD_PORT=$(free_port) boot "$cur" "$INITRD_DRACUT" \
+		"$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "nbd:127.0.0.1:$port"
 	kill "$watcher" "$nbd" 2>/dev/null
 	wait "$watcher" "$nbd" 2>/dev/null
 	check "nbdkit served the valid image first" grep -q " good$" "$reads"
@@ -55,10 +57,13 @@ scenario_11() {
 	check "the agent itself asked for the passphrase" log_has "tdx-unlock.*asking for the passphrase of luks-$ROOT_UUID"
 	check "the agent opened its validated header copy" \
 		log_has "unlocked as /dev/mapper/luks-$ROOT_UUID with the passphrase .*validated header copy"
-	check "the VM ended before the timeout" [ "$(event timed_out)" = 0 ]
 	check "the host's plaintext root never ran" log_lacks "$HOSTILE_ROOT_MARKER"
 	check "no root was mounted" log_lacks "TDX-UNLOCK-TEST: real root mounted"
-	check_powered_off_no_shell
+	check "the initramfs never switched to a root" log_lacks "Reached target initrd-root-fs|Switching root"
+	check "no shell prompt appeared on the serial console" is_unset "$(event shell)"
+	if [ "$(event timed_out)" = 1 ]; then
+		say "   the boot waited for its (garbage) root device until the test stopped it"
+	fi
 	if [ -e "$flag" ]; then
 		say "   the disk flipped at the console line /$NBD_FLIP_RX/; $(grep -c ' bad$' "$reads") reads of hostile bytes followed"
 	else
