@@ -33,6 +33,7 @@
 #define FMSPC_CACHE_SLOTS  64
 #define SIGNER_CACHE_SLOTS 16
 #define PCK_CHAIN_DER_MAX  (3 * 4096)
+#define PCK_CERT_B64_MAX   (4096 / 3 * 4 + 4)
 
 static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
 					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
@@ -341,40 +342,32 @@ static int pem_chain_der_digest(const uint8_t *pem, size_t len, uint8_t out[32])
 	static const char begin[] = "-----BEGIN CERTIFICATE-----",
 			  end[] = "-----END CERTIFICATE-----";
 	const uint8_t *p = pem, *stop = pem + len;
+	uint8_t der[PCK_CHAIN_DER_MAX];
+	char b64[PCK_CERT_B64_MAX]; /* one block's base64 */
 	size_t der_len = 0;
 	unsigned n = 0;
-	uint8_t *buf;
-	int r = -EBADMSG;
 
-	if (len > PCK_CHAIN_DER_MAX * 2)
-		return -EBADMSG;
-	/* The DER, then one block's base64. */
-	buf = calloc(1, PCK_CHAIN_DER_MAX + len);
-	if (!buf)
-		return -ENOMEM;
 	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof(begin) - 1))) {
 		const uint8_t *body = p + sizeof(begin) - 1;
 		const uint8_t *e = memmem(body, (size_t)(stop - body), end, sizeof(end) - 1);
-		char *b64 = (char *)buf + PCK_CHAIN_DER_MAX;
 		size_t b64_len = 0, got = 0, el;
 
 		if (!e || ++n > 3)
-			goto out;
+			return -EBADMSG;
 		for (const uint8_t *c = body; c < e; c++)
-			if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+			if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t') {
+				if (b64_len == sizeof(b64))
+					return -EBADMSG;
 				b64[b64_len++] = (char)*c;
-		if (b64_decode(B64_STD, b64, b64_len, buf + der_len, PCK_CHAIN_DER_MAX - der_len,
-			       &got) < 0 ||
-		    !(el = der_element_len(buf + der_len, got)))
-			goto out;
+			}
+		if (b64_decode(B64_STD, b64, b64_len, der + der_len, sizeof(der) - der_len, &got) <
+			    0 ||
+		    !(el = der_element_len(der + der_len, got)))
+			return -EBADMSG;
 		der_len += el;
 		p = e + sizeof(end) - 1;
 	}
-	if (n == 3)
-		r = dcap_sha256(buf, der_len, NULL, 0, out);
-out:
-	free(buf);
-	return r;
+	return n == 3 ? dcap_sha256(der, der_len, NULL, 0, out) : -EBADMSG;
 }
 
 /* Full check of a PCK chain under collateral c at time `at` (cache miss); *chain_digest gets
