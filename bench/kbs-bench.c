@@ -287,27 +287,15 @@ static void on_attest(struct evhttp_request *req, void *arg)
 /* What the agent does between auth and attest: a fresh TEE key, REPORTDATA, a fresh quote. */
 static int attest_body(struct session *s, char **out)
 {
-	struct bench *b = s->l->b;
-	struct quotesim_quote_opts qo;
-	struct json_object *jwk = NULL;
-	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL;
+	uint8_t *quote = NULL;
 	size_t quote_len = 0;
 	int r;
 
-	r = jwk_generate_p256(&s->key);
-	if (r == 0)
-		r = jwk_from_public_key(s->key, 1, &jwk);
-	if (r == 0)
-		r = kbs_report_data(s->ch.nonce, jwk, rd);
-	if (r == 0) {
-		quotesim_quote_opts_init(b->sim, &qo);
-		r = quotesim_quote(b->sim, &qo, rd, &quote, &quote_len);
-	}
+	r = quotesim_kbs_evidence(s->l->b->sim, NULL, s->ch.nonce, &s->key, &quote, &quote_len);
 	if (r == 0)
 		r = kbs_attest_request_build(s->ch.nonce, s->key, quote, quote_len, NULL, 0, NULL,
 					     out);
 	free(quote);
-	json_object_put(jwk);
 	return r;
 }
 
@@ -535,10 +523,8 @@ static int one_release(struct bench *b, char *reason, size_t reason_len)
 				    .total_timeout_ms = 60000};
 	struct kbs_client *cl = NULL;
 	struct kbs_challenge ch;
-	struct quotesim_quote_opts qo;
-	struct json_object *jwk = NULL;
 	EVP_PKEY *key = NULL;
-	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL;
+	uint8_t *quote = NULL, *secret = NULL;
 	size_t quote_len, secret_len = 0;
 	int r;
 
@@ -548,15 +534,7 @@ static int one_release(struct bench *b, char *reason, size_t reason_len)
 	if (b->auth_only)
 		goto out;
 	if (r == 0)
-		r = jwk_generate_p256(&key);
-	if (r == 0)
-		r = jwk_from_public_key(key, 1, &jwk);
-	if (r == 0)
-		r = kbs_report_data(ch.nonce, jwk, rd);
-	if (r == 0) {
-		quotesim_quote_opts_init(b->sim, &qo);
-		r = quotesim_quote(b->sim, &qo, rd, &quote, &quote_len);
-	}
+		r = quotesim_kbs_evidence(b->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	if (r == 0)
 		r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, reason_len);
 	if (r == 0)
@@ -569,7 +547,6 @@ static int one_release(struct bench *b, char *reason, size_t reason_len)
 out:
 	secmem_free(secret);
 	free(quote);
-	json_object_put(jwk);
 	EVP_PKEY_free(key);
 	kbs_client_free(cl);
 	return r;

@@ -26,6 +26,9 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "json_strict.h"
+#include "jwk.h"
+#include "kbs_msg.h"
 #include "log.h"
 
 #define SGX_EXT_OID   "1.2.840.113741.1.13.1"
@@ -1724,4 +1727,26 @@ int quotesim_tamper_from_name(const char *name, unsigned *flag)
 			return 0;
 		}
 	return log_error_errno(-EINVAL, "quotesim: unknown tamper target '%s'", name);
+}
+
+int quotesim_kbs_evidence(const struct quotesim *s, const struct quotesim_quote_opts *o,
+			  const char *nonce, EVP_PKEY **key, uint8_t **quote, size_t *quote_len)
+{
+	_cleanup_(json_object_putp) struct json_object *jwk = NULL;
+	uint8_t rd[KBS_REPORT_DATA_LEN];
+	int r;
+
+	*key = NULL;
+	r = jwk_generate_p256(key);
+	if (r == 0)
+		r = jwk_from_public_key(*key, 1, &jwk);
+	if (r == 0)
+		r = kbs_report_data(nonce, jwk, rd);
+	if (r == 0)
+		r = quotesim_quote(s, o, rd, quote, quote_len);
+	if (r < 0) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return r;
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 #include "quote.h"
 
 /* Fixed file names inside a quotesim directory. Private keys are test keys (mode 0600). */
@@ -135,6 +137,12 @@ int quotesim_quote_defaults_write(const char *dir, const struct quotesim_quote_o
 /* Builds and signs a quote. report_data NULL = zeros. *out is malloc'ed. */
 int quotesim_quote(const struct quotesim *s, const struct quotesim_quote_opts *o,
 		   const uint8_t report_data[TDX_REPORT_DATA_LEN], uint8_t **out, size_t *out_len);
+
+/* What a TD does between the KBS /auth and /attest in a test: a fresh P-256 TEE key (*key, for
+ * EVP_PKEY_free) and a quote of s (opts o, NULL for the defaults) whose REPORTDATA binds the
+ * server's nonce and that key (kbs_report_data()). */
+int quotesim_kbs_evidence(const struct quotesim *s, const struct quotesim_quote_opts *o,
+			  const char *nonce, EVP_PKEY **key, uint8_t **quote, size_t *quote_len);
 
 /* Parses a tamper name ("header", "body", "quote-sig", "attest-key", "qe-report", "qe-report-sig",
  * "qe-auth-data", "qe-report-data") into its flag; -EINVAL for anything else. */

@@ -585,10 +585,8 @@ static int scen_reused_nonce(const struct ctx *c)
 	struct kbs_client *cl = NULL;
 	struct kbs_challenge ch;
 	_cleanup_free_ char *body = NULL, *resp = NULL;
-	struct quotesim_quote_opts qo;
-	struct json_object *jwk = NULL;
 	EVP_PKEY *key = NULL;
-	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL;
+	uint8_t *quote = NULL;
 	size_t quote_len, len;
 	char reason[512];
 	long status = 0, mark;
@@ -599,14 +597,7 @@ static int scen_reused_nonce(const struct ctx *c)
 	if (r == 0)
 		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
 	if (r == 0)
-		r = jwk_generate_p256(&key);
-	if (r == 0)
-		r = jwk_from_public_key(key, 1, &jwk);
-	if (r == 0)
-		r = kbs_report_data(ch.nonce, jwk, rd);
-	quotesim_quote_opts_init(c->sim, &qo);
-	if (r == 0)
-		r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
+		r = quotesim_kbs_evidence(c->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	if (r == 0)
 		r = kbs_attest_request_build(ch.nonce, key, quote, quote_len, NULL, 0, NULL, &body);
 	if (r == 0)
@@ -656,7 +647,6 @@ out:
 	(void)sp;
 	(void)stage;
 	kbs_client_free(cl);
-	json_object_put(jwk);
 	EVP_PKEY_free(key);
 	free(quote);
 	return r < 0 ? -1 : 0;
@@ -783,10 +773,8 @@ static int split_session(const struct ctx *c, unsigned *retries, char *reason, s
 {
 	char cookie[4097] = "";
 	struct kbs_challenge ch = {0};
-	struct json_object *jwk = NULL;
-	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL, *expect = NULL;
+	uint8_t *quote = NULL, *secret = NULL, *expect = NULL;
 	size_t quote_len = 0, secret_len = 0, expect_len = 0;
-	struct quotesim_quote_opts qo;
 	EVP_PKEY *key = NULL;
 	int r = 0;
 
@@ -813,16 +801,8 @@ static int split_session(const struct ctx *c, unsigned *retries, char *reason, s
 			(*retries)++;
 			usleep(100 * 1000);
 		}
-		if (r == 0 && step == 0) {
-			r = jwk_generate_p256(&key);
-			if (r == 0)
-				r = jwk_from_public_key(key, 1, &jwk);
-			if (r == 0)
-				r = kbs_report_data(ch.nonce, jwk, rd);
-			quotesim_quote_opts_init(c->sim, &qo);
-			if (r == 0)
-				r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
-		}
+		if (r == 0 && step == 0)
+			r = quotesim_kbs_evidence(c->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	}
 	if (r == 0 && c->expect_secret) {
 		r = file_read_all(c->expect_secret, 1024, &expect, &expect_len);
@@ -834,7 +814,6 @@ static int split_session(const struct ctx *c, unsigned *retries, char *reason, s
 	secmem_free(secret);
 	free(expect);
 	free(quote);
-	json_object_put(jwk);
 	EVP_PKEY_free(key);
 	return r;
 }
@@ -1016,10 +995,8 @@ static int scen_auth_flood(const struct ctx *c, unsigned n)
 	struct flood f = {.c = c, .max_requests = n};
 	struct kbs_client *cl = NULL;
 	struct kbs_challenge ch;
-	struct quotesim_quote_opts qo;
-	struct json_object *jwk = NULL;
 	EVP_PKEY *key = NULL;
-	uint8_t rd[KBS_REPORT_DATA_LEN], *quote = NULL, *secret = NULL;
+	uint8_t *quote = NULL, *secret = NULL;
 	size_t quote_len = 0, secret_len = 0, lines = 0;
 	_cleanup_free_ uint8_t *audit = NULL;
 	size_t audit_len = 0;
@@ -1035,18 +1012,10 @@ static int scen_auth_flood(const struct ctx *c, unsigned n)
 	if (r == 0)
 		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
 	if (r == 0)
-		r = jwk_generate_p256(&key);
-	if (r == 0)
-		r = jwk_from_public_key(key, 1, &jwk);
-	if (r == 0)
-		r = kbs_report_data(ch.nonce, jwk, rd);
-	quotesim_quote_opts_init(c->sim, &qo);
-	if (r == 0)
-		r = quotesim_quote(c->sim, &qo, rd, &quote, &quote_len);
+		r = quotesim_kbs_evidence(c->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	if (r == 0)
 		r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
 	free(quote);
-	json_object_put(jwk);
 	if (r < 0) {
 		kbs_client_free(cl);
 		EVP_PKEY_free(key);
@@ -1126,10 +1095,81 @@ static int scen_file_quote(const struct ctx *c, const char *arg)
 	return audit_expect(c, mark, want);
 }
 
+/* Sessions keyd must refuse: what differs from a valid one, the stage and the reason. */
+static const struct refused_scenario {
+	const char *name;
+	enum rd_mode rd;
+	void (*mod)(struct quotesim_quote_opts *o);
+	bool other_sim;
+	const char *resource;
+	int stage;
+	const char *want;
+} refused_scenarios[] = {
+	{"reportdata-nonce", RD_OTHER_NONCE, NULL, false, NULL, 2, "REPORTDATA does not bind"},
+	{"reportdata-key", RD_OTHER_KEY, NULL, false, NULL, 2, "REPORTDATA does not bind"},
+	{"debug", RD_OK, mod_debug, false, NULL, 2, "debug TD refused"},
+	{"mrtd", RD_OK, mod_mrtd, false, NULL, 3, "MRTD mismatch"},
+	{"rtmr", RD_OK, mod_rtmr, false, NULL, 3, "RTMR2 mismatch"},
+	{"tcb", RD_OK, mod_tcb, false, NULL, 3, "TCB status OutOfDate not accepted"},
+	{"tampered", RD_OK, mod_tamper, false, NULL, 2, "quote verification failed"},
+	{"other-root", RD_OK, NULL, true, NULL, 2, "quote verification failed"},
+	{"expired-collateral", RD_OK, NULL, false, NULL, 2, "expired at the verification time"},
+	{"uncovered", RD_OK, NULL, false, "default/disk/not-in-any-policy", 3,
+	 "not covered by any policy"},
+};
+
+/* Raw requests keyd must refuse: with or without a session, the reply and the audit reason. */
+static const struct raw_scenario {
+	const char *name;
+	const char *session_from;
+	const char *method, *path, *body;
+	long status;
+	const char *want, *want_audit;
+} raw_scenarios[] = {
+	{"wrong-version", NULL, "POST", "/kbs/v0/auth", WRONG_VERSION, 401, "not supported",
+	 "not supported"},
+	{"malformed", "auth", "POST", "/kbs/v0/attest", MALFORMED, 401, "SerdeError",
+	 "malformed JSON"},
+	{"truncated", "auth", "POST", "/kbs/v0/attest", TRUNCATED, 401, "SerdeError",
+	 "malformed JSON"},
+	{"forged-json", NULL, "POST", "/kbs/v0/auth", FORGED_JSON, 401, "not supported",
+	 "not supported"},
+	{"duplicate-key", NULL, "POST", "/kbs/v0/auth", DUPLICATE, 401, "SerdeError", "duplicate"},
+	{"resource-no-cookie", NULL, "GET", "/kbs/v0/resource/default/disk/root", NULL, 401,
+	 "TokenNotFound", "missing kbs-session-id cookie"},
+	{"resource-not-attested", "auth", "GET", "/kbs/v0/resource/default/disk/root", NULL, 401,
+	 "session has not attested", "session has not attested"},
+	{"bad-path", NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 404,
+	 "InvalidRequestPath", "resource path is not repo/type/tag"},
+	{"bad-method", NULL, "PUT", "/kbs/v0/auth", "{}", 404, "PluginNotFound",
+	 "no such endpoint or method"},
+};
+
 static int run_scenario(struct ctx *c, const char *name)
 {
 	struct session_spec sp = {.sim = c->sim};
 
+	for (size_t i = 0; i < ARRAY_SIZE(refused_scenarios); i++) {
+		const struct refused_scenario *rs = &refused_scenarios[i];
+
+		if (strcmp(name, rs->name) != 0)
+			continue;
+		sp.rd = rs->rd;
+		sp.mod = rs->mod;
+		if (rs->other_sim)
+			sp.sim = c->other;
+		if (rs->resource)
+			sp.resource = rs->resource;
+		return refused_session(c, &sp, rs->stage, rs->want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(raw_scenarios); i++) {
+		const struct raw_scenario *rs = &raw_scenarios[i];
+
+		if (!strcmp(name, rs->name))
+			return raw_expect(c, rs->session_from, rs->method, rs->path, rs->body,
+					  rs->body ? strlen(rs->body) : 0, rs->status, rs->want,
+					  rs->want_audit);
+	}
 	if (!strcmp(name, "valid"))
 		return valid_session(c);
 	if (!strcmp(name, "pin")) {
@@ -1143,9 +1183,6 @@ static int run_scenario(struct ctx *c, const char *name)
 	}
 	if (!strcmp(name, "wrong-pin"))
 		return scen_wrong_pin(c);
-	if (!strcmp(name, "wrong-version"))
-		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", WRONG_VERSION,
-				  strlen(WRONG_VERSION), 401, "not supported", "not supported");
 	if (!strcmp(name, "no-cookie"))
 		return scen_cookie(c, NULL, "missing kbs-session-id cookie");
 	if (!strcmp(name, "foreign-cookie"))
@@ -1157,56 +1194,6 @@ static int run_scenario(struct ctx *c, const char *name)
 		return scen_expired_session(c, (unsigned)atoi(name + 16));
 	if (!strcmp(name, "reused-nonce"))
 		return scen_reused_nonce(c);
-	if (!strcmp(name, "reportdata-nonce")) {
-		sp.rd = RD_OTHER_NONCE;
-		return refused_session(c, &sp, 2, "REPORTDATA does not bind");
-	}
-	if (!strcmp(name, "reportdata-key")) {
-		sp.rd = RD_OTHER_KEY;
-		return refused_session(c, &sp, 2, "REPORTDATA does not bind");
-	}
-	if (!strcmp(name, "debug")) {
-		sp.mod = mod_debug;
-		return refused_session(c, &sp, 2, "debug TD refused");
-	}
-	if (!strcmp(name, "mrtd")) {
-		sp.mod = mod_mrtd;
-		return refused_session(c, &sp, 3, "MRTD mismatch");
-	}
-	if (!strcmp(name, "rtmr")) {
-		sp.mod = mod_rtmr;
-		return refused_session(c, &sp, 3, "RTMR2 mismatch");
-	}
-	if (!strcmp(name, "tcb")) {
-		sp.mod = mod_tcb;
-		return refused_session(c, &sp, 3, "TCB status OutOfDate not accepted");
-	}
-	if (!strcmp(name, "tampered")) {
-		sp.mod = mod_tamper;
-		return refused_session(c, &sp, 2, "quote verification failed");
-	}
-	if (!strcmp(name, "other-root")) {
-		sp.sim = c->other;
-		return refused_session(c, &sp, 2, "quote verification failed");
-	}
-	if (!strcmp(name, "expired-collateral"))
-		return refused_session(c, &sp, 2, "expired at the verification time");
-	if (!strcmp(name, "uncovered")) {
-		sp.resource = "default/disk/not-in-any-policy";
-		return refused_session(c, &sp, 3, "not covered by any policy");
-	}
-	if (!strcmp(name, "malformed"))
-		return raw_expect(c, "auth", "POST", "/kbs/v0/attest", MALFORMED, strlen(MALFORMED),
-				  401, "SerdeError", "malformed JSON");
-	if (!strcmp(name, "truncated"))
-		return raw_expect(c, "auth", "POST", "/kbs/v0/attest", TRUNCATED, strlen(TRUNCATED),
-				  401, "SerdeError", "malformed JSON");
-	if (!strcmp(name, "forged-json"))
-		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", FORGED_JSON, strlen(FORGED_JSON),
-				  401, "not supported", "not supported");
-	if (!strcmp(name, "duplicate-key"))
-		return raw_expect(c, NULL, "POST", "/kbs/v0/auth", DUPLICATE, strlen(DUPLICATE),
-				  401, "SerdeError", "duplicate");
 	if (!strcmp(name, "audit-unavailable")) {
 		/* keyd's audit file is /dev/full: no release may go unrecorded. */
 		char reason[512];
@@ -1243,18 +1230,6 @@ static int run_scenario(struct ctx *c, const char *name)
 		return scen_fleet_split(c, atoi(name + 12));
 	if (!strncmp(name, "fleet-load=", 11))
 		return scen_fleet_load(c, name + 11);
-	if (!strcmp(name, "resource-no-cookie"))
-		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root", NULL, 0,
-				  401, "TokenNotFound", "missing kbs-session-id cookie");
-	if (!strcmp(name, "resource-not-attested"))
-		return raw_expect(c, "auth", "GET", "/kbs/v0/resource/default/disk/root", NULL, 0,
-				  401, "session has not attested", "session has not attested");
-	if (!strcmp(name, "bad-path"))
-		return raw_expect(c, NULL, "GET", "/kbs/v0/resource/default/disk/root%00x", NULL, 0,
-				  404, "InvalidRequestPath", "resource path is not repo/type/tag");
-	if (!strcmp(name, "bad-method"))
-		return raw_expect(c, NULL, "PUT", "/kbs/v0/auth", "{}", 2, 404, "PluginNotFound",
-				  "no such endpoint or method");
 	if (!strcmp(name, "oversized"))
 		return scen_oversized(c);
 	if (!strcmp(name, "huge-header"))
