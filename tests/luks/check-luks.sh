@@ -272,7 +272,15 @@ expect 1 "no tdx-unlock token" -- "$bin" check damaged.img --secret-file secret
 [ "$(sha256sum <damaged.img)" = "$before" ] || fail "check wrote to the image"
 expect 0 "keyslot 0: active, pbkdf2" -- "$bin" list damaged.img
 [ "$(sha256sum <damaged.img)" = "$before" ] || fail "list wrote to the image"
-ok "check-header, check and list leave an image with a damaged secondary header byte-identical"
+# Boot-time discovery (`unlock` without a device) reads it too: no token, exit 3, nothing written.
+# No RTMR3 here (allow_missing_rtmr); the runtime log stays in the scratch directory.
+sed 's/^{$/{ "allow_missing_rtmr": true,/' "$here/../../etc/agent.conf.example" >agent.conf
+mkdir -p sysblock && touch sysblock/damaged.img
+TDX_UNLOCK_TEST_SYS_BLOCK=$PWD/sysblock TDX_UNLOCK_TEST_DEV_DIR=$PWD \
+	TDX_UNLOCK_TEST_RTMR_PATH=$PWD/no-rtmr3 TDX_UNLOCK_TEST_AAEL=$PWD/rtmr3.log \
+	expect 3 "no LUKS2 device carries a tdx-unlock token" -- "$bin" unlock --config agent.conf
+[ "$(sha256sum <damaged.img)" = "$before" ] || fail "discovery wrote to the image"
+ok "check-header, check, list and discovery leave an image with a damaged secondary header byte-identical"
 
 expect 2 "cannot be opened" -- "$bin" check does-not-exist.img
 expect 2 "usage" -- "$bin" check
