@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "aael.h"
 #include "hexutil.h"
 
@@ -180,13 +182,5 @@ static void test_refusals(void **state)
 	free(big);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_digest_extend),
-		cmocka_unit_test(test_parse_replay),
-		cmocka_unit_test(test_refusals),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_format_digest_extend),
+	       cmocka_unit_test(test_parse_replay), cmocka_unit_test(test_refusals))

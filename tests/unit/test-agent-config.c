@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "agent/config.h"
 #include "fileio.h"
 
@@ -351,15 +353,8 @@ static void test_example_file(void **state)
 	agent_config_done(&c);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),	  cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_bad_files),	  cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_cmdline),		  cmocka_unit_test(test_cmdline_bad),
-		cmocka_unit_test(test_cmdline_long_word), cmocka_unit_test(test_load_files),
-		cmocka_unit_test(test_example_file),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_defaults), cmocka_unit_test(test_full_file),
+	       cmocka_unit_test(test_bad_files), cmocka_unit_test(test_validate),
+	       cmocka_unit_test(test_cmdline), cmocka_unit_test(test_cmdline_bad),
+	       cmocka_unit_test(test_cmdline_long_word), cmocka_unit_test(test_load_files),
+	       cmocka_unit_test(test_example_file))

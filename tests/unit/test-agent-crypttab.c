@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "agent/config.h"
 #include "agent/crypttab.h"
 #include "agent/unlock.h"
@@ -336,21 +338,9 @@ static void test_crypttab_paths(void **state)
 	rmdir(dir);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_valid),
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_parse_malformed),
-		cmocka_unit_test(test_parse_too_many),
-		cmocka_unit_test(test_load),
-		cmocka_unit_test(test_source_path),
-		cmocka_unit_test(test_cmdline_luks_name),
-		cmocka_unit_test(test_cmdline_cryptopts),
-		cmocka_unit_test(test_config_crypttab_key),
-		cmocka_unit_test(test_precedence),
-		cmocka_unit_test(test_crypttab_paths),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_name_valid), cmocka_unit_test(test_parse),
+	       cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_parse_too_many),
+	       cmocka_unit_test(test_load), cmocka_unit_test(test_source_path),
+	       cmocka_unit_test(test_cmdline_luks_name), cmocka_unit_test(test_cmdline_cryptopts),
+	       cmocka_unit_test(test_config_crypttab_key), cmocka_unit_test(test_precedence),
+	       cmocka_unit_test(test_crypttab_paths))

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <openssl/sha.h>
 
 #include "aael.h"
@@ -150,13 +152,5 @@ static void test_record(void **state)
 	paths_teardown(&p);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_extend),
-		cmocka_unit_test(test_record),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_names), cmocka_unit_test(test_extend),
+	       cmocka_unit_test(test_record))

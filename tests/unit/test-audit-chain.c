@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "keyd/audit.h"
 
 #define MAX_LINES 32
@@ -243,17 +245,4 @@ static void test_rotation(void **state)
 	free(copy);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tamper),
-		cmocka_unit_test(test_rotation),
-	};
-	int r;
-
-	if (!mkdtemp(dir))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	rmdir(dir);
-	return r;
-}
+UNIT_TEST_MAIN_IN_DIR(dir, cmocka_unit_test(test_tamper), cmocka_unit_test(test_rotation))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "keyd/auth_gate.h"
 
 struct seen {
@@ -115,12 +117,4 @@ static void test_bounds(void **state)
 	auth_gate_free(g);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucket),
-		cmocka_unit_test(test_bounds),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_bucket), cmocka_unit_test(test_bounds))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "b64.h"
 
 static const struct {
@@ -159,13 +161,6 @@ static void test_round_trip(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc4648_vectors), cmocka_unit_test(test_alphabets_differ),
-		cmocka_unit_test(test_strict_refusals), cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_round_trip),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_rfc4648_vectors),
+	       cmocka_unit_test(test_alphabets_differ), cmocka_unit_test(test_strict_refusals),
+	       cmocka_unit_test(test_lengths), cmocka_unit_test(test_round_trip))

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "fileio.h"
 #include "dcap/dcap.h"
 #include "dcap-test.h"
@@ -818,25 +820,12 @@ static void test_tcb_not_supported_and_qe_mismatch(void **state)
 	dcap_collateral_free(c);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generated_quotes_verify),
-		cmocka_unit_test(test_tamper_each_part),
-		cmocka_unit_test(test_flip_every_region),
-		cmocka_unit_test(test_truncated_and_oversized),
-		cmocka_unit_test(test_certification_data_types),
-		cmocka_unit_test(test_other_root),
-		cmocka_unit_test(test_mixed_hierarchies),
-		cmocka_unit_test(test_wrong_fmspc),
-		cmocka_unit_test(test_collateral_signatures),
-		cmocka_unit_test(test_revoked),
-		cmocka_unit_test(test_collateral_windows),
-		cmocka_unit_test(test_expired_pck_leaf),
-		cmocka_unit_test(test_debug_td),
-		cmocka_unit_test(test_stale_tcb),
-		cmocka_unit_test(test_tcb_not_supported_and_qe_mismatch),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_generated_quotes_verify),
+	       cmocka_unit_test(test_tamper_each_part), cmocka_unit_test(test_flip_every_region),
+	       cmocka_unit_test(test_truncated_and_oversized),
+	       cmocka_unit_test(test_certification_data_types), cmocka_unit_test(test_other_root),
+	       cmocka_unit_test(test_mixed_hierarchies), cmocka_unit_test(test_wrong_fmspc),
+	       cmocka_unit_test(test_collateral_signatures), cmocka_unit_test(test_revoked),
+	       cmocka_unit_test(test_collateral_windows), cmocka_unit_test(test_expired_pck_leaf),
+	       cmocka_unit_test(test_debug_td), cmocka_unit_test(test_stale_tcb),
+	       cmocka_unit_test(test_tcb_not_supported_and_qe_mismatch))

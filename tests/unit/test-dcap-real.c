@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <json-c/json.h>
 #include <openssl/bio.h>
 #include <openssl/ecdsa.h>
@@ -979,24 +981,11 @@ static void test_concurrent(void **state)
 	dcap_verifier_free(v);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_intel_root_pinned),
-		cmocka_unit_test(test_raw_member),
-		cmocka_unit_test(test_tcb_rules),
-		cmocka_unit_test(test_pck_fields_and_signatures),
-		cmocka_unit_test(test_debug_td),
-		cmocka_unit_test(test_sets_inside_and_outside),
-		cmocka_unit_test(test_result_fields),
-		cmocka_unit_test(test_byte_flips),
-		cmocka_unit_test(test_other_root_refused),
-		cmocka_unit_test(test_collateral_for_other_platform),
-		cmocka_unit_test(test_collateral_tampering),
-		cmocka_unit_test(test_root_crl_swapped),
-		cmocka_unit_test(test_tcb_info_signed_by_pck_key),
-		cmocka_unit_test(test_concurrent),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_intel_root_pinned),
+	       cmocka_unit_test(test_raw_member), cmocka_unit_test(test_tcb_rules),
+	       cmocka_unit_test(test_pck_fields_and_signatures), cmocka_unit_test(test_debug_td),
+	       cmocka_unit_test(test_sets_inside_and_outside), cmocka_unit_test(test_result_fields),
+	       cmocka_unit_test(test_byte_flips), cmocka_unit_test(test_other_root_refused),
+	       cmocka_unit_test(test_collateral_for_other_platform),
+	       cmocka_unit_test(test_collateral_tampering), cmocka_unit_test(test_root_crl_swapped),
+	       cmocka_unit_test(test_tcb_info_signed_by_pck_key), cmocka_unit_test(test_concurrent))

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -1127,19 +1129,12 @@ static void test_processor_ca_crl(void **state)
 	quotesim_free(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encrypted_pem_chain_no_prompt),
-		cmocka_unit_test(test_cache_matches_full_verification),
-		cmocka_unit_test(test_raw_member_adversarial),
-		cmocka_unit_test(test_cache_eviction_concurrent),
-		cmocka_unit_test(test_cache_then_revocation),
-		cmocka_unit_test(test_pck_issuer_must_be_ca),
-		cmocka_unit_test(test_pck_extension_malformed),
-		cmocka_unit_test(test_cache_keys_der_and_signers_once),
-		cmocka_unit_test(test_processor_ca_crl),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_encrypted_pem_chain_no_prompt),
+	       cmocka_unit_test(test_cache_matches_full_verification),
+	       cmocka_unit_test(test_raw_member_adversarial),
+	       cmocka_unit_test(test_cache_eviction_concurrent),
+	       cmocka_unit_test(test_cache_then_revocation),
+	       cmocka_unit_test(test_pck_issuer_must_be_ca),
+	       cmocka_unit_test(test_pck_extension_malformed),
+	       cmocka_unit_test(test_cache_keys_der_and_signers_once),
+	       cmocka_unit_test(test_processor_ca_crl))

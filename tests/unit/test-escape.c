@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "escape.h"
 #include "utf8.h"
 
@@ -90,13 +92,5 @@ static void test_all_bytes(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escapes),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_all_bytes),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_escapes), cmocka_unit_test(test_bounds),
+	       cmocka_unit_test(test_all_bytes))

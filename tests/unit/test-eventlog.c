@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "aael.h"
 #include "ccel.h"
 #include "fileio.h"
@@ -311,19 +313,7 @@ static void test_event_level_conveniences(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_ccel_replays),
-		cmocka_unit_test(test_truncated_and_malformed),
-		cmocka_unit_test(test_event_level_policy_from_real_log),
-		cmocka_unit_test(test_event_level_conveniences),
-	};
-	int r;
-
-	if (!mkdtemp(dir))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	rmdir(dir);
-	return r;
-}
+UNIT_TEST_MAIN_IN_DIR(dir, cmocka_unit_test(test_real_ccel_replays),
+		      cmocka_unit_test(test_truncated_and_malformed),
+		      cmocka_unit_test(test_event_level_policy_from_real_log),
+		      cmocka_unit_test(test_event_level_conveniences))

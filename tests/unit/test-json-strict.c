@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "json_strict.h"
 #include "log.h"
 
@@ -211,15 +213,6 @@ static void test_fields(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts),
-		cmocka_unit_test(test_refuses),
-		cmocka_unit_test(test_getters),
-		cmocka_unit_test(test_fields),
-	};
-
-	log_setup("test-json-strict", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(unit_test_quiet, NULL, cmocka_unit_test(test_accepts),
+	       cmocka_unit_test(test_refuses), cmocka_unit_test(test_getters),
+	       cmocka_unit_test(test_fields))

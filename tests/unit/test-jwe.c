@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "jwe.h"
 #include "jwk.h"
 #include "log.h"
@@ -28,10 +30,12 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f;
 	struct json_object *hdr;
 	const char *h;
 
+	unit_test_quiet(state);
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
 	f->vec = vectors_load();
@@ -384,19 +388,10 @@ static void test_refuses_tampering(void **state)
 	expect_refused(f, jwe_with_header(f, hdr), -EBADMSG, "tag check failed");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vector_decrypts),
-		cmocka_unit_test(test_vector_encrypts_byte_for_byte),
-		cmocka_unit_test(test_round_trip_and_fresh_randomness),
-		cmocka_unit_test(test_refuses_algorithms),
-		cmocka_unit_test(test_refuses_header_members),
-		cmocka_unit_test(test_refuses_lengths_and_encodings),
-		cmocka_unit_test(test_refuses_structure),
-		cmocka_unit_test(test_refuses_tampering),
-	};
-
-	log_setup("test-jwe", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_vector_decrypts),
+	       cmocka_unit_test(test_vector_encrypts_byte_for_byte),
+	       cmocka_unit_test(test_round_trip_and_fresh_randomness),
+	       cmocka_unit_test(test_refuses_algorithms),
+	       cmocka_unit_test(test_refuses_header_members),
+	       cmocka_unit_test(test_refuses_lengths_and_encodings),
+	       cmocka_unit_test(test_refuses_structure), cmocka_unit_test(test_refuses_tampering))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "json_strict.h"
 #include "jwk.h"
 #include "log.h"
@@ -159,14 +161,5 @@ static void test_refusals(void **state)
 	assert_int_equal(import("\"EC\"", reason, sizeof(reason)), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_matches_vector),
-		cmocka_unit_test(test_import_round_trip),
-		cmocka_unit_test(test_refusals),
-	};
-
-	log_setup("test-jwk", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(unit_test_quiet, NULL, cmocka_unit_test(test_export_matches_vector),
+	       cmocka_unit_test(test_import_round_trip), cmocka_unit_test(test_refusals))

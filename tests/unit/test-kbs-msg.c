@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "log.h"
@@ -398,17 +400,8 @@ static void test_errors(void **state)
 		      "error body");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth_request),
-		cmocka_unit_test(test_challenge),
-		cmocka_unit_test(test_attest_request_round_trip_and_report_data),
-		cmocka_unit_test(test_attest_request_refusals),
-		cmocka_unit_test(test_attest_response),
-		cmocka_unit_test(test_errors),
-	};
-
-	log_setup("test-kbs-msg", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(unit_test_quiet, NULL, cmocka_unit_test(test_auth_request),
+	       cmocka_unit_test(test_challenge),
+	       cmocka_unit_test(test_attest_request_round_trip_and_report_data),
+	       cmocka_unit_test(test_attest_request_refusals),
+	       cmocka_unit_test(test_attest_response), cmocka_unit_test(test_errors))

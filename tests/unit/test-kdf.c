@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "kdf.h"
 #include "log.h"
 #include "protocol-vectors.h"
@@ -148,15 +150,7 @@ static void test_disk_secret_vector(void **state)
 	json_object_put(vec);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_passphrase_vector),
-		cmocka_unit_test(test_passphrase_inputs_matter),
-		cmocka_unit_test(test_passphrase_refusals),
-		cmocka_unit_test(test_disk_secret_vector),
-	};
-
-	log_setup("test-kdf", LOG_TARGET_STDERR, LOG_LVL_ERR - 1);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(unit_test_quiet, NULL, cmocka_unit_test(test_passphrase_vector),
+	       cmocka_unit_test(test_passphrase_inputs_matter),
+	       cmocka_unit_test(test_passphrase_refusals),
+	       cmocka_unit_test(test_disk_secret_vector))

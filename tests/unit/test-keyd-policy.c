@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "keyd/policy.h"
 
 static char dir[] = "/tmp/test-keyd-policy.XXXXXX";
@@ -398,20 +400,8 @@ static void test_resource_paths(void **state)
 	assert_false(policy_resource_path_valid(""));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_and_evaluate),
-		cmocka_unit_test(test_several_sets_and_prefix),
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_waivers_and_defaults),
-		cmocka_unit_test(test_resource_paths),
-	};
-	int r;
-
-	if (!mkdtemp(dir))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	rmdir(dir);
-	return r;
-}
+UNIT_TEST_MAIN_IN_DIR(dir, cmocka_unit_test(test_roundtrip_and_evaluate),
+		      cmocka_unit_test(test_several_sets_and_prefix),
+		      cmocka_unit_test(test_validation),
+		      cmocka_unit_test(test_waivers_and_defaults),
+		      cmocka_unit_test(test_resource_paths))

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "jwk.h"
 #include "keyd/session.h"
 
@@ -213,13 +215,5 @@ static void test_eviction(void **state)
 	session_table_free(t);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_attest_once),
-		cmocka_unit_test(test_cookie_refusals),
-		cmocka_unit_test(test_eviction),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_attest_once),
+	       cmocka_unit_test(test_cookie_refusals), cmocka_unit_test(test_eviction))

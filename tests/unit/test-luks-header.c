@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <libcryptsetup.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -668,22 +670,12 @@ static void test_discover(void **state)
 	assert_true(luks_discover("/nonexistent-sys", dev, &list, &n) < 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_good),
-		cmocka_unit_test(test_unlock_verify_only),
-		cmocka_unit_test(test_no_token),
-		cmocka_unit_test(test_not_luks),
-		cmocka_unit_test(test_validate_needs),
-		cmocka_unit_test(test_allowlist_pure),
-		cmocka_unit_test(test_enroll_failures_leave_no_trace),
-		cmocka_unit_test(test_crafted_headers),
-		cmocka_unit_test(test_load_any),
-		cmocka_unit_test(test_digest_bypass_refused),
-		cmocka_unit_test(test_copy_memory_bounded),
-		cmocka_unit_test(test_copy_survives_disk_change),
-		cmocka_unit_test(test_discover),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_load_good),
+	       cmocka_unit_test(test_unlock_verify_only), cmocka_unit_test(test_no_token),
+	       cmocka_unit_test(test_not_luks), cmocka_unit_test(test_validate_needs),
+	       cmocka_unit_test(test_allowlist_pure),
+	       cmocka_unit_test(test_enroll_failures_leave_no_trace),
+	       cmocka_unit_test(test_crafted_headers), cmocka_unit_test(test_load_any),
+	       cmocka_unit_test(test_digest_bypass_refused),
+	       cmocka_unit_test(test_copy_memory_bounded),
+	       cmocka_unit_test(test_copy_survives_disk_change), cmocka_unit_test(test_discover))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "agent/secret_input.h"
 #include "secmem.h"
 
@@ -89,11 +91,5 @@ static void test_passphrase_from_key_file(void **state)
 	secmem_free(pass);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_secret_file_bounds),
-		cmocka_unit_test(test_passphrase_from_key_file),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_secret_file_bounds),
+	       cmocka_unit_test(test_passphrase_from_key_file))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "agent/luks_token.h"
 
 #define SALT_B64 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -215,15 +217,7 @@ static void test_resource_paths(void **state)
 	assert_int_equal(luks_resource_path_check(longp), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token_good),
-		cmocka_unit_test(test_token_roundtrip),
-		cmocka_unit_test(test_token_bad),
-		cmocka_unit_test(test_token_too_long),
-		cmocka_unit_test(test_token_reason_sanitised),
-		cmocka_unit_test(test_resource_paths),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_token_good),
+	       cmocka_unit_test(test_token_roundtrip), cmocka_unit_test(test_token_bad),
+	       cmocka_unit_test(test_token_too_long), cmocka_unit_test(test_token_reason_sanitised),
+	       cmocka_unit_test(test_resource_paths))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-test.h"
+
 #include "keyd/proxy_proto.h"
 
 static const uint8_t v2_tcp4[] = {
@@ -142,13 +144,5 @@ static void test_not_a_header(void **state)
 	assert_true(proxy_header_signature((const uint8_t *)"PROXY TCP4", 10));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v2),
-		cmocka_unit_test(test_v1),
-		cmocka_unit_test(test_not_a_header),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_v2), cmocka_unit_test(test_v1),
+	       cmocka_unit_test(test_not_a_header))

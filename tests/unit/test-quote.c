@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <json-c/json.h>
 
 #include "fileio.h"
@@ -383,16 +385,6 @@ static void test_decode_file_bytes(void **state)
 	assert_int_not_equal(quote_decode_file_bytes((const uint8_t *)" \n", 2, &out, &n), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_expected_values),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_oversized_and_trailing),
-		cmocka_unit_test(test_bad_fields),
-		cmocka_unit_test(test_v5_body_descriptor),
-		cmocka_unit_test(test_decode_file_bytes),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_expected_values), cmocka_unit_test(test_truncated),
+	       cmocka_unit_test(test_oversized_and_trailing), cmocka_unit_test(test_bad_fields),
+	       cmocka_unit_test(test_v5_body_descriptor), cmocka_unit_test(test_decode_file_bytes))

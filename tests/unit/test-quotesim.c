@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit-test.h"
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -700,22 +702,10 @@ static void test_load_errors(void **state)
 	assert_null(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v4_fields),
-		cmocka_unit_test(test_v5_bodies),
-		cmocka_unit_test(test_debug_and_layout_options),
-		cmocka_unit_test(test_tamper),
-		cmocka_unit_test(test_pck_leaf_extension),
-		cmocka_unit_test(test_chain_and_crls),
-		cmocka_unit_test(test_collateral_variants),
-		cmocka_unit_test(test_pcs_response_form),
-		cmocka_unit_test(test_qe_report_matches_identity),
-		cmocka_unit_test(test_qe_report_presigned),
-		cmocka_unit_test(test_quote_defaults),
-		cmocka_unit_test(test_load_errors),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_v4_fields), cmocka_unit_test(test_v5_bodies),
+	       cmocka_unit_test(test_debug_and_layout_options), cmocka_unit_test(test_tamper),
+	       cmocka_unit_test(test_pck_leaf_extension), cmocka_unit_test(test_chain_and_crls),
+	       cmocka_unit_test(test_collateral_variants), cmocka_unit_test(test_pcs_response_form),
+	       cmocka_unit_test(test_qe_report_matches_identity),
+	       cmocka_unit_test(test_qe_report_presigned), cmocka_unit_test(test_quote_defaults),
+	       cmocka_unit_test(test_load_errors))
