@@ -140,6 +140,44 @@ if [ -s "$T/agent.core" ]; then
 		bad "secrets found in the agent's memory at exit"
 fi
 
+echo "== hygiene: a typed passphrase (the agent's own prompt after a failed release)"
+# A stand-in for systemd-ask-password answers with the recovery passphrase; the agent asks after
+# the server failed (dead port), opens the validated copy with it and exits.
+printf '#!/bin/sh\ncat "%s"\necho\n' "$T/recovery.key" >"$T/ask-password"
+chmod 0755 "$T/ask-password"
+write_agent_conf "$T/dead.conf" "https://127.0.0.1:$(dead_port)" "$PIN"
+TYPED=$(hex "$T/recovery.key")
+# run_prompt_under_gdb BREAKPOINTS CORE LOG: as run_under_gdb, the prompt path.
+run_prompt_under_gdb() {
+	tsm_sim_reboot || bad "tdx-tsm-sim reboot"
+	bps=""
+	for b in $1; do bps="$bps -ex 'break $b'"; done
+	eval TDX_UNLOCK_TEST_ASK_PASSWORD="'$T/ask-password'" gdb -q -batch -nx \
+		-ex "'set pagination off'" -ex "'set confirm off'" -ex "'set breakpoint pending on'" \
+		-ex "'set dump-excluded-mappings on'" $bps -ex run -ex "'info symbol \$pc'" \
+		-ex "'gcore $2'" -ex kill --args "'$AGENT'" unlock --config "'$T/dead.conf'" \
+		--test-passphrase --ask-passphrase -v --log-target stderr "'$T/disk.img'" \
+		>"$2.gdb" 2>"$3"
+}
+run_prompt_under_gdb crypt_activate_by_passphrase "$T/typed-live.core" "$T/typed-live.log"
+"$SCAN" "$T/typed-live.core" --needle typed="$TYPED" >"$T/typed-live.out" 2>&1
+if grep -q "asking for the passphrase" "$T/typed-live.log" && grep -q "^typed: [1-9]" "$T/typed-live.out"; then
+	ok "control: the typed passphrase is in the dump while its keyslot is being opened"
+else
+	bad "typed-passphrase control: $(tr '\n' ' ' <"$T/typed-live.out" 2>/dev/null)"
+fi
+run_prompt_under_gdb "exit _exit" "$T/typed.core" "$T/typed.log"
+if ! grep -q "the passphrase opens keyslot 0 of the validated header copy" "$T/typed.log"; then
+	bad "the agent under gdb did not open the copy with the typed passphrase"
+	tail -5 "$T/typed.log"
+elif "$SCAN" "$T/typed.core" --needle typed="$TYPED" --needle volume-key="$VK" >"$T/typed.out"; then
+	ok "zero hits for the typed passphrase and the volume key at exit"
+else
+	bad "the typed passphrase or the volume key is in the agent's memory at exit: $(tr '\n' ' ' <"$T/typed.out")"
+fi
+grep -qF "$(cat "$T/recovery.key")" "$T/typed.log" "$T/typed-live.log" &&
+	bad "the typed passphrase is in the agent's log"
+
 # Nor in what the agent logged (debug level), in hex or base64 of either form.
 leaked=0
 for v in "$SECRET" "$PASS"; do
