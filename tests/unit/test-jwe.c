@@ -209,6 +209,17 @@ static void test_round_trip_and_fresh_randomness(void **state)
 	free(b);
 }
 
+/* A protected header: alg, enc, an extra member (or ""), and the fixture's epk on curve crv. */
+static const char *header_json(const struct fixture *f, char *buf, size_t len, const char *alg,
+			       const char *enc, const char *extra, const char *crv)
+{
+	snprintf(buf, len,
+		 "{\"alg\":\"%s\",\"enc\":\"%s\",%s%s\"epk\":{\"crv\":\"%s\",\"kty\":\"EC\","
+		 "\"x\":\"%s\",\"y\":\"%s\"}}",
+		 alg, enc, extra, *extra ? "," : "", crv, f->epk_x, f->epk_y);
+	return buf;
+}
+
 static void test_refuses_algorithms(void **state)
 {
 	static const char *const algs[] = {"RSA1_5",  "RSA-OAEP-256",	"dir", "none", "A256KW",
@@ -219,17 +230,11 @@ static void test_refuses_algorithms(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		snprintf(hdr, sizeof(hdr),
-			 "{\"alg\":\"%s\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\",\"kty\":"
-			 "\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-			 algs[i], f->epk_x, f->epk_y);
+		header_json(f, hdr, sizeof(hdr), algs[i], "A256GCM", "", "P-256");
 		expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "alg");
 	}
 	for (i = 0; i < sizeof(encs) / sizeof(encs[0]); i++) {
-		snprintf(hdr, sizeof(hdr),
-			 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"%s\",\"epk\":{\"crv\":\"P-256\","
-			 "\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-			 encs[i], f->epk_x, f->epk_y);
+		header_json(f, hdr, sizeof(hdr), "ECDH-ES+A256KW", encs[i], "", "P-256");
 		expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "enc");
 	}
 	/* alg of the wrong type, and missing. */
@@ -249,18 +254,12 @@ static void test_refuses_header_members(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
-		snprintf(hdr, sizeof(hdr),
-			 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",%s,\"epk\":{\"crv\":"
-			 "\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-			 extra[i], f->epk_x, f->epk_y);
+		header_json(f, hdr, sizeof(hdr), "ECDH-ES+A256KW", "A256GCM", extra[i], "P-256");
 		expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "unexpected member");
 	}
 	expect_refused(f, jwe_with_header(f, "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\"}"),
 		       -EINVAL, "'epk' is missing");
-	snprintf(hdr, sizeof(hdr),
-		 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-384\","
-		 "\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-		 f->epk_x, f->epk_y);
+	header_json(f, hdr, sizeof(hdr), "ECDH-ES+A256KW", "A256GCM", "", "P-384");
 	expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "P-256");
 	snprintf(hdr, sizeof(hdr),
 		 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\","
