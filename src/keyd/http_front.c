@@ -92,7 +92,7 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	if (c->handshake_started && !c->handshake_done && !c->timed_out && !c->refusal_audited &&
 	    rbio && BIO_number_read(rbio) > 0)
 		release_service_audit_transport(
-			c->w->svc, c->peer[0] ? c->peer : NULL,
+			c->w->svc, c->peer[0] ? c->peer : NULL, c->addr[0] ? c->addr : NULL,
 			"TLS handshake failed (not TLS, e.g. plain HTTP, or no "
 			"common protocol version or cipher)");
 	event_free(c->deadline);
@@ -112,7 +112,8 @@ static void proxy_done(void *arg, const struct proxy_header *h, const char *reas
 
 	if (!h) {
 		c->refusal_audited = true; /* not again as a failed TLS handshake */
-		release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL, reason);
+		release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
+						c->addr[0] ? c->addr : NULL, reason);
 		return;
 	}
 	if (h->local)
@@ -203,7 +204,7 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* After a reply this is usually an idle keep-alive connection: closed without a record. */
 	if (c->requests == 0)
 		release_service_audit_transport(
-			c->w->svc, c->peer[0] ? c->peer : NULL,
+			c->w->svc, c->peer[0] ? c->peer : NULL, c->addr[0] ? c->addr : NULL,
 			"request timeout: client too slow, connection closed");
 	else
 		log_debug("keyd: closing connection of %s idle or slow after %u requests", c->peer,
@@ -250,7 +251,8 @@ static void conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
 	else
 		snprintf(reason, sizeof(reason), "request refused by the HTTP layer: HTTP %.3s",
 			 head + 9);
-	release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL, reason);
+	release_service_audit_transport(c->w->svc, c->peer[0] ? c->peer : NULL,
+					c->addr[0] ? c->addr : NULL, reason);
 }
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)

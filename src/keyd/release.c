@@ -284,11 +284,13 @@ static void reply_error(struct keyd_reply *rep, enum kbs_error_type type, const 
 	}
 }
 
-void release_service_audit_transport(struct release_service *s, const char *peer,
+void release_service_audit_transport(struct release_service *s, const char *peer, const char *addr,
 				     const char *reason)
 {
 	struct audit_record a = {.event = "connection", .peer = peer, .reason = reason};
 
+	if (addr && !auth_gate_audit_one(s->auth_gate, addr, reason))
+		return;
 	audit_write(s->audit, &a);
 }
 

@@ -58,8 +58,11 @@ struct keyd_admin_request {
 void release_service_admin(struct release_service *s, const struct keyd_admin_request *req,
 			   struct keyd_reply *rep);
 
-/* Writes one audit record for a refusal decided by the transport (timeout, TLS failure). */
-void release_service_audit_transport(struct release_service *s, const char *peer,
+/* Writes one audit record for a refusal decided by the transport (timeout, TLS failure, PROXY
+ * header), within the per-address audit budget of addr (the client address, may be NULL): beyond
+ * it, the refusal is only counted in the address's aggregated record, so opening connections
+ * that fail costs the log as little as any other refusal. */
+void release_service_audit_transport(struct release_service *s, const char *peer, const char *addr,
 				     const char *reason);
 
 /* Periodic upkeep, every limits.auth_audit_interval_s: writes the aggregated auth audit records,

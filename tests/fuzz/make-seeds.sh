@@ -1,7 +1,7 @@
 #!/bin/sh
 # Seed corpus of the fuzz harnesses: protocol messages from our builders and vectors, quotes and
 # collateral from the quote simulator, a LUKS2 header made by cryptsetup and enrolled like
-# tdx-unlock enroll does, event logs, PKCS#11 URIs. Never copied from ../shared.
+# tdx-unlock enroll does, event logs, PKCS#11 URIs, PROXY headers. Never copied from ../shared.
 # Usage: tests/fuzz/make-seeds.sh BUILD FUZZ_DIR
 set -e
 BUILD=$1
@@ -35,6 +35,13 @@ c=$S/collateral
 { printf '\003'; cat "$q/coll/root_crl.der"; } >"$c/root-crl"
 { printf '\004'; printf '2026-11-25T09:15:00.5+01:00'; } >"$c/time"
 rm -rf "$q"
+# fuzz-proxy-header: the first byte's low bit allows v1.
+p=$S/proxy-header
+mkdir -p "$p"
+printf '\000\r\n\r\n\000\r\nQUIT\n\041\021\000\014\012\011\011\011\177\000\000\001\004\322\001\273\026\003' \
+	>"$p/v2-tcp4"
+printf '\001PROXY TCP4 192.0.2.1 127.0.0.1 56324 443\r\n' >"$p/v1-tcp4"
+printf '\001PROXY TCP6 2001:db8::1 ::1 1 443\r\n' >"$p/v1-tcp6"
 
 # LUKS2 metadata of an enrolled header (and its cipher_null twin) for the header harnesses.
 l=$S/lk

@@ -41,6 +41,26 @@ keyd_stop
 sed 's/"session_lifetime_s": 3,/"session_lifetime_s": 60,/' "$T/keyd.json" >"$T/keyd-flood.json"
 KEYD_CONFIG="$T/keyd-flood.json" keyd_start || bad "keyd with a longer session lifetime"
 client auth-flood=20000 || bad "auth flood"
+
+step "400 connections that are not TLS from one address: the audit log stays bounded"
+before=$(wc -l <"$T/audit.log")
+python3 - "$PORT" <<'PY'
+import socket, sys
+for _ in range(400):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5, ("127.0.0.7", 0)) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            s.recv(100)
+        except OSError:
+            pass
+PY
+sleep 1.5 # the aggregated records (auth_audit_interval_s 1)
+tail -n +$((before + 1)) "$T/audit.log" >"$T/garbage.audit"
+n=$(grep -c '"peer":"127.0.0.7:.*TLS handshake failed' "$T/garbage.audit")
+echo "  400 failed handshakes from 127.0.0.7: $n audit records one by one"
+[ "$n" -ge 50 ] && [ "$n" -le 250 ] || bad "failed handshakes not within the per-address audit budget ($n records)"
+grep -q '"peer":"127.0.0.7".*further refusals.*TLS handshake failed' "$T/garbage.audit" ||
+	bad "the failed handshakes over the budget are not counted in an aggregated record"
 keyd_stop
 keyd_start || bad "restart"
 
