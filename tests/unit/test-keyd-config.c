@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -137,10 +138,49 @@ static void test_config_relative_and_errors(void **state)
 		free(p);
 		free(doc);
 	}
+	/* proxy_protocol: numeric balancer addresses only; off unless given. */
+	{
+		static const char *const proxy[] = {
+			"{\"from\":[\"127.0.0.9\",\"::1\"]}",
+			"{\"from\":[\"10.0.0.2\"],\"v1\":true}",
+			"{\"from\":[]}",
+			"{\"from\":[\"localhost\"]}",
+			"{\"from\":[\"10.0.0.0/8\"]}",
+			"{\"from\":[1]}",
+			"{\"from\":\"10.0.0.2\"}",
+			"{\"from\":[\"10.0.0.2\"],\"v2\":true}",
+			"{}",
+		};
+
+		for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++) {
+			char *doc = NULL;
+			int r;
+
+			assert_true(asprintf(&doc, "%.*s,\"proxy_protocol\":%s}",
+					     (int)strlen(good) - 1, good, proxy[i]) > 0);
+			p = write_file("keyd.json", doc, strlen(doc), 0644);
+			c = NULL;
+			r = keyd_config_load(p, &c);
+			if ((i < 2) != (r == 0))
+				fail_msg("proxy_protocol %s: %d", proxy[i], r);
+			if (i == 0) {
+				assert_int_equal(c->proxy.n_from, 2);
+				assert_int_equal(c->proxy.from[0].family, AF_INET);
+				assert_int_equal(c->proxy.from[1].family, AF_INET6);
+				assert_false(c->proxy.v1);
+			} else if (i == 1) {
+				assert_true(c->proxy.v1);
+			}
+			keyd_config_free(c);
+			free(p);
+			free(doc);
+		}
+	}
 	p = write_file("keyd.json", good, strlen(good), 0644);
 
 	(void)state;
 	assert_int_equal(keyd_config_load(p, &c), 0);
+	assert_int_equal(c->proxy.n_from, 0); /* off by default */
 	want = path_in("tls.crt");
 	assert_string_equal(c->tls_cert, want);
 	free(want);
