@@ -54,6 +54,18 @@ static inline void fuzz_scratch_init(const char *prefix, const char *name)
 	snprintf(fuzz_scratch.file, sizeof(fuzz_scratch.file), "%s/%s", fuzz_scratch.dir, name);
 }
 
+/* LLVMFuzzerInitialize of a harness whose parser reads a path: quiet logging and the scratch
+ * file NAME in a directory named after the harness. */
+#define FUZZ_INIT_SCRATCH(ident, name)                    \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) \
+	{                                                 \
+		(void)argc;                               \
+		(void)argv;                               \
+		fuzz_log_quiet(ident);                    \
+		fuzz_scratch_init(ident, name);           \
+		return 0;                                 \
+	}
+
 /* Replaces the scratch file's contents with data, then extends it (a hole) to min_size if that
  * is larger. */
 static inline void fuzz_scratch_write(const void *data, size_t size, off_t min_size)

@@ -11,14 +11,7 @@
 #include "keyd/keyd_config.h"
 #include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_log_quiet("fuzz-keyd-config");
-	fuzz_scratch_init("fuzz-keyd-config", "keyd.json");
-	return 0;
-}
+FUZZ_INIT_SCRATCH("fuzz-keyd-config", "keyd.json")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -19,14 +19,7 @@
 #define HDR_SIZE  16384 /* binary header + JSON area, the LUKS2 default */
 #define DISK_SIZE (64 << 20)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_log_quiet("fuzz-luks-header");
-	fuzz_scratch_init("fuzz-luks-header", "disk.img");
-	return 0;
-}
+FUZZ_INIT_SCRATCH("fuzz-luks-header", "disk.img")
 
 static void put_be(uint8_t *p, uint64_t v, int n)
 {

@@ -12,14 +12,7 @@
 #include "keyd/policy.h"
 #include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_log_quiet("fuzz-policy");
-	fuzz_scratch_init("fuzz-policy", "p.json");
-	return 0;
-}
+FUZZ_INIT_SCRATCH("fuzz-policy", "p.json")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
