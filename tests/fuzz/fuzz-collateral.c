@@ -21,7 +21,7 @@ FUZZ_INIT_QUIET("fuzz-collateral")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *doc = (const char *)data + 1, *raw;
+	const char *doc, *raw;
 	size_t len, raw_len;
 	STACK_OF(X509) *certs = NULL;
 	X509_CRL *crl = NULL;
@@ -29,10 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s;
 	time_t t;
 
-	if (size < 1)
-		return 0;
-	len = size - 1;
-	switch (data[0] % 5) {
+	switch (fuzz_pick(data, size, 5, &doc, &len)) {
 	case 0:
 		if (json_raw_member(doc, len, "tcbInfo", &raw, &raw_len) == 0)
 			tcb_info_parse(raw, raw_len, &tcb, NULL, 0);

@@ -54,6 +54,18 @@ static inline void fuzz_scratch_init(const char *prefix, const char *name)
 	snprintf(fuzz_scratch.file, sizeof(fuzz_scratch.file), "%s/%s", fuzz_scratch.dir, name);
 }
 
+/* Harnesses of several parsers: the input's first byte picks one of n, the rest is its input.
+ * Returns the pick, or -1 for an empty input. */
+static inline int fuzz_pick(const uint8_t *data, size_t size, int n, const char **input,
+			    size_t *len)
+{
+	if (size < 1)
+		return -1;
+	*input = (const char *)data + 1;
+	*len = size - 1;
+	return data[0] % n;
+}
+
 /* LLVMFuzzerInitialize of a harness whose parser reads a path: quiet logging and the scratch
  * file NAME in a directory named after the harness. */
 #define FUZZ_INIT_SCRATCH(ident, name)                    \

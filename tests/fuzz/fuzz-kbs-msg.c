@@ -12,7 +12,7 @@ FUZZ_INIT_QUIET("fuzz-kbs-msg")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *body = (const char *)data + 1;
+	const char *body;
 	char reason[256], *token = NULL, *again = NULL;
 	struct kbs_attest_request req;
 	struct kbs_challenge ch;
@@ -20,10 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t rd[KBS_REPORT_DATA_LEN];
 	size_t len;
 
-	if (size < 1)
-		return 0;
-	len = size - 1;
-	switch (data[0] % 5) {
+	switch (fuzz_pick(data, size, 5, &body, &len)) {
 	case 0:
 		kbs_auth_request_parse(body, len, reason, sizeof(reason));
 		break;
