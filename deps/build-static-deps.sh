@@ -1,7 +1,7 @@
 #!/bin/sh
-# Builds the static libraries the initramfs agent needs and Debian ships no usable .a for --
-# libdevmapper (lvm2), libcryptsetup and a minimal HTTPS-only libcurl -- from the pinned Debian
-# source packages in deps/static-sources.txt into deps/prefix-static (see docs/static-build.md).
+# Builds the static libraries of the initramfs agent -- a reduced OpenSSL, libdevmapper (lvm2),
+# libcryptsetup and a minimal HTTPS-only libcurl -- from the pinned Debian source packages in
+# deps/static-sources.txt into deps/prefix-static (see docs/static-build.md).
 #
 # Idempotent and cheap when nothing changed: the prefix records a hash of this script and of the
 # pin list, and the script exits at once when they match. Downloads, unpacked sources and build
@@ -27,7 +27,7 @@ case "${1:-}" in
 	exit 2
 	;;
 esac
-LOCK_WAIT=1800 # seconds another run may hold the lock (a cold build takes 1-3 min)
+LOCK_WAIT=3600 # seconds another run may hold the lock (a cold build takes 3-15 min)
 FETCH_TRIES=3  # apt-get attempts per version before trying the next one
 
 # Position-independent (the agent links with -static-pie) and hardened like Debian's packages;
@@ -68,7 +68,7 @@ fi
 for tool in apt-get apt-cache dpkg-source autoreconf libtoolize autopoint pkg-config make "$CC"; do
 	command -v "$tool" >/dev/null || die "'$tool' is missing: run deps/install.sh"
 done
-for pc in openssl json-c libargon2 uuid; do
+for pc in json-c libargon2 uuid; do
 	pkg-config --exists "$pc" || die "pkg-config module '$pc' is missing: run deps/install.sh"
 done
 
@@ -96,14 +96,30 @@ download_version() {
 	return 1
 }
 
-# Prints the directory of the unpacked, Debian-patched source of package $1.
+# Prints the upstream tarball of package $1 version $2 that apt fetched, if any.
+orig_tarball() {
+	for f in "$CACHE/download/${1}_$2.orig.tar."*; do
+		case $f in *.asc) continue ;; esac
+		[ -f "$f" ] && echo "$f" && return 0
+	done
+	return 1
+}
+
+# Prints the directory of the unpacked, Debian-patched source of package $1. With $2 = orig-ok
+# (OpenSSL, whose Debian versions are upstream point releases), a pinned version whose .dsc the
+# mirror no longer has, but whose upstream tarball apt still fetched (hash-checked against the
+# signed Sources index), is built from that tarball rather than from an older Debian version.
 fetch_source() {
 	pkg=$1
 	pin=$(pinned_version "$pkg")
+	upstream=${pin#*:}
+	upstream=${upstream%-*}
 	if [ -f "$CACHE/src/$pkg.version" ]; then
 		have=$(cat "$CACHE/src/$pkg.version")
 		dir=$(cat "$CACHE/src/$pkg.dir")
 		if [ -d "$dir" ] && [ "$have" = "$pin" ]; then
+			[ -f "$CACHE/src/$pkg.orig-for-$pin" ] &&
+				log "warning: $pkg=$pin built from its upstream tarball (Debian's .dsc is not on the mirror)"
 			echo "$dir"
 			return 0
 		fi
@@ -114,8 +130,20 @@ fetch_source() {
 		fi
 	fi
 	got=
+	rm -f "$CACHE/src/$pkg.orig-for-$pin"
 	if download_version "$pkg" "$pin"; then
 		got=$pin
+	elif [ "${2:-}" = orig-ok ] && orig=$(orig_tarball "$pkg" "$upstream"); then
+		log "warning: $pkg=$pin has no .dsc on the mirror; building its upstream tarball ${orig##*/}"
+		dir=$CACHE/src/$pkg-$upstream-orig
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		tar -xf "$orig" -C "$dir" --strip-components=1 || die "cannot unpack $orig"
+		touch "$CACHE/src/$pkg.orig-for-$pin"
+		echo "$pin" >"$CACHE/src/$pkg.version"
+		echo "$dir" >"$CACHE/src/$pkg.dir"
+		echo "$dir"
+		return 0
 	else
 		log "warning: $pkg=$pin is not fetchable ($(tail -n1 "$CACHE/download/$pkg.log"))"
 		for v in $(apt-cache showsrc "$pkg" 2>/dev/null |
@@ -159,6 +187,35 @@ fresh_tree() {
 	rm -rf "$CACHE/build/$1"
 	cp -a "$2" "$CACHE/build/$1"
 	echo "$CACHE/build/$1"
+}
+
+build_openssl() {
+	src=$(fetch_source openssl orig-ok)
+	b=$(fresh_tree openssl "$src")
+	l=$b/tdx-build.log
+	log "building a reduced OpenSSL (libcrypto, libssl) from $(basename "$src")"
+	(
+		cd "$b"
+		# Only what TLS 1.2/1.3 with ECDHE and AES-GCM, the agent's JWE, HKDF, SHA-2, AES and
+		# libcryptsetup's backend (PBKDF2, AES-XTS, SHA-2) use. No loadable engines, providers or
+		# DSOs (removes OpenSSL's dlopen), no legacy ciphers, no protocols before TLS 1.2, no
+		# ChaCha20-Poly1305 suites, no source file names in error records (error strings stay).
+		# shellcheck disable=SC2086 # DEP_CFLAGS: one argument per flag
+		run_logged "$l" ./Configure linux-x86_64 --prefix="$PREFIX" --libdir=lib \
+			--openssldir=/usr/lib/ssl no-shared no-module no-dso no-engine no-comp no-dtls \
+			no-ssl3 no-tls1 no-tls1_1 no-srp no-idea no-rc2 no-rc4 no-rc5 no-md2 no-md4 no-mdc2 \
+			no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-bf no-cast no-des \
+			no-dsa no-dh no-ec2m no-gost no-cms no-ts no-ct no-cmp no-ocsp no-srtp no-sctp \
+			no-ui-console no-siphash no-scrypt no-legacy no-async no-tests no-filenames \
+			no-rfc3779 no-ocb no-siv no-cmac no-blake2 no-rmd160 no-nextprotoneg no-chacha \
+			no-poly1305 $DEP_CFLAGS
+		run_logged "$l" make -j"$JOBS" build_libs
+		run_logged "$l" make install_dev
+	)
+	rm -f "$PREFIX"/lib/libssl.so* "$PREFIX"/lib/libcrypto.so*
+	for a in libcrypto.a libssl.a; do
+		[ -f "$PREFIX/lib/$a" ] || die "$a was not installed"
+	done
 }
 
 build_devmapper() {
@@ -215,8 +272,9 @@ build_curl() {
 		# HTTP/1.1 over OpenSSL and nothing else: every other protocol and codec would drag in
 		# libraries without a static archive (krb5, sasl, unistring, p11-kit) or attack surface.
 		# Cookies stay: the KBS session is a cookie (CURLOPT_COOKIE is a no-op without them).
-		run_logged "$l" env CC="$CC" CFLAGS="$DEP_CFLAGS" ./configure --prefix="$PREFIX" \
-			--libdir="$PREFIX/lib" --disable-shared --enable-static --with-openssl \
+		run_logged "$l" env PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" CC="$CC" CFLAGS="$DEP_CFLAGS" \
+			./configure --prefix="$PREFIX" \
+			--libdir="$PREFIX/lib" --disable-shared --enable-static --with-openssl="$PREFIX" \
 			--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --without-ca-path \
 			--disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet \
 			--disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp \
@@ -225,7 +283,9 @@ build_curl() {
 			--without-libpsl --without-nghttp2 \
 			--without-libidn2 --without-brotli --without-zstd --without-zlib --without-libssh2 \
 			--without-libssh --without-librtmp --without-gssapi --without-hyper \
-			--enable-threaded-resolver
+			--disable-tls-srp --disable-proxy --disable-doh --disable-mime --disable-hsts \
+			--disable-verbose --disable-progress-meter --disable-headers-api --disable-http-auth \
+			--disable-get-easy-options --disable-libcurl-option --enable-threaded-resolver
 		run_logged "$l" make -C lib -j"$JOBS"
 		run_logged "$l" make -C lib install
 		run_logged "$l" make -C include install
@@ -237,8 +297,10 @@ build_curl() {
 
 if [ "$FETCH_ONLY" -eq 1 ]; then
 	mkdir -p "$CACHE/download" "$CACHE/src"
-	for pkg in lvm2 cryptsetup curl; do
-		dir=$(fetch_source "$pkg")
+	for pkg in openssl lvm2 cryptsetup curl; do
+		policy=debian-only
+		[ "$pkg" = openssl ] && policy="orig-ok"
+		dir=$(fetch_source "$pkg" "$policy")
 		log "$pkg: $dir"
 	done
 	exit 0
@@ -254,7 +316,7 @@ fi
 mkdir -p "$CACHE/download" "$CACHE/src" "$CACHE/build" "$PREFIX/.stamps"
 
 # Each library once; a stamp lets an interrupted run resume where it stopped.
-for lib in devmapper cryptsetup curl; do
+for lib in openssl devmapper cryptsetup curl; do
 	[ -f "$PREFIX/.stamps/$lib" ] && continue
 	t0=$(date +%s)
 	"build_$lib"
@@ -262,8 +324,8 @@ for lib in devmapper cryptsetup curl; do
 	log "$lib done in $(($(date +%s) - t0)) s"
 done
 
-PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --exists --static libcryptsetup libcurl ||
-	die "pkg-config cannot resolve libcryptsetup/libcurl from $PREFIX"
+PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --exists --static libcrypto libssl libcryptsetup libcurl ||
+	die "pkg-config cannot resolve libcrypto/libssl/libcryptsetup/libcurl from $PREFIX"
 secs=$(($(date +%s) - start))
 echo "$secs" >"$PREFIX/.build-seconds"
 echo "$recipe" >"$PREFIX/.complete"

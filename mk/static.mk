@@ -4,8 +4,8 @@
 #   make check-static    static properties, bare-chroot smoke test, agent tests on the static binary
 #   make clean-static-deps   forget the built libraries and the download cache
 # Same sources as the dynamic agent: every src/agent/*.c and src/common/*.c, nothing of keyd.
-# Libraries: OpenSSL, json-c, argon2, uuid from Debian's .a; libcryptsetup, libdevmapper, libcurl
-# from deps/prefix-static.
+# Libraries: json-c, argon2, uuid from Debian's .a; a reduced OpenSSL, libcryptsetup, libdevmapper
+# and libcurl built from Debian's sources into deps/prefix-static.
 
 STATIC_DIR      := $(BUILD)/static
 STATIC_BIN      := $(STATIC_DIR)/tdx-unlock
@@ -13,7 +13,7 @@ STATIC_PREFIX   := $(CURDIR)/deps/prefix-static
 STATIC_DEPS     := $(STATIC_PREFIX)/.complete
 STATIC_PKGS     := $(COMMON_PKGS) $(AGENT_PKGS)
 STATIC_SRCS     := src/agent/main.c $(AGENT_SRCS) $(COMMON_SRCS)
-STATIC_MAX_SIZE := 6291456
+STATIC_MAX_SIZE := 4194304
 STATIC_PC        = PKG_CONFIG_PATH=$(STATIC_PREFIX)/lib/pkgconfig $(PKG_CONFIG)
 
 # Default -static-pie (glibc's rcrt1.o): ASLR for the executable itself, as every archive linked
@@ -53,12 +53,13 @@ $(STATIC_DIR)/obj/%.o: %.c $(STATIC_DEPS)
 
 # Relink when Debian updates one of the system archives the binary embeds.
 STATIC_SYSTEM_ARCHIVES := $(wildcard $(addprefix /usr/lib/$(shell $(CC) -print-multiarch)/, \
-	libssl.a libcrypto.a libjson-c.a libargon2.a libuuid.a))
+	libjson-c.a libargon2.a libuuid.a))
 
-# glibc functions that need its shared libraries at run time when linked statically. These three
-# are known and harmless in the initramfs (docs/static-build.md); any other one (getpwnam,
-# getgrnam, iconv_open, ...) would make the agent try to load libnss_*.so there: the link fails.
-STATIC_ALLOWED_NSS := dlopen getaddrinfo gethostbyname
+# glibc functions that need its shared libraries at run time when linked statically. These two
+# are known and harmless in the initramfs (docs/static-build.md); any other one (dlopen,
+# getpwnam, getgrnam, iconv_open, ...) would make the agent try to load shared objects there:
+# the link fails. (The reduced OpenSSL has no DSO loader, so dlopen is gone.)
+STATIC_ALLOWED_NSS := getaddrinfo gethostbyname
 
 $(STATIC_DIR)/tdx-unlock.debug: $(call static_obj,$(STATIC_SRCS)) $(STATIC_SYSTEM_ARCHIVES)
 	$(CC) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -Wl,-Map=$(STATIC_DIR)/tdx-unlock.map \

@@ -98,7 +98,8 @@ build_dracut_initrd() {
 	base=$(dracut_basedir_setup)
 	mkdir -p "$empty" "$QEMU_WORK/tmp"
 	# Test only: tdx-tsm-sim emulates configfs-tsm and RTMR3 for the agent (docs/agent.md).
-	[ -n "$agent" ] && modules="$modules tdx-unlock tdx-tsm-sim"
+	# DRACUT_TEST_MODULES="" leaves it out (bench/boot-bench.sh: the module's own size).
+	[ -n "$agent" ] && modules="$modules tdx-unlock ${DRACUT_TEST_MODULES-tdx-tsm-sim}"
 	# shellcheck disable=SC2086 # word lists
 	TDX_TSM_SIM_BIN=$TSM_SIM_BIN TDX_TSM_SIM_CA=$QEMU_WORK/quotesim \
 		TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \

@@ -169,6 +169,9 @@ def main():
     print("timed_out=%d" % timed_out)
     print("qemu_status=%s" % qemu.returncode)
     print("prompts_answered=%d" % prompts)
+    # For host-side timestamps (bench/boot-bench.py): kernel clock = monotonic - start - offset.
+    print("start_monotonic=%.6f" % start)
+    print("kernel_offset=%s" % ("%.6f" % offset if offset is not None else ""))
     for name in list(EVENTS) + ["shell"]:
         if name in events:
             # Without a kernel timestamp yet, the host time (an event must never go unreported).

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 bin=$(realpath "$1")
-max=${STATIC_MAX_SIZE:-6291456}
+max=${STATIC_MAX_SIZE:-4194304}
 prefix=${STATIC_PREFIX:-deps/prefix-static}
 dyn=${AGENT_BIN:+$(realpath "$AGENT_BIN")}
 fails=0
