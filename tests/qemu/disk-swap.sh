@@ -29,9 +29,7 @@ scenario_10() {
 
 disk_swap_boot() {
 	cur=$1
-	keyd_start good || return
-	boot "$cur" "$2" "$3 tdx_unlock_test.ask_keyd=1" "$RECOVERY_PASSFILE" "$4"
-	keyd_stop
+	boot_with_keyd "$cur" "$2" "$3 tdx_unlock_test.ask_keyd=1" "$RECOVERY_PASSFILE" "$4" || return
 	check "the boot finished before the timeout" [ "$(event timed_out)" = 0 ]
 	check "no shell prompt appeared on the serial console" is_unset "$(event shell)"
 	check "the host typed its passphrase at the prompt" [ "$(event prompts_answered)" -ge 1 ]

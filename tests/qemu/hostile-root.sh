@@ -92,9 +92,7 @@ noguard_initrd_make() {
 # initramfs-tools since its local-top runs `tdx-unlock guard --all` after the agent.
 hostile_root_boot() {
 	cur=$1
-	keyd_start good || return
-	boot "$cur" "$2" "$3" "$RECOVERY_PASSFILE" "$HOSTILE_ROOT_IMG"
-	keyd_stop
+	boot_with_keyd "$cur" "$2" "$3" "$RECOVERY_PASSFILE" "$HOSTILE_ROOT_IMG" || return
 	check "the VM ended before the timeout" [ "$(event timed_out)" = 0 ]
 	check_powered_off_no_shell
 	check "the hostile plaintext root never ran" log_lacks "$HOSTILE_ROOT_MARKER"

@@ -142,10 +142,8 @@ check_asked_keyd_refused() {
 
 scenario_1() {
 	start_scenario 1 "automatic unlock (dracut); then a second release from the real root is refused"
-	keyd_start good || return
-	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut) tdx_unlock_test.ask_keyd=1" \
-		"$RECOVERY_PASSFILE" "$ROOT_IMG"
-	keyd_stop
+	boot_with_keyd "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut) tdx_unlock_test.ask_keyd=1" \
+		"$RECOVERY_PASSFILE" "$ROOT_IMG" || return
 	check_automatic
 	check "the agent reported success" log_has "$AGENT_SUCCESS_RX"
 	check "tdx-keyd replayed the agent's CCEL against its quote" \
@@ -191,10 +189,8 @@ scenario_4() {
 
 scenario_5() {
 	start_scenario 5 "root (named by rd.luks.name=) and data disks both unlocked automatically"
-	keyd_start good || return
-	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut-named)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
-		"$DATA_IMG"
-	keyd_stop
+	boot_with_keyd "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut-named)" "$RECOVERY_PASSFILE" \
+		"$ROOT_IMG" "$DATA_IMG" || return
 	ROOT_MAPPER=$DRACUT_ROOT_NAME check_automatic
 	check "the agent named the root mapping by rd.luks.name= itself (no rename)" \
 		log_has "$AGENT_LINE_RX/dev/vda: unlocked as /dev/mapper/$DRACUT_ROOT_NAME "
@@ -206,10 +202,8 @@ scenario_5() {
 
 scenario_6() {
 	start_scenario 6 "data disk header rewritten with a cipher_null segment -> refused"
-	keyd_start good || return
-	boot "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG" \
-		"$HOSTILE_IMG"
-	keyd_stop
+	boot_with_keyd "$cur" "$INITRD_DRACUT" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" \
+		"$ROOT_IMG" "$HOSTILE_IMG" || return
 	check_automatic
 	check "the hostile disk was never activated" log_lacks "TDX-UNLOCK-TEST: dm luks-$HOSTILE_UUID"
 	check "the agent refused the hostile header" log_has "$AGENT_HEADER_REFUSED_RX"
@@ -233,9 +227,8 @@ scenario_8() {
 
 scenario_7() {
 	start_scenario 7 "automatic unlock (initramfs-tools)"
-	keyd_start good || return
-	boot "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
-	keyd_stop
+	boot_with_keyd "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools)" "$RECOVERY_PASSFILE" \
+		"$ROOT_IMG" || return
 	ROOT_MAPPER=$ITOOLS_ROOT_NAME check_automatic
 	check "the agent reported success" log_has "tdx-unlock: devices unlocked"
 	check "the agent named the mapping by cryptopts= itself (no rename)" \

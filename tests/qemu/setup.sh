@@ -156,6 +156,13 @@ keyd_stop() {
 	KEYD_PID=
 	unset KEYD_PORT
 }
+# boot_with_keyd NAME INITRD CMDLINE PASSFILE DISK...: one boot (lib.sh's boot) with tdx-keyd's
+# good configuration up for its duration; returns 1 (the scenario is over) when keyd did not start.
+boot_with_keyd() {
+	keyd_start good || return 1
+	boot "$@"
+	keyd_stop
+}
 keyd_audit_has() { [ -n "$KEYD_AUDIT" ] && grep -qE -- "$1" "$KEYD_AUDIT" "$QEMU_WORK/keyd-$cur.log" 2>/dev/null; }
 keyd_audit_lacks() { ! keyd_audit_has "$1"; }
 
