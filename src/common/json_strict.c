@@ -282,7 +282,7 @@ static const struct json_field *field_find(const struct json_field *fields, size
 					   const char *key)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(fields[i].key, key))
+		if (fields[i].type == JSON_FIELD_OTHERS || !strcmp(fields[i].key, key))
 			return &fields[i];
 	return NULL;
 }
@@ -353,6 +353,8 @@ static int field_store(const struct json_field *f, struct json_object *v, const 
 	case JSON_FIELD_OBJECT:
 		*(struct json_object **)f->out = v;
 		return 0;
+	case JSON_FIELD_OTHERS: /* never stored: field_read() passes over it */
+		break;
 	}
 	return -EINVAL;
 }
@@ -363,6 +365,8 @@ static int field_read(struct json_object *obj, const struct json_field *f, const
 {
 	struct json_object *v;
 
+	if (f->type == JSON_FIELD_OTHERS)
+		return 0;
 	if (!json_object_object_get_ex(obj, f->key, &v))
 		return f->required ? json_strict_fail(reason, reason_len, -EINVAL,
 						      "%s: '%s' is missing", what, f->key)

@@ -55,6 +55,7 @@ enum json_field_type {
 	JSON_FIELD_BOOL,   /* out: bool * */
 	JSON_FIELD_OBJECT, /* out: struct json_object ** (borrowed from the parent) */
 	JSON_FIELD_ARRAY,  /* out: struct json_object ** (borrowed); bounds: the element count */
+	JSON_FIELD_OTHERS, /* no member: the table's other members are allowed (and not read) */
 };
 
 struct json_field {
@@ -97,7 +98,14 @@ struct json_field {
 		.out = (void *)(1 ? (p) : (struct json_object **)0)                                \
 	}
 
-/* Reads obj by table: refuses a member the table does not name, a required member that is
+/* For formats that grow, which must not break on a member added later (Intel's collateral). */
+#define JSON_OTHERS_ALLOWED                            \
+	{                                              \
+		.key = NULL, .type = JSON_FIELD_OTHERS \
+	}
+
+/* Reads obj by table: refuses a member the table does not name (unless it has
+ * JSON_OTHERS_ALLOWED), a required member that is
  * missing, and a member of another type (null included) or outside its bounds, with -EINVAL
  * (-ERANGE for a number out of bounds) and the reason "WHAT: 'KEY' ..." logged once and copied to
  * reason. Stores each present member through its out pointer; absent optional members leave

@@ -199,99 +199,57 @@ parse_fail(struct parse_ctx *p, const char *fmt, ...)
 	return log_error_errno(-EBADMSG, "%s: %s", p->what, msg);
 }
 
-static int get_field(struct json_object *o, struct parse_ctx *what, const char *key, json_type type,
-		     struct json_object **out)
-{
-	struct json_object *v = NULL;
+/* Reads o by table (json_strict_fields; Intel's formats grow, so other members are allowed):
+ * -EBADMSG with the reason, as every collateral refusal. */
+#define read_fields(o, what, ...)                                                               \
+	fields_read((o), (what), (const struct json_field[]){__VA_ARGS__, JSON_OTHERS_ALLOWED}, \
+		    sizeof((const struct json_field[]){__VA_ARGS__, JSON_OTHERS_ALLOWED}) /     \
+			    sizeof(struct json_field))
 
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return parse_fail(what, "'%s' missing", key);
-	if (!json_object_is_type(v, type))
-		return parse_fail(what, "'%s' is not a %s", key, json_type_to_name(type));
-	*out = v;
+static int fields_read(struct json_object *o, struct parse_ctx *what,
+		       const struct json_field *fields, size_t n)
+{
+	char why[200];
+
+	if (json_strict_fields(o, what->what, fields, n, why, sizeof(why)) < 0) {
+		if (what->reason && what->reason_len && !what->reason[0])
+			snprintf(what->reason, what->reason_len, "%s", why);
+		return -EBADMSG;
+	}
 	return 0;
 }
 
-static int get_uint(struct json_object *o, struct parse_ctx *what, const char *key, uint32_t max,
-		    uint32_t *out)
+/* The values Intel writes as text: hex bytes, RFC 3339 times, TCB status names. */
+static int hex_value(struct parse_ctx *what, const char *key, const char *s, uint8_t *out, size_t n)
 {
-	struct json_object *v;
-	int64_t x;
-	int r;
-
-	*out = 0;
-	r = get_field(o, what, key, json_type_int, &v);
-	if (r < 0)
-		return r;
-	x = json_object_get_int64(v);
-	if (x < 0 || x > (int64_t)max)
-		return parse_fail(what, "'%s' out of range", key);
-	*out = (uint32_t)x;
-	return 0;
-}
-
-static int get_hex(struct json_object *o, struct parse_ctx *what, const char *key, uint8_t *out,
-		   size_t n)
-{
-	struct json_object *v;
-	int r;
-
-	r = get_field(o, what, key, json_type_string, &v);
-	if (r < 0)
-		return r;
-	if (hex_decode_exact(json_object_get_string(v), (size_t)json_object_get_string_len(v), out,
-			     n) < 0)
+	if (hex_decode_exact(s, strlen(s), out, n) < 0)
 		return parse_fail(what, "'%s' is not %zu bytes of hex", key, n);
 	return 0;
 }
 
-static int get_time(struct json_object *o, struct parse_ctx *what, const char *key, time_t *out)
+static int time_value(struct parse_ctx *what, const char *key, const char *s, time_t *out)
 {
-	struct json_object *v;
-	int r;
-
-	*out = 0;
-	r = get_field(o, what, key, json_type_string, &v);
-	if (r < 0)
-		return r;
-	if (dcap_time_parse_rfc3339(json_object_get_string(v), out) < 0)
+	if (dcap_time_parse_rfc3339(s, out) < 0)
 		return parse_fail(what, "'%s' is not an RFC 3339 time", key);
 	return 0;
 }
 
-static int get_status(struct json_object *o, struct parse_ctx *what, enum tcb_status *out)
+static int status_value(struct parse_ctx *what, const char *s, enum tcb_status *out)
 {
-	struct json_object *v;
-	const char *s;
-	int r;
-
-	*out = TCB_NOT_SUPPORTED;
-	r = get_field(o, what, "tcbStatus", json_type_string, &v);
-	if (r < 0)
-		return r;
-	s = json_object_get_string(v);
 	if (tcb_status_from_name(s, out) == 0)
 		return 0;
 	*out = TCB_NOT_SUPPORTED;
 	return parse_fail(what, "unknown tcbStatus '%s'", s);
 }
 
-static int get_advisories(struct json_object *o, struct parse_ctx *what, struct tcb_advisories *out)
+static int advisories_value(struct parse_ctx *what, struct json_object *arr,
+			    struct tcb_advisories *out)
 {
-	struct json_object *v;
-	size_t n;
+	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	out->n = 0;
-	if (!json_object_object_get_ex(o, "advisoryIDs", &v))
-		return 0; /* optional */
-	if (!json_object_is_type(v, json_type_array))
-		return parse_fail(what, "'advisoryIDs' is not an array");
-	n = json_object_array_length(v);
-	if (n > DCAP_MAX_ADVISORIES)
-		return parse_fail(what, "more than %d advisory IDs", DCAP_MAX_ADVISORIES);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(v, i);
+		struct json_object *e = json_object_array_get_idx(arr, i);
 
 		if (!json_object_is_type(e, json_type_string) ||
 		    json_object_get_string_len(e) <= 0 ||
@@ -304,51 +262,44 @@ static int get_advisories(struct json_object *o, struct parse_ctx *what, struct 
 	return 0;
 }
 
-static int get_array(struct json_object *o, struct parse_ctx *what, const char *key, size_t max,
-		     struct json_object **out, size_t *n)
+/* One entry of tcbLevels: {"tcb":{...},"tcbDate":...,"tcbStatus":...,"advisoryIDs":[...]}. */
+static int level_read(struct parse_ctx *what, struct json_object *lvl, size_t i,
+		      struct json_object **tcb, enum tcb_status *status, struct tcb_advisories *adv)
 {
+	struct json_object *ids = NULL;
+	const char *st;
 	int r;
 
-	*n = 0;
-	r = get_field(o, what, key, json_type_array, out);
-	if (r < 0)
-		return r;
-	*n = json_object_array_length(*out);
-	if (*n > max)
-		return parse_fail(what, "'%s' has more than %zu entries", key, max);
-	return 0;
+	if (!json_object_is_type(lvl, json_type_object))
+		return parse_fail(what, "TCB level %zu is not an object", i);
+	r = read_fields(lvl, what, JSON_OBJECT("tcb", true, tcb),
+			JSON_STRING("tcbStatus", true, 0, 64, &st),
+			JSON_ARRAY("advisoryIDs", false, 0, DCAP_MAX_ADVISORIES, &ids));
+	if (r == 0)
+		r = status_value(what, st, status);
+	if (r == 0)
+		r = advisories_value(what, ids, adv);
+	return r;
 }
 
 /* {"tcb":{"isvsvn":N},"tcbDate":...,"tcbStatus":...,"advisoryIDs":[...]} entries. */
-static int parse_isv_levels(struct json_object *o, struct parse_ctx *what, struct isv_level *levels,
-			    size_t *n_levels)
+static int parse_isv_levels(struct json_object *arr, struct parse_ctx *what,
+			    struct isv_level *levels, size_t *n_levels)
 {
-	struct json_object *arr;
-	size_t n;
+	size_t n = json_object_array_length(arr);
 	int r;
 
-	r = get_array(o, what, "tcbLevels", TCB_MAX_MODULE_LEVELS, &arr, &n);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *lvl = json_object_array_get_idx(arr, i), *tcb;
+		struct json_object *tcb;
 		uint32_t svn;
 
-		if (!json_object_is_type(lvl, json_type_object))
-			return parse_fail(what, "TCB level %zu is not an object", i);
-		r = get_field(lvl, what, "tcb", json_type_object, &tcb);
-		if (r < 0)
-			return r;
-		r = get_uint(tcb, what, "isvsvn", 65535, &svn);
+		r = level_read(what, json_object_array_get_idx(arr, i), i, &tcb, &levels[i].status,
+			       &levels[i].advisories);
+		if (r == 0)
+			r = read_fields(tcb, what, JSON_U32("isvsvn", true, 0, 65535, &svn));
 		if (r < 0)
 			return r;
 		levels[i].isvsvn = (uint16_t)svn;
-		r = get_status(lvl, what, &levels[i].status);
-		if (r < 0)
-			return r;
-		r = get_advisories(lvl, what, &levels[i].advisories);
-		if (r < 0)
-			return r;
 	}
 	*n_levels = n;
 	return 0;
@@ -359,41 +310,40 @@ static int parse_module(struct parse_ctx *parent, struct json_object *o, bool wi
 {
 	struct parse_ctx sub = {"TCB info tdxModule", parent->reason, parent->reason_len},
 			 *what = &sub;
+	const char *id = NULL, *mrsigner, *attributes, *mask;
+	struct json_object *levels = NULL;
 	int r;
 
+	r = read_fields(o, what, JSON_STRING("id", with_levels, 0, 1024, &id),
+			JSON_STRING("mrsigner", true, 0, 1024, &mrsigner),
+			JSON_STRING("attributes", true, 0, 1024, &attributes),
+			JSON_STRING("attributesMask", true, 0, 1024, &mask),
+			JSON_ARRAY("tcbLevels", with_levels, 0, TCB_MAX_MODULE_LEVELS, &levels));
+	if (r < 0)
+		return r;
 	if (with_levels) {
-		struct json_object *id;
-
-		r = get_field(o, what, "id", json_type_string, &id);
-		if (r < 0)
-			return r;
-		if (json_object_get_string_len(id) <= 0 ||
-		    (size_t)json_object_get_string_len(id) >= sizeof(m->id))
+		if (!*id || strlen(id) >= sizeof(m->id))
 			return parse_fail(what, "'id' malformed");
-		memcpy(m->id, json_object_get_string(id),
-		       (size_t)json_object_get_string_len(id) + 1);
+		memcpy(m->id, id, strlen(id) + 1);
 	}
-	if ((r = get_hex(o, what, "mrsigner", m->mrsigner, sizeof(m->mrsigner))) < 0 ||
-	    (r = get_hex(o, what, "attributes", m->attributes, sizeof(m->attributes))) < 0 ||
-	    (r = get_hex(o, what, "attributesMask", m->attributes_mask,
-			 sizeof(m->attributes_mask))) < 0)
+	if ((r = hex_value(what, "mrsigner", mrsigner, m->mrsigner, sizeof(m->mrsigner))) < 0 ||
+	    (r = hex_value(what, "attributes", attributes, m->attributes, sizeof(m->attributes))) <
+		    0 ||
+	    (r = hex_value(what, "attributesMask", mask, m->attributes_mask,
+			   sizeof(m->attributes_mask))) < 0)
 		return r;
 	if (with_levels)
-		return parse_isv_levels(o, what, m->levels, &m->n_levels);
+		return parse_isv_levels(levels, what, m->levels, &m->n_levels);
 	return 0;
 }
 
-static int parse_svn_components(struct parse_ctx *parent, struct json_object *tcb, const char *key,
+static int parse_svn_components(struct parse_ctx *parent, struct json_object *arr, const char *key,
 				uint8_t svn[16])
 {
 	struct parse_ctx sub = {"TCB info level", parent->reason, parent->reason_len}, *what = &sub;
-	struct json_object *arr;
-	size_t n;
+	size_t n = json_object_array_length(arr);
 	int r;
 
-	r = get_array(tcb, what, key, 16, &arr, &n);
-	if (r < 0)
-		return r;
 	if (n != 16)
 		return parse_fail(what, "'%s' has %zu entries, not 16", key, n);
 	for (size_t i = 0; i < 16; i++) {
@@ -402,7 +352,7 @@ static int parse_svn_components(struct parse_ctx *parent, struct json_object *tc
 
 		if (!json_object_is_type(c, json_type_object))
 			return parse_fail(what, "'%s'[%zu] is not an object", key, i);
-		r = get_uint(c, what, "svn", 255, &v);
+		r = read_fields(c, what, JSON_U32("svn", true, 0, 255, &v));
 		if (r < 0)
 			return r;
 		svn[i] = (uint8_t)v;
@@ -427,23 +377,13 @@ static struct json_object *parse_object(const char *raw, size_t len, const char 
 	return o;
 }
 
-static int expect_id_version(struct json_object *o, struct parse_ctx *what, const char *id,
-			     uint32_t version)
+static int id_version_check(struct parse_ctx *what, const char *id, const char *want_id,
+			    uint32_t version, uint32_t want_version)
 {
-	struct json_object *v;
-	uint32_t ver;
-	int r;
-
-	r = get_field(o, what, "id", json_type_string, &v);
-	if (r < 0)
-		return r;
-	if (strcmp(json_object_get_string(v), id) != 0)
-		return parse_fail(what, "id '%s' is not '%s'", json_object_get_string(v), id);
-	r = get_uint(o, what, "version", 1000, &ver);
-	if (r < 0)
-		return r;
-	if (ver != version)
-		return parse_fail(what, "version %u unsupported (want %u)", ver, version);
+	if (strcmp(id, want_id) != 0)
+		return parse_fail(what, "id '%s' is not '%s'", id, want_id);
+	if (version != want_version)
+		return parse_fail(what, "version %u unsupported (want %u)", version, want_version);
 	return 0;
 }
 
@@ -451,63 +391,65 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t, char *reason
 {
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "TCB info");
 	struct parse_ctx pc = {"TCB info", reason, reason_len}, *what = &pc;
-	struct json_object *arr, *v;
-	size_t n;
+	struct json_object *module = NULL, *modules = NULL, *levels;
+	const char *id, *issue, *next, *fmspc, *pce_id;
+	uint32_t version;
 	int r;
 
 	memset(t, 0, sizeof(*t));
 	if (!o)
 		return parse_fail(what, "not a JSON object");
-	if ((r = expect_id_version(o, what, "TDX", 3)) < 0 ||
-	    (r = get_time(o, what, "issueDate", &t->issue_date)) < 0 ||
-	    (r = get_time(o, what, "nextUpdate", &t->next_update)) < 0 ||
-	    (r = get_hex(o, what, "fmspc", t->fmspc, sizeof(t->fmspc))) < 0 ||
-	    (r = get_hex(o, what, "pceId", t->pce_id, sizeof(t->pce_id))) < 0 ||
-	    (r = get_uint(o, what, "tcbEvaluationDataNumber", UINT32_MAX, &t->eval_number)) < 0)
+	r = read_fields(o, what, JSON_STRING("id", true, 0, 64, &id),
+			JSON_U32("version", true, 0, 1000, &version),
+			JSON_STRING("issueDate", true, 0, 64, &issue),
+			JSON_STRING("nextUpdate", true, 0, 64, &next),
+			JSON_STRING("fmspc", true, 0, 1024, &fmspc),
+			JSON_STRING("pceId", true, 0, 1024, &pce_id),
+			JSON_U32("tcbEvaluationDataNumber", true, 0, UINT32_MAX, &t->eval_number),
+			JSON_OBJECT("tdxModule", false, &module),
+			JSON_ARRAY("tdxModuleIdentities", false, 0, TCB_MAX_MODULES, &modules),
+			JSON_ARRAY("tcbLevels", true, 0, TCB_MAX_LEVELS, &levels));
+	if (r < 0 || (r = id_version_check(what, id, "TDX", version, 3)) < 0 ||
+	    (r = time_value(what, "issueDate", issue, &t->issue_date)) < 0 ||
+	    (r = time_value(what, "nextUpdate", next, &t->next_update)) < 0 ||
+	    (r = hex_value(what, "fmspc", fmspc, t->fmspc, sizeof(t->fmspc))) < 0 ||
+	    (r = hex_value(what, "pceId", pce_id, t->pce_id, sizeof(t->pce_id))) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "tdxModule", &v)) {
-		if (!json_object_is_type(v, json_type_object))
-			return parse_fail(what, "'tdxModule' is not an object");
-		r = parse_module(what, v, false, &t->module);
+	if (module) {
+		r = parse_module(what, module, false, &t->module);
 		if (r < 0)
 			return r;
 		t->has_module = true;
 	}
-	if (json_object_object_get_ex(o, "tdxModuleIdentities", &v)) {
-		r = get_array(o, what, "tdxModuleIdentities", TCB_MAX_MODULES, &arr, &n);
+	for (size_t i = 0; modules && i < json_object_array_length(modules); i++) {
+		struct json_object *m = json_object_array_get_idx(modules, i);
+
+		if (!json_object_is_type(m, json_type_object))
+			return parse_fail(what, "module identity %zu malformed", i);
+		r = parse_module(what, m, true, &t->modules[i]);
 		if (r < 0)
 			return r;
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *m = json_object_array_get_idx(arr, i);
-
-			if (!json_object_is_type(m, json_type_object))
-				return parse_fail(what, "module identity %zu malformed", i);
-			r = parse_module(what, m, true, &t->modules[i]);
-			if (r < 0)
-				return r;
-		}
-		t->n_modules = n;
+		t->n_modules = i + 1;
 	}
-	r = get_array(o, what, "tcbLevels", TCB_MAX_LEVELS, &arr, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *lvl = json_object_array_get_idx(arr, i), *tcb;
+	for (size_t i = 0; i < json_object_array_length(levels); i++) {
+		struct json_object *tcb, *sgx, *tdx;
 		struct tcb_level *l = &t->levels[i];
 		uint32_t pcesvn;
 
-		if (!json_object_is_type(lvl, json_type_object))
-			return parse_fail(what, "TCB level %zu is not an object", i);
-		if ((r = get_field(lvl, what, "tcb", json_type_object, &tcb)) < 0 ||
-		    (r = parse_svn_components(what, tcb, "sgxtcbcomponents", l->sgx_svn)) < 0 ||
-		    (r = parse_svn_components(what, tcb, "tdxtcbcomponents", l->tdx_svn)) < 0 ||
-		    (r = get_uint(tcb, what, "pcesvn", 65535, &pcesvn)) < 0 ||
-		    (r = get_status(lvl, what, &l->status)) < 0 ||
-		    (r = get_advisories(lvl, what, &l->advisories)) < 0)
+		r = level_read(what, json_object_array_get_idx(levels, i), i, &tcb, &l->status,
+			       &l->advisories);
+		if (r == 0)
+			r = read_fields(tcb, what,
+					JSON_ARRAY("sgxtcbcomponents", true, 0, 16, &sgx),
+					JSON_ARRAY("tdxtcbcomponents", true, 0, 16, &tdx),
+					JSON_U32("pcesvn", true, 0, 65535, &pcesvn));
+		if (r < 0 ||
+		    (r = parse_svn_components(what, sgx, "sgxtcbcomponents", l->sgx_svn)) < 0 ||
+		    (r = parse_svn_components(what, tdx, "tdxtcbcomponents", l->tdx_svn)) < 0)
 			return r;
 		l->pce_svn = (uint16_t)pcesvn;
+		t->n_levels = i + 1;
 	}
-	t->n_levels = n;
 	if (t->next_update <= t->issue_date)
 		return parse_fail(what, "nextUpdate is not after issueDate");
 	return 0;
@@ -518,25 +460,39 @@ int qe_identity_parse(const char *raw, size_t len, struct qe_identity *q, char *
 {
 	_cleanup_(json_object_putp) struct json_object *o = parse_object(raw, len, "QE identity");
 	struct parse_ctx pc = {"QE identity", reason, reason_len}, *what = &pc;
+	const char *id, *issue, *next, *misc_s, *misc_mask_s, *attributes, *mask, *mrsigner;
+	struct json_object *levels;
 	uint8_t misc[4], misc_mask[4];
-	uint32_t prodid;
+	uint32_t version, prodid;
 	int r;
 
 	memset(q, 0, sizeof(*q));
 	if (!o)
 		return parse_fail(what, "not a JSON object");
-	if ((r = expect_id_version(o, what, "TD_QE", 2)) < 0 ||
-	    (r = get_time(o, what, "issueDate", &q->issue_date)) < 0 ||
-	    (r = get_time(o, what, "nextUpdate", &q->next_update)) < 0 ||
-	    (r = get_uint(o, what, "tcbEvaluationDataNumber", UINT32_MAX, &q->eval_number)) < 0 ||
-	    (r = get_hex(o, what, "miscselect", misc, sizeof(misc))) < 0 ||
-	    (r = get_hex(o, what, "miscselectMask", misc_mask, sizeof(misc_mask))) < 0 ||
-	    (r = get_hex(o, what, "attributes", q->attributes, sizeof(q->attributes))) < 0 ||
-	    (r = get_hex(o, what, "attributesMask", q->attributes_mask,
-			 sizeof(q->attributes_mask))) < 0 ||
-	    (r = get_hex(o, what, "mrsigner", q->mrsigner, sizeof(q->mrsigner))) < 0 ||
-	    (r = get_uint(o, what, "isvprodid", 65535, &prodid)) < 0 ||
-	    (r = parse_isv_levels(o, what, q->levels, &q->n_levels)) < 0)
+	r = read_fields(o, what, JSON_STRING("id", true, 0, 64, &id),
+			JSON_U32("version", true, 0, 1000, &version),
+			JSON_STRING("issueDate", true, 0, 64, &issue),
+			JSON_STRING("nextUpdate", true, 0, 64, &next),
+			JSON_U32("tcbEvaluationDataNumber", true, 0, UINT32_MAX, &q->eval_number),
+			JSON_STRING("miscselect", true, 0, 1024, &misc_s),
+			JSON_STRING("miscselectMask", true, 0, 1024, &misc_mask_s),
+			JSON_STRING("attributes", true, 0, 1024, &attributes),
+			JSON_STRING("attributesMask", true, 0, 1024, &mask),
+			JSON_STRING("mrsigner", true, 0, 1024, &mrsigner),
+			JSON_U32("isvprodid", true, 0, 65535, &prodid),
+			JSON_ARRAY("tcbLevels", true, 0, TCB_MAX_MODULE_LEVELS, &levels));
+	if (r < 0 || (r = id_version_check(what, id, "TD_QE", version, 2)) < 0 ||
+	    (r = time_value(what, "issueDate", issue, &q->issue_date)) < 0 ||
+	    (r = time_value(what, "nextUpdate", next, &q->next_update)) < 0 ||
+	    (r = hex_value(what, "miscselect", misc_s, misc, sizeof(misc))) < 0 ||
+	    (r = hex_value(what, "miscselectMask", misc_mask_s, misc_mask, sizeof(misc_mask))) <
+		    0 ||
+	    (r = hex_value(what, "attributes", attributes, q->attributes, sizeof(q->attributes))) <
+		    0 ||
+	    (r = hex_value(what, "attributesMask", mask, q->attributes_mask,
+			   sizeof(q->attributes_mask))) < 0 ||
+	    (r = hex_value(what, "mrsigner", mrsigner, q->mrsigner, sizeof(q->mrsigner))) < 0 ||
+	    (r = parse_isv_levels(levels, what, q->levels, &q->n_levels)) < 0)
 		return r;
 	/* The hex strings are the big-endian rendering of the 32-bit values. */
 	q->miscselect = (uint32_t)misc[0] << 24 | (uint32_t)misc[1] << 16 | (uint32_t)misc[2] << 8 |
@@ -716,8 +672,7 @@ static int load_pcs_response(const char *path, const char *key, char **raw, size
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct parse_ctx pc = {path, NULL, 0};
-	struct json_object *s;
-	const char *value;
+	const char *value, *s = "";
 	size_t len, value_len;
 	int r;
 
@@ -729,9 +684,8 @@ static int load_pcs_response(const char *path, const char *key, char **raw, size
 		return refuse(reason, reason_len, -EBADMSG, "%s: no signed \"%s\" object", path,
 			      key);
 	o = parse_object((const char *)buf, len, path);
-	if (!o || get_field(o, &pc, "signature", json_type_string, &s) < 0 ||
-	    hex_decode_exact(json_object_get_string(s), (size_t)json_object_get_string_len(s), sig,
-			     64) < 0)
+	if (!o || read_fields(o, &pc, JSON_STRING("signature", true, 0, 1024, &s)) < 0 ||
+	    hex_decode_exact(s, strlen(s), sig, 64) < 0)
 		return refuse(reason, reason_len, -EBADMSG,
 			      "%s: 'signature' is not 64 bytes of hex", path);
 	free(*raw);

@@ -211,6 +211,23 @@ static void test_fields(void **state)
 		assert_int_equal(json_object_array_length(arr), 2);
 		json_object_put(o);
 	}
+	{
+		/* JSON_OTHERS_ALLOWED: unknown members pass (unread), the named ones are still
+		 * checked. */
+		const struct json_field open_fields[] = {JSON_STRING("name", true, 1, 8, &name),
+							 JSON_OTHERS_ALLOWED};
+		const char *more = "{\"name\":\"y\",\"later\":[1],\"also\":null}";
+
+		assert_int_equal(json_strict_parse(more, strlen(more), 1024, &o, NULL, 0), 0);
+		assert_int_equal(json_strict_fields(o, "t", fields, 6, why, sizeof(why)), -EINVAL);
+		assert_int_equal(json_strict_fields(o, "t", open_fields, 2, why, sizeof(why)), 0);
+		assert_string_equal(name, "y");
+		json_object_put(o);
+		assert_int_equal(json_strict_parse("{\"later\":1}", 11, 1024, &o, NULL, 0), 0);
+		assert_int_equal(json_strict_fields(o, "t", open_fields, 2, why, sizeof(why)),
+				 -EINVAL);
+		json_object_put(o);
+	}
 }
 
 UNIT_TEST_MAIN(unit_test_quiet, NULL, cmocka_unit_test(test_accepts),
