@@ -267,7 +267,7 @@ static int level_read(struct parse_ctx *what, struct json_object *lvl, size_t i,
 		      struct json_object **tcb, enum tcb_status *status, struct tcb_advisories *adv)
 {
 	struct json_object *ids = NULL;
-	const char *st;
+	const char *st = "";
 	int r;
 
 	if (!json_object_is_type(lvl, json_type_object))
@@ -290,8 +290,8 @@ static int parse_isv_levels(struct json_object *arr, struct parse_ctx *what,
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *tcb;
-		uint32_t svn;
+		struct json_object *tcb = NULL;
+		uint32_t svn = 0;
 
 		r = level_read(what, json_object_array_get_idx(arr, i), i, &tcb, &levels[i].status,
 			       &levels[i].advisories);
@@ -432,9 +432,9 @@ int tcb_info_parse(const char *raw, size_t len, struct tcb_info *t, char *reason
 		t->n_modules = i + 1;
 	}
 	for (size_t i = 0; i < json_object_array_length(levels); i++) {
-		struct json_object *tcb, *sgx, *tdx;
+		struct json_object *tcb = NULL, *sgx = NULL, *tdx = NULL;
 		struct tcb_level *l = &t->levels[i];
-		uint32_t pcesvn;
+		uint32_t pcesvn = 0;
 
 		r = level_read(what, json_object_array_get_idx(levels, i), i, &tcb, &l->status,
 			       &l->advisories);
