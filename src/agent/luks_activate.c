@@ -1,11 +1,18 @@
 #include "luks_activate.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include <libcryptsetup.h>
 
+#include "cleanup.h"
+#include "fileio.h"
 #include "kdf.h"
 #include "log.h"
 #include "secmem.h"
@@ -105,4 +112,91 @@ int luks_open_passphrase(const struct luks_header *h, const char *passphrase, si
 		log_info("%s: the passphrase opens keyslot %d of the validated header copy",
 			 h->device, r);
 	return 0;
+}
+
+/* The first line of dir/entry/file into buf (newline stripped); -errno when unreadable. */
+static int sysfs_read_line(const char *dir, const char *entry, const char *file, char *buf,
+			   size_t size)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	char path[PATH_MAX];
+	size_t len = 0;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, entry, file) >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = file_read_all(path, size - 1, &data, &len);
+	if (r < 0)
+		return r;
+	snprintf(buf, size, "%.*s", (int)strcspn((const char *)data, "\n"), (const char *)data);
+	return 0;
+}
+
+/* Exactly one slave, and it is the block device dev. */
+static bool dm_slave_is(const char *sys_block, const char *dm, dev_t dev)
+{
+	char slaves[PATH_MAX], entry[PATH_MAX], want[32], got[32] = "";
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if ((size_t)snprintf(slaves, sizeof(slaves), "%s/%s/slaves", sys_block, dm) >=
+	    sizeof(slaves))
+		return false;
+	d = opendir(slaves);
+	if (!d)
+		return false;
+	while ((de = readdir(d)) && n < 2) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if ((size_t)snprintf(entry, sizeof(entry), "slaves/%s", de->d_name) >=
+			    sizeof(entry) ||
+		    sysfs_read_line(sys_block, dm, entry, got, sizeof(got)) < 0)
+			got[0] = '\0';
+	}
+	closedir(d);
+	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
+	return n == 1 && !strcmp(got, want);
+}
+
+int luks_mapping_owned(const struct luks_header *h, const char *name)
+{
+	const char *sys_block = getenv("TDX_UNLOCK_TEST_SYS_BLOCK") ?: "/sys/class/block";
+	char want[sizeof("CRYPT-LUKS2--") + LUKS_UUID_LEN + LUKS_NAME_MAX], got[256];
+	unsigned scanned = 0;
+	struct dirent *de;
+	size_t w;
+	DIR *d;
+	int r = 0;
+
+	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
+	for (const char *u = h->uuid; *u && w + 1 < sizeof(want); u++)
+		if (*u != '-')
+			want[w++] = *u;
+	snprintf(want + w, sizeof(want) - w, "-%s", name);
+	d = opendir(sys_block);
+	if (!d)
+		return 0; /* no sysfs: crypt_status() alone decides (the caller refuses then) */
+	/* Bounded: a VM has a handful of block devices. */
+	while ((de = readdir(d)) && scanned++ < 4096) {
+		if (strncmp(de->d_name, "dm-", 3) != 0 ||
+		    sysfs_read_line(sys_block, de->d_name, "dm/name", got, sizeof(got)) < 0 ||
+		    strcmp(got, name) != 0)
+			continue;
+		if (sysfs_read_line(sys_block, de->d_name, "dm/uuid", got, sizeof(got)) < 0 ||
+		    strcmp(got, want) != 0 ||
+		    (h->data_is_blk && !dm_slave_is(sys_block, de->d_name, h->data_rdev))) {
+			r = log_error_errno(
+				-EEXIST,
+				"%s: /dev/mapper/%s exists but is not this volume's "
+				"mapping (%s, dm uuid '%.80s'): not counted as unlocked",
+				h->device, name, de->d_name, got);
+			break;
+		}
+		r = 1;
+		break;
+	}
+	closedir(d);
+	return r;
 }

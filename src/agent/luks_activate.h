@@ -31,3 +31,10 @@ int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secre
  * -ESTALE (the data device changed), or another negative errno (activation failed). */
 int luks_open_passphrase(const struct luks_header *h, const char *passphrase, size_t len,
 			 const char *name, uint32_t flags);
+
+/* Whether device-mapper device name is the crypt mapping of h, as the kernel's sysfs tells
+ * (TDX_UNLOCK_TEST_SYS_BLOCK: a fake /sys/class/block for tests): dm/uuid is
+ * CRYPT-LUKS2-<h's UUID without dashes>-name and, for a block device, its one slave is the pinned
+ * data device. Reads no disk. Returns 1 (ours), 0 (no mapping of that name in sysfs) or -EEXIST
+ * (a mapping of that name that is not ours: an LVM volume, another disk's mapping; logged). */
+int luks_mapping_owned(const struct luks_header *h, const char *name);

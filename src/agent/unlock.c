@@ -538,11 +538,25 @@ static void device_name_set(struct unlock_ctx *x, struct unlock_device *d)
 			return;
 		}
 	log_info("%s: mapping name %s (%s)", d->path, d->name, origin);
+	/* Only this header's own crypt mapping on the pinned device counts: any other mapping of
+	 * that name (a host disk's LVM volume named like the crypttab entry) would else pass as
+	 * unlocked with nothing in RTMR3 and become the root. */
 	st = crypt_status(NULL, d->name);
-	if (st == CRYPT_ACTIVE || st == CRYPT_BUSY) {
+	r = luks_mapping_owned(d->h, d->name);
+	if (r > 0) {
 		log_info("%s: already active as /dev/mapper/%s", d->path, d->name);
 		d->state = DEVICE_UNLOCKED;
 		d->code = UNLOCK_EXIT_OK;
+	} else if (r < 0 || st == CRYPT_ACTIVE || st == CRYPT_BUSY) {
+		if (r == 0)
+			log_error("%s: /dev/mapper/%s is active but sysfs does not show it as this "
+				  "volume's mapping: not counted as unlocked",
+				  d->path, d->name);
+		/* Recorded as an error; nothing of ours may open or prompt for it. */
+		d->state = DEVICE_FAILED;
+		d->code = UNLOCK_EXIT_ACTIVATION_FAILED;
+		luks_header_free(d->h);
+		d->h = NULL;
 	}
 }
 

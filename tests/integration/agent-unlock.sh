@@ -140,6 +140,30 @@ else
 	echo "note: device-mapper unavailable here; activation proper is tested in tests/qemu"
 fi
 
+echo "== agent: a mapping of that name that is not ours"
+# A host disk's LVM volume (or any device-mapper device) named like the volume must not pass as
+# "already unlocked": that would skip the release and RTMR3 and make the host's volume the root.
+# The kernel's view comes from a fake /sys/class/block (TDX_UNLOCK_TEST_SYS_BLOCK).
+mkdir -p "$T/sysblk/dm-0/dm"
+echo "$name" >"$T/sysblk/dm-0/dm/name"
+echo "LVM-hostvgUUIDhostlvUUID" >"$T/sysblk/dm-0/dm/uuid"
+export TDX_UNLOCK_TEST_SYS_BLOCK="$T/sysblk"
+run_agent "$T/good.conf" "$T/disk.img"
+expect_rc 7 "a foreign mapping named $name is not counted as unlocked" "not this volume's mapping"
+expect_events "the foreign mapping is measured as an error, nothing released" \
+	"tdx-unlock error activation-failed"
+grep -q "asking for its passphrase\|Please enter passphrase" "$T/agent.log" &&
+	bad "the agent prompted for a volume whose name another mapping holds"
+# This header's own crypt mapping (an earlier run) still counts, with no release.
+echo "CRYPT-LUKS2-$(echo "$uuid" | tr -d -)-$name" >"$T/sysblk/dm-0/dm/uuid"
+run_agent "$T/good.conf" "$T/disk.img"
+expect_rc 0 "this header's own crypt mapping is left alone" "already active as /dev/mapper/$name"
+sleep 0.5 # the emulation reads RTMR3 extensions asynchronously
+if [ -s "$T/tsm/extensions" ] || grep -q "released" "$T/agent.log"; then
+	bad "its own mapping: something was released or measured"
+fi
+unset TDX_UNLOCK_TEST_SYS_BLOCK
+
 echo "== agent: mapping names (crypttab, rd.luks.name=, cryptopts=)"
 # The agent names each mapping as the boot's cryptsetup will look for it. Without device-mapper
 # the activation fails (exit 7) under the chosen name, which the log states either way.
