@@ -65,4 +65,25 @@ expect_fail no-confdir "$AGENT" "$T/no-conf" "configuration directory '$T/no-con
 mkdir -p "$T/conf-empty"
 expect_fail no-agent-conf "$AGENT" "$T/conf-empty" "'$T/conf-empty/agent.conf' not found"
 
+# local-top's power-off must never return to the boot: a hostile host may simply ignore the TD's
+# ACPI power-off (reboot(2) then returns in the caller) and local-top would go on to cryptroot's
+# prompt. The function runs with poweroff/sync/sleep stubbed and the sysrq file replaced.
+localtop=$(dirname "$HOOK")/../scripts/local-top/tdx-unlock
+fn=$(sed -n '/^tdx_unlock_poweroff() {$/,/^}$/p' "$localtop" | sed "s|/proc/sysrq-trigger|$T/sysrq|")
+if ! printf '%s\n' "$fn" | grep -q "$T/sysrq"; then
+	bad "local-top: tdx_unlock_poweroff() not found (or writes no sysrq) in $localtop"
+else
+	timeout 3 sh -c 'd=$1; sync() { :; }; poweroff() { echo "poweroff $*" >>"$d/calls"; }
+		sleep() { command sleep 0.1; }
+		eval "$2"; tdx_unlock_poweroff; echo returned >>"$d/calls"' sh "$T" "$fn" 2>/dev/null
+	rc=$?
+	if [ "$rc" -ne 124 ] || grep -q returned "$T/calls"; then
+		bad "local-top: the power-off returned to the boot (exit $rc) when the host ignored it"
+	elif ! grep -qx "poweroff -f" "$T/calls" || [ "$(cat "$T/sysrq" 2>/dev/null)" != o ]; then
+		bad "local-top: the power-off neither called poweroff -f nor wrote sysrq o"
+	else
+		ok "local-top: an ignored power-off never returns to the boot (poweroff -f, sysrq o, then waits)"
+	fi
+fi
+
 pkg_done
