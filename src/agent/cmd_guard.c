@@ -18,6 +18,7 @@
 
 #include "agent/config.h"
 #include "agent/crypttab.h"
+#include "agent/luks_activate.h"
 #include "agent/luks_header.h"
 #include "agent/passphrase_unlock.h"
 #include "agent/rtmr.h"
@@ -91,6 +92,14 @@ static enum guard_exit guard_check(const struct agent_config *c, const struct cr
 	*h = NULL;
 	if (!volume_name_valid(name)) {
 		log_error("guard: '%.*s' is not a volume name", VOLUME_NAME_MAX, name);
+		return GUARD_EXIT_REFUSED;
+	}
+	/* A device-mapper device of that name that is not a LUKS2 crypt mapping (a host disk's LVM
+	 * volume named like the crypttab entry) would pass below as "active" and become the root.
+	 */
+	if (luks_mapping_is_crypt(name) < 0) {
+		log_error("guard: refusing %s: the name is taken by another device-mapper device",
+			  name);
 		return GUARD_EXIT_REFUSED;
 	}
 	/* The agent opened it from the header copy it validated; systemd-cryptsetup and cryptroot

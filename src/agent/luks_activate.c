@@ -200,3 +200,38 @@ int luks_mapping_owned(const struct luks_header *h, const char *name)
 	closedir(d);
 	return r;
 }
+
+int luks_mapping_is_crypt(const char *name)
+{
+	const char *sys_block = getenv("TDX_UNLOCK_TEST_SYS_BLOCK") ?: "/sys/class/block";
+	char got[256];
+	size_t nlen = strlen(name), glen;
+	unsigned scanned = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(sys_block);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && scanned++ < 4096) {
+		if (strncmp(de->d_name, "dm-", 3) != 0 ||
+		    sysfs_read_line(sys_block, de->d_name, "dm/name", got, sizeof(got)) < 0 ||
+		    strcmp(got, name) != 0)
+			continue;
+		r = 1;
+		if (sysfs_read_line(sys_block, de->d_name, "dm/uuid", got, sizeof(got)) < 0)
+			got[0] = '\0';
+		glen = strlen(got);
+		if (strncmp(got, "CRYPT-LUKS2-", 12) != 0 || glen < 12 + nlen + 2 ||
+		    got[glen - nlen - 1] != '-' || strcmp(got + glen - nlen, name) != 0)
+			r = log_error_errno(
+				-EEXIST,
+				"/dev/mapper/%s exists but is no LUKS2 crypt mapping of "
+				"that name (%s, dm uuid '%.80s')",
+				name, de->d_name, got);
+		break;
+	}
+	closedir(d);
+	return r;
+}

@@ -511,6 +511,22 @@ expect_rc 20 "guard: a cipher_null header is refused (power off)" "refusing evil
 [ "$(asked)" = 0 ] || bad "guard: asked for the passphrase of a refused volume"
 run_guard nobody_crypt
 expect_rc 20 "guard: a name nothing maps to is refused" "cannot tell which device"
+# A device-mapper device named like the volume that is no LUKS2 crypt mapping (a host disk's LVM
+# volume, activated before the guard): refused, not passed as "active" (sysfs faked).
+mkdir -p "$T/guard-sys/dm-0/dm"
+echo vol_crypt >"$T/guard-sys/dm-0/dm/name"
+echo "LVM-hostvgXXXXhostlvYYYY" >"$T/guard-sys/dm-0/dm/uuid"
+ask_reset "$RECOVERY"
+export TDX_UNLOCK_TEST_SYS_BLOCK="$T/guard-sys"
+run_guard vol_crypt
+expect_rc 20 "guard: an LVM volume named like the crypttab entry is refused, not taken as open" \
+	"no LUKS2 crypt mapping of that name"
+[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over a foreign mapping"
+echo "CRYPT-LUKS2-$(echo "$uuid" | tr -d -)-vol_crypt" >"$T/guard-sys/dm-0/dm/uuid"
+run_guard vol_crypt
+grep -q "no LUKS2 crypt mapping" "$T/agent.log" &&
+	bad "guard: its own kind of mapping (CRYPT-LUKS2-...-vol_crypt) was refused"
+unset TDX_UNLOCK_TEST_SYS_BLOCK
 run_guard --device "$T/hostile.img" vol_crypt
 expect_rc 20 "guard: the unit's own device is checked too" "refusing vol_crypt"
 ask_reset "$RECOVERY"
