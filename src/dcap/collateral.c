@@ -589,6 +589,28 @@ static int bundle_string(const char **field, struct json_object *o, const char *
 	return *s ? 0 : -EBADMSG;
 }
 
+/* A signed item of the bundle: its raw text (replacing *raw) and its signature (64 bytes hex). */
+static int bundle_signed(const char **field, struct json_object *o, const char *key,
+			 const char *sig_key, char **raw, size_t *raw_len, uint8_t sig[64])
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	r = bundle_string(field, o, key, true, &s, &n);
+	if (r < 0)
+		return r;
+	free(*raw);
+	*raw = dup_bytes(s, n);
+	*raw_len = n;
+	r = bundle_string(field, o, sig_key, true, &s, &n);
+	if (r < 0)
+		return r;
+	if (hex_decode_exact(s, n, sig, 64) < 0)
+		return log_error_errno(-EBADMSG, "collateral bundle: '%s' not 64 bytes", sig_key);
+	return 0;
+}
+
 static int load_bundle(const char *path, struct raw_collateral *rc, char *reason, size_t reason_len)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -606,30 +628,11 @@ static int load_bundle(const char *path, struct raw_collateral *rc, char *reason
 		return refuse(reason, reason_len, -EBADMSG,
 			      "collateral bundle %s: not a JSON object", path);
 
-	if ((r = bundle_string(&field, o, "tcb_info", true, &s, &n)) < 0)
+	if ((r = bundle_signed(&field, o, "tcb_info", "tcb_info_signature", &rc->tcb_raw,
+			       &rc->tcb_len, rc->tcb_sig)) < 0 ||
+	    (r = bundle_signed(&field, o, "qe_identity", "qe_identity_signature", &rc->qe_raw,
+			       &rc->qe_len, rc->qe_sig)) < 0)
 		goto bad;
-	free(rc->tcb_raw);
-	rc->tcb_raw = dup_bytes(s, n);
-	rc->tcb_len = n;
-	if ((r = bundle_string(&field, o, "tcb_info_signature", true, &s, &n)) < 0)
-		goto bad;
-	if (hex_decode_exact(s, n, rc->tcb_sig, sizeof(rc->tcb_sig)) < 0) {
-		r = log_error_errno(-EBADMSG,
-				    "collateral bundle: 'tcb_info_signature' not 64 bytes");
-		goto bad;
-	}
-	if ((r = bundle_string(&field, o, "qe_identity", true, &s, &n)) < 0)
-		goto bad;
-	free(rc->qe_raw);
-	rc->qe_raw = dup_bytes(s, n);
-	rc->qe_len = n;
-	if ((r = bundle_string(&field, o, "qe_identity_signature", true, &s, &n)) < 0)
-		goto bad;
-	if (hex_decode_exact(s, n, rc->qe_sig, sizeof(rc->qe_sig)) < 0) {
-		r = log_error_errno(-EBADMSG,
-				    "collateral bundle: 'qe_identity_signature' not 64 bytes");
-		goto bad;
-	}
 	if (!rc->tcb_raw || !rc->qe_raw) {
 		r = -ENOMEM;
 		goto bad;
