@@ -114,6 +114,8 @@ int luks_open_passphrase(const struct luks_header *h, const char *passphrase, si
 	return 0;
 }
 
+#define DM_UUID_MAX 128 /* device-mapper uuid length without its terminator */
+
 /* The first line of dir/entry/file into buf (newline stripped); -errno when unreadable. */
 static int sysfs_read_line(const char *dir, const char *entry, const char *file, char *buf,
 			   size_t size)
@@ -175,6 +177,8 @@ int luks_mapping_owned(const struct luks_header *h, const char *name)
 		if (*u != '-')
 			want[w++] = *u;
 	snprintf(want + w, sizeof(want) - w, "-%s", name);
+	if (strlen(want) > DM_UUID_MAX)
+		want[DM_UUID_MAX] = '\0'; /* libcryptsetup cuts the dm uuid there (long names) */
 	d = opendir(sys_block);
 	if (!d)
 		return 0; /* no sysfs: crypt_status() alone decides (the caller refuses then) */
