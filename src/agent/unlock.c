@@ -439,18 +439,29 @@ int unlock_crypttab_load(const struct agent_config *c, struct crypttab *t)
 	return 0;
 }
 
+/* Where a volume's name and source may be written, in precedence order: one table for both
+ * directions (UUID/device -> name, name -> source), so they can never disagree. */
+struct name_source {
+	const struct crypttab *t;
+	const char *origin;
+};
+#define NAME_SOURCES 3
+
+static void name_sources(const struct agent_config *c, const struct crypttab *files,
+			 struct name_source sources[NAME_SOURCES])
+{
+	sources[0] = (struct name_source){&c->cryptopts, "cryptopts="};
+	sources[1] = (struct name_source){files, "crypttab"};
+	sources[2] = (struct name_source){&c->luks_names, "rd.luks.name="};
+}
+
 int unlock_mapping_name(const struct agent_config *c, const struct crypttab *files,
 			const char *uuid, const char *device, char name[VOLUME_NAME_MAX + 1],
 			const char **origin)
 {
-	const struct {
-		const struct crypttab *t;
-		const char *origin;
-	} sources[] = {
-		{&c->cryptopts, "cryptopts="},
-		{files, "crypttab"},
-		{&c->luks_names, "rd.luks.name="},
-	};
+	struct name_source sources[NAME_SOURCES];
+
+	name_sources(c, files, sources);
 
 	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
 		const char *found = sources[i].t ? crypttab_find(sources[i].t, uuid, device) : NULL;
@@ -475,14 +486,9 @@ int unlock_mapping_name(const struct agent_config *c, const struct crypttab *fil
 const char *unlock_volume_source(const struct agent_config *c, const struct crypttab *files,
 				 const char *name, char *buf, size_t size, const char **origin)
 {
-	const struct {
-		const struct crypttab *t;
-		const char *origin;
-	} sources[] = {
-		{&c->cryptopts, "cryptopts="},
-		{files, "crypttab"},
-		{&c->luks_names, "rd.luks.name="},
-	};
+	struct name_source sources[NAME_SOURCES];
+
+	name_sources(c, files, sources);
 
 	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
 		const char *found = sources[i].t ? crypttab_source_of(sources[i].t, name) : NULL;
