@@ -46,11 +46,12 @@ int luks_passphrase_derive(const uint8_t *secret, size_t secret_len, const struc
 	return 0;
 }
 
-int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
-		const char *name, uint32_t flags)
+/* Activates keyslot (or CRYPT_ANY_SLOT) of the validated copy as name (NULL: verify only), the
+ * data device checked to be the pinned one first. Logs every failure but -EPERM (the wrong
+ * passphrase), which the callers word for what they tried; returns the keyslot that opened. */
+static int activate_copy(const struct luks_header *h, const char *name, int keyslot,
+			 const char *pass, size_t pass_len, uint32_t flags)
 {
-	_cleanup_secmem_ uint8_t *pass = NULL;
-	size_t pass_len = 0;
 	int r;
 
 	if (name && (!name[0] || strlen(name) > LUKS_NAME_MAX || strchr(name, '/')))
@@ -58,21 +59,33 @@ int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secre
 	r = luks_header_pinned(h);
 	if (r < 0)
 		return r;
+	r = crypt_activate_by_passphrase(h->cd, name, keyslot, pass, pass_len, flags);
+	if (r == -EEXIST)
+		return log_error_errno(r, "%s: a device named %s is already active", h->device,
+				       name ? name : "?");
+	if (r < 0 && r != -EPERM)
+		return log_error_errno(r, "%s: activation as %s failed: %s", h->device,
+				       name ? name : "(verification only)", strerror(-r));
+	return r;
+}
+
+int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
+		const char *name, uint32_t flags)
+{
+	_cleanup_secmem_ uint8_t *pass = NULL;
+	size_t pass_len = 0;
+	int r;
+
 	r = luks_passphrase_derive(secret, secret_len, &h->token, h->uuid, &pass, &pass_len);
 	if (r < 0)
 		return r;
 	/* Only our keyslot: the recovery keyslots are for the human at the prompt. */
-	r = crypt_activate_by_passphrase(h->cd, name, h->token.keyslot, (const char *)pass,
-					 pass_len, flags);
-	if (r == -EEXIST)
-		return log_error_errno(r, "%s: a device named %s is already active", h->device,
-				       name ? name : "?");
+	r = activate_copy(h, name, h->token.keyslot, (const char *)pass, pass_len, flags);
 	if (r == -EPERM)
 		return log_error_errno(r, "%s: the released secret does not open keyslot %d",
 				       h->device, h->token.keyslot);
 	if (r < 0)
-		return log_error_errno(r, "%s: activation as %s failed: %s", h->device,
-				       name ? name : "(verification only)", strerror(-r));
+		return r;
 	if (name)
 		log_info("%s: unlocked as /dev/mapper/%s (keyslot %d)", h->device, name,
 			 h->token.keyslot);
@@ -87,22 +100,13 @@ int luks_open_passphrase(const struct luks_header *h, const char *passphrase, si
 {
 	int r;
 
-	if (name && (!name[0] || strlen(name) > LUKS_NAME_MAX || strchr(name, '/')))
-		return log_error_errno(-EINVAL, "%s: invalid device-mapper name", h->device);
-	r = luks_header_pinned(h);
-	if (r < 0)
-		return r;
 	/* Any keyslot of the validated copy: the human's recovery passphrase, on the bytes that
 	 * were checked, and the data device pinned by its descriptor. */
-	r = crypt_activate_by_passphrase(h->cd, name, CRYPT_ANY_SLOT, passphrase, len, flags);
+	r = activate_copy(h, name, CRYPT_ANY_SLOT, passphrase, len, flags);
 	if (r == -EPERM)
 		return log_error_errno(r, "%s: the passphrase opens no keyslot", h->device);
-	if (r == -EEXIST)
-		return log_error_errno(r, "%s: a device named %s is already active", h->device,
-				       name ? name : "?");
 	if (r < 0)
-		return log_error_errno(r, "%s: activation as %s failed: %s", h->device,
-				       name ? name : "(verification only)", strerror(-r));
+		return r;
 	if (name)
 		log_info(
 			"%s: unlocked as /dev/mapper/%s with the passphrase (keyslot %d), from the "
