@@ -1,12 +1,12 @@
 /* tdx-unlock check: run the unlock path's header and token validation on a device and say what
  * it found or exactly why unlock would refuse. Exit 0 only when unlock would proceed. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include <libcryptsetup.h>
 
 #include "cleanup.h"
 #include "cmd_args.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_activate.h"
@@ -16,37 +16,21 @@
 
 int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"secret-file", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	static const char usage[] = "usage: tdx-unlock check DEVICE [--secret-file FILE]\n";
+	const char *secret_file = NULL, *device;
+	const struct cmd_option opts[] = {
+		CMD_OPT("secret-file", 0, false, &secret_file),
 	};
 	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
 	_cleanup_secmem_ uint8_t *secret = NULL;
-	const char *secret_file = NULL, *device;
 	char name[LUKS_NAME_MAX + 1];
 	struct crypt_pbkdf_type pbkdf;
 	size_t secret_len = 0;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			secret_file = optarg;
-			break;
-		case 'h':
-			printf("usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
-			return 0;
-		default:
-			fprintf(stderr, "usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: tdx-unlock check DEVICE [--secret-file FILE]\n");
-		return 2;
-	}
-	device = argv[optind];
+	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), &device, 1);
+	if (r >= 0)
+		return r;
 
 	r = cmd_header_load(device, false, &h);
 	if (r != 0)
@@ -66,16 +50,16 @@ int cmd_check(int argc, char **argv)
 
 	if (secret_file) {
 		if (secret_file_read(secret_file, CMD_SECRET_MAX, &secret, &secret_len) < 0)
-			return 2;
+			return CMD_EXIT_USAGE;
 		r = luks_unlock(h, secret, secret_len, NULL, 0);
 		if (r < 0) {
 			printf("%s: refused: the secret does not open keyslot %d\n", device,
 			       h->token.keyslot);
-			return 1;
+			return CMD_EXIT_FAILED;
 		}
 		printf("passphrase: keyslot %d opens with the derived passphrase\n",
 		       h->token.keyslot);
 	}
 	printf("ok: unlock would proceed\n");
-	return 0;
+	return CMD_EXIT_OK;
 }

@@ -2,47 +2,28 @@
  * not. The initramfs guard runs it before anything (a passphrase prompt included) may open a LUKS
  * device, so a host-written header (CVE-2025-59054) never reaches libcryptsetup's own open path.
  * Exit 0 only when the header is acceptable. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cleanup.h"
 #include "cmd_args.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_header.h"
 
-static void check_header_usage(FILE *f)
-{
-	fprintf(f, "usage: tdx-unlock check-header DEVICE\n"
-		   "exit 0: the LUKS2 header passes the allow-list; 1: refused (reason on stdout); "
-		   "2: usage or device unreadable\n");
-}
-
 int cmd_check_header(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const char usage[] =
+		"usage: tdx-unlock check-header DEVICE\n"
+		"exit 0: the LUKS2 header passes the allow-list; 1: refused (reason on stdout); "
+		"2: usage or device unreadable\n";
 	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
 	const char *device;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			check_header_usage(stdout);
-			return 0;
-		default:
-			check_header_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		check_header_usage(stderr);
-		return 2;
-	}
-	device = argv[optind];
+	r = cmd_options_parse(argc, argv, usage, NULL, 0, &device, 1);
+	if (r >= 0)
+		return r;
 
 	/* The same sealed copy and validation as unlock; only the token is optional here. */
 	r = cmd_header_load(device, true, &h);
@@ -54,5 +35,5 @@ int cmd_check_header(int argc, char **argv)
 	else
 		printf("%s: ok: LUKS2 header %s acceptable (no tdx-unlock token)\n", device,
 		       h->uuid);
-	return 0;
+	return CMD_EXIT_OK;
 }

@@ -8,7 +8,6 @@
  * other outcome is a non-zero exit the unit turns into a power-off, never a shell (docs/agent.md,
  * docs/threat-model.md). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,32 +23,30 @@
 #include "agent/rtmr.h"
 #include "agent/unlock.h"
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 
 enum guard_exit {
-	GUARD_EXIT_OK = 0,	    /* active already, or opened here: go on */
-	GUARD_EXIT_USAGE = 2,	    /* bad arguments */
-	GUARD_EXIT_NO_RTMR = 10,    /* the fallback cannot be measured: power off */
-	GUARD_EXIT_NOT_OPENED = 11, /* the passphrase did not open it: power off */
-	GUARD_EXIT_REFUSED = 20,    /* header refused, or no device to check: power off */
+	GUARD_EXIT_OK = CMD_EXIT_OK,	   /* active already, or opened here: go on */
+	GUARD_EXIT_USAGE = CMD_EXIT_USAGE, /* bad arguments */
+	GUARD_EXIT_NO_RTMR = 10,	   /* the fallback cannot be measured: power off */
+	GUARD_EXIT_NOT_OPENED = 11,	   /* the passphrase did not open it: power off */
+	GUARD_EXIT_REFUSED = 20,	   /* header refused, or no device to check: power off */
 };
 
 #define GUARD_MAX_DEVICES 2 /* the unit's own device and the one NAME maps to */
 
-static void guard_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: tdx-unlock guard [--config FILE] [--device DEVICE] NAME\n"
-		"       tdx-unlock guard [--config FILE] --all\n"
-		"Opens volume NAME (or every volume the initramfs's crypttab, cryptopts= and\n"
-		"rd.luks.name= name) before anything else could: nothing for an active mapping;\n"
-		"else the header must pass the allow-list, the \"fallback\" event is recorded in\n"
-		"RTMR3, and the passphrase asked for here opens the validated header copy.\n"
-		"exit 0: go on; 2: usage; 10: RTMR3 cannot record it; 11: not opened; 20: "
-		"refused.\n"
-		"Any non-zero exit must end the boot (power off).\n");
-}
+static const char guard_usage[] =
+	"usage: tdx-unlock guard [--config FILE] [--device DEVICE] NAME\n"
+	"       tdx-unlock guard [--config FILE] --all\n"
+	"Opens volume NAME (or every volume the initramfs's crypttab, cryptopts= and\n"
+	"rd.luks.name= name) before anything else could: nothing for an active mapping;\n"
+	"else the header must pass the allow-list, the \"fallback\" event is recorded in\n"
+	"RTMR3, and the passphrase asked for here opens the validated header copy.\n"
+	"exit 0: go on; 2: usage; 10: RTMR3 cannot record it; 11: not opened; 20: "
+	"refused.\n"
+	"Any non-zero exit must end the boot (power off).\n";
 
 static bool mapping_active(const char *name)
 {
@@ -197,42 +194,26 @@ static enum guard_exit guard_all(const struct agent_config *c, const struct cryp
 
 int cmd_guard(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"device", required_argument, NULL, 'd'},
-		{"all", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *config_path = AGENT_CONFIG_DEFAULT_PATH, *device = NULL;
+	bool all = false;
+	const struct cmd_option opts[] = {
+		CMD_OPT("config", 0, false, &config_path),
+		CMD_OPT("device", 0, false, &device),
+		CMD_FLAG("all", &all),
+	};
 	struct crypttab files = {0};
 	struct agent_config c;
 	enum guard_exit ret;
-	bool all = false;
-	int opt;
+	char **names;
+	size_t n_names;
+	int r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'd':
-			device = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			guard_usage(stdout);
-			return GUARD_EXIT_OK;
-		default:
-			guard_usage(stderr);
-			return GUARD_EXIT_USAGE;
-		}
-	}
-	if (all ? optind != argc || device : optind + 1 != argc) {
-		guard_usage(stderr);
+	r = cmd_options_parse_rest(argc, argv, guard_usage, opts, ARRAY_SIZE(opts), &names,
+				   &n_names);
+	if (r >= 0)
+		return r;
+	if (all ? n_names != 0 || device : n_names != 1) {
+		fputs(guard_usage, stderr);
 		return GUARD_EXIT_USAGE;
 	}
 
@@ -252,7 +233,7 @@ int cmd_guard(int argc, char **argv)
 	if (unlock_crypttab_load(&c, &files) < 0)
 		log_warn("guard: crypttab unusable; names come from the command line");
 
-	ret = all ? guard_all(&c, &files) : guard_volume(&c, &files, argv[optind], device);
+	ret = all ? guard_all(&c, &files) : guard_volume(&c, &files, names[0], device);
 	if (ret != GUARD_EXIT_OK)
 		log_error("guard: the boot must stop here (exit %d): nothing else may open it",
 			  ret);

@@ -7,6 +7,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "luks_enroll.h"
@@ -33,21 +34,15 @@ int cmd_list(int argc, char **argv)
 	const char *device;
 	int found = 0, r;
 
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: tdx-unlock list DEVICE\n");
-		return 0;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: tdx-unlock list DEVICE\n");
-		return 2;
-	}
-	device = argv[1];
+	r = cmd_options_parse(argc, argv, "usage: tdx-unlock list DEVICE\n", NULL, 0, &device, 1);
+	if (r >= 0)
+		return r;
 	/* Read only: libcryptsetup loads the raw header copy, never the device. */
 	r = luks_header_load_unchecked(device, &h, why, sizeof(why));
 	if (r < 0) {
 		if (why[0])
 			log_error("%s", why);
-		return 2;
+		return CMD_EXIT_USAGE;
 	}
 	cd = h->cd;
 
@@ -92,5 +87,5 @@ int cmd_list(int argc, char **argv)
 	}
 	if (!found)
 		printf("no tdx-unlock token\n");
-	return 0;
+	return CMD_EXIT_OK;
 }

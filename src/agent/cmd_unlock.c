@@ -1,5 +1,4 @@
 /* tdx-unlock unlock: the command the initramfs runs before cryptsetup. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,8 @@
 #include "agent/luks_header.h"
 #include "agent/phase_timing.h"
 #include "agent/unlock.h"
+#include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "commands.h"
 #include "log.h"
 #include "secmem.h"
@@ -22,37 +23,33 @@
 #define OPENSSL_SECURE_HEAP	(64 * 1024)
 #define OPENSSL_SECURE_HEAP_MIN 32
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: tdx-unlock unlock [OPTIONS] [DEVICE...]\n"
-		"\n"
-		"Unlocks every LUKS2 device that carries a tdx-unlock token (or the DEVICEs "
-		"given)\n"
-		"with a disk secret released by an attested key-release server.\n"
-		"\n"
-		"  --config FILE       agent configuration (default " AGENT_CONFIG_DEFAULT_PATH
-		")\n"
-		"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
-		"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
-		"  --ask-passphrase    when the automatic unlock fails (outcome in RTMR3), ask "
-		"for\n"
-		"                      the passphrase and open from the validated header copy\n"
-		"                      (default in an initramfs, without --test-passphrase)\n"
-		"  --no-ask-passphrase never ask\n"
-		"  --log-target T      stderr, kmsg or auto (default auto: /dev/kmsg in an "
-		"initramfs\n"
-		"                      without systemd, else stderr)\n"
-		"  -v, --verbose       debug logging\n"
-		"\n"
-		"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration\n"
-		"or a DEVICE that cannot be opened, 3 no token, 4 servers unreachable, 5 refused,\n"
-		"6 header invalid, 7 activation failed, 8 disabled, 9 recovery mode (1-9: the\n"
-		"outcome is in RTMR3 and what the agent validated is open); 10 RTMR3 cannot "
-		"record\n"
-		"the outcome, 11 not opened with the passphrase (10, 11: power off; "
-		"docs/agent.md).\n");
-}
+static const char usage[] =
+	"usage: tdx-unlock unlock [OPTIONS] [DEVICE...]\n"
+	"\n"
+	"Unlocks every LUKS2 device that carries a tdx-unlock token (or the DEVICEs "
+	"given)\n"
+	"with a disk secret released by an attested key-release server.\n"
+	"\n"
+	"  --config FILE       agent configuration (default " AGENT_CONFIG_DEFAULT_PATH ")\n"
+	"  --name NAME         mapping name for a single DEVICE (default luks-<UUID>)\n"
+	"  --test-passphrase   only check that the derived passphrase opens the keyslot\n"
+	"  --ask-passphrase    when the automatic unlock fails (outcome in RTMR3), ask "
+	"for\n"
+	"                      the passphrase and open from the validated header copy\n"
+	"                      (default in an initramfs, without --test-passphrase)\n"
+	"  --no-ask-passphrase never ask\n"
+	"  --log-target T      stderr, kmsg or auto (default auto: /dev/kmsg in an "
+	"initramfs\n"
+	"                      without systemd, else stderr)\n"
+	"  -v, --verbose       debug logging\n"
+	"\n"
+	"Exit codes: 0 all unlocked, 1 internal error or no quote, 2 usage/configuration\n"
+	"or a DEVICE that cannot be opened, 3 no token, 4 servers unreachable, 5 refused,\n"
+	"6 header invalid, 7 activation failed, 8 disabled, 9 recovery mode (1-9: the\n"
+	"outcome is in RTMR3 and what the agent validated is open); 10 RTMR3 cannot "
+	"record\n"
+	"the outcome, 11 not opened with the passphrase (10, 11: power off; "
+	"docs/agent.md).\n";
 
 /* Inside an initramfs: dracut's and systemd's carry /etc/initrd-release, initramfs-tools' its
  * /conf/initramfs.conf. */
@@ -90,27 +87,25 @@ static bool cmdline_disables(enum log_target target, enum log_level level)
 
 int cmd_unlock(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"name", required_argument, NULL, 'n'},
-		{"test-passphrase", no_argument, NULL, 't'},
-		{"ask-passphrase", no_argument, NULL, 'a'},
-		{"no-ask-passphrase", no_argument, NULL, 'A'},
-		{"log-target", required_argument, NULL, 'l'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *config_path = AGENT_CONFIG_DEFAULT_PATH;
+	const char *config_path = AGENT_CONFIG_DEFAULT_PATH, *target_name = "auto";
 	struct unlock_options o = {0};
+	bool verbose = false, ask = false, no_ask = false;
+	const struct cmd_option opts[] = {
+		CMD_OPT("config", 0, false, &config_path),
+		CMD_OPT("name", 0, false, &o.name),
+		CMD_FLAG("test-passphrase", &o.test_passphrase),
+		CMD_FLAG("ask-passphrase", &ask),
+		CMD_FLAG("no-ask-passphrase", &no_ask),
+		CMD_OPT("log-target", 0, false, &target_name),
+		CMD_FLAG_SHORT("verbose", 'v', &verbose),
+	};
 	struct phase_timing timing;
 	enum log_target target;
 	struct agent_config config;
-	bool verbose = false;
-	const char *target_name = "auto";
-	int ask = -1; /* -1: in an initramfs unless --test-passphrase */
 	enum unlock_exit ret;
-	int c;
+	char **devices;
+	size_t n_devices;
+	int r;
 
 	phase_timing_init(&timing);
 	/* Before anything else: no core dumps, no ptrace by others, a locked heap for OpenSSL. */
@@ -120,38 +115,9 @@ int cmd_unlock(int argc, char **argv)
 		log_warn("unlock: OpenSSL secure heap unavailable; ephemeral keys use the normal "
 			 "heap");
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'n':
-			o.name = optarg;
-			break;
-		case 't':
-			o.test_passphrase = true;
-			break;
-		case 'a':
-			ask = 1;
-			break;
-		case 'A':
-			ask = 0;
-			break;
-		case 'l':
-			target_name = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return UNLOCK_EXIT_OK;
-		default:
-			usage(stderr);
-			return UNLOCK_EXIT_USAGE;
-		}
-	}
+	r = cmd_options_parse_rest(argc, argv, usage, opts, ARRAY_SIZE(opts), &devices, &n_devices);
+	if (r >= 0)
+		return r;
 	if (!strcmp(target_name, "auto"))
 		target = log_target_auto();
 	else if (!strcmp(target_name, "stderr"))
@@ -164,8 +130,12 @@ int cmd_unlock(int argc, char **argv)
 	}
 	log_setup("tdx-unlock", target, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 
-	o.devices = argv + optind;
-	o.n_devices = (size_t)(argc - optind);
+	if (ask && no_ask) {
+		log_error("unlock: --ask-passphrase and --no-ask-passphrase exclude each other");
+		return UNLOCK_EXIT_USAGE;
+	}
+	o.devices = devices;
+	o.n_devices = n_devices;
 	if (o.n_devices > LUKS_DISCOVER_MAX) {
 		log_error("unlock: at most %d devices", LUKS_DISCOVER_MAX);
 		return UNLOCK_EXIT_USAGE;
@@ -198,7 +168,7 @@ int cmd_unlock(int argc, char **argv)
 	o.config = &config;
 	o.timing = &timing;
 	/* In the initramfs the agent is the only opener (docs/threat-model.md, path 9). */
-	o.ask_passphrase = ask >= 0 ? ask == 1 : in_initrd() && !o.test_passphrase;
+	o.ask_passphrase = ask || (!no_ask && in_initrd() && !o.test_passphrase);
 	ret = unlock_run(&o);
 	if (!timing.work_done_us)
 		timing.work_done_us = phase_now_us();

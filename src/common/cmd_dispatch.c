@@ -70,8 +70,9 @@ static int usage_error(const char *usage_text)
 	return CMD_EXIT_USAGE;
 }
 
-int cmd_options_parse(int argc, char **argv, const char *usage_text, const struct cmd_option *opts,
-		      size_t n_opts, const char **operands, size_t n_operands)
+int cmd_options_parse_rest(int argc, char **argv, const char *usage_text,
+			   const struct cmd_option *opts, size_t n_opts, char ***operands,
+			   size_t *n_operands)
 {
 	struct option longopts[CMD_OPTIONS_MAX + 2] = {{0}};
 	bool seen[CMD_OPTIONS_MAX] = {false};
@@ -123,9 +124,24 @@ int cmd_options_parse(int argc, char **argv, const char *usage_text, const struc
 	for (size_t i = 0; i < n_opts; i++)
 		if (opts[i].required && !seen[i])
 			return usage_error(usage_text);
-	if ((size_t)(argc - optind) != n_operands)
+	*operands = argv + optind;
+	*n_operands = (size_t)(argc - optind);
+	return -1;
+}
+
+int cmd_options_parse(int argc, char **argv, const char *usage_text, const struct cmd_option *opts,
+		      size_t n_opts, const char **operands, size_t n_operands)
+{
+	char **rest;
+	size_t n_rest;
+	int r;
+
+	r = cmd_options_parse_rest(argc, argv, usage_text, opts, n_opts, &rest, &n_rest);
+	if (r >= 0)
+		return r;
+	if (n_rest != n_operands)
 		return usage_error(usage_text);
 	for (size_t i = 0; i < n_operands; i++)
-		operands[i] = argv[optind + (int)i];
+		operands[i] = rest[i];
 	return -1;
 }

@@ -48,9 +48,10 @@ struct cmd_option {
 	{                                                                      \
 		(name), (short_name), (required), (value), NULL, NULL, NULL, 0 \
 	}
-#define CMD_FLAG(name, flag)                                  \
-	{                                                     \
-		(name), 0, false, NULL, (flag), NULL, NULL, 0 \
+#define CMD_FLAG(name, flag) CMD_FLAG_SHORT(name, 0, flag)
+#define CMD_FLAG_SHORT(name, short_name, flag)                           \
+	{                                                                \
+		(name), (short_name), false, NULL, (flag), NULL, NULL, 0 \
 	}
 #define CMD_OPT_LIST(name, short_name, values, n_values, max_values)                        \
 	{                                                                                   \
@@ -66,3 +67,9 @@ struct cmd_option {
  * CMD_EXIT_USAGE for an unknown, missing or surplus option or operand (usage printed to stderr). */
 int cmd_options_parse(int argc, char **argv, const char *usage, const struct cmd_option *opts,
 		      size_t n_opts, const char **operands, size_t n_operands);
+
+/* The same for a command whose number of operands varies (unlock's DEVICEs, guard's NAME or
+ * --all): any number is accepted, *operands points at them in argv and *n_operands counts them;
+ * the command checks how many it got. */
+int cmd_options_parse_rest(int argc, char **argv, const char *usage, const struct cmd_option *opts,
+			   size_t n_opts, char ***operands, size_t *n_operands);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # The command-line contract of both binaries (issue 11): --version prints the VERSION file's
 # version; `--help` of every subcommand (taken from the binary's own command list) exits 0,
-# prints to stdout only, and names every long option of that subcommand's getopt table (read
-# from its src/*/cmd_*.c); errors about a device name the device and the cause, with exit 2.
+# prints to stdout only, and names every long option of that subcommand's option table (its
+# CMD_OPT/CMD_FLAG entries for cmd_options_parse(), read from its src/*/cmd_*.c); errors about
+# a device name the device and the cause, with exit 2.
 # Usage: check-cli.sh AGENT_BIN KEYD_BIN   (run from the top of the checkout)
 # shellcheck source=tests/pkg/env.sh
 . "$(dirname "$0")/env.sh"
@@ -20,11 +21,12 @@ done
 # The subcommands a binary lists under "commands:" in its --help.
 commands() { "$1" --help | sed -n '/^commands:/,$p' | awk 'NR > 1 && NF { print $1 }'; }
 
-# The long options of a subcommand: every {"name", *_argument ...} of the file defining it.
+# The long options of a subcommand: every CMD_OPT("name", ...), CMD_FLAG("name", ...),
+# CMD_FLAG_SHORT and CMD_OPT_LIST entry of the file defining it.
 options_of() {
 	local src
 	src=$(grep -l "^int cmd_${2//-/_}(int argc" src/"$1"/cmd_*.c) || return 1
-	grep -o '{"[a-z0-9-]*", *\(no\|required\|optional\)_argument' "$src" | sed 's/{"\([^"]*\)".*/\1/'
+	grep -o 'CMD_\(OPT\|FLAG\|FLAG_SHORT\|OPT_LIST\)("[a-z0-9-]*"' "$src" | sed 's/.*("\([^"]*\)"/\1/'
 }
 
 for pair in "agent:$AGENT" "keyd:$KEYD"; do
