@@ -25,25 +25,32 @@
 #define CONFIG_PATH_MAX	 4096
 #define CMDLINE_PREFIX	 "rd.tdx_unlock"
 
-/* Bounds for the numeric settings: a value outside them is a configuration error. */
+/* The numeric settings: default, and bounds outside which a value is a configuration error. */
 struct uint_setting {
 	const char *name;
 	size_t offset;
-	unsigned min, max;
+	unsigned def, min, max;
 };
 
+#define UINT_SETTING(field, def, min, max)                                  \
+	{                                                                   \
+#field, offsetof(struct agent_config, field), def, min, max \
+	}
 static const struct uint_setting uint_settings[] = {
-	{"connect_timeout_ms", offsetof(struct agent_config, connect_timeout_ms), 50, 60000},
-	{"request_timeout_ms", offsetof(struct agent_config, request_timeout_ms), 100, 300000},
-	{"total_timeout_s", offsetof(struct agent_config, total_timeout_s), 1,
-	 AGENT_TOTAL_TIMEOUT_MAX_S},
-	{"attempts", offsetof(struct agent_config, attempts), 1, 100},
-	{"backoff_initial_ms", offsetof(struct agent_config, backoff_initial_ms), 0, 60000},
-	{"backoff_max_ms", offsetof(struct agent_config, backoff_max_ms), 0, 600000},
-	{"passphrase_tries", offsetof(struct agent_config, passphrase_tries), 1, 10},
-	{"passphrase_timeout_s", offsetof(struct agent_config, passphrase_timeout_s), 10,
-	 AGENT_PASSPHRASE_TIMEOUT_MAX_S},
+	UINT_SETTING(connect_timeout_ms, 3000, 50, 60000),
+	UINT_SETTING(request_timeout_ms, 10000, 100, 300000),
+	UINT_SETTING(total_timeout_s, 60, 1, AGENT_TOTAL_TIMEOUT_MAX_S),
+	UINT_SETTING(attempts, 5, 1, 100),
+	UINT_SETTING(backoff_initial_ms, 500, 0, 60000),
+	UINT_SETTING(backoff_max_ms, 8000, 0, 600000),
+	UINT_SETTING(passphrase_tries, 3, 1, 10),
+	UINT_SETTING(passphrase_timeout_s, 120, 10, AGENT_PASSPHRASE_TIMEOUT_MAX_S),
 };
+
+static unsigned *uint_setting_at(struct agent_config *c, const struct uint_setting *s)
+{
+	return (unsigned *)(void *)((char *)c + s->offset);
+}
 
 static const struct uint_setting *uint_setting_find(const char *name)
 {
@@ -70,7 +77,7 @@ static int uint_setting_parse(struct agent_config *c, const struct uint_setting 
 	if (v < s->min || v > s->max)
 		return log_error_errno(-ERANGE, "%s: '%s' = %lu is outside %u..%u", where, s->name,
 				       v, s->min, s->max);
-	*(unsigned *)(void *)((char *)c + s->offset) = (unsigned)v;
+	*uint_setting_at(c, s) = (unsigned)v;
 	return 0;
 }
 
@@ -102,14 +109,8 @@ static int set_string(char **dst, const char *value)
 void agent_config_init(struct agent_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->connect_timeout_ms = 3000;
-	c->request_timeout_ms = 10000;
-	c->total_timeout_s = 60;
-	c->attempts = 5;
-	c->backoff_initial_ms = 500;
-	c->backoff_max_ms = 8000;
-	c->passphrase_tries = 3;
-	c->passphrase_timeout_s = 120;
+	for (size_t i = 0; i < ARRAY_SIZE(uint_settings); i++)
+		*uint_setting_at(c, &uint_settings[i]) = uint_settings[i].def;
 	c->log_level = LOG_LVL_INFO;
 }
 
@@ -292,7 +293,7 @@ int agent_config_parse_json(struct agent_config *c, const char *text, size_t len
 			.type = JSON_FIELD_U32,
 			.min = uint_settings[i].min,
 			.max = uint_settings[i].max,
-			.out = (char *)c + uint_settings[i].offset,
+			.out = uint_setting_at(c, &uint_settings[i]),
 		};
 	/* Duplicate keys are refused like everywhere else: json-c would keep the last one. */
 	r = json_strict_parse(text, len, CONFIG_FILE_MAX, &root, NULL, 0);

@@ -128,16 +128,23 @@ static void refill(const struct auth_gate *g, struct entry *e, double now)
 	e->audit_last = now;
 }
 
-bool auth_gate_admit(struct auth_gate *g, const char *addr)
+/* Locks the gate and returns addr's entry with its buckets refilled up to now. */
+static struct entry *entry_lock(struct auth_gate *g, const char *addr)
 {
 	double now = mono();
 	struct entry *e;
-	bool ok;
 
 	pthread_mutex_lock(&g->lock);
 	e = lookup(g, addr && *addr ? addr : "?", now);
 	refill(g, e, now);
-	ok = e->tokens >= 1;
+	return e;
+}
+
+bool auth_gate_admit(struct auth_gate *g, const char *addr)
+{
+	struct entry *e = entry_lock(g, addr);
+	bool ok = e->tokens >= 1;
+
 	if (ok)
 		e->tokens -= 1;
 	else
@@ -148,14 +155,9 @@ bool auth_gate_admit(struct auth_gate *g, const char *addr)
 
 bool auth_gate_audit_one(struct auth_gate *g, const char *addr, const char *reason)
 {
-	double now = mono();
-	struct entry *e;
-	bool ok;
+	struct entry *e = entry_lock(g, addr);
+	bool ok = e->audit_tokens >= 1;
 
-	pthread_mutex_lock(&g->lock);
-	e = lookup(g, addr && *addr ? addr : "?", now);
-	refill(g, e, now);
-	ok = e->audit_tokens >= 1;
 	if (ok) {
 		e->audit_tokens -= 1;
 	} else {

@@ -82,13 +82,22 @@ static bool pccs_url_ok(const char *s)
 	return *p == '\0' || *p == '/';
 }
 
+/* Reads the object NAME of keyd.json by table; a refusal names it as "FILE: 'NAME'". */
+static int read_object(const char *file, const char *name, struct json_object *o,
+		       const struct json_field *fields, size_t n_fields)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "%s: '%s'", file, name);
+	return json_strict_fields(o, what, fields, n_fields, NULL, 0);
+}
+
 static int load_admin(const char *file, const char *dir, struct json_object *o,
 		      struct keyd_admin *a)
 {
 	struct json_object *listen = NULL, *pins = NULL, *subjects = NULL;
 	const char *address = NULL, *ca = NULL;
 	uint32_t port = 0;
-	char what[300];
 	int r;
 	const struct json_field fields[] = {
 		JSON_OBJECT("listen", true, &listen),
@@ -103,12 +112,10 @@ static int load_admin(const char *file, const char *dir, struct json_object *o,
 
 	if (!o)
 		return 0;
-	snprintf(what, sizeof(what), "%s: 'admin'", file);
-	r = json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
+	r = read_object(file, "admin", o, fields, ARRAY_SIZE(fields));
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "%s: 'admin.listen'", file);
-	r = json_strict_fields(listen, what, listen_fields, ARRAY_SIZE(listen_fields), NULL, 0);
+	r = read_object(file, "admin.listen", listen, listen_fields, ARRAY_SIZE(listen_fields));
 	if (r < 0)
 		return r;
 	/* An admin endpoint that lets nobody in is a mistake; one that lets anyone in, worse. */
@@ -158,7 +165,6 @@ static int load_admin(const char *file, const char *dir, struct json_object *o,
 static int load_proxy(const char *file, struct json_object *o, struct keyd_proxy *p)
 {
 	struct json_object *from = NULL;
-	char what[300];
 	int r;
 	const struct json_field fields[] = {
 		JSON_ARRAY("from", true, 1, KEYD_PROXY_MAX_FROM, &from),
@@ -167,8 +173,7 @@ static int load_proxy(const char *file, struct json_object *o, struct keyd_proxy
 
 	if (!o)
 		return 0;
-	snprintf(what, sizeof(what), "%s: 'proxy_protocol'", file);
-	r = json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
+	r = read_object(file, "proxy_protocol", o, fields, ARRAY_SIZE(fields));
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < json_object_array_length(from); i++) {
@@ -203,7 +208,6 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 		JSON_U32("auth_burst", false, 1, 1000000, &l->auth_burst),
 		JSON_U32("auth_audit_interval_s", false, 1, 3600, &l->auth_audit_interval_s),
 	};
-	char what[300];
 
 	l->max_body_bytes = 64 * 1024;
 	l->max_header_bytes = 8 * 1024;
@@ -216,8 +220,7 @@ static int load_limits(const char *file, struct json_object *o, struct keyd_limi
 	l->auth_audit_interval_s = 10;
 	if (!o)
 		return 0;
-	snprintf(what, sizeof(what), "%s: 'limits'", file);
-	return json_strict_fields(o, what, fields, ARRAY_SIZE(fields), NULL, 0);
+	return read_object(file, "limits", o, fields, ARRAY_SIZE(fields));
 }
 
 int keyd_config_load(const char *path, struct keyd_config **out)
@@ -231,7 +234,6 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 	struct keyd_config *c = NULL;
 	_cleanup_free_ char *pathcopy = NULL;
 	const char *dir;
-	char what[300];
 	int r;
 
 	pathcopy = strdup(path);
@@ -280,13 +282,10 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 		r = json_strict_fields(root, path, top, ARRAY_SIZE(top), NULL, 0);
 		if (r < 0)
 			goto out;
-		snprintf(what, sizeof(what), "%s: 'listen'", path);
-		r = json_strict_fields(listen, what, listen_fields, ARRAY_SIZE(listen_fields), NULL,
-				       0);
+		r = read_object(path, "listen", listen, listen_fields, ARRAY_SIZE(listen_fields));
 		if (r < 0)
 			goto out;
-		snprintf(what, sizeof(what), "%s: 'tls'", path);
-		r = json_strict_fields(tls, what, tls_fields, ARRAY_SIZE(tls_fields), NULL, 0);
+		r = read_object(path, "tls", tls, tls_fields, ARRAY_SIZE(tls_fields));
 		if (r < 0)
 			goto out;
 	}

@@ -546,6 +546,55 @@ out:
 	kbs_attest_request_done(&areq);
 }
 
+/* A resource path the KBS protocol allows (repo/type/tag), else the refusal in rep and reason. */
+static bool resource_path_ok(const char *resource, struct keyd_reply *rep, char *reason,
+			     size_t reason_len)
+{
+	if (policy_resource_path_valid(resource))
+		return true;
+	snprintf(reason, reason_len, "resource path is not repo/type/tag");
+	reply_error(rep, KBS_ERR_INVALID_REQUEST_PATH, reason);
+	return false;
+}
+
+/* The policy of this generation covering resource, else NULL with the refusal in rep. */
+static const struct policy *resource_policy(const struct keyd_generation *g, const char *resource,
+					    struct keyd_reply *rep, char *reason, size_t reason_len)
+{
+	const struct policy *p = policy_set_find(g->policies, resource);
+
+	if (!p) {
+		snprintf(reason, reason_len, "resource %s is not covered by any policy", resource);
+		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+	}
+	return p;
+}
+
+/* The release itself: resource's secret under policy p, derived into locked memory and sealed
+ * to key as the JWE body of a 200 reply; the secret is wiped before returning. A failure is
+ * replied as "cannot seal <sealed_to>". */
+static int seal_secret(const struct release_service *s, const struct policy *p,
+		       const char *resource, EVP_PKEY *key, const char *sealed_to,
+		       struct keyd_reply *rep, char *reason, size_t reason_len)
+{
+	uint8_t *secret = secmem_alloc(KDF_DISK_SECRET_LEN);
+	size_t len;
+	int r;
+
+	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
+		   : -ENOMEM;
+	if (r == 0)
+		r = jwe_encrypt(key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
+	secmem_free(secret);
+	if (r < 0) {
+		snprintf(reason, reason_len, "cannot seal %s", sealed_to);
+		reply_error(rep, KBS_ERR_JWE, reason);
+		return r;
+	}
+	rep->status = 200;
+	return 0;
+}
+
 static void handle_resource(struct release_service *s, const struct keyd_request *req,
 			    const char *resource, struct keyd_reply *rep)
 {
@@ -556,15 +605,10 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	const struct policy *p;
 	struct policy_td td;
 	char reason[384];
-	uint8_t *secret = NULL;
-	size_t len;
 	int r;
 
-	if (!policy_resource_path_valid(resource)) {
-		snprintf(reason, sizeof(reason), "resource path is not repo/type/tag");
-		reply_error(rep, KBS_ERR_INVALID_REQUEST_PATH, reason);
+	if (!resource_path_ok(resource, rep, reason, sizeof(reason)))
 		goto out;
-	}
 	a.resource = resource;
 	r = request_session(s, req, &sess, reason, sizeof(reason));
 	if (sess.id[0])
@@ -580,13 +624,9 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	a.body = &att->body;
 	a.tcb_status = att->tcb_status;
 	g = generation_get(s);
-	p = policy_set_find(g->policies, resource);
-	if (!p) {
-		snprintf(reason, sizeof(reason), "resource %s is not covered by any policy",
-			 resource);
-		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
+	p = resource_policy(g, resource, rep, reason, sizeof(reason));
+	if (!p)
 		goto out;
-	}
 	a.policy_id = p->id;
 	td = (struct policy_td){.body = &att->body,
 				.tcb_status = TCB_NOT_SUPPORTED, /* no policy accepts it */
@@ -600,18 +640,9 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
 		goto out;
 	}
-	secret = secmem_alloc(KDF_DISK_SECRET_LEN);
-	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
-		   : -ENOMEM;
-	if (r == 0)
-		r = jwe_encrypt(att->tee_key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
-	secmem_free(secret);
-	if (r < 0) {
-		snprintf(reason, sizeof(reason), "cannot seal the resource to the tee-pubkey");
-		reply_error(rep, KBS_ERR_JWE, reason);
+	if (seal_secret(s, p, resource, att->tee_key, "the resource to the tee-pubkey", rep, reason,
+			sizeof(reason)) < 0)
 		goto out;
-	}
-	rep->status = 200;
 	a.allowed = true;
 	snprintf(reason, sizeof(reason), "released (key version %u)", p->key_version);
 out:
@@ -663,9 +694,7 @@ void release_service_admin(struct release_service *s, const struct keyd_admin_re
 	const struct policy *p;
 	const char *resource = NULL;
 	EVP_PKEY *key = NULL;
-	uint8_t *secret = NULL;
 	char reason[384];
-	size_t len;
 	int r;
 	const struct json_field fields[] = {
 		JSON_STRING("resource", true, 1, 4096, &resource),
@@ -696,34 +725,19 @@ void release_service_admin(struct release_service *s, const struct keyd_admin_re
 		rep->status = 400;
 		goto out;
 	}
-	if (!policy_resource_path_valid(resource)) {
-		snprintf(reason, sizeof(reason), "resource path is not repo/type/tag");
-		reply_error(rep, KBS_ERR_INVALID_REQUEST_PATH, reason);
+	if (!resource_path_ok(resource, rep, reason, sizeof(reason)))
 		goto out;
-	}
 	a.resource = resource;
 	g = generation_get(s);
-	p = policy_set_find(g->policies, resource);
+	p = resource_policy(g, resource, rep, reason, sizeof(reason));
 	if (!p) {
-		snprintf(reason, sizeof(reason), "resource %s is not covered by any policy",
-			 resource);
-		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
 		rep->status = 404;
 		goto out;
 	}
 	a.policy_id = p->id;
-	secret = secmem_alloc(KDF_DISK_SECRET_LEN);
-	r = secret ? rootkey_disk_secret(s->rootkey, p->id, resource, p->key_version, secret)
-		   : -ENOMEM;
-	if (r == 0)
-		r = jwe_encrypt(key, secret, KDF_DISK_SECRET_LEN, &rep->body, &len);
-	secmem_free(secret);
-	if (r < 0) {
-		snprintf(reason, sizeof(reason), "cannot seal the secret to the caller's key");
-		reply_error(rep, KBS_ERR_JWE, reason);
+	if (seal_secret(s, p, resource, key, "the secret to the caller's key", rep, reason,
+			sizeof(reason)) < 0)
 		goto out;
-	}
-	rep->status = 200;
 	a.allowed = true;
 	snprintf(reason, sizeof(reason),
 		 "enrollment secret sealed to the caller (policy %s, key "
