@@ -92,12 +92,30 @@ static int read_object(const char *file, const char *name, struct json_object *o
 	return json_strict_fields(o, what, fields, n_fields, NULL, 0);
 }
 
+/* A "listen" object (address, port) of keyd.json: the public and the admin endpoint's. */
+static int read_listen(const char *file, const char *name, struct json_object *o,
+		       char **address_out, uint16_t *port_out)
+{
+	const char *address = NULL;
+	uint32_t port = 0;
+	const struct json_field fields[] = {
+		JSON_STRING("address", true, 1, 255, &address),
+		JSON_U32("port", true, 0, 65535, &port),
+	};
+	int r = read_object(file, name, o, fields, ARRAY_SIZE(fields));
+
+	if (r < 0)
+		return r;
+	*port_out = (uint16_t)port;
+	*address_out = strdup(address);
+	return *address_out ? 0 : -ENOMEM;
+}
+
 static int load_admin(const char *file, const char *dir, struct json_object *o,
 		      struct keyd_admin *a)
 {
 	struct json_object *listen = NULL, *pins = NULL, *subjects = NULL;
-	const char *address = NULL, *ca = NULL;
-	uint32_t port = 0;
+	const char *ca = NULL;
 	int r;
 	const struct json_field fields[] = {
 		JSON_OBJECT("listen", true, &listen),
@@ -105,17 +123,12 @@ static int load_admin(const char *file, const char *dir, struct json_object *o,
 		JSON_STRING("client_ca", false, 1, PATH_MAX, &ca),
 		JSON_ARRAY("client_subjects", false, 1, KEYD_ADMIN_MAX_CLIENTS, &subjects),
 	};
-	const struct json_field listen_fields[] = {
-		JSON_STRING("address", true, 1, 255, &address),
-		JSON_U32("port", true, 0, 65535, &port),
-	};
 
 	if (!o)
 		return 0;
 	r = read_object(file, "admin", o, fields, ARRAY_SIZE(fields));
-	if (r < 0)
-		return r;
-	r = read_object(file, "admin.listen", listen, listen_fields, ARRAY_SIZE(listen_fields));
+	if (r == 0)
+		r = read_listen(file, "admin.listen", listen, &a->address, &a->port);
 	if (r < 0)
 		return r;
 	/* An admin endpoint that lets nobody in is a mistake; one that lets anyone in, worse. */
@@ -127,10 +140,6 @@ static int load_admin(const char *file, const char *dir, struct json_object *o,
 	if (!!ca != !!subjects)
 		return log_error_errno(
 			-EINVAL, "%s: 'admin': client_ca and client_subjects go together", file);
-	a->port = (uint16_t)port;
-	a->address = strdup(address);
-	if (!a->address)
-		return -ENOMEM;
 	r = set_path(dir, ca, &a->client_ca);
 	if (r < 0)
 		return r;
@@ -227,10 +236,9 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 {
 	struct json_object *root = NULL, *listen = NULL, *tls = NULL, *limits = NULL, *admin = NULL,
 			   *proxy = NULL;
-	const char *address = NULL, *cert = NULL, *key = NULL, *test_root_ca = NULL,
-		   *policy_dir = NULL, *collateral_dir = NULL, *root_key_file = NULL,
-		   *audit_file = NULL, *pccs_url = NULL, *root_key_pkcs11 = NULL;
-	uint32_t port = 0;
+	const char *cert = NULL, *key = NULL, *test_root_ca = NULL, *policy_dir = NULL,
+		   *collateral_dir = NULL, *root_key_file = NULL, *audit_file = NULL,
+		   *pccs_url = NULL, *root_key_pkcs11 = NULL;
 	struct keyd_config *c = NULL;
 	_cleanup_free_ char *pathcopy = NULL;
 	const char *dir;
@@ -270,10 +278,6 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 			JSON_OBJECT("admin", false, &admin),
 			JSON_OBJECT("proxy_protocol", false, &proxy),
 		};
-		const struct json_field listen_fields[] = {
-			JSON_STRING("address", true, 1, 255, &address),
-			JSON_U32("port", true, 0, 65535, &port),
-		};
 		const struct json_field tls_fields[] = {
 			JSON_STRING("certificate", true, 1, PATH_MAX, &cert),
 			JSON_STRING("private_key", true, 1, PATH_MAX, &key),
@@ -282,18 +286,12 @@ int keyd_config_load(const char *path, struct keyd_config **out)
 		r = json_strict_fields(root, path, top, ARRAY_SIZE(top), NULL, 0);
 		if (r < 0)
 			goto out;
-		r = read_object(path, "listen", listen, listen_fields, ARRAY_SIZE(listen_fields));
+		r = read_listen(path, "listen", listen, &c->listen_address, &c->listen_port);
 		if (r < 0)
 			goto out;
 		r = read_object(path, "tls", tls, tls_fields, ARRAY_SIZE(tls_fields));
 		if (r < 0)
 			goto out;
-	}
-	c->listen_port = (uint16_t)port;
-	c->listen_address = strdup(address);
-	if (!c->listen_address) {
-		r = -ENOMEM;
-		goto out;
 	}
 	if ((r = set_path(dir, cert, &c->tls_cert)) < 0 ||
 	    (r = set_path(dir, key, &c->tls_key)) < 0 ||
