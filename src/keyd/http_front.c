@@ -478,8 +478,12 @@ static int tls_context(const struct keyd_config *cfg, SSL_CTX **out)
 	if (!ctx)
 		return log_error_errno(-ENOMEM, "keyd: SSL_CTX_new failed");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* A client that closes without close_notify (most do, after the last reply) is an end of
+	 * stream, not a fatal error answered with an alert: requests are framed by HTTP, so a
+	 * truncated one is incomplete either way. Spares an alert write and OpenSSL's error path
+	 * on every connection. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION);
+					 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* Each boot runs one fresh session: tickets would only cost time and memory. */
 	SSL_CTX_set_num_tickets(ctx, 0);

@@ -32,7 +32,9 @@ keyd_scratch() {
 
 keyd_env_setup() {
 	mkdir -p "$T/policies" "$T/collateral"
-	"$QUOTEGEN" ca --out "$T/sim" >/dev/null
+	# KEYD_SIM_CA_OPTS: extra `tdx-quotegen ca` options for the test platform (e.g. its PCK CA).
+	# shellcheck disable=SC2086 # word splitting intended
+	"$QUOTEGEN" ca --out "$T/sim" ${KEYD_SIM_CA_OPTS:-} >/dev/null
 	"$QUOTEGEN" ca --out "$T/othersim" >/dev/null
 	# The cache directory layout: <collateral_dir>/<fmspc hex>/{tcb_info.json,...}.
 	mkdir -p "$T/collateral/00906ed50000"

@@ -465,8 +465,11 @@ static bool push_pair(STACK_OF(ASN1_TYPE) * items, const char *oid, ASN1_TYPE *v
 	return true;
 }
 
-/* The DER of the SGX extension (docs/verify.md), as Intel's Platform-CA PCK leaves lay it out. */
-static int sgx_extension_der(const struct quotesim_platform *p, unsigned char **out, int *out_len)
+/* The DER of the SGX extension (docs/verify.md), as Intel's PCK leaves lay it out: a
+ * Platform-CA leaf ends with the platform instance ID and configuration, a Processor-CA leaf
+ * has neither. */
+static int sgx_extension_der(const struct quotesim_platform *p, bool platform_ca,
+			     unsigned char **out, int *out_len)
 {
 	STACK_OF(ASN1_TYPE) *top = sk_ASN1_TYPE_new_null(), *tcb = sk_ASN1_TYPE_new_null(),
 			    *config = sk_ASN1_TYPE_new_null();
@@ -493,8 +496,8 @@ static int sgx_extension_der(const struct quotesim_platform *p, unsigned char **
 	ok = ok && push_pair(top, SGX_EXT_OID ".3", type_octets(p->pce_id, 2));
 	ok = ok && push_pair(top, SGX_EXT_OID ".4", type_octets(p->fmspc, 6));
 	ok = ok && push_pair(top, SGX_EXT_OID ".5", type_enumerated(1)); /* Scalable */
-	ok = ok && push_pair(top, SGX_EXT_OID ".6", type_octets(instance_id, 16));
-	if (ok) {
+	ok = ok && (!platform_ca || push_pair(top, SGX_EXT_OID ".6", type_octets(instance_id, 16)));
+	if (ok && platform_ca) {
 		ok = push_pair(top, SGX_EXT_OID ".7", type_sequence(config));
 		config = NULL;
 	}
@@ -509,7 +512,7 @@ static int sgx_extension_der(const struct quotesim_platform *p, unsigned char **
 	return ok ? 0 : ossl_fail("building the SGX extension");
 }
 
-static int add_sgx_extension(X509 *cert, const struct quotesim_platform *p)
+static int add_sgx_extension(X509 *cert, const struct quotesim_platform *p, bool platform_ca)
 {
 	unsigned char *der = NULL;
 	int der_len = 0, r;
@@ -517,7 +520,7 @@ static int add_sgx_extension(X509 *cert, const struct quotesim_platform *p)
 	ASN1_OBJECT *obj = NULL;
 	X509_EXTENSION *ext = NULL;
 
-	r = sgx_extension_der(p, &der, &der_len);
+	r = sgx_extension_der(p, platform_ca, &der, &der_len);
 	if (r < 0)
 		return r;
 	os = ASN1_OCTET_STRING_new();
@@ -537,7 +540,7 @@ out:
 	return r;
 }
 
-enum cert_kind { CERT_ROOT, CERT_PCK_CA, CERT_PCK_LEAF, CERT_TCB_SIGNING };
+enum cert_kind { CERT_ROOT, CERT_PCK_CA, CERT_PCK_LEAF, CERT_PCK_LEAF_PROCESSOR, CERT_TCB_SIGNING };
 
 /* Issues a certificate for key under issuer (NULL issuer = self-signed root). */
 static int issue_cert(enum cert_kind kind, const char *cn, bool cn_bmp, EVP_PKEY *key, X509 *issuer,
@@ -583,13 +586,14 @@ static int issue_cert(enum cert_kind kind, const char *cn, bool cn_bmp, EVP_PKEY
 			r = add_ext(cert, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
 		break;
 	case CERT_PCK_LEAF:
+	case CERT_PCK_LEAF_PROCESSOR:
 	case CERT_TCB_SIGNING:
 		r = add_ext(cert, issuer, NID_basic_constraints, "critical,CA:FALSE");
 		if (r == 0)
 			r = add_ext(cert, issuer, NID_key_usage,
 				    "critical,digitalSignature,nonRepudiation");
-		if (r == 0 && kind == CERT_PCK_LEAF)
-			r = add_sgx_extension(cert, platform);
+		if (r == 0 && kind != CERT_TCB_SIGNING)
+			r = add_sgx_extension(cert, platform, kind == CERT_PCK_LEAF);
 		break;
 	}
 	if (r < 0)
@@ -1380,10 +1384,12 @@ int quotesim_ca_create(const char *dir, const struct quotesim_ca_opts *o)
 		r = issue_cert(CERT_ROOT, "Test SGX Root CA", false, s->root_key, NULL, NULL, ca_nb,
 			       ca_na, NULL, &s->root);
 	if (r == 0)
-		r = issue_cert(CERT_PCK_CA, "Test SGX PCK Platform CA", false, s->pck_ca_key,
-			       s->root, s->root_key, ca_nb, ca_na, NULL, &s->pck_ca);
+		r = issue_cert(
+			CERT_PCK_CA,
+			o->processor_ca ? "Test SGX PCK Processor CA" : "Test SGX PCK Platform CA",
+			false, s->pck_ca_key, s->root, s->root_key, ca_nb, ca_na, NULL, &s->pck_ca);
 	if (r == 0)
-		r = issue_cert(CERT_PCK_LEAF,
+		r = issue_cert(o->processor_ca ? CERT_PCK_LEAF_PROCESSOR : CERT_PCK_LEAF,
 			       o->pck_leaf_cn ? o->pck_leaf_cn : "Test SGX PCK Certificate",
 			       o->pck_leaf_cn_bmp, s->pck_leaf_key, s->pck_ca, s->pck_ca_key,
 			       leaf_nb, leaf_na, &s->platform, &s->pck_leaf);

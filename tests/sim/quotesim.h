@@ -75,6 +75,10 @@ struct quotesim_ca_opts {
 	 * pck_leaf_cn_bmp its bytes are stored as they are as a BMPString. */
 	const char *pck_leaf_cn;
 	bool pck_leaf_cn_bmp;
+	/* The PCK CA is "Test SGX PCK Processor CA" (a single-package platform's issuer; its CRL is
+	 * PCS's ca=processor) and the leaf's SGX extension has no platform instance ID or
+	 * configuration, as Intel's Processor-CA leaves. Default: the Platform CA. */
+	bool processor_ca;
 };
 
 /* Fills o with the defaults (FMSPC 00906ed50000, PCE-ID 0000, SGX SVNs [3,3,2,2,4,1,0,5,0...],

@@ -22,6 +22,7 @@ static int usage(void)
 	      "  tdx-quotegen defaults --ca DIR [quote options]   (stored for later quotes)\n"
 	      "platform: --fmspc HEX --pce-id HEX --pce-svn N --sgx-svn N,N,... --cpusvn HEX\n"
 	      "          --ca-window T,T --leaf-window T,T --pck-leaf-cn TEXT [--pck-leaf-cn-bmp]\n"
+	      "          --pck-ca platform|processor (the PCK CA: default platform)\n"
 	      "collateral: --not-before T --not-after T (all items) --tcb-info-window T,T\n"
 	      "          --qe-identity-window T,T --pck-crl-window T,T --root-crl-window T,T\n"
 	      "          --tcb-status STATUS --stale-tcb --revoke-pck --revoke-pck-ca "
@@ -202,6 +203,7 @@ enum {
 	OPT_HEX,
 	OPT_PCK_LEAF_CN,
 	OPT_PCK_LEAF_CN_BMP,
+	OPT_PCK_CA,
 };
 
 static const struct option options[] = {
@@ -258,6 +260,7 @@ static const struct option options[] = {
 	{"hex", no_argument, NULL, OPT_HEX},
 	{"pck-leaf-cn", required_argument, NULL, OPT_PCK_LEAF_CN},
 	{"pck-leaf-cn-bmp", no_argument, NULL, OPT_PCK_LEAF_CN_BMP},
+	{"pck-ca", required_argument, NULL, OPT_PCK_CA},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -284,7 +287,7 @@ static int apply_option(struct args *a, int c, const char *arg)
 	int r = 0;
 
 	if ((c >= OPT_FMSPC && c <= OPT_LEAF_WINDOW) || c == OPT_PCK_LEAF_CN ||
-	    c == OPT_PCK_LEAF_CN_BMP)
+	    c == OPT_PCK_LEAF_CN_BMP || c == OPT_PCK_CA)
 		a->platform_opts = true;
 	if (c >= OPT_NOT_BEFORE && c <= OPT_CRL_NUMBER)
 		a->collateral_opts = true;
@@ -314,6 +317,12 @@ static int apply_option(struct args *a, int c, const char *arg)
 		return 0;
 	case OPT_PCK_LEAF_CN_BMP:
 		a->ca_opts.pck_leaf_cn_bmp = true;
+		return 0;
+	case OPT_PCK_CA:
+		if (strcmp(arg, "platform") != 0 && strcmp(arg, "processor") != 0)
+			return log_error_errno(
+				-EINVAL, "--pck-ca '%s': expected platform or processor", arg);
+		a->ca_opts.processor_ca = strcmp(arg, "processor") == 0;
 		return 0;
 	case OPT_CA_WINDOW:
 		return parse_window(arg, &a->ca_opts.ca_validity);

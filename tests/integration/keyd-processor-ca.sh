@@ -1,0 +1,109 @@
+#!/bin/sh
+# A processor-CA platform end to end (issue 10): tdx-quotegen makes a platform whose PCK leaf is
+# issued by the PCK Processor CA (a single-package platform's issuer); keyd takes its collateral
+# from a loopback PCCS as in production (the Platform CA's CRL -> pck_crl.der, the Processor CA's
+# -> pck_processor_crl.der, both under the same test root) and releases to that platform; once
+# the leaf is revoked in the Processor CA's CRL it is refused; an older Processor CA CRL (from
+# before the revocation, served by the PCCS) is refused as a rollback, and the leaf gets nothing.
+# Usage: BUILD=build tests/integration/keyd-processor-ca.sh
+set -u
+BUILD=${BUILD:-build}
+. "$(dirname "$0")/keyd-env.sh"
+keyd_scratch keyd-processor-ca
+PCCS_PID=""
+trap 'keyd_stop; [ -n "$PCCS_PID" ] && kill "$PCCS_PID" 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+
+client() {
+	"$BUILD/kbs-test-client" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" \
+		--audit "$T/audit.log" --expect-secret "$T/expected.secret" "$@"
+}
+refused() { client "file-quote=$T/ref.quote:$1" >"$T/out" 2>&1 || { cat "$T/out"; return 1; }; }
+# serve PROCESSOR_CRL_DIR OTHERS_DIR: the PCCS answers with the Processor CA CRL of the first
+# quotegen output and everything else (TCB info, QE identity, root CRL) of the second.
+serve() {
+	cp "$2/tcb_info.json" "$2/qe_identity.json" "$2/root_crl.der" "$2/tcb_signing_chain.pem" \
+		"$T/pccs/"
+	cp "$1/pck_crl.der" "$T/pccs/pck_processor_crl.der"
+	cp "$1/pck_crl_chain.pem" "$T/pccs/pck_processor_crl_chain.pem"
+}
+# A restart refreshes the cache from the PCCS before keyd listens.
+restart() {
+	keyd_stop
+	KEYD_CONFIG="$T/keyd-pccs.json" keyd_start || bad "keyd with pccs_url did not start"
+}
+
+KEYD_SIM_CA_OPTS="--pck-ca processor"
+keyd_env_setup || { echo "FAIL: setup"; exit 1; }
+openssl x509 -in "$T/sim/pck_leaf.pem" -noout -issuer | grep -q "CN = Test SGX PCK Processor CA" ||
+	bad "the test platform's PCK leaf is not issued by the Processor CA"
+
+mkdir -p "$T/pccs"
+Q="$BUILD/tdx-quotegen"
+"$Q" collateral --ca "$T/sim" --out "$T/c5" --crl-number 5 >/dev/null || bad "collateral 5"
+"$Q" collateral --ca "$T/sim" --out "$T/c6" --crl-number 6 --revoke-pck >/dev/null ||
+	bad "collateral 6 (leaf revoked)"
+# The Platform CA under the same test root, with its own CRL (number 9): what a PCCS serves
+# for ca=platform; it does not cover this platform's leaf.
+P="$T/platform"
+mkdir -p "$P"
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+	"$P" "$P" >"$P/ca.cnf"
+: >"$P/index"
+echo 09 >"$P/crlnumber"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$P/ext"
+{ openssl ecparam -name prime256v1 -genkey -noout -out "$P/ca.key" &&
+	openssl req -new -key "$P/ca.key" -subj "/CN=Test SGX PCK Platform CA/O=Test" -out "$P/ca.csr" &&
+	openssl x509 -req -in "$P/ca.csr" -CA "$T/sim/root_ca.pem" -CAkey "$T/sim/root_ca_key.pem" \
+		-set_serial 78 -days 30 -extfile "$P/ext" -out "$P/ca.pem" &&
+	openssl ca -batch -config "$P/ca.cnf" -gencrl -keyfile "$P/ca.key" -cert "$P/ca.pem" -out "$P/crl.pem" &&
+	openssl crl -in "$P/crl.pem" -outform DER -out "$T/pccs/pck_crl.der" &&
+	cat "$P/ca.pem" "$T/sim/root_ca.pem" >"$T/pccs/pck_crl_chain.pem"; } \
+	>"$P/log" 2>&1 || bad "platform CA CRL: $(tail -3 "$P/log")"
+serve "$T/c5" "$T/c5"
+python3 "$(dirname "$0")/keyd-fake-pccs.py" "$T/pccs" "$T/pccs.port" "$T/pccs.log" &
+PCCS_PID=$!
+i=0
+while [ ! -s "$T/pccs.port" ] && [ $i -lt 50 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", \"audit_file\"#" \
+	"$T/keyd.json" >"$T/keyd-pccs.json"
+
+echo "== keyd-processor-ca: a Processor-CA platform is released to (collateral from the PCCS)"
+restart
+client valid >/dev/null || bad "no release to the Processor-CA platform"
+grep -q "pckcrl?ca=processor" "$T/pccs.log" || bad "PCCS not asked for the Processor CA's CRL"
+C="$T/collateral/00906ed50000"
+cmp -s "$T/c5/pck_crl.der" "$C/pck_processor_crl.der" &&
+	cmp -s "$T/pccs/pck_crl.der" "$C/pck_crl.der" ||
+	bad "the cache does not hold the PCCS's Platform and Processor CA CRLs"
+python3 - "$T/collateral/.rollback-state.json" <<'PY' || bad "the two CRL numbers are not kept"
+import json, sys
+crl = json.load(open(sys.argv[1]))["crl"]
+assert crl["/CN=Test SGX PCK Processor CA/O=tdx-unlock quotesim/C=ZZ"] == 5, crl
+assert crl["/CN=Test SGX PCK Platform CA/O=Test"] == 9, crl
+PY
+grep -q '"event":"resource".*"verdict":"allow","reason":"released' "$T/audit.log" ||
+	bad "no release audited"
+
+echo "== keyd-processor-ca: the leaf revoked in the Processor CA's CRL is refused"
+serve "$T/c6" "$T/c6"
+restart
+refused "certificate revoked" || bad "the leaf revoked by the Processor CA still verifies"
+grep -q '"verdict":"deny","reason":"quote verification failed: PCK chain: certificate revoked' "$T/audit.log" ||
+	bad "the revocation is not in the audit log"
+
+echo "== keyd-processor-ca: an older Processor CA CRL (before the revocation) is refused"
+serve "$T/c5" "$T/c6"
+restart
+cmp -s "$T/c5/pck_crl.der" "$C/pck_processor_crl.der" ||
+	bad "the PCCS's older Processor CA CRL did not reach the cache"
+refused "Processor CA/O=tdx-unlock quotesim/C=ZZ) is older than 6, accepted before: collateral rollback refused" ||
+	bad "the older Processor CA CRL was not refused as a rollback"
+client valid >"$T/out" 2>&1 && bad "the revoked leaf got a release with the rolled-back CRL"
+[ "$(grep -c '"verdict":"allow","reason":"released' "$T/audit.log")" = 1 ] ||
+	bad "releases other than the first one are in the audit log"
+
+[ $fail = 0 ] && echo "keyd-processor-ca: all passed"
+exit $fail
