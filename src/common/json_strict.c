@@ -353,7 +353,8 @@ static int field_store(const struct json_field *f, struct json_object *v, const 
 	case JSON_FIELD_OBJECT:
 		*(struct json_object **)f->out = v;
 		return 0;
-	case JSON_FIELD_OTHERS: /* never stored: field_read() passes over it */
+	case JSON_FIELD_OTHERS: /* never stored: field_read() passes over them */
+	case JSON_FIELD_ANY:
 		break;
 	}
 	return -EINVAL;
@@ -365,7 +366,7 @@ static int field_read(struct json_object *obj, const struct json_field *f, const
 {
 	struct json_object *v;
 
-	if (f->type == JSON_FIELD_OTHERS)
+	if (f->type == JSON_FIELD_OTHERS || f->type == JSON_FIELD_ANY)
 		return 0;
 	if (!json_object_object_get_ex(obj, f->key, &v))
 		return f->required ? json_strict_fail(reason, reason_len, -EINVAL,

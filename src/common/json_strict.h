@@ -56,6 +56,7 @@ enum json_field_type {
 	JSON_FIELD_OBJECT, /* out: struct json_object ** (borrowed from the parent) */
 	JSON_FIELD_ARRAY,  /* out: struct json_object ** (borrowed); bounds: the element count */
 	JSON_FIELD_OTHERS, /* no member: the table's other members are allowed (and not read) */
+	JSON_FIELD_ANY,	   /* a member allowed with any value, not read (no out) */
 };
 
 struct json_field {
@@ -96,6 +97,12 @@ struct json_field {
 	{                                                                                          \
 		.key = (k), .type = JSON_FIELD_ARRAY, .required = (req), .min = (lo), .max = (hi), \
 		.out = (void *)(1 ? (p) : (struct json_object **)0)                                \
+	}
+
+/* A member another program judges (libcryptsetup's keyslot priority): allowed, never read. */
+#define JSON_ALLOWED(k)                                               \
+	{                                                             \
+		.key = (k), .type = JSON_FIELD_ANY, .required = false \
 	}
 
 /* For formats that grow, which must not break on a member added later (Intel's collateral). */
