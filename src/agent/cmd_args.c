@@ -41,6 +41,20 @@ int cmd_new_secret_read(const char *cmd, const char *path, uint8_t **out, size_t
 	return 0;
 }
 
+int cmd_header_validate(const char *cmd, struct crypt_device *cd, const char *device,
+			const char *what, char *uuid, int *token_id, struct luks_token *token)
+{
+	char reason[LUKS_REASON_MAX];
+	int r;
+
+	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, token_id, token, reason,
+				 sizeof(reason));
+	if (r < 0)
+		log_error("%s: %s: %s%s%s", cmd, device, what ? what : "", what ? ": " : "",
+			  reason);
+	return r;
+}
+
 int cmd_header_load(const char *device, bool token_optional, struct luks_header **out)
 {
 	char reason[LUKS_REASON_MAX];

@@ -73,12 +73,9 @@ int cmd_enroll(int argc, char **argv)
 		return CMD_EXIT_FAILED;
 
 	/* What we wrote must pass exactly the check the unlock path runs. */
-	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &token_id, &tok, reason,
-				 sizeof(reason));
-	if (r < 0) {
-		log_error("enroll: %s: enrolled header fails validation: %s", device, reason);
+	if (cmd_header_validate("enroll", cd, device, "enrolled header fails validation", uuid,
+				&token_id, &tok) < 0)
 		return CMD_EXIT_FAILED;
-	}
 	printf("enrolled %s: uuid %s, keyslot %d, token %d, resource %s\n", device, uuid,
 	       tok.keyslot, token_id, tok.resource);
 	return CMD_EXIT_OK;

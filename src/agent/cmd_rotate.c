@@ -58,12 +58,8 @@ int cmd_rotate(int argc, char **argv)
 		return CMD_EXIT_USAGE;
 	if (luks_device_open(device, &cd) < 0)
 		return CMD_EXIT_USAGE;
-	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &token_id, &old, reason,
-				 sizeof(reason));
-	if (r < 0) {
-		log_error("rotate: %s: %s", device, reason);
+	if (cmd_header_validate("rotate", cd, device, NULL, uuid, &token_id, &old) < 0)
 		return CMD_EXIT_FAILED;
-	}
 	if (keyslot == old.keyslot) {
 		log_error("rotate: the new keyslot must differ from the current keyslot %d",
 			  old.keyslot);
@@ -106,12 +102,9 @@ int cmd_rotate(int argc, char **argv)
 			  old.keyslot);
 		return CMD_EXIT_FAILED;
 	}
-	r = luks_header_validate(cd, LUKS_TOKEN_REQUIRED, uuid, &new_id, &tok, reason,
-				 sizeof(reason));
-	if (r < 0) {
-		log_error("rotate: %s: rotated header fails validation: %s", device, reason);
+	if (cmd_header_validate("rotate", cd, device, "rotated header fails validation", uuid,
+				&new_id, &tok) < 0)
 		return CMD_EXIT_FAILED;
-	}
 	printf("rotated %s: keyslot %d -> %d, token %d, resource %s\n", device, old.keyslot,
 	       tok.keyslot, new_id, tok.resource);
 	return CMD_EXIT_OK;

@@ -52,35 +52,24 @@ static bool cbs_get_le(struct cbs *c, uint64_t *out, size_t n)
 	return true;
 }
 
-bool cbs_get_u8(struct cbs *c, uint8_t *out)
-{
-	uint64_t v;
+/* The fixed-width getters: each reads sizeof(type) little-endian bytes through cbs_get_le().
+ * type is a type name, which parentheses cannot enclose. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
+#define DEFINE_CBS_GET_LE(name, type)                 \
+	bool name(struct cbs *c, type *out)           \
+	{                                             \
+		uint64_t v;                           \
+                                                      \
+		if (!cbs_get_le(c, &v, sizeof(type))) \
+			return false;                 \
+		*out = (type)v;                       \
+		return true;                          \
+	}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
-	if (!cbs_get_le(c, &v, 1))
-		return false;
-	*out = (uint8_t)v;
-	return true;
-}
-
-bool cbs_get_u16le(struct cbs *c, uint16_t *out)
-{
-	uint64_t v;
-
-	if (!cbs_get_le(c, &v, 2))
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
-bool cbs_get_u32le(struct cbs *c, uint32_t *out)
-{
-	uint64_t v;
-
-	if (!cbs_get_le(c, &v, 4))
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
+DEFINE_CBS_GET_LE(cbs_get_u8, uint8_t)
+DEFINE_CBS_GET_LE(cbs_get_u16le, uint16_t)
+DEFINE_CBS_GET_LE(cbs_get_u32le, uint32_t)
 
 bool cbs_get_u64le(struct cbs *c, uint64_t *out)
 {

@@ -46,49 +46,44 @@ static int buf_puts(struct jcs_buf *b, const char *s)
 	return buf_put(b, s, strlen(s));
 }
 
+/* A valid UTF-8 string read as UTF-16 code units. */
+struct utf16_reader {
+	const uint8_t *s;
+	size_t len, i;
+	uint16_t pending; /* the low surrogate after a high one */
+};
+
+/* The next code unit, or UINT32_MAX at the end. */
+static uint32_t utf16_next(struct utf16_reader *r)
+{
+	int32_t cp;
+
+	if (r->pending) {
+		uint32_t unit = r->pending;
+
+		r->pending = 0;
+		return unit;
+	}
+	if (r->i >= r->len)
+		return UINT32_MAX;
+	cp = utf8_next(r->s, r->len, &r->i);
+	if (cp < 0)
+		cp = 0xfffd; /* unreachable after validation; keeps the sort total */
+	if (cp < 0x10000)
+		return (uint32_t)cp;
+	r->pending = (uint16_t)(0xdc00 + ((uint32_t)(cp - 0x10000) & 0x3ff));
+	return 0xd800 + ((uint32_t)(cp - 0x10000) >> 10);
+}
+
 /* Compares two valid UTF-8 strings by their UTF-16 code units (RFC 8785 §3.2.3). */
 static int utf16_cmp(const char *a, const char *b)
 {
-	const uint8_t *ua = (const uint8_t *)a, *ub = (const uint8_t *)b;
-	size_t la = strlen(a), lb = strlen(b), ia = 0, ib = 0;
-	uint16_t pa = 0, pb = 0; /* pending low surrogates */
+	struct utf16_reader ra = {(const uint8_t *)a, strlen(a), 0, 0},
+			    rb = {(const uint8_t *)b, strlen(b), 0, 0};
 
 	for (;;) {
-		uint32_t ca, cb;
+		uint32_t ca = utf16_next(&ra), cb = utf16_next(&rb);
 
-		if (pa) {
-			ca = pa, pa = 0;
-		} else if (ia < la) {
-			int32_t cp = utf8_next(ua, la, &ia);
-
-			if (cp < 0)
-				cp = 0xfffd; /* unreachable after validation; keeps the sort total
-					      */
-			if (cp >= 0x10000) {
-				ca = 0xd800 + ((uint32_t)(cp - 0x10000) >> 10);
-				pa = (uint16_t)(0xdc00 + ((uint32_t)(cp - 0x10000) & 0x3ff));
-			} else {
-				ca = (uint32_t)cp;
-			}
-		} else {
-			ca = UINT32_MAX; /* end */
-		}
-		if (pb) {
-			cb = pb, pb = 0;
-		} else if (ib < lb) {
-			int32_t cp = utf8_next(ub, lb, &ib);
-
-			if (cp < 0)
-				cp = 0xfffd;
-			if (cp >= 0x10000) {
-				cb = 0xd800 + ((uint32_t)(cp - 0x10000) >> 10);
-				pb = (uint16_t)(0xdc00 + ((uint32_t)(cp - 0x10000) & 0x3ff));
-			} else {
-				cb = (uint32_t)cp;
-			}
-		} else {
-			cb = UINT32_MAX;
-		}
 		if (ca == UINT32_MAX && cb == UINT32_MAX)
 			return 0;
 		if (ca == UINT32_MAX)
@@ -107,6 +102,7 @@ static int cmp_keys(const void *x, const void *y)
 
 static int put_string(struct jcs_buf *b, const char *s, size_t len)
 {
+	static const char short_from[] = "\"\\\b\f\n\r\t", short_to[] = "\"\\bfnrt";
 	size_t i, run = 0;
 	int r;
 
@@ -115,6 +111,7 @@ static int put_string(struct jcs_buf *b, const char *s, size_t len)
 	r = buf_put(b, "\"", 1);
 	for (i = 0; r == 0 && i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		const char *named;
 		char esc[8];
 
 		if (c >= 0x20 && c != '"' && c != '\\')
@@ -123,33 +120,13 @@ static int put_string(struct jcs_buf *b, const char *s, size_t len)
 		if (r < 0)
 			break;
 		run = i + 1;
-		switch (c) {
-		case '"':
-			r = buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			r = buf_puts(b, "\\\\");
-			break;
-		case '\b':
-			r = buf_puts(b, "\\b");
-			break;
-		case '\f':
-			r = buf_puts(b, "\\f");
-			break;
-		case '\n':
-			r = buf_puts(b, "\\n");
-			break;
-		case '\r':
-			r = buf_puts(b, "\\r");
-			break;
-		case '\t':
-			r = buf_puts(b, "\\t");
-			break;
-		default:
+		/* The two-character escapes where JSON has one, else \u00XX (RFC 8785 §3.2.2.2). */
+		named = memchr(short_from, c, sizeof(short_from) - 1);
+		if (named)
+			snprintf(esc, sizeof(esc), "\\%c", short_to[named - short_from]);
+		else
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			r = buf_puts(b, esc);
-			break;
-		}
+		r = buf_puts(b, esc);
 	}
 	if (r == 0)
 		r = buf_put(b, s + run, len - run);

@@ -102,6 +102,20 @@ static int aes_key_wrap(int wrap, const uint8_t kek[JWE_KEK_LEN], const uint8_t 
 	return 0;
 }
 
+/* AES-256-GCM under the CEK and IV with the encoded protected header as AAD (RFC 7516 §5.1
+ * step 14), to encrypt (enc 1) or decrypt (enc 0). */
+static bool gcm_begin(EVP_CIPHER_CTX *gcm, int enc, const uint8_t *cek, const uint8_t *iv,
+		      const char *protected)
+{
+	int n;
+
+	return EVP_CipherInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) > 0 &&
+	       EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) > 0 &&
+	       EVP_CipherInit_ex(gcm, NULL, NULL, cek, iv, enc) > 0 &&
+	       EVP_CipherUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) >
+		       0;
+}
+
 static int add_b64url(struct json_object *o, const char *key, const uint8_t *data, size_t len)
 {
 	_cleanup_free_ char *s = b64_encode(B64_URL, data, len);
@@ -170,12 +184,7 @@ static int encrypt_with(EVP_PKEY *recipient, EVP_PKEY *ephemeral, struct jwe_sec
 	if (!protected || !ct || !gcm)
 		return log_error_errno(-ENOMEM, "JWE: out of memory"); /* NOLINT(*unix.Malloc) */
 
-	/* AAD is the ASCII of the encoded protected header (RFC 7516 §5.1 step 14). */
-	if (EVP_EncryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
-	    EVP_EncryptInit_ex(gcm, NULL, NULL, sec->cek, iv) <= 0 ||
-	    EVP_EncryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
-		    0 ||
+	if (!gcm_begin(gcm, 1, sec->cek, iv, protected) ||
 	    EVP_EncryptUpdate(gcm, ct, &n, pt, (int)pt_len) <= 0 ||
 	    EVP_EncryptFinal_ex(gcm, ct + n, &m) <= 0 || (size_t)n + (size_t)m != pt_len ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_GET_TAG, JWE_TAG_LEN, tag) <= 0) {
@@ -233,6 +242,23 @@ int jwe_encrypt_fixed_for_test(EVP_PKEY *recipient, EVP_PKEY *ephemeral,
 	return encrypt_with(recipient, ephemeral, sec, iv, pt, pt_len, out, out_len);
 }
 
+/* The protected header's member key must be the one value this JWE profile accepts. */
+static int header_expect(struct json_object *header, const char *key, const char *want,
+			 char *reason, size_t reason_len)
+{
+	const char *v;
+	int r;
+
+	r = json_strict_get_string(header, "JWE protected header", key, 64, &v, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (strcmp(v, want) != 0)
+		return json_strict_fail(reason, reason_len, -EINVAL,
+					"JWE: %s \"%.32s\" refused, only %s is accepted", key, v,
+					want);
+	return 0;
+}
+
 /* Checks the protected header and returns the sender's ephemeral public key. */
 static int parse_protected(const char *protected, EVP_PKEY **epk_out, char *reason,
 			   size_t reason_len)
@@ -241,7 +267,6 @@ static int parse_protected(const char *protected, EVP_PKEY **epk_out, char *reas
 	_cleanup_(json_object_putp) struct json_object *header = NULL;
 	struct json_object *epk;
 	uint8_t raw[JWE_HEADER_MAX];
-	const char *alg, *enc;
 	size_t raw_len;
 	int r;
 
@@ -255,22 +280,11 @@ static int parse_protected(const char *protected, EVP_PKEY **epk_out, char *reas
 	if (!json_object_is_type(header, json_type_object))
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"JWE: protected header is not a JSON object");
-	r = json_strict_get_string(header, "JWE protected header", "alg", 64, &alg, reason,
-				   reason_len);
+	r = header_expect(header, "alg", JWE_ALG, reason, reason_len);
+	if (r == 0)
+		r = header_expect(header, "enc", JWE_ENC, reason, reason_len);
 	if (r < 0)
 		return r;
-	if (strcmp(alg, JWE_ALG) != 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JWE: alg \"%.32s\" refused, only " JWE_ALG " is accepted",
-					alg);
-	r = json_strict_get_string(header, "JWE protected header", "enc", 64, &enc, reason,
-				   reason_len);
-	if (r < 0)
-		return r;
-	if (strcmp(enc, JWE_ENC) != 0)
-		return json_strict_fail(reason, reason_len, -EINVAL,
-					"JWE: enc \"%.32s\" refused, only " JWE_ENC " is accepted",
-					enc);
 	/* zip, crit, apu, apv, ... would change how to decrypt: refused, not ignored. */
 	r = json_strict_only_members(header, "JWE protected header", members, reason, reason_len);
 	if (r < 0)
@@ -352,11 +366,7 @@ int jwe_decrypt(EVP_PKEY *recipient, const char *text, size_t len, uint8_t **pt_
 	gcm = EVP_CIPHER_CTX_new();
 	if (!gcm)
 		return log_error_errno(-ENOMEM, "JWE: out of memory");
-	if (EVP_DecryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, NULL, NULL) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_IVLEN, JWE_IV_LEN, NULL) <= 0 ||
-	    EVP_DecryptInit_ex(gcm, NULL, NULL, sec->cek, iv) <= 0 ||
-	    EVP_DecryptUpdate(gcm, NULL, &n, (const uint8_t *)protected, (int)strlen(protected)) <=
-		    0 ||
+	if (!gcm_begin(gcm, 0, sec->cek, iv, protected) ||
 	    EVP_DecryptUpdate(gcm, pt, &n, ct, (int)ct_len) <= 0 ||
 	    EVP_CIPHER_CTX_ctrl(gcm, EVP_CTRL_GCM_SET_TAG, JWE_TAG_LEN, tag) <= 0 ||
 	    EVP_DecryptFinal_ex(gcm, pt + n, &m) <= 0 || (size_t)n + (size_t)m != ct_len) {

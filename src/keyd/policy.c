@@ -27,34 +27,22 @@ struct policy_set {
 	size_t n;
 };
 
-static const char *const field_names[_POLICY_FIELD_MAX] = {
-	[POLICY_MRTD] = "mrtd",
-	[POLICY_RTMR0] = "rtmr0",
-	[POLICY_RTMR1] = "rtmr1",
-	[POLICY_RTMR2] = "rtmr2",
-	[POLICY_RTMR3] = "rtmr3",
-	[POLICY_TD_ATTRIBUTES] = "td_attributes",
-	[POLICY_XFAM] = "xfam",
-	[POLICY_MRCONFIGID] = "mrconfigid",
-	[POLICY_MROWNER] = "mrowner",
-	[POLICY_MROWNERCONFIG] = "mrownerconfig",
-	[POLICY_MRSERVICETD] = "mrservicetd",
-	[POLICY_TEE_TCB_SVN2] = "tee_tcb_svn2",
-};
-
-static const char *const field_labels[_POLICY_FIELD_MAX] = {
-	[POLICY_MRTD] = "MRTD",
-	[POLICY_RTMR0] = "RTMR0",
-	[POLICY_RTMR1] = "RTMR1",
-	[POLICY_RTMR2] = "RTMR2",
-	[POLICY_RTMR3] = "RTMR3",
-	[POLICY_TD_ATTRIBUTES] = "TD attributes",
-	[POLICY_XFAM] = "XFAM",
-	[POLICY_MRCONFIGID] = "MRCONFIGID",
-	[POLICY_MROWNER] = "MROWNER",
-	[POLICY_MROWNERCONFIG] = "MROWNERCONFIG",
-	[POLICY_MRSERVICETD] = "MRSERVICETD",
-	[POLICY_TEE_TCB_SVN2] = "TEE_TCB_SVN2",
+/* Each field's JSON member name and the label refusals use. */
+static const struct {
+	const char *name, *label;
+} policy_fields[_POLICY_FIELD_MAX] = {
+	[POLICY_MRTD] = {"mrtd", "MRTD"},
+	[POLICY_RTMR0] = {"rtmr0", "RTMR0"},
+	[POLICY_RTMR1] = {"rtmr1", "RTMR1"},
+	[POLICY_RTMR2] = {"rtmr2", "RTMR2"},
+	[POLICY_RTMR3] = {"rtmr3", "RTMR3"},
+	[POLICY_TD_ATTRIBUTES] = {"td_attributes", "TD attributes"},
+	[POLICY_XFAM] = {"xfam", "XFAM"},
+	[POLICY_MRCONFIGID] = {"mrconfigid", "MRCONFIGID"},
+	[POLICY_MROWNER] = {"mrowner", "MROWNER"},
+	[POLICY_MROWNERCONFIG] = {"mrownerconfig", "MROWNERCONFIG"},
+	[POLICY_MRSERVICETD] = {"mrservicetd", "MRSERVICETD"},
+	[POLICY_TEE_TCB_SVN2] = {"tee_tcb_svn2", "TEE_TCB_SVN2"},
 };
 
 /* Every set states these, by value or by an explicit waiver. */
@@ -70,7 +58,7 @@ static bool field_is_rtmr(enum policy_field f)
 
 const char *policy_field_name(enum policy_field f)
 {
-	return f < _POLICY_FIELD_MAX ? field_names[f] : "?";
+	return f < _POLICY_FIELD_MAX ? policy_fields[f].name : "?";
 }
 
 static size_t field_len(enum policy_field f)
@@ -469,7 +457,7 @@ static int parse_measurement_set(const char *file, size_t idx, struct json_objec
 		bool known = !strcmp(key, "comment");
 
 		for (int f = 0; f < _POLICY_FIELD_MAX; f++)
-			known = known || !strcmp(key, field_names[f]);
+			known = known || !strcmp(key, policy_fields[f].name);
 		if (!known)
 			return log_error_errno(-EINVAL, "%s: unknown field '%s' in %s", file, key,
 					       where);
@@ -484,8 +472,8 @@ static int parse_measurement_set(const char *file, size_t idx, struct json_objec
 		struct json_object *v;
 		const char *why = "";
 
-		snprintf(fwhere, sizeof(fwhere), "%s.%s", where, field_names[f]);
-		if (!json_object_object_get_ex(o, field_names[f], &v)) {
+		snprintf(fwhere, sizeof(fwhere), "%s.%s", where, policy_fields[f].name);
+		if (!json_object_object_get_ex(o, policy_fields[f].name, &v)) {
 			if (field_required(f))
 				return log_error_errno(
 					-EINVAL,
@@ -846,14 +834,14 @@ static bool field_accepts(const struct policy_measurements *m, enum policy_field
 	case POLICY_PIN_VALUE:
 		if (!memcmp(m->value[f], v, field_len(f)))
 			return true;
-		snprintf(why, why_len, "%s mismatch", field_labels[f]);
+		snprintf(why, why_len, "%s mismatch", policy_fields[f].label);
 		return false;
 	case POLICY_PIN_EVENTS:
 		for (size_t i = 0; i < m->n_accepted[f - POLICY_RTMR0]; i++)
 			if (!memcmp(m->accepted[f - POLICY_RTMR0][i], v, TDX_MR_LEN))
 				return true;
 		snprintf(why, why_len, "%s mismatch (no accepted event sequence yields it)",
-			 field_labels[f]);
+			 policy_fields[f].label);
 		return false;
 	case POLICY_PIN_WAIVED:
 		if (f != POLICY_TD_ATTRIBUTES)
@@ -1039,14 +1027,15 @@ int policy_from_evidence(const struct tdx_td_body *b, const struct ccel_log *cce
 	for (int f = 0; r == 0 && f < _POLICY_FIELD_MAX; f++) {
 		if (ccel && (f == POLICY_RTMR1 || f == POLICY_RTMR2))
 			r = ccel_register_events(ccel, (uint32_t)(f - POLICY_RTMR0), set,
-						 field_names[f]);
+						 policy_fields[f].name);
 		else if (aael && f == POLICY_RTMR3)
 			r = aael_register_events(aael, set);
 		/* MRSERVICETD must be zero unless pinned; TEE_TCB_SVN2 is rated by the TCB
 		 * status. Pinning either is the operator's choice. */
 		else if ((f != POLICY_MRSERVICETD || !all_zero(b->mrservicetd, TDX_MR_LEN)) &&
 			 f != POLICY_TEE_TCB_SVN2)
-			r = add_hex_member(set, field_names[f], body_field(b, f), field_len(f));
+			r = add_hex_member(set, policy_fields[f].name, body_field(b, f),
+					   field_len(f));
 	}
 	tcb = json_object_new_array();
 	if (r == 0)

@@ -58,19 +58,17 @@ static int parse_v2(const uint8_t *buf, size_t len, struct proxy_header *out, ch
 	out->local = true;
 	if (cmd == 0) /* LOCAL: the balancer's own connection */
 		return (int)total;
-	if (fam == 0x11) { /* TCP over IPv4: src, dst, src port, dst port */
-		if (body < 12)
+	if (fam == 0x11 || fam == 0x21) { /* TCP over IPv4 / IPv6: src, dst, src port, dst port */
+		bool v4 = fam == 0x11;
+		size_t alen = v4 ? 4 : 16;
+		const uint8_t *port = buf + 16 + 2 * alen;
+
+		if (body < 2 * alen + 4)
 			return proxy_refuse(reason, reason_len,
-					    "PROXY v2 header: IPv4 addresses truncated");
-		inet_ntop(AF_INET, buf + 16, out->addr, sizeof(out->addr));
-		out->port = (uint16_t)(buf[24] << 8 | buf[25]);
-		out->local = false;
-	} else if (fam == 0x21) { /* TCP over IPv6 */
-		if (body < 36)
-			return proxy_refuse(reason, reason_len,
-					    "PROXY v2 header: IPv6 addresses truncated");
-		inet_ntop(AF_INET6, buf + 16, out->addr, sizeof(out->addr));
-		out->port = (uint16_t)(buf[48] << 8 | buf[49]);
+					    "PROXY v2 header: IPv%d addresses truncated",
+					    v4 ? 4 : 6);
+		inet_ntop(v4 ? AF_INET : AF_INET6, buf + 16, out->addr, sizeof(out->addr));
+		out->port = (uint16_t)(port[0] << 8 | port[1]);
 		out->local = false;
 	}
 	/* Other families (UNSPEC, UNIX, UDP): no client address to believe; the connection's. */

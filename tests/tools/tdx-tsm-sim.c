@@ -188,6 +188,16 @@ static int fifo_open_writer(const char *path)
 	return fd;
 }
 
+/* fifo_open_writer() on the entry's attribute dir/name. */
+static int entry_fifo_open(const char *dir, const char *name)
+{
+	char path[PATH_MAX_SIM];
+
+	if (path_join(path, sizeof(path), dir, name) < 0)
+		return -ENAMETOOLONG;
+	return fifo_open_writer(path);
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -281,9 +291,7 @@ static int entry_serve(struct sim *s, const char *dir)
 	if (r < 0)
 		return r;
 
-	if (path_join(path, sizeof(path), dir, "outblob") < 0)
-		return -ENAMETOOLONG;
-	fd = fifo_open_writer(path);
+	fd = entry_fifo_open(dir, "outblob");
 	if (fd < 0)
 		return fd;
 	/* The agent closed inblob (configfs commits it then) before opening outblob. */
@@ -299,9 +307,7 @@ static int entry_serve(struct sim *s, const char *dir)
 	if (r < 0)
 		return r;
 
-	if (path_join(path, sizeof(path), dir, "generation") < 0)
-		return -ENAMETOOLONG;
-	fd = fifo_open_writer(path);
+	fd = entry_fifo_open(dir, "generation");
 	if (fd < 0)
 		return fd;
 	entry_files_remove(dir);

@@ -13,6 +13,8 @@
 
 #include "unit-test.h"
 
+#include "cleanup.h"
+
 #include "json_strict.h"
 #include "log.h"
 
@@ -113,6 +115,16 @@ static void test_refuses(void **state)
 static void test_getters(void **state)
 {
 	static const char *const allowed[] = {"s", "o", NULL};
+	static const struct {
+		const char *key;
+		size_t max;
+		const char *why;
+	} refused[] = {
+		{"s", 2, "at most 2"},
+		{"n", 10, "NUL"},
+		{"i", 10, "'i' is not a string"},
+		{"x", 10, "'x' is missing"},
+	};
 	struct json_object *v = NULL, *o;
 	const char *s;
 	char reason[256];
@@ -123,18 +135,12 @@ static void test_getters(void **state)
 			 0);
 	assert_int_equal(json_strict_get_string(v, "t", "s", 3, &s, reason, sizeof(reason)), 0);
 	assert_string_equal(s, "abc");
-	assert_int_equal(json_strict_get_string(v, "t", "s", 2, &s, reason, sizeof(reason)),
-			 -EINVAL);
-	assert_non_null(strstr(reason, "at most 2"));
-	assert_int_equal(json_strict_get_string(v, "t", "n", 10, &s, reason, sizeof(reason)),
-			 -EINVAL);
-	assert_non_null(strstr(reason, "NUL"));
-	assert_int_equal(json_strict_get_string(v, "t", "i", 10, &s, reason, sizeof(reason)),
-			 -EINVAL);
-	assert_non_null(strstr(reason, "'i' is not a string"));
-	assert_int_equal(json_strict_get_string(v, "t", "x", 10, &s, reason, sizeof(reason)),
-			 -EINVAL);
-	assert_non_null(strstr(reason, "'x' is missing"));
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		assert_int_equal(json_strict_get_string(v, "t", refused[i].key, refused[i].max, &s,
+							reason, sizeof(reason)),
+				 -EINVAL);
+		assert_non_null(strstr(reason, refused[i].why));
+	}
 	assert_int_equal(json_strict_get_object(v, "t", "o", &o, reason, sizeof(reason)), 0);
 	assert_int_equal(json_strict_get_object(v, "t", "s", &o, reason, sizeof(reason)), -EINVAL);
 	assert_int_equal(json_strict_only_members(v, "t", allowed, reason, sizeof(reason)),

@@ -13,6 +13,8 @@
 
 #include "unit-test.h"
 
+#include "cleanup.h"
+
 #include "jwe.h"
 #include "jwk.h"
 #include "log.h"
@@ -284,26 +286,28 @@ static void test_refuses_header_members(void **state)
 
 static void test_refuses_lengths_and_encodings(void **state)
 {
+	static const struct {
+		const char *key;
+		size_t n;
+	} bad_lengths[] = {
+		{"encrypted_key", 39},
+		{"encrypted_key", 41},
+		{"encrypted_key", 0},
+		{"iv", 11},
+		{"iv", 16},
+		{"tag", 15},
+		{"tag", 17},
+	};
 	struct fixture *f = *state;
 	uint8_t buf[64] = {0};
-	char *s;
 
-#define WITH_BYTES(key, n) (s = b64_encode(B64_URL, buf, (n)), s ? jwe_with(f, (key), s) : NULL)
-	expect_refused(f, WITH_BYTES("encrypted_key", 39), -EINVAL, "'encrypted_key'");
-	free(s);
-	expect_refused(f, WITH_BYTES("encrypted_key", 41), -EINVAL, "'encrypted_key'");
-	free(s);
-	expect_refused(f, WITH_BYTES("encrypted_key", 0), -EINVAL, "'encrypted_key'");
-	free(s);
-	expect_refused(f, WITH_BYTES("iv", 11), -EINVAL, "'iv'");
-	free(s);
-	expect_refused(f, WITH_BYTES("iv", 16), -EINVAL, "'iv'");
-	free(s);
-	expect_refused(f, WITH_BYTES("tag", 15), -EINVAL, "'tag'");
-	free(s);
-	expect_refused(f, WITH_BYTES("tag", 17), -EINVAL, "'tag'");
-	free(s);
-#undef WITH_BYTES
+	for (size_t i = 0; i < ARRAY_SIZE(bad_lengths); i++) {
+		char *s = b64_encode(B64_URL, buf, bad_lengths[i].n), why[32];
+
+		snprintf(why, sizeof(why), "'%s'", bad_lengths[i].key);
+		expect_refused(f, s ? jwe_with(f, bad_lengths[i].key, s) : NULL, -EINVAL, why);
+		free(s);
+	}
 	expect_refused(f, jwe_with(f, "ciphertext", "ab+c"), -EINVAL, "'ciphertext'");
 	expect_refused(f, jwe_with(f, "ciphertext", "abc="), -EINVAL, "'ciphertext'");
 	expect_refused(f, jwe_with(f, "iv", "Udl2uN5evwNzsMFS\n"), -EINVAL, "'iv'");

@@ -15,6 +15,8 @@
 
 #include "unit-test.h"
 
+#include "cleanup.h"
+
 #include "jwk.h"
 #include "kbs_msg.h"
 #include "log.h"
@@ -32,6 +34,27 @@ static void expect_reason(int r, int want, const char *reason, const char *want_
 
 static void test_auth_request(void **state)
 {
+	static const struct {
+		const char *body;
+		int err;
+		const char *why;
+	} refused[] = {
+		{"{\"version\":\"0.3.0\",\"tee\":\"tdx\"}", -EPROTONOSUPPORT, "0.3.0"},
+		{"{\"version\":\"0.4.0 \",\"tee\":\"tdx\"}", -EPROTONOSUPPORT, "version"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"snp\"}", -EOPNOTSUPP, "snp"},
+		{"{\"version\":0.4,\"tee\":\"tdx\"}", -EINVAL, "'version' is not a string"},
+		{"{\"tee\":\"tdx\"}", -EINVAL, "'version' is missing"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"version\":\"0.4.0\"}", -EINVAL,
+		 "duplicate"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"x\":1}", -EINVAL,
+		 "unexpected member 'x'"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"tdx\",}", -EINVAL, "malformed"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"tdx\"} {}", -EINVAL, "offset"},
+		{"[\"0.4.0\"]", -EINVAL, "not a JSON object"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"tdx\"", -EINVAL, "malformed"},
+		{"", -EINVAL, "empty"},
+		{"{\"version\":\"0.4.0\",\"tee\":\"t\xffx\"}", -EINVAL, "malformed"},
+	};
 	char *body = NULL, reason[256];
 
 	(void)state;
@@ -54,43 +77,9 @@ static void test_auth_request(void **state)
 						reason, sizeof(reason)),
 			 0);
 
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.3.0\",\"tee\":\"tdx\"}"), reason,
-					     sizeof(reason)),
-		      -EPROTONOSUPPORT, reason, "0.3.0");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0 \",\"tee\":\"tdx\"}"), reason,
-					     sizeof(reason)),
-		      -EPROTONOSUPPORT, reason, "version");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"snp\"}"), reason,
-					     sizeof(reason)),
-		      -EOPNOTSUPP, reason, "snp");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":0.4,\"tee\":\"tdx\"}"), reason,
-					     sizeof(reason)),
-		      -EINVAL, reason, "'version' is not a string");
-	expect_reason(kbs_auth_request_parse(S("{\"tee\":\"tdx\"}"), reason, sizeof(reason)),
-		      -EINVAL, reason, "'version' is missing");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"tdx\","
-					       "\"version\":\"0.4.0\"}"),
-					     reason, sizeof(reason)),
-		      -EINVAL, reason, "duplicate");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"x\":1}"),
-					     reason, sizeof(reason)),
-		      -EINVAL, reason, "unexpected member 'x'");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"tdx\",}"), reason,
-					     sizeof(reason)),
-		      -EINVAL, reason, "malformed");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"tdx\"} {}"),
-					     reason, sizeof(reason)),
-		      -EINVAL, reason, "offset");
-	expect_reason(kbs_auth_request_parse(S("[\"0.4.0\"]"), reason, sizeof(reason)), -EINVAL,
-		      reason, "not a JSON object");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"tdx\""), reason,
-					     sizeof(reason)),
-		      -EINVAL, reason, "malformed");
-	expect_reason(kbs_auth_request_parse("", 0, reason, sizeof(reason)), -EINVAL, reason,
-		      "empty");
-	expect_reason(kbs_auth_request_parse(S("{\"version\":\"0.4.0\",\"tee\":\"t\xffx\"}"),
-					     reason, sizeof(reason)),
-		      -EINVAL, reason, "malformed");
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		expect_reason(kbs_auth_request_parse(S(refused[i].body), reason, sizeof(reason)),
+			      refused[i].err, reason, refused[i].why);
 	/* Nesting is bounded. */
 	{
 		char deep[200];

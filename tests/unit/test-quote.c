@@ -275,16 +275,16 @@ static void test_oversized_and_trailing(void **state)
 	free(buf);
 }
 
-static void put_u16(uint8_t *p, uint16_t v)
+/* Writes the little-endian field of width bytes (2 or 4) at off with bad, expects the quote
+ * refused with a reason mentioning why, then writes good back. */
+static void expect_field_refused(uint8_t *buf, size_t len, size_t off, size_t width, uint32_t bad,
+				 uint32_t good, const char *why)
 {
-	p[0] = v & 0xff;
-	p[1] = v >> 8;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
+	for (size_t i = 0; i < width; i++)
+		buf[off + i] = (bad >> (8 * i)) & 0xff;
+	expect_refused(buf, len, why);
+	for (size_t i = 0; i < width; i++)
+		buf[off + i] = (good >> (8 * i)) & 0xff;
 }
 
 static void test_bad_fields(void **state)
@@ -300,35 +300,22 @@ static void test_bad_fields(void **state)
 		print_message("skipped: TDX_TESTDATA not available\n");
 		skip();
 	}
-	put_u16(buf, 3);
-	expect_refused(buf, len, "version 3 unsupported");
-	put_u16(buf, 4);
-	put_u16(buf + 2, 3);
-	expect_refused(buf, len, "attestation key type 3");
-	put_u16(buf + 2, 2);
-	put_u32(buf + 4, 0);
-	expect_refused(buf, len, "not TDX");
-	put_u32(buf + 4, 0x81);
-	put_u16(buf + cert_type, 5);
-	expect_refused(buf, len, "certification data type 5 unsupported");
-	put_u16(buf + cert_type, 6);
-	put_u16(buf + inner_type, 4);
-	expect_refused(buf, len, "inner certification data type 4 unsupported");
-	put_u16(buf + inner_type, 5);
-	/* signature_data_len one byte short: the nested lengths no longer fit. */
-	put_u32(buf + 632, 4299);
-	expect_refused(buf, len, "truncated in certification data");
-	put_u32(buf + 632, 4301);
-	expect_refused(buf, len, "unexpected bytes after certification data");
-	put_u32(buf + 632, 4300);
+	expect_field_refused(buf, len, 0, 2, 3, 4, "version 3 unsupported");
+	expect_field_refused(buf, len, 2, 2, 3, 2, "attestation key type 3");
+	expect_field_refused(buf, len, 4, 4, 0, 0x81, "not TDX");
+	expect_field_refused(buf, len, cert_type, 2, 5, 6, "certification data type 5 unsupported");
+	expect_field_refused(buf, len, inner_type, 2, 4, 5,
+			     "inner certification data type 4 unsupported");
+	/* signature_data_len one byte short or long: the nested lengths no longer fit. */
+	expect_field_refused(buf, len, 632, 4, 4299, 4300, "truncated in certification data");
+	expect_field_refused(buf, len, 632, 4, 4301, 4300,
+			     "unexpected bytes after certification data");
 	/* Inner chain size larger than its container. */
-	put_u32(buf + inner_type + 2, 3679);
-	expect_refused(buf, len, "truncated in PCK certificate chain");
-	put_u32(buf + inner_type + 2, 3678);
+	expect_field_refused(buf, len, inner_type + 2, 4, 3679, 3678,
+			     "truncated in PCK certificate chain");
 	/* QE auth data length running past its container. */
-	put_u16(buf + inner_type - 34, 0xffff);
-	expect_refused(buf, len, "truncated in QE authentication data");
-	put_u16(buf + inner_type - 34, 32);
+	expect_field_refused(buf, len, inner_type - 34, 2, 0xffff, 32,
+			     "truncated in QE authentication data");
 	struct tdx_quote q;
 	assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
 	free(buf);
@@ -352,12 +339,8 @@ static void test_v5_body_descriptor(void **state)
 	assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
 	assert_int_equal(q.body_kind, TDX_BODY_TD15);
 	assert_int_equal(q.signed_len, 54 + 648);
-	put_u16(buf + 48, 1);
-	expect_refused(buf, len, "v5 body type 1");
-	put_u16(buf + 48, 3);
-	put_u32(buf + 50, 584);
-	expect_refused(buf, len, "v5 body type 3 with size 584");
-	put_u32(buf + 50, 648);
+	expect_field_refused(buf, len, 48, 2, 1, 3, "v5 body type 1");
+	expect_field_refused(buf, len, 50, 4, 584, 648, "v5 body type 3 with size 584");
 	assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
 	free(buf);
 }
