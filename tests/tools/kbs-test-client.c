@@ -5,7 +5,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -29,6 +28,7 @@
 
 #include "agent/kbs_client.h"
 #include "cleanup.h"
+#include "cmd_dispatch.h"
 #include "fileio.h"
 #include "jwk.h"
 #include "kbs_msg.h"
@@ -70,6 +70,20 @@ static int client_new(const struct ctx *c, bool use_pin, struct kbs_client **out
 		o.ca_file = c->ca;
 	}
 	return kbs_client_new(&o, out);
+}
+
+/* A client (CA-checked) holding a fresh /auth challenge and, if key is not NULL, a fresh TEE
+ * key: the first steps of most scenarios. */
+static int client_auth(const struct ctx *c, struct kbs_client **cl, struct kbs_challenge *ch,
+		       EVP_PKEY **key, char *reason, size_t reason_len)
+{
+	int r = client_new(c, false, cl);
+
+	if (r == 0)
+		r = kbs_client_auth(*cl, ch, reason, reason_len);
+	if (r == 0 && key)
+		r = jwk_generate_p256(key);
+	return r;
 }
 
 static long audit_mark(const struct ctx *c)
@@ -456,6 +470,33 @@ static int scen_slow_drip(const struct ctx *c)
 	return audit_expect(c, mark, "request timeout");
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A one-off client with options o asks for a challenge: the result, and (if seconds is not
+ * NULL) how long it took. */
+static int auth_once(const struct kbs_client_opts *o, char *reason, size_t reason_len,
+		     double *seconds)
+{
+	struct kbs_client *cl = NULL;
+	struct kbs_challenge ch;
+	double t0 = now_s();
+	int r;
+
+	r = kbs_client_new(o, &cl);
+	if (r == 0)
+		r = kbs_client_auth(cl, &ch, reason, reason_len);
+	kbs_client_free(cl);
+	if (seconds)
+		*seconds = now_s() - t0;
+	return r;
+}
+
 /* Holds n idle TLS connections (keyd's max_connections): a further client must not get through
  * until they close, and then must. */
 static int scen_max_connections(const struct ctx *c, int n)
@@ -464,8 +505,6 @@ static int scen_max_connections(const struct ctx *c, int n)
 	SSL_CTX *ctx[64] = {0};
 	SSL *ssl[64] = {0};
 	int fd[64], r, held = 0;
-	struct kbs_client *cl = NULL;
-	struct kbs_challenge ch;
 	char reason[512] = "";
 
 	if (n < 1 || n > 64)
@@ -477,10 +516,7 @@ static int scen_max_connections(const struct ctx *c, int n)
 	}
 	if (held != n)
 		FAILF("only %d of %d connections up to the limit were accepted", held, n);
-	r = kbs_client_new(&o, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	kbs_client_free(cl);
+	r = auth_once(&o, reason, sizeof(reason), NULL);
 	for (int i = 0; i < n; i++) {
 		SSL_free(ssl[i]);
 		SSL_CTX_free(ctx[i]);
@@ -492,14 +528,6 @@ static int scen_max_connections(const struct ctx *c, int n)
 	return 0; /* the valid session that follows shows the slot came back */
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* The client's own bounds, which the agent's failover relies on: a response larger than its cap
  * is refused, a server that accepts TCP but never answers costs at most the time budget, and a
  * closed port fails at once. */
@@ -508,17 +536,11 @@ static int scen_client_bounds(const struct ctx *c)
 	struct kbs_client_opts o = {.url = c->url, .ca_file = c->ca, .max_response = 16};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
-	struct kbs_client *cl = NULL;
-	struct kbs_challenge ch;
 	char reason[512] = "", url[64];
-	double t0, dt;
+	double dt;
 	int r, lfd;
 
-	r = kbs_client_new(&o, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	kbs_client_free(cl);
-	cl = NULL;
+	r = auth_once(&o, reason, sizeof(reason), NULL);
 	if (r != -EPROTO || !strstr(reason, "response larger than 16 bytes"))
 		FAILF("oversized response not refused (%d, %s)", r, reason);
 	printf("  %s\n", reason);
@@ -531,25 +553,14 @@ static int scen_client_bounds(const struct ctx *c)
 		FAILF("cannot set up a silent listener");
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
 	o = (struct kbs_client_opts){.url = url, .ca_file = c->ca, .total_timeout_ms = 700};
-	t0 = now_s();
-	r = kbs_client_new(&o, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	dt = now_s() - t0;
-	kbs_client_free(cl);
-	cl = NULL;
+	r = auth_once(&o, reason, sizeof(reason), &dt);
 	if (r != -ETIMEDOUT || dt > 1.5)
 		FAILF("silent server: %d (%s) after %.2f s, expected -ETIMEDOUT within the budget",
 		      r, reason, dt);
 	printf("  silent server: gave up after %.2f s: %s\n", dt, reason);
 	/* The same port once closed: refused at once. */
 	close(lfd);
-	t0 = now_s();
-	r = kbs_client_new(&o, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	dt = now_s() - t0;
-	kbs_client_free(cl);
+	r = auth_once(&o, reason, sizeof(reason), &dt);
 	if (r != -EHOSTUNREACH || dt > 0.5)
 		FAILF("closed port: %d (%s) after %.2f s, expected -EHOSTUNREACH at once", r,
 		      reason, dt);
@@ -579,6 +590,26 @@ static int scen_plain_http(const struct ctx *c)
 	return audit_expect(c, mark, "TLS handshake failed");
 }
 
+/* POSTs body to /attest on cl's session: keyd must answer 401 naming want, and audit it. */
+static int attest_refused(const struct ctx *c, struct kbs_client *cl, const char *body,
+			  const char *want, const char *what)
+{
+	_cleanup_free_ char *resp = NULL;
+	long status = 0, mark = audit_mark(c);
+	char reason[512];
+	size_t len;
+	int r;
+
+	r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status, &resp,
+			       &len, reason, sizeof(reason));
+	if (r < 0 || status != 401 || !strstr(resp, want)) {
+		fprintf(stderr, "  %s not refused: %ld %s\n", what, status, resp ? resp : "");
+		return -1;
+	}
+	printf("  %s: HTTP %ld %s\n", what, status, resp);
+	return audit_expect(c, mark, want);
+}
+
 static int scen_reused_nonce(const struct ctx *c)
 {
 	struct session_spec sp = {.sim = c->sim};
@@ -589,13 +620,11 @@ static int scen_reused_nonce(const struct ctx *c)
 	uint8_t *quote = NULL;
 	size_t quote_len, len;
 	char reason[512];
-	long status = 0, mark;
+	long status = 0;
 	int stage, r;
 
 	/* 1: the same session attests a second time with its (spent) nonce. */
-	r = client_new(c, false, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	r = client_auth(c, &cl, &ch, NULL, reason, sizeof(reason));
 	if (r == 0)
 		r = quotesim_kbs_evidence(c->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	if (r == 0)
@@ -608,41 +637,16 @@ static int scen_reused_nonce(const struct ctx *c)
 		fprintf(stderr, "  first attest failed (%ld)\n", status);
 		goto out;
 	}
-	free(resp);
-	resp = NULL;
-	mark = audit_mark(c);
-	r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status, &resp,
-			       &len, reason, sizeof(reason));
-	if (r < 0 || status != 401 || !strstr(resp, "nonce already used")) {
-		fprintf(stderr, "  replayed attest not refused: %ld %s\n", status,
-			resp ? resp : "");
-		r = -1;
-		goto out;
-	}
-	printf("  same session again: HTTP %ld %s\n", status, resp);
-	r = audit_expect(c, mark, "nonce already used");
+	r = attest_refused(c, cl, body, "nonce already used", "same session again");
 	if (r < 0)
 		goto out;
 	/* 2: the whole attest request (nonce, key, quote) replayed on a fresh session. */
 	kbs_client_free(cl);
 	cl = NULL;
-	free(resp);
-	resp = NULL;
-	r = client_new(c, false, &cl);
+	r = client_auth(c, &cl, &ch, NULL, reason, sizeof(reason));
 	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	mark = audit_mark(c);
-	if (r == 0)
-		r = kbs_client_request(cl, "POST", "/kbs/v0/attest", body, strlen(body), &status,
-				       &resp, &len, reason, sizeof(reason));
-	if (r < 0 || status != 401 || !strstr(resp, "not this session's nonce")) {
-		fprintf(stderr, "  replay on a new session not refused: %ld %s\n", status,
-			resp ? resp : "");
-		r = -1;
-		goto out;
-	}
-	printf("  replay on a new session: HTTP %ld %s\n", status, resp);
-	r = audit_expect(c, mark, "not this session's nonce");
+		r = attest_refused(c, cl, body, "not this session's nonce",
+				   "replay on a new session");
 out:
 	(void)sp;
 	(void)stage;
@@ -665,11 +669,7 @@ static int scen_cookie(const struct ctx *c, const char *session, const char *wan
 	long status = 0, mark = audit_mark(c);
 	int r;
 
-	r = client_new(c, false, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	if (r == 0)
-		r = jwk_generate_p256(&key);
+	r = client_auth(c, &cl, &ch, &key, reason, sizeof(reason));
 	if (r == 0)
 		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, NULL, &body);
 	if (r == 0) {
@@ -709,11 +709,7 @@ static int scen_expired_session(const struct ctx *c, unsigned lifetime_s)
 	long status = 0, mark;
 	int r;
 
-	r = client_new(c, false, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	if (r == 0)
-		r = jwk_generate_p256(&key);
+	r = client_auth(c, &cl, &ch, &key, reason, sizeof(reason));
 	if (r == 0)
 		r = kbs_attest_request_build(ch.nonce, key, q, sizeof(q), NULL, 0, NULL, &body);
 	sleep(lifetime_s + 1);
@@ -1008,9 +1004,7 @@ static int scen_auth_flood(const struct ctx *c, unsigned n)
 
 	if (n < 1 || n > 200000)
 		FAILF("auth-flood=N needs 1 <= N <= 200000");
-	r = client_new(c, false, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
+	r = client_auth(c, &cl, &ch, NULL, reason, sizeof(reason));
 	if (r == 0)
 		r = quotesim_kbs_evidence(c->sim, NULL, ch.nonce, &key, &quote, &quote_len);
 	if (r == 0)
@@ -1078,11 +1072,7 @@ static int scen_file_quote(const struct ctx *c, const char *arg)
 	free(raw);
 	if (r < 0)
 		FAILF("cannot read %s", path);
-	r = client_new(c, false, &cl);
-	if (r == 0)
-		r = kbs_client_auth(cl, &ch, reason, sizeof(reason));
-	if (r == 0)
-		r = jwk_generate_p256(&key);
+	r = client_auth(c, &cl, &ch, &key, reason, sizeof(reason));
 	if (r == 0)
 		r = kbs_client_attest(cl, ch.nonce, key, quote, quote_len, reason, sizeof(reason));
 	kbs_client_free(cl);
@@ -1249,53 +1239,34 @@ static int run_scenario(struct ctx *c, const char *name)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-					     {"ca", required_argument, NULL, 'c'},
-					     {"sim", required_argument, NULL, 's'},
-					     {"other-sim", required_argument, NULL, 'o'},
-					     {"audit", required_argument, NULL, 'a'},
-					     {"resource", required_argument, NULL, 'r'},
-					     {"expect-secret", required_argument, NULL, 'e'},
-					     {}};
+	static const char usage[] =
+		"usage: kbs-test-client --url URL --ca CERT --sim DIR [--other-sim DIR] --audit "
+		"FILE [--resource PATH] [--expect-secret FILE] SCENARIO...\n";
 	struct ctx c = {.resource = "default/disk/root"};
 	const char *sim = NULL, *other = NULL, *colon;
-	int opt, failed = 0;
+	const struct cmd_option opts[] = {
+		CMD_OPT("url", 0, true, &c.url),
+		CMD_OPT("ca", 0, true, &c.ca),
+		CMD_OPT("sim", 0, true, &sim),
+		CMD_OPT("other-sim", 0, false, &other),
+		CMD_OPT("audit", 0, true, &c.audit),
+		CMD_OPT("resource", 0, false, &c.resource),
+		CMD_OPT("expect-secret", 0, false, &c.expect_secret),
+	};
+	char **scenarios;
+	size_t n_scenarios;
+	int failed = 0, r;
 
 	log_setup("kbs-test-client", LOG_TARGET_STDERR, LOG_LVL_WARN);
 	/* A write to a connection keyd closed must fail with EPIPE, not kill the client. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-		switch (opt) {
-		case 'u':
-			c.url = optarg;
-			break;
-		case 'c':
-			c.ca = optarg;
-			break;
-		case 's':
-			sim = optarg;
-			break;
-		case 'o':
-			other = optarg;
-			break;
-		case 'a':
-			c.audit = optarg;
-			break;
-		case 'r':
-			c.resource = optarg;
-			break;
-		case 'e':
-			c.expect_secret = optarg;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (!c.url || !c.ca || !sim || !c.audit || optind >= argc) {
-		fprintf(stderr, "usage: kbs-test-client --url URL --ca CERT --sim DIR [--other-sim "
-				"DIR] --audit FILE [--resource PATH] [--expect-secret FILE] "
-				"SCENARIO...\n");
-		return 2;
+	r = cmd_options_parse_rest(argc, argv, usage, opts, ARRAY_SIZE(opts), &scenarios,
+				   &n_scenarios);
+	if (r >= 0)
+		return r;
+	if (n_scenarios == 0) {
+		fputs(usage, stderr);
+		return CMD_EXIT_USAGE;
 	}
 	colon = strrchr(c.url, ':');
 	c.port = colon ? (uint16_t)atoi(colon + 1) : 443;
@@ -1304,15 +1275,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot load the test hierarchy or the server certificate\n");
 		return 2;
 	}
-	for (int i = optind; i < argc; i++) {
-		int r = run_scenario(&c, argv[i]);
+	for (size_t i = 0; i < n_scenarios; i++) {
+		r = run_scenario(&c, scenarios[i]);
 
 		/* Whatever was refused, keyd must still release to a valid session (not while its
 		 * collateral is expired on purpose). */
-		if (r == 0 && strcmp(argv[i], "valid") && strcmp(argv[i], "expired-collateral") &&
-		    strcmp(argv[i], "audit-unavailable") && strncmp(argv[i], "file-quote=", 11))
+		if (r == 0 && strcmp(scenarios[i], "valid") &&
+		    strcmp(scenarios[i], "expired-collateral") &&
+		    strcmp(scenarios[i], "audit-unavailable") &&
+		    strncmp(scenarios[i], "file-quote=", 11))
 			r = valid_session(&c);
-		printf("%s %s\n", r == 0 ? "PASS" : "FAIL", argv[i]);
+		printf("%s %s\n", r == 0 ? "PASS" : "FAIL", scenarios[i]);
 		fflush(stdout);
 		if (r < 0)
 			failed++;
