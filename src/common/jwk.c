@@ -52,10 +52,9 @@ int jwk_generate_p256(EVP_PKEY **out)
 	return 0;
 }
 
-/* Reads the affine coordinates of a P-256 key as 32-byte big-endian strings. */
-static int p256_coordinates(EVP_PKEY *key, uint8_t x[JWK_P256_COORD_LEN],
-			    uint8_t y[JWK_P256_COORD_LEN])
+int jwk_p256_coordinates(EVP_PKEY *key, uint8_t xy[2 * JWK_P256_COORD_LEN])
 {
+	uint8_t *x = xy, *y = xy + JWK_P256_COORD_LEN;
 	_cleanup_(BN_freep) BIGNUM *bx = NULL;
 	_cleanup_(BN_freep) BIGNUM *by = NULL;
 	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
@@ -88,14 +87,14 @@ int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out)
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	_cleanup_free_ char *x64 = NULL;
 	_cleanup_free_ char *y64 = NULL;
-	uint8_t x[JWK_P256_COORD_LEN], y[JWK_P256_COORD_LEN];
+	uint8_t xy[2 * JWK_P256_COORD_LEN];
 	int r;
 
-	r = p256_coordinates(key, x, y);
+	r = jwk_p256_coordinates(key, xy);
 	if (r < 0)
 		return r;
-	x64 = b64_encode(B64_URL, x, sizeof(x));
-	y64 = b64_encode(B64_URL, y, sizeof(y));
+	x64 = b64_encode(B64_URL, xy, JWK_P256_COORD_LEN);
+	y64 = b64_encode(B64_URL, xy + JWK_P256_COORD_LEN, JWK_P256_COORD_LEN);
 	o = json_object_new_object();
 	if (!x64 || !y64 || !o)
 		return log_error_errno(-ENOMEM, "jwk: out of memory");
@@ -128,15 +127,43 @@ static int expect_string(struct json_object *jwk, const char *what, const char *
 	return 0;
 }
 
+int jwk_p256_from_coordinates(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY **out)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+	EVP_PKEY *domain = p256_domain();
+	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
+
+	/* A key with the shared P-256 parameters, then the point (decoding it refuses points off
+	 * the curve). */
+	point[0] = 0x04; /* uncompressed SEC1 point */
+	memcpy(point + 1, xy, 2 * JWK_P256_COORD_LEN);
+	key = EVP_PKEY_new();
+	if (!domain || !key || EVP_PKEY_copy_parameters(key, domain) != 1)
+		return -ENOMEM;
+	if (EVP_PKEY_set1_encoded_public_key(key, point, sizeof(point)) != 1) {
+		ERR_clear_error();
+		return -EDOM;
+	}
+	/* The quick public check refuses infinity and points off the
+	 * curve (P-256 has cofactor 1, so the costly order check would add nothing). */
+	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	if (!check)
+		return -ENOMEM;
+	if (EVP_PKEY_public_check_quick(check) != 1) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	*out = TAKE_PTR(key);
+	return 0;
+}
+
 int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
 		      EVP_PKEY **out, char *reason, size_t reason_len)
 {
 	static const char *const with_alg[] = {"kty", "crv", "alg", "x", "y", NULL};
 	static const char *const without_alg[] = {"kty", "crv", "x", "y", NULL};
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	EVP_PKEY *domain;
-	uint8_t point[1 + 2 * JWK_P256_COORD_LEN];
+	uint8_t xy[2 * JWK_P256_COORD_LEN];
 	int r;
 
 	if (!json_object_is_type(jwk, json_type_object))
@@ -158,35 +185,22 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 		if (r < 0)
 			return r;
 	}
-	point[0] = 0x04; /* uncompressed SEC1 point */
-	r = json_strict_get_b64url_exact(jwk, what, "x", point + 1, JWK_P256_COORD_LEN, reason,
+	r = json_strict_get_b64url_exact(jwk, what, "x", xy, JWK_P256_COORD_LEN, reason,
 					 reason_len);
 	if (r < 0)
 		return r;
-	r = json_strict_get_b64url_exact(jwk, what, "y", point + 1 + JWK_P256_COORD_LEN,
+	r = json_strict_get_b64url_exact(jwk, what, "y", xy + JWK_P256_COORD_LEN,
 					 JWK_P256_COORD_LEN, reason, reason_len);
 	if (r < 0)
 		return r;
-
-	/* A key with the shared P-256 parameters, then the point (decoding it refuses points off
-	 * the curve). */
-	domain = p256_domain();
-	key = EVP_PKEY_new();
-	if (!domain || !key || EVP_PKEY_copy_parameters(key, domain) != 1)
-		return log_error_errno(-ENOMEM, "%s: out of memory", what);
-	if (EVP_PKEY_set1_encoded_public_key(key, point, sizeof(point)) != 1) {
-		ERR_clear_error();
+	r = jwk_p256_from_coordinates(xy, out);
+	if (r == -ENOMEM)
+		return log_error_errno(r, "%s: out of memory", what);
+	if (r == -EDOM)
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"%s: (x, y) is not a point on P-256", what);
-	}
-	/* The quick public check refuses infinity and points off the
-	 * curve (P-256 has cofactor 1, so the costly order check would add nothing). */
-	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	if (!check)
-		return log_error_errno(-ENOMEM, "%s: out of memory", what);
-	if (EVP_PKEY_public_check_quick(check) != 1)
+	if (r < 0)
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"%s: (x, y) is not a valid P-256 public key", what);
-	*out = TAKE_PTR(key);
 	return 0;
 }

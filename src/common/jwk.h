@@ -28,3 +28,11 @@ int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out);
  * -EINVAL and a reason (e.g. "tee-pubkey: 'crv' is \"P-384\", only P-256 is accepted"). */
 int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
 		      EVP_PKEY **out, char *reason, size_t reason_len);
+
+/* The affine coordinates of a P-256 public key, x then y, 32 bytes big-endian each. */
+int jwk_p256_coordinates(EVP_PKEY *key, uint8_t xy[2 * JWK_P256_COORD_LEN]);
+
+/* The validating importer behind jwk_to_public_key(), for coordinates already decoded (keyd's
+ * sealed session): -EDOM when (x, y) is not on P-256, -EINVAL when it fails the public-key
+ * check, -ENOMEM. */
+int jwk_p256_from_coordinates(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY **out);

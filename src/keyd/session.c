@@ -154,45 +154,6 @@ static uint64_t get_be(const uint8_t *p, int n)
 	return v;
 }
 
-static int tee_key_coords(EVP_PKEY *key, uint8_t xy[2 * JWK_P256_COORD_LEN])
-{
-	struct json_object *jwk = NULL, *x, *y;
-	int r;
-
-	r = jwk_from_public_key(key, 1, &jwk);
-	if (r < 0)
-		return r;
-	if (!json_object_object_get_ex(jwk, "x", &x) || !json_object_object_get_ex(jwk, "y", &y) ||
-	    b64_decode_exact(B64_URL, json_object_get_string(x), strlen(json_object_get_string(x)),
-			     xy, JWK_P256_COORD_LEN) < 0 ||
-	    b64_decode_exact(B64_URL, json_object_get_string(y), strlen(json_object_get_string(y)),
-			     xy + JWK_P256_COORD_LEN, JWK_P256_COORD_LEN) < 0)
-		r = -EINVAL;
-	json_object_put(jwk);
-	return r;
-}
-
-/* Through jwk_to_public_key(), the one validating importer (point on the curve, etc.). */
-static int tee_key_from_coords(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY **out)
-{
-	struct json_object *jwk = json_object_new_object();
-	char *x = b64_encode(B64_URL, xy, JWK_P256_COORD_LEN);
-	char *y = b64_encode(B64_URL, xy + JWK_P256_COORD_LEN, JWK_P256_COORD_LEN);
-	char reason[128];
-	int r = -ENOMEM;
-
-	if (jwk && x && y && json_add_string(jwk, "kty", "EC") == 0 &&
-	    json_add_string(jwk, "crv", "P-256") == 0 &&
-	    json_add_string(jwk, "alg", JWK_ALG_ECDH_ES_A256KW) == 0 &&
-	    json_add_string(jwk, "x", x) == 0 && json_add_string(jwk, "y", y) == 0)
-		r = jwk_to_public_key(jwk, "sealed tee-pubkey", JWK_ALG_REQUIRED, out, reason,
-				      sizeof(reason));
-	json_object_put(jwk);
-	free(x);
-	free(y);
-	return r;
-}
-
 static int seal(struct session_table *t, const struct session *s,
 		char cookie[SESSION_COOKIE_MAX + 1])
 {
@@ -228,7 +189,7 @@ static int seal(struct session_table *t, const struct session *s,
 		p += 8;
 		put_be(p, s->att.tcb_eval_number, 4);
 		p += 4;
-		r = tee_key_coords(s->att.tee_key, p);
+		r = jwk_p256_coordinates(s->att.tee_key, p);
 		if (r < 0)
 			return r;
 		p += 2 * JWK_P256_COORD_LEN;
@@ -328,7 +289,7 @@ int session_open(struct session_table *t, const char *cookie, struct session *s,
 		p += 8;
 		s->att.tcb_eval_number = (uint32_t)get_be(p, 4);
 		p += 4;
-		if (tee_key_from_coords(p, &s->att.tee_key) < 0)
+		if (jwk_p256_from_coordinates(p, &s->att.tee_key) < 0)
 			goto out;
 		p += 2 * JWK_P256_COORD_LEN;
 		sl = *p++;
