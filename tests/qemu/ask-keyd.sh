@@ -9,6 +9,13 @@ export PATH=/bin:/sbin
 export TDX_UNLOCK_TEST_TSM_REPORT_DIR=/run/tdx-tsm-sim/report
 export TDX_UNLOCK_TEST_RTMR_PATH=/run/tdx-tsm-sim/rtmr3:sha384
 export TDX_UNLOCK_TEST_CCEL=/run/tdx-tsm-sim/ca/ccel
+# The host's code need not honour a recovery boot (whose own agent asks nothing): it asks anyway,
+# with the rest of the measured command line.
+cmdline=
+for word in $(cat /proc/cmdline); do
+	case $word in rd.tdx_unlock.recovery=*) ;; *) cmdline="$cmdline $word" ;; esac
+done
+export TDX_UNLOCK_TEST_CMDLINE="${cmdline# }"
 header=/dev/vda
 [ -e /tdx-test/enrolled-header.img ] && header=/tdx-test/enrolled-header.img
 echo "TDX-UNLOCK-TEST: ask-keyd: RTMR3 before: $(cat /run/tdx-tsm-sim/rtmr3 2>&1)"

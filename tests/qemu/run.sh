@@ -5,19 +5,22 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-13)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-14)
 #   1 automatic unlock, then a second release asked from the real root is refused (RTMR3)
 #                                        5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
 #   3 policy mismatch -> prompt          7 scenario 1 with an initramfs-tools initramfs
 #   4 wrong server key (pin) -> prompt   8 no network card at all -> bounded wait -> prompt
+#                                        (7 also: a second release from the real root is refused)
 #   9 hostile root (cipher_null + digest bug, plaintext data) -> guard refuses, no prompt, power-off
 #  10 disk swap: host-made root without a token, host's passphrase at the prompt; its root asks
 #     keyd with the agent's attestation -> refused (RTMR3), both initramfs kinds
 #  11 root over NBD flips to a cipher_null header after the agent validated it -> the agent opens
 #     only its validated copy: the host's plaintext never mounted
 #  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
-#  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt
+#  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt; 13b the agent
+#     SIGKILLed mid-run under initramfs-tools -> power-off, no prompt
+#  14 scenario 10 in recovery mode (rd.tdx_unlock.recovery=1, dracut) -> refused likewise
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -42,12 +45,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) demo=1 ;;
 	--bench) bench=1 ;;
-	[1-9] | 1[0-3]) scenarios+=("$1") ;;
+	[1-9] | 1[0-4]) scenarios+=("$1") ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 11 12 13)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
 
 results=()
 failed=0
@@ -226,15 +229,18 @@ scenario_8() {
 }
 
 scenario_7() {
-	start_scenario 7 "automatic unlock (initramfs-tools)"
-	boot_with_keyd "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools)" "$RECOVERY_PASSFILE" \
-		"$ROOT_IMG" || return
+	start_scenario 7 "automatic unlock (initramfs-tools); then a second release from the real root is refused"
+	boot_with_keyd "$cur" "$INITRD_ITOOLS" "$(root_cmdline itools) tdx_unlock_test.ask_keyd=1" \
+		"$RECOVERY_PASSFILE" "$ROOT_IMG" || return
 	ROOT_MAPPER=$ITOOLS_ROOT_NAME check_automatic
 	check "the agent reported success" log_has "tdx-unlock: devices unlocked"
 	check "the agent named the mapping by cryptopts= itself (no rename)" \
 		log_has "tdx-unlock: /dev/vda: unlocked as /dev/mapper/$ITOOLS_ROOT_NAME "
 	check "the rename fallback had nothing to do" log_lacks "is now $ITOOLS_ROOT_NAME"
-	finish "automatic unlock, initramfs-tools"
+	check "the runtime log records the agent's release" \
+		log_has "TDX-UNLOCK-TEST: ask-keyd: runtime log: .*tdx-unlock released $ROOT_UUID"
+	check_asked_keyd_refused 1
+	finish "automatic unlock, second release refused (initramfs-tools)"
 }
 
 # All of it in one function, parsed before it runs: editing this file during a run is harmless.

@@ -231,7 +231,7 @@ setup_all() {
 	for n in "$@"; do
 		case $n in
 		7) need_itools=1 ;;
-		10 | 12) need_itools=1 need_dracut=1 ;;
+		10 | 12 | 13) need_itools=1 need_dracut=1 ;;
 		*) need_dracut=1 ;;
 		esac
 		[ "$n" = 5 ] && need_data=1
