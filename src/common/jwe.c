@@ -5,6 +5,7 @@
 #include "json_build.h"
 #include "json_strict.h"
 #include "jwk.h"
+#include "kdf.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -24,8 +25,6 @@
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
-DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
 /* The intermediate secrets of one JWE operation, in one secure allocation (each secmem_alloc()
  * is a locked mapping of its own: one instead of three keeps the syscalls down). */
 struct jwe_secrets {
@@ -61,8 +60,6 @@ static int concat_kdf(const uint8_t *z, uint8_t kek[JWE_KEK_LEN])
 		0,   0,	  0,   0,				     /* PartyVInfo */
 		0,   0,	  1,   0,				     /* keydatalen = 256 */
 	};
-	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
-	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = NULL;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, JWE_Z_LEN),
@@ -71,12 +68,8 @@ static int concat_kdf(const uint8_t *z, uint8_t kek[JWE_KEK_LEN])
 		OSSL_PARAM_construct_end(),
 	};
 
-	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
-	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (!ctx || EVP_KDF_derive(ctx, kek, JWE_KEK_LEN, params) <= 0) {
-		ERR_clear_error();
+	if (kdf_evp_derive("SSKDF", params, kek, JWE_KEK_LEN) < 0)
 		return log_error_errno(-EIO, "JWE: Concat KDF failed");
-	}
 	return 0;
 }
 

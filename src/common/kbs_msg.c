@@ -27,11 +27,15 @@ static const struct {
 	[KBS_ERR_SERDE] = {"SerdeError", 401},
 };
 
-/* Serialises obj compactly into a malloc'ed string. */
-static int to_text(struct json_object *obj, const char *what, char **out)
+/* Serialises a message built with checked adders compactly into a malloc'ed string; added is
+ * the adders' result (a failed adder, or obj NULL, is out of memory). */
+static int to_text(struct json_object *obj, int added, const char *what, char **out)
 {
-	const char *text = json_object_to_json_string_ext(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+		obj && added == 0
+			? json_object_to_json_string_ext(
+				  obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+			: NULL;
 
 	*out = text ? strdup(text) : NULL;
 	if (!*out)
@@ -59,6 +63,27 @@ static int parse_object(const char *body, size_t len, const char *what, const ch
 	return 0;
 }
 
+/* parse_object(), then its members read by table (json_strict_fields: same refusals as the
+ * single getters). */
+static int parse_fields(const char *body, size_t len, const char *what, const char *const *allowed,
+			const struct json_field *fields, size_t n_fields, struct json_object **out,
+			char *reason, size_t reason_len)
+{
+	int r = parse_object(body, len, what, allowed, out, reason, reason_len);
+
+	return r < 0 ? r : json_strict_fields(*out, what, fields, n_fields, reason, reason_len);
+}
+
+/* The object member key of obj, holding only the allowed members. */
+static int get_closed_object(struct json_object *obj, const char *what, const char *key,
+			     const char *const *allowed, struct json_object **out, char *reason,
+			     size_t reason_len)
+{
+	int r = json_strict_get_object(obj, what, key, out, reason, reason_len);
+
+	return r < 0 ? r : json_strict_only_members(*out, key, allowed, reason, reason_len);
+}
+
 static int get_nonce(struct json_object *obj, const char *what, char nonce[KBS_NONCE_MAX_LEN + 1],
 		     char *reason, size_t reason_len)
 {
@@ -77,12 +102,12 @@ static int get_nonce(struct json_object *obj, const char *what, char nonce[KBS_N
 int kbs_auth_request_build(char **out)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	int r = o ? json_add_string(o, "version", KBS_PROTOCOL_VERSION) ?:
+			    json_add_string(o, "tee", KBS_TEE_TDX) ?:
+			    json_add_member(o, "extra-params", json_object_new_object())
+		  : -ENOMEM;
 
-	if (!o || json_add_string(o, "version", KBS_PROTOCOL_VERSION) < 0 ||
-	    json_add_string(o, "tee", KBS_TEE_TDX) < 0 ||
-	    json_add_member(o, "extra-params", json_object_new_object()) < 0)
-		return log_error_errno(-ENOMEM, "auth request: out of memory");
-	return to_text(o, "auth request", out);
+	return to_text(o, r, "auth request", out);
 }
 
 int kbs_auth_request_parse(const char *body, size_t len, char *reason, size_t reason_len)
@@ -115,13 +140,13 @@ int kbs_auth_request_parse(const char *body, size_t len, char *reason, size_t re
 int kbs_challenge_build(const char *nonce, char **out)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	int r;
 
 	if (!nonce || !*nonce || strlen(nonce) > KBS_NONCE_MAX_LEN)
 		return log_error_errno(-EINVAL, "challenge: nonce empty or too long");
-	if (!o || json_add_string(o, "nonce", nonce) < 0 ||
-	    json_add_string(o, "extra-params", "") < 0)
-		return log_error_errno(-ENOMEM, "challenge: out of memory");
-	return to_text(o, "challenge", out);
+	r = o ? json_add_string(o, "nonce", nonce) ?: json_add_string(o, "extra-params", "")
+	      : -ENOMEM;
+	return to_text(o, r, "challenge", out);
 }
 
 int kbs_challenge_parse(const char *body, size_t len, struct kbs_challenge *out, char *reason,
@@ -203,9 +228,7 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 			    : (json_object_object_add(pe, "aa_eventlog", NULL) < 0 ? -ENOMEM : 0);
 	if (r == 0)
 		r = json_add_string(te, "additional_evidence", "");
-	if (r < 0)
-		return log_error_errno(r, "attest request: out of memory");
-	return to_text(top, "attest request", out);
+	return to_text(top, r, "attest request", out);
 }
 
 void kbs_attest_request_done(struct kbs_attest_request *req)
@@ -263,10 +286,8 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 		return json_strict_fail(reason, reason_len, -EOPNOTSUPP,
 					"attest request: init-data is not supported");
 
-	r = json_strict_get_object(o, "attest request", "runtime-data", &rd, reason, reason_len);
-	if (r < 0)
-		return r;
-	r = json_strict_only_members(rd, "runtime-data", rd_members, reason, reason_len);
+	r = get_closed_object(o, "attest request", "runtime-data", rd_members, &rd, reason,
+			      reason_len);
 	if (r < 0)
 		return r;
 	r = get_nonce(rd, "runtime-data", req.nonce, reason, reason_len);
@@ -281,10 +302,8 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 		goto out;
 	req.tee_pubkey_jwk = json_object_get(jwk);
 
-	r = json_strict_get_object(o, "attest request", "tee-evidence", &te, reason, reason_len);
-	if (r < 0)
-		goto out;
-	r = json_strict_only_members(te, "tee-evidence", te_members, reason, reason_len);
+	r = get_closed_object(o, "attest request", "tee-evidence", te_members, &te, reason,
+			      reason_len);
 	if (r < 0)
 		goto out;
 	r = json_strict_get_string(te, "tee-evidence", "additional_evidence", KBS_MSG_MAX_LEN,
@@ -296,10 +315,8 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 				     "tee-evidence: additional_evidence is not supported");
 		goto out;
 	}
-	r = json_strict_get_object(te, "tee-evidence", "primary_evidence", &pe, reason, reason_len);
-	if (r < 0)
-		goto out;
-	r = json_strict_only_members(pe, "primary_evidence", pe_members, reason, reason_len);
+	r = get_closed_object(te, "tee-evidence", "primary_evidence", pe_members, &pe, reason,
+			      reason_len);
 	if (r < 0)
 		goto out;
 	r = get_b64_std(pe, "primary_evidence", "quote", KBS_QUOTE_MAX_LEN, &req.quote,
@@ -351,9 +368,7 @@ int kbs_attest_response_build(const char *token, char **out)
 
 	if (!token || strlen(token) > KBS_TOKEN_MAX_LEN)
 		return log_error_errno(-EINVAL, "attest response: token missing or too long");
-	if (!o || json_add_string(o, "token", token) < 0)
-		return log_error_errno(-ENOMEM, "attest response: out of memory");
-	return to_text(o, "attest response", out);
+	return to_text(o, o ? json_add_string(o, "token", token) : -ENOMEM, "attest response", out);
 }
 
 int kbs_attest_response_parse(const char *body, size_t len, char **token, char *reason,
@@ -361,14 +376,14 @@ int kbs_attest_response_parse(const char *body, size_t len, char **token, char *
 {
 	static const char *const members[] = {"token", NULL};
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	const char *s;
+	const char *s = NULL;
+	const struct json_field fields[] = {
+		JSON_STRING("token", true, 0, KBS_TOKEN_MAX_LEN, &s),
+	};
 	int r;
 
-	r = parse_object(body, len, "attest response", members, &o, reason, reason_len);
-	if (r < 0)
-		return r;
-	r = json_strict_get_string(o, "attest response", "token", KBS_TOKEN_MAX_LEN, &s, reason,
-				   reason_len);
+	r = parse_fields(body, len, "attest response", members, fields, ARRAY_SIZE(fields), &o,
+			 reason, reason_len);
 	if (r < 0)
 		return r;
 	*token = strdup(s);
@@ -395,12 +410,12 @@ int kbs_error_build(enum kbs_error_type type, const char *detail, char **out)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	char type_uri[128], d[KBS_DETAIL_MAX_LEN + 1];
+	int r;
 
 	snprintf(type_uri, sizeof(type_uri), KBS_ERROR_TYPE_PREFIX "%s", kbs_error_type_name(type));
 	snprintf(d, sizeof(d), "%s", detail ? detail : "");
-	if (!o || json_add_string(o, "type", type_uri) < 0 || json_add_string(o, "detail", d) < 0)
-		return log_error_errno(-ENOMEM, "error body: out of memory");
-	return to_text(o, "error body", out);
+	r = o ? json_add_string(o, "type", type_uri) ?: json_add_string(o, "detail", d) : -ENOMEM;
+	return to_text(o, r, "error body", out);
 }
 
 int kbs_error_parse(const char *body, size_t len, struct kbs_error *out, char *reason,
@@ -408,18 +423,16 @@ int kbs_error_parse(const char *body, size_t len, struct kbs_error *out, char *r
 {
 	static const char *const members[] = {"type", "detail", NULL};
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	const char *type, *detail;
+	const char *type = NULL, *detail = NULL;
+	const struct json_field fields[] = {
+		JSON_STRING("type", true, 0, 512, &type),
+		JSON_STRING("detail", true, 0, KBS_MSG_MAX_LEN, &detail),
+	};
 	size_t plen = strlen(KBS_ERROR_TYPE_PREFIX);
 	int r;
 
-	r = parse_object(body, len, "error body", members, &o, reason, reason_len);
-	if (r < 0)
-		return r;
-	r = json_strict_get_string(o, "error body", "type", 512, &type, reason, reason_len);
-	if (r < 0)
-		return r;
-	r = json_strict_get_string(o, "error body", "detail", KBS_MSG_MAX_LEN, &detail, reason,
-				   reason_len);
+	r = parse_fields(body, len, "error body", members, fields, ARRAY_SIZE(fields), &o, reason,
+			 reason_len);
 	if (r < 0)
 		return r;
 	out->type[0] = '\0';

@@ -20,6 +20,18 @@
 DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
 DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
 
+int kdf_evp_derive(const char *alg, const OSSL_PARAM *params, uint8_t *out, size_t len)
+{
+	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = EVP_KDF_fetch(NULL, alg, NULL);
+	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+
+	if (!ctx || EVP_KDF_derive(ctx, out, len, params) <= 0) {
+		ERR_clear_error();
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Writes the canonical lowercase form of a textual UUID, refusing anything else. */
 static int uuid_canonical(const char *uuid, char out[KDF_UUID_STR_LEN + 1])
 {
@@ -48,8 +60,6 @@ int kdf_luks_passphrase(const uint8_t *secret, size_t secret_len, const uint8_t 
 			size_t salt_len, const char *uuid, unsigned keyslot,
 			uint8_t out[KDF_PASSPHRASE_LEN])
 {
-	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
-	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = NULL;
 	char info[sizeof(KDF_PASSPHRASE_INFO_PREFIX) + KDF_UUID_STR_LEN + 8];
 	char canon[KDF_UUID_STR_LEN + 1];
 	OSSL_PARAM params[5];
@@ -76,12 +86,8 @@ int kdf_luks_passphrase(const uint8_t *secret, size_t secret_len, const uint8_t 
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, (size_t)n);
 	params[4] = OSSL_PARAM_construct_end();
 
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (!ctx || EVP_KDF_derive(ctx, out, KDF_PASSPHRASE_LEN, params) <= 0) {
-		ERR_clear_error();
+	if (kdf_evp_derive("HKDF", params, out, KDF_PASSPHRASE_LEN) < 0)
 		return log_error_errno(-EIO, "passphrase derivation: HKDF-SHA256 failed");
-	}
 	return 0;
 }
 

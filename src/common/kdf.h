@@ -2,6 +2,7 @@
  * per-disk secret (server). Byte encodings are fixed here and in docs/protocol.md. */
 #pragma once
 
+#include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,3 +34,7 @@ int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *po
  * token, which computes the HMAC itself. Same checks and errors as kdf_disk_secret(). */
 int kdf_disk_secret_message(const char *policy_id, const char *resource_path, uint32_t key_version,
 			    uint8_t **out, size_t *out_len);
+
+/* One run of OpenSSL's KDF alg ("HKDF", "SSKDF", ...) with params into out[len]: 0, or -EIO with
+ * OpenSSL's error queue cleared (the caller logs what failed). The one place EVP_KDF is driven. */
+int kdf_evp_derive(const char *alg, const OSSL_PARAM *params, uint8_t *out, size_t len);
