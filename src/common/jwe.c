@@ -22,7 +22,6 @@
 #define JWE_Z_LEN      32 /* P-256 shared secret: the x coordinate */
 #define JWE_HEADER_MAX 1024
 
-DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 /* The intermediate secrets of one JWE operation, in one secure allocation (each secmem_alloc()

@@ -14,7 +14,6 @@
 
 #define P256_GROUP_NAME "prime256v1"
 
-DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 DEFINE_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 DEFINE_CLEANUP_FUNC(BIGNUM, BN_free)
 /* P-256 domain parameters (no key), made once per process and never changed: new keys copy

@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 
+#include "cleanup.h"
+
 #define JWK_P256_COORD_LEN     32
 #define JWK_ALG_ECDH_ES_A256KW "ECDH-ES+A256KW"
 
@@ -16,6 +18,7 @@ enum jwk_alg_rule {
 /* Generates a fresh P-256 key pair (the agent's ephemeral key, the server's JWE epk). OpenSSL
  * holds the private scalar; callers free it with EVP_PKEY_free() as soon as it is used. */
 int jwk_generate_p256(EVP_PKEY **out);
+DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 
 /* Builds {"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":...,"y":...} (with_alg) or
  * {"crv":"P-256","kty":"EC","x":...,"y":...} (!with_alg, the member order Trustee uses for

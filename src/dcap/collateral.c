@@ -834,8 +834,6 @@ void dcap_collateral_free(struct dcap_collateral *c)
 	free(c);
 }
 
-DEFINE_CLEANUP_FUNC(struct dcap_collateral, dcap_collateral_free)
-
 int dcap_collateral_load(const struct dcap_collateral_files *f, struct dcap_collateral **out,
 			 char *reason, size_t reason_len)
 {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cleanup.h"
 #include "quote.h"
 
 /* Parsed, verified-once collateral for one FMSPC: reused across many quote verifications. */
@@ -34,6 +35,7 @@ struct dcap_collateral_files {
 int dcap_collateral_load(const struct dcap_collateral_files *files, struct dcap_collateral **out,
 			 char *reason, size_t reason_len);
 void dcap_collateral_free(struct dcap_collateral *c);
+DEFINE_CLEANUP_FUNC(struct dcap_collateral, dcap_collateral_free)
 /* Latest issue time and earliest expiry (inclusive) over TCB info, QE identity and both CRLs
  * (for policy age checks). Certificate validity is checked per quote at its time. */
 void dcap_collateral_window(const struct dcap_collateral *c, time_t *not_before, time_t *not_after);
@@ -46,6 +48,7 @@ time_t dcap_collateral_oldest_issue(const struct dcap_collateral *c);
 struct dcap_verifier;
 int dcap_verifier_new(const char *root_ca_path, struct dcap_verifier **out);
 void dcap_verifier_free(struct dcap_verifier *v);
+DEFINE_CLEANUP_FUNC(struct dcap_verifier, dcap_verifier_free)
 bool dcap_verifier_is_test_root(const struct dcap_verifier *v);
 
 /* What the verifier's caches did so far (tests and benchmarks). */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cleanup.h"
 #include "keyd_config.h"
 
 struct release_service;
@@ -31,6 +32,7 @@ struct keyd_reply {
  * store, audit log and session table. */
 int release_service_new(const struct keyd_config *cfg, struct release_service **out);
 void release_service_free(struct release_service *s);
+DEFINE_CLEANUP_FUNC(struct release_service, release_service_free)
 
 /* Reloads the policy directory and drops cached collateral. A set that fails to load leaves
  * the current one in force (with a log line saying why) and returns its error. */

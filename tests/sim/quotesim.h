@@ -10,6 +10,7 @@
 
 #include <openssl/types.h>
 
+#include "cleanup.h"
 #include "quote.h"
 
 /* Fixed file names inside a quotesim directory. Private keys are test keys (mode 0600). */
@@ -94,6 +95,7 @@ struct quotesim;
 /* Loads a directory written by quotesim_ca_create(). */
 int quotesim_load(const char *dir, struct quotesim **out);
 void quotesim_free(struct quotesim *s);
+DEFINE_CLEANUP_FUNC(struct quotesim, quotesim_free)
 
 /* Re-issues collateral (tcb_info.json, qe_identity.json, the CRLs, collateral.json and the
  * signer chains) for the loaded hierarchy into out_dir (may be the hierarchy's own directory),

@@ -246,7 +246,7 @@ static void test_flip_every_region(void **state)
 	struct quotesim_quote_opts o;
 	struct dcap_result res;
 	struct tdx_quote q;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len, total, step;
 	int r, refused = 0, tried = 0;
 
@@ -268,7 +268,6 @@ static void test_flip_every_region(void **state)
 			fail_msg("flip at byte %zu (of %zu) not refused", i, total);
 	}
 	assert_int_equal(refused, tried);
-	free(buf);
 }
 
 static void test_truncated_and_oversized(void **state)
@@ -338,8 +337,8 @@ static void test_other_root(void **state)
 	struct fixture *f = *state;
 	struct quotesim_quote_opts o;
 	struct dcap_result res;
-	struct dcap_collateral *other_col = NULL;
-	struct dcap_verifier *other_v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *other_col = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *other_v = NULL;
 	uint8_t *buf = NULL, *chain = NULL;
 	size_t len;
 	char p[160];
@@ -390,8 +389,6 @@ static void test_other_root(void **state)
 		       -EKEYREJECTED, "QE report signature", "foreign chain, its own root");
 	free(buf);
 	free(chain);
-	dcap_collateral_free(other_col);
-	dcap_verifier_free(other_v);
 }
 
 /* Collateral variant of the first hierarchy, written beside it and loaded. */
@@ -423,7 +420,7 @@ static void test_mixed_hierarchies(void **state)
 	};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	gen(f->sim, NULL, &buf, &len);
@@ -479,7 +476,6 @@ static void test_mixed_hierarchies(void **state)
 			       &res, -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
 		dcap_collateral_free(c);
 	}
-	free(buf);
 }
 
 /* TCB info for another platform (FMSPC) is refused, not evaluated. */
@@ -488,17 +484,15 @@ static void test_wrong_fmspc(void **state)
 	static const uint8_t fmspc[6] = {0x00, 0x60, 0x6a, 0x00, 0x00, 0x00};
 	struct fixture *f = *state;
 	struct quotesim_collateral_opts co = {.tcb_fmspc = fmspc};
-	struct dcap_collateral *c;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	c = variant(f, "wrong-fmspc", &co, true);
 	gen(f->sim, NULL, &buf, &len);
 	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
 		       -EACCES, "FMSPC", "TCB info for another FMSPC");
-	free(buf);
-	dcap_collateral_free(c);
 }
 
 /* Rewrites dir/name with one byte changed: at `pos` (negative: from the end), or at the first
@@ -532,7 +526,7 @@ static void patch_file(const char *dir, const char *name, long pos, const char *
 static void flip_bundle_signature(const char *dir)
 {
 	char path[160];
-	uint8_t *data = NULL;
+	_cleanup_free_ uint8_t *data = NULL;
 	size_t n;
 	char *hit;
 
@@ -544,7 +538,6 @@ static void flip_bundle_signature(const char *dir)
 	assert_non_null(hit);
 	hit[1] = hit[1] == '0' ? '1' : '0';
 	assert_int_equal(file_write_private(path, data, n, 1), 0);
-	free(data);
 }
 
 /* Every collateral signature and every signed byte counts: a flip in the signature or in the
@@ -573,7 +566,7 @@ static void test_collateral_signatures(void **state)
 	};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	gen(f->sim, NULL, &buf, &len);
@@ -599,7 +592,6 @@ static void test_collateral_signatures(void **state)
 			fail_msg("%s: refused with %d, want -EKEYREJECTED or -EBADMSG",
 				 cases[i].label, r);
 	}
-	free(buf);
 }
 
 static void test_revoked(void **state)
@@ -608,7 +600,7 @@ static void test_revoked(void **state)
 	struct quotesim_collateral_opts co = {0};
 	struct dcap_collateral *c;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	gen(f->sim, NULL, &buf, &len);
@@ -629,7 +621,6 @@ static void test_revoked(void **state)
 	 * accepts. */
 	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
 			&res, "UpToDate", "unrevoked again");
-	free(buf);
 }
 
 static void test_collateral_windows(void **state)
@@ -637,7 +628,7 @@ static void test_collateral_windows(void **state)
 	static const char *const items[] = {"TCB info", "QE identity", "PCK CRL", "root CA CRL"};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	gen(f->sim, NULL, &buf, &len);
@@ -671,7 +662,6 @@ static void test_collateral_windows(void **state)
 	assert_refused(
 		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now - 2 * 3600, NULL, &res),
 		&res, -EKEYEXPIRED, "not yet valid", "2 hours earlier");
-	free(buf);
 }
 
 /* An expired PCK leaf (a hierarchy created with a past leaf window) is refused;
@@ -681,11 +671,11 @@ static void test_expired_pck_leaf(void **state)
 {
 	struct fixture *f = *state;
 	struct quotesim_ca_opts o;
-	struct quotesim *s = NULL;
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c = NULL;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	char dir[128];
 	const struct quotesim_window col = {f->now - 5 * DAY, f->now + 30 * DAY};
@@ -707,10 +697,6 @@ static void test_expired_pck_leaf(void **state)
 		       "PCK chain", "expired PCK leaf");
 	assert_verified(dcap_test_verify(v, c, buf, len, f->now - 2 * DAY, NULL, &res), &res,
 			"UpToDate", "inside the leaf's window");
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
-	quotesim_free(s);
 }
 
 static void test_debug_td(void **state)
@@ -719,7 +705,7 @@ static void test_debug_td(void **state)
 	struct quotesim_quote_opts o;
 	struct dcap_result res;
 	struct tdx_quote q;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	quotesim_quote_opts_init(f->sim, &o);
@@ -730,7 +716,6 @@ static void test_debug_td(void **state)
 			"UpToDate", "debug TD");
 	assert_true(quote_td_debug(&q));
 	assert_true(quote_td_attributes(&q) & TDX_ATTR_DEBUG);
-	free(buf);
 }
 
 static void test_stale_tcb(void **state)
@@ -790,7 +775,7 @@ static void test_tcb_not_supported_and_qe_mismatch(void **state)
 	struct fixture *f = *state;
 	struct quotesim_collateral_opts co = {0};
 	struct quotesim_quote_opts o;
-	struct dcap_collateral *c;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -817,7 +802,6 @@ static void test_tcb_not_supported_and_qe_mismatch(void **state)
 	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
 		       -EACCES, "MRSIGNER", "QE identity mismatch");
 	free(buf);
-	dcap_collateral_free(c);
 }
 
 UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_generated_quotes_verify),

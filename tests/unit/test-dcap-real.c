@@ -29,6 +29,7 @@
 #include "dcap/dcap_util.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "json_strict.h"
 #include "dcap/intel_root.h"
 #include "dcap/pck_ext.h"
 #include "quote.h"
@@ -66,12 +67,11 @@ static char *data_path(const char *rel)
 
 static void load_quote(const char *rel, uint8_t **buf, size_t *len)
 {
-	uint8_t *raw = NULL;
+	_cleanup_free_ uint8_t *raw = NULL;
 	size_t raw_len;
 
 	assert_int_equal(file_read_all(data_path(rel), 1 << 20, &raw, &raw_len), 0);
 	assert_int_equal(quote_decode_file_bytes(raw, raw_len, buf, len), 0);
-	free(raw);
 }
 
 static time_t at(const char *s)
@@ -208,7 +208,7 @@ static void check_pck_fields(struct json_object *e, const struct tdx_quote *q)
 
 static void test_pck_fields_and_signatures(void **state)
 {
-	struct json_object *all;
+	_cleanup_(json_object_putp) struct json_object *all = NULL;
 	size_t n;
 
 	(void)state;
@@ -231,13 +231,12 @@ static void test_pck_fields_and_signatures(void **state)
 		assert_int_equal(quote_td_debug(&q), json_object_get_boolean(dbg));
 		free(buf);
 	}
-	json_object_put(all);
 }
 
 static void test_debug_td(void **state)
 {
 	struct tdx_quote q;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	(void)state;
@@ -246,7 +245,6 @@ static void test_debug_td(void **state)
 	assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
 	assert_true(quote_td_debug(&q));
 	assert_int_equal(quote_td_attributes(&q) & TDX_ATTR_DEBUG, TDX_ATTR_DEBUG);
-	free(buf);
 }
 
 /* ---- complete sets ------------------------------------------------------------------------ */
@@ -328,7 +326,7 @@ static struct dcap_collateral *load_set(const struct set *s)
 
 static void test_sets_inside_and_outside(void **state)
 {
-	struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 
 	(void)state;
 	SKIP_WITHOUT_DATA();
@@ -370,15 +368,14 @@ static void test_sets_inside_and_outside(void **state)
 		free(buf);
 		dcap_collateral_free(c);
 	}
-	dcap_verifier_free(v);
 }
 
 static void test_result_fields(void **state)
 {
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	time_t nb, na;
 	static const uint8_t fmspc[6] = {0xb0, 0xc0, 0x6f, 0, 0, 0};
@@ -404,9 +401,6 @@ static void test_result_fields(void **state)
 	assert_false(res.verified);
 	assert_non_null(strstr(res.reason, "collateral missing"));
 	assert_memory_equal(res.fmspc, fmspc, 6);
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
 }
 
 /* ---- byte flips ----------------------------------------------------------------------------- */
@@ -446,9 +440,9 @@ static void test_byte_flips(void **state)
 		{"TEE type", 4, -EBADMSG, "not TDX"},
 		{"attestation key type", 2, -EBADMSG, "attestation key type 3"},
 	};
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c;
-	uint8_t *buf = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	(void)state;
@@ -494,19 +488,16 @@ static void test_byte_flips(void **state)
 		assert_non_null(strstr(res.reason, "larger than"));
 		free(big);
 	}
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
 }
 
 /* ---- trust anchor, collateral mix-ups and tampering -------------------------------------- */
 
 static void test_other_root_refused(void **state)
 {
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	(void)state;
@@ -542,17 +533,14 @@ static void test_other_root_refused(void **state)
 	assert_int_equal(dcap_test_verify(v, c, buf, len, at(sets[0].inside), NULL, &res),
 			 -EKEYREJECTED);
 	assert_non_null(strstr(res.reason, "root other than the trusted test root"));
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
 }
 
 static void test_collateral_for_other_platform(void **state)
 {
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	int r;
 
@@ -566,9 +554,6 @@ static void test_collateral_for_other_platform(void **state)
 	r = dcap_test_verify(v, c, buf, len, at(sets[1].inside), NULL, &res);
 	if (r != -EACCES || !strstr(res.reason, "FMSPC"))
 		fail_msg("%d %s", r, res.reason);
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
 }
 
 static char *write_temp(const char *content, size_t len)
@@ -674,8 +659,8 @@ static void test_root_crl_swapped(void **state)
 {
 	struct json_object *b, *v;
 	struct dcap_collateral_files f = {0};
-	struct dcap_collateral *c = NULL;
-	struct dcap_verifier *v2 = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v2 = NULL;
 	struct dcap_result res;
 	uint8_t *der = NULL, *buf = NULL;
 	size_t der_len, len;
@@ -702,8 +687,6 @@ static void test_root_crl_swapped(void **state)
 		fail_msg("%d %s", r, res.reason);
 	free(buf);
 	free(der);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v2);
 	json_object_put(b);
 }
 
@@ -956,11 +939,11 @@ static void *worker_run(void *arg)
 
 static void test_concurrent(void **state)
 {
-	struct dcap_verifier *v = NULL;
-	struct dcap_collateral *c;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct worker w[4];
 	pthread_t th[4];
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	(void)state;
@@ -976,9 +959,6 @@ static void test_concurrent(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(w[i].failures, 0);
 	}
-	free(buf);
-	dcap_collateral_free(c);
-	dcap_verifier_free(v);
 }
 
 UNIT_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_intel_root_pinned),

@@ -31,6 +31,7 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "jwk.h"
 #include "dcap/collateral.h"
 #include "dcap/dcap.h"
 #include "dcap-test.h"
@@ -133,12 +134,12 @@ static char *chain_with_encrypted_header(const char *dir)
 static void test_encrypted_pem_chain_no_prompt(void **state)
 {
 	struct fixture *f = *state;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	struct quotesim_quote_opts o;
 	char dir[128], *pem;
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 	int status;
 	pid_t pid;
@@ -176,10 +177,6 @@ static void test_encrypted_pem_chain_no_prompt(void **state)
 		fail_msg("the verifier read stdin for a PEM pass phrase (status 0x%x)", status);
 
 	free(pem);
-	free(buf);
-	dcap_verifier_free(v);
-	dcap_collateral_free(c);
-	quotesim_free(s);
 }
 
 /* The PCK chain cache: whatever was cached at an earlier time, a quote verifies at time t
@@ -192,12 +189,12 @@ static void test_cache_matches_full_verification(void **state)
 	const time_t nb = f->now - 2 * DAY, na = f->now + 3 * DAY;
 	const time_t probes[] = {nb - 1, nb, nb + 1, na - 1, na, na + 1};
 	struct quotesim_ca_opts o;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c = NULL;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_verifier *warm;
 	struct dcap_result res;
 	char dir[128];
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	quotesim_ca_opts_init(&o);
@@ -233,10 +230,6 @@ static void test_cache_matches_full_verification(void **state)
 	assert_int_equal(dcap_test_verify(warm, c, buf, len, na, NULL, &res), -EKEYEXPIRED);
 	assert_int_equal(dcap_test_verify(warm, c, buf, len, nb - 1, NULL, &res), -EKEYEXPIRED);
 	dcap_verifier_free(warm);
-
-	free(buf);
-	dcap_collateral_free(c);
-	quotesim_free(s);
 }
 
 /* json_raw_member() returns the literal top-level member (the bytes that are then both
@@ -313,9 +306,9 @@ static void *evict_run(void *arg)
 static void test_cache_eviction_concurrent(void **state)
 {
 	struct fixture *f = *state;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	struct quotesim_quote_opts o;
 	struct evict_worker w[EVICT_THREADS];
 	pthread_t th[EVICT_THREADS];
@@ -350,9 +343,6 @@ static void test_cache_eviction_concurrent(void **state)
 	for (size_t k = 0; k < EVICT_QUOTES; k++)
 		free(quotes[k]);
 	free(pem);
-	dcap_verifier_free(v);
-	dcap_collateral_free(c);
-	quotesim_free(s);
 }
 
 /* ---- a PCK issuer forged under the (test) root ----------------------------------------- */
@@ -514,9 +504,9 @@ static void test_pck_issuer_must_be_ca(void **state)
 	};
 	static const char refusal[] = "PCK chain: invalid CA certificate (depth 1)";
 	struct fixture *f = *state;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c0 = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c0 = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	X509 *root, *real_ca, *real_leaf;
 	EVP_PKEY *root_key, *ca_key;
 	char dir[128];
@@ -576,9 +566,6 @@ static void test_pck_issuer_must_be_ca(void **state)
 	X509_free(real_leaf);
 	X509_free(real_ca);
 	X509_free(root);
-	dcap_verifier_free(v);
-	dcap_collateral_free(c0);
-	quotesim_free(s);
 }
 
 /* ---- PCK leaves with malformed SGX extensions, signed by the (test) PCK CA ----------------- */
@@ -789,9 +776,9 @@ static void test_pck_extension_malformed(void **state)
 		{EXT_TCB_COMP1_OCTETS, "component 1 OCTET STRING"},
 	};
 	struct fixture *f = *state;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	X509 *root, *ca, *leaf;
 	EVP_PKEY *ca_key;
 	char dir[128];
@@ -837,9 +824,6 @@ static void test_pck_extension_malformed(void **state)
 	X509_free(leaf);
 	X509_free(ca);
 	X509_free(root);
-	dcap_verifier_free(v);
-	dcap_collateral_free(c);
-	quotesim_free(s);
 }
 
 /* A chain cached under one collateral is not reused under newer collateral whose PCK CRL (or
@@ -849,12 +833,12 @@ static void test_cache_then_revocation(void **state)
 	struct fixture *f = *state;
 	struct quotesim_collateral_opts co = {0};
 	struct dcap_collateral_files files = {0};
-	struct quotesim *s = NULL;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
 	struct dcap_collateral *c = NULL, *revoked = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	struct dcap_result res;
 	char dir[128], out[160], p[200];
-	uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
 	hierarchy(f, "revoke", NULL, dir, sizeof(dir), &s, &c);
@@ -875,10 +859,7 @@ static void test_cache_then_revocation(void **state)
 		assert_non_null(strstr(res.reason, "revoked"));
 		dcap_collateral_free(revoked);
 	}
-	free(buf);
-	dcap_verifier_free(v);
 	dcap_collateral_free(c);
-	quotesim_free(s);
 }
 
 /* The hierarchy's PCK chain with its base64 re-wrapped: CRLF lines of `width` characters,
@@ -930,11 +911,11 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	struct dcap_collateral *c = NULL, *again = NULL, *newer = NULL;
 	struct dcap_verifier_stats st;
 	struct quotesim_quote_opts o;
-	struct quotesim *s = NULL;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
 	struct dcap_verifier *v, *cold;
 	struct dcap_result res;
 	X509 *leaf, *ca, *root, *other_leaf;
-	EVP_PKEY *ca_key;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = NULL;
 	char dir[128], p[200], out[160], *pem;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -1009,12 +990,10 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	X509_free(ca);
 	X509_free(root);
 	X509_free(other_leaf);
-	EVP_PKEY_free(ca_key);
 	dcap_verifier_free(v);
 	dcap_collateral_free(c);
 	dcap_collateral_free(again);
 	dcap_collateral_free(newer);
-	quotesim_free(s);
 }
 
 /* A PCK leaf from the Processor CA (not the Platform CA) under the same root: verified against
@@ -1024,9 +1003,9 @@ static void test_cache_keys_der_and_signers_once(void **state)
 static void test_processor_ca_crl(void **state)
 {
 	struct fixture *f = *state;
-	struct quotesim *s = NULL;
-	struct dcap_collateral *c0 = NULL;
-	struct dcap_verifier *v;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c0 = NULL;
+	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	struct quotesim_quote_opts o;
 	X509 *root, *real_leaf, *named, *proc_ca, *renamed, *leaf;
 	EVP_PKEY *root_key, *proc_key;
@@ -1124,9 +1103,6 @@ static void test_processor_ca_crl(void **state)
 	X509_free(root);
 	EVP_PKEY_free(proc_key);
 	EVP_PKEY_free(root_key);
-	dcap_verifier_free(v);
-	dcap_collateral_free(c0);
-	quotesim_free(s);
 }
 
 UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_encrypted_pem_chain_no_prompt),

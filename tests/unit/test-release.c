@@ -599,7 +599,7 @@ static void test_revoked_tcb_refused_at_attest(void **state)
 	char cookie[COOKIE_HDR_MAX], nonce[KBS_NONCE_MAX_LEN + 1];
 	struct keyd_reply rep;
 	char *d = path_in("collateral/" FMSPC_DIR);
-	EVP_PKEY *key;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 
 	assert_int_equal(quotesim_collateral_write(f->sim, d, &co), 0);
 	free(d);
@@ -611,7 +611,6 @@ static void test_revoked_tcb_refused_at_attest(void **state)
 	call(f->svc, KEYD_GET, "/kbs/v0/resource/a/disk/root", cookie, NULL, &rep);
 	assert_int_equal(rep.status, 401);
 	keyd_reply_done(&rep);
-	EVP_PKEY_free(key);
 }
 
 /* Against the policy policy-from-quote writes for the simulator's TD, a quote that differs in
