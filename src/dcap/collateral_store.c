@@ -130,13 +130,12 @@ struct rollback_item {
 	uint64_t value;
 };
 
-/* Refuses collateral older than what was accepted before: per FMSPC the TCB info's
- * tcbEvaluationDataNumber, the QE identity's, per issuing CA the CRL number. Raises (and
- * persists) the numbers of collateral that passes. Called with s->lock held. */
-static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
-			  const struct dcap_collateral *c, char *reason, size_t reason_len)
+/* What a rollback is judged by in c: per FMSPC the TCB info's tcbEvaluationDataNumber, the QE
+ * identity's, per issuing CA the CRL number. Returns how many of items are filled. */
+static size_t rollback_items(const uint8_t fmspc[6], const struct dcap_collateral *c,
+			     struct rollback_item items[5])
 {
-	struct rollback_item items[5] = {
+	const struct rollback_item init[5] = {
 		{.section = "tcb_eval",
 		 .what = "TCB info tcbEvaluationDataNumber",
 		 .value = c->tcb.eval_number},
@@ -148,9 +147,8 @@ static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
 		{.section = "crl", .what = "root CA CRL number", .value = crl_number(c->root_crl)},
 		{.section = "crl", .what = "PCK CA CRL number"},
 	};
-	size_t n = c->pck_crl_other ? 5 : 4;
-	bool raised = false;
 
+	memcpy(items, init, sizeof(init));
 	hex_encode(fmspc, 6, items[0].key);
 	X509_NAME_oneline(X509_CRL_get_issuer(c->pck_crl), items[2].key, sizeof(items[2].key));
 	X509_NAME_oneline(X509_CRL_get_issuer(c->root_crl), items[3].key, sizeof(items[3].key));
@@ -159,6 +157,18 @@ static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
 		X509_NAME_oneline(X509_CRL_get_issuer(c->pck_crl_other), items[4].key,
 				  sizeof(items[4].key));
 	}
+	return c->pck_crl_other ? 5 : 4;
+}
+
+/* Refuses collateral older than what was accepted before (rollback_items()). Raises (and
+ * persists) the numbers of collateral that passes. Called with s->lock held. */
+static int rollback_check(struct collateral_store *s, const uint8_t fmspc[6],
+			  const struct dcap_collateral *c, char *reason, size_t reason_len)
+{
+	struct rollback_item items[5];
+	size_t n = rollback_items(fmspc, c, items);
+	bool raised = false;
+
 	for (size_t i = 0; i < n; i++) {
 		uint64_t have = state_get(s, items[i].section, items[i].key);
 
@@ -230,7 +240,26 @@ static char *pick(const char *d, const char *a, const char *b)
 	return NULL;
 }
 
-static int load_dir(const char *d, struct dcap_collateral **out)
+int collateral_not_older(const uint8_t fmspc[6], const struct dcap_collateral *have,
+			 const struct dcap_collateral *fresh, char *reason, size_t reason_len)
+{
+	struct rollback_item h[5], f[5];
+	size_t nh = rollback_items(fmspc, have, h), nf = rollback_items(fmspc, fresh, f);
+
+	for (size_t i = 0; i < nf; i++)
+		for (size_t j = 0; j < nh; j++)
+			if (!strcmp(f[i].section, h[j].section) && !strcmp(f[i].key, h[j].key) &&
+			    f[i].value < h[j].value) {
+				snprintf(reason, reason_len,
+					 "%s %llu (%s) is older than the cached %llu", f[i].what,
+					 (unsigned long long)f[i].value, f[i].key,
+					 (unsigned long long)h[j].value);
+				return -ESTALE;
+			}
+	return 0;
+}
+
+int collateral_dir_load(const char *d, struct dcap_collateral **out)
 {
 	struct dcap_collateral_files f = {0};
 	char *bundle = pick(d, "collateral.json", NULL);
@@ -306,7 +335,7 @@ int collateral_store_get(struct collateral_store *s, const uint8_t fmspc[6], tim
 		r = -ENOMEM;
 		goto out;
 	}
-	r = load_dir(d, &c);
+	r = collateral_dir_load(d, &c);
 	if (r == 0) {
 		r = c ? rollback_check(s, fmspc, c, reason, reason_len) : -EIO;
 		if (r < 0) {

@@ -21,3 +21,12 @@ void collateral_store_free(struct collateral_store *s);
  * in both cases. */
 int collateral_store_get(struct collateral_store *s, const uint8_t fmspc[6], time_t now,
 			 const struct dcap_collateral **out, char *reason, size_t reason_len);
+
+/* Loads the collateral files of one <fmspc> directory (layout in docs/keyd.md): what
+ * collateral_store_get() reads; errors are logged with the directory named. */
+int collateral_dir_load(const char *dir, struct dcap_collateral **out);
+
+/* -ESTALE, with the item named in reason, when fresh has a lower TCB evaluation number or CRL
+ * number (same CA) than have: the PCCS refresh keeps newer cached collateral. */
+int collateral_not_older(const uint8_t fmspc[6], const struct dcap_collateral *have,
+			 const struct dcap_collateral *fresh, char *reason, size_t reason_len);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dcap/collateral_store.h"
+#include "dcap/dcap.h"
 #include "fileio.h"
 #include "hexutil.h"
 #include "log.h"
@@ -156,6 +158,58 @@ static int root_crl_der(struct fetch *f)
 	return 0;
 }
 
+/* The fetched items under their cache names, in the order they are installed. */
+struct fetched_file {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+
+/* A PCCS answer must load as collateral and must not be older than what the cache holds (a
+ * stale or rolled-back PCCS would otherwise overwrite newer collateral, and keyd would then
+ * refuse that platform as a rollback): checked on a copy in <dir>/.incoming, removed after. */
+static int fresh_not_older(const char *dir, const uint8_t fmspc[6],
+			   const struct fetched_file *files, size_t n)
+{
+	_cleanup_free_ char *incoming = NULL, *cached_tcb = NULL, *cached_bundle = NULL;
+	struct dcap_collateral *fresh = NULL, *have = NULL;
+	char reason[512];
+	int r;
+
+	if (asprintf(&incoming, "%s/.incoming", dir) < 0 ||
+	    asprintf(&cached_tcb, "%s/tcb_info.json", dir) < 0 ||
+	    asprintf(&cached_bundle, "%s/collateral.json", dir) < 0)
+		return -ENOMEM;
+	if (mkdir(incoming, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "pccs: cannot create %s: %m", incoming);
+	r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = replace_file(incoming, files[i].name, files[i].data, files[i].len);
+	if (r == 0 && collateral_dir_load(incoming, &fresh) < 0)
+		r = log_error_errno(-EBADMSG,
+				    "pccs: the PCCS's collateral for %s does not load: "
+				    "cache left as it is",
+				    dir);
+	/* Nothing cached yet (a new platform): nothing to compare with. */
+	if (r == 0 && (access(cached_tcb, F_OK) == 0 || access(cached_bundle, F_OK) == 0) &&
+	    collateral_dir_load(dir, &have) == 0 &&
+	    collateral_not_older(fmspc, have, fresh, reason, sizeof(reason)) < 0)
+		r = log_error_errno(-ESTALE,
+				    "pccs: refusing the PCCS's collateral for %s: %s (rollback); "
+				    "the cached collateral stays",
+				    dir, reason);
+	dcap_collateral_free(fresh);
+	dcap_collateral_free(have);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *f = NULL;
+
+		if (asprintf(&f, "%s/%s", incoming, files[i].name) > 0)
+			unlink(f);
+	}
+	rmdir(incoming);
+	return r;
+}
+
 int pccs_fetch_collateral(const char *base_url, const uint8_t fmspc[6], const char *collateral_dir,
 			  unsigned timeout_ms)
 {
@@ -184,14 +238,24 @@ int pccs_fetch_collateral(const char *base_url, const uint8_t fmspc[6], const ch
 	    (r = get(u3, timeout_ms, &crl)) < 0 || (r = get(u5, timeout_ms, &pcrl)) < 0 ||
 	    (r = get(u4, timeout_ms, &root)) < 0 || (r = root_crl_der(&root)) < 0)
 		goto out;
-	if ((r = replace_file(dir, "tcb_signing_chain.pem", tcb.chain, strlen(tcb.chain))) < 0 ||
-	    (r = replace_file(dir, "pck_crl_chain.pem", crl.chain, strlen(crl.chain))) < 0 ||
-	    (r = replace_file(dir, "tcb_info.json", tcb.body, tcb.len)) < 0 ||
-	    (r = replace_file(dir, "qe_identity.json", qe.body, qe.len)) < 0 ||
-	    (r = replace_file(dir, "pck_crl.der", crl.body, crl.len)) < 0 ||
-	    (r = replace_file(dir, "pck_processor_crl.der", pcrl.body, pcrl.len)) < 0 ||
-	    (r = replace_file(dir, "root_crl.der", root.body, root.len)) < 0)
-		goto out;
+	{
+		const struct fetched_file files[] = {
+			{"tcb_signing_chain.pem", tcb.chain, strlen(tcb.chain)},
+			{"pck_crl_chain.pem", crl.chain, strlen(crl.chain)},
+			{"tcb_info.json", tcb.body, tcb.len},
+			{"qe_identity.json", qe.body, qe.len},
+			{"pck_crl.der", crl.body, crl.len},
+			{"pck_processor_crl.der", pcrl.body, pcrl.len},
+			{"root_crl.der", root.body, root.len},
+		};
+		size_t n = sizeof(files) / sizeof(files[0]);
+
+		r = fresh_not_older(dir, fmspc, files, n);
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = replace_file(dir, files[i].name, files[i].data, files[i].len);
+		if (r < 0)
+			goto out;
+	}
 	{
 		_cleanup_free_ char *bundle = NULL;
 

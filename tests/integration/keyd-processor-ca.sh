@@ -4,7 +4,8 @@
 # from a loopback PCCS as in production (the Platform CA's CRL -> pck_crl.der, the Processor CA's
 # -> pck_processor_crl.der, both under the same test root) and releases to that platform; once
 # the leaf is revoked in the Processor CA's CRL it is refused; an older Processor CA CRL (from
-# before the revocation, served by the PCCS) is refused as a rollback, and the leaf gets nothing.
+# before the revocation) served by the PCCS does not replace the cached newer one, and put in the
+# cache by hand it is refused as a rollback: the leaf gets nothing.
 # Usage: BUILD=build tests/integration/keyd-processor-ca.sh
 set -u
 BUILD=${BUILD:-build}
@@ -94,11 +95,19 @@ refused "certificate revoked" || bad "the leaf revoked by the Processor CA still
 grep -q '"verdict":"deny","reason":"quote verification failed: PCK chain: certificate revoked' "$T/audit.log" ||
 	bad "the revocation is not in the audit log"
 
-echo "== keyd-processor-ca: an older Processor CA CRL (before the revocation) is refused"
+echo "== keyd-processor-ca: a PCCS serving the older Processor CA CRL does not replace the newer one"
 serve "$T/c5" "$T/c6"
 restart
-cmp -s "$T/c5/pck_crl.der" "$C/pck_processor_crl.der" ||
-	bad "the PCCS's older Processor CA CRL did not reach the cache"
+grep -q "pccs: refusing the PCCS's collateral for .*: PCK CA CRL number 5 (/CN=Test SGX PCK Processor CA/O=tdx-unlock quotesim/C=ZZ) is older than the cached 6 (rollback)" \
+	"$T/keyd.stderr" || bad "the refresh with an older Processor CA CRL was not refused, named"
+cmp -s "$T/c6/pck_crl.der" "$C/pck_processor_crl.der" ||
+	bad "the PCCS's older Processor CA CRL replaced the cached newer one"
+refused "certificate revoked" || bad "after the refused refresh the leaf is not refused as revoked"
+
+echo "== keyd-processor-ca: the older Processor CA CRL put in the cache by hand is refused"
+cp "$T/c5/pck_crl.der" "$C/pck_processor_crl.der"
+kill -HUP "$KEYD_PID"
+sleep 0.5
 refused "Processor CA/O=tdx-unlock quotesim/C=ZZ) is older than 6, accepted before: collateral rollback refused" ||
 	bad "the older Processor CA CRL was not refused as a rollback"
 client valid >"$T/out" 2>&1 && bad "the revoked leaf got a release with the rolled-back CRL"
