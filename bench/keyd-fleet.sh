@@ -65,6 +65,7 @@ kill "$FLOOR_PID"
 wait "$FLOOR_PID" 2>/dev/null
 floor=$(awk -v t=$((fa - fb)) -v hz="$tck" '/connections in .* real seconds/ {printf "%.4f", t * 1000 / hz / $1}' "$T/floor.out")
 hs=$(awk -v s="$sign" -v x="$x25519" 'BEGIN {printf "%.4f", 1000 * (1 / s + 2 / x)}')
+[ -n "$floor" ] || { echo "TLS floor not measured: $(tail -2 "$T/floor.out" "$T/floor.err")"; rc=1; }
 awk -v f="${floor:-0}" -v h="$hs" -v b="$bound" 'BEGIN {
 	printf "TLS floor (bench/tls-floor.c: accept, handshake, one request and reply, close): %.3f ms per connection = %.2f x the handshake'"'"'s crypto (%.3f ms)\n", f, f / h, h
 	printf "  floor + the release'"'"'s other crypto (%.3f ms) = %.3f ms = %.2f x the bound: the least a release can cost here\n", b - h, f + b - h, (f + b - h) / b }'

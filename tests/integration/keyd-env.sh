@@ -96,3 +96,36 @@ keyd_stop() {
 		KEYD_PID=""
 	fi
 }
+
+# keyd_pck_ca DIR CN SERIAL CRL_NUMBER CRL_DER CHAIN: a PCK CA named "CN/O=Test" under the test
+# root ($T/sim), for collateral beside quotegen's own PCK CA: its empty CRL with that number
+# (hex, e.g. 05) into CRL_DER, and "CA, root" into CHAIN. On failure, prints the end of its log.
+keyd_pck_ca() {
+	mkdir -p "$1"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+		"$1" "$1" >"$1/ca.cnf"
+	: >"$1/index"
+	echo "$4" >"$1/crlnumber"
+	printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$1/ext"
+	{ openssl ecparam -name prime256v1 -genkey -noout -out "$1/ca.key" &&
+		openssl req -new -key "$1/ca.key" -subj "/CN=$2/O=Test" -out "$1/ca.csr" &&
+		openssl x509 -req -in "$1/ca.csr" -CA "$T/sim/root_ca.pem" -CAkey "$T/sim/root_ca_key.pem" \
+			-set_serial "$3" -days 30 -extfile "$1/ext" -out "$1/ca.pem" &&
+		openssl ca -batch -config "$1/ca.cnf" -gencrl -keyfile "$1/ca.key" -cert "$1/ca.pem" -out "$1/crl.pem" &&
+		openssl crl -in "$1/crl.pem" -outform DER -out "$5" &&
+		cat "$1/ca.pem" "$T/sim/root_ca.pem" >"$6"; } >"$1/log" 2>&1 || {
+		tail -3 "$1/log"
+		return 1
+	}
+}
+
+# keyd_fake_pccs DIR: a loopback PCCS serving DIR (keyd-fake-pccs.py; its requests go to
+# $T/pccs.log), PCCS_PID its process, and $T/keyd-pccs.json = $T/keyd.json with its pccs_url.
+keyd_fake_pccs() {
+	python3 "${INTEGRATION_DIR:-$(dirname "$0")}/keyd-fake-pccs.py" "$1" "$T/pccs.port" "$T/pccs.log" &
+	PCCS_PID=$!
+	wait_started PCCS "$PCCS_PID" "$T/pccs.log" -s "$T/pccs.port" || return 1
+	sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", \"audit_file\"#" \
+		"$T/keyd.json" >"$T/keyd-pccs.json"
+}
+

@@ -45,39 +45,18 @@ Q="$BUILD/tdx-quotegen"
 	bad "collateral 6 (leaf revoked)"
 # The Platform CA under the same test root, with its own CRL (number 9): what a PCCS serves
 # for ca=platform; it does not cover this platform's leaf.
-P="$T/platform"
-mkdir -p "$P"
-printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' \
-	"$P" "$P" >"$P/ca.cnf"
-: >"$P/index"
-echo 09 >"$P/crlnumber"
-printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$P/ext"
-{ openssl ecparam -name prime256v1 -genkey -noout -out "$P/ca.key" &&
-	openssl req -new -key "$P/ca.key" -subj "/CN=Test SGX PCK Platform CA/O=Test" -out "$P/ca.csr" &&
-	openssl x509 -req -in "$P/ca.csr" -CA "$T/sim/root_ca.pem" -CAkey "$T/sim/root_ca_key.pem" \
-		-set_serial 78 -days 30 -extfile "$P/ext" -out "$P/ca.pem" &&
-	openssl ca -batch -config "$P/ca.cnf" -gencrl -keyfile "$P/ca.key" -cert "$P/ca.pem" -out "$P/crl.pem" &&
-	openssl crl -in "$P/crl.pem" -outform DER -out "$T/pccs/pck_crl.der" &&
-	cat "$P/ca.pem" "$T/sim/root_ca.pem" >"$T/pccs/pck_crl_chain.pem"; } \
-	>"$P/log" 2>&1 || bad "platform CA CRL: $(tail -3 "$P/log")"
+keyd_pck_ca "$T/platform" "Test SGX PCK Platform CA" 78 09 "$T/pccs/pck_crl.der" \
+	"$T/pccs/pck_crl_chain.pem" || bad "platform CA CRL"
 serve "$T/c5" "$T/c5"
-python3 "$(dirname "$0")/keyd-fake-pccs.py" "$T/pccs" "$T/pccs.port" "$T/pccs.log" &
-PCCS_PID=$!
-i=0
-while [ ! -s "$T/pccs.port" ] && [ $i -lt 50 ]; do
-	i=$((i + 1))
-	sleep 0.1
-done
-sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", \"audit_file\"#" \
-	"$T/keyd.json" >"$T/keyd-pccs.json"
+keyd_fake_pccs "$T/pccs" || bad "fake PCCS did not start"
 
 echo "== keyd-processor-ca: a Processor-CA platform is released to (collateral from the PCCS)"
 restart
 client valid >/dev/null || bad "no release to the Processor-CA platform"
 grep -q "pckcrl?ca=processor" "$T/pccs.log" || bad "PCCS not asked for the Processor CA's CRL"
 C="$T/collateral/00906ed50000"
-cmp -s "$T/c5/pck_crl.der" "$C/pck_processor_crl.der" &&
-	cmp -s "$T/pccs/pck_crl.der" "$C/pck_crl.der" ||
+{ cmp -s "$T/c5/pck_crl.der" "$C/pck_processor_crl.der" &&
+	cmp -s "$T/pccs/pck_crl.der" "$C/pck_crl.der"; } ||
 	bad "the cache does not hold the PCCS's Platform and Processor CA CRLs"
 python3 - "$T/collateral/.rollback-state.json" <<'PY' || bad "the two CRL numbers are not kept"
 import json, sys
@@ -114,5 +93,5 @@ client valid >"$T/out" 2>&1 && bad "the revoked leaf got a release with the roll
 [ "$(grep -c '"verdict":"allow","reason":"released' "$T/audit.log")" = 1 ] ||
 	bad "releases other than the first one are in the audit log"
 
-[ $fail = 0 ] && echo "keyd-processor-ca: all passed"
+[ "$fail" = 0 ] && echo "keyd-processor-ca: all passed"
 exit $fail

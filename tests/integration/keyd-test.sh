@@ -158,30 +158,9 @@ cp "$T/expired/tcb_info.json" "$T/expired/qe_identity.json" "$T/expired/pck_crl.
 "$QUOTEGEN" collateral --ca "$T/sim" --out "$T/fresh" >/dev/null || bad "fresh collateral"
 # The PCK Processor CA's CRL (CRL number 5) beside the platform CA's: quotegen makes only the
 # platform CA, so a processor CA under the same test root is made here.
-P="$T/processor"
-mkdir -p "$P"
-printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index\ncrlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n' \
-	"$P" "$P" >"$P/ca.cnf"
-: >"$P/index"
-echo 05 >"$P/crlnumber"
-printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$P/ext"
-{ openssl ecparam -name prime256v1 -genkey -noout -out "$P/ca.key" &&
-	openssl req -new -key "$P/ca.key" -subj "/CN=Test SGX PCK Processor CA/O=Test" -out "$P/ca.csr" &&
-	openssl x509 -req -in "$P/ca.csr" -CA "$T/sim/root_ca.pem" -CAkey "$T/sim/root_ca_key.pem" \
-		-set_serial 77 -days 30 -extfile "$P/ext" -out "$P/ca.pem" &&
-	openssl ca -batch -config "$P/ca.cnf" -gencrl -keyfile "$P/ca.key" -cert "$P/ca.pem" -out "$P/crl.pem" &&
-	openssl crl -in "$P/crl.pem" -outform DER -out "$T/fresh/pck_processor_crl.der" &&
-	cat "$P/ca.pem" "$T/sim/root_ca.pem" >"$T/fresh/pck_processor_crl_chain.pem"; } \
-	>"$P/log" 2>&1 || bad "processor CA CRL: $(tail -3 "$P/log")"
-python3 "$(dirname "$0")/keyd-fake-pccs.py" "$T/fresh" "$T/pccs.port" "$T/pccs.log" &
-PCCS_PID=$!
-i=0
-while [ ! -s "$T/pccs.port" ] && [ $i -lt 50 ]; do
-	i=$((i + 1))
-	sleep 0.1
-done
-sed "s#\"audit_file\"#\"pccs_url\": \"http://127.0.0.1:$(cat "$T/pccs.port")\", \"audit_file\"#" \
-	"$T/keyd.json" >"$T/keyd-pccs.json"
+keyd_pck_ca "$T/processor" "Test SGX PCK Processor CA" 77 05 "$T/fresh/pck_processor_crl.der" \
+	"$T/fresh/pck_processor_crl_chain.pem" || bad "processor CA CRL"
+keyd_fake_pccs "$T/fresh" || bad "fake PCCS did not start"
 KEYD_CONFIG="$T/keyd-pccs.json" keyd_start || bad "keyd with pccs_url did not start"
 client valid || bad "no release after the PCCS refresh"
 grep -q "tcb?fmspc=00906ed50000" "$T/pccs.log" || bad "PCCS not asked for the platform's TCB info"
