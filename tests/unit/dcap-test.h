@@ -1,13 +1,20 @@
-/* What the DCAP unit tests share: quote bytes parsed then verified (keyd's order per attest). */
+/* What the unit tests of the DCAP verifier and of the quote simulator share: quote bytes parsed
+ * then verified (keyd's order per attest), a scratch directory for simulator hierarchies, and a
+ * hierarchy's collateral as split files.
+ * Needs _GNU_SOURCE (nftw) before the first include. */
 #pragma once
 
 #include <errno.h>
+#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "dcap/dcap.h"
 #include "quote.h"
+#include "quotesim.h"
 
 /* quote_parse() then dcap_verify(): -EBADMSG with res->reason set when the bytes are not a quote.
  * q may be NULL. */
@@ -23,4 +30,51 @@ static inline int dcap_test_verify(const struct dcap_verifier *v, const struct d
 	if (quote_parse(buf, len, q, res->reason, sizeof(res->reason)) < 0)
 		return -EBADMSG;
 	return dcap_verify(v, c, q, at, res);
+}
+
+/* A fresh scratch directory /tmp/NAME-XXXXXX in dir (at least 64 bytes); 0 or -1. */
+static inline int dcap_test_dir_new(char *dir, size_t size, const char *name)
+{
+	snprintf(dir, size, "/tmp/%s-XXXXXX", name);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static inline int dcap_test_rm_entry(const char *path, const struct stat *st, int flag,
+				     struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes dir and everything below it. */
+static inline void dcap_test_dir_remove(const char *dir)
+{
+	nftw(dir, dcap_test_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The collateral of the hierarchy in dir as its split files (TCB info, QE identity, PCK CRL,
+ * root CRL, TCB signing chain, PCK CRL chain), for dcap_collateral_load(). */
+struct dcap_test_files {
+	char path[6][200];
+	struct dcap_collateral_files files;
+};
+
+static inline void dcap_test_files_split(struct dcap_test_files *t, const char *dir)
+{
+	static const char *const names[] = {QUOTESIM_TCB_INFO,		QUOTESIM_QE_IDENTITY,
+					    QUOTESIM_PCK_CRL,		QUOTESIM_ROOT_CRL,
+					    QUOTESIM_TCB_SIGNING_CHAIN, QUOTESIM_PCK_CRL_CHAIN};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		snprintf(t->path[i], sizeof(t->path[i]), "%s/%s", dir, names[i]);
+	t->files = (struct dcap_collateral_files){
+		.tcb_info = t->path[0],
+		.qe_identity = t->path[1],
+		.pck_crl = t->path[2],
+		.root_crl = t->path[3],
+		.tcb_signing_chain = t->path[4],
+		.pck_crl_chain = t->path[5],
+	};
 }

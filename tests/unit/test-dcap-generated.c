@@ -43,37 +43,18 @@ struct fixture {
 	time_t now;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int collateral_from(const char *dir, bool bundle, struct dcap_collateral **out)
 {
-	char p[6][160];
-	struct dcap_collateral_files f = {0};
+	struct dcap_test_files t;
+	char p[160];
+	struct dcap_collateral_files b = {.bundle = p};
 
 	if (bundle) {
-		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_COLLATERAL);
-		f.bundle = p[0];
-	} else {
-		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_TCB_INFO);
-		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
-		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_PCK_CRL);
-		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
-		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
-		snprintf(p[5], sizeof(p[5]), "%s/%s", dir, QUOTESIM_PCK_CRL_CHAIN);
-		f.tcb_info = p[0];
-		f.qe_identity = p[1];
-		f.pck_crl = p[2];
-		f.root_crl = p[3];
-		f.tcb_signing_chain = p[4];
-		f.pck_crl_chain = p[5];
+		snprintf(p, sizeof(p), "%s/%s", dir, QUOTESIM_COLLATERAL);
+		return dcap_collateral_load(&b, out, NULL, 0);
 	}
-	return dcap_collateral_load(&f, out, NULL, 0);
+	dcap_test_files_split(&t, dir);
+	return dcap_collateral_load(&t.files, out, NULL, 0);
 }
 
 static int verifier_for(const char *dir, struct dcap_verifier **out)
@@ -94,8 +75,7 @@ static int setup(void **state)
 		return -1;
 	*state = f;
 	f->now = time(NULL);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-dcap-generated-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-dcap-generated") < 0) {
 		free(f);
 		return -1;
 	}
@@ -122,7 +102,7 @@ static int teardown(void **state)
 	dcap_verifier_free(f->intel_root);
 	quotesim_free(f->sim);
 	quotesim_free(f->other_sim);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	dcap_test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * signature checks against expected_values.json, every complete set inside and outside its
  * window, byte flips with their specific reasons, collateral tampering, the chain cache and
  * concurrent use. Skips plainly when the data is absent. */
+#define _GNU_SOURCE /* nftw (dcap-test.h) */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>

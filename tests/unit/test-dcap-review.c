@@ -45,14 +45,6 @@ struct fixture {
 	time_t now;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -60,8 +52,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	f->now = time(NULL);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-dcap-review-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-dcap-review") < 0) {
 		free(f);
 		return -1;
 	}
@@ -73,7 +64,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	dcap_test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -521,11 +512,11 @@ static void test_pck_issuer_must_be_ca(void **state)
 	assert_non_null(ca_key);
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct dcap_collateral_files files = {0};
+		struct dcap_test_files t;
 		struct dcap_collateral *c = NULL;
 		struct quotesim_quote_opts o;
 		struct dcap_result res;
-		char p[5][200], *pem;
+		char *pem;
 		X509 *ca, *leaf;
 		uint8_t *buf = NULL;
 		size_t len;
@@ -533,18 +524,12 @@ static void test_pck_issuer_must_be_ca(void **state)
 
 		ca = forge_issuer(root, root_key, real_ca, ca_key, cases[i].bc, f->now);
 		leaf = reissue_leaf(real_leaf, ca, ca_key);
-		snprintf(p[0], sizeof(p[0]), "%s/forged_crl_%zu.der", dir, i);
-		write_crl(ca, ca_key, f->now, p[0]);
-		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_TCB_INFO);
-		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
-		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
-		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
-		files.pck_crl = p[0];
-		files.tcb_info = p[1];
-		files.qe_identity = p[2];
-		files.root_crl = p[3];
-		files.tcb_signing_chain = p[4];
-		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
+		/* The hierarchy's collateral with the forged issuer's CRL, without a CRL chain. */
+		dcap_test_files_split(&t, dir);
+		snprintf(t.path[2], sizeof(t.path[2]), "%s/forged_crl_%zu.der", dir, i);
+		write_crl(ca, ca_key, f->now, t.path[2]);
+		t.files.pck_crl_chain = NULL;
+		assert_int_equal(dcap_collateral_load(&t.files, &c, NULL, 0), 0);
 
 		pem = chain_pem(leaf, ca, root);
 		quotesim_quote_opts_init(s, &o);
@@ -1048,29 +1033,22 @@ static void test_processor_ca_crl(void **state)
 	assert_int_equal(quotesim_quote(s, NULL, NULL, &plain, &plain_len), 0);
 
 	for (int which = 0; which < 3; which++) {
-		struct dcap_collateral_files files = {0};
+		struct dcap_test_files t;
 		struct dcap_collateral *c = NULL;
 		struct dcap_result res;
-		char p[6][200];
+		char other[200];
 		int r;
 
-		snprintf(p[0], sizeof(p[0]), "%s/%s", dir, QUOTESIM_PCK_CRL);
-		snprintf(p[1], sizeof(p[1]), "%s/%s", dir, QUOTESIM_TCB_INFO);
-		snprintf(p[2], sizeof(p[2]), "%s/%s", dir, QUOTESIM_QE_IDENTITY);
-		snprintf(p[3], sizeof(p[3]), "%s/%s", dir, QUOTESIM_ROOT_CRL);
-		snprintf(p[4], sizeof(p[4]), "%s/%s", dir, QUOTESIM_TCB_SIGNING_CHAIN);
-		snprintf(p[5], sizeof(p[5]), "%s/processor_crl_%d.der", dir, which);
-		files.pck_crl = p[0];
-		files.tcb_info = p[1];
-		files.qe_identity = p[2];
-		files.root_crl = p[3];
-		files.tcb_signing_chain = p[4];
+		/* The hierarchy's collateral without a CRL chain, plus the processor CA's CRL. */
+		dcap_test_files_split(&t, dir);
+		t.files.pck_crl_chain = NULL;
+		snprintf(other, sizeof(other), "%s/processor_crl_%d.der", dir, which);
 		if (which > 0) {
 			write_crl_revoking(proc_ca, proc_key, f->now, which == 2 ? leaf : NULL,
-					   p[5]);
-			files.pck_crl_other = p[5];
+					   other);
+			t.files.pck_crl_other = other;
 		}
-		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
+		assert_int_equal(dcap_collateral_load(&t.files, &c, NULL, 0), 0);
 		r = dcap_test_verify(v, c, buf, len, f->now, NULL, &res);
 		switch (which) {
 		case 0:

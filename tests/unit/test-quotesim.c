@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "dcap-test.h"
 #include "fileio.h"
 #include "hexutil.h"
 #include "quote.h"
@@ -36,32 +37,18 @@ struct fixture {
 	struct quotesim *sim;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-quotesim-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-quotesim") < 0) {
 		free(f);
 		return -1;
 	}
 	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0) {
-		rm_tree(f->dir);
+		dcap_test_dir_remove(f->dir);
 		free(f);
 		return -1;
 	}
@@ -74,7 +61,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	quotesim_free(f->sim);
-	rm_tree(f->dir);
+	dcap_test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
