@@ -34,7 +34,14 @@ check() {
 # called by dracut
 depends() {
     # systemd-ask-password: the agent asks for the passphrase itself, through systemd's agents.
-    echo crypt network systemd systemd-ask-password
+    # With systemd-networkd requested, only it and the NIC drivers: dracut's generic network
+    # module would add its legacy scripts, awk, pgrep and arping (~0.45 MB), none of which the
+    # agent or networkd uses. Otherwise it picks the handler (NetworkManager needs its netroot).
+    if dracut_module_included "systemd-networkd"; then
+        echo crypt kernel-network-modules systemd-networkd systemd systemd-ask-password
+    else
+        echo crypt network systemd systemd-ask-password
+    fi
     return 0
 }
 
@@ -72,8 +79,7 @@ install() {
     inst_script "$moddir/tdx-unlock-guard.sh" /usr/lib/tdx-unlock/tdx-unlock-guard
     inst_simple "$moddir/tdx-unlock-guard.conf" \
         "$systemdsystemunitdir/systemd-cryptsetup@.service.d/tdx-unlock-guard.conf"
-    inst_multiple -o sed head
-    inst_multiple -o dmsetup grep readlink
+    inst_multiple -o sed dmsetup readlink
 
     # No shell, ever (docs/threat-model.md): the initramfs's own command line, measured with it,
     # says so, and because dracut reads /proc/cmdline after it, every emergency and rescue unit is

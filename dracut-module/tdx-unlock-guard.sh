@@ -37,7 +37,7 @@ refuse() {
 # argv[]=/usr/lib/systemd/systemd-cryptsetup attach NAME DEVICE KEY OPTIONS ; ...
 unit_device() {
 	systemctl show -p ExecStart --value "$unit" 2>/dev/null |
-		sed -n 's/.*argv\[\]=[^ ]* attach [^ ]* \([^ ;]*\).*/\1/p' | head -n 1
+		sed -n 's/.*argv\[\]=[^ ]* attach [^ ]* \([^ ;]*\).*/\1/p' | sed -n 1p
 }
 
 # The check, the name resolution and the fallback event are the agent's (`tdx-unlock guard`,
@@ -48,5 +48,7 @@ out=$("$bin" guard ${dev:+--device "$dev"} "$name" 2>&1)
 rc=$?
 [ -n "$out" ] && printf '%s\n' "$out" >&2
 [ "$rc" = 0 ] && exit 0
-reason=$(printf '%s\n' "$out" | grep -m 1 'refused' || printf '%s\n' "$out" | tail -n 1)
+# sed only: the initrd has no grep, head or tail of its own for this.
+reason=$(printf '%s\n' "$out" | sed -n '/refused/{p;q}')
+[ -n "$reason" ] || reason=$(printf '%s\n' "$out" | sed -n '$p')
 refuse "tdx-unlock guard exit $rc: ${reason#<[0-7]>}"
