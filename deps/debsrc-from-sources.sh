@@ -29,6 +29,7 @@ for f in "$dir"/sources.list "$dir"/sources.list.d/*.list; do
 	[ -r "$f" ] || continue
 	sed -n 's/^[ \t]*deb[ \t]\+//p' "$f" | while read -r first rest; do
 		opts=
+		# shellcheck disable=SC2086 # $rest: the rest of the line, split into its words
 		case "$first" in
 		\[*)
 			opts=$first

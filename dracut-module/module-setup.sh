@@ -16,6 +16,7 @@ tdx_unlock_settings() {
 }
 
 # called by dracut
+# shellcheck disable=SC2154 # dracutsysrootdir: set by dracut
 check() {
     tdx_unlock_settings
     [[ -x $dracutsysrootdir$tdx_unlock_bin ]] || {
@@ -54,6 +55,7 @@ installkernel() {
 }
 
 # called by dracut
+# shellcheck disable=SC2154 # initdir, moddir, systemd*dir: set by dracut
 install() {
     tdx_unlock_settings
 

@@ -30,7 +30,7 @@ refuse() {
 	exit 1
 }
 
-[ -n "$unit" ] && [ -n "$name" ] || refuse "guard called without a unit and volume name"
+{ [ -n "$unit" ] && [ -n "$name" ]; } || refuse "guard called without a unit and volume name"
 [ -x "$bin" ] || refuse "$bin is missing from the initrd"
 
 # What systemd-cryptsetup itself was told to open:

@@ -13,7 +13,8 @@ say() {
 }
 
 timeout=30
-for arg in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
 	case $arg in
 	rd.tdx_unlock.device_timeout=*) timeout=${arg#*=} ;;
 	esac
@@ -24,7 +25,8 @@ case $timeout in '' | *[!0-9]*) timeout=30 ;; esac
 devices=
 for unit in /run/systemd/generator/systemd-cryptsetup@*.service; do
 	[ -r "$unit" ] || continue
-	for dep in $(sed -n 's/^BindsTo=//p' "$unit"); do
+	binds=$(sed -n 's/^BindsTo=//p' "$unit")
+	for dep in $binds; do
 		case $dep in
 		*.device) devices="$devices $(systemd-escape --unescape --path "${dep%.device}")" ;;
 		esac
@@ -34,10 +36,15 @@ if [ -z "${devices# }" ]; then
 	say "no systemd-cryptsetup unit is bound to a device; nothing to wait for"
 	exit 0
 fi
-missing=
-for dev in $devices; do
-	[ -b "$dev" ] || missing="$missing $dev"
-done
+# absent DEVICE...: those that are not block devices (yet), each after a space.
+absent() {
+	for dev; do
+		[ -b "$dev" ] || printf ' %s' "$dev"
+	done
+}
+
+# shellcheck disable=SC2086 # a word list
+missing=$(absent $devices)
 if [ -z "$missing" ]; then
 	say "devices present:$devices"
 	exit 0
@@ -45,10 +52,8 @@ fi
 say "waiting up to ${timeout}s for$missing"
 # shellcheck disable=SC2086 # a word list
 udevadm wait --timeout="$timeout" $missing 2>/dev/null
-still=
-for dev in $missing; do
-	[ -b "$dev" ] || still="$still $dev"
-done
+# shellcheck disable=SC2086 # a word list
+still=$(absent $missing)
 if [ -z "$still" ]; then
 	say "all devices present"
 else

@@ -1,7 +1,8 @@
 # Static checks CI keeps clean: clang-format over every C file, cppcheck over the code, the test
 # tools, the fuzz harnesses and the benchmark, clang-tidy (.clang-tidy) over src/ with every
-# warning an error. About 1-1.5 minutes on two cores, clang-tidy nearly all of it.
-#   make check-lint   all three, failing on any finding (part of make check); make lint is the
+# warning an error, shellcheck over every shell script (tests/lint/shellcheck.sh). About
+# 1-1.5 minutes on two cores, clang-tidy nearly all of it.
+#   make check-lint   all four, failing on any finding (part of make check); make lint is the
 #                     same target
 # LINT_TIDY_PENDING: files whose clang-tidy findings their owners have still to fix or suppress;
 # they skip clang-tidy until then. Shrink this list, never grow it.
@@ -15,4 +16,5 @@ check-lint:
 		--inline-suppr --suppress=missingIncludeSystem -Isrc/common -Isrc -Itests/sim \
 		src tests/sim tests/tools tests/fuzz bench
 	clang-tidy --quiet --warnings-as-errors='*' $(LINT_TIDY_SRCS) -- $(CFLAGS)
-	@echo "check-lint: clang-format, cppcheck and clang-tidy clean"
+	sh tests/lint/shellcheck.sh
+	@echo "check-lint: clang-format, cppcheck, clang-tidy and shellcheck clean"

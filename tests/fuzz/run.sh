@@ -18,7 +18,7 @@ for h in "$@"; do
 		>"$F/$h.log" 2>&1; then
 		grep -E '^stat::number_of_executed_units|^stat::peak_rss' "$F/$h.log" |
 			sed 's/stat:://' | tr '\n' ' '
-		echo "corpus $(ls "$corpus" | wc -l) ok"
+		echo "corpus $(find "$corpus" -mindepth 1 -maxdepth 1 | wc -l) ok"
 	else
 		echo "FAILED (see $F/$h.log)"
 		tail -30 "$F/$h.log"

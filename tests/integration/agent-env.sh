@@ -43,6 +43,7 @@ tsm_sim_stop() {
 # tsm_sim_boot [QUOTESIM_DIR]: a fresh emulated TD boot (TSM_SIM_ARGS: more tdx-tsm-sim options) (RTMR3 at its pre-unlock value) in
 # $TSM (default $T/tsm); $TSM/extensions lists the digests RTMR3 was extended with, $TSM/rtmr3
 # its value; the agent's runtime event log goes to $TSM/rtmr3.log.
+# shellcheck disable=SC2120 # the CA directory is optional; agent-unlock.sh passes one
 tsm_sim_boot() {
 	TSM=${TSM:-$T/tsm}
 	tsm_sim_stop
@@ -132,10 +133,13 @@ agent_env_setup() {
 	: >"$T/cmdline"
 	# The agent reads this instead of the host's /proc/cmdline (docs/testing.md).
 	export TDX_UNLOCK_TEST_CMDLINE=
+	# shellcheck disable=SC2034 # PIN, OTHER_PIN: for the scripts that source this file
 	PIN=$(spki_pin "$T/tls.crt")
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 		-subj "/CN=other" -keyout "$T/other.key" -out "$T/other.crt" 2>/dev/null
+	# shellcheck disable=SC2034 # (see PIN)
 	OTHER_PIN=$(spki_pin "$T/other.crt")
 	make_image "$T/disk.img" "$T/expected.secret" || return 1
+	# shellcheck disable=SC2119 # the default CA directory
 	tsm_sim_boot
 }

@@ -33,7 +33,9 @@ SECRET=$(hex "$T/expected.secret")
 PASS=$(hex "$T/pass")
 VK=$(cryptsetup luksDump --dump-volume-key --batch-mode --key-file "$T/recovery.key" \
 	"$T/disk.img" 2>/dev/null | sed -n '/MK dump:/,$p' | sed 's/MK dump://' | tr -d ' \t\n')
-[ ${#SECRET} -eq 64 ] && [ ${#PASS} -eq 64 ] && [ ${#VK} -ge 64 ] ||
+{ [ ${#SECRET} -eq 64 ] &&
+	[ ${#PASS} -eq 64 ] &&
+	[ ${#VK} -ge 64 ]; } ||
 	bad "could not obtain secret/passphrase/volume key (${#SECRET}/${#PASS}/${#VK} hex digits)"
 
 echo "== hygiene: scanner controls"
@@ -76,7 +78,7 @@ run_under_gdb() {
 	excluded=on
 	[ -n "${DUMP_DEFAULT:-}" ] && excluded=off
 	eval gdb -q -batch -nx -ex "'set pagination off'" -ex "'set confirm off'" \
-		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings $excluded'" $bps \
+		-ex "'set breakpoint pending on'" -ex "'set dump-excluded-mappings $excluded'" "$bps" \
 		-ex run -ex "'info symbol \$pc'" -ex "'gcore $2'" -ex kill \
 		--args "'$AGENT'" unlock --config "'$T/agent.conf'" \
 		--test-passphrase -v --log-target stderr "'$T/disk.img'" >"$2.gdb" 2>"$3"
@@ -107,10 +109,11 @@ fi
 DUMP_DEFAULT=1 run_under_gdb crypt_activate_by_passphrase "$T/live-default.core" "$T/live-default.log"
 JWK=$(sed -n 's/.*unlock: ephemeral key \({.*}\).*/\1/p' "$T/live-default.log" | head -1)
 if [ -s "$T/live-default.core" ] && [ -n "$JWK" ]; then
-	"$SCAN" "$T/live-default.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
-		--p256-jwk "ephemeral=$JWK" >"$T/live-default.out" &&
-		ok "mid-unlock, the live secrets are only in MADV_DONTDUMP memory (secmem, secure heap)" ||
+	if "$SCAN" "$T/live-default.core" --needle secret="$SECRET" --needle passphrase="$PASS" --p256-jwk "ephemeral=$JWK" >"$T/live-default.out"; then
+		ok "mid-unlock, the live secrets are only in MADV_DONTDUMP memory (secmem, secure heap)"
+	else
 		bad "live secrets outside MADV_DONTDUMP memory: $(tr '\n' ' ' <"$T/live-default.out")"
+	fi
 else
 	bad "mid-unlock default dump was not taken"
 fi
@@ -129,15 +132,21 @@ JWK=$(sed -n 's/.*unlock: ephemeral key \({.*}\).*/\1/p' "$T/agent.log" | head -
 
 # The dump is the agent's memory: it holds the device path and the resource name.
 if [ -s "$T/agent.core" ]; then
-	grep -qa "default/disk/root" "$T/agent.core" && grep -qa "$T/disk.img" "$T/agent.core" &&
-		ok "dump of $(stat -c %s "$T/agent.core") bytes is the agent's live memory" ||
+	if grep -qa "default/disk/root" "$T/agent.core" &&
+		grep -qa "$T/disk.img" "$T/agent.core"; then
+		ok "dump of $(stat -c %s "$T/agent.core") bytes is the agent's live memory"
+	else
 		bad "the dump does not look like the agent's memory"
+	fi
 	"$SCAN" "$T/agent.core" --needle secret="$SECRET" --needle passphrase="$PASS" \
 		--needle volume-key="$VK" --p256-jwk "ephemeral=$JWK" >"$T/scan.out"
 	rc=$?
 	sed 's/^/    /' "$T/scan.out"
-	[ $rc -eq 0 ] && ok "zero hits for secret, passphrase, volume key and ephemeral private key" ||
+	if [ $rc -eq 0 ]; then
+		ok "zero hits for secret, passphrase, volume key and ephemeral private key"
+	else
 		bad "secrets found in the agent's memory at exit"
+	fi
 fi
 
 echo "== hygiene: a typed passphrase (the agent's own prompt after a failed release)"
@@ -154,7 +163,7 @@ run_prompt_under_gdb() {
 	for b in $1; do bps="$bps -ex 'break $b'"; done
 	eval TDX_UNLOCK_TEST_ASK_PASSWORD="'$T/ask-password'" gdb -q -batch -nx \
 		-ex "'set pagination off'" -ex "'set confirm off'" -ex "'set breakpoint pending on'" \
-		-ex "'set dump-excluded-mappings on'" $bps -ex run -ex "'info symbol \$pc'" \
+		-ex "'set dump-excluded-mappings on'" "$bps" -ex run -ex "'info symbol \$pc'" \
 		-ex "'gcore $2'" -ex kill --args "'$AGENT'" unlock --config "'$T/dead.conf'" \
 		--test-passphrase --ask-passphrase -v --log-target stderr "'$T/disk.img'" \
 		>"$2.gdb" 2>"$3"

@@ -203,7 +203,7 @@ make_image "$T/disk2.img" "$T/expected.secret" || bad "second image"
 run_agent "$T/good.conf" --test-passphrase "$T/disk.img" "$T/disk2.img"
 expect_rc 0 "two devices verified" "2 device\(s\) verified"
 n=$(grep -c "attested to" "$T/agent.log")
-[ "$n" -eq 1 ] && ok "one attested session served both devices" || bad "$n attestations for 2 devices"
+if [ "$n" -eq 1 ]; then ok "one attested session served both devices"; else bad "$n attestations for 2 devices"; fi
 uuid2=$(cryptsetup luksUUID "$T/disk2.img")
 expect_events "each release is measured as it happens" "tdx-unlock released $uuid" \
 	"tdx-unlock released $uuid2"
@@ -233,8 +233,8 @@ expect_rc 3 "image without token" "no tdx-unlock token"
 
 # A second tdx-unlock token: the header is refused before anything is asked of a server.
 cp "$T/disk.img" "$T/twotokens.img"
-cryptsetup token export --token-id 0 "$T/twotokens.img" >"$T/token.json" &&
-	cryptsetup token import --json-file "$T/token.json" "$T/twotokens.img" ||
+{ cryptsetup token export --token-id 0 "$T/twotokens.img" >"$T/token.json" &&
+	cryptsetup token import --json-file "$T/token.json" "$T/twotokens.img"; } ||
 	bad "cannot add a second token"
 run_agent "$T/good.conf" --test-passphrase "$T/twotokens.img"
 expect_rc 6 "header with two tdx-unlock tokens" "header refused"
@@ -243,11 +243,9 @@ grep -q "attested" "$T/agent.log" && bad "attested although the header was refus
 # Disk swap: a token that names a server of its own is refused before any network use; trust
 # anchors come only from the measured configuration.
 cp "$T/disk.img" "$T/swap.img"
-cryptsetup token export --token-id 0 "$T/swap.img" |
-	python3 -c 'import json,sys; t=json.load(sys.stdin); t["url"]="https://attacker.example"; print(json.dumps(t))' \
-		>"$T/swap-token.json" &&
+{ cryptsetup token export --token-id 0 "$T/swap.img" | python3 -c 'import json,sys; t=json.load(sys.stdin); t["url"]="https://attacker.example"; print(json.dumps(t))' >"$T/swap-token.json" &&
 	cryptsetup token remove --token-id 0 "$T/swap.img" &&
-	cryptsetup token import --json-file "$T/swap-token.json" "$T/swap.img" ||
+	cryptsetup token import --json-file "$T/swap-token.json" "$T/swap.img"; } ||
 	bad "cannot craft the swapped disk's token"
 run_agent "$T/good.conf" --test-passphrase "$T/swap.img"
 expect_rc 6 "token naming its own server (disk swap)" "header refused.*url"
@@ -377,7 +375,7 @@ expect_rc 4 "a wrong passphrase, then the right one" "opens no keyslot"
 ask_reset "wrong 1" "wrong 2" "wrong 3" "$RECOVERY"
 run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
 expect_rc 11 "three wrong passphrases: not opened, the boot powers off" "no keyslot opened in the allowed tries"
-[ "$(asked)" = 3 ] && ok "bounded tries: asked exactly 3 times" || bad "asked $(asked) times, expected 3"
+if [ "$(asked)" = 3 ]; then ok "bounded tries: asked exactly 3 times"; else bad "asked $(asked) times, expected 3"; fi
 
 ask_reset "<cancel>" "$RECOVERY"
 run_agent "$T/dead.conf" --test-passphrase --ask-passphrase "$T/disk.img"
@@ -532,8 +530,11 @@ expect_rc 20 "guard: the unit's own device is checked too" "refusing vol_crypt"
 ask_reset "$RECOVERY"
 run_guard --all
 expect_rc 20 "guard --all: one hostile volume stops the boot" "refusing evil_crypt"
-[ "$(asked)" = 0 ] && ok "guard --all: every volume checked before the first prompt" ||
+if [ "$(asked)" = 0 ]; then
+	ok "guard --all: every volume checked before the first prompt"
+else
 	bad "guard --all asked for vol_crypt before checking evil_crypt"
+fi
 ask_reset "$RECOVERY"
 run_guard --device "$T/disk.img" "luks-$uuid"
 expect_guard_opened "luks-$uuid" "guard: luks-<UUID> with the unit's device"

@@ -39,11 +39,15 @@ done
 head -c 1000 "$T/k.efi" >"$T/short.efi"
 "$KEYD" image-measure --kernel "$T/short.efi" --initrd "$T/initrd" --cmdline x >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 1 ] && grep -q "kernel image:" "$T/err" && ok "truncated PE refused: $(head -1 "$T/err")" ||
+if [ $rc -eq 1 ] &&
+	grep -q "kernel image:" "$T/err"; then
+	ok "truncated PE refused: $(head -1 "$T/err")"
+else
 	bad "truncated PE: exit $rc"
+fi
 printf 'not a kernel' >"$T/text"
 "$KEYD" image-measure --kernel "$T/text" --initrd "$T/initrd" --cmdline x >/dev/null 2>&1
-[ $? -eq 1 ] && ok "non-PE kernel refused" || bad "non-PE kernel accepted"
+if [ $? -eq 1 ]; then ok "non-PE kernel refused"; else bad "non-PE kernel accepted"; fi
 
 echo "== --qemu-patched-header: the kernel as QEMU 8.0-10.0 hands it to the firmware"
 $PY make-pe "$T/bz.efi" --cert 64 --bzimage
@@ -60,11 +64,13 @@ done
 [ $fails -eq "$before" ] && ok "synthetic bzImage, RAM 1/2/2.75/8 GiB: C and Python patched-kernel digests equal"
 "$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "$qcmd" --qemu-patched-header 4G >"$T/c4.json"
 "$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "$qcmd" >"$T/c0.json"
-[ "$(field "$T/c4.json" 'd["rtmr1"]')" != "$(field "$T/c0.json" 'd["rtmr1"]')" ] &&
-	[ "$(field "$T/c4.json" 'd["rtmr2"]')" = "$(field "$T/c0.json" 'd["rtmr2"]')" ] &&
-	ok "... the patched kernel's digest differs from the file's, RTMR2 (cmdline, initrd) does not" ||
+if [ "$(field "$T/c4.json" 'd["rtmr1"]')" != "$(field "$T/c0.json" 'd["rtmr1"]')" ] &&
+	[ "$(field "$T/c4.json" 'd["rtmr2"]')" = "$(field "$T/c0.json" 'd["rtmr2"]')" ]; then
+	ok "... the patched kernel's digest differs from the file's, RTMR2 (cmdline, initrd) does not"
+else
 	bad "--qemu-patched-header did not change the kernel digest alone"
-python3 - "$T/bz.efi" "$(stat -c %s "$T/initrd")" "$qcmd" <<'PY' && ok "... Python's model writes only the setup-header fields QEMU writes" || bad "the model touches other bytes"
+fi
+if python3 - "$T/bz.efi" "$(stat -c %s "$T/initrd")" "$qcmd" <<'PY'; then ok "... Python's model writes only the setup-header fields QEMU writes"; else bad "the model touches other bytes"; fi
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location("im", "tests/integration/image_measure.py")
 im = importlib.util.module_from_spec(spec); spec.loader.exec_module(im)
@@ -75,21 +81,29 @@ fields = {0x1fa, 0x1fb, 0x210, 0x211} | set(range(0x218, 0x220)) | {0x224, 0x225
 sys.exit(0 if changed and changed <= fields and len(p) == len(k) else 1)
 PY
 "$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline x --qemu-patched-header 4G >/dev/null 2>"$T/err"
-[ $? -eq 1 ] && grep -q "no Linux boot-protocol setup header" "$T/err" &&
-	ok "a PE without a setup header is refused: $(head -1 "$T/err")" || bad "PE without HdrS accepted"
+if [ $? -eq 1 ] &&
+	grep -q "no Linux boot-protocol setup header" "$T/err"; then
+	ok "a PE without a setup header is refused: $(head -1 "$T/err")"
+else
+	bad "PE without HdrS accepted"
+fi
 "$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline "vga=bogus" --qemu-patched-header 4G >/dev/null 2>"$T/err"
-[ $? -eq 1 ] && grep -q "vga=" "$T/err" && ok "an invalid vga= is refused (QEMU refuses it too)" || bad "vga=bogus accepted"
+if [ $? -eq 1 ] && grep -q "vga=" "$T/err"; then ok "an invalid vga= is refused (QEMU refuses it too)"; else bad "vga=bogus accepted"; fi
 "$KEYD" image-measure --kernel "$T/bz.efi" --initrd "$T/initrd" --cmdline x --qemu-patched-header 4X >/dev/null 2>&1
-[ $? -eq 2 ] && ok "a memory size that is not one is a usage error" || bad "--qemu-patched-header 4X accepted"
+if [ $? -eq 2 ]; then ok "a memory size that is not one is a usage error"; else bad "--qemu-patched-header 4X accepted"; fi
 
-kernel=$(ls "${GUEST_KERNEL_CACHE:-tests/qemu/work/guest-kernel}"/*/boot/vmlinuz-* 2>/dev/null | head -1)
+kernels=("${GUEST_KERNEL_CACHE:-tests/qemu/work/guest-kernel}"/*/boot/vmlinuz-*)
+kernel=${kernels[0]}
+[ -e "$kernel" ] || kernel=
 if [ -n "$kernel" ]; then
 	$PY measure "$kernel" "$T/initrd" "$qcmd" --qemu-ram 2147483648 >"$T/py.json"
 	"$KEYD" image-measure --kernel "$kernel" --initrd "$T/initrd" --cmdline "$qcmd" \
 		--qemu-patched-header 2G >"$T/c.json"
-	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
-		ok "Debian kernel, QEMU-patched header (2 GiB): C and Python digests equal" ||
+	if [ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ]; then
+		ok "Debian kernel, QEMU-patched header (2 GiB): C and Python digests equal"
+	else
 		bad "Debian kernel: patched-header digests differ"
+	fi
 	# What QEMU really writes: this host's QEMU (no confidential guest, so it patches) direct-boots
 	# the kernel under SeaBIOS; its option ROM copies the setup header from fw_cfg to 0x10000,
 	# dumped over the monitor. Every header byte must be the model's except ramdisk_image, which
@@ -119,7 +133,7 @@ cmd('pmemsave 0x10000 0x1000 "%s"' % sys.argv[2], 0.5); cmd("quit")
 PY
 		wait $qpid 2>/dev/null
 		qver=$(qemu-system-x86_64 --version | head -1 | sed 's/.*version \([^ ]*\).*/\1/')
-		python3 - "$kernel" "$T/setup.bin" "$qcmd" <<'PY' && ok "QEMU $qver's own setup-header writes (1 GiB guest) equal the model's (ramdisk_image aside: SeaBIOS rewrites it)" || bad "QEMU $qver wrote other setup-header bytes than the model"
+		if python3 - "$kernel" "$T/setup.bin" "$qcmd" <<'PY'; then ok "QEMU $qver's own setup-header writes (1 GiB guest) equal the model's (ramdisk_image aside: SeaBIOS rewrites it)"; else bad "QEMU $qver wrote other setup-header bytes than the model"; fi
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location("im", "tests/integration/image_measure.py")
 im = importlib.util.module_from_spec(spec); spec.loader.exec_module(im)
@@ -137,10 +151,12 @@ PY
 
 	$PY measure "$kernel" "$T/initrd" "$cmdline" >"$T/py.json"
 	"$KEYD" image-measure --kernel "$kernel" --initrd "$T/initrd" --cmdline "$cmdline" >"$T/c.json"
-	[ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ] &&
-		ok "Debian kernel $(basename "$kernel"): C and Python Authenticode SHA-384 equal" ||
+	if [ "$(field "$T/c.json" 'd["rtmr1"]["events"][0]["kernel"][0]')" = "$(field "$T/py.json" 'd["kernel"]')" ]; then
+		ok "Debian kernel $(basename "$kernel"): C and Python Authenticode SHA-384 equal"
+	else
 		bad "Debian kernel: Authenticode digests differ"
-	python3 - "$kernel" <<'PY' && ok "... and the same algorithm with SHA-256 gives the digest in the kernel's own signature" || bad "Authenticode SHA-256 not in the kernel's signature"
+	fi
+	if python3 - "$kernel" <<'PY'; then ok "... and the same algorithm with SHA-256 gives the digest in the kernel's own signature"; else bad "Authenticode SHA-256 not in the kernel's signature"; fi
 import hashlib, importlib.util, struct, sys
 spec = importlib.util.spec_from_file_location("im", "tests/integration/image_measure.py")
 im = importlib.util.module_from_spec(spec); spec.loader.exec_module(im)
@@ -166,13 +182,19 @@ $PY ccel "$T/ccel" "$(field "$T/py.json" 'd["kernel"]')" "$(field "$T/py.json" '
 	--rtmr1 "$(field "$T/rtmr.json" 'd["rtmr1"]')" --rtmr2 "$(field "$T/rtmr.json" 'd["rtmr2"]')" \
 	--rtmr3 "$(field "$T/rtmr.json" 'd["rtmr3"]')" 2>/dev/null || bad "tdx-quotegen quote"
 "$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel" >"$T/v.json" 2>/dev/null
-[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] && ok "simulated CCEL replays to the quote's RTMRs" ||
+if [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ]; then
+	ok "simulated CCEL replays to the quote's RTMRs"
+else
 	bad "simulated CCEL does not replay"
-[ "$(field "$T/v.json" '[e["kind"] for e in d["eventlog"]["events"] if "kind" in e]')" = "['kernel', 'cmdline', 'initrd']" ] &&
-	ok "verify-quote names the kernel, cmdline and initrd events" || bad "event kinds not named"
+fi
+if [ "$(field "$T/v.json" '[e["kind"] for e in d["eventlog"]["events"] if "kind" in e]')" = "['kernel', 'cmdline', 'initrd']" ]; then
+	ok "verify-quote names the kernel, cmdline and initrd events"
+else
+	bad "event kinds not named"
+fi
 "$KEYD" policy-from-quote --quote "$T/q.bin" --eventlog "$T/ccel" >"$T/pol.json" 2>/dev/null
 "$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline "$cmdline" >"$T/c.json"
-python3 - "$T/pol.json" "$T/c.json" <<'PY' && ok "policy-from-quote --eventlog RTMR1/RTMR2 events == image-measure's stanza" || bad "image-measure stanza differs from the simulated boot's events"
+if python3 - "$T/pol.json" "$T/c.json" <<'PY'; then ok "policy-from-quote --eventlog RTMR1/RTMR2 events == image-measure's stanza"; else bad "image-measure stanza differs from the simulated boot's events"; fi
 import json, sys
 pol = json.load(open(sys.argv[1]))["measurements"][0]
 img = json.load(open(sys.argv[2]))
@@ -188,26 +210,37 @@ open(sys.argv[2], "wb").write(log)
 PY
 "$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel.bad" >"$T/v.json" 2>"$T/err"
 rc=$?
-[ $rc -eq 1 ] && [ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr1']" ] &&
-	ok "one kernel digest byte changed: mismatch on rtmr1 (exit 1): $(tail -1 "$T/err")" ||
+if [ $rc -eq 1 ] &&
+	[ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr1']" ]; then
+	ok "one kernel digest byte changed: mismatch on rtmr1 (exit 1): $(tail -1 "$T/err")"
+else
 	bad "tampered CCEL: exit $rc, $(cat "$T/v.json")"
+fi
 for cut in 10 70 200 333; do
 	head -c $cut "$T/ccel" >"$T/ccel.cut"
 	"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel.cut" >"$T/v.json" 2>/dev/null
 	rc=$?
-	[ $rc -eq 1 ] && [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" != ok ] ||
+	{ [ $rc -eq 1 ] &&
+		[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" != ok ]; } ||
 		bad "CCEL cut at $cut bytes: exit $rc"
 done
 ok "CCEL cut at 10/70/200/333 bytes: refused (malformed or mismatch), no crash"
 head -c 600000 /dev/zero | tr '\0' 'x' >"$T/huge"
-"$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/huge" >/dev/null 2>&1
-[ $? -ne 0 ] && ok "oversized CCEL refused" || bad "oversized CCEL accepted"
-"$KEYD" policy-from-quote --quote "$T/q.bin" --eventlog "$T/ccel.bad" >/dev/null 2>"$T/err" &&
-	bad "policy-from-quote used a log that does not replay" ||
+if ! "$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/huge" >/dev/null 2>&1; then
+	ok "oversized CCEL refused"
+else
+	bad "oversized CCEL accepted"
+fi
+if "$KEYD" policy-from-quote --quote "$T/q.bin" --eventlog "$T/ccel.bad" >/dev/null 2>"$T/err"; then
+	bad "policy-from-quote used a log that does not replay"
+else
 	ok "policy-from-quote refuses a log that does not replay: $(tail -1 "$T/err")"
-grep -q "NOT verified" <("$KEYD" policy-from-quote --quote "$T/q.bin" 2>&1 >/dev/null) &&
-	ok "policy-from-quote without collateral says the quote was NOT verified" ||
+fi
+if grep -q "NOT verified" <("$KEYD" policy-from-quote --quote "$T/q.bin" 2>&1 >/dev/null); then
+	ok "policy-from-quote without collateral says the quote was NOT verified"
+else
 	bad "policy-from-quote silent about verification"
+fi
 
 # An application event in RTMR3 (AAEL): replayed by verify-quote, an event in the policy.
 printf 'INIT sha384/%096d\nexample.org compose sha256:ab12\n' 0 >"$T/aael"
@@ -219,32 +252,40 @@ print(r.hex())' "$T/aael")
 	--rtmr1 "$(field "$T/rtmr.json" 'd["rtmr1"]')" --rtmr2 "$(field "$T/rtmr.json" 'd["rtmr2"]')" \
 	--rtmr3 "$rtmr3" 2>/dev/null
 "$KEYD" verify-quote --quote "$T/q3.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" >"$T/v.json" 2>/dev/null
-[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
-	[ "$(field "$T/v.json" 'd["eventlog"]["events"][-1]["line"]')" = "example.org compose sha256:ab12" ] &&
-	ok "CCEL + AAEL replay (RTMR3 from the AAEL's INIT through its application event)" ||
+if [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
+	[ "$(field "$T/v.json" 'd["eventlog"]["events"][-1]["line"]')" = "example.org compose sha256:ab12" ]; then
+	ok "CCEL + AAEL replay (RTMR3 from the AAEL's INIT through its application event)"
+else
 	bad "CCEL + AAEL do not replay"
+fi
 "$KEYD" policy-from-quote --quote "$T/q3.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" \
 	>"$T/pol3.json" 2>/dev/null
-[ "$(field "$T/pol3.json" 'd["measurements"][0]["rtmr3"]["events"][0]["content"]')" = "sha256:ab12" ] &&
-	ok "policy-from-quote --aa-eventlog gives RTMR3 as its application event" ||
+if [ "$(field "$T/pol3.json" 'd["measurements"][0]["rtmr3"]["events"][0]["content"]')" = "sha256:ab12" ]; then
+	ok "policy-from-quote --aa-eventlog gives RTMR3 as its application event"
+else
 	bad "no RTMR3 event in the policy"
+fi
 "$KEYD" verify-quote --quote "$T/q.bin" --eventlog "$T/ccel" --aa-eventlog "$T/aael" >"$T/v.json" 2>/dev/null
-[ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr3']" ] &&
-	ok "the same AAEL against a quote whose RTMR3 never saw it: mismatch on rtmr3" ||
+if [ "$(field "$T/v.json" 'd["eventlog"]["mismatch"]')" = "['rtmr3']" ]; then
+	ok "the same AAEL against a quote whose RTMR3 never saw it: mismatch on rtmr3"
+else
 	bad "AAEL not checked against RTMR3"
+fi
 
 echo "== the real Google COS TD quote and CCEL"
 d=${TDX_TESTDATA:-../shared/testdata/tdx}/ccel
 if [ -f "$d/ccel_data.bin" ]; then
 	"$KEYD" verify-quote --quote "$d/cos-113-tdx-quote.bin" --eventlog "$d/ccel_data.bin" \
 		>"$T/v.json" 2>/dev/null
-	[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ] &&
-		ok "real CCEL replays ok ($(field "$T/v.json" 'len(d["eventlog"]["events"])') events)" ||
+	if [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = ok ]; then
+		ok "real CCEL replays ok ($(field "$T/v.json" 'len(d["eventlog"]["events"])') events)"
+	else
 		bad "real CCEL does not replay"
+	fi
 	# Its boot is shim + grub (no direct-boot kernel event), but the firmware's own RTMR1 events
 	# are those image-measure lists: the boot-option action, the separator, Exit Boot Services x2.
 	"$KEYD" image-measure --kernel "$T/k.efi" --initrd "$T/initrd" --cmdline x >"$T/c.json"
-	python3 - "$T/v.json" "$T/c.json" <<'PY' && ok "real CCEL: image-measure's 4 fixed RTMR1 firmware events appear in its RTMR1, in order" || bad "image-measure's fixed RTMR1 events are not the real firmware's"
+	if python3 - "$T/v.json" "$T/c.json" <<'PY'; then ok "real CCEL: image-measure's 4 fixed RTMR1 firmware events appear in its RTMR1, in order"; else bad "image-measure's fixed RTMR1 events are not the real firmware's"; fi
 import json, sys
 real = [(e["type"], e["digest"]) for e in json.load(open(sys.argv[1]))["eventlog"]["events"] if e["mr"] == "rtmr1"]
 mine = [(e["type"], e["digest"][0]) for e in json.load(open(sys.argv[2]))["rtmr1"]["events"] if "type" in e]
@@ -258,9 +299,11 @@ log[65 + 12 + 2 + 7] ^= 0x40   # first event: a byte inside its SHA-384 digest
 open(sys.argv[2], "wb").write(log)
 PY
 	"$KEYD" verify-quote --quote "$d/cos-113-tdx-quote.bin" --eventlog "$T/real.bad" >"$T/v.json" 2>/dev/null
-	[ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = mismatch ] &&
-		ok "real CCEL with one digest byte changed: mismatch $(field "$T/v.json" 'd["eventlog"]["mismatch"]')" ||
+	if [ "$(field "$T/v.json" 'd["eventlog"]["replay"]')" = mismatch ]; then
+		ok "real CCEL with one digest byte changed: mismatch $(field "$T/v.json" 'd["eventlog"]["mismatch"]')"
+	else
 		bad "tampered real CCEL not a mismatch"
+	fi
 else
 	echo "skipped: no $d (real COS quote and CCEL)"
 fi
@@ -287,6 +330,7 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	write_agent_conf "$T/good.conf" "$URL" "$PIN"
 	agent() { # RC-WANT DESCRIPTION GREP CCEL [AAEL]
 		# a fresh emulated boot: RTMR3 at its pre-unlock value, RTMR0-2 from the defaults
+		# shellcheck disable=SC2119 # the default CA directory
 		tsm_sim_boot >/dev/null 2>&1 || { bad "tdx-tsm-sim"; return; }
 		# Without a given AAEL the boot's runtime log starts empty, in the scratch directory (the
 		# agent appends its outcome event to it; never a path outside $T).
@@ -321,4 +365,4 @@ echo "== the agent sends its CCEL and AAEL; keyd replays them; an event-level po
 	exit $fail
 ) || fails=$((fails + 1))
 
-[ $fails -eq 0 ] && echo "eventlog tests: all passed" || { echo "eventlog tests: $fails failed"; exit 1; }
+if [ $fails -eq 0 ]; then echo "eventlog tests: all passed"; else { echo "eventlog tests: $fails failed"; exit 1; }; fi

@@ -26,6 +26,7 @@ hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 # keyd_scratch NAME: a scratch directory $T, removed at exit with keyd stopped, and fail=0.
 keyd_scratch() {
 	T=$(mktemp -d "/tmp/$1.XXXXXX")
+	# shellcheck disable=SC2034 # the verdict the sourcing script keeps and reads
 	fail=0
 	trap 'keyd_stop; rm -rf "$T"' EXIT INT TERM
 }
@@ -66,7 +67,7 @@ EOC
 # lives; else says NAME did not start, with the end of its LOG.
 wait_started() {
 	i=0
-	while [ ! "$4" "$5" ]; do
+	while ! test "$4" "$5"; do
 		i=$((i + 1))
 		if [ $i -gt 200 ] || ! kill -0 "$2" 2>/dev/null; then
 			echo "$1 did not start:" >&2

@@ -58,17 +58,16 @@ sleep 1.5 # the aggregated records (auth_audit_interval_s 1)
 tail -n +$((before + 1)) "$T/audit.log" >"$T/garbage.audit"
 n=$(grep -c '"peer":"127.0.0.7:.*TLS handshake failed' "$T/garbage.audit")
 echo "  400 failed handshakes from 127.0.0.7: $n audit records one by one"
-[ "$n" -ge 50 ] && [ "$n" -le 250 ] || bad "failed handshakes not within the per-address audit budget ($n records)"
+{ [ "$n" -ge 50 ] && [ "$n" -le 250 ]; } || bad "failed handshakes not within the per-address audit budget ($n records)"
 grep -q '"peer":"127.0.0.7".*further refusals.*TLS handshake failed' "$T/garbage.audit" ||
 	bad "the failed handshakes over the budget are not counted in an aggregated record"
 keyd_stop
 keyd_start || bad "restart"
 
 step "hostile strings (certificate CNs, JSON strings) reach log, audit and body escaped"
-"$QUOTEGEN" ca --out "$T/forged-nl" \
-	--pck-leaf-cn "$(printf 'x\ntdx-keyd: FORGED released default/disk/root')" >/dev/null &&
-	"$QUOTEGEN" ca --out "$T/forged-bmp" --pck-leaf-cn "$(printf '\377\376\340\377\302A')" \
-		--pck-leaf-cn-bmp >/dev/null || bad "cannot make the forged-CN hierarchies"
+{ "$QUOTEGEN" ca --out "$T/forged-nl" --pck-leaf-cn "$(printf 'x\ntdx-keyd: FORGED released default/disk/root')" >/dev/null &&
+	"$QUOTEGEN" ca --out "$T/forged-bmp" --pck-leaf-cn "$(printf '\377\376\340\377\302A')" --pck-leaf-cn-bmp >/dev/null; } ||
+	bad "cannot make the forged-CN hierarchies"
 "$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/forged-nl" \
 	--audit "$T/audit.log" other-root forged-json >"$T/hostile.out" 2>&1 || bad "forged CN/JSON"
 "$CLIENT" --url "$URL" --ca "$T/tls.crt" --sim "$T/sim" --other-sim "$T/forged-bmp" \

@@ -32,24 +32,32 @@ expect() {
 "$qg" quote --ca "$d/ca" --out "$d/tampered.bin" --tamper body || exit 1
 "$qg" collateral --ca "$d/ca" --out "$d/stale" --stale-tcb || exit 1
 "$qg" collateral --ca "$d/ca" --out "$d/revoked" --revoke-pck || exit 1
-# $col and $files are word lists.
-col="--collateral $d/ca/collateral.json --root-ca $d/ca/root_ca.pem"
-files="--tcb-info $d/ca/tcb_info.json --qe-identity $d/ca/qe_identity.json \
-	--pck-crl $d/ca/pck_crl.der --root-crl $d/ca/root_crl.der \
-	--tcb-signing-chain $d/ca/tcb_signing_chain.pem --root-ca $d/ca/root_ca.pem"
-expect 0 '"verified":true' "$keyd" verify-quote --quote "$d/q4.bin" $col
-expect 0 '"tcb_status":"UpToDate"' "$keyd" verify-quote --quote "$d/q4.bin" $files
-expect 0 '"mrtd":"abababab' "$keyd" verify-quote --quote "$d/q5.hex" $col
-expect 0 '"quote_version":5' "$keyd" verify-quote --quote "$d/q5.hex" $files
+# verify_col / verify_files ARGS...: verify-quote against the test root, with the collateral file
+# or with the PCS-style files.
+# shellcheck disable=SC2317 # run by expect
+verify_col() {
+	"$keyd" verify-quote "$@" --collateral "$d/ca/collateral.json" --root-ca "$d/ca/root_ca.pem"
+}
+# shellcheck disable=SC2317 # run by expect
+verify_files() {
+	"$keyd" verify-quote "$@" --tcb-info "$d/ca/tcb_info.json" \
+		--qe-identity "$d/ca/qe_identity.json" --pck-crl "$d/ca/pck_crl.der" \
+		--root-crl "$d/ca/root_crl.der" --tcb-signing-chain "$d/ca/tcb_signing_chain.pem" \
+		--root-ca "$d/ca/root_ca.pem"
+}
+expect 0 '"verified":true' verify_col --quote "$d/q4.bin"
+expect 0 '"tcb_status":"UpToDate"' verify_files --quote "$d/q4.bin"
+expect 0 '"mrtd":"abababab' verify_col --quote "$d/q5.hex"
+expect 0 '"quote_version":5' verify_files --quote "$d/q5.hex"
 expect 1 '"verified":false' "$keyd" verify-quote --quote "$d/q4.bin" \
 	--collateral "$d/ca/collateral.json"
-expect 1 'quote signature' "$keyd" verify-quote --quote "$d/tampered.bin" $col
-expect 0 '"debug":true' "$keyd" verify-quote --quote "$d/debug.bin" $col
+expect 1 'quote signature' verify_col --quote "$d/tampered.bin"
+expect 0 '"debug":true' verify_col --quote "$d/debug.bin"
 expect 0 '"tcb_status":"OutOfDate"' "$keyd" verify-quote --quote "$d/q4.bin" \
 	--collateral "$d/stale/collateral.json" --root-ca "$d/ca/root_ca.pem"
 expect 1 'revoked' "$keyd" verify-quote --quote "$d/q4.bin" \
 	--collateral "$d/revoked/collateral.json" --root-ca "$d/ca/root_ca.pem"
-expect 1 'expired' "$keyd" verify-quote --quote "$d/q4.bin" $col \
+expect 1 'expired' verify_col --quote "$d/q4.bin" \
 	--at "$(date -u -d '+40 days' +%Y-%m-%dT%H:%M:%SZ)"
 expect 2 '' "$qg" quote --ca "$d/ca" --out "$d/x.bin" --mrtd zz
 expect 2 '' "$qg" quote --ca "$d/ca" --out "$d/x.bin" --revoke-pck
@@ -69,8 +77,8 @@ expect 0 'tcb_signing.pem: OK' openssl verify -CAfile "$d/ca/root_ca.pem" \
 cp -a "$d/ca" "$d/ca-debug"
 "$qg" defaults --ca "$d/ca-debug" --debug --rtmr1 "$(printf 'cd%.0s' $(seq 48))" || exit 1
 "$qg" quote --ca "$d/ca-debug" --out "$d/stored.bin" || exit 1
-expect 0 '"rtmr1":"cdcdcdcd' "$keyd" verify-quote --quote "$d/stored.bin" $col
-expect 0 '"debug":true' "$keyd" verify-quote --quote "$d/stored.bin" $col
+expect 0 '"rtmr1":"cdcdcdcd' verify_col --quote "$d/stored.bin"
+expect 0 '"debug":true' verify_col --quote "$d/stored.bin"
 expect 2 '' "$qg" defaults --ca "$d/ca-debug" --out "$d/x.bin"
 
 exit $fail

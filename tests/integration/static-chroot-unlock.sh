@@ -39,6 +39,7 @@ run_in_chroot() {
 	rm -rf "${R:?}$T"
 	mkdir -p "$R$T"
 	cp -a "$T/." "$R$T/"
+	# shellcheck disable=SC2119 # the default CA directory
 	tsm_sim_boot || bad "tdx-tsm-sim"
 	CHROOT_ENV=("TDX_UNLOCK_TEST_CMDLINE=$(cat "$T/cmdline")" "${CHROOT_TSM_ENV[@]}")
 	chroot_run "$R" "/$(basename "$TDX_UNLOCK_BIN")" unlock --config "$4" \

@@ -13,9 +13,13 @@ pkg_scratch
 
 for bin in "$AGENT" "$KEYD"; do
 	name=$(basename "$bin")
-	out=$("$bin" --version 2>"$T/err") && [ ! -s "$T/err" ] &&
-		[ "$out" = "$name $VERSION" ] && ok "$name --version: $out" ||
+	if out=$("$bin" --version 2>"$T/err") &&
+		[ ! -s "$T/err" ] &&
+		[ "$out" = "$name $VERSION" ]; then
+		ok "$name --version: $out"
+	else
 		bad "$name --version printed '$out' (want '$name $VERSION')"
+	fi
 done
 
 # The subcommands a binary lists under "commands:" in its --help.
@@ -50,8 +54,11 @@ for pair in "agent:$AGENT" "keyd:$KEYD"; do
 			[ "$o" = help ] && continue
 			grep -q -- "--$o\b" "$T/out" || missing="$missing --$o"
 		done
-		[ -z "$missing" ] && ok "$name $cmd --help: stdout, exit 0, lists its $(echo "$opts" | wc -w) options" ||
+		if [ -z "$missing" ]; then
+			ok "$name $cmd --help: stdout, exit 0, lists its $(echo "$opts" | wc -w) options"
+		else
 			bad "$name $cmd --help does not mention:$missing"
+		fi
 	done
 	[ $n -ge 5 ] || bad "$name --help lists only $n commands"
 	# its man page documents every command
@@ -60,8 +67,11 @@ for pair in "agent:$AGENT" "keyd:$KEYD"; do
 	for cmd in $(commands "$bin"); do
 		grep -qE "(^|[[:space:]])$cmd([[:space:]]|$)" <<<"$page" || undocumented="$undocumented $cmd"
 	done
-	[ -z "$undocumented" ] && ok "man/$name.8 documents all $n commands" ||
+	if [ -z "$undocumented" ]; then
+		ok "man/$name.8 documents all $n commands"
+	else
 		bad "man/$name.8 does not document:$undocumented"
+	fi
 done
 
 # A device that does not exist: named, with the system's reason, exit 2 (not 6 "header invalid").
@@ -89,6 +99,7 @@ fi
 
 # Under systemd (stderr is the stream $JOURNAL_STREAM names): "<N>" priority, no ident.
 : >"$T/journal" # JOURNAL_STREAM names this very file, which stderr then points to
+# shellcheck disable=SC2094 # stat names the file stderr goes to: that is the point
 JOURNAL_STREAM=$(stat -c '%d:%i' "$T/journal") "$AGENT" list "$missing" 2>"$T/journal" >/dev/null
 if grep -q "^<3>$missing: cannot open" "$T/journal" && ! grep -q "tdx-unlock:" "$T/journal"; then
 	ok "under JOURNAL_STREAM: '$(head -1 "$T/journal")'"
@@ -96,13 +107,19 @@ else
 	bad "under JOURNAL_STREAM: $(cat "$T/journal")"
 fi
 JOURNAL_STREAM=1:1 "$AGENT" list "$missing" 2>"$T/plain" >/dev/null
-grep -q "^tdx-unlock: $missing" "$T/plain" && ok "a JOURNAL_STREAM naming another file: plain lines" ||
+if grep -q "^tdx-unlock: $missing" "$T/plain"; then
+	ok "a JOURNAL_STREAM naming another file: plain lines"
+else
 	bad "JOURNAL_STREAM not matching stderr still changed the format: $(cat "$T/plain")"
+fi
 
 # Run by hand with stderr on a pipe (no terminal, no journal): the lines come back on stderr,
 # not into the host's kernel log (the agent uses /dev/kmsg only inside an initramfs).
 out=$(env -u JOURNAL_STREAM "$AGENT" unlock --config "$T/no-such.conf" "$missing" 2>&1 </dev/null | cat)
-grep -q "no-such.conf" <<<"$out" && ok "unlock by hand, stderr on a pipe: its lines stay on stderr" ||
+if grep -q "no-such.conf" <<<"$out"; then
+	ok "unlock by hand, stderr on a pipe: its lines stay on stderr"
+else
 	bad "unlock by hand printed nothing on stderr (to /dev/kmsg?): '$out'"
+fi
 
 pkg_done

@@ -25,14 +25,19 @@ fi
 # and for any static-pie binary its lack of DT_NEEDED entries.
 seen=$(lintian --no-override "$changes" 2>/dev/null |
 	grep -E '^[EW]: tdx-unlock: (embedded-library|shared-library-lacks-prerequisites) .*usr/sbin/tdx-unlock')
-[ -n "$seen" ] &&
-	ok "without debian/tdx-unlock.lintian-overrides lintian reports the static agent (the check can fail): $(echo "$seen" | cut -d' ' -f3 | tr '\n' ' ')" ||
+if [ -n "$seen" ]; then
+	ok "without debian/tdx-unlock.lintian-overrides lintian reports the static agent (the check can fail): $(echo "$seen" | cut -d' ' -f3 | tr '\n' ' ')"
+else
 	bad "lintian --no-override does not see the static agent"
+fi
 
 # versions
 v_changelog=$(dpkg-parsechangelog -S Version)
-[ "$v_changelog" = "$VERSION" ] && ok "debian/changelog version $v_changelog = VERSION" ||
+if [ "$v_changelog" = "$VERSION" ]; then
+	ok "debian/changelog version $v_changelog = VERSION"
+else
 	bad "debian/changelog says $v_changelog, VERSION says $VERSION"
+fi
 for deb in "$UNLOCK_DEB" "$KEYD_DEB"; do
 	v=$(dpkg-deb -f "$deb" Version)
 	[ "$v" = "$VERSION" ] || bad "$deb has version $v"
@@ -40,10 +45,13 @@ for deb in "$UNLOCK_DEB" "$KEYD_DEB"; do
 done
 for b in tdx-unlock tdx-keyd; do
 	out=$("$T/pkg/usr/sbin/$b" --version 2>&1)
-	[ "$out" = "$b $VERSION" ] && ok "packaged $b --version: $out" || bad "packaged $b --version: $out"
+	if [ "$out" = "$b $VERSION" ]; then ok "packaged $b --version: $out"; else bad "packaged $b --version: $out"; fi
 done
-file "$T/pkg/usr/sbin/tdx-unlock" | grep -Eq 'static(-pie)? linked|statically linked' &&
-	ok "the packaged agent is static" || bad "the packaged agent is not static: $(file "$T/pkg/usr/sbin/tdx-unlock")"
+if file "$T/pkg/usr/sbin/tdx-unlock" | grep -Eq 'static(-pie)? linked|statically linked'; then
+	ok "the packaged agent is static"
+else
+	bad "the packaged agent is not static: $(file "$T/pkg/usr/sbin/tdx-unlock")"
+fi
 
 # file lists: what dpkg adds is left out, man pages are compared uncompressed
 for p in tdx-unlock tdx-keyd; do
@@ -60,22 +68,27 @@ if diff <(listing "$T/inst") <(listing "$T/pkg") >"$T/diff"; then
 else
 	bad "package file lists differ from make install (< install, > packages): $(cat "$T/diff")"
 fi
-diff -r -q -x tdx-unlock -x tdx-keyd "$T/inst" "$T/pkg" >"$T/cdiff" 2>&1 &&
-	ok "every file but the two binaries has the same content" ||
+if diff -r -q -x tdx-unlock -x tdx-keyd "$T/inst" "$T/pkg" >"$T/cdiff" 2>&1; then
+	ok "every file but the two binaries has the same content"
+else
 	bad "contents differ: $(cat "$T/cdiff")"
+fi
 # PREFIX: binaries under it, and the unit, hook and dracut module name them there
-make --no-print-directory -s install DESTDIR="$T/local" PREFIX=/opt/tdx >"$T/install.log" 2>&1 &&
-	[ -x "$T/local/opt/tdx/sbin/tdx-unlock" ] && [ -x "$T/local/opt/tdx/sbin/tdx-keyd" ] &&
+if make --no-print-directory -s install DESTDIR="$T/local" PREFIX=/opt/tdx >"$T/install.log" 2>&1 &&
+	[ -x "$T/local/opt/tdx/sbin/tdx-unlock" ] &&
+	[ -x "$T/local/opt/tdx/sbin/tdx-keyd" ] &&
 	grep -q '^ExecStart=/opt/tdx/sbin/tdx-keyd serve' "$T/local/lib/systemd/system/tdx-keyd.service" &&
 	grep -q ':-/opt/tdx/sbin/tdx-unlock}' "$T/local/usr/share/initramfs-tools/hooks/tdx-unlock" &&
 	grep -q ':-/opt/tdx/sbin/tdx-unlock}' "$T/local/usr/lib/dracut/modules.d/91tdx-unlock/module-setup.sh" &&
-	[ -f "$T/local/opt/tdx/share/man/man8/tdx-keyd.8" ] &&
-	ok "make install PREFIX=/opt/tdx: binaries and man pages under it; unit, hook and dracut module point there" ||
+	[ -f "$T/local/opt/tdx/share/man/man8/tdx-keyd.8" ]; then
+	ok "make install PREFIX=/opt/tdx: binaries and man pages under it; unit, hook and dracut module point there"
+else
 	bad "make install PREFIX=/opt/tdx: $(cd "$T/local" 2>/dev/null && find . -type f | head -30)"
+fi
 
 # every path of the package lists is claimed by exactly one package
 both=$(comm -12 <(dpkg-deb -c "$UNLOCK_DEB" | awk '$1 !~ /^d/ {print $6}' | sort) \
 	<(dpkg-deb -c "$KEYD_DEB" | awk '$1 !~ /^d/ {print $6}' | sort))
-[ -z "$both" ] && ok "no file is in both packages" || bad "in both packages: $both"
+if [ -z "$both" ]; then ok "no file is in both packages"; else bad "in both packages: $both"; fi
 
 pkg_done

@@ -35,8 +35,11 @@ else
 		bad "deps/debian-packages.txt names dracut or a kernel image"
 	# shellcheck disable=SC2086
 	v=$(verdict "$(sim $pkgs dracut)")
-	[ -n "$v" ] && ok "the check catches dracut in the list: $(head -1 <<<"$v")" ||
+	if [ -n "$v" ]; then
+		ok "the check catches dracut in the list: $(head -1 <<<"$v")"
+	else
 		bad "adding dracut to the list went unnoticed"
+	fi
 fi
 
 # --- 2. deb-src derived from the machine's own sources ---
@@ -85,7 +88,10 @@ $expected"
 else
 	ok "deb-src derived from one-line and deb822 sources (local and file: mirrors kept, disabled and non-Debian entries left out): apt reads $(wc -l <<<"$uris") Sources indexes"
 fi
-[ "$(grep -c '^Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' "$T/parts/derived.sources")" = 2 ] &&
-	ok "the keyring of each entry is kept" || bad "Signed-By lost: $(cat "$T/parts/derived.sources")"
+if [ "$(grep -c '^Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' "$T/parts/derived.sources")" = 2 ]; then
+	ok "the keyring of each entry is kept"
+else
+	bad "Signed-By lost: $(cat "$T/parts/derived.sources")"
+fi
 
 pkg_done

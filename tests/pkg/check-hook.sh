@@ -29,6 +29,7 @@ chmod 0644 "$T/conf/agent.conf"
 run_hook() {
 	rm -rf "$T/initramfs-$1" && mkdir -p "$T/initramfs-$1"
 	cp -a "$(dirname "$HOOK")/../scripts" "$T/initramfs-$1/"
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	unshare -m sh -c 'mount -t tmpfs tmpfs /usr/share/initramfs-tools &&
 		cp "$0/hook-functions" /usr/share/initramfs-tools/ && exec "$@"' "$T/itools" \
 		env -u TDX_UNLOCK_BIN -u TDX_UNLOCK_CONFDIR DESTDIR="$T/initramfs-$1" verbose=n \
@@ -73,6 +74,7 @@ fn=$(sed -n '/^tdx_unlock_poweroff() {$/,/^}$/p' "$localtop" | sed "s|/proc/sysr
 if ! printf '%s\n' "$fn" | grep -q "$T/sysrq"; then
 	bad "local-top: tdx_unlock_poweroff() not found (or writes no sysrq) in $localtop"
 else
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	timeout 3 sh -c 'd=$1; sync() { :; }; poweroff() { echo "poweroff $*" >>"$d/calls"; }
 		sleep() { command sleep 0.1; }
 		eval "$2"; tdx_unlock_poweroff; echo returned >>"$d/calls"' sh "$T" "$fn" 2>/dev/null

@@ -22,7 +22,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v systemd-nspawn >/dev/null; then
 fi
 W=$(realpath -m "$BUILD/keyd-unit")
 ROOT=$W/root
-NSPAWN_PID= PID1=
+NSPAWN_PID='' PID1=''
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		kill -TERM "$NSPAWN_PID" 2>/dev/null # nspawn asks the container's systemd to halt
@@ -60,18 +61,22 @@ else
 	exit 1
 fi
 gid=$(awk -F: '$1 == "tdx-keyd" { print $3 }' "$ROOT/etc/group")
-grep -q '^tdx-keyd:' "$ROOT/etc/passwd" && [ "$(stat -c '%a %u %g' "$ROOT/etc/tdx-keyd")" = "750 0 $gid" ] &&
-	[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/tdx-keyd.service" ] &&
-	ok "postinst: user tdx-keyd (sysusers), /etc/tdx-keyd 0750 root:tdx-keyd (tmpfiles), unit enabled" ||
+if grep -q '^tdx-keyd:' "$ROOT/etc/passwd" &&
+	[ "$(stat -c '%a %u %g' "$ROOT/etc/tdx-keyd")" = "750 0 $gid" ] &&
+	[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/tdx-keyd.service" ]; then
+	ok "postinst: user tdx-keyd (sysusers), /etc/tdx-keyd 0750 root:tdx-keyd (tmpfiles), unit enabled"
+else
 	bad "postinst did not create the user, the directory or the enable link: $(grep tdx-keyd "$ROOT/etc/passwd"; ls -la "$ROOT/etc/tdx-keyd")"
+fi
 
 # 2. configure it: TLS key, root key (0600, owned by tdx-keyd), one policy, loopback port
 C=$ROOT/etc/tdx-keyd
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-keyout "$C/tls.key" -out "$C/tls.crt" 2>/dev/null
 head -c 32 /dev/urandom >"$C/root.key"
-"$QUOTEGEN" ca --out "$W/sim" >/dev/null && "$QUOTEGEN" quote --ca "$W/sim" --out "$W/q" >/dev/null &&
-	"$KEYD_HOST" policy-from-quote --quote "$W/q" --id unit-test >"$C/policies/unit-test.json" ||
+{ "$QUOTEGEN" ca --out "$W/sim" >/dev/null &&
+	"$QUOTEGEN" quote --ca "$W/sim" --out "$W/q" >/dev/null &&
+	"$KEYD_HOST" policy-from-quote --quote "$W/q" --id unit-test >"$C/policies/unit-test.json"; } ||
 	bad "could not make a policy"
 keyd_conf_write "$C/keyd.json" 8443 tls.crt tls.key policies /var/cache/tdx-keyd root.key \
 	/var/log/tdx-keyd/audit.log <<<'  "workers": 1'
@@ -129,8 +134,11 @@ for i in 1 2 3; do
 	in_ct systemctl start tdx-keyd && [ "$(auth)" = 200 ] && n_ok=$((n_ok + 1))
 	[ $i -lt 3 ] && in_ct systemctl stop tdx-keyd
 done
-[ $n_ok = 3 ] && ok "start: a request right after 'systemctl start' returns is answered (3 of 3)" ||
+if [ $n_ok = 3 ]; then
+	ok "start: a request right after 'systemctl start' returns is answered (3 of 3)"
+else
 	bad "start: only $n_ok of 3 requests right after 'systemctl start' were answered"
+fi
 
 # reload: same process, RELOADING=1 then READY=1, policies re-read
 pid=$(show MainPID)
@@ -165,8 +173,11 @@ infos=$(in_ct journalctl -u tdx-keyd -p info -o json --no-pager | python3 -c 'im
 for l in sys.stdin:
     e = json.loads(l)
     if "listening on" in e.get("MESSAGE", ""): print(e.get("PRIORITY"), e.get("MESSAGE"))' | tail -1)
-[[ $infos == 6\ keyd:\ listening* ]] && ok "informational lines carry priority 6: $infos" ||
+if [[ $infos == 6\ keyd:\ listening* ]]; then
+	ok "informational lines carry priority 6: $infos"
+else
 	bad "the 'listening' line: '$infos'"
+fi
 rm -f "$C/policies/broken.json"
 
 # kill -9: Restart=on-failure brings it back under a new PID

@@ -8,12 +8,16 @@
 pkg_scratch
 warnings() { # page -> the warnings groff and man print for it
 	groff -man -ww -z "$1" 2>&1
+	# shellcheck disable=SC2069 # man's warnings (stderr) to the pipe, the page itself dropped
 	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=all -l "$1" 2>&1 >/dev/null
 }
 
 printf '.TH T 8\n.SH NAME\nt \\- t\n.BOGUS x\n.SH DESCRIPTION\n\\fBunclosed\n' >"$T/broken.8"
-[ -n "$(warnings "$T/broken.8")" ] && ok "a broken page is caught: $(warnings "$T/broken.8" | head -1)" ||
+if [ -n "$(warnings "$T/broken.8")" ]; then
+	ok "a broken page is caught: $(warnings "$T/broken.8" | head -1)"
+else
 	bad "the warning check sees nothing wrong in a broken page"
+fi
 
 for page in "$@"; do
 	w=$(warnings "$page")

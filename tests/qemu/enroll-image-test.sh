@@ -54,6 +54,7 @@ tsm_sim_boot() {
 	sim_pid=$!
 	wait_until 100 -e "$W/tsm/ready" || die "tdx-tsm-sim did not start (see $W/tsm-sim.log)"
 }
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	[ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null

@@ -67,8 +67,10 @@ noshell_off_initrds_make() {
 	grep -q rd.tdx_unlock.test_shell=1 "$mod/module-setup.sh" || die "cannot switch the cmdline.d line off"
 	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-shell.img" "$AGENT_BIN" \
 		"$QEMU_WORK/agent-conf"
+	# shellcheck disable=SC2016 # the script written out expands $1 itself
 	printf '#!/bin/sh\n[ "$1" = prereqs ] && exit 0\nexit 0\n' >"$QEMU_WORK/panic-noop"
 	# The local-top guard panics again, as it did before it powered off itself.
+	# shellcheck disable=SC2016 # a literal $1, $2 in the replacement
 	sed 's/^\ttdx_unlock_poweroff$/\tpanic "tdx-unlock: refusing to unlock $1: $2"/' \
 		"$REPO/hook/scripts/local-top/tdx-unlock" >"$QEMU_WORK/local-top-panic"
 	grep -q '^	panic "tdx-unlock: refusing' "$QEMU_WORK/local-top-panic" || die "cannot switch the guard's power-off off"

@@ -55,6 +55,7 @@ line_before() {
 # late_disk_boot NAME INITRD CMDLINE WAIT_RX
 late_disk_boot() {
 	local name=$1 hp
+	# shellcheck disable=SC2034 # cur: the running scenario, read by run.sh's checks
 	cur=$name
 	keyd_start good || return
 	rm -f "$QEMU_WORK/$name.qmp" "$QEMU_WORK/$name.log"

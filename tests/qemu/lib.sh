@@ -105,7 +105,7 @@ build_dracut_initrd() {
 		TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \
 		dracut --force --quiet --no-hostonly --no-hostonly-cmdline --no-early-microcode \
 		--conf /dev/null --confdir "$empty" --tmpdir "$QEMU_WORK/tmp" \
-		--modules "$(echo $modules)" --drivers "$(echo $DRACUT_DRIVERS)" \
+		--modules "$(echo "$modules" | xargs)" --drivers "$(echo "$DRACUT_DRIVERS" | xargs)" \
 		--compress zstd --kver "$KVER" --kmoddir "$KMODDIR" "$out" ||
 		die "dracut failed building $out"
 }
@@ -192,6 +192,7 @@ build_itools_initrd() {
 		dm_crypt
 		xts
 	MODS
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	unshare -m --propagation private bash -euc '
 		root=$1 kver=$2 kmoddir=$3 kconfig=$4
 		mount --bind -o ro "$kmoddir" "$root/lib/modules/$kver"

@@ -16,6 +16,7 @@ NBD_FLIP_RX=${NBD_FLIP_RX:-tdx-unlock token for keyslot}
 # The host flipped the disk (flag file written) before the serial console typed the passphrase.
 flip_before_prompt() {
 	local flipped typed
+	# shellcheck disable=SC2154 # cur: the running scenario, set by run.sh
 	flipped=$(grep -nE -- "$NBD_FLIP_RX" "$QEMU_WORK/$cur.log" | head -1 | cut -d: -f1)
 	typed=$(grep -n "serial-console: typing the passphrase" "$QEMU_WORK/$cur.log" | head -1 | cut -d: -f1)
 	[ -n "$flipped" ] && [ -n "$typed" ] && [ "$flipped" -lt "$typed" ]

@@ -17,11 +17,17 @@ DRACUT_ROOT_NAME=tdxroot
 # "tdx-unlock[PID]: ..." from the journal (dracut: its priority prefix, no ident of its own) and
 # "tdx-unlock: ..." from the kernel log (initramfs-tools).
 AGENT_LINE_RX="tdx-unlock(\[[0-9]+\])?: "
+# shellcheck disable=SC2034 # the *_RX patterns: for run.sh and the scenario files
 AGENT_SUCCESS_RX="$AGENT_LINE_RX.*unlocked as /dev/mapper/luks-"
+# shellcheck disable=SC2034 # (see AGENT_SUCCESS_RX)
 AGENT_PIN_FAIL_RX="$AGENT_LINE_RX.*(does not match pinned public key|pin)"
+# shellcheck disable=SC2034 # (see AGENT_SUCCESS_RX)
 AGENT_UNREACHABLE_RX="$AGENT_LINE_RX.*not unlocked \(servers unreachable\)"
+# shellcheck disable=SC2034 # (see AGENT_SUCCESS_RX)
 AGENT_HEADER_REFUSED_RX="$AGENT_LINE_RX.*header refused: .*cipher_null"
+# shellcheck disable=SC2034 # (see AGENT_SUCCESS_RX)
 KEYD_POLICY_DENY_RX="mismatch"
+# shellcheck disable=SC2034 # (see AGENT_SUCCESS_RX)
 KEYD_RELEASE_RX="\"reason\":\"released"
 
 free_port() {
@@ -44,16 +50,17 @@ tls_key_make() {
 
 # The test quote hierarchy: the guest's simulator signs with it, keyd trusts its root (tests only).
 quotesim_make() {
-	local dir=$QEMU_WORK/quotesim fmspc
+	local dir=$QEMU_WORK/quotesim fmspc defaults
 	"$BUILD/tdx-quotegen" ca --out "$dir" >"$QEMU_WORK/quotegen.log" 2>&1 ||
 		die "tdx-quotegen ca failed, see $QEMU_WORK/quotegen.log"
 	# A simulated direct boot's CCEL and quotes whose RTMR0-3 it explains: the guest's agent
 	# sends it (TDX_UNLOCK_TEST_CCEL), keyd replays it, the policy gives RTMR1/2 per event.
-	python3 "$REPO/tests/integration/image_measure.py" ccel "$dir/ccel" "$(printf '%096d' 1)" \
+	{ python3 "$REPO/tests/integration/image_measure.py" ccel "$dir/ccel" "$(printf '%096d' 1)" \
 		"$(printf '%096d' 2)" "$(printf '%096d' 3)" >"$QEMU_WORK/ccel-rtmrs.json" &&
-		"$BUILD/tdx-quotegen" defaults --ca "$dir" $(python3 -c 'import json,sys
+		read -ra defaults < <(python3 -c 'import json,sys
 print(" ".join("--%s %s" % kv for kv in sorted(json.load(open(sys.argv[1])).items())))' \
-			"$QEMU_WORK/ccel-rtmrs.json") >>"$QEMU_WORK/quotegen.log" 2>&1 ||
+			"$QEMU_WORK/ccel-rtmrs.json") &&
+		"$BUILD/tdx-quotegen" defaults --ca "$dir" "${defaults[@]}" >>"$QEMU_WORK/quotegen.log" 2>&1; } ||
 		die "cannot write the simulated boot's CCEL and quote defaults"
 	"$BUILD/tdx-quotegen" quote --ca "$dir" --out "$QEMU_WORK/sample-quote.bin" \
 		>>"$QEMU_WORK/quotegen.log" 2>&1 || die "tdx-quotegen quote failed"
@@ -129,6 +136,7 @@ keyd_start() {
 	conf=$(keyd_config_write "$1")
 	KEYD_AUDIT=$QEMU_WORK/audit-$1.log
 	rm -f "$QEMU_WORK/keyd.port" "$KEYD_AUDIT"
+	# shellcheck disable=SC2154 # cur: the running scenario, set by run.sh
 	TDX_KEYD_TEST_PORT_FILE="$QEMU_WORK/keyd.port" "$KEYD_BIN" serve --config "$conf" \
 		>"$QEMU_WORK/keyd-$cur.log" 2>&1 &
 	KEYD_PID=$!
@@ -140,6 +148,7 @@ keyd_start() {
 	if [ ! -s "$QEMU_WORK/keyd.port" ]; then
 		say "   FAIL: tdx-keyd did not start (see $QEMU_WORK/keyd-$cur.log)"
 		keyd_stop
+		# shellcheck disable=SC2034 # read by run.sh's finish
 		scenario_ok=0
 		finish "tdx-keyd start"
 		return 1
@@ -258,7 +267,9 @@ setup_all() {
 		rm -rf "$QEMU_WORK/pkgroot"
 		dpkg-deb -x "$QEMU_DEB" "$QEMU_WORK/pkgroot" || die "cannot extract $QEMU_DEB"
 		AGENT_BIN=$QEMU_WORK/pkgroot/usr/sbin/tdx-unlock
+		# shellcheck disable=SC2034 # DRACUT_MODULE_DIR, ITOOLS_DIR: read by lib.sh's builders
 		DRACUT_MODULE_DIR=$QEMU_WORK/pkgroot/usr/lib/dracut/modules.d/91tdx-unlock
+		# shellcheck disable=SC2034 # (see DRACUT_MODULE_DIR)
 		ITOOLS_DIR=$QEMU_WORK/pkgroot/usr/share/initramfs-tools
 		say "   from the package $(basename "$QEMU_DEB")"
 	fi
@@ -273,7 +284,7 @@ setup_all() {
 	head -c 32 /dev/urandom >"$QEMU_WORK/root.key"
 	chmod 0600 "$QEMU_WORK/root.key"
 	# Every scenario boots an enrolled root, even those where keyd is down or unreachable.
-	[ -x "$BUILD/tdx-quotegen" ] && [ -x "$KEYD_BIN" ] || die "no tdx-quotegen or tdx-keyd in $BUILD (make all)"
+	{ [ -x "$BUILD/tdx-quotegen" ] && [ -x "$KEYD_BIN" ]; } || die "no tdx-quotegen or tdx-keyd in $BUILD (make all)"
 	quotesim_make
 	policies_make
 
@@ -294,6 +305,7 @@ setup_all() {
 	fi
 	if [ "$need_hostile" = 1 ]; then
 		hostile_image_make
+		# shellcheck disable=SC2034 # for run.sh's scenario 6
 		HOSTILE_UUID=$(cryptsetup luksUUID "$HOSTILE_IMG" 2>/dev/null || echo "$DATA_UUID")
 	fi
 

@@ -21,4 +21,4 @@ if [ -n "$bad" ]; then
 		"loading shared libraries at run time; see docs/static-build.md"
 	exit 1
 fi
-echo "static: glibc functions needing care in a static binary (expected):" $used
+echo "static: glibc functions needing care in a static binary (expected): $(echo "$used" | xargs)"

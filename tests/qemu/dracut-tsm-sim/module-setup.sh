@@ -12,6 +12,7 @@ depends() {
     return 0
 }
 
+# shellcheck disable=SC2154 # initdir, moddir, systemdsystemunitdir: set by dracut
 install() {
     inst_binary "$TDX_TSM_SIM_BIN" /usr/sbin/tdx-tsm-sim || return 1
     inst_multiple cp
