@@ -77,6 +77,7 @@ scenario_13b() {
 	fi
 	if [ "${TDX_UNLOCK_TEST_NO_FAILURE_ACTION:-0}" = 1 ]; then
 		say "   TDX_UNLOCK_TEST_NO_FAILURE_ACTION=1: local-top goes on after a killed agent (this scenario must fail)"
+		# shellcheck disable=SC2016 # a literal $rc in the pattern
 		sed '/the agent failed (exit \$rc)/,/;;/ s/^\ttdx_unlock_poweroff$/\t: test knob: no power-off/' \
 			"${ITOOLS_DIR:-$REPO/hook}/scripts/local-top/tdx-unlock" >"$localtop"
 		grep -q 'test knob: no power-off' "$localtop" || die "cannot switch local-top's power-off off"

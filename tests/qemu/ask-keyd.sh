@@ -12,7 +12,8 @@ export TDX_UNLOCK_TEST_CCEL=/run/tdx-tsm-sim/ca/ccel
 # The host's code need not honour a recovery boot (whose own agent asks nothing): it asks anyway,
 # with the rest of the measured command line.
 cmdline=
-for word in $(cat /proc/cmdline); do
+read -r words </proc/cmdline
+for word in $words; do
 	case $word in rd.tdx_unlock.recovery=*) ;; *) cmdline="$cmdline $word" ;; esac
 done
 export TDX_UNLOCK_TEST_CMDLINE="${cmdline# }"
