@@ -1,5 +1,5 @@
 # Boot tests in QEMU, the demo and the boot benchmark (tests/qemu/, docs/boot.md).
-#   make check-qemu   the default scenarios 1-14 (tests/qemu/run.sh: dracut and initramfs-tools, loopback keyd)
+#   make check-qemu   the default scenarios 1-15 (tests/qemu/run.sh: dracut and initramfs-tools, loopback keyd)
 #   make check-enroll-image   scripts/tdx-enroll-image on the host (no VM, seconds)
 #   make demo         fresh Debian 12 machine: install packages, build, boot scenario 1
 #   make bench-qemu   scenario 1's kernel-start-to-unlock time and the initramfs size the module adds

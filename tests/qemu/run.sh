@@ -5,7 +5,7 @@
 # relay. Every boot is bounded; each scenario asserts from the serial log that the real root was
 # mounted, and prints its kernel-start-to-unlock time.
 #
-# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-14)
+# usage: tests/qemu/run.sh [--demo] [--bench] [SCENARIO...]   (default: 1-15)
 #   1 automatic unlock, then a second release asked from the real root is refused (RTMR3)
 #                                        5 root and data disks both unlocked automatically
 #   2 keyd stopped -> prompt             6 data disk header rewritten with cipher_null -> refused
@@ -21,6 +21,8 @@
 #  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt; 13b the agent
 #     SIGKILLed mid-run under initramfs-tools -> power-off, no prompt
 #  14 scenario 10 in recovery mode (rd.tdx_unlock.recovery=1, dracut) -> refused likewise
+#  15 plymouth in the initramfs (built in a chroot), keyd stopped -> the agent's prompt through
+#     plymouth -> passphrase
 # Environment: BUILD (binaries), QEMU_WORK (work dir), BOOT_TIMEOUT (s per boot), QEMU_ACCEL.
 set -uo pipefail
 # shellcheck source=tests/qemu/lib.sh
@@ -37,6 +39,8 @@ set -uo pipefail
 . "$(dirname "$0")/agent-timeout.sh"
 # shellcheck source=tests/qemu/disk-swap.sh
 . "$(dirname "$0")/disk-swap.sh"
+# shellcheck source=tests/qemu/plymouth.sh
+. "$(dirname "$0")/plymouth.sh"
 
 demo=0
 bench=0
@@ -45,12 +49,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) demo=1 ;;
 	--bench) bench=1 ;;
-	[1-9] | 1[0-4]) scenarios+=("$1") ;;
+	[1-9] | 1[0-5]) scenarios+=("$1") ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
 	esac
 	shift
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
 
 results=()
 failed=0

@@ -241,6 +241,7 @@ setup_all() {
 		case $n in
 		7) need_itools=1 ;;
 		10 | 12 | 13) need_itools=1 need_dracut=1 ;;
+		15) ;; # its own initramfs (plymouth.sh)
 		*) need_dracut=1 ;;
 		esac
 		[ "$n" = 5 ] && need_data=1
