@@ -3,10 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <libcryptsetup.h>
+
+#include "cleanup.h"
 #include "cmd_args.h"
 #include "cmd_dispatch.h"
 #include "log.h"
+#include "luks_enroll.h"
 #include "luks_header.h"
+#include "luks_token.h"
 #include "secmem.h"
 #include "secret_input.h"
 
@@ -39,6 +44,43 @@ int cmd_new_secret_read(const char *cmd, const char *path, uint8_t **out, size_t
 	*out = secret;
 	*len = n;
 	return 0;
+}
+
+int cmd_new_key_open(const char *cmd, const char *device, const char *keyslot_arg,
+		     const char *resource, const char *secret_file, struct cmd_new_key *k)
+{
+	int r;
+
+	*k = (struct cmd_new_key){.keyslot = -1};
+	if (keyslot_arg && (r = cmd_keyslot_parse(cmd, keyslot_arg, &k->keyslot)) < 0)
+		return r;
+	if (resource && luks_resource_path_check(resource) < 0)
+		return log_error_errno(-EINVAL, "%s: --resource '%s' is not a repo/type/tag path",
+				       cmd, resource);
+	r = cmd_new_secret_read(cmd, secret_file, &k->secret, &k->secret_len);
+	if (r < 0)
+		return r;
+	return luks_device_open(device, &k->cd);
+}
+
+int cmd_new_key_enroll(struct cmd_new_key *k, const char *resource, int token_id,
+		       struct luks_token *out, int *out_token_id)
+{
+	int r = luks_enroll_add(k->cd, k->keyslot, k->existing, k->existing_len, k->secret,
+				k->secret_len, resource, token_id, out, out_token_id);
+
+	secmem_free(TAKE_PTR(k->existing));
+	secmem_free(TAKE_PTR(k->secret));
+	return r;
+}
+
+void cmd_new_key_done(struct cmd_new_key *k)
+{
+	if (k->cd)
+		crypt_free(k->cd);
+	secmem_free(k->existing);
+	secmem_free(k->secret);
+	*k = (struct cmd_new_key){.keyslot = -1};
 }
 
 int cmd_header_validate(const char *cmd, struct crypt_device *cd, const char *device,

@@ -22,6 +22,29 @@ struct luks_header;
 struct luks_token;
 struct crypt_device;
 
+/* What enroll and rotate write with: the device opened, the new secret and the passphrase that
+ * unlocks the volume key today (both secmem), and the keyslot asked for (-1: libcryptsetup
+ * picks). */
+struct cmd_new_key {
+	struct crypt_device *cd;
+	uint8_t *secret;
+	size_t secret_len;
+	char *existing;
+	size_t existing_len;
+	int keyslot;
+};
+
+/* Checks --keyslot and --resource (each when given), reads the new secret and opens device, in
+ * that order; a refusal is logged as "CMD: ..." and is a usage error (-EINVAL or the error). */
+int cmd_new_key_open(const char *cmd, const char *device, const char *keyslot_arg,
+		     const char *resource, const char *secret_file, struct cmd_new_key *k);
+/* luks_enroll_add() with k's device, keyslot, passphrase and new secret (token_id < 0: a new
+ * token, else the one it replaces); both secrets are wiped right after. */
+int cmd_new_key_enroll(struct cmd_new_key *k, const char *resource, int token_id,
+		       struct luks_token *out, int *out_token_id);
+/* Frees the device context and wipes the secrets (a _cleanup_ function). */
+void cmd_new_key_done(struct cmd_new_key *k);
+
 /* The tdx-unlock token's header check exactly as unlock runs it (luks_header_validate with the
  * token required), on a header the command opened or has just written; a refusal is logged as
  * "CMD: DEVICE: [WHAT: ]REASON". Returns 0 or luks_header_validate()'s error. */

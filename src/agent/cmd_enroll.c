@@ -27,31 +27,19 @@ int cmd_enroll(int argc, char **argv)
 		CMD_OPT("keyslot", 0, false, &keyslot_arg),
 		CMD_OPT("key-file", 0, false, &key_file),
 	};
-	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-	_cleanup_secmem_ uint8_t *secret = NULL;
-	_cleanup_secmem_ char *existing = NULL;
+	_cleanup_(cmd_new_key_done) struct cmd_new_key k = {.keyslot = -1};
 	char reason[LUKS_REASON_MAX], uuid[LUKS_UUID_LEN + 1];
 	struct luks_token tok;
-	size_t secret_len = 0, existing_len = 0;
-	int keyslot = -1, token_id = -1, r;
+	int token_id = -1, r;
 
 	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), &device, 1);
 	if (r >= 0)
 		return r;
-	if (keyslot_arg && cmd_keyslot_parse("enroll", keyslot_arg, &keyslot) < 0)
-		return CMD_EXIT_USAGE;
-	if (luks_resource_path_check(resource) < 0) {
-		log_error("enroll: --resource '%s' is not a repo/type/tag path", resource);
-		return CMD_EXIT_USAGE;
-	}
-
-	if (cmd_new_secret_read("enroll", secret_file, &secret, &secret_len) < 0)
-		return CMD_EXIT_USAGE;
-	if (luks_device_open(device, &cd) < 0)
+	if (cmd_new_key_open("enroll", device, keyslot_arg, resource, secret_file, &k) < 0)
 		return CMD_EXIT_USAGE;
 
 	/* Enrolling a disk the unlock path would refuse helps nobody: same allow-list first. */
-	r = luks_header_validate(cd, LUKS_TOKEN_ABSENT, uuid, &token_id, &tok, reason,
+	r = luks_header_validate(k.cd, LUKS_TOKEN_ABSENT, uuid, &token_id, &tok, reason,
 				 sizeof(reason));
 	if (r == -EEXIST) {
 		log_error("enroll: %s is already enrolled (token %d); use rotate or unenroll",
@@ -63,17 +51,14 @@ int cmd_enroll(int argc, char **argv)
 		return CMD_EXIT_FAILED;
 	}
 
-	if (secret_passphrase_get(key_file, &existing, &existing_len) < 0)
+	if (secret_passphrase_get(key_file, &k.existing, &k.existing_len) < 0)
 		return CMD_EXIT_USAGE;
-	r = luks_enroll_add(cd, keyslot, existing, existing_len, secret, secret_len, resource, -1,
-			    &tok, &token_id);
-	secmem_free(TAKE_PTR(existing));
-	secmem_free(TAKE_PTR(secret));
+	r = cmd_new_key_enroll(&k, resource, -1, &tok, &token_id);
 	if (r < 0)
 		return CMD_EXIT_FAILED;
 
 	/* What we wrote must pass exactly the check the unlock path runs. */
-	if (cmd_header_validate("enroll", cd, device, "enrolled header fails validation", uuid,
+	if (cmd_header_validate("enroll", k.cd, device, "enrolled header fails validation", uuid,
 				&token_id, &tok) < 0)
 		return CMD_EXIT_FAILED;
 	printf("enrolled %s: uuid %s, keyslot %d, token %d, resource %s\n", device, uuid,

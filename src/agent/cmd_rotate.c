@@ -31,15 +31,13 @@ int cmd_rotate(int argc, char **argv)
 		CMD_OPT("keyslot", 0, false, &keyslot_arg),
 		CMD_OPT("key-file", 0, false, &key_file),
 	};
-	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-	_cleanup_secmem_ uint8_t *secret = NULL;
+	_cleanup_(cmd_new_key_done) struct cmd_new_key k = {.keyslot = -1};
 	_cleanup_secmem_ uint8_t *old_secret = NULL;
-	_cleanup_secmem_ char *existing = NULL;
 	char reason[LUKS_REASON_MAX], uuid[LUKS_UUID_LEN + 1],
 		resource_buf[LUKS_TOKEN_RESOURCE_MAX + 1];
 	struct luks_token old, tok;
-	size_t secret_len = 0, old_len = 0, existing_len = 0;
-	int keyslot = -1, token_id = -1, new_id = -1, r;
+	size_t old_len = 0;
+	int token_id = -1, new_id = -1, r;
 
 	r = cmd_options_parse(argc, argv, usage, opts, ARRAY_SIZE(opts), &device, 1);
 	if (r >= 0)
@@ -48,19 +46,11 @@ int cmd_rotate(int argc, char **argv)
 		fputs(usage, stderr);
 		return CMD_EXIT_USAGE;
 	}
-	if (keyslot_arg && cmd_keyslot_parse("rotate", keyslot_arg, &keyslot) < 0)
+	if (cmd_new_key_open("rotate", device, keyslot_arg, resource, secret_file, &k) < 0)
 		return CMD_EXIT_USAGE;
-	if (resource && luks_resource_path_check(resource) < 0) {
-		log_error("rotate: --resource '%s' is not a repo/type/tag path", resource);
-		return CMD_EXIT_USAGE;
-	}
-	if (cmd_new_secret_read("rotate", secret_file, &secret, &secret_len) < 0)
-		return CMD_EXIT_USAGE;
-	if (luks_device_open(device, &cd) < 0)
-		return CMD_EXIT_USAGE;
-	if (cmd_header_validate("rotate", cd, device, NULL, uuid, &token_id, &old) < 0)
+	if (cmd_header_validate("rotate", k.cd, device, NULL, uuid, &token_id, &old) < 0)
 		return CMD_EXIT_FAILED;
-	if (keyslot == old.keyslot) {
+	if (k.keyslot == old.keyslot) {
 		log_error("rotate: the new keyslot must differ from the current keyslot %d",
 			  old.keyslot);
 		return CMD_EXIT_USAGE;
@@ -75,26 +65,23 @@ int cmd_rotate(int argc, char **argv)
 			return CMD_EXIT_USAGE;
 		if (luks_passphrase_derive(old_secret, old_len, &old, uuid, &pass, &pass_len) < 0)
 			return CMD_EXIT_FAILED;
-		existing = (char *)pass;
-		existing_len = pass_len;
-	} else if (secret_passphrase_get(key_file, &existing, &existing_len) < 0) {
+		k.existing = (char *)pass;
+		k.existing_len = pass_len;
+	} else if (secret_passphrase_get(key_file, &k.existing, &k.existing_len) < 0) {
 		return CMD_EXIT_USAGE;
 	}
 
-	r = luks_enroll_add(cd, keyslot, existing, existing_len, secret, secret_len, resource_buf,
-			    token_id, &tok, &new_id);
-	secmem_free(TAKE_PTR(existing));
-	secmem_free(TAKE_PTR(secret));
+	r = cmd_new_key_enroll(&k, resource_buf, token_id, &tok, &new_id);
 	if (r < 0)
 		return CMD_EXIT_FAILED;
 	/* Only a keyslot tdx-unlock enrolled: a token naming the recovery keyslot loses the token,
 	 * never the keyslot. */
-	if (luks_keyslot_enrolled_check(cd, old.keyslot, reason, sizeof(reason)) < 0) {
+	if (luks_keyslot_enrolled_check(k.cd, old.keyslot, reason, sizeof(reason)) < 0) {
 		printf("rotate: kept old keyslot %d: tdx-unlock did not enroll it (%s)\n",
 		       old.keyslot, reason);
 		r = 0;
 	} else {
-		r = luks_keyslot_remove(cd, old.keyslot);
+		r = luks_keyslot_remove(k.cd, old.keyslot);
 	}
 	if (r < 0) {
 		log_error("rotate: old keyslot %d could not be removed; the disk unlocks with the "
@@ -102,7 +89,7 @@ int cmd_rotate(int argc, char **argv)
 			  old.keyslot);
 		return CMD_EXIT_FAILED;
 	}
-	if (cmd_header_validate("rotate", cd, device, "rotated header fails validation", uuid,
+	if (cmd_header_validate("rotate", k.cd, device, "rotated header fails validation", uuid,
 				&new_id, &tok) < 0)
 		return CMD_EXIT_FAILED;
 	printf("rotated %s: keyslot %d -> %d, token %d, resource %s\n", device, old.keyslot,
