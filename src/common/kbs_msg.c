@@ -84,6 +84,16 @@ static int get_closed_object(struct json_object *obj, const char *what, const ch
 	return r < 0 ? r : json_strict_only_members(*out, key, allowed, reason, reason_len);
 }
 
+/* Copies a nonce member's value s into nonce, refusing an empty one. */
+static int nonce_store(const char *what, const char *s, char nonce[KBS_NONCE_MAX_LEN + 1],
+		       char *reason, size_t reason_len)
+{
+	if (!*s)
+		return json_strict_fail(reason, reason_len, -EINVAL, "%s: 'nonce' is empty", what);
+	snprintf(nonce, KBS_NONCE_MAX_LEN + 1, "%s", s);
+	return 0;
+}
+
 static int get_nonce(struct json_object *obj, const char *what, char nonce[KBS_NONCE_MAX_LEN + 1],
 		     char *reason, size_t reason_len)
 {
@@ -91,12 +101,7 @@ static int get_nonce(struct json_object *obj, const char *what, char nonce[KBS_N
 	int r;
 
 	r = json_strict_get_string(obj, what, "nonce", KBS_NONCE_MAX_LEN, &s, reason, reason_len);
-	if (r < 0)
-		return r;
-	if (!*s)
-		return json_strict_fail(reason, reason_len, -EINVAL, "%s: 'nonce' is empty", what);
-	snprintf(nonce, KBS_NONCE_MAX_LEN + 1, "%s", s);
-	return 0;
+	return r < 0 ? r : nonce_store(what, s, nonce, reason, reason_len);
 }
 
 int kbs_auth_request_build(char **out)
@@ -155,12 +160,18 @@ int kbs_challenge_parse(const char *body, size_t len, struct kbs_challenge *out,
 	static const char *const members[] = {"nonce", "extra-params", NULL};
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct json_object *extra, *sel;
+	const char *nonce = NULL;
+	const struct json_field fields[] = {
+		JSON_STRING("nonce", true, 0, KBS_NONCE_MAX_LEN, &nonce),
+		JSON_OTHERS_ALLOWED, /* extra-params: a string or an object, read below */
+	};
 	int r;
 
-	r = parse_object(body, len, "challenge", members, &o, reason, reason_len);
+	r = parse_fields(body, len, "challenge", members, fields, ARRAY_SIZE(fields), &o, reason,
+			 reason_len);
 	if (r < 0)
 		return r;
-	r = get_nonce(o, "challenge", out->nonce, reason, reason_len);
+	r = nonce_store("challenge", nonce, out->nonce, reason, reason_len);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(o, "extra-params", &extra) ||
