@@ -32,6 +32,19 @@ static char *path_in(const char *name)
 	return p;
 }
 
+/* Removes a scratch file made with path_in() and frees its name. */
+static void path_drop(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+static void lines_free(char **lines, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+}
+
 static void write_records(const char *path, int from, int n)
 {
 	struct audit_log *a = NULL;
@@ -183,12 +196,9 @@ static void test_tamper(void **state)
 		close(devnull);
 		assert_non_null(strstr(reason, "line 1: MAC does not verify"));
 	}
-	for (int i = 0; i < n; i++)
-		free(lines[i]);
-	unlink(log);
-	unlink(copy);
-	free(log);
-	free(copy);
+	lines_free(lines, n);
+	path_drop(log);
+	path_drop(copy);
 }
 
 static void test_rotation(void **state)
@@ -229,20 +239,15 @@ static void test_rotation(void **state)
 		assert_int_equal(n, 3);
 		write_lines(copy, lines, n - 1);
 		assert_non_null(strstr(verify(gap, 2), "audit.log: line 1: chain-start"));
-		for (int i = 0; i < n; i++)
-			free(lines[i]);
+		lines_free(lines, n);
 	}
 	n = read_lines(log, lines);
 	assert_int_equal(n, 2);
 	assert_non_null(strstr(lines[0], "\"reason\":\"log file rotated\""));
-	for (int i = 0; i < n; i++)
-		free(lines[i]);
-	unlink(log);
-	unlink(old);
-	unlink(copy);
-	free(log);
-	free(old);
-	free(copy);
+	lines_free(lines, n);
+	path_drop(log);
+	path_drop(old);
+	path_drop(copy);
 }
 
 UNIT_TEST_MAIN_IN_DIR(dir, cmocka_unit_test(test_tamper), cmocka_unit_test(test_rotation))

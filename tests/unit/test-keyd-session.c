@@ -163,6 +163,16 @@ static void spend(struct session_table *t, const char *peer, bool attested, stru
 	session_done(s);
 }
 
+/* s's nonce stays spent: asked again from peer with its cookie as before attesting (which only
+ * the table can refuse), it is refused. */
+static void assert_nonce_spent(struct session_table *t, struct session *s, const char *peer)
+{
+	const char *why = NULL;
+
+	s->attested = false;
+	assert_int_equal(session_attest_begin(t, s, peer, s->nonce, &why), -EALREADY);
+}
+
 static void test_eviction(void **state)
 {
 	struct session_table *t = NULL;
@@ -184,11 +194,8 @@ static void test_eviction(void **state)
 	assert_int_equal(session_table_evictions(t), 1);
 	assert_int_equal(session_attest_begin(t, &flood[0], "10.0.0.9", flood[0].nonce, &why), 0);
 	assert_int_equal(session_table_evictions(t), 2);
-	/* The attested entry of 10.0.0.1 was never a candidate: its nonce stays spent (asked
-	 * with its unattested cookie, which only the table can refuse). */
-	victim.attested = false;
-	assert_int_equal(session_attest_begin(t, &victim, "10.0.0.1", victim.nonce, &why),
-			 -EALREADY);
+	/* The attested entry of 10.0.0.1 was never a candidate. */
+	assert_nonce_spent(t, &victim, "10.0.0.1");
 
 	/* A table of attested entries only: refused by name, nothing dropped. */
 	session_table_free(t);
@@ -197,9 +204,7 @@ static void test_eviction(void **state)
 	new_session(t, &late, c);
 	assert_int_equal(session_attest_begin(t, &late, "10.0.0.9", late.nonce, &why), -ENOSPC);
 	assert_non_null(strstr(why, "session table full"));
-	victim.attested = false;
-	assert_int_equal(session_attest_begin(t, &victim, "10.0.0.1", victim.nonce, &why),
-			 -EALREADY);
+	assert_nonce_spent(t, &victim, "10.0.0.1");
 	session_table_free(t);
 
 	/* Expired entries make room first and are dropped by the periodic expiry. */
