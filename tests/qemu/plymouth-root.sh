@@ -28,6 +28,7 @@ say "== debootstrap bookworm with dracut and plymouth into $root (cached afterwa
 timeout 1800 debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" \
 	>"$root.debootstrap.log" 2>&1 || die "debootstrap failed, see $root.debootstrap.log"
 # In a private mount namespace: nothing stays mounted on the host.
+# shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -euc '
 	mount -t proc proc "$1/proc"
 	chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \

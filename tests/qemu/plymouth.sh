@@ -28,7 +28,7 @@ build_plymouth_initrd() {
 	cp -a "$QEMU_WORK/quotesim/." "$root/etc/tdx-tsm-sim/ca/"
 	cp -a "${DRACUT_MODULE_DIR:-$REPO/dracut-module}/." "$mods/91tdx-unlock/"
 	cp -a "$REPO/tests/qemu/dracut-tsm-sim/." "$mods/92tdx-tsm-sim/"
-	# shellcheck disable=SC2016 # expanded by the inner bash
+	# shellcheck disable=SC2016,SC2086,SC2116 # expanded by the inner bash; word lists on one line
 	unshare -m --propagation private bash -euc '
 		root=$1 kver=$2 kmoddir=$3 modules=$4 drivers=$5
 		mount --bind -o ro "$kmoddir" "$root/lib/modules/$kver"
@@ -50,6 +50,7 @@ scenario_15() {
 	local initrd=$QEMU_WORK/initrd-dracut-plymouth.img
 	start_scenario 15 "plymouth: keyd stopped -> the agent's prompt through plymouth -> passphrase"
 	build_plymouth_initrd "$initrd"
+	# shellcheck disable=SC2154 # cur: set by start_scenario (run.sh)
 	KEYD_PORT=$(free_port) boot "$cur" "$initrd" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
 	check_prompted
 	check "the agent found the server unreachable" log_has "$AGENT_UNREACHABLE_RX"
