@@ -40,6 +40,8 @@ struct fixture {
 	struct quotesim *sim, *other_sim;
 	struct dcap_verifier *test_root, *intel_root;
 	struct dcap_collateral *bundle, *files;
+	uint8_t *quote; /* the first hierarchy's default quote */
+	size_t quote_len;
 	time_t now;
 };
 
@@ -67,6 +69,17 @@ static int verifier_for(const char *dir, struct dcap_verifier **out)
 
 static int teardown(void **state);
 
+/* A quote of s with options o (NULL: the defaults) and a fixed REPORTDATA. */
+static int quote_gen(const struct quotesim *s, const struct quotesim_quote_opts *o, uint8_t **buf,
+		     size_t *len)
+{
+	uint8_t rd[TDX_REPORT_DATA_LEN];
+
+	for (size_t i = 0; i < sizeof(rd); i++)
+		rd[i] = (uint8_t)(0x80 ^ i);
+	return quotesim_quote(s, o, rd, buf, len);
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -85,7 +98,8 @@ static int setup(void **state)
 	    verifier_for(f->dir, &f->test_root) < 0 ||
 	    dcap_verifier_new(NULL, &f->intel_root) < 0 ||
 	    collateral_from(f->dir, true, &f->bundle) < 0 ||
-	    collateral_from(f->dir, false, &f->files) < 0) {
+	    collateral_from(f->dir, false, &f->files) < 0 ||
+	    quote_gen(f->sim, NULL, &f->quote, &f->quote_len) < 0) {
 		teardown(state);
 		return -1;
 	}
@@ -102,6 +116,7 @@ static int teardown(void **state)
 	dcap_verifier_free(f->intel_root);
 	quotesim_free(f->sim);
 	quotesim_free(f->other_sim);
+	free(f->quote);
 	dcap_test_dir_remove(f->dir);
 	free(f);
 	return 0;
@@ -110,11 +125,7 @@ static int teardown(void **state)
 static void gen(const struct quotesim *s, const struct quotesim_quote_opts *o, uint8_t **buf,
 		size_t *len)
 {
-	uint8_t rd[TDX_REPORT_DATA_LEN];
-
-	for (size_t i = 0; i < sizeof(rd); i++)
-		rd[i] = (uint8_t)(0x80 ^ i);
-	assert_int_equal(quotesim_quote(s, o, rd, buf, len), 0);
+	assert_int_equal(quote_gen(s, o, buf, len), 0);
 }
 
 /* Asserts a refusal with errno `err` whose reason contains `what`. */
@@ -384,6 +395,22 @@ static struct dcap_collateral *variant(const struct fixture *f, const char *name
 	return c;
 }
 
+/* The first hierarchy's split collateral (without a CRL chain) with the files named in from_other
+ * (NULL-terminated) taken from the second, same-named hierarchy. */
+static void files_mixed(const struct fixture *f, const char *const *from_other,
+			struct dcap_test_files *t)
+{
+	struct dcap_test_files other;
+
+	dcap_test_files_split(t, f->dir);
+	dcap_test_files_split(&other, f->other);
+	t->files.pck_crl_chain = NULL;
+	for (size_t k = 0; k < ARRAY_SIZE(t->path); k++)
+		for (const char *const *name = from_other; *name; name++)
+			if (!strcmp(t->path[k] + strlen(f->dir) + 1, *name))
+				memcpy(t->path[k], other.path[k], sizeof(t->path[k]));
+}
+
 /* Collateral assembled from two hierarchies with identical names: every foreign item is caught
  * by its signature, never accepted by name. */
 static void test_mixed_hierarchies(void **state)
@@ -400,28 +427,15 @@ static void test_mixed_hierarchies(void **state)
 	};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
 
-	gen(f->sim, NULL, &buf, &len);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char p[5][160];
-		const char *names[5] = {QUOTESIM_TCB_INFO, QUOTESIM_QE_IDENTITY, QUOTESIM_PCK_CRL,
-					QUOTESIM_ROOT_CRL, QUOTESIM_TCB_SIGNING_CHAIN};
-		struct dcap_collateral_files files = {0};
+		const char *const from[] = {cases[i].from, NULL};
+		struct dcap_test_files t;
 		struct dcap_collateral *c = NULL;
 		int r;
 
-		for (size_t k = 0; k < 5; k++)
-			snprintf(p[k], sizeof(p[k]), "%s/%s",
-				 strcmp(names[k], cases[i].from) == 0 ? f->other : f->dir,
-				 names[k]);
-		files.tcb_info = p[0];
-		files.qe_identity = p[1];
-		files.pck_crl = p[2];
-		files.root_crl = p[3];
-		files.tcb_signing_chain = p[4];
-		r = dcap_collateral_load(&files, &c, NULL, 0);
+		files_mixed(f, from, &t);
+		r = dcap_collateral_load(&t.files, &c, NULL, 0);
 		if (r < 0) {
 			if (r != cases[i].load_err)
 				fail_msg("%s from the other hierarchy: load %d, want %d",
@@ -429,7 +443,7 @@ static void test_mixed_hierarchies(void **state)
 			continue;
 		}
 		assert_int_equal(cases[i].load_err, 0);
-		r = dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+		r = dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now, NULL, &res);
 		if (r != cases[i].verify_err || res.verified)
 			fail_msg("%s from the other hierarchy: verify %d (%s), want %d",
 				 cases[i].item, r, res.reason, cases[i].verify_err);
@@ -437,22 +451,15 @@ static void test_mixed_hierarchies(void **state)
 	}
 	/* The other hierarchy's whole TCB signing side, consistent in itself, under root one. */
 	{
-		char p[5][160];
-		struct dcap_collateral_files files = {0};
+		static const char *const tcb_side[] = {QUOTESIM_TCB_INFO, QUOTESIM_QE_IDENTITY,
+						       QUOTESIM_TCB_SIGNING_CHAIN, NULL};
+		struct dcap_test_files t;
 		struct dcap_collateral *c = NULL;
 
-		snprintf(p[0], sizeof(p[0]), "%s/%s", f->other, QUOTESIM_TCB_INFO);
-		snprintf(p[1], sizeof(p[1]), "%s/%s", f->other, QUOTESIM_QE_IDENTITY);
-		snprintf(p[2], sizeof(p[2]), "%s/%s", f->dir, QUOTESIM_PCK_CRL);
-		snprintf(p[3], sizeof(p[3]), "%s/%s", f->dir, QUOTESIM_ROOT_CRL);
-		snprintf(p[4], sizeof(p[4]), "%s/%s", f->other, QUOTESIM_TCB_SIGNING_CHAIN);
-		files.tcb_info = p[0];
-		files.qe_identity = p[1];
-		files.pck_crl = p[2];
-		files.root_crl = p[3];
-		files.tcb_signing_chain = p[4];
-		assert_int_equal(dcap_collateral_load(&files, &c, NULL, 0), 0);
-		assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+		files_mixed(f, tcb_side, &t);
+		assert_int_equal(dcap_collateral_load(&t.files, &c, NULL, 0), 0);
+		assert_refused(dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now,
+						NULL, &res),
 			       &res, -EKEYREJECTED, "TCB info signing chain", "foreign TCB signer");
 		dcap_collateral_free(c);
 	}
@@ -466,13 +473,11 @@ static void test_wrong_fmspc(void **state)
 	struct quotesim_collateral_opts co = {.tcb_fmspc = fmspc};
 	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	struct dcap_result res;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
 
 	c = variant(f, "wrong-fmspc", &co, true);
-	gen(f->sim, NULL, &buf, &len);
-	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
-		       -EACCES, "FMSPC", "TCB info for another FMSPC");
+	assert_refused(
+		dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now, NULL, &res), &res,
+		-EACCES, "FMSPC", "TCB info for another FMSPC");
 }
 
 /* Rewrites dir/name with one byte changed: at `pos` (negative: from the end), or at the first
@@ -546,10 +551,7 @@ static void test_collateral_signatures(void **state)
 	};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
 
-	gen(f->sim, NULL, &buf, &len);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dcap_collateral *c = NULL;
 		char dir[128];
@@ -563,7 +565,8 @@ static void test_collateral_signatures(void **state)
 			patch_file(dir, cases[i].file, cases[i].pos, cases[i].find, cases[i].repl);
 		r = collateral_from(dir, cases[i].bundle, &c);
 		if (r == 0) {
-			r = dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res);
+			r = dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now, NULL,
+					     &res);
 			dcap_collateral_free(c);
 			if (r == 0 || res.verified)
 				fail_msg("%s: tampered collateral accepted", cases[i].label);
@@ -580,26 +583,26 @@ static void test_revoked(void **state)
 	struct quotesim_collateral_opts co = {0};
 	struct dcap_collateral *c;
 	struct dcap_result res;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
 
-	gen(f->sim, NULL, &buf, &len);
 	co.revoke_pck = true;
 	for (int form = 0; form < 2; form++) {
 		c = variant(f, "revoked-pck", &co, form);
-		assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
+		assert_refused(dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now,
+						NULL, &res),
 			       &res, -EKEYREJECTED, "revoked", "revoked PCK leaf");
 		dcap_collateral_free(c);
 	}
 	co.revoke_pck = false;
 	co.revoke_pck_ca = true;
 	c = variant(f, "revoked-pck-ca", &co, true);
-	assert_refused(dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res), &res,
-		       -EKEYREJECTED, "revoked", "revoked PCK CA");
+	assert_refused(
+		dcap_test_verify(f->test_root, c, f->quote, f->quote_len, f->now, NULL, &res), &res,
+		-EKEYREJECTED, "revoked", "revoked PCK CA");
 	dcap_collateral_free(c);
 	/* Back on the unrevoked collateral, the same verifier (and its chain cache)
 	 * accepts. */
-	assert_verified(dcap_test_verify(f->test_root, f->bundle, buf, len, f->now, NULL, &res),
+	assert_verified(dcap_test_verify(f->test_root, f->bundle, f->quote, f->quote_len, f->now,
+					 NULL, &res),
 			&res, "UpToDate", "unrevoked again");
 }
 
@@ -608,10 +611,7 @@ static void test_collateral_windows(void **state)
 	static const char *const items[] = {"TCB info", "QE identity", "PCK CRL", "root CA CRL"};
 	struct fixture *f = *state;
 	struct dcap_result res;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
 
-	gen(f->sim, NULL, &buf, &len);
 	for (size_t i = 0; i < 4; i++) {
 		for (int future = 0; future < 2; future++) {
 			struct quotesim_collateral_opts co = {0};
@@ -627,21 +627,21 @@ static void test_collateral_windows(void **state)
 			*item[i] = w;
 			snprintf(name, sizeof(name), "window-%zu-%d", i, future);
 			c = variant(f, name, &co, i % 2);
-			assert_refused(
-				dcap_test_verify(f->test_root, c, buf, len, f->now, NULL, &res),
-				&res, -EKEYEXPIRED, items[i], name);
+			assert_refused(dcap_test_verify(f->test_root, c, f->quote, f->quote_len,
+							f->now, NULL, &res),
+				       &res, -EKEYEXPIRED, items[i], name);
 			assert_non_null(strstr(res.reason, future ? "not yet valid" : "expired"));
 			dcap_collateral_free(c);
 		}
 	}
 	/* The default collateral is valid for 30 days from now - 1 h, and no longer.
 	 */
-	assert_refused(
-		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now + 31 * DAY, NULL, &res),
-		&res, -EKEYEXPIRED, "expired", "31 days later");
-	assert_refused(
-		dcap_test_verify(f->test_root, f->bundle, buf, len, f->now - 2 * 3600, NULL, &res),
-		&res, -EKEYEXPIRED, "not yet valid", "2 hours earlier");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, f->quote, f->quote_len,
+					f->now + 31 * DAY, NULL, &res),
+		       &res, -EKEYEXPIRED, "expired", "31 days later");
+	assert_refused(dcap_test_verify(f->test_root, f->bundle, f->quote, f->quote_len,
+					f->now - 2 * 3600, NULL, &res),
+		       &res, -EKEYEXPIRED, "not yet valid", "2 hours earlier");
 }
 
 /* An expired PCK leaf (a hierarchy created with a past leaf window) is refused;
