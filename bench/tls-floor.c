@@ -1,9 +1,9 @@
 /* tls-floor: the least a TLS server on this OpenSSL does per connection, for make bench
- * (bench/keyd-fleet.sh): accept, a TLS handshake with keyd's settings (TLS 1.3, X25519/P-256,
- * no tickets, no session cache, keyd's certificate and key), read one request, write one short
- * reply, close. One thread, blocking, nothing else: what keyd spends beyond this per release is
- * its own (HTTP, event loop, JSON, the attestation itself). Loopback only.
- * Usage: tls-floor CERT KEY PORT_FILE (serves at most 1,000,000 connections; stop with SIGTERM) */
+ * (bench/keyd-fleet.sh): accept, a TLS handshake with keyd's own settings (tls_server_ctx_new(),
+ * keyd's certificate and key), read one request, write one short reply, close. One thread,
+ * blocking, nothing else: what keyd spends beyond this per release is its own (HTTP, event loop,
+ * JSON, the attestation itself). Loopback only. Usage: tls-floor CERT KEY PORT_FILE (serves at most
+ * 1,000,000 connections; stop with SIGTERM) */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "keyd/tls_server.h"
 #include "log.h"
 
 #define MAX_CONNECTIONS 1000000
@@ -22,28 +23,6 @@
 static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
 			    "{\"nonce\":\"q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c\","
 			    "\"extra-params\":\"\"}\r\n";
-
-static SSL_CTX *floor_context(const char *cert, const char *key)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
-	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
 
 static int listen_loopback(const char *port_file)
 {
@@ -71,18 +50,15 @@ static int listen_loopback(const char *port_file)
 int main(int argc, char **argv)
 {
 	char buf[4096];
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;
 	int one = 1, lfd;
 
 	if (argc != 4) {
 		fputs("usage: tls-floor CERT KEY PORT_FILE\n", stderr);
 		return 2;
 	}
-	ctx = floor_context(argv[1], argv[2]);
-	if (!ctx) {
-		log_error("tls-floor: cannot load %s / %s", argv[1], argv[2]);
+	if (tls_server_ctx_new(argv[1], argv[2], &ctx) < 0)
 		return 1;
-	}
 	lfd = listen_loopback(argv[3]);
 	if (lfd < 0) {
 		SSL_CTX_free(ctx);

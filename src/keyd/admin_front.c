@@ -20,6 +20,7 @@
 
 #include "hexutil.h"
 #include "log.h"
+#include "tls_server.h"
 
 #define ADMIN_MAX_BODY	 (16 * 1024)
 #define ADMIN_MAX_HEADER (8 * 1024)
@@ -45,24 +46,13 @@ static int accept_any_cert(int preverify, X509_STORE_CTX *x)
 static int admin_tls_context(const struct keyd_config *cfg, SSL_CTX **out)
 {
 	static const unsigned char sid_ctx[] = "tdx-keyd-admin";
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *ctx = NULL;
+	int r = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &ctx);
 
-	if (!ctx)
-		return log_error_errno(-ENOMEM, "admin: SSL_CTX_new failed");
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (r < 0)
+		return r;
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_cert);
-	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		SSL_CTX_free(ctx);
-		return log_error_errno(-EINVAL, "admin: TLS certificate %s or key %s unusable",
-				       cfg->tls_cert, cfg->tls_key);
-	}
 	if (cfg->admin.client_ca) {
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->admin.client_ca);
 
