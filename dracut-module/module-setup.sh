@@ -9,10 +9,13 @@
 #                       (default /etc/tdx-unlock): agent configuration and server pins, which the TD
 #                       measures with the initramfs; they must never come from the disk.
 #   tdx_unlock_net_timeout  seconds systemd-networkd-wait-online waits in the initrd (default 30)
+#   tdx_unlock_root_timeout seconds the root device may take to become ready once the encrypted
+#                       volumes are set up, before the TD powers off (default 60)
 
 tdx_unlock_settings() {
     : "${tdx_unlock_bin:=${TDX_UNLOCK_BIN:-/usr/sbin/tdx-unlock}}"
     : "${tdx_unlock_confdir:=${TDX_UNLOCK_CONFDIR:-/etc/tdx-unlock}}"
+    : "${tdx_unlock_root_timeout:=${TDX_UNLOCK_ROOT_TIMEOUT:-60}}"
 }
 
 # called by dracut
@@ -95,6 +98,21 @@ install() {
             "$systemdsystemunitdir/$unit.d/tdx-unlock-noshell.conf"
     done
     ln -sf /dev/null "$initdir/etc/systemd/system/debug-shell.service"
+    # Nor a wait without end: once the volumes are set up, the root's device must become ready
+    # within a bound or the TD powers off (dracut's root device job has no timeout by default).
+    inst_script "$moddir/tdx-unlock-root-wait.sh" /usr/lib/tdx-unlock/tdx-unlock-root-wait
+    inst_simple "$moddir/tdx-unlock-root-wait.service" \
+        "$systemdsystemunitdir/tdx-unlock-root-wait.service"
+    [[ $tdx_unlock_root_timeout =~ ^[1-9][0-9]{0,3}$ ]] || {
+        derror "tdx-unlock: tdx_unlock_root_timeout '$tdx_unlock_root_timeout' is not 1-9999 seconds"
+        return 1
+    }
+    if [[ $tdx_unlock_root_timeout != 60 ]]; then
+        mkdir -p "$initdir$systemdsystemunitdir/tdx-unlock-root-wait.service.d"
+        printf '[Service]\nTimeoutStartSec=%s\n' "$tdx_unlock_root_timeout" \
+            >"$initdir$systemdsystemunitdir/tdx-unlock-root-wait.service.d/timeout.conf"
+    fi
+    $SYSTEMCTL -q --root "$initdir" add-wants initrd.target tdx-unlock-root-wait.service
 
     # A disk that appears late is still unlocked: the unit first waits (bounded) for the devices
     # the initrd's systemd-cryptsetup units are bound to (crypttab, rd.luks.uuid=, rd.luks.name=).

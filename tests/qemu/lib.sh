@@ -100,9 +100,11 @@ build_dracut_initrd() {
 	# Test only: tdx-tsm-sim emulates configfs-tsm and RTMR3 for the agent (docs/agent.md).
 	# DRACUT_TEST_MODULES="" leaves it out (bench/boot-bench.sh: the module's own size).
 	[ -n "$agent" ] && modules="$modules tdx-unlock ${DRACUT_TEST_MODULES-tdx-tsm-sim}"
+	# The root wait's bound (tdx-unlock-root-wait.service) is 30 s here, not 60: scenario 11 waits it.
 	# shellcheck disable=SC2086 # word lists
 	TDX_TSM_SIM_BIN=$TSM_SIM_BIN TDX_TSM_SIM_CA=$QEMU_WORK/quotesim \
 		TDX_UNLOCK_BIN=$agent TDX_UNLOCK_CONFDIR=$confdir dracutbasedir=$base \
+		TDX_UNLOCK_ROOT_TIMEOUT=${TDX_UNLOCK_ROOT_TIMEOUT:-30} \
 		dracut --force --quiet --no-hostonly --no-hostonly-cmdline --no-early-microcode \
 		--conf /dev/null --confdir "$empty" --tmpdir "$QEMU_WORK/tmp" \
 		--modules "$(echo "$modules" | xargs)" --drivers "$(echo "$DRACUT_DRIVERS" | xargs)" \

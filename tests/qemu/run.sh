@@ -16,7 +16,7 @@
 #  10 disk swap: host-made root without a token, host's passphrase at the prompt; its root asks
 #     keyd with the agent's attestation -> refused (RTMR3), both initramfs kinds
 #  11 root over NBD flips to a cipher_null header after the agent validated it -> the agent opens
-#     only its validated copy: the host's plaintext never mounted
+#     only its validated copy: the host's plaintext never mounted, power-off (11b: initramfs-tools)
 #  12 root disk hot-plugged 5 s after the agent's unit started -> still unlocked (both initramfs kinds)
 #  13 agent killed by its unit's timeout (stalled server) -> power-off, no prompt; 13b the agent
 #     SIGKILLed mid-run under initramfs-tools -> power-off, no prompt
