@@ -1,12 +1,13 @@
 /* tdx-unlock guard: runs before anything in the initramfs may prompt for a passphrase or open a
  * LUKS volume (systemd-cryptsetup@NAME's ExecStartPre, initramfs-tools' local-top before
- * cryptroot). For a volume that is already active it does nothing and reads nothing. Otherwise it
- * finds the device the boot's cryptsetup would open for NAME (the same name resolution the agent
- * uses), validates its LUKS2 header against the allow-list, records the "fallback" event in RTMR3,
- * asks for the passphrase itself and activates NAME from that validated header copy on the pinned
- * device, so systemd-cryptsetup / cryptroot find it active and never read the header again. Any
- * other outcome is a non-zero exit the unit turns into a power-off, never a shell (docs/agent.md,
- * docs/threat-model.md). */
+ * cryptroot). It finds the device the boot's cryptsetup would open for NAME (the same name
+ * resolution the agent uses). A volume that is already active as that device's own crypt mapping
+ * needs nothing more; any other device-mapper device of that name is refused. Otherwise it
+ * validates the device's LUKS2 header against the allow-list, records the "fallback" event in
+ * RTMR3, asks for the passphrase itself and activates NAME from that validated header copy on the
+ * pinned device, so systemd-cryptsetup / cryptroot find it active and never read the header again.
+ * Any other outcome is a non-zero exit the unit turns into a power-off, never a shell
+ * (docs/agent.md, docs/threat-model.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,11 +49,46 @@ static const char guard_usage[] =
 	"refused.\n"
 	"Any non-zero exit must end the boot (power off).\n";
 
-static bool mapping_active(const char *name)
+/* Whether NAME is active already as this volume's own mapping: the LUKS2 crypt mapping of the
+ * header on source's device, on that device (dm uuid and slave in sysfs, luks_mapping_owned()).
+ * Anything else of that name -- a host disk's LVM volume, another header's crypt mapping -- is
+ * refused, never counted as unlocked, whether the agent ran or was disabled (rd.tdx_unlock=0).
+ * Only the header's identity is read; nothing is opened here. */
+static enum guard_exit guard_active(const char *name, const char *source, bool *active)
 {
-	crypt_status_info st = crypt_status(NULL, name);
+	_cleanup_(luks_header_freep) struct luks_header *h = NULL;
+	char path[CRYPTTAB_SOURCE_MAX + 64], reason[LUKS_REASON_MAX] = "";
+	crypt_status_info st;
+	int r;
 
-	return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
+	*active = false;
+	r = luks_mapping_is_crypt(name);
+	if (r < 0) {
+		log_error("guard: refusing %s: the name is taken by another device-mapper device",
+			  name);
+		return GUARD_EXIT_REFUSED;
+	}
+	st = crypt_status(NULL, name);
+	if (r == 0 && st != CRYPT_ACTIVE && st != CRYPT_BUSY)
+		return GUARD_EXIT_OK; /* nothing of that name yet */
+	if (crypttab_source_path(source, path, sizeof(path)) < 0 ||
+	    luks_header_load_unchecked(path, &h, reason, sizeof(reason)) < 0) {
+		log_error("guard: refusing %s: it is active, and the header of '%s' cannot be read "
+			  "to tell whose mapping it is%s%s",
+			  name, source, reason[0] ? ": " : "", reason);
+		return GUARD_EXIT_REFUSED;
+	}
+	if (luks_mapping_owned(h, name) <= 0) {
+		log_error(
+			"guard: refusing %s: /dev/mapper/%s is active but is not the crypt mapping "
+			"of %s (LUKS2 %s) on that device",
+			name, name, path, h->uuid[0] ? h->uuid : "without a canonical UUID");
+		return GUARD_EXIT_REFUSED;
+	}
+	log_info("guard: %s is already active as the mapping of %s (%s); nothing to open", name,
+		 path, h->uuid);
+	*active = true;
+	return GUARD_EXIT_OK;
 }
 
 /* Validates one device; *out keeps its validated header copy (device pinned). */
@@ -84,26 +120,13 @@ static enum guard_exit guard_check(const struct agent_config *c, const struct cr
 	const char *sources[GUARD_MAX_DEVICES], *origin = "--device";
 	struct luks_header *other = NULL;
 	enum guard_exit ret = GUARD_EXIT_OK;
+	bool active;
 	size_t n = 0;
 
 	*h = NULL;
 	if (!volume_name_valid(name)) {
 		log_error("guard: '%.*s' is not a volume name", VOLUME_NAME_MAX, name);
 		return GUARD_EXIT_REFUSED;
-	}
-	/* A device-mapper device of that name that is not a LUKS2 crypt mapping (a host disk's LVM
-	 * volume named like the crypttab entry) would pass below as "active" and become the root.
-	 */
-	if (luks_mapping_is_crypt(name) < 0) {
-		log_error("guard: refusing %s: the name is taken by another device-mapper device",
-			  name);
-		return GUARD_EXIT_REFUSED;
-	}
-	/* The agent opened it from the header copy it validated; systemd-cryptsetup and cryptroot
-	 * open nothing for an active mapping. Reading the disk again would check unused bytes. */
-	if (mapping_active(name)) {
-		log_info("guard: %s is already active; nothing to check", name);
-		return GUARD_EXIT_OK;
 	}
 	if (device)
 		sources[n++] = device;
@@ -116,6 +139,12 @@ static enum guard_exit guard_check(const struct agent_config *c, const struct cr
 			  name);
 		return GUARD_EXIT_REFUSED;
 	}
+	/* The agent opened it from the header copy it validated; systemd-cryptsetup and cryptroot
+	 * open nothing for an active mapping, so it must be this device's own (the allow-list was
+	 * applied when it was opened; the bytes on the disk now are not what it uses). */
+	ret = guard_active(name, sources[0], &active);
+	if (ret != GUARD_EXIT_OK || active)
+		return ret;
 	/* The first is what the boot's cryptsetup would have opened: it is kept to open it. The
 	 * second (what NAME resolves to) must pass too, unless it is UUID=<the first's UUID>. */
 	ret = device_check(name, sources[0], h);

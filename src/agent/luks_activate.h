@@ -39,8 +39,9 @@ int luks_open_passphrase(const struct luks_header *h, const char *passphrase, si
  * (a mapping of that name that is not ours: an LVM volume, another disk's mapping; logged). */
 int luks_mapping_owned(const struct luks_header *h, const char *name);
 
-/* For the guard, which reads no disk for an active mapping: whether the device-mapper device
- * name (sysfs) is a LUKS2 crypt mapping of that name (dm/uuid CRYPT-LUKS2-<uuid>-name), as only the
- * agent and the guard create in the initramfs. Returns 1 (it is), 0 (no mapping of that name in
- * sysfs) or -EEXIST (a mapping of that name that is something else: an LVM volume; logged). */
+/* For the guard, before it reads a header: whether the device-mapper device name (sysfs) is a
+ * LUKS2 crypt mapping of that name (dm/uuid CRYPT-LUKS2-<uuid>-name), as only the agent and the
+ * guard create in the initramfs; whose it is, luks_mapping_owned() tells. Returns 1 (it is), 0 (no
+ * mapping of that name in sysfs) or -EEXIST (a mapping of that name that is something else: an
+ * LVM volume; logged). */
 int luks_mapping_is_crypt(const char *name);

@@ -478,6 +478,8 @@ static int header_load_copy(const char *device, bool validate, enum luks_token_n
 	if (validate)
 		r = luks_header_validate(h->cd, need, h->uuid, &h->token_id, &h->token, reason,
 					 reason_len);
+	else if (uuid_canonical(crypt_get_uuid(h->cd)))
+		snprintf(h->uuid, sizeof(h->uuid), "%s", crypt_get_uuid(h->cd));
 	if (r == -ENOENT)
 		log_debug_errno(r, "%s: no tdx-unlock token", device);
 	if (r < 0)

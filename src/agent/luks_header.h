@@ -55,7 +55,8 @@ int luks_header_load(const char *device, struct luks_header **out, char *reason,
 int luks_header_load_any(const char *device, struct luks_header **out, char *reason,
 			 size_t reason_len);
 /* The same raw copy, loaded by libcryptsetup, without the allow-list: for commands that only
- * read metadata (list, discovery). uuid, token_id (-1) and token are not filled; read h->cd. The
+ * read metadata (list, discovery, the guard's look at an active mapping). uuid is filled only
+ * when canonical (else empty); token_id (-1) and token are not filled; read h->cd. The
  * device is never written. Returns 0, -EBADMSG (not a LUKS2 header: reason says why), -ENODEV. */
 int luks_header_load_unchecked(const char *device, struct luks_header **out, char *reason,
 			       size_t reason_len);

@@ -520,10 +520,26 @@ run_guard vol_crypt
 expect_rc 20 "guard: an LVM volume named like the crypttab entry is refused, not taken as open" \
 	"no LUKS2 crypt mapping of that name"
 [ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over a foreign mapping"
+# This header's own crypt mapping (the agent opened it) counts: nothing asked, nothing measured.
 echo "CRYPT-LUKS2-$(echo "$uuid" | tr -d -)-vol_crypt" >"$T/guard-sys/dm-0/dm/uuid"
+ask_reset "$RECOVERY"
 run_guard vol_crypt
-grep -q "no LUKS2 crypt mapping" "$T/agent.log" &&
-	bad "guard: its own kind of mapping (CRYPT-LUKS2-...-vol_crypt) was refused"
+expect_rc 0 "guard: this header's own crypt mapping counts as unlocked" \
+	"vol_crypt is already active as the mapping of $T/disk.img \($uuid\)"
+[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over the volume's own mapping"
+[ -s "$T/tsm/rtmr3.log" ] && bad "guard: the volume's own mapping recorded a fallback"
+# Another header's LUKS2 crypt mapping named like the volume, with the agent disabled by the
+# measured command line: not "already unlocked" (that would skip the allow-list, the fallback
+# event and the prompt for whatever it maps), refused.
+echo "ro rd.tdx_unlock=0" >"$T/cmdline"
+echo "CRYPT-LUKS2-$(tr -d - </proc/sys/kernel/random/uuid)-vol_crypt" >"$T/guard-sys/dm-0/dm/uuid"
+ask_reset "$RECOVERY"
+run_guard vol_crypt
+expect_rc 20 "guard (agent disabled): another header's crypt mapping named vol_crypt is refused" \
+	"refusing vol_crypt: /dev/mapper/vol_crypt is active but is not the crypt mapping of $T/disk.img"
+[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over another header's mapping"
+[ -s "$T/tsm/rtmr3.log" ] && bad "guard: another header's mapping recorded a fallback"
+: >"$T/cmdline"
 unset TDX_UNLOCK_TEST_SYS_BLOCK
 run_guard --device "$T/hostile.img" vol_crypt
 expect_rc 20 "guard: the unit's own device is checked too" "refusing vol_crypt"
