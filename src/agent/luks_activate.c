@@ -156,7 +156,7 @@ static bool dm_slave_is(const char *sys_block, const char *dm, dev_t dev)
 		if (de->d_name[0] == '.')
 			continue;
 		n++;
-		if ((size_t)snprintf(entry, sizeof(entry), "slaves/%s", de->d_name) >=
+		if ((size_t)snprintf(entry, sizeof(entry), "slaves/%s/dev", de->d_name) >=
 			    sizeof(entry) ||
 		    sysfs_read_line(sys_block, dm, entry, got, sizeof(got)) < 0)
 			got[0] = '\0';

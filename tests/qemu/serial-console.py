@@ -97,6 +97,17 @@ def main():
         if sock is None:
             log.write("serial-console: could not connect to %s\n" % args.socket)
         else:
+            def answer(t, prompts):
+                """Types the passphrase at a prompt (up to --max-prompts); returns the count."""
+                events.setdefault("prompt", t)
+                if passphrase is not None and prompts < args.max_prompts:
+                    prompts += 1
+                    log.write("%9.3f serial-console: typing the passphrase (%d)\n" % (t, prompts))
+                    sock.sendall(passphrase + b"\r")
+                else:
+                    log.write("%9.3f serial-console: prompt left unanswered\n" % t)
+                return prompts
+
             sock.settimeout(0.2)
             partial = b""
             while True:
@@ -129,6 +140,10 @@ def main():
                             events[name] = t
                     if "shell" not in events and SHELL.search(text):
                         events["shell"] = t
+                    # A prompt whose line other console output completed before it was seen
+                    # alone (a daemon writing to the console at that moment) is still answered.
+                    if any(rx.search(text.encode()) for rx in PROMPTS):
+                        prompts = answer(t, prompts)
                 log.flush()
                 clean = ANSI.sub("", partial.decode("utf-8", "replace")).encode()
                 if "shell" not in events and SHELL.search(clean.decode("utf-8", "replace")):
@@ -137,14 +152,8 @@ def main():
                     log.write("%9.3f serial-console: a shell prompt appeared\n" % t)
                     partial = b""
                 if any(rx.search(clean) for rx in PROMPTS):
-                    events.setdefault("prompt", t)
                     log.write("%9.3f %s\n" % (t, clean.decode("utf-8", "replace")))
-                    if passphrase is not None and prompts < args.max_prompts:
-                        prompts += 1
-                        log.write("%9.3f serial-console: typing the passphrase (%d)\n" % (t, prompts))
-                        sock.sendall(passphrase + b"\r")
-                    else:
-                        log.write("%9.3f serial-console: prompt left unanswered\n" % t)
+                    prompts = answer(t, prompts)
                     partial = b""
             if partial:
                 log.write("%9.3f %s\n" % (time.monotonic() - start, partial.decode("utf-8", "replace")))

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -670,6 +671,56 @@ static void test_discover(void **state)
 	assert_true(luks_discover("/nonexistent-sys", dev, &list, &n) < 0);
 }
 
+/* Writes text into dir/sysfs/rel, making the directories on the way (fake sysfs). */
+static void sys_write(const char *rel, const char *text)
+{
+	char p[256], *slash;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/sysfs/%s", dir, rel);
+	for (slash = strchr(p + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		assert_true(mkdir(p, 0700) == 0 || errno == EEXIST);
+		*slash = '/';
+	}
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", text);
+	fclose(f);
+}
+
+/* The guard and the agent count a mapping as unlocked only when sysfs shows it as this header's
+ * crypt mapping with exactly one slave, the pinned block device (st_rdev). */
+static void test_mapping_owned(void **state)
+{
+	struct luks_header h = {.device = (char *)"/dev/vda", .data_is_blk = true};
+	char sys[160];
+
+	(void)state;
+	snprintf(h.uuid, sizeof(h.uuid), "0f1e2d3c-4b5a-4697-8877-665544332211");
+	h.data_rdev = makedev(254, 0);
+	path_in_dir(sys, sizeof(sys), "sysfs");
+	setenv("TDX_UNLOCK_TEST_SYS_BLOCK", sys, 1);
+	sys_write("vda/dev", "254:0");
+	assert_int_equal(luks_mapping_owned(&h, "root"), 0); /* no mapping of that name */
+	sys_write("dm-0/dm/name", "root");
+	sys_write("dm-0/dm/uuid", "CRYPT-LUKS2-0f1e2d3c4b5a46978877665544332211-root");
+	sys_write("dm-0/slaves/vda/dev", "254:0"); /* sysfs: slaves/vda links to vda's directory */
+	assert_int_equal(luks_mapping_owned(&h, "root"), 1);
+	assert_int_equal(luks_mapping_is_crypt("root"), 1);
+	h.data_rdev = makedev(254, 16); /* the mapping sits on another disk */
+	assert_int_equal(luks_mapping_owned(&h, "root"), -EEXIST);
+	h.data_rdev = makedev(254, 0);
+	sys_write("dm-0/slaves/vdb/dev", "254:16"); /* two slaves: not a plain crypt mapping */
+	assert_int_equal(luks_mapping_owned(&h, "root"), -EEXIST);
+	sys_write("dm-1/dm/name", "data");
+	sys_write("dm-1/dm/uuid", "CRYPT-LUKS2-ffffffffffff4fffbfffffffffffffff-data");
+	sys_write("dm-1/slaves/vda/dev", "254:0"); /* another header's crypt mapping */
+	assert_int_equal(luks_mapping_owned(&h, "data"), -EEXIST);
+	assert_int_equal(luks_mapping_is_crypt("data"), 1);
+	unsetenv("TDX_UNLOCK_TEST_SYS_BLOCK");
+}
+
 UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_load_good),
 	       cmocka_unit_test(test_unlock_verify_only), cmocka_unit_test(test_no_token),
 	       cmocka_unit_test(test_not_luks), cmocka_unit_test(test_validate_needs),
@@ -678,4 +729,5 @@ UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_load_good),
 	       cmocka_unit_test(test_crafted_headers), cmocka_unit_test(test_load_any),
 	       cmocka_unit_test(test_digest_bypass_refused),
 	       cmocka_unit_test(test_copy_memory_bounded),
-	       cmocka_unit_test(test_copy_survives_disk_change), cmocka_unit_test(test_discover))
+	       cmocka_unit_test(test_copy_survives_disk_change), cmocka_unit_test(test_discover),
+	       cmocka_unit_test(test_mapping_owned))
