@@ -1,6 +1,7 @@
 /* Quote verification throughput with collateral parsed once and reused: prints verifications
  * per second for the real quote of TDX_TESTDATA/sets/dcapqvl-v4-uptodate, and the in-process
  * ECDSA P-256 verify rate for reference. Bounded: at most `seconds` of work per figure. */
+#define _GNU_SOURCE /* tests/unit/dcap-test.h */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include "dcap/dcap_util.h"
 #include "log.h"
 #include "quote.h"
+/* What keyd does per attest (parse the quote once, verify the parsed quote), and the threaded
+ * workers, shared with the verifier's unit tests. */
+#include "../tests/unit/dcap-test.h"
 
 #define MAX_ITERATIONS 10000000L
 
@@ -37,62 +41,17 @@ static double cpu_now(void)
 	return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 }
 
-/* What keyd does per attest: parse the quote once, verify the parsed quote. */
-static int parse_and_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
-			    const uint8_t *quote, size_t len, time_t at, struct tdx_quote *q,
-			    struct dcap_result *res)
-{
-	if (quote_parse(quote, len, q, res->reason, sizeof(res->reason)) < 0)
-		return -EBADMSG;
-	return dcap_verify(v, c, q, at, res);
-}
-
-struct worker {
-	const struct dcap_verifier *v;
-	const struct dcap_collateral *c;
-	const uint8_t *quote;
-	size_t len;
-	time_t at;
-	double seconds;
-	long done;
-	int failed;
-};
-
-static void *worker_run(void *arg)
-{
-	struct worker *w = arg;
-	double t0 = now();
-
-	for (w->done = 0; w->done < MAX_ITERATIONS; w->done++) {
-		struct dcap_result res;
-		struct tdx_quote q;
-
-		if (parse_and_verify(w->v, w->c, w->quote, w->len, w->at, &q, &res) != 0) {
-			w->failed = 1;
-			break;
-		}
-		if ((w->done & 63) == 0 && now() - t0 >= w->seconds)
-			break;
-	}
-	return NULL;
-}
-
 /* Shared verifier and collateral on `threads` threads, as keyd's workers use them. */
-static int bench_threads(int threads, struct worker *tmpl)
+static int bench_threads(int threads, const struct dcap_test_worker *tmpl)
 {
-	struct worker w[8];
-	pthread_t th[8];
+	struct dcap_test_worker w[8];
 	double t0 = now(), total = 0;
 
 	if (threads > 8)
 		threads = 8;
+	if (dcap_test_workers_run(tmpl, w, threads) < 0)
+		return -1;
 	for (int i = 0; i < threads; i++) {
-		w[i] = *tmpl;
-		if (pthread_create(&th[i], NULL, worker_run, &w[i]) != 0)
-			return -1;
-	}
-	for (int i = 0; i < threads; i++) {
-		pthread_join(th[i], NULL);
 		if (w[i].failed)
 			return -1;
 		total += (double)w[i].done;
@@ -152,7 +111,7 @@ int main(int argc, char **argv)
 
 	/* First verification: full PCK chain and CRL checks (cache miss). */
 	t0 = now();
-	r = parse_and_verify(v, coll, quote, len, at, &q, &res);
+	r = dcap_test_verify(v, coll, quote, len, at, &q, &res);
 	printf("first verification (chain + CRLs, cache miss): %.2f ms, %s\n",
 	       (now() - t0) * 1000.0, r == 0 ? tcb_status_name(res.tcb_status) : res.reason);
 	if (r != 0)
@@ -163,7 +122,7 @@ int main(int argc, char **argv)
 	for (n = 0; n < MAX_ITERATIONS; n++) {
 		struct tdx_quote q2;
 
-		if (parse_and_verify(v, coll, quote, len, at, &q2, &res) != 0)
+		if (dcap_test_verify(v, coll, quote, len, at, &q2, &res) != 0)
 			return 1;
 		if ((n & 63) == 0 && now() - t0 >= seconds)
 			break;
@@ -175,7 +134,13 @@ int main(int argc, char **argv)
 	       (double)n / (now() - t0));
 
 	{
-		struct worker tmpl = {v, coll, quote, len, at, seconds, 0, 0};
+		struct dcap_test_worker tmpl = {.v = v,
+						.c = coll,
+						.quote = quote,
+						.len = len,
+						.at = at,
+						.iterations = MAX_ITERATIONS,
+						.seconds = seconds};
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 		if (cpus > 1 && bench_threads((int)cpus, &tmpl) < 0)

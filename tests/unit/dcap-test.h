@@ -1,11 +1,14 @@
 /* What the unit tests of the DCAP verifier and of the quote simulator share: quote bytes parsed
  * then verified (keyd's order per attest), a scratch directory for simulator hierarchies, and a
- * hierarchy's collateral as split files.
+ * hierarchy's collateral as split files; and (with bench/bench-verify) verification on several
+ * threads sharing one verifier and collateral, as keyd's workers do.
  * Needs _GNU_SOURCE (nftw) before the first include. */
 #pragma once
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +33,66 @@ static inline int dcap_test_verify(const struct dcap_verifier *v, const struct d
 	if (quote_parse(buf, len, q, res->reason, sizeof(res->reason)) < 0)
 		return -EBADMSG;
 	return dcap_verify(v, c, q, at, res);
+}
+
+/* One thread's share: verifies the quote over and over with the shared verifier and collateral,
+ * up to iterations times, for at most seconds (0: no time bound), stopping at a failure. */
+struct dcap_test_worker {
+	const struct dcap_verifier *v;
+	const struct dcap_collateral *c;
+	const uint8_t *quote;
+	size_t len;
+	time_t at;
+	long iterations;
+	double seconds;
+	long done;   /* verifications that passed */
+	bool failed; /* one did not */
+};
+
+static inline double dcap_test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void *dcap_test_worker_run(void *arg)
+{
+	struct dcap_test_worker *w = arg;
+	double t0 = dcap_test_now();
+
+	for (w->done = 0; w->done < w->iterations; w->done++) {
+		struct dcap_result res;
+
+		if (dcap_test_verify(w->v, w->c, w->quote, w->len, w->at, NULL, &res) != 0) {
+			w->failed = true;
+			break;
+		}
+		if (w->seconds > 0 && (w->done & 63) == 0 && dcap_test_now() - t0 >= w->seconds)
+			break;
+	}
+	return NULL;
+}
+
+/* Runs n copies of tmpl (w[0..n-1], at most 16) on n threads and waits for all: 0, or -1 when a
+ * thread could not be started. */
+static inline int dcap_test_workers_run(const struct dcap_test_worker *tmpl,
+					struct dcap_test_worker *w, int n)
+{
+	pthread_t th[16];
+	int started = 0, r = 0;
+
+	for (; started < n && started < 16; started++) {
+		w[started] = *tmpl;
+		if (pthread_create(&th[started], NULL, dcap_test_worker_run, &w[started]) != 0) {
+			r = -1;
+			break;
+		}
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	return r;
 }
 
 /* A fresh scratch directory /tmp/NAME-XXXXXX in dir (at least 64 bytes); 0 or -1. */

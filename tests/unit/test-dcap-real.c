@@ -916,34 +916,11 @@ static void test_tcb_info_signed_by_pck_key(void **state)
 
 /* ---- concurrency ------------------------------------------------------------------------- */
 
-struct worker {
-	const struct dcap_verifier *v;
-	const struct dcap_collateral *c;
-	const uint8_t *quote;
-	size_t len;
-	time_t at;
-	int failures;
-};
-
-static void *worker_run(void *arg)
-{
-	struct worker *w = arg;
-
-	for (int i = 0; i < 200; i++) {
-		struct dcap_result res;
-
-		if (dcap_test_verify(w->v, w->c, w->quote, w->len, w->at, NULL, &res) != 0)
-			w->failures++;
-	}
-	return NULL;
-}
-
 static void test_concurrent(void **state)
 {
 	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
-	struct worker w[4];
-	pthread_t th[4];
+	struct dcap_test_worker w[4];
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
 
@@ -952,13 +929,17 @@ static void test_concurrent(void **state)
 	assert_int_equal(dcap_verifier_new(NULL, &v), 0);
 	c = load_set(&sets[0]);
 	load_quote(sets[0].quote, &buf, &len);
+	assert_int_equal(dcap_test_workers_run(&(struct dcap_test_worker){.v = v,
+									  .c = c,
+									  .quote = buf,
+									  .len = len,
+									  .at = at(sets[0].inside),
+									  .iterations = 200},
+					       w, 4),
+			 0);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct worker){v, c, buf, len, at(sets[0].inside), 0};
-		assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
-	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
-		assert_int_equal(w[i].failures, 0);
+		assert_false(w[i].failed);
+		assert_int_equal(w[i].done, 200);
 	}
 }
 
