@@ -53,7 +53,7 @@ depends() {
 installkernel() {
     # dm-crypt and the ciphers are installed by the crypt module; the agent itself needs only the
     # network drivers (kernel-network-modules, through the network module).
-    instmods dm_crypt xts ecb
+    instmods dm_crypt
     return 0
 }
 
@@ -120,12 +120,6 @@ install() {
     inst_multiple -o udevadm systemd-escape
     inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
-
-    # Activation's kernel modules load at sysinit, while the network comes up, not inside the
-    # unlock (under load each costs ~1 s there): dm-crypt and the templates of aes-xts-plain64,
-    # LUKS2's default cipher (the other allowed ciphers' modules still load on demand).
-    mkdir -p "$initdir/etc/modules-load.d"
-    printf '%s\n' dm_crypt xts ecb >"$initdir/etc/modules-load.d/tdx-unlock.conf"
 
     # The agent needs the network: systemd-networkd (or NetworkManager) brings it up in the initrd.
     mkdir -p "$initdir/etc/cmdline.d"
