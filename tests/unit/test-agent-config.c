@@ -13,6 +13,8 @@
 
 #include "unit-test.h"
 
+#include "cleanup.h"
+
 #include "agent/config.h"
 #include "fileio.h"
 
@@ -24,6 +26,33 @@ static int parse(struct agent_config *c, const char *json)
 {
 	agent_config_init(c);
 	return agent_config_parse_json(c, json, strlen(json));
+}
+
+static int cmdline(struct agent_config *c, const char *line)
+{
+	agent_config_init(c);
+	return agent_config_apply_cmdline(c, line);
+}
+
+/* A text the configuration refuses, with the error it must give. */
+struct refused {
+	const char *text;
+	int err;
+};
+
+/* Each case, read into a fresh configuration by read (parse, cmdline), gives its error. */
+static void expect_refused(int (*read)(struct agent_config *, const char *),
+			   const struct refused *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct agent_config c;
+		int r = read(&c, cases[i].text);
+
+		if (r != cases[i].err)
+			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].text, r,
+				 cases[i].err);
+		agent_config_done(&c);
+	}
 }
 
 static void test_defaults(void **state)
@@ -80,10 +109,7 @@ static void test_full_file(void **state)
 
 static void test_bad_files(void **state)
 {
-	static const struct {
-		const char *json;
-		int err;
-	} cases[] = {
+	static const struct refused cases[] = {
 		{"", -EINVAL},
 		{"[]", -EINVAL},
 		{"{\"servers\":[{\"url\":\"https://a\",\"pins\":[\"" PIN_HEX "\"]}]} x", -EINVAL},
@@ -142,15 +168,7 @@ static void test_bad_files(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct agent_config c;
-		int r = parse(&c, cases[i].json);
-
-		if (r != cases[i].err)
-			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].json, r,
-				 cases[i].err);
-		agent_config_done(&c);
-	}
+	expect_refused(parse, cases, ARRAY_SIZE(cases));
 }
 
 static void test_validate(void **state)
@@ -229,10 +247,7 @@ static void test_cmdline(void **state)
 
 static void test_cmdline_bad(void **state)
 {
-	static const struct {
-		const char *cmdline;
-		int err;
-	} cases[] = {
+	static const struct refused cases[] = {
 		{"rd.tdx_unlock.total_timeout_s=abc", -EINVAL},
 		{"rd.tdx_unlock.total_timeout_s=", -EINVAL},
 		{"rd.tdx_unlock.total_timeout_s", -EINVAL},
@@ -262,17 +277,7 @@ static void test_cmdline_bad(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct agent_config c;
-		int r;
-
-		agent_config_init(&c);
-		r = agent_config_apply_cmdline(&c, cases[i].cmdline);
-		if (r != cases[i].err)
-			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].cmdline, r,
-				 cases[i].err);
-		agent_config_done(&c);
-	}
+	expect_refused(cmdline, cases, ARRAY_SIZE(cases));
 }
 
 static void test_cmdline_long_word(void **state)

@@ -222,6 +222,27 @@ static const char *header_json(const struct fixture *f, char *buf, size_t len, c
 	return buf;
 }
 
+/* header with "$X" and "$Y" replaced by the vector's epk coordinates, in buf. */
+static const char *with_epk(const struct fixture *f, const char *header, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (const char *p = header; *p; p++) {
+		const char *v = p[0] != '$'   ? NULL
+				: p[1] == 'X' ? f->epk_x
+				: p[1] == 'Y' ? f->epk_y
+					      : NULL;
+		size_t k = v ? strlen(v) : 1;
+
+		assert_true(n + k < len);
+		memcpy(buf + n, v ? v : p, k);
+		n += k;
+		p += v ? 1 : 0;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void test_refuses_algorithms(void **state)
 {
 	static const char *const algs[] = {"RSA1_5",  "RSA-OAEP-256",	"dir", "none", "A256KW",
@@ -248,6 +269,20 @@ static void test_refuses_algorithms(void **state)
 
 static void test_refuses_header_members(void **state)
 {
+	static const struct {
+		const char *header, *why;
+	} bad_epk[] = {
+		{"{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\","
+		 "\"kty\":\"EC\",\"x\":\"$X\",\"y\":\"$Y\",\"alg\":\"ECDH-ES+A256KW\"}}",
+		 "unexpected member 'alg'"},
+		/* (y, y) is not on the curve */
+		{"{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\","
+		 "\"kty\":\"EC\",\"x\":\"$Y\",\"y\":\"$Y\"}}",
+		 "P-256"},
+		{"{\"alg\":\"ECDH-ES+A256KW\",\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\","
+		 "\"epk\":{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"$X\",\"y\":\"$Y\"}}",
+		 "protected header"},
+	};
 	static const char *const extra[] = {"\"zip\":\"DEF\"", "\"crit\":[\"exp\"]",
 					    "\"apu\":\"QWxpY2U\"", "\"apv\":\"Qm9i\"",
 					    "\"kid\":\"k\""};
@@ -263,21 +298,10 @@ static void test_refuses_header_members(void **state)
 		       -EINVAL, "'epk' is missing");
 	header_json(f, hdr, sizeof(hdr), "ECDH-ES+A256KW", "A256GCM", "", "P-384");
 	expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "P-256");
-	snprintf(hdr, sizeof(hdr),
-		 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\","
-		 "\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\",\"alg\":\"ECDH-ES+A256KW\"}}",
-		 f->epk_x, f->epk_y);
-	expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "unexpected member 'alg'");
-	snprintf(hdr, sizeof(hdr),
-		 "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\","
-		 "\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-		 f->epk_y, f->epk_y); /* (y, y) is not on the curve */
-	expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "P-256");
-	snprintf(hdr, sizeof(hdr),
-		 "{\"alg\":\"ECDH-ES+A256KW\",\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\","
-		 "\"epk\":{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-		 f->epk_x, f->epk_y);
-	expect_refused(f, jwe_with_header(f, hdr), -EINVAL, "protected header");
+	for (i = 0; i < ARRAY_SIZE(bad_epk); i++)
+		expect_refused(f,
+			       jwe_with_header(f, with_epk(f, bad_epk[i].header, hdr, sizeof(hdr))),
+			       -EINVAL, bad_epk[i].why);
 	expect_refused(f, jwe_with_header(f, "not json"), -EINVAL, "protected header");
 	expect_refused(f, jwe_with_header(f, "[1,2]"), -EINVAL, "not a JSON object");
 	expect_refused(f, jwe_with(f, "protected", "eyJhbGciOi=="), -EINVAL, "base64url");
@@ -384,10 +408,10 @@ static void test_refuses_tampering(void **state)
 	expect_refused(f, jwe_tampered(f, "iv"), -EBADMSG, "tag check failed");
 	expect_refused(f, jwe_tampered(f, "encrypted_key"), -EBADMSG, "unwrap");
 	/* Same header meaning, different bytes: the AAD no longer matches. */
-	snprintf(hdr, sizeof(hdr),
+	with_epk(f,
 		 "{\"enc\":\"A256GCM\",\"alg\":\"ECDH-ES+A256KW\",\"epk\":{\"crv\":\"P-256\","
-		 "\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}",
-		 f->epk_x, f->epk_y);
+		 "\"kty\":\"EC\",\"x\":\"$X\",\"y\":\"$Y\"}}",
+		 hdr, sizeof(hdr));
 	expect_refused(f, jwe_with_header(f, hdr), -EBADMSG, "tag check failed");
 }
 
