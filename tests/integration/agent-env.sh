@@ -33,11 +33,8 @@ tsm_sim_reboot() {
 }
 
 tsm_sim_stop() {
-	if [ -n "$TSM_SIM_PID" ]; then
-		kill "$TSM_SIM_PID" 2>/dev/null
-		wait "$TSM_SIM_PID" 2>/dev/null
-		TSM_SIM_PID=""
-	fi
+	pid_stop "$TSM_SIM_PID"
+	TSM_SIM_PID=""
 }
 
 # tsm_sim_boot [QUOTESIM_DIR]: a fresh emulated TD boot (TSM_SIM_ARGS: more tdx-tsm-sim options) (RTMR3 at its pre-unlock value) in

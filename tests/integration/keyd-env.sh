@@ -90,12 +90,16 @@ keyd_start() {
 	URL="https://127.0.0.1:$PORT"
 }
 
+# pid_stop PID: ends a process this shell started (nothing when PID is empty) and reaps it.
+pid_stop() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 keyd_stop() {
-	if [ -n "$KEYD_PID" ]; then
-		kill "$KEYD_PID" 2>/dev/null
-		wait "$KEYD_PID" 2>/dev/null
-		KEYD_PID=""
-	fi
+	pid_stop "$KEYD_PID"
+	KEYD_PID=""
 }
 
 # keyd_pck_ca DIR CN SERIAL CRL_NUMBER CRL_DER CHAIN: a PCK CA named "CN/O=Test" under the test
