@@ -765,7 +765,7 @@ static void test_pck_extension_malformed(void **state)
 	_cleanup_(dcap_collateral_freep) struct dcap_collateral *c = NULL;
 	_cleanup_(dcap_verifier_freep) struct dcap_verifier *v = NULL;
 	X509 *root, *ca, *leaf;
-	EVP_PKEY *ca_key;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = NULL;
 	char dir[128];
 
 	hierarchy(f, "pck-ext", NULL, dir, sizeof(dir), &s, &c);
@@ -805,7 +805,6 @@ static void test_pck_extension_malformed(void **state)
 		free(pem);
 		X509_free(forged);
 	}
-	EVP_PKEY_free(ca_key);
 	X509_free(leaf);
 	X509_free(ca);
 	X509_free(root);

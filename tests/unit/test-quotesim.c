@@ -29,6 +29,7 @@
 #include "dcap-test.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "json_strict.h"
 #include "quote.h"
 #include "quotesim.h"
 
@@ -540,7 +541,7 @@ static void test_pcs_response_form(void **state)
 	uint8_t *doc = NULL, sig[64];
 	size_t len;
 	const char *start, *end;
-	struct json_object *o;
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	X509 *signer = cert_load(path_in(f, QUOTESIM_TCB_SIGNING));
 
 	assert_int_equal(file_read_all(path_in(f, QUOTESIM_TCB_INFO), 1 << 20, &doc, &len), 0);
@@ -554,7 +555,6 @@ static void test_pcs_response_form(void **state)
 	assert_int_equal(hex_decode_exact(jstr(o, "signature"), 128, sig, 64), 0);
 	assert_true(ecdsa_raw_ok(X509_get0_pubkey(signer), sig, (const uint8_t *)start,
 				 (size_t)(end - start)));
-	json_object_put(o);
 	free(doc);
 	X509_free(signer);
 }
