@@ -16,5 +16,11 @@ check-agent: $(AGENT_TEST_DEPS)
 check-agent-hygiene: $(AGENT_TEST_DEPS)
 	BUILD=$(BUILD) sh tests/integration/agent-hygiene.sh
 
+# Also the static agent, when built: it is the one an initramfs carries (its peak RSS is the goal's).
 bench-agent: $(AGENT_TEST_DEPS)
+	@echo "bench-agent: $(AGENT_BIN) (dynamic)"
 	BUILD=$(BUILD) sh bench/agent-bench.sh
+	@if [ -x $(BUILD)/static/tdx-unlock ]; then \
+		echo "bench-agent: $(BUILD)/static/tdx-unlock (static, the initramfs agent; make static)"; \
+		BUILD=$(BUILD) TDX_UNLOCK_BIN=$(abspath $(BUILD))/static/tdx-unlock sh bench/agent-bench.sh; \
+	else echo "bench-agent: no $(BUILD)/static/tdx-unlock (make static): static agent not measured"; fi
