@@ -72,6 +72,19 @@ for pair in "agent:$AGENT" "keyd:$KEYD"; do
 	else
 		bad "man/$name.8 does not document:$undocumented"
 	fi
+	# and its synopsis names only options the program reads: a removed option leaves the page too
+	stale=
+	while read -r o; do
+		case $o in --help | --version) continue ;; esac
+		grep -qE "CMD_(OPT|FLAG|FLAG_SHORT|OPT_LIST)\(\"${o#--}\"" src/"$dir"/cmd_*.c ||
+			stale="$stale $o"
+	done < <(sed -n '/^\.SH SYNOPSIS/,/^\.SH [^S]/p' "man/$name.8" |
+		grep -o '\\-\\-[a-z0-9]*\(\\-[a-z0-9]*\)*' | sed 's/\\-/-/g' | sort -u)
+	if [ -z "$stale" ]; then
+		ok "man/$name.8's synopsis names only options $name reads"
+	else
+		bad "man/$name.8's synopsis names options $name does not have:$stale"
+	fi
 done
 
 # A device that does not exist: named, with the system's reason, exit 2 (not 6 "header invalid").
