@@ -86,7 +86,7 @@ scenario_11() {
 		mod=$QEMU_WORK/dracut-module-norootwait
 		rm -rf "$mod"
 		cp -a "$REPO/dracut-module" "$mod"
-		sed -i '/tdx-unlock-root-wait/d' "$mod/module-setup.sh"
+		sed -i '/add-wants initrd.target tdx-unlock-root-wait.service/d' "$mod/module-setup.sh"
 		initrd=$QEMU_WORK/initrd-dracut-norootwait.img
 		DRACUT_MODULE_DIR=$mod build_dracut_initrd "$initrd" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
 	fi
