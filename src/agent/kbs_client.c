@@ -188,6 +188,31 @@ const char *kbs_client_session(const struct kbs_client *c)
 	return c->session;
 }
 
+/* How a failed transfer is reported: the errno and the words around the server's URL. */
+struct transfer_failure {
+	CURLcode code;
+	int err;
+	const char *before, *after;
+};
+
+static const struct transfer_failure *transfer_failure_of(CURLcode cr)
+{
+	static const struct transfer_failure failures[] = {
+		{CURLE_COULDNT_CONNECT, -EHOSTUNREACH, "cannot connect to ", ""},
+		{CURLE_COULDNT_RESOLVE_HOST, -EHOSTUNREACH, "cannot connect to ", ""},
+		{CURLE_OPERATION_TIMEDOUT, -ETIMEDOUT, "", ""},
+		{CURLE_SSL_PINNEDPUBKEYNOTMATCH, -EKEYREJECTED, "server ", " not trusted"},
+		{CURLE_PEER_FAILED_VERIFICATION, -EKEYREJECTED, "server ", " not trusted"},
+		{CURLE_SSL_CACERT_BADFILE, -EKEYREJECTED, "server ", " not trusted"},
+		{CURLE_OK, -EIO, "", ""}, /* anything else */
+	};
+	size_t i = 0;
+
+	while (failures[i].code != CURLE_OK && failures[i].code != cr)
+		i++;
+	return &failures[i];
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct exchange *x = arg;
@@ -299,34 +324,18 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(hdrs);
-	switch (cr) {
-	case CURLE_OK:
-		break;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		r = fail(reason, reason_len, -EHOSTUNREACH, "cannot connect to %s: %s", c->url,
-			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	if (cr == CURLE_WRITE_ERROR && x.too_big) {
+		r = fail(reason, reason_len, -EPROTO, "response larger than %zu bytes",
+			 c->max_response);
 		goto out;
-	case CURLE_OPERATION_TIMEDOUT:
-		r = fail(reason, reason_len, -ETIMEDOUT, "%s: %s", c->url,
-			 errbuf[0] ? errbuf : "timed out");
-		goto out;
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-		r = fail(reason, reason_len, -EKEYREJECTED, "server %s not trusted: %s", c->url,
-			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
-		goto out;
-	case CURLE_WRITE_ERROR:
-		if (x.too_big) {
-			r = fail(reason, reason_len, -EPROTO, "response larger than %zu bytes",
-				 c->max_response);
-			goto out;
-		}
-		/* fall through */
-	default:
-		r = fail(reason, reason_len, -EIO, "%s: %s", c->url,
-			 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	}
+	if (cr != CURLE_OK) {
+		const struct transfer_failure *tf = transfer_failure_of(cr);
+
+		r = fail(reason, reason_len, tf->err, "%s%s%s: %s", tf->before, c->url, tf->after,
+			 errbuf[0]			  ? errbuf
+			 : cr == CURLE_OPERATION_TIMEDOUT ? "timed out"
+							  : curl_easy_strerror(cr));
 		goto out;
 	}
 	if (x.cookie_bad) {
