@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "agent/quote_source.h"
+#include "cleanup.h"
 #include "fileio.h"
 
 struct fake_entry {
@@ -159,22 +160,23 @@ static void test_success(void **state)
 
 static void test_provider_mismatch(void **state)
 {
-	struct fake_entry e;
-	uint8_t rd[QUOTE_REPORT_DATA_LEN], *quote = NULL;
-	size_t len = 0;
+	static const char *const providers[] = {"sev_guest\n", "tdx_guestx\n"};
+	uint8_t rd[QUOTE_REPORT_DATA_LEN];
 
 	(void)state;
 	report_data_fill(rd);
-	entry_create(&e, "sev_guest\n", false);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 1000, &quote, &len), -EPROTO);
-	assert_null(quote);
-	/* Nothing was asked of a provider that is not TDX. */
-	assert_int_equal(inblob_size(&e), 0);
-	entry_remove(&e);
+	for (size_t i = 0; i < ARRAY_SIZE(providers); i++) {
+		struct fake_entry e;
+		uint8_t *quote = NULL;
+		size_t len = 0;
 
-	entry_create(&e, "tdx_guestx\n", false);
-	assert_int_equal(tsm_entry_quote(e.dir, rd, 1000, &quote, &len), -EPROTO);
-	entry_remove(&e);
+		entry_create(&e, providers[i], false);
+		assert_int_equal(tsm_entry_quote(e.dir, rd, 1000, &quote, &len), -EPROTO);
+		assert_null(quote);
+		/* Nothing was asked of a provider that is not TDX. */
+		assert_int_equal(inblob_size(&e), 0);
+		entry_remove(&e);
+	}
 }
 
 /* The fake kernel answers, but not with a quote the agent may use: each is refused. */
