@@ -469,8 +469,10 @@ static void test_collateral_variants(void **state)
 	struct quotesim_collateral_opts co = {0};
 	char dir[96], path[160];
 	X509 *tcb_signer, *leaf = cert_load(path_in(f, QUOTESIM_PCK_LEAF));
-	struct json_object *bundle, *ti, *levels, *tcb;
-	uint8_t sig[64], *der = NULL, *crl_hex = NULL;
+	_cleanup_(json_object_putp) struct json_object *bundle = NULL, *ti = NULL;
+	_cleanup_free_ uint8_t *der = NULL, *crl_hex = NULL;
+	struct json_object *levels, *tcb;
+	uint8_t sig[64];
 	size_t len;
 	const char *text;
 	const unsigned char *p;
@@ -526,10 +528,6 @@ static void test_collateral_variants(void **state)
 	assert_int_equal(X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(leaf)), 1);
 
 	X509_CRL_free(crl);
-	free(der);
-	free(crl_hex);
-	json_object_put(ti);
-	json_object_put(bundle);
 	X509_free(tcb_signer);
 	X509_free(leaf);
 }
