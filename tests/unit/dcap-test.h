@@ -102,6 +102,19 @@ static inline int dcap_test_dir_new(char *dir, size_t size, const char *name)
 	return mkdtemp(dir) ? 0 : -1;
 }
 
+/* A zeroed test fixture of size bytes whose first member is char dir[64], that scratch directory
+ * made as /tmp/NAME-XXXXXX; NULL on failure. */
+static inline void *dcap_test_fixture_new(size_t size, const char *name)
+{
+	char *f = calloc(1, size);
+
+	if (f && dcap_test_dir_new(f, 64, name) < 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
 static inline int dcap_test_rm_entry(const char *path, const struct stat *st, int flag,
 				     struct FTW *ftw)
 {
@@ -115,6 +128,13 @@ static inline int dcap_test_rm_entry(const char *path, const struct stat *st, in
 static inline void dcap_test_dir_remove(const char *dir)
 {
 	nftw(dir, dcap_test_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Removes a fixture's scratch directory (its first member) and frees it. */
+static inline void dcap_test_fixture_free(void *f)
+{
+	dcap_test_dir_remove(f);
+	free(f);
 }
 
 /* The collateral of the hierarchy in dir as its split files (TCB info, QE identity, PCK CRL,

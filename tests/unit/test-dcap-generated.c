@@ -44,6 +44,7 @@ struct fixture {
 	size_t quote_len;
 	time_t now;
 };
+_Static_assert(offsetof(struct fixture, dir) == 0, "dcap_test_fixture_new() makes dir");
 
 static int collateral_from(const char *dir, bool bundle, struct dcap_collateral **out)
 {
@@ -82,16 +83,12 @@ static int quote_gen(const struct quotesim *s, const struct quotesim_quote_opts 
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dcap_test_fixture_new(sizeof(*f), "test-dcap-generated");
 
 	if (!f)
 		return -1;
 	*state = f;
 	f->now = time(NULL);
-	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-dcap-generated") < 0) {
-		free(f);
-		return -1;
-	}
 	snprintf(f->other, sizeof(f->other), "%s/other", f->dir);
 	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0 ||
 	    quotesim_ca_create(f->other, NULL) < 0 || quotesim_load(f->other, &f->other_sim) < 0 ||
@@ -117,8 +114,7 @@ static int teardown(void **state)
 	quotesim_free(f->sim);
 	quotesim_free(f->other_sim);
 	free(f->quote);
-	dcap_test_dir_remove(f->dir);
-	free(f);
+	dcap_test_fixture_free(f);
 	return 0;
 }
 

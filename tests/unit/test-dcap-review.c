@@ -44,28 +44,22 @@ struct fixture {
 	char dir[64];
 	time_t now;
 };
+_Static_assert(offsetof(struct fixture, dir) == 0, "dcap_test_fixture_new() makes dir");
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dcap_test_fixture_new(sizeof(*f), "test-dcap-review");
 
 	if (!f)
 		return -1;
 	f->now = time(NULL);
-	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-dcap-review") < 0) {
-		free(f);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	dcap_test_dir_remove(f->dir);
-	free(f);
+	dcap_test_fixture_free(*state);
 	return 0;
 }
 

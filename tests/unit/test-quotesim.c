@@ -37,20 +37,16 @@ struct fixture {
 	char dir[64];
 	struct quotesim *sim;
 };
+_Static_assert(offsetof(struct fixture, dir) == 0, "dcap_test_fixture_new() makes dir");
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dcap_test_fixture_new(sizeof(*f), "test-quotesim");
 
 	if (!f)
 		return -1;
-	if (dcap_test_dir_new(f->dir, sizeof(f->dir), "test-quotesim") < 0) {
-		free(f);
-		return -1;
-	}
 	if (quotesim_ca_create(f->dir, NULL) < 0 || quotesim_load(f->dir, &f->sim) < 0) {
-		dcap_test_dir_remove(f->dir);
-		free(f);
+		dcap_test_fixture_free(f);
 		return -1;
 	}
 	*state = f;
@@ -62,8 +58,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	quotesim_free(f->sim);
-	dcap_test_dir_remove(f->dir);
-	free(f);
+	dcap_test_fixture_free(f);
 	return 0;
 }
 
