@@ -102,5 +102,9 @@ scenario_11() {
 		build_itools_initrd "$INITRD_ITOOLS" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
 	fi
 	nbd_flip_boot scenario11-itools "$INITRD_ITOOLS" "$(root_cmdline itools)" "$ITOOLS_ROOT_NAME"
+	# The guard after the agent: the active mapping is the root header's own crypt mapping on the
+	# root's block device (sysfs dm uuid and slave), so it counts; nothing else would.
+	check "the guard found the agent's mapping to be the root's own (sysfs: dm uuid, slave)" \
+		log_has "guard: $ITOOLS_ROOT_NAME is already active as the mapping of /dev/disk/by-uuid/$ROOT_UUID "
 	cur_n=11b finish "NBD second-read flip (initramfs-tools)"
 }
