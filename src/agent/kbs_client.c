@@ -16,6 +16,7 @@
 
 #include "b64.h"
 #include "cleanup.h"
+#include "http_body.h"
 #include "agent/phase_timing.h"
 #include "jwe.h"
 #include "log.h"
@@ -39,9 +40,7 @@ struct kbs_client {
 };
 
 struct exchange {
-	char *buf;
-	size_t len, max;
-	bool too_big;
+	struct http_body body;
 	char cookie[SESSION_COOKIE_MAX + 1];
 	bool cookie_bad;
 };
@@ -213,26 +212,6 @@ static const struct transfer_failure *transfer_failure_of(CURLcode cr)
 	return &failures[i];
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct exchange *x = arg;
-	size_t len = size * n;
-	char *nb;
-
-	if (len > x->max - x->len) {
-		x->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	nb = realloc(x->buf, x->len + len + 1);
-	if (!nb)
-		return 0;
-	x->buf = nb;
-	memcpy(x->buf + x->len, data, len);
-	x->len += len;
-	x->buf[x->len] = '\0';
-	return len;
-}
-
 /* Only our own cookie, only from our own server's responses: no cookie engine, no jar. */
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -269,7 +248,7 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 		       size_t body_len, long *status, char **resp, size_t *resp_len, char *reason,
 		       size_t reason_len)
 {
-	struct exchange x = {.max = c->max_response};
+	struct exchange x = {.body.max = c->max_response};
 	struct curl_slist *hdrs = NULL;
 	_cleanup_free_ char *url = NULL, *cookie = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -287,8 +266,8 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
 			 left < (long)c->request_timeout_ms ? left : (long)c->request_timeout_ms);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_body_append);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x.body);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &x);
 	if (c->session[0]) {
@@ -324,7 +303,7 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(hdrs);
-	if (cr == CURLE_WRITE_ERROR && x.too_big) {
+	if (cr == CURLE_WRITE_ERROR && x.body.too_big) {
 		r = fail(reason, reason_len, -EPROTO, "response larger than %zu bytes",
 			 c->max_response);
 		goto out;
@@ -345,18 +324,18 @@ int kbs_client_request(struct kbs_client *c, const char *method, const char *pat
 	if (x.cookie[0])
 		memcpy(c->session, x.cookie, sizeof(c->session));
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-	if (!x.buf) {
-		x.buf = strdup("");
-		if (!x.buf) {
+	if (!x.body.data) {
+		x.body.data = strdup("");
+		if (!x.body.data) {
 			r = -ENOMEM;
 			goto out;
 		}
 	}
-	*resp = x.buf;
-	*resp_len = x.len;
-	x.buf = NULL;
+	*resp = x.body.data;
+	*resp_len = x.body.len;
+	x.body.data = NULL;
 out:
-	free(x.buf);
+	free(x.body.data);
 	return r;
 }
 

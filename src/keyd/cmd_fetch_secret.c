@@ -17,6 +17,7 @@
 #include "json_build.h"
 #include "json_strict.h"
 #include "jwk.h"
+#include "http_body.h"
 #include "log.h"
 #include "policy.h"
 #include "secmem.h"
@@ -24,29 +25,8 @@
 #define FETCH_MAX_RESPONSE (64 * 1024)
 #define FETCH_TIMEOUT_MS   15000
 
-struct response {
-	char buf[FETCH_MAX_RESPONSE + 1];
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct response *resp = arg;
-	size_t len = size * n;
-
-	if (len > FETCH_MAX_RESPONSE - resp->len) {
-		resp->too_big = true;
-		return 0;
-	}
-	memcpy(resp->buf + resp->len, data, len);
-	resp->len += len;
-	resp->buf[resp->len] = '\0';
-	return len;
-}
-
 static int post(const char *url, const char *ca, const char *cert, const char *key,
-		const char *body, struct response *resp, long *status)
+		const char *body, struct http_body *resp, long *status)
 {
 	CURL *c = curl_easy_init();
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -71,7 +51,7 @@ static int post(const char *url, const char *ca, const char *cert, const char *k
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_append);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
 	cr = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -110,7 +90,7 @@ int cmd_fetch_secret(int argc, char **argv)
 	};
 	_cleanup_(json_object_putp) struct json_object *jwk = NULL;
 	struct json_object *req = NULL;
-	struct response *resp = NULL;
+	struct http_body resp = {.max = FETCH_MAX_RESPONSE};
 	EVP_PKEY *pk = NULL;
 	uint8_t *secret = NULL;
 	char *full_url = NULL, reason[256];
@@ -137,9 +117,8 @@ int cmd_fetch_secret(int argc, char **argv)
 	r = secmem_harden_process();
 	if (r < 0)
 		return cmd_exit_code(r);
-	resp = calloc(1, sizeof(*resp));
 	req = json_object_new_object();
-	if (!resp || !req || asprintf(&full_url, "%s/admin/v0/secret", url) < 0) {
+	if (!req || asprintf(&full_url, "%s/admin/v0/secret", url) < 0) {
 		full_url = NULL;
 		r = -ENOMEM;
 		goto out;
@@ -155,18 +134,19 @@ int cmd_fetch_secret(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	r = post(full_url, ca, cert, key,
-		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), resp, &status);
+		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &resp, &status);
 	if (r < 0)
 		goto out;
 	if (status != 200) {
 		char esc[300];
 
-		text_escape(resp->buf, resp->len, esc, sizeof(esc));
+		text_escape(resp.data ? resp.data : "", resp.len, esc, sizeof(esc));
 		r = log_error_errno(-EACCES, "fetch-secret: keyd refused (HTTP %ld): %s", status,
 				    esc);
 		goto out;
 	}
-	r = jwe_decrypt(pk, resp->buf, resp->len, &secret, &secret_len, reason, sizeof(reason));
+	r = jwe_decrypt(pk, resp.data ? resp.data : "", resp.len, &secret, &secret_len, reason,
+			sizeof(reason));
 	if (r < 0) {
 		log_error("fetch-secret: the reply does not open with our key: %s", reason);
 		goto out;
@@ -191,6 +171,6 @@ out:
 	EVP_PKEY_free(pk);
 	json_object_put(req);
 	free(full_url);
-	free(resp);
+	free(resp.data);
 	return cmd_exit_code(r);
 }

@@ -18,37 +18,16 @@
 #include "dcap/dcap.h"
 #include "fileio.h"
 #include "hexutil.h"
+#include "http_body.h"
 #include "log.h"
 
 #define PCCS_MAX_RESPONSE (1024 * 1024)
 
 struct fetch {
-	char *body;
-	size_t len;
-	bool too_big;
+	struct http_body body;	  /* at most PCCS_MAX_RESPONSE */
 	const char *chain_header; /* e.g. "TCB-Info-Issuer-Chain" */
 	char *chain;		  /* its URL-decoded value */
 };
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct fetch *f = arg;
-	size_t len = size * n;
-	char *nb;
-
-	if (len > PCCS_MAX_RESPONSE - f->len) {
-		f->too_big = true;
-		return 0;
-	}
-	nb = realloc(f->body, f->len + len + 1);
-	if (!nb)
-		return 0;
-	f->body = nb;
-	memcpy(f->body + f->len, data, len);
-	f->len += len;
-	f->body[f->len] = '\0';
-	return len;
-}
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -93,6 +72,7 @@ static int get(const char *url, unsigned timeout_ms, struct fetch *f)
 
 	if (!c)
 		return -ENOMEM;
+	f->body.max = PCCS_MAX_RESPONSE;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -101,8 +81,8 @@ static int get(const char *url, unsigned timeout_ms, struct fetch *f)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_append);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
 	cr = curl_easy_perform(c);
@@ -110,14 +90,14 @@ static int get(const char *url, unsigned timeout_ms, struct fetch *f)
 	curl_easy_cleanup(c);
 	if (cr != CURLE_OK)
 		return log_error_errno(-EIO, "pccs: %s: %s", url,
-				       f->too_big  ? "response larger than 1 MiB"
-				       : errbuf[0] ? errbuf
-						   : curl_easy_strerror(cr));
+				       f->body.too_big ? "response larger than 1 MiB"
+				       : errbuf[0]     ? errbuf
+						       : curl_easy_strerror(cr));
 	if (status != 200)
 		return log_error_errno(-EIO, "pccs: %s: HTTP %ld", url, status);
 	if (f->chain_header && !f->chain)
 		return log_error_errno(-EIO, "pccs: %s: no %s header", url, f->chain_header);
-	if (f->len == 0)
+	if (f->body.len == 0)
 		return log_error_errno(-EIO, "pccs: %s: empty response", url);
 	return 0;
 }
@@ -147,14 +127,15 @@ static int root_crl_der(struct fetch *f)
 	uint8_t *der = NULL;
 	size_t n = 0;
 
-	for (size_t i = 0; i < f->len; i++)
-		if (!isxdigit((unsigned char)f->body[i]) && !isspace((unsigned char)f->body[i]))
+	for (size_t i = 0; i < f->body.len; i++)
+		if (!isxdigit((unsigned char)f->body.data[i]) &&
+		    !isspace((unsigned char)f->body.data[i]))
 			return 0;
-	if (hex_decode_alloc(f->body, f->len, &der, &n) < 0)
+	if (hex_decode_alloc(f->body.data, f->body.len, &der, &n) < 0)
 		return log_error_errno(-EBADMSG, "pccs: root CA CRL is neither DER nor hex");
-	free(f->body);
-	f->body = (char *)der;
-	f->len = n;
+	free(f->body.data);
+	f->body.data = (char *)der;
+	f->body.len = n;
 	return 0;
 }
 
@@ -242,11 +223,11 @@ int pccs_fetch_collateral(const char *base_url, const uint8_t fmspc[6], const ch
 		const struct fetched_file files[] = {
 			{"tcb_signing_chain.pem", tcb.chain, strlen(tcb.chain)},
 			{"pck_crl_chain.pem", crl.chain, strlen(crl.chain)},
-			{"tcb_info.json", tcb.body, tcb.len},
-			{"qe_identity.json", qe.body, qe.len},
-			{"pck_crl.der", crl.body, crl.len},
-			{"pck_processor_crl.der", pcrl.body, pcrl.len},
-			{"root_crl.der", root.body, root.len},
+			{"tcb_info.json", tcb.body.data, tcb.body.len},
+			{"qe_identity.json", qe.body.data, qe.body.len},
+			{"pck_crl.der", crl.body.data, crl.body.len},
+			{"pck_processor_crl.der", pcrl.body.data, pcrl.body.len},
+			{"root_crl.der", root.body.data, root.body.len},
 		};
 		size_t n = sizeof(files) / sizeof(files[0]);
 
@@ -265,15 +246,15 @@ int pccs_fetch_collateral(const char *base_url, const uint8_t fmspc[6], const ch
 	}
 	log_info("pccs: refreshed collateral of FMSPC %s from %s", hex, base_url);
 out:
-	free(tcb.body);
+	free(tcb.body.data);
 	free(tcb.chain);
-	free(qe.body);
+	free(qe.body.data);
 	free(qe.chain);
-	free(crl.body);
+	free(crl.body.data);
 	free(crl.chain);
-	free(pcrl.body);
+	free(pcrl.body.data);
 	free(pcrl.chain);
-	free(root.body);
+	free(root.body.data);
 	return r;
 }
 
