@@ -90,6 +90,8 @@ scenario_13b() {
 	stall_server_stop
 	check "the agent was killed mid-run (SIGKILL)" log_has "TDX-UNLOCK-TEST: killed the agent"
 	check "it was killed before it recorded any outcome in RTMR3" log_lacks "tdx-unlock: rtmr: RTMR3 extended"
+	check "local-top's shell is exempt from the OOM killer (oom_score_adj -1000)" \
+		log_has "TDX-UNLOCK-TEST: local-top shell oom_score_adj=-1000"
 	check "local-top saw the killed agent and refused to go on" \
 		log_has "tdx-unlock: the agent failed \(exit 137\); no prompt without a recorded outcome"
 	check_killed_powered_off
