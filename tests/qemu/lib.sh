@@ -22,6 +22,37 @@ die() {
 	exit 1
 }
 
+# bookworm_chroot ROOT PACKAGES WHAT [HOOK]: ROOT as a Debian 12 minbase chroot with PACKAGES
+# (comma-separated), debootstrapped from the machine's own mirror: the first URI of its apt sources'
+# stanza whose suites include plain "bookworm" (deps/debsrc-from-sources.sh), or $BOOKWORM_MIRROR.
+# HOOK, a function, runs once afterwards with ROOT as its argument (packages that must come through
+# apt). Cached: nothing is done while ROOT/.complete names the same packages and hook. For the
+# initramfs builders that must never be installed on the host (initramfs-tools, plymouth, clevis).
+bookworm_chroot() {
+	local root=$1 packages=$2 what=$3 hook=${4:-} stamp mirror lock
+	stamp="debootstrap bookworm minbase $packages${hook:+; $hook}"
+	[ "$(cat "$root/.complete" 2>/dev/null)" = "$stamp" ] && return 0
+	command -v debootstrap >/dev/null || die "debootstrap is required (deps/debian-packages.txt)"
+	mirror=${BOOKWORM_MIRROR:-$(APT_SOURCES_DIR=${APT_SOURCES_DIR:-/etc/apt} sh "$REPO/deps/debsrc-from-sources.sh" |
+		awk '/^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") { print uri; exit } }')}
+	[ -n "$mirror" ] || die "no Debian bookworm entry in the machine's apt sources to debootstrap from"
+	mkdir -p "$(dirname "$root")"
+	exec {lock}>"$root.lock"
+	flock -w 1800 "$lock" || die "another debootstrap of $root is still running"
+	if [ "$(cat "$root/.complete" 2>/dev/null)" != "$stamp" ]; then
+		rm -rf "$root"
+		say "== debootstrap bookworm with $what into $root (cached afterwards)"
+		timeout 1800 debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" \
+			>"$root.debootstrap.log" 2>&1 || die "debootstrap failed, see $root.debootstrap.log"
+		if [ -n "$hook" ]; then
+			"$hook" "$root" >>"$root.debootstrap.log" 2>&1 || die "$hook failed, see $root.debootstrap.log"
+		fi
+		echo "$stamp" >"$root/.complete"
+		say "== $what chroot ready"
+	fi
+	exec {lock}>&-
+}
+
 # Debian's current kernel, downloaded and extracted into a cache (tests/qemu/guest-kernel.sh):
 # nothing is installed into the host's /boot. KERNEL, KMODDIR and KVER may be given instead.
 kernel_setup() {
