@@ -15,4 +15,12 @@ esac
 bound=$(systemctl show -P TimeoutStartUSec tdx-unlock-root-wait.service 2>/dev/null)
 echo "<5>tdx-unlock: waiting up to ${bound:-?} for the root (${what:-$unit}); then power off" \
 	>/dev/kmsg 2>/dev/null
-exec systemctl start --no-ask-password "$unit"
+systemctl start --no-ask-password "$unit" && exit 0
+# The start job ended without success. The switch to the real root cancels it when the root came
+# up while this script was still starting (the unit conflicts with initrd-switch-root.target): the
+# root mounted on /sysroot is success. Anything else is a root that never became ready: fail, and
+# the unit's FailureAction powers off.
+while read -r _ mountpoint _; do
+	[ "$mountpoint" = /sysroot ] && exit 0
+done </proc/self/mounts
+exit 1
