@@ -93,6 +93,7 @@ int cmd_fetch_secret(int argc, char **argv)
 	struct http_body resp = {.max = FETCH_MAX_RESPONSE};
 	EVP_PKEY *pk = NULL;
 	uint8_t *secret = NULL;
+	const char *body;
 	char *full_url = NULL, reason[256];
 	size_t secret_len = 0;
 	long status = 0;
@@ -137,16 +138,16 @@ int cmd_fetch_secret(int argc, char **argv)
 		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &resp, &status);
 	if (r < 0)
 		goto out;
+	body = resp.data ? resp.data : "";
 	if (status != 200) {
 		char esc[300];
 
-		text_escape(resp.data ? resp.data : "", resp.len, esc, sizeof(esc));
+		text_escape(body, resp.len, esc, sizeof(esc));
 		r = log_error_errno(-EACCES, "fetch-secret: keyd refused (HTTP %ld): %s", status,
 				    esc);
 		goto out;
 	}
-	r = jwe_decrypt(pk, resp.data ? resp.data : "", resp.len, &secret, &secret_len, reason,
-			sizeof(reason));
+	r = jwe_decrypt(pk, body, resp.len, &secret, &secret_len, reason, sizeof(reason));
 	if (r < 0) {
 		log_error("fetch-secret: the reply does not open with our key: %s", reason);
 		goto out;

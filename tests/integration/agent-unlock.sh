@@ -482,6 +482,11 @@ run_guard() {
 		>"$T/agent.out" 2>"$T/agent.log"
 	RC=$?
 }
+# expect_guard_quiet WHAT: the guard neither asked for a passphrase nor recorded a fallback.
+expect_guard_quiet() {
+	[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over $1"
+	[ -s "$T/tsm/rtmr3.log" ] && bad "guard: $1 recorded a fallback"
+}
 # expect_guard_opened NAME DESCRIPTION: the guard asked (after the fallback event) and activated
 # NAME from its validated copy; without device-mapper that activation is the documented exit 11.
 expect_guard_opened() {
@@ -505,8 +510,7 @@ expect_events "guard: the fallback is measured before the prompt" "tdx-unlock fa
 ask_reset "$RECOVERY"
 run_guard evil_crypt
 expect_rc 20 "guard: a cipher_null header is refused (power off)" "refusing evil_crypt"
-[ -s "$T/tsm/rtmr3.log" ] && bad "guard: a refused volume recorded a fallback"
-[ "$(asked)" = 0 ] || bad "guard: asked for the passphrase of a refused volume"
+expect_guard_quiet "a refused volume"
 run_guard nobody_crypt
 expect_rc 20 "guard: a name nothing maps to is refused" "cannot tell which device"
 # A device-mapper device named like the volume that is no LUKS2 crypt mapping (a host disk's LVM
@@ -519,15 +523,14 @@ export TDX_UNLOCK_TEST_SYS_BLOCK="$T/guard-sys"
 run_guard vol_crypt
 expect_rc 20 "guard: an LVM volume named like the crypttab entry is refused, not taken as open" \
 	"no LUKS2 crypt mapping of that name"
-[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over a foreign mapping"
+expect_guard_quiet "a foreign mapping"
 # This header's own crypt mapping (the agent opened it) counts: nothing asked, nothing measured.
 echo "CRYPT-LUKS2-$(echo "$uuid" | tr -d -)-vol_crypt" >"$T/guard-sys/dm-0/dm/uuid"
 ask_reset "$RECOVERY"
 run_guard vol_crypt
 expect_rc 0 "guard: this header's own crypt mapping counts as unlocked" \
 	"vol_crypt is already active as the mapping of $T/disk.img \($uuid\)"
-[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over the volume's own mapping"
-[ -s "$T/tsm/rtmr3.log" ] && bad "guard: the volume's own mapping recorded a fallback"
+expect_guard_quiet "the volume's own mapping"
 # Another header's LUKS2 crypt mapping named like the volume, with the agent disabled by the
 # measured command line: not "already unlocked" (that would skip the allow-list, the fallback
 # event and the prompt for whatever it maps), refused.
@@ -537,8 +540,7 @@ ask_reset "$RECOVERY"
 run_guard vol_crypt
 expect_rc 20 "guard (agent disabled): another header's crypt mapping named vol_crypt is refused" \
 	"refusing vol_crypt: /dev/mapper/vol_crypt is active but is not the crypt mapping of $T/disk.img"
-[ "$(asked)" = 0 ] || bad "guard: asked for a passphrase over another header's mapping"
-[ -s "$T/tsm/rtmr3.log" ] && bad "guard: another header's mapping recorded a fallback"
+expect_guard_quiet "another header's mapping"
 : >"$T/cmdline"
 unset TDX_UNLOCK_TEST_SYS_BLOCK
 run_guard --device "$T/hostile.img" vol_crypt
