@@ -36,6 +36,6 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 int jwk_p256_coordinates(EVP_PKEY *key, uint8_t xy[2 * JWK_P256_COORD_LEN]);
 
 /* The validating importer behind jwk_to_public_key(), for coordinates already decoded (keyd's
- * sealed session): -EDOM when (x, y) is not on P-256, -EINVAL when it fails the public-key
- * check, -ENOMEM. */
+ * sealed session): -EDOM when (x, y) is not a point on P-256 (a coordinate >= p or off the
+ * curve), -ENOMEM. */
 int jwk_p256_from_coordinates(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY **out);

@@ -19,7 +19,10 @@ int tls_server_ctx_new(const char *cert, const char *key, SSL_CTX **out)
 	 * on every connection. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 					 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* The chain sent is exactly the certificate file's: without NO_AUTO_CHAIN OpenSSL 3.0
+	 * builds and checks a chain from the store on every handshake (an X509_STORE_CTX per
+	 * connection), and on the admin listener it could append a client_ca certificate. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 	/* Each boot runs one fresh session: tickets would only cost time and memory. */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

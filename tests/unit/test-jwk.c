@@ -125,6 +125,14 @@ static void test_refusals(void **state)
 		{"\"EC\"", "\"P-256\"", "\"ECDH-ES+A256KW\"",
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", "P-256"},
+		/* (0, sqrt(b)) is on the curve; (p, sqrt(b)) names it with x unreduced, which a
+		 * decoder without the range check would take for it. */
+		{"\"EC\"", "\"P-256\"", "\"ECDH-ES+A256KW\"",
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		 "ZkhceA4vg9ckM71dhKBrtlQcKvMdrocXKL-FahdPk_Q", "", NULL},
+		{"\"EC\"", "\"P-256\"", "\"ECDH-ES+A256KW\"",
+		 "_____wAAAAEAAAAAAAAAAAAAAAD_______________8",
+		 "ZkhceA4vg9ckM71dhKBrtlQcKvMdrocXKL-FahdPk_Q", "", "P-256"},
 		{"\"EC\"", "\"P-256\"", "\"ECDH-ES+A256KW\"", x, y, ",\"d\":\"AAAA\"",
 		 "unexpected member 'd'"},
 		{"\"EC\"", "\"P-256\"", "\"ECDH-ES+A256KW\"", x, y, ",\"use\":\"enc\"",
