@@ -45,18 +45,21 @@ check_killed_powered_off() {
 	check_powered_off_no_shell
 }
 
-scenario_13() {
-	local mod=$QEMU_WORK/dracut-module-timeout initrd=$QEMU_WORK/initrd-dracut-timeout.img
-	start_scenario 13 "agent killed by its unit's timeout (stalled server) -> power-off, no prompt"
-	rm -rf "$mod"
-	cp -a "$REPO/dracut-module" "$mod"
-	sed -i 's/^TimeoutStartSec=.*/TimeoutStartSec=5/' "$mod/tdx-unlock.service"
-	grep -q '^TimeoutStartSec=5$' "$mod/tdx-unlock.service" || die "cannot shorten the unit's timeout"
+# unit_timeout_5s DIR: the unit's timeout shortened to 5 s; with TDX_UNLOCK_TEST_NO_FAILURE_ACTION=1
+# also without its FailureAction.
+unit_timeout_5s() {
+	sed -i 's/^TimeoutStartSec=.*/TimeoutStartSec=5/' "$1/tdx-unlock.service"
+	grep -q '^TimeoutStartSec=5$' "$1/tdx-unlock.service" || die "cannot shorten the unit's timeout"
 	if [ "${TDX_UNLOCK_TEST_NO_FAILURE_ACTION:-0}" = 1 ]; then
 		say "   TDX_UNLOCK_TEST_NO_FAILURE_ACTION=1: unit WITHOUT FailureAction (this scenario must fail)"
-		sed -i '/^FailureAction=/d' "$mod/tdx-unlock.service"
+		sed -i '/^FailureAction=/d' "$1/tdx-unlock.service"
 	fi
-	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$initrd" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+}
+
+scenario_13() {
+	local initrd=$QEMU_WORK/initrd-dracut-timeout.img
+	start_scenario 13 "agent killed by its unit's timeout (stalled server) -> power-off, no prompt"
+	build_dracut_variant timeout "$initrd" unit_timeout_5s
 	stall_server_start
 	KEYD_PORT=$STALL_PORT boot "$cur" "$initrd" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
 	stall_server_stop

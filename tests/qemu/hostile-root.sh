@@ -52,21 +52,21 @@ hostile_root_make() {
 		>"$QEMU_WORK/hostile-root.log" 2>&1 || die "luks2_edit.py failed, see $QEMU_WORK/hostile-root.log"
 }
 
+# noshell_off DIR: the module copy with its no-shell settings and power-off switched off.
+noshell_off() {
+	echo "# no-shell drop-in disabled by TDX_UNLOCK_TEST_SHELL=1 (test only)" >"$1/tdx-unlock-noshell.conf"
+	printf '#!/bin/sh\nsystemctl --no-block --job-mode=replace-irreversibly start emergency.target\nexit 1\n' \
+		>"$1/tdx-unlock-poweroff.sh"
+	sed -i 's/rd.shell=0 rd.emergency=poweroff/rd.tdx_unlock.test_shell=1/' "$1/module-setup.sh"
+	grep -q rd.tdx_unlock.test_shell=1 "$1/module-setup.sh" || die "cannot switch the cmdline.d line off"
+}
+
 # TDX_UNLOCK_TEST_SHELL=1 (test only): the no-shell defences switched off, as before issue 8 -- the
 # module without its cmdline.d and emergency drop-ins, its power-off helper starting
 # emergency.target instead, an initramfs-tools panic script that does nothing and a local-top
 # guard that panics instead of powering off, so initramfs-tools' shell follows its refusal. The boots then end in a shell or the timeout: FAIL.
 noshell_off_initrds_make() {
-	local mod=$QEMU_WORK/dracut-module-shell
-	rm -rf "$mod"
-	cp -a "$REPO/dracut-module" "$mod"
-	echo "# no-shell drop-in disabled by TDX_UNLOCK_TEST_SHELL=1 (test only)" >"$mod/tdx-unlock-noshell.conf"
-	printf '#!/bin/sh\nsystemctl --no-block --job-mode=replace-irreversibly start emergency.target\nexit 1\n' \
-		>"$mod/tdx-unlock-poweroff.sh"
-	sed -i 's/rd.shell=0 rd.emergency=poweroff/rd.tdx_unlock.test_shell=1/' "$mod/module-setup.sh"
-	grep -q rd.tdx_unlock.test_shell=1 "$mod/module-setup.sh" || die "cannot switch the cmdline.d line off"
-	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-shell.img" "$AGENT_BIN" \
-		"$QEMU_WORK/agent-conf"
+	build_dracut_variant shell "$QEMU_WORK/initrd-dracut-shell.img" noshell_off
 	# shellcheck disable=SC2016 # the script written out expands $1 itself
 	printf '#!/bin/sh\n[ "$1" = prereqs ] && exit 0\nexit 0\n' >"$QEMU_WORK/panic-noop"
 	# The local-top guard panics again, as it did before it powered off itself.
@@ -78,14 +78,14 @@ noshell_off_initrds_make() {
 		build_itools_initrd "$QEMU_WORK/initrd-itools-shell.img" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
 }
 
+# no_guard DIR: the module copy without the guard's drop-in.
+no_guard() {
+	echo "# guard disabled by TDX_UNLOCK_TEST_NO_GUARD=1 (test only)" >"$1/tdx-unlock-guard.conf"
+}
+
 # The dracut module without the guard's drop-in (TDX_UNLOCK_TEST_NO_GUARD=1 only).
 noguard_initrd_make() {
-	local mod=$QEMU_WORK/dracut-module-noguard
-	rm -rf "$mod"
-	cp -a "$REPO/dracut-module" "$mod"
-	echo "# guard disabled by TDX_UNLOCK_TEST_NO_GUARD=1 (test only)" >"$mod/tdx-unlock-guard.conf"
-	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$QEMU_WORK/initrd-dracut-noguard.img" "$AGENT_BIN" \
-		"$QEMU_WORK/agent-conf"
+	build_dracut_variant noguard "$QEMU_WORK/initrd-dracut-noguard.img" no_guard
 	echo "$QEMU_WORK/initrd-dracut-noguard.img"
 }
 

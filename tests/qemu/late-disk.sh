@@ -74,17 +74,18 @@ late_disk_boot() {
 	check_automatic
 }
 
+# no_device_wait DIR: the unit without the device wait (TDX_UNLOCK_TEST_NO_DEVICE_WAIT=1 only).
+no_device_wait() {
+	sed -i '/^ExecStartPre=.*tdx-unlock-wait-devices/d' "$1/tdx-unlock.service"
+}
+
 scenario_12() {
-	local initrd=$INITRD_DRACUT mod
+	local initrd=$INITRD_DRACUT
 	start_scenario 12 "root disk hot-plugged 5 s after the agent's unit started -> still unlocked"
 	if [ "${TDX_UNLOCK_TEST_NO_DEVICE_WAIT:-0}" = 1 ]; then
 		say "   TDX_UNLOCK_TEST_NO_DEVICE_WAIT=1: dracut unit WITHOUT the device wait (this scenario must fail)"
-		mod=$QEMU_WORK/dracut-module-nowait
-		rm -rf "$mod"
-		cp -a "$REPO/dracut-module" "$mod"
-		sed -i '/^ExecStartPre=.*tdx-unlock-wait-devices/d' "$mod/tdx-unlock.service"
 		initrd=$QEMU_WORK/initrd-dracut-nowait.img
-		DRACUT_MODULE_DIR=$mod build_dracut_initrd "$initrd" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+		build_dracut_variant nowait "$initrd" no_device_wait
 	fi
 	late_disk_boot scenario12 "$initrd" "$(root_cmdline dracut)" "tdx-unlock: waiting up to [0-9]+s for"
 	check "the agent unlocked it" log_has "$AGENT_SUCCESS_RX"

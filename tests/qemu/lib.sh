@@ -143,6 +143,18 @@ build_dracut_initrd() {
 		die "dracut failed building $out"
 }
 
+# build_dracut_variant NAME OUT EDIT...: the scenarios' initramfs (agent and its configuration)
+# from a fresh copy of the dracut module, $QEMU_WORK/dracut-module-NAME, after `EDIT... DIR` has
+# made its test-only change there (a defence switched off, a bound shortened).
+build_dracut_variant() {
+	local name=$1 out=$2 mod=$QEMU_WORK/dracut-module-$1
+	shift 2
+	rm -rf "$mod"
+	cp -a "$REPO/dracut-module" "$mod" || die "cannot copy the dracut module to $mod"
+	"$@" "$mod" || die "cannot make the dracut module variant $name"
+	DRACUT_MODULE_DIR=$mod build_dracut_initrd "$out" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+}
+
 # boot NAME INITRD CMDLINE_EXTRA PASSPHRASE_FILE|'' DISK...: one bounded boot; the serial log is
 # $QEMU_WORK/NAME.log and the summary (key=value lines) $QEMU_WORK/NAME.summary. The command line
 # is a production one: no rd.shell=0, rd.emergency= or panic= (the initramfs must bring its own).

@@ -78,17 +78,18 @@ nbd_flip_boot() {
 	fi
 }
 
+# no_root_wait DIR: the module copy without the root wait (TDX_UNLOCK_TEST_NO_ROOT_WAIT=1 only).
+no_root_wait() {
+	sed -i '/add-wants initrd.target tdx-unlock-root-wait.service/d' "$1/module-setup.sh"
+}
+
 scenario_11() {
-	local initrd=$INITRD_DRACUT mod
+	local initrd=$INITRD_DRACUT
 	start_scenario 11 "root over NBD: valid header first, cipher_null header after the agent validated it -> plaintext never mounted, power-off"
 	if [ "${TDX_UNLOCK_TEST_NO_ROOT_WAIT:-0}" = 1 ]; then
 		say "   TDX_UNLOCK_TEST_NO_ROOT_WAIT=1: dracut initramfs WITHOUT the root wait (this scenario must fail)"
-		mod=$QEMU_WORK/dracut-module-norootwait
-		rm -rf "$mod"
-		cp -a "$REPO/dracut-module" "$mod"
-		sed -i '/add-wants initrd.target tdx-unlock-root-wait.service/d' "$mod/module-setup.sh"
 		initrd=$QEMU_WORK/initrd-dracut-norootwait.img
-		DRACUT_MODULE_DIR=$mod build_dracut_initrd "$initrd" "$AGENT_BIN" "$QEMU_WORK/agent-conf"
+		build_dracut_variant norootwait "$initrd" no_root_wait
 	fi
 	nbd_flip_boot scenario11 "$initrd" "$(root_cmdline dracut)" "luks-$ROOT_UUID"
 	check "the root wait gave up and powered off" \
