@@ -109,7 +109,8 @@ install() {
     }
     if [[ $tdx_unlock_root_timeout != 60 ]]; then
         mkdir -p "$initdir$systemdsystemunitdir/tdx-unlock-root-wait.service.d"
-        printf '[Service]\nTimeoutStartSec=%s\n' "$tdx_unlock_root_timeout" \
+        printf '[Service]\nTimeoutStartSec=%s\nEnvironment=TDX_UNLOCK_ROOT_TIMEOUT=%s\n' \
+            "$tdx_unlock_root_timeout" "$tdx_unlock_root_timeout" \
             >"$initdir$systemdsystemunitdir/tdx-unlock-root-wait.service.d/timeout.conf"
     fi
     $SYSTEMCTL -q --root "$initdir" add-wants initrd.target tdx-unlock-root-wait.service
