@@ -149,12 +149,15 @@ int jwk_p256_from_coordinates(const uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY
 	return 0;
 }
 
-int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
-		      EVP_PKEY **out, char *reason, size_t reason_len)
+/* The checks of jwk_to_public_key(); xy gets the coordinates and *out (when out is not NULL)
+ * the key, which the on-curve check builds anyway. */
+static int jwk_parse(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
+		     uint8_t xy[2 * JWK_P256_COORD_LEN], EVP_PKEY **out, char *reason,
+		     size_t reason_len)
 {
 	static const char *const with_alg[] = {"kty", "crv", "alg", "x", "y", NULL};
 	static const char *const without_alg[] = {"kty", "crv", "x", "y", NULL};
-	uint8_t xy[2 * JWK_P256_COORD_LEN];
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	int r;
 
 	if (!json_object_is_type(jwk, json_type_object))
@@ -184,11 +187,27 @@ int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_ru
 					 JWK_P256_COORD_LEN, reason, reason_len);
 	if (r < 0)
 		return r;
-	r = jwk_p256_from_coordinates(xy, out);
+	r = jwk_p256_from_coordinates(xy, &key);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "%s: out of memory", what);
 	if (r < 0)
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"%s: (x, y) is not a point on P-256", what);
+	if (out)
+		*out = TAKE_PTR(key);
 	return 0;
+}
+
+int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
+		      EVP_PKEY **out, char *reason, size_t reason_len)
+{
+	uint8_t xy[2 * JWK_P256_COORD_LEN];
+
+	return jwk_parse(jwk, what, alg_rule, xy, out, reason, reason_len);
+}
+
+int jwk_to_p256_coordinates(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
+			    uint8_t xy[2 * JWK_P256_COORD_LEN], char *reason, size_t reason_len)
+{
+	return jwk_parse(jwk, what, alg_rule, xy, NULL, reason, reason_len);
 }

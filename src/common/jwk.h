@@ -31,6 +31,10 @@ int jwk_from_public_key(EVP_PKEY *key, int with_alg, struct json_object **out);
  * -EINVAL and a reason (e.g. "tee-pubkey: 'crv' is \"P-384\", only P-256 is accepted"). */
 int jwk_to_public_key(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
 		      EVP_PKEY **out, char *reason, size_t reason_len);
+/* The same checks, giving the key's coordinates (x then y) instead of a key: for keyd, which
+ * keeps the TEE key in its sealed session and needs a key only for the JWE. */
+int jwk_to_p256_coordinates(struct json_object *jwk, const char *what, enum jwk_alg_rule alg_rule,
+			    uint8_t xy[2 * JWK_P256_COORD_LEN], char *reason, size_t reason_len);
 
 /* The affine coordinates of a P-256 public key, x then y, 32 bytes big-endian each. */
 int jwk_p256_coordinates(EVP_PKEY *key, uint8_t xy[2 * JWK_P256_COORD_LEN]);

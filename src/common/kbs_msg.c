@@ -247,7 +247,6 @@ void kbs_attest_request_done(struct kbs_attest_request *req)
 	if (!req)
 		return;
 	json_object_put(req->tee_pubkey_jwk);
-	EVP_PKEY_free(req->tee_key);
 	free(req->quote);
 	free(req->cc_eventlog);
 	free(req->aa_eventlog);
@@ -307,8 +306,8 @@ int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_req
 	if (!json_object_object_get_ex(rd, "tee-pubkey", &jwk))
 		return json_strict_fail(reason, reason_len, -EINVAL,
 					"runtime-data: 'tee-pubkey' is missing");
-	r = jwk_to_public_key(jwk, "tee-pubkey", JWK_ALG_REQUIRED, &req.tee_key, reason,
-			      reason_len);
+	r = jwk_to_p256_coordinates(jwk, "tee-pubkey", JWK_ALG_REQUIRED, req.tee_xy, reason,
+				    reason_len);
 	if (r < 0)
 		goto out;
 	req.tee_pubkey_jwk = json_object_get(jwk);

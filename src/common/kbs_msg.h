@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jwk.h"
+
 #define KBS_PROTOCOL_VERSION  "0.4.0"
 #define KBS_TEE_TDX	      "tdx"
 #define KBS_URL_PREFIX	      "/kbs/v0"
@@ -57,9 +59,9 @@ int kbs_attest_request_build(const char *nonce, EVP_PKEY *tee_key, const uint8_t
 
 struct kbs_attest_request {
 	char nonce[KBS_NONCE_MAX_LEN + 1];
-	struct json_object *tee_pubkey_jwk; /* validated JWK as received (for REPORTDATA) */
-	EVP_PKEY *tee_key;		    /* the same key, for jwe_encrypt() */
-	uint8_t *quote;			    /* decoded, 1..KBS_QUOTE_MAX_LEN bytes */
+	struct json_object *tee_pubkey_jwk;	/* validated JWK as received (for REPORTDATA) */
+	uint8_t tee_xy[2 * JWK_P256_COORD_LEN]; /* the same key's coordinates (x, y), on P-256 */
+	uint8_t *quote;				/* decoded, 1..KBS_QUOTE_MAX_LEN bytes */
 	size_t quote_len;
 	uint8_t *cc_eventlog; /* decoded, or NULL when null/absent */
 	size_t cc_eventlog_len;
@@ -67,8 +69,8 @@ struct kbs_attest_request {
 	size_t aa_eventlog_len;
 };
 /* Server side. Also refuses a non-empty additional_evidence and a non-null init-data
- * (-EOPNOTSUPP), and a tee-pubkey that jwk_to_public_key() refuses. On success the caller owns
- * *out and releases it with kbs_attest_request_done(); on failure *out is left empty. */
+ * (-EOPNOTSUPP), and a tee-pubkey that jwk_to_p256_coordinates() refuses. On success the caller
+ * owns *out and releases it with kbs_attest_request_done(); on failure *out is left empty. */
 int kbs_attest_request_parse(const char *body, size_t len, struct kbs_attest_request *out,
 			     char *reason, size_t reason_len);
 void kbs_attest_request_done(struct kbs_attest_request *req);

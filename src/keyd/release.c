@@ -517,7 +517,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	snprintf(att.tcb_status, sizeof(att.tcb_status), "%s", tcb_status_name(res.tcb_status));
 	att.collateral_issued = dcap_collateral_oldest_issue(coll);
 	att.tcb_eval_number = res.tcb_eval_number;
-	att.tee_key = areq.tee_key;
+	memcpy(att.tee_xy, areq.tee_xy, sizeof(att.tee_xy));
 	r = session_attest_finish(s->sessions, &sess, &att, cookie);
 	if (r == 0)
 		r = token_build(s->token_key, s->cfg->limits.session_lifetime_s, att.tcb_status,
@@ -542,7 +542,6 @@ out:
 	a.reason = reason;
 	audit_decision(s, req, &a);
 	generation_unref(g);
-	session_done(&sess);
 	kbs_attest_request_done(&areq);
 }
 
@@ -601,6 +600,7 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 	struct audit_record a = {.event = "resource", .peer = req->peer};
 	struct session sess = {0};
 	const struct session_attestation *att = &sess.att;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *tee_key = NULL;
 	struct keyd_generation *g = NULL;
 	const struct policy *p;
 	struct policy_td td;
@@ -640,7 +640,13 @@ static void handle_resource(struct release_service *s, const struct keyd_request
 		reply_error(rep, KBS_ERR_POLICY_DENY, reason);
 		goto out;
 	}
-	if (seal_secret(s, p, resource, att->tee_key, "the resource to the tee-pubkey", rep, reason,
+	/* The coordinates were checked on P-256 at attest; a failure here is out of memory. */
+	if (jwk_p256_from_coordinates(att->tee_xy, &tee_key) < 0) {
+		snprintf(reason, sizeof(reason), "cannot seal the resource to the tee-pubkey");
+		reply_error(rep, KBS_ERR_JWE, reason);
+		goto out;
+	}
+	if (seal_secret(s, p, resource, tee_key, "the resource to the tee-pubkey", rep, reason,
 			sizeof(reason)) < 0)
 		goto out;
 	a.allowed = true;
@@ -653,7 +659,6 @@ out:
 		reply_error(rep, KBS_ERR_POLICY_DENY, "audit log unavailable");
 	}
 	generation_unref(g);
-	session_done(&sess);
 }
 
 void release_service_handle(struct release_service *s, const struct keyd_request *req,

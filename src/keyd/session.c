@@ -131,12 +131,6 @@ void session_table_free(struct session_table *t)
 	free(t);
 }
 
-void session_done(struct session *s)
-{
-	EVP_PKEY_free(s->att.tee_key);
-	s->att.tee_key = NULL;
-}
-
 /* ---- sealing ---- */
 
 static void put_be(uint8_t *p, uint64_t v, int n)
@@ -189,10 +183,8 @@ static int seal(struct session_table *t, const struct session *s,
 		p += 8;
 		put_be(p, s->att.tcb_eval_number, 4);
 		p += 4;
-		r = jwk_p256_coordinates(s->att.tee_key, p);
-		if (r < 0)
-			return r;
-		p += 2 * JWK_P256_COORD_LEN;
+		memcpy(p, s->att.tee_xy, sizeof(s->att.tee_xy));
+		p += sizeof(s->att.tee_xy);
 		sl = strnlen(s->att.rtmr3_log, SESSION_RTMR3_LOG_MAX);
 		*p++ = (uint8_t)sl;
 		memcpy(p, s->att.rtmr3_log, sl);
@@ -289,9 +281,10 @@ int session_open(struct session_table *t, const char *cookie, struct session *s,
 		p += 8;
 		s->att.tcb_eval_number = (uint32_t)get_be(p, 4);
 		p += 4;
-		if (jwk_p256_from_coordinates(p, &s->att.tee_key) < 0)
-			goto out;
-		p += 2 * JWK_P256_COORD_LEN;
+		/* Checked on P-256 at attest, and authenticated with the rest: the key is built
+		 * when a JWE is sealed to it. */
+		memcpy(s->att.tee_xy, p, sizeof(s->att.tee_xy));
+		p += sizeof(s->att.tee_xy);
 		sl = *p++;
 		if (sl > SESSION_RTMR3_LOG_MAX || (size_t)(end - p) != sl)
 			goto out;
@@ -312,13 +305,14 @@ out:
 
 int session_create(struct session_table *t, struct session *s, char cookie[SESSION_COOKIE_MAX + 1])
 {
-	uint8_t id[ID_RAW_LEN], nonce[SESSION_NONCE_LEN];
+	uint8_t fresh[ID_RAW_LEN + SESSION_NONCE_LEN]; /* id, then nonce: one generator call */
 
 	memset(s, 0, sizeof(*s));
-	if (RAND_bytes(id, sizeof(id)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
+	if (RAND_bytes(fresh, sizeof(fresh)) != 1)
 		return log_error_errno(-EIO, "session: random generator failed");
-	hex_encode(id, sizeof(id), s->id);
-	(void)b64_encode_to(B64_STD, nonce, SESSION_NONCE_LEN, s->nonce, sizeof(s->nonce));
+	hex_encode(fresh, ID_RAW_LEN, s->id);
+	(void)b64_encode_to(B64_STD, fresh + ID_RAW_LEN, SESSION_NONCE_LEN, s->nonce,
+			    sizeof(s->nonce));
 	s->expires = time(NULL) + (time_t)t->lifetime_s;
 	return seal(t, s, cookie);
 }
@@ -524,7 +518,7 @@ int session_attest_finish(struct session_table *t, struct session *s,
 	uint8_t id[ID_RAW_LEN];
 	struct spent *e;
 
-	if (hex_decode_exact(s->id, SESSION_ID_LEN, id, sizeof(id)) < 0 || !a->tee_key)
+	if (hex_decode_exact(s->id, SESSION_ID_LEN, id, sizeof(id)) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
 	/* Gone only if evicted meanwhile: the cookie carries the session either way. */
@@ -534,9 +528,7 @@ int session_attest_finish(struct session_table *t, struct session *s,
 		e->attested = true;
 	}
 	pthread_mutex_unlock(&t->lock);
-	session_done(s);
 	s->att = *a;
-	EVP_PKEY_up_ref(a->tee_key);
 	s->attested = true;
 	return seal(t, s, cookie);
 }

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <openssl/evp.h>
 #include <time.h>
 
+#include "jwk.h"
 #include "quote.h"
 
 #define SESSION_ID_LEN	  32 /* hex characters of 16 random bytes: the audit log's name */
@@ -30,7 +30,7 @@ struct session_attestation {
 	char tcb_status[48];
 	time_t collateral_issued;
 	uint32_t tcb_eval_number;
-	EVP_PKEY *tee_key; /* the key the JWE is sealed to */
+	uint8_t tee_xy[2 * JWK_P256_COORD_LEN]; /* the key the JWE is sealed to (x, y) */
 	/* What the replayed runtime log (AAEL) says moved RTMR3 this boot ("" without one): named
 	 * by an RTMR3 refusal at /resource. */
 	char rtmr3_log[SESSION_RTMR3_LOG_MAX + 1];
@@ -42,7 +42,7 @@ struct session {
 	char nonce[SESSION_NONCE_B64 + 1];
 	time_t expires; /* wall-clock seconds: replicas share a clock, not a monotonic one */
 	bool attested;
-	struct session_attestation att; /* when attested; att.tee_key is owned */
+	struct session_attestation att; /* when attested */
 };
 
 /* key: SESSION_KEY_LEN bytes (derived from the root key), copied into secure memory.
@@ -59,7 +59,6 @@ int session_create(struct session_table *t, struct session *s, char cookie[SESSI
  * authentication (tampered), -ETIME expired (s->id is then set); *reason names it. */
 int session_open(struct session_table *t, const char *cookie, struct session *s,
 		 const char **reason);
-void session_done(struct session *s);
 
 /* Spends the session's nonce on this replica: the session must not have attested, its id must
  * not be in the table, and nonce_b64 must be its nonce. The id is recorded whatever follows.
@@ -68,8 +67,8 @@ void session_done(struct session *s);
  * entries of other peers; *reason names it. */
 int session_attest_begin(struct session_table *t, const struct session *s, const char *peer_addr,
 			 const char *nonce_b64, const char **reason);
-/* Records that the session attested with a (a new reference on a->tee_key is taken into s) and
- * seals the attested session into a new cookie value. */
+/* Records that the session attested with a (copied into s) and seals the attested session into a
+ * new cookie value. */
 int session_attest_finish(struct session_table *t, struct session *s,
 			  const struct session_attestation *a, char cookie[SESSION_COOKIE_MAX + 1]);
 

@@ -35,9 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		if (kbs_attest_request_parse(body, len, &req, reason, sizeof(reason)) == 0) {
+			EVP_PKEY *tee = NULL;
+
+			/* What parsing accepted, the JWE can be sealed to. */
 			if (kbs_report_data(req.nonce, req.tee_pubkey_jwk, rd) < 0 ||
-			    !req.tee_key || !req.quote || req.quote_len > KBS_QUOTE_MAX_LEN)
+			    jwk_p256_from_coordinates(req.tee_xy, &tee) < 0 || !req.quote ||
+			    req.quote_len > KBS_QUOTE_MAX_LEN)
 				__builtin_trap();
+			EVP_PKEY_free(tee);
 			kbs_attest_request_done(&req);
 		}
 		break;
