@@ -54,6 +54,10 @@ installkernel() {
     # dm-crypt and the ciphers are installed by the crypt module; the agent itself needs only the
     # network drivers (kernel-network-modules, through the network module).
     instmods dm_crypt
+    # AES-NI (every TDX CPU has it): the crypt module installs only crypto/, not arch/x86/crypto,
+    # so without it dm-crypt's table load builds xts(aes) from generic AES and self-tests it on
+    # the unlock's path. udev loads it early by the CPU's modalias; not only on hostonly images.
+    hostonly='' instmods aesni_intel
     return 0
 }
 

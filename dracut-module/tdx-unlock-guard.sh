@@ -33,17 +33,34 @@ refuse() {
 { [ -n "$unit" ] && [ -n "$name" ]; } || refuse "guard called without a unit and volume name"
 [ -x "$bin" ] || refuse "$bin is missing from the initrd"
 
-# What systemd-cryptsetup itself was told to open:
+# What systemd-cryptsetup itself was told to open, into dev:
 # argv[]=/usr/lib/systemd/systemd-cryptsetup attach NAME DEVICE KEY OPTIONS ; ...
+# Parsed by the shell itself: under emulation every fork and exec on this path costs (two seds
+# and their subshells).
 unit_device() {
-	systemctl show -p ExecStart --value "$unit" 2>/dev/null |
-		sed -n 's/.*argv\[\]=[^ ]* attach [^ ]* \([^ ;]*\).*/\1/p' | sed -n 1p
+	dev=
+	show=$(systemctl show -p ExecStart --value "$unit" 2>/dev/null)
+	while IFS= read -r line; do
+		rest=${line##*"argv[]="}
+		[ "$rest" != "$line" ] || continue
+		rest=${rest#* } # the program
+		case $rest in
+		"attach "*" "*) ;;
+		*) continue ;;
+		esac
+		rest=${rest#attach }
+		rest=${rest#* } # NAME
+		dev=${rest%%[ ;]*}
+		return 0
+	done <<EOF
+$show
+EOF
 }
 
 # The check, the name resolution and the fallback event are the agent's (`tdx-unlock guard`,
 # docs/agent.md): nothing for an active mapping; else every device must pass the allow-list and
 # RTMR3 must record the fallback before the prompt. Any non-zero exit powers off.
-dev=$(unit_device)
+unit_device
 out=$("$bin" guard ${dev:+--device "$dev"} "$name" 2>&1)
 rc=$?
 [ -n "$out" ] && printf '%s\n' "$out" >&2
