@@ -244,12 +244,20 @@ static void test_attest_request_refusals(void **state)
 	static const char bad_jwk[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"RSA1_5\",\"x\":"
 				      "\"hHDvdQzppd2LjFmIjT7VzE2kJDnzw38hLeKQRN1mcLI\",\"y\":"
 				      "\"U5jzZjwAaS0XAqANhOTqvnAXdqxtoCUp86I_hwlkXyE\"}";
+	/* y + 1: off the curve. The server keeps only the coordinates, so the check must happen
+	 * here, at attest. */
+	static const char off_curve_jwk[] =
+		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ECDH-ES+A256KW\",\"x\":"
+		"\"hHDvdQzppd2LjFmIjT7VzE2kJDnzw38hLeKQRN1mcLI\",\"y\":"
+		"\"U5jzZjwAaS0XAqANhOTqvnAXdqxtoCUp86I_hwlkXyI\"}";
 	static const struct {
 		const char *nonce, *jwk, *quote, *log, *additional, *extra;
 		int r;
 		const char *why;
 	} cases[] = {
 		{"\"n\"", jwk, "\"AQID\"", "null", "\"\"", "", 0, ""},
+		{"\"n\"", off_curve_jwk, "\"AQID\"", "null", "\"\"", "", -EINVAL,
+		 "tee-pubkey: (x, y) is not a point on P-256"},
 		{"\"n\"", jwk, "\"AQID\"", "\"BAUG\"", "\"\"", ",\"init-data\":null", 0, ""},
 		{"\"n\"", jwk, "\"AQID\"", "null", "\"\"", ",\"init-data\":{\"format\":\"toml\"}",
 		 -EOPNOTSUPP, "init-data"},
