@@ -21,11 +21,14 @@ import threading
 import time
 
 # When each unlock component starts and ends on the serial console. tdx-unlock is a oneshot unit
-# that exits once it has activated the disk. clevis-luks-askpass is started by its path unit the
-# moment systemd-cryptsetup asks for a passphrase (the prompt) and runs on; its work is done when
-# the LUKS root is active.
+# that exits once it has activated the disk; the agent starts when the unit's device wait ends
+# (its last line): the unit itself starts right after udev's coldplug and waits there for the
+# disk, which is the shared boot, not the component. clevis-luks-askpass is started by its path
+# unit the moment systemd-cryptsetup asks for a passphrase (the prompt, once the disk is there) and
+# runs on; its work is done when the LUKS root is active.
 COMPONENT_START = {
-    "tdx": re.compile(r"Starting tdx-unlock"),
+    "tdx": re.compile(r"tdx-unlock: (devices present|all devices present|not present after|"
+                      r"no systemd-cryptsetup unit)"),
     "clevis": re.compile(r"Please enter passphrase for disk"),
 }
 COMPONENT_END = {
@@ -35,6 +38,9 @@ COMPONENT_END = {
 # The LUKS root is active when systemd sees its device-mapper node (what the root mount waits
 # for), whoever activated it: the same console line for both kinds.
 LUKS_ACTIVE = re.compile(r"Found device dev-mapper-lu")
+# The encrypted disk itself (by UUID, what systemd-cryptsetup@ is bound to): everything before it
+# (kernel, initrd systemd, udev's coldplug loading the virtio drivers) is shared by both kinds.
+DISK_PRESENT = re.compile(r"Found device dev-disk-by")
 LOG_LINE = re.compile(r"^\s*(\d+\.\d+) (.*)$")
 
 
@@ -95,7 +101,7 @@ def figures(kind, log_path, summary_path, conn_log):
         fig["error"] = "no kernel clock in the serial log"
         return fig
     start, offset = float(start), float(offset)
-    luks = comp_start = comp_end = None
+    luks = disk = comp_start = comp_end = None
     # Only \n ends a line: status lines carry \r and escape sequences in the middle.
     with open(log_path, encoding="utf-8", errors="replace", newline="\n") as f:
         for line in f:
@@ -105,6 +111,8 @@ def figures(kind, log_path, summary_path, conn_log):
             t, text = float(m.group(1)) - offset, m.group(2)
             if luks is None and LUKS_ACTIVE.search(text):
                 luks = t
+            if disk is None and DISK_PRESENT.search(text):
+                disk = t
             if comp_start is None and COMPONENT_START[kind].search(text):
                 comp_start = t
             end_rx = COMPONENT_END[kind]
@@ -114,6 +122,9 @@ def figures(kind, log_path, summary_path, conn_log):
         fig["error"] = "the LUKS root never became active"
         return fig
     fig["kernel_to_luks"] = luks
+    if disk is not None:
+        fig["kernel_to_disk"] = disk
+        fig["disk_to_luks"] = luks - disk
     if s.get("root_mounted"):
         fig["kernel_to_root"] = float(s["root_mounted"])
     try:
@@ -137,6 +148,8 @@ ROWS = [
     ("kernel_to_luks", "kernel start -> LUKS root active", "s"),
     ("initramfs_added", "what the unlock module adds to the initramfs", "MB"),
     ("kernel_to_root", "(also) kernel start -> real root mounted", "s"),
+    ("kernel_to_disk", "(also) kernel start -> encrypted disk present (shared boot)", "s"),
+    ("disk_to_luks", "(also) encrypted disk present -> LUKS root active", "s"),
 ]
 
 
@@ -149,6 +162,12 @@ def table(results):
                 if k in dict((r[0], 1) for r in ROWS):
                     vals.setdefault((d["kind"], k), []).append(float(v))
     boots = len(vals.get(("tdx", "kernel_to_luks"), []))
+    rounds = {}
+    with open(results) as f:
+        for line in f:
+            d = dict(kv.split("=", 1) for kv in line.split())
+            if "round" in d and "kernel_to_luks" in d:
+                rounds.setdefault(d["round"], {})[d["kind"]] = d
     print("| figure (kernel clock, median of %d boots each) | clevis+tang | tdx-unlock | ratio |"
           % boots)
     print("|---|---|---|---|")
@@ -163,6 +182,15 @@ def table(results):
         else:
             cs, ts = "%.2f s" % c, "%.2f s" % t
         print("| %s | %s | %s | %s |" % (label, cs, ts, "%.2f" % (t / c) if c > 0 else "-"))
+    print("")
+    print("per round, kernel start -> LUKS root active (load average, 1 min, before each boot):")
+    for r in sorted(rounds, key=int):
+        td, cl = rounds[r].get("tdx"), rounds[r].get("clevis")
+        if not td or not cl:
+            continue
+        t, c = float(td["kernel_to_luks"]), float(cl["kernel_to_luks"])
+        print("  round %s: tdx-unlock %.2f s (load %s), clevis %.2f s (load %s): ratio %.2f"
+              % (r, t, td.get("load", "?"), c, cl.get("load", "?"), t / c if c > 0 else 0))
 
 
 def main():

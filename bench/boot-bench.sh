@@ -99,13 +99,15 @@ relay_stop() {
 
 # bench_boot KIND N INITRD CMDLINE IMG: one boot through the relay; appends its figures.
 bench_boot() {
-	local kind=$1 initrd=$3 cmdline=$4 img=$5 line
+	local kind=$1 initrd=$3 cmdline=$4 img=$5 line load
 	if [ "$kind" = tdx ]; then
 		keyd_start good || die "tdx-keyd did not start"
 		relay_start "$KEYD_PORT"
 	else
 		relay_start "$TANG_PORT"
 	fi
+	# The host's load moves single TCG boots by more than the difference measured: recorded.
+	read -r load _ </proc/loadavg
 	# No passphrase file: a prompt stays unanswered, only the unlock component can open the disk.
 	KEYD_PORT=$RELAY_PORT boot "$cur" "$initrd" "$cmdline" "" "$img"
 	relay_stop
@@ -119,6 +121,7 @@ bench_boot() {
 	line=$(python3 "$HELPER" figures "$kind" "$QEMU_WORK/$cur.log" "$QEMU_WORK/$cur.summary" \
 		"$QEMU_WORK/$cur.conn") || die "cannot read the figures of $cur"
 	case $line in *error=*) die "$cur: $line" ;; esac
+	line="$line round=$2 load=$load"
 	say "   $cur: $line"
 	echo "$line" >>"$QEMU_WORK/results"
 }
