@@ -611,14 +611,23 @@ static int quote_fmspc_read(const struct tdx_quote *q, uint8_t fmspc[6])
 	return 0;
 }
 
-int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6])
+int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6],
+		     struct dcap_chain_key *key)
 {
 	/* The cache is the verifier's only mutable part and has its own lock. */
 	struct dcap_verifier *vm = (struct dcap_verifier *)v;
 	uint8_t d[32];
+	bool keyed;
 	int r;
 
-	if (!vm || pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, d) < 0)
+	keyed = vm && pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, d) == 0;
+	if (key) {
+		key->q = q;
+		key->ok = keyed;
+		if (keyed)
+			memcpy(key->digest, d, sizeof(d));
+	}
+	if (!keyed)
 		return quote_fmspc_read(q, fmspc);
 	pthread_mutex_lock(&vm->lock);
 	for (unsigned i = 0; i < FMSPC_CACHE_SLOTS; i++)
@@ -641,7 +650,8 @@ int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, u
 }
 
 int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
-		const struct tdx_quote *q, time_t at, struct dcap_result *res)
+		const struct tdx_quote *q, const struct dcap_chain_key *key, time_t at,
+		struct dcap_result *res)
 {
 	/* The cache is the verifier's only mutable part and has its own lock. */
 	struct dcap_verifier *vm = (struct dcap_verifier *)v;
@@ -650,7 +660,8 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 	enum tcb_status qe_status, status;
 	EVP_PKEY *leaf_key = NULL, *att_key = NULL;
 	struct pck_ext ext;
-	uint8_t key[32], binding[32], chain_digest[32];
+	uint8_t slot[32], binding[32], chain_digest[32];
+	bool chain_ok = true;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -676,18 +687,22 @@ int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
 		return r;
 	/* A chain the cheap reading cannot key goes to the full check, then into the cache under
 	 * the DER of the certificates it parsed. */
-	if (pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, chain_digest) < 0 ||
-	    cache_key(chain_digest, c, key) < 0 || !cache_lookup(vm, key, at, &leaf_key, &ext)) {
+	if (key && key->q == q && key->ok)
+		memcpy(chain_digest, key->digest, sizeof(chain_digest));
+	else if (pem_chain_der_digest(q->pck_chain_pem, q->pck_chain_len, chain_digest) < 0)
+		chain_ok = false;
+	if (!chain_ok || cache_key(chain_digest, c, slot) < 0 ||
+	    !cache_lookup(vm, slot, at, &leaf_key, &ext)) {
 		r = pck_chain_verify(v, q, c, at, &fresh, chain_digest, res);
 		if (r < 0) {
 			EVP_PKEY_free(fresh.leaf_key);
 			return r;
 		}
-		if (cache_key(chain_digest, c, key) < 0) {
+		if (cache_key(chain_digest, c, slot) < 0) {
 			EVP_PKEY_free(fresh.leaf_key);
 			return refuse(res, -ENOMEM, LOG_LVL_ERR, "hashing failed");
 		}
-		cache_insert(vm, key, &fresh);
+		cache_insert(vm, slot, &fresh);
 		leaf_key = fresh.leaf_key; /* our reference */
 		ext = fresh.ext;
 	}

@@ -98,17 +98,29 @@ struct dcap_result {
 	uint32_t tcb_eval_number;
 };
 
+/* How the verifier keys a quote's PCK chain (the SHA-256 of its certificates' DER), read once by
+ * dcap_quote_fmspc() for the collateral lookup and reused by dcap_verify() for the same quote. */
+struct dcap_chain_key {
+	const struct tdx_quote *q; /* the quote it was read from: used for no other */
+	bool ok;		   /* false: the chain could not be keyed cheaply */
+	uint8_t digest[32];
+};
+
 /* Verifies a parsed quote (quote_parse(); the caller parses each quote once) at time `at` against
- * collateral. Returns 0 when verified, a negative errno (-EBADMSG malformed, -EKEYREJECTED
+ * collateral. key (may be NULL) is dcap_quote_fmspc()'s reading of the same q, unchanged since.
+ * Returns 0 when verified, a negative errno (-EBADMSG malformed, -EKEYREJECTED
  * signature/chain/revocation, -EKEYEXPIRED validity, -EACCES other refusal such as TCB not
  * supported, -ENOKEY c is NULL) with res->reason set otherwise. Thread-safe for concurrent calls on
  * the same verifier and collateral. A TCB status other than UpToDate is reported, not refused. */
 int dcap_verify(const struct dcap_verifier *v, const struct dcap_collateral *c,
-		const struct tdx_quote *q, time_t at, struct dcap_result *res);
+		const struct tdx_quote *q, const struct dcap_chain_key *key, time_t at,
+		struct dcap_result *res);
 
 /* FMSPC from the quote's PCK leaf certificate, to look up collateral before verifying; v (may be
- * NULL) caches it by the chain's digest, beside its PCK-chain cache. Not verified: only a hint. */
-int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6]);
+ * NULL) caches it by the chain's digest, beside its PCK-chain cache. Not verified: only a hint.
+ * key (may be NULL) receives the chain's key for dcap_verify(). */
+int dcap_quote_fmspc(const struct dcap_verifier *v, const struct tdx_quote *q, uint8_t fmspc[6],
+		     struct dcap_chain_key *key);
 /* Unverified platform facts for reports: fills res->fmspc, pce_id, pce_svn from the PCK leaf's
  * SGX extension and res->qe_svn from the QE report. Does not touch verified or reason. */
 int dcap_quote_pck_info(const struct tdx_quote *q, struct dcap_result *res);

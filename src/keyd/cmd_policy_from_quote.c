@@ -37,7 +37,7 @@ static int verify_reference(const struct dcap_collateral_files *files, const cha
 		ret = r == -EBADMSG || r == -EKEYREJECTED ? CMD_EXIT_FAILED : CMD_EXIT_USAGE;
 		goto out;
 	}
-	r = dcap_verify(verifier, coll, q, time(NULL), &res);
+	r = dcap_verify(verifier, coll, q, NULL, time(NULL), &res);
 	if (r < 0) {
 		log_error("%s: quote NOT verified: %s", path, res.reason);
 		goto out;

@@ -225,8 +225,8 @@ int cmd_verify_quote(int argc, char **argv)
 		}
 	}
 	parsed = quote_parse(quote, quote_len, &q, res.reason, sizeof(res.reason)) == 0;
-	ret = parsed && dcap_verify(verifier, coll, &q, at, &res) == 0 ? CMD_EXIT_OK
-								       : CMD_EXIT_FAILED;
+	ret = parsed && dcap_verify(verifier, coll, &q, NULL, at, &res) == 0 ? CMD_EXIT_OK
+									     : CMD_EXIT_FAILED;
 print:
 	/* Platform facts not established by the verification are read (unverified) for the
 	 * report; `verified` stays false in that case. */

@@ -428,6 +428,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 	struct keyd_generation *g = NULL;
 	const struct dcap_collateral *coll;
 	struct dcap_result res = {0};
+	struct dcap_chain_key chain;
 	struct tdx_quote q;
 	uint8_t fmspc[6], rd[KBS_REPORT_DATA_LEN];
 	char reason[384], cookie[SESSION_COOKIE_MAX + 1], coll_why[256];
@@ -462,7 +463,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		goto out;
 	}
 	a.body = &q.body;
-	r = dcap_quote_fmspc(s->verifier, &q, fmspc);
+	r = dcap_quote_fmspc(s->verifier, &q, fmspc, &chain);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason),
 			 "quote: cannot read FMSPC from the PCK certificate");
@@ -480,7 +481,7 @@ static void handle_attest(struct release_service *s, const struct keyd_request *
 		reply_error(rep, KBS_ERR_ATTESTATION, reason);
 		goto out;
 	}
-	r = dcap_verify(s->verifier, coll, &q, now, &res);
+	r = dcap_verify(s->verifier, coll, &q, &chain, now, &res);
 	if (r < 0) {
 		snprintf(reason, sizeof(reason), "quote verification failed: %s",
 			 res.reason[0] ? res.reason : strerror(-r));

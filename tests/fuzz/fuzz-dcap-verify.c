@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap(); /* a refusal always names its reason */
 		return 0;
 	}
-	if (dcap_verify(verifier, collateral, &q, verify_time, &res) == 0) {
+	if (dcap_verify(verifier, collateral, &q, NULL, verify_time, &res) == 0) {
 		if (!res.verified || q.total_len > size)
 			__builtin_trap();
 	} else if (res.verified || !res.reason[0]) {

@@ -32,7 +32,7 @@ static inline int dcap_test_verify(const struct dcap_verifier *v, const struct d
 	*res = (struct dcap_result){0};
 	if (quote_parse(buf, len, q, res->reason, sizeof(res->reason)) < 0)
 		return -EBADMSG;
-	return dcap_verify(v, c, q, at, res);
+	return dcap_verify(v, c, q, NULL, at, res);
 }
 
 /* One thread's share: verifies the quote over and over with the shared verifier and collateral,

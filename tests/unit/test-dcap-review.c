@@ -149,8 +149,9 @@ static void test_encrypted_pem_chain_no_prompt(void **state)
 		    dup2(fds[0], STDIN_FILENO) < 0)
 			_exit(3);
 		r1 = dcap_test_verify(v, c, buf, len, f->now, &q, &res);
-		r2 = quote_parse(buf, len, &q, NULL, 0) == 0 ? dcap_quote_fmspc(NULL, &q, fmspc)
-							     : 0;
+		r2 = quote_parse(buf, len, &q, NULL, 0) == 0
+			     ? dcap_quote_fmspc(NULL, &q, fmspc, NULL)
+			     : 0;
 		if (ioctl(STDIN_FILENO, FIONREAD, &left) < 0)
 			_exit(4);
 		fprintf(stderr, "child: verify %d (%s), fmspc %d, %d stdin bytes left\n", r1,
@@ -786,7 +787,7 @@ static void test_pck_extension_malformed(void **state)
 		assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
 		r = dcap_test_verify(v, c, buf, len, f->now, NULL, &res);
 		assert_int_equal(quote_parse(buf, len, &q, NULL, 0), 0);
-		r_info = dcap_quote_fmspc(NULL, &q, fmspc);
+		r_info = dcap_quote_fmspc(NULL, &q, fmspc, NULL);
 		if (m == EXT_UNCHANGED) {
 			if (r != 0 || r_info != 0)
 				fail_msg("%s: got %d '%s', fmspc %d", name, r, res.reason, r_info);
@@ -974,6 +975,67 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	dcap_collateral_free(newer);
 }
 
+/* dcap_quote_fmspc()'s chain key spares dcap_verify() re-reading the same quote's chain, and is
+ * used for that quote only: handed another quote (here a re-issued leaf with the same key, whose
+ * QE report the first chain's cached leaf key would accept), it is ignored and that quote's
+ * chain is verified in full. */
+static void test_chain_key_only_for_its_quote(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
+	struct dcap_collateral *c = NULL;
+	struct dcap_verifier_stats st;
+	struct dcap_chain_key ka;
+	struct quotesim_quote_opts o;
+	struct dcap_verifier *v;
+	struct dcap_result res;
+	struct tdx_quote qa, qb;
+	X509 *leaf, *ca, *root, *other_leaf;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = NULL;
+	uint8_t *a = NULL, *b = NULL, fmspc[6];
+	size_t alen, blen;
+	char dir[128], *pem;
+
+	hierarchy(f, "chainkey", NULL, dir, sizeof(dir), &s, &c);
+	v = verifier_for(dir);
+	assert_int_equal(quotesim_quote(s, NULL, NULL, &a, &alen), 0);
+	leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
+	ca = read_cert(dir, QUOTESIM_PCK_CA);
+	root = read_cert(dir, QUOTESIM_ROOT_CA);
+	ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
+	other_leaf = reissue_leaf(leaf, ca, ca_key);
+	pem = chain_pem(other_leaf, ca, root);
+	quotesim_quote_opts_init(s, &o);
+	o.chain_pem_override = pem;
+	assert_int_equal(quotesim_quote(s, &o, NULL, &b, &blen), 0);
+	assert_int_equal(quote_parse(a, alen, &qa, NULL, 0), 0);
+	assert_int_equal(quote_parse(b, blen, &qb, NULL, 0), 0);
+
+	assert_int_equal(dcap_quote_fmspc(v, &qa, fmspc, &ka), 0);
+	assert_true(ka.ok);
+	assert_int_equal(dcap_verify(v, c, &qa, &ka, f->now, &res), 0);
+	assert_int_equal(dcap_verify(v, c, &qa, &ka, f->now, &res), 0);
+	dcap_verifier_stats(v, &st);
+	assert_int_equal(st.pck_full_verifications, 1);
+	assert_int_equal(st.pck_cache_hits, 1);
+	/* qa's key handed with qb: qb's own chain is read and verified in full. */
+	assert_int_equal(dcap_verify(v, c, &qb, &ka, f->now, &res), 0);
+	dcap_verifier_stats(v, &st);
+	if (st.pck_full_verifications != 2)
+		fail_msg("another quote's chain key was used: %llu full verifications",
+			 (unsigned long long)st.pck_full_verifications);
+
+	free(pem);
+	free(a);
+	free(b);
+	X509_free(leaf);
+	X509_free(ca);
+	X509_free(root);
+	X509_free(other_leaf);
+	dcap_verifier_free(v);
+	dcap_collateral_free(c);
+}
+
 /* A PCK leaf from the Processor CA (not the Platform CA) under the same root: verified against
  * the processor CA's CRL when the collateral has it (pck_crl_other, what the PCCS refresh now
  * fetches), refused without it (no CRL of the leaf's issuer), and refused when that CRL revokes
@@ -1084,4 +1146,5 @@ UNIT_TEST_MAIN(setup, teardown, cmocka_unit_test(test_encrypted_pem_chain_no_pro
 	       cmocka_unit_test(test_pck_issuer_must_be_ca),
 	       cmocka_unit_test(test_pck_extension_malformed),
 	       cmocka_unit_test(test_cache_keys_der_and_signers_once),
+	       cmocka_unit_test(test_chain_key_only_for_its_quote),
 	       cmocka_unit_test(test_processor_ca_crl))
