@@ -17,7 +17,7 @@ BUILD      ?= build
 VERSION    := $(shell cat VERSION)
 
 COMMON_PKGS := openssl json-c
-AGENT_PKGS  := libcryptsetup libcurl
+AGENT_PKGS  := libcryptsetup devmapper libcurl
 KEYD_PKGS   := libevent libevent_openssl libevent_pthreads libcurl
 ALL_PKGS    := $(sort $(COMMON_PKGS) $(AGENT_PKGS) $(KEYD_PKGS))
 

@@ -33,6 +33,11 @@ struct kbs_client;
  * (DER), what "pins" hold. Returns 0, or -EINVAL (unreadable or not a certificate), logged. */
 int kbs_client_pin_from_cert(const char *cert_path, uint8_t pin[KBS_CLIENT_PIN_LEN]);
 
+/* Optional, before the first kbs_client_new(): does the process-wide TLS set-up every first
+ * connection pays (libcurl, OpenSSL's DRBG, its TLS method and cipher fetches) ahead of time, so
+ * a caller with nothing else to do (waiting for a route) can take it off the connection's path.
+ * Creates no connection and holds no secret; failures are left to the connection to report. */
+void kbs_client_prepare(void);
 /* Needs a pin or a CA file, and an https URL. */
 int kbs_client_new(const struct kbs_client_opts *o, struct kbs_client **out);
 void kbs_client_free(struct kbs_client *c);

@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 
 #include <libcryptsetup.h>
+#include <libdevmapper.h>
 
 #include "cleanup.h"
 #include "fileio.h"
@@ -242,4 +243,15 @@ int luks_mapping_is_crypt(const char *name)
 	}
 	closedir(d);
 	return r;
+}
+
+void luks_activate_prepare(void)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_GET_TARGET_VERSION);
+
+	/* What libcryptsetup asks first when it activates ("dm target-version crypt"). */
+	if (dmt && dm_task_set_name(dmt, "crypt") && dm_task_run(dmt))
+		log_debug("dm-crypt target ready");
+	if (dmt)
+		dm_task_destroy(dmt);
 }

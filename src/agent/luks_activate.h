@@ -26,6 +26,11 @@ int luks_passphrase_derive(const uint8_t *secret, size_t secret_len, const struc
 int luks_unlock(const struct luks_header *h, const uint8_t *secret, size_t secret_len,
 		const char *name, uint32_t flags);
 
+/* Optional, ahead of the first activation: asks device-mapper for its crypt target, which makes
+ * the kernel load dm-crypt (a modprobe it would otherwise run inside the activation). Opens no
+ * device; a failure is left to the activation to report. */
+void luks_activate_prepare(void);
+
 /* Opens any keyslot of the validated copy with a typed passphrase (len bytes) and activates the
  * pinned data device as name (NULL: verify only). Returns 0, -EPERM (no keyslot opens), -EEXIST,
  * -ESTALE (the data device changed), or another negative errno (activation failed). */

@@ -77,7 +77,8 @@ static unsigned long long mono_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
 }
 
-int route_wait(const struct agent_server *servers, size_t n, unsigned timeout_ms)
+int route_wait(const struct agent_server *servers, size_t n, unsigned timeout_ms,
+	       void (*idle)(void))
 {
 	struct sockaddr_storage addrs[AGENT_CONFIG_MAX_SERVERS];
 	socklen_t lens[AGENT_CONFIG_MAX_SERVERS];
@@ -104,6 +105,10 @@ int route_wait(const struct agent_server *servers, size_t n, unsigned timeout_ms
 			log_info("network: waiting up to %u ms for a route to a server",
 				 timeout_ms);
 			logged = true;
+			if (idle) {
+				idle();
+				continue;
+			}
 		}
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;

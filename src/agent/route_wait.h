@@ -8,5 +8,8 @@
 
 /* 0 when the kernel has a route to at least one of the n servers' addresses (an IP literal in
  * the URL), or for a server named by host name, a default route; -ETIMEDOUT when none appeared
- * within timeout_ms. Checks every 20 ms. */
-int route_wait(const struct agent_server *servers, size_t n, unsigned timeout_ms);
+ * within timeout_ms. Checks every 20 ms. idle (may be NULL) runs once when the first check finds
+ * no route: work the caller needs anyway, done while there is nothing else to do (its time
+ * counts against timeout_ms). */
+int route_wait(const struct agent_server *servers, size_t n, unsigned timeout_ms,
+	       void (*idle)(void));

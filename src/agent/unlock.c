@@ -663,11 +663,19 @@ static void servers_run(struct unlock_ctx *x)
 				x->devs[j].code = UNLOCK_EXIT_FAILURE;
 }
 
+/* While no route exists yet: the kernel's dm-crypt module load and the process's TLS set-up,
+ * both of which the first connection and activation would otherwise wait for. */
+static void network_idle(void)
+{
+	luks_activate_prepare();
+	kbs_client_prepare();
+}
+
 /* Starts the moment the kernel can route to a server, within the time budget. */
 static bool network_ready(struct unlock_ctx *x)
 {
 	uint64_t t0 = phase_now_us();
-	int r = route_wait(x->c->servers, x->c->n_servers, remaining_ms(x));
+	int r = route_wait(x->c->servers, x->c->n_servers, remaining_ms(x), network_idle);
 
 	phase_end(x->o->timing, PHASE_NETWORK_WAIT, t0);
 	return r == 0;
