@@ -35,6 +35,11 @@ int kdf_disk_secret(const uint8_t *root_key, size_t root_key_len, const char *po
 int kdf_disk_secret_message(const char *policy_id, const char *resource_path, uint32_t key_version,
 			    uint8_t **out, size_t *out_len);
 
+/* out = HMAC-SHA256(key, msg): the one HMAC of the project (disk secrets, root-key subkeys, the
+ * token, the audit chain). 0 or -EIO. */
+int kdf_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size_t len,
+		    uint8_t out[32]);
+
 /* One run of OpenSSL's KDF alg ("HKDF", "SSKDF", ...) with params into out[len]: 0, or -EIO with
  * OpenSSL's error queue cleared (the caller logs what failed). The one place EVP_KDF is driven. */
 int kdf_evp_derive(const char *alg, const OSSL_PARAM *params, uint8_t *out, size_t len);

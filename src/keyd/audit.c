@@ -5,7 +5,6 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "hexutil.h"
 #include "json_build.h"
 #include "json_strict.h"
+#include "kdf.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -64,7 +64,6 @@ static bool split_mac(const char *line, size_t len, size_t *covered_len, uint8_t
 static int chain_mac(const uint8_t *key, const uint8_t prev[32], const char *text, size_t len,
 		     uint8_t out[32])
 {
-	unsigned int outl = 0;
 	uint8_t *buf = malloc(32 + len + 1);
 	bool ok;
 
@@ -73,7 +72,7 @@ static int chain_mac(const uint8_t *key, const uint8_t prev[32], const char *tex
 	memcpy(buf, prev, 32);
 	memcpy(buf + 32, text, len);
 	buf[32 + len] = '}';
-	ok = HMAC(EVP_sha256(), key, AUDIT_KEY_LEN, buf, 32 + len + 1, out, &outl) && outl == 32;
+	ok = kdf_hmac_sha256(key, AUDIT_KEY_LEN, buf, 32 + len + 1, out) == 0;
 	free(buf);
 	return ok ? 0 : log_error_errno(-EIO, "audit: HMAC failed");
 }

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +121,9 @@ void rootkey_free(struct rootkey *k)
 
 int rootkey_hmac(const struct rootkey *k, const void *msg, size_t len, uint8_t out[32])
 {
-	unsigned int outl = 0;
-
 	if (k->p11)
 		return p11_hmac_key_sign(k->p11, msg, len, out);
-	if (!HMAC(EVP_sha256(), k->key, ROOTKEY_LEN, msg, len, out, &outl) || outl != 32)
+	if (kdf_hmac_sha256(k->key, ROOTKEY_LEN, msg, len, out) < 0)
 		return log_error_errno(-EIO, "root key: HMAC failed");
 	return 0;
 }

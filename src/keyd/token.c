@@ -7,13 +7,13 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "b64.h"
 #include "cleanup.h"
 #include "hexutil.h"
 #include "json_build.h"
 #include "json_strict.h"
+#include "kdf.h"
 
 int token_build(const uint8_t key[TOKEN_KEY_LEN], unsigned lifetime_s, const char *tcb_status,
 		const uint8_t mrtd[TDX_MR_LEN], char **out)
@@ -23,7 +23,6 @@ int token_build(const uint8_t key[TOKEN_KEY_LEN], unsigned lifetime_s, const cha
 	_cleanup_free_ char *h64 = NULL, *c64 = NULL, *signing = NULL, *s64 = NULL;
 	char mrtd_hex[2 * TDX_MR_LEN + 1];
 	uint8_t mac[32];
-	unsigned int mac_len = 0;
 	const char *ctext;
 	time_t now = time(NULL);
 
@@ -47,10 +46,9 @@ int token_build(const uint8_t key[TOKEN_KEY_LEN], unsigned lifetime_s, const cha
 		signing = NULL;
 		return -ENOMEM;
 	}
-	if (!HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, (const uint8_t *)signing, strlen(signing), mac,
-		  &mac_len))
+	if (kdf_hmac_sha256(key, TOKEN_KEY_LEN, signing, strlen(signing), mac) < 0)
 		return -EIO;
-	s64 = b64_encode(B64_URL, mac, mac_len);
+	s64 = b64_encode(B64_URL, mac, sizeof(mac));
 	if (!s64 || asprintf(out, "%s.%s", signing, s64) < 0)
 		return -ENOMEM;
 	return 0;
