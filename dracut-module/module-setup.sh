@@ -122,7 +122,7 @@ install() {
     # A disk that appears late is still unlocked: the unit first waits (bounded) for the devices
     # the initrd's systemd-cryptsetup units are bound to (crypttab, rd.luks.uuid=, rd.luks.name=).
     inst_script "$moddir/tdx-unlock-wait-devices.sh" /usr/lib/tdx-unlock/tdx-unlock-wait-devices
-    inst_multiple -o udevadm systemd-escape
+    inst_multiple -o udevadm
     inst_simple "$moddir/tdx-unlock.service" "$systemdsystemunitdir/tdx-unlock.service"
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target tdx-unlock.service
 
