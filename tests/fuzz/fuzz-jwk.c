@@ -1,5 +1,6 @@
-/* libFuzzer harness: strict JSON parsing, JWK validation under both alg rules, and JCS
- * serialisation of whatever parsed (JCS output must itself parse strictly). */
+/* libFuzzer harness: strict JSON parsing, JWK validation under both alg rules (with a key and
+ * coordinates-only, which must agree), and JCS serialisation of whatever parsed (JCS output
+ * must itself parse strictly). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,8 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (json_strict_parse((const char *)data, size, 64 * 1024, &v, reason, sizeof(reason)) < 0)
 		return 0;
-	if (jwk_to_public_key(v, "fuzz", JWK_ALG_REQUIRED, &key, reason, sizeof(reason)) == 0)
+	{
+		/* keyd's coordinates-only reading checks the point without a key: it must accept
+		 * exactly what the key import accepts. */
+		uint8_t xy[2 * JWK_P256_COORD_LEN];
+		int with_key = jwk_to_public_key(v, "fuzz", JWK_ALG_REQUIRED, &key, reason,
+						 sizeof(reason));
+
+		if (jwk_to_p256_coordinates(v, "fuzz", JWK_ALG_REQUIRED, xy, reason,
+					    sizeof(reason)) != with_key)
+			__builtin_trap();
 		EVP_PKEY_free(key);
+	}
 	key = NULL;
 	if (jwk_to_public_key(v, "fuzz", JWK_ALG_ABSENT, &key, reason, sizeof(reason)) == 0)
 		EVP_PKEY_free(key);

@@ -92,6 +92,21 @@ static int import(const char *text, char *reason, size_t reason_len)
 		assert_non_null(key);
 	else
 		assert_null(key);
+	{
+		/* The coordinates-only reading (keyd's attest) checks the point its own way: it
+		 * must agree, with the same reason. */
+		uint8_t xy[2 * JWK_P256_COORD_LEN], want[2 * JWK_P256_COORD_LEN];
+		char why[256] = "";
+
+		assert_int_equal(jwk_to_p256_coordinates(o, "tee-pubkey", JWK_ALG_REQUIRED, xy, why,
+							 sizeof(why)),
+				 r);
+		assert_string_equal(why, reason);
+		if (r == 0) {
+			assert_int_equal(jwk_p256_coordinates(key, want), 0);
+			assert_memory_equal(xy, want, sizeof(xy));
+		}
+	}
 	EVP_PKEY_free(key);
 	json_object_put(o);
 	return r;
