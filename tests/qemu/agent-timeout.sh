@@ -64,6 +64,9 @@ scenario_13() {
 	KEYD_PORT=$STALL_PORT boot "$cur" "$initrd" "$(root_cmdline dracut)" "$RECOVERY_PASSFILE" "$ROOT_IMG"
 	stall_server_stop
 	check "systemd killed the agent at the unit's timeout" log_has "tdx-unlock.service.*(timed out|Failed with result 'timeout')|Failed to start tdx-unlock"
+	# The unit starts at udev's coldplug and its device wait counts against the 5 s: the agent
+	# itself must have been running (past its route wait) when the timeout struck.
+	check "the agent itself was running when it was killed" log_has "tdx-unlock\[[0-9]+\]: unlock: "
 	check_killed_powered_off
 	finish "agent killed by the unit timeout -> power-off"
 	scenario_13b
