@@ -474,6 +474,27 @@ static char *chain_pem(X509 *leaf, X509 *ca, X509 *root)
 	return out;
 }
 
+/* A quote of s whose PCK leaf is the hierarchy's in dir re-issued by its PCK CA: same key, same
+ * SGX extension, new DER (another platform's certificate, as far as a cache can tell). */
+static void quote_with_reissued_leaf(const struct quotesim *s, const char *dir, uint8_t **out,
+				     size_t *out_len)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
+	X509 *leaf = read_cert(dir, QUOTESIM_PCK_LEAF), *ca = read_cert(dir, QUOTESIM_PCK_CA);
+	X509 *root = read_cert(dir, QUOTESIM_ROOT_CA), *other_leaf = reissue_leaf(leaf, ca, ca_key);
+	struct quotesim_quote_opts o;
+	char *pem = chain_pem(other_leaf, ca, root);
+
+	quotesim_quote_opts_init(s, &o);
+	o.chain_pem_override = pem;
+	assert_int_equal(quotesim_quote(s, &o, NULL, out, out_len), 0);
+	free(pem);
+	X509_free(leaf);
+	X509_free(ca);
+	X509_free(root);
+	X509_free(other_leaf);
+}
+
 /* The PCK leaf's issuer must be a CA: a certificate the root issued with the PCK CA's name but
  * CA:FALSE, or without basic constraints (an end-entity certificate), cannot issue a PCK leaf,
  * even with its own correctly signed PCK CRL. The same forgery with CA:TRUE (what the root's key
@@ -893,8 +914,6 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	_cleanup_(quotesim_freep) struct quotesim *s = NULL;
 	struct dcap_verifier *v, *cold;
 	struct dcap_result res;
-	X509 *leaf, *ca, *root, *other_leaf;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = NULL;
 	char dir[128], p[200], out[160], *pem;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -931,16 +950,8 @@ static void test_cache_keys_der_and_signers_once(void **state)
 
 	/* Another platform's certificate (the leaf re-issued: new DER, same key): verified in
 	 * full, but the collateral's signing chains are not verified again. */
-	leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
-	ca = read_cert(dir, QUOTESIM_PCK_CA);
-	root = read_cert(dir, QUOTESIM_ROOT_CA);
-	ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
-	other_leaf = reissue_leaf(leaf, ca, ca_key);
-	pem = chain_pem(other_leaf, ca, root);
 	free(buf);
-	quotesim_quote_opts_init(s, &o);
-	o.chain_pem_override = pem;
-	assert_int_equal(quotesim_quote(s, &o, NULL, &buf, &len), 0);
+	quote_with_reissued_leaf(s, dir, &buf, &len);
 	assert_int_equal(dcap_test_verify(v, c, buf, len, f->now, NULL, &res), 0);
 	dcap_verifier_stats(v, &st);
 	assert_int_equal(st.pck_full_verifications, 2);
@@ -963,12 +974,7 @@ static void test_cache_keys_der_and_signers_once(void **state)
 	dcap_verifier_stats(v, &st);
 	assert_int_equal(st.signer_chain_verifications, 2);
 
-	free(pem);
 	free(buf);
-	X509_free(leaf);
-	X509_free(ca);
-	X509_free(root);
-	X509_free(other_leaf);
 	dcap_verifier_free(v);
 	dcap_collateral_free(c);
 	dcap_collateral_free(again);
@@ -986,28 +992,17 @@ static void test_chain_key_only_for_its_quote(void **state)
 	struct dcap_collateral *c = NULL;
 	struct dcap_verifier_stats st;
 	struct dcap_chain_key ka;
-	struct quotesim_quote_opts o;
 	struct dcap_verifier *v;
 	struct dcap_result res;
 	struct tdx_quote qa, qb;
-	X509 *leaf, *ca, *root, *other_leaf;
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ca_key = NULL;
 	uint8_t *a = NULL, *b = NULL, fmspc[6];
 	size_t alen, blen;
-	char dir[128], *pem;
+	char dir[128];
 
 	hierarchy(f, "chainkey", NULL, dir, sizeof(dir), &s, &c);
 	v = verifier_for(dir);
 	assert_int_equal(quotesim_quote(s, NULL, NULL, &a, &alen), 0);
-	leaf = read_cert(dir, QUOTESIM_PCK_LEAF);
-	ca = read_cert(dir, QUOTESIM_PCK_CA);
-	root = read_cert(dir, QUOTESIM_ROOT_CA);
-	ca_key = read_key(dir, QUOTESIM_PCK_CA_KEY);
-	other_leaf = reissue_leaf(leaf, ca, ca_key);
-	pem = chain_pem(other_leaf, ca, root);
-	quotesim_quote_opts_init(s, &o);
-	o.chain_pem_override = pem;
-	assert_int_equal(quotesim_quote(s, &o, NULL, &b, &blen), 0);
+	quote_with_reissued_leaf(s, dir, &b, &blen);
 	assert_int_equal(quote_parse(a, alen, &qa, NULL, 0), 0);
 	assert_int_equal(quote_parse(b, blen, &qb, NULL, 0), 0);
 
@@ -1025,13 +1020,8 @@ static void test_chain_key_only_for_its_quote(void **state)
 		fail_msg("another quote's chain key was used: %llu full verifications",
 			 (unsigned long long)st.pck_full_verifications);
 
-	free(pem);
 	free(a);
 	free(b);
-	X509_free(leaf);
-	X509_free(ca);
-	X509_free(root);
-	X509_free(other_leaf);
 	dcap_verifier_free(v);
 	dcap_collateral_free(c);
 }
